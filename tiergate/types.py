@@ -1,0 +1,261 @@
+"""The one internal request/response model every wire format translates to and from.
+
+Why one model: a client speaking OpenAI can be answered by an Anthropic upstream and vice versa.
+Each wire format is a pair of pure translate functions to and from these types, so adding a
+format never touches routing, cost or storage.
+
+Semantics follow the Anthropic Messages API where the two formats differ, because it is the
+richer of the two (content blocks, thinking, split cache usage):
+- ``system`` is kept apart from ``messages``; OpenAI ``system``/``developer`` messages fold into it.
+- ``Message.role`` is only ``user`` or ``assistant``; OpenAI ``tool`` messages become
+  ``ToolResultBlock`` inside a user message.
+- ``Usage.input_tokens`` *excludes* cache reads and cache writes (as Anthropic reports it);
+  OpenAI's ``prompt_tokens`` includes ``cached_tokens`` and is split on decode.
+- Stop reasons use Anthropic names: end_turn, max_tokens, stop_sequence, tool_use, refusal,
+  pause_turn.
+
+Dataclasses with ``slots`` rather than pydantic models: these objects are built on every
+request on the hot path, and validation already happened in the wire decoders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+Role = Literal["user", "assistant"]
+StopReason = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use", "refusal", "pause_turn"]
+
+
+@dataclass(slots=True)
+class TextBlock:
+    text: str
+    cache_control: dict[str, Any] | None = None
+    type: Literal["text"] = "text"
+
+
+@dataclass(slots=True)
+class ImageBlock:
+    """An image given either inline (base64 ``data`` + ``media_type``) or by ``url``."""
+
+    source_type: Literal["base64", "url"]
+    media_type: str | None = None
+    data: str | None = None
+    url: str | None = None
+    cache_control: dict[str, Any] | None = None
+    type: Literal["image"] = "image"
+
+
+@dataclass(slots=True)
+class ToolUseBlock:
+    id: str
+    name: str
+    input: dict[str, Any]
+    cache_control: dict[str, Any] | None = None
+    type: Literal["tool_use"] = "tool_use"
+
+
+@dataclass(slots=True)
+class ToolResultBlock:
+    tool_use_id: str
+    content: list[TextBlock | ImageBlock] = field(default_factory=list)
+    is_error: bool = False
+    cache_control: dict[str, Any] | None = None
+    type: Literal["tool_result"] = "tool_result"
+
+
+@dataclass(slots=True)
+class ThinkingBlock:
+    thinking: str
+    signature: str | None = None
+    redacted: bool = False
+    type: Literal["thinking"] = "thinking"
+
+
+ContentBlock = Union[TextBlock, ImageBlock, ToolUseBlock, ToolResultBlock, ThinkingBlock]
+
+
+@dataclass(slots=True)
+class Message:
+    role: Role
+    content: list[ContentBlock]
+
+
+@dataclass(slots=True)
+class Tool:
+    name: str
+    description: str | None = None
+    input_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+    cache_control: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class ToolChoice:
+    """``auto`` (model decides), ``any`` (must call some tool), ``tool`` (must call ``name``),
+    ``none`` (must not call tools)."""
+
+    type: Literal["auto", "any", "tool", "none"] = "auto"
+    name: str | None = None
+    disable_parallel_tool_use: bool = False
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    model: str
+    messages: list[Message]
+    system: list[TextBlock] = field(default_factory=list)
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    stop_sequences: list[str] = field(default_factory=list)
+    tools: list[Tool] = field(default_factory=list)
+    tool_choice: ToolChoice | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    stream: bool = False
+    # OpenAI ``stream_options.include_usage``: whether a final usage chunk is sent to the client.
+    stream_include_usage: bool = False
+    # OpenAI ``response_format`` (json_object / json_schema), kept as given.
+    response_format: dict[str, Any] | None = None
+    # Anthropic ``thinking`` config ({"type": "enabled", "budget_tokens": N}) as given.
+    thinking: dict[str, Any] | None = None
+    # Parameters the decoder did not map, forwarded only to an upstream of the same format.
+    extra: dict[str, Any] = field(default_factory=dict)
+    # Which wire format the request arrived in ("openai" / "anthropic"); used to decide whether
+    # ``extra`` can be forwarded as-is.
+    source_format: str | None = None
+
+    def has_images(self) -> bool:
+        for message in self.messages:
+            for block in message.content:
+                if isinstance(block, ImageBlock):
+                    return True
+                if isinstance(block, ToolResultBlock) and any(
+                    isinstance(b, ImageBlock) for b in block.content
+                ):
+                    return True
+        return False
+
+    def text(self) -> str:
+        """All user-visible text of the request (system + messages), for routing and estimates."""
+        parts = [b.text for b in self.system]
+        for message in self.messages:
+            for block in message.content:
+                if isinstance(block, TextBlock):
+                    parts.append(block.text)
+                elif isinstance(block, ToolResultBlock):
+                    parts.extend(b.text for b in block.content if isinstance(b, TextBlock))
+        return "\n".join(parts)
+
+    def last_user_text(self) -> str:
+        for message in reversed(self.messages):
+            if message.role == "user":
+                return "\n".join(b.text for b in message.content if isinstance(b, TextBlock))
+        return ""
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts as the Anthropic API reports them.
+
+    ``input_tokens`` excludes cache reads and writes. ``cache_creation_input_tokens`` is the
+    total of cache writes; ``cache_creation_5m`` / ``cache_creation_1h`` split it by TTL when the
+    upstream reports the split (when it does not, the whole amount counts as 5-minute writes).
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_5m: int | None = None
+    cache_creation_1h: int | None = None
+
+    def total_input(self) -> int:
+        return self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
+
+    def cache_writes_by_ttl(self) -> tuple[int, int]:
+        """(5-minute, 1-hour) cache write tokens."""
+        if self.cache_creation_5m is None and self.cache_creation_1h is None:
+            return self.cache_creation_input_tokens, 0
+        return self.cache_creation_5m or 0, self.cache_creation_1h or 0
+
+    def add(self, other: Usage) -> Usage:
+        five, hour = self.cache_writes_by_ttl()
+        o_five, o_hour = other.cache_writes_by_ttl()
+        split = self.cache_creation_1h is not None or other.cache_creation_1h is not None
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_creation_input_tokens=self.cache_creation_input_tokens
+            + other.cache_creation_input_tokens,
+            cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
+            cache_creation_5m=five + o_five if split else None,
+            cache_creation_1h=hour + o_hour if split else None,
+        )
+
+
+@dataclass(slots=True)
+class ChatResponse:
+    id: str
+    model: str
+    content: list[ContentBlock]
+    stop_reason: StopReason | None = "end_turn"
+    stop_sequence: str | None = None
+    usage: Usage = field(default_factory=Usage)
+
+    def text(self) -> str:
+        return "".join(b.text for b in self.content if isinstance(b, TextBlock))
+
+    def tool_uses(self) -> list[ToolUseBlock]:
+        return [b for b in self.content if isinstance(b, ToolUseBlock)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Stream events. The sequence is always:
+#   MessageStart, then per content block: BlockStart, BlockDelta*, BlockStop,
+#   then MessageDelta (stop reason + final usage), then MessageStop.
+# Block indexes are 0-based and contiguous. Usage in MessageStart holds what is known up front
+# (input and cache tokens); MessageDelta.usage holds the final totals (upstreams that report
+# usage only at the end fill everything there). Encoders turn these into either format's SSE.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class MessageStart:
+    id: str
+    model: str
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(slots=True)
+class BlockStart:
+    index: int
+    # An empty TextBlock / ThinkingBlock, or a ToolUseBlock with id + name and empty input.
+    block: ContentBlock
+
+
+@dataclass(slots=True)
+class BlockDelta:
+    index: int
+    kind: Literal["text", "input_json", "thinking", "signature"]
+    value: str
+
+
+@dataclass(slots=True)
+class BlockStop:
+    index: int
+
+
+@dataclass(slots=True)
+class MessageDelta:
+    stop_reason: StopReason | None
+    stop_sequence: str | None = None
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(slots=True)
+class MessageStop:
+    pass
+
+
+StreamEvent = Union[MessageStart, BlockStart, BlockDelta, BlockStop, MessageDelta, MessageStop]

@@ -1,0 +1,69 @@
+"""Server-sent events: an incremental parser for upstream streams and one encoder.
+
+Both wire formats ride on SSE; only their event payloads differ, so framing lives here once.
+The parser is fed raw byte chunks as they arrive (they may split lines anywhere) and returns the
+complete events found so far.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class SSEEvent:
+    event: str | None
+    data: str
+
+
+class SSEParser:
+    """Incremental SSE parser (the subset LLM APIs use: ``event:``, ``data:``, comments)."""
+
+    __slots__ = ("_buffer", "_event", "_data")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._event: str | None = None
+        self._data: list[str] = []
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        self._buffer += chunk
+        events: list[SSEEvent] = []
+        while True:
+            newline = self._buffer.find(b"\n")
+            if newline < 0:
+                break
+            raw = self._buffer[:newline]
+            self._buffer = self._buffer[newline + 1 :]
+            line = raw[:-1] if raw.endswith(b"\r") else raw
+            if not line:
+                if self._data or self._event is not None:
+                    events.append(SSEEvent(self._event, "\n".join(self._data)))
+                self._event = None
+                self._data = []
+                continue
+            if line.startswith(b":"):
+                continue
+            name, _, value = line.partition(b":")
+            if value.startswith(b" "):
+                value = value[1:]
+            if name == b"data":
+                self._data.append(value.decode("utf-8"))
+            elif name == b"event":
+                self._event = value.decode("utf-8")
+        return events
+
+    def close(self) -> list[SSEEvent]:
+        """Flush an event left unterminated at end of stream."""
+        events = self.feed(b"\n\n") if self._buffer else []
+        if self._data:
+            events.append(SSEEvent(self._event, "\n".join(self._data)))
+            self._data = []
+        return events
+
+
+def encode_sse(data: bytes, event: str | None = None) -> bytes:
+    """One SSE frame; ``data`` must be a single line (JSON without newlines)."""
+    if event is None:
+        return b"data: " + data + b"\n\n"
+    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
