@@ -1,0 +1,233 @@
+"""Settings: one YAML file, validated once at start-up into frozen objects.
+
+Precedence: command-line flag > config file > environment (``TIERGATE_*``) > built-in default.
+``${VAR}`` / ``${VAR:-default}`` in any string value is replaced from the environment; a missing
+variable without a default is an error naming the key, the line and the variable to set.
+Validation errors name the bad key and its line in the file, because the person reading the
+message is editing that file.
+
+With no file at all, the embedded default serves the local SmolLM2 model (no keys, no network),
+plus Anthropic / OpenAI deployments for whichever of ``ANTHROPIC_API_KEY`` / ``OPENAI_API_KEY``
+is set.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tiergate.errors import ConfigError
+
+_ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeploymentConfig(_Frozen):
+    """One upstream that can serve one model: a wire format + base URL + key."""
+
+    name: str
+    model: str  # catalog id or alias of the model this deployment serves
+    provider: Literal["anthropic", "openai", "local"]
+    base_url: str | None = None
+    api_key: str | None = None
+    # Forward the caller's own provider key (bring-your-own-key) instead of ``api_key``.
+    byok: bool = False
+    upstream_model: str | None = None  # the name the upstream knows the model by
+    timeout: float = Field(default=120.0, gt=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+    weight: int = Field(default=1, ge=0)
+
+
+class LogConfig(_Frozen):
+    bodies: bool = False
+    batch_size: int = Field(default=500, gt=0)
+    flush_interval: float = Field(default=0.2, gt=0)
+
+
+class LimitsConfig(_Frozen):
+    max_body_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    max_messages: int = Field(default=2000, gt=0)
+    max_tools: int = Field(default=256, gt=0)
+    max_stream_seconds: float = Field(default=600.0, gt=0)
+
+
+class RetryConfig(_Frozen):
+    max_retries: int = Field(default=2, ge=0)
+    backoff_base: float = Field(default=0.25, ge=0)
+    max_retry_after: float = Field(default=20.0, ge=0)
+    breaker_failures: int = Field(default=5, gt=0)
+    breaker_cooldown: float = Field(default=30.0, gt=0)
+
+
+class Settings(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    database_url: str | None = None
+    data_dir: str | None = None
+    admin_key: str | None = None
+    models: list[dict[str, Any]] = Field(default_factory=list)
+    deployments: list[DeploymentConfig] = Field(default_factory=list)
+    routes: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    credits: dict[str, Any] | None = None
+    baseline_model: str | None = "claude-sonnet-4-6"
+    log: LogConfig = Field(default_factory=LogConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    # Passed through to upstreams when the client sends them (Anthropic beta features etc.).
+    forward_headers: tuple[str, ...] = ("anthropic-beta",)
+
+    @field_validator("deployments")
+    @classmethod
+    def _unique_names(cls, value: list[DeploymentConfig]) -> list[DeploymentConfig]:
+        seen: set[str] = set()
+        for deployment in value:
+            if deployment.name in seen:
+                raise ValueError(f"deployment name {deployment.name!r} is used twice")
+            seen.add(deployment.name)
+        return value
+
+
+def default_deployments(env: Mapping[str, str]) -> list[DeploymentConfig]:
+    """The embedded default: local SmolLM2, plus cloud providers whose key is in ``env``."""
+    deployments = [DeploymentConfig(name="local", model="local/smollm2-135m", provider="local")]
+    if env.get("ANTHROPIC_API_KEY"):
+        for model in ("claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7"):
+            deployments.append(
+                DeploymentConfig(
+                    name=f"anthropic/{model}",
+                    model=model,
+                    provider="anthropic",
+                    base_url=env.get("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+                    api_key=env["ANTHROPIC_API_KEY"],
+                )
+            )
+    if env.get("OPENAI_API_KEY"):
+        deployments.append(
+            DeploymentConfig(
+                name="openai/gpt-5.4",
+                model="gpt-5.4",
+                provider="openai",
+                base_url=env.get("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+                api_key=env["OPENAI_API_KEY"],
+            )
+        )
+    return deployments
+
+
+def load_settings(
+    path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the frozen settings. ``overrides`` are command-line flags (highest precedence)."""
+    env = os.environ if env is None else env
+    path = path or env.get("TIERGATE_CONFIG") or None
+    raw: dict[str, Any] = {}
+    root: yaml.Node | None = None
+    if path is not None:
+        text = _read(Path(path))
+        raw, root = _parse_yaml(text, str(path))
+        raw = _substitute_env(raw, env, root, str(path), ())
+    if env.get("TIERGATE_DATABASE_URL") and "database_url" not in raw:
+        raw["database_url"] = env["TIERGATE_DATABASE_URL"]
+    if env.get("TIERGATE_DATA_DIR") and "data_dir" not in raw:
+        raw["data_dir"] = env["TIERGATE_DATA_DIR"]
+    if env.get("TIERGATE_ADMIN_KEY") and "admin_key" not in raw:
+        raw["admin_key"] = env["TIERGATE_ADMIN_KEY"]
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            raw[key] = value
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, root, str(path) if path else "<settings>")) from None
+    if not settings.deployments:
+        settings = settings.model_copy(update={"deployments": default_deployments(env)})
+    return settings
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+
+
+def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], yaml.Node | None]:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{name}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}, root
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name}: the top level must be a mapping of settings")
+    return data, root
+
+
+def _node_at(root: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
+    node = root
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            node = node.value[part] if part < len(node.value) else None
+        else:
+            return node
+        if node is None:
+            return None
+    return node
+
+
+def _line(root: yaml.Node | None, loc: tuple[Any, ...]) -> str:
+    # Walk back up the path until some ancestor exists in the file (a missing key has no line).
+    for end in range(len(loc), -1, -1):
+        node = _node_at(root, loc[:end])
+        if node is not None and end > 0:
+            return f" (line {node.start_mark.line + 1})"
+    return ""
+
+
+def _describe(exc: ValidationError, root: yaml.Node | None, name: str) -> str:
+    lines = [f"{name}: invalid configuration"]
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        lines.append(f"  {key}{_line(root, loc)}: {error['msg']}")
+    return "\n".join(lines)
+
+
+def _substitute_env(
+    value: Any, env: Mapping[str, str], root: yaml.Node | None, name: str, loc: tuple[Any, ...]
+) -> Any:
+    if isinstance(value, str):
+
+        def replace(match: re.Match[str]) -> str:
+            var, default = match.group(1), match.group(2)
+            if var in env:
+                return env[var]
+            if default is not None:
+                return default
+            key = ".".join(str(p) for p in loc)
+            raise ConfigError(
+                f"{name}: {key}{_line(root, loc)} uses ${{{var}}}, which is not set; "
+                f"export {var}=... or write ${{{var}:-default}}"
+            )
+
+        return _ENV_PATTERN.sub(replace, value)
+    if isinstance(value, dict):
+        return {k: _substitute_env(v, env, root, name, (*loc, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute_env(v, env, root, name, (*loc, i)) for i, v in enumerate(value)]
+    return value

@@ -1,0 +1,60 @@
+"""Turn a complete ``ChatResponse`` into the stream events that would have produced it.
+
+Used when a streaming request is answered by a buffered ladder tier: the client asked for a
+stream, so it gets one, with the same event grammar as a live upstream stream.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from tiergate.types import (
+    BlockDelta,
+    BlockStart,
+    BlockStop,
+    ChatResponse,
+    ImageBlock,
+    MessageDelta,
+    MessageStart,
+    MessageStop,
+    StreamEvent,
+    TextBlock,
+    ThinkingBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+    Usage,
+)
+
+
+def response_events(response: ChatResponse) -> list[StreamEvent]:
+    usage = response.usage
+    start_usage = Usage(
+        input_tokens=usage.input_tokens,
+        cache_creation_input_tokens=usage.cache_creation_input_tokens,
+        cache_read_input_tokens=usage.cache_read_input_tokens,
+        cache_creation_5m=usage.cache_creation_5m,
+        cache_creation_1h=usage.cache_creation_1h,
+    )
+    events: list[StreamEvent] = [MessageStart(response.id, response.model, start_usage)]
+    index = 0
+    for block in response.content:
+        if isinstance(block, TextBlock):
+            events.append(BlockStart(index, TextBlock("")))
+            if block.text:
+                events.append(BlockDelta(index, "text", block.text))
+        elif isinstance(block, ToolUseBlock):
+            events.append(BlockStart(index, ToolUseBlock(block.id, block.name, {})))
+            events.append(BlockDelta(index, "input_json", orjson.dumps(block.input).decode()))
+        elif isinstance(block, ThinkingBlock):
+            events.append(BlockStart(index, ThinkingBlock("")))
+            if block.thinking:
+                events.append(BlockDelta(index, "thinking", block.thinking))
+            if block.signature:
+                events.append(BlockDelta(index, "signature", block.signature))
+        elif isinstance(block, ImageBlock | ToolResultBlock):
+            continue  # never part of an assistant answer
+        events.append(BlockStop(index))
+        index += 1
+    events.append(MessageDelta(response.stop_reason, response.stop_sequence, usage))
+    events.append(MessageStop())
+    return events

@@ -1,0 +1,336 @@
+"""Carries out a routing plan: retries, fail-over, escalation.
+
+Order of fallbacks for one request:
+1. the same deployment again, for a retryable error (429 / 5xx / 529 / timeout / reset), with
+   exponential backoff that honours ``retry-after`` (capped: a hint longer than the cap means
+   "go elsewhere" rather than "wait");
+2. the next deployment of the same model (also on 401/403/404 from an upstream, which point at
+   that deployment's key or URL, not at the request);
+3. the next tier of the plan. Client errors (400, 413) end the request at once: another model
+   would reject it too.
+
+A ladder's non-final tiers are called without streaming so validators can read the whole
+answer; only the final tier (or a passing answer re-emitted as events) streams to the client.
+Once a stream's first event has gone to the client it is never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from tiergate.catalog import ModelInfo
+from tiergate.config import RetryConfig
+from tiergate.errors import GatewayError, ProviderError
+from tiergate.executor.breaker import CircuitBreakers
+from tiergate.executor.replay import response_events
+from tiergate.providers.base import CallOptions, Deployment
+from tiergate.providers.registry import ProviderRegistry
+from tiergate.routing.plan import Plan, Tier
+from tiergate.types import ChatRequest, ChatResponse, MessageDelta, MessageStart, StreamEvent, Usage
+
+# Upstream statuses that say "this deployment is misconfigured", not "the request is bad".
+_FAILOVER_STATUSES = frozenset({401, 403, 404})
+
+
+@dataclass(slots=True)
+class Attempt:
+    n: int
+    tier: int
+    model: ModelInfo
+    deployment: Deployment
+    outcome: str = "ok"  # ok | provider_error | validator_failed
+    latency_ms: float = 0.0
+    usage: Usage | None = None
+    status: int | None = None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The answer that goes to the client, and every attempt it took."""
+
+    response: ChatResponse
+    tier: int
+    model: ModelInfo
+    deployment: Deployment
+    attempts: list[Attempt]
+
+
+@dataclass(slots=True)
+class StreamOutcome:
+    """A stream whose first event has arrived. ``events`` yields from that first event on;
+    ``usage`` and the last attempt fill in as it runs."""
+
+    tier: int
+    model: ModelInfo
+    deployment: Deployment
+    attempts: list[Attempt]
+    events: AsyncIterator[StreamEvent]
+    usage: Usage = field(default_factory=Usage)
+    ttft_ms: float | None = None
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Executor:
+    def __init__(
+        self,
+        providers: ProviderRegistry,
+        retry: RetryConfig | None = None,
+        breakers: CircuitBreakers | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._providers = providers
+        self._retry = retry or RetryConfig()
+        self.breakers = breakers or CircuitBreakers(
+            self._retry.breaker_failures, self._retry.breaker_cooldown
+        )
+        self._sleep = sleep
+
+    # -- non-streaming ----------------------------------------------------------------------
+    async def run(self, request: ChatRequest, plan: Plan, options: CallOptions) -> Outcome:
+        attempts: list[Attempt] = []
+        last_error: GatewayError | None = None
+        for index, tier in enumerate(plan.tiers):
+            final = index == len(plan.tiers) - 1
+            try:
+                response, deployment = await self._call_tier(
+                    request, tier, index, options, attempts
+                )
+            except ProviderError as exc:
+                last_error = exc
+                if exc.status in (400, 413, 422) or final:
+                    raise
+                continue
+            if not final and plan.validators:
+                verdict_reason = await self._validate(request, response, plan)
+                if verdict_reason is not None:
+                    attempts[-1].outcome = "validator_failed"
+                    attempts[-1].error = verdict_reason
+                    continue
+            return Outcome(response, index, tier.model, deployment, attempts)
+        raise last_error or GatewayError("routing plan has no tiers", status=500)
+
+    async def _validate(
+        self, request: ChatRequest, response: ChatResponse, plan: Plan
+    ) -> str | None:
+        for validator in plan.validators:
+            verdict = await validator.check(request, response)
+            if not verdict.ok:
+                return f"{validator.name}: {verdict.reason}"
+        return None
+
+    async def _call_tier(
+        self,
+        request: ChatRequest,
+        tier: Tier,
+        index: int,
+        options: CallOptions,
+        attempts: list[Attempt],
+    ) -> tuple[ChatResponse, Deployment]:
+        last: ProviderError | None = None
+        for deployment in self._available(tier):
+            provider = self._providers.get(deployment.provider)
+            for retry in range(self._retry.max_retries + 1):
+                attempt = Attempt(len(attempts) + 1, index, tier.model, deployment)
+                attempts.append(attempt)
+                started = time.perf_counter()
+                try:
+                    response = await provider.complete(request, deployment, options)
+                except ProviderError as exc:
+                    self._failed(attempt, exc, started)
+                    last = exc
+                    if not await self._should_retry(exc, retry):
+                        break
+                    continue
+                attempt.latency_ms = (time.perf_counter() - started) * 1000
+                attempt.usage = response.usage
+                attempt.status = 200
+                self.breakers.record_success(deployment.name)
+                return response, deployment
+            if last is not None and not _fails_over(last):
+                raise last
+        raise last or _all_open(tier)
+
+    def _available(self, tier: Tier) -> list[Deployment]:
+        allowed = [d for d in tier.deployments if self.breakers.allow(d.name)]
+        if not allowed:
+            raise _all_open(tier)
+        return allowed
+
+    def _failed(self, attempt: Attempt, exc: ProviderError, started: float) -> None:
+        attempt.latency_ms = (time.perf_counter() - started) * 1000
+        attempt.outcome = "provider_error"
+        attempt.status = exc.status
+        attempt.error = exc.message
+        if exc.retryable or exc.status in _FAILOVER_STATUSES:
+            self.breakers.record_failure(attempt.deployment.name)
+
+    async def _should_retry(self, exc: ProviderError, retry: int) -> bool:
+        if not exc.retryable or retry >= self._retry.max_retries:
+            return False
+        if exc.retry_after is not None:
+            if exc.retry_after > self._retry.max_retry_after:
+                return False
+            delay = exc.retry_after
+        else:
+            delay = self._retry.backoff_base * (2**retry) * (0.5 + random.random() / 2)
+        await self._sleep(delay)
+        return True
+
+    # -- streaming --------------------------------------------------------------------------
+    async def open_stream(
+        self, request: ChatRequest, plan: Plan, options: CallOptions
+    ) -> StreamOutcome:
+        """Run the plan until a stream's first event arrives; from then on no retry happens."""
+        attempts: list[Attempt] = []
+        last_error: GatewayError | None = None
+        for index, tier in enumerate(plan.tiers):
+            final = index == len(plan.tiers) - 1
+            try:
+                if not final and plan.validators:
+                    response, deployment = await self._call_tier(
+                        request, tier, index, options, attempts
+                    )
+                    reason = await self._validate(request, response, plan)
+                    if reason is not None:
+                        attempts[-1].outcome = "validator_failed"
+                        attempts[-1].error = reason
+                        continue
+                    return self._replayed(response, index, tier, deployment, attempts)
+                return await self._open_tier(request, tier, index, options, attempts)
+            except ProviderError as exc:
+                last_error = exc
+                if exc.status in (400, 413, 422) or final:
+                    raise
+        raise last_error or GatewayError("routing plan has no tiers", status=500)
+
+    def _replayed(
+        self,
+        response: ChatResponse,
+        index: int,
+        tier: Tier,
+        deployment: Deployment,
+        attempts: list[Attempt],
+    ) -> StreamOutcome:
+        async def events() -> AsyncIterator[StreamEvent]:
+            for event in response_events(response):
+                yield event
+
+        return StreamOutcome(
+            index, tier.model, deployment, attempts, events(), usage=response.usage, ttft_ms=0.0
+        )
+
+    async def _open_tier(
+        self,
+        request: ChatRequest,
+        tier: Tier,
+        index: int,
+        options: CallOptions,
+        attempts: list[Attempt],
+    ) -> StreamOutcome:
+        last: ProviderError | None = None
+        for deployment in self._available(tier):
+            provider = self._providers.get(deployment.provider)
+            for retry in range(self._retry.max_retries + 1):
+                attempt = Attempt(len(attempts) + 1, index, tier.model, deployment)
+                attempts.append(attempt)
+                started = time.perf_counter()
+                iterator = provider.stream(request, deployment, options).__aiter__()
+                try:
+                    first = await iterator.__anext__()
+                except StopAsyncIteration:
+                    exc = ProviderError(
+                        "upstream sent an empty stream", status=502, provider=deployment.name
+                    )
+                    self._failed(attempt, exc, started)
+                    last = exc
+                    continue
+                except ProviderError as exc:
+                    self._failed(attempt, exc, started)
+                    last = exc
+                    if not await self._should_retry(exc, retry):
+                        break
+                    continue
+                outcome = StreamOutcome(index, tier.model, deployment, attempts, _empty())
+                outcome.events = self._follow(outcome, attempt, first, iterator, started)
+                return outcome
+            if last is not None and not _fails_over(last):
+                raise last
+        raise last or _all_open(tier)
+
+    async def _follow(
+        self,
+        outcome: StreamOutcome,
+        attempt: Attempt,
+        first: StreamEvent,
+        iterator: AsyncIterator[StreamEvent],
+        started: float,
+    ) -> AsyncIterator[StreamEvent]:
+        """Pass events through, keeping usage, TTFT and the attempt record current."""
+        event: StreamEvent | None = first
+        try:
+            while event is not None:
+                if isinstance(event, MessageStart):
+                    outcome.usage = event.usage
+                elif isinstance(event, MessageDelta):
+                    outcome.usage = _merge_final(outcome.usage, event.usage)
+                elif outcome.ttft_ms is None:
+                    outcome.ttft_ms = (time.perf_counter() - started) * 1000
+                yield event
+                try:
+                    event = await iterator.__anext__()
+                except StopAsyncIteration:
+                    event = None
+        except ProviderError as exc:
+            self._failed(attempt, exc, started)
+            attempt.usage = outcome.usage
+            raise
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        attempt.latency_ms = (time.perf_counter() - started) * 1000
+        attempt.usage = outcome.usage
+        attempt.status = 200
+        self.breakers.record_success(outcome.deployment.name)
+
+
+def _merge_final(start: Usage, final: Usage) -> Usage:
+    """MessageDelta carries final totals; fields it leaves at zero keep the start values."""
+    return Usage(
+        input_tokens=final.input_tokens or start.input_tokens,
+        output_tokens=final.output_tokens or start.output_tokens,
+        cache_creation_input_tokens=final.cache_creation_input_tokens
+        or start.cache_creation_input_tokens,
+        cache_read_input_tokens=final.cache_read_input_tokens or start.cache_read_input_tokens,
+        cache_creation_5m=final.cache_creation_5m
+        if final.cache_creation_5m is not None
+        else start.cache_creation_5m,
+        cache_creation_1h=final.cache_creation_1h
+        if final.cache_creation_1h is not None
+        else start.cache_creation_1h,
+    )
+
+
+def _fails_over(error: ProviderError) -> bool:
+    return error.retryable or error.status in _FAILOVER_STATUSES
+
+
+def _all_open(tier: Tier) -> ProviderError:
+    return ProviderError(
+        f"every deployment of {tier.model.id} is failing; try again shortly",
+        status=503,
+        provider=",".join(d.name for d in tier.deployments) or "none",
+        retry_after=5.0,
+    )
+
+
+async def _empty() -> AsyncIterator[StreamEvent]:
+    return
+    yield

@@ -1,0 +1,53 @@
+"""The one small protocol every provider implements, and the resolved ``Deployment``.
+
+A provider turns a ``ChatRequest`` into an upstream call and back. Which wire format it speaks,
+where it lives and which key it uses are data on the ``Deployment`` (principle 1: an
+OpenAI-compatible vendor is a config row, not a class).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tiergate.types import ChatRequest, ChatResponse, StreamEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    name: str
+    model_id: str  # canonical catalog id
+    provider: str  # "anthropic" | "openai" | "local"
+    upstream_model: str
+    base_url: str | None = None
+    api_key: str | None = None
+    byok: bool = False
+    timeout: float = 120.0
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """Per-call facts from the client that a provider may need."""
+
+    # The caller's own provider key, used only by ``byok`` deployments.
+    caller_key: str | None = None
+    # Client headers forwarded upstream (e.g. ``anthropic-beta``), already filtered.
+    forward_headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class Provider(Protocol):
+    async def complete(
+        self, request: ChatRequest, deployment: Deployment, options: CallOptions
+    ) -> ChatResponse:
+        """Raise ``ProviderError`` for any upstream failure."""
+        ...
+
+    def stream(
+        self, request: ChatRequest, deployment: Deployment, options: CallOptions
+    ) -> AsyncIterator[StreamEvent]:
+        """Yield core stream events; raise ``ProviderError`` before or during the stream."""
+        ...
+
+    async def aclose(self) -> None: ...

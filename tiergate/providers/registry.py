@@ -1,0 +1,95 @@
+"""Deployments by model, and providers by kind, built once at start-up.
+
+Provider objects are created lazily on first use (principle 6): a gateway configured only for
+cloud models never imports llama.cpp, and the local model's weights load on its first request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import httpx
+
+from tiergate.catalog import Catalog
+from tiergate.config import DeploymentConfig
+from tiergate.errors import ConfigError
+from tiergate.providers.base import Deployment, Provider
+
+
+def build_deployments(
+    configs: Iterable[DeploymentConfig], catalog: Catalog
+) -> dict[str, list[Deployment]]:
+    """Deployments grouped by the canonical id of the model they serve, in config order."""
+    by_model: dict[str, list[Deployment]] = {}
+    for config in configs:
+        model = catalog.get(config.model)
+        if model is None:
+            raise ConfigError(
+                f"deployment {config.name!r} serves model {config.model!r}, which is not in the "
+                "catalog; add it under `models:` in the config file"
+            )
+        if config.provider != "local" and not config.base_url:
+            raise ConfigError(f"deployment {config.name!r} needs a base_url")
+        if config.provider != "local" and not config.byok and not config.api_key:
+            raise ConfigError(
+                f"deployment {config.name!r} has no api_key; set api_key: ${{ENV_VAR}} in the "
+                "config file, or byok: true to forward each caller's own key"
+            )
+        deployment = Deployment(
+            name=config.name,
+            model_id=model.id,
+            provider=config.provider,
+            upstream_model=config.upstream_model or model.snapshot or model.id,
+            base_url=config.base_url,
+            api_key=config.api_key,
+            byok=config.byok,
+            timeout=config.timeout,
+            headers=dict(config.headers),
+        )
+        by_model.setdefault(model.id, []).append(deployment)
+    return by_model
+
+
+class ProviderRegistry:
+    """Creates one provider per kind on first use and shares one pooled HTTP client."""
+
+    def __init__(self, client: httpx.AsyncClient | None = None) -> None:
+        self._client = client
+        self._providers: dict[str, Provider] = {}
+
+    def _http_client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
+                timeout=httpx.Timeout(120.0, connect=10.0),
+            )
+        return self._client
+
+    def get(self, kind: str) -> Provider:
+        provider = self._providers.get(kind)
+        if provider is None:
+            provider = self._providers[kind] = self._create(kind)
+        return provider
+
+    def _create(self, kind: str) -> Provider:
+        from tiergate.providers.http import HTTPProvider
+
+        if kind == "anthropic":
+            from tiergate.wire.anthropic import FORMAT as ANTHROPIC
+
+            return HTTPProvider(ANTHROPIC, self._http_client())
+        if kind == "openai":
+            from tiergate.wire.openai import FORMAT as OPENAI
+
+            return HTTPProvider(OPENAI, self._http_client())
+        if kind == "local":
+            from tiergate.providers.local_provider import LocalProvider
+
+            return LocalProvider()
+        raise ConfigError(f"unknown provider kind {kind!r}")
+
+    async def aclose(self) -> None:
+        for provider in self._providers.values():
+            await provider.aclose()
+        if self._client is not None:
+            await self._client.aclose()

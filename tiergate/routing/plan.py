@@ -1,0 +1,67 @@
+"""What a routing policy returns: a plan the executor carries out.
+
+A plan is data, so policies stay pure and testable without HTTP, and the reason for every
+decision can be logged and returned in headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tiergate.catalog import Catalog, ModelInfo
+from tiergate.providers.base import Deployment
+from tiergate.types import ChatRequest, ChatResponse
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    ok: bool
+    reason: str = ""
+
+
+class Validator(Protocol):
+    """Decides whether an answer is good enough to return, or the ladder must escalate."""
+
+    name: str
+
+    async def check(self, request: ChatRequest, response: ChatResponse) -> Verdict: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """One rung: a model and the deployments that serve it, in fail-over order."""
+
+    model: ModelInfo
+    deployments: tuple[Deployment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    tiers: tuple[Tier, ...]
+    reason: str
+    policy: str
+    # Checked after every tier but the last; a failing verdict escalates to the next tier.
+    validators: tuple[Validator, ...] = ()
+    # A candidate model to send the same request to after replying (logged, never returned).
+    shadow: Tier | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingState:
+    """What a policy may look at besides the request: which deployments exist and are healthy."""
+
+    deployments: Mapping[str, tuple[Deployment, ...]]
+    unhealthy: frozenset[str] = field(default_factory=frozenset)
+
+    def deployments_for(self, model_id: str) -> tuple[Deployment, ...]:
+        return self.deployments.get(model_id, ())
+
+
+class Policy(Protocol):
+    """A pure function of (request, catalog, state) returning a plan."""
+
+    name: str
+
+    def __call__(self, request: ChatRequest, catalog: Catalog, state: RoutingState) -> Plan: ...

@@ -1,0 +1,79 @@
+"""Prices a finished request: every attempt's cost, credits and the baseline counterfactual.
+
+Kept apart from the chat handler so the same figures feed the response headers, the request log
+and the metrics, computed once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from tiergate.catalog import Catalog, ModelInfo
+from tiergate.config import Settings
+from tiergate.cost import CreditPlan, cost_of, counterfactual_usd, credits_of
+from tiergate.executor import Attempt
+from tiergate.types import Usage
+
+
+@dataclass(slots=True)
+class Bill:
+    usd: Decimal | None  # None when some attempt ran on an unpriced model
+    credits: Decimal | None
+    baseline_usd: Decimal | None
+    attempt_usd: list[Decimal | None]
+
+    def header(self) -> str:
+        return "unpriced" if self.usd is None else format(self.usd, "f")
+
+
+class Accountant:
+    def __init__(
+        self, catalog: Catalog, baseline: ModelInfo | None, plan: CreditPlan | None
+    ) -> None:
+        self._catalog = catalog
+        self._baseline = baseline
+        self._plan = plan
+
+    @classmethod
+    def from_settings(cls, settings: Settings, catalog: Catalog) -> Accountant:
+        baseline = catalog.get(settings.baseline_model) if settings.baseline_model else None
+        plan = _credit_plan(settings.credits)
+        return cls(catalog, baseline, plan)
+
+    def bill(self, attempts: list[Attempt]) -> Bill:
+        total: Decimal | None = Decimal(0)
+        credits: Decimal | None = Decimal(0) if self._plan is not None else None
+        per_attempt: list[Decimal | None] = []
+        for attempt in attempts:
+            usage = attempt.usage
+            if usage is None:
+                per_attempt.append(Decimal(0))
+                continue
+            cost = cost_of(usage, attempt.model)
+            per_attempt.append(cost.usd)
+            total = None if total is None or cost.usd is None else total + cost.usd
+            if credits is not None and self._plan is not None:
+                used = credits_of(usage, attempt.model, self._plan, byok=attempt.deployment.byok)
+                credits = None if used is None else credits + used
+        # The counterfactual is "this request sent once to the baseline": the answering
+        # attempt's usage priced at the baseline's rates (escalation attempts don't count).
+        answered = next((a.usage for a in reversed(attempts) if a.usage is not None), None)
+        baseline: Decimal | None = None
+        if answered is not None and self._baseline is not None:
+            baseline = counterfactual_usd(answered, self._baseline)
+        return Bill(total, credits, baseline, per_attempt)
+
+    def usage_total(self, attempts: list[Attempt]) -> Usage:
+        total = Usage()
+        for attempt in attempts:
+            if attempt.usage is not None:
+                total = total.add(attempt.usage)
+        return total
+
+
+def _credit_plan(config: dict[str, Any] | None) -> CreditPlan | None:
+    if not config:
+        return None
+    return CreditPlan.from_config(config)

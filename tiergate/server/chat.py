@@ -1,0 +1,170 @@
+"""The chat endpoints (`/v1/chat/completions`, `/v1/messages`): one handler, two wire formats.
+
+decode (client format) -> policy -> executor -> encode (client format). The client's format and
+the upstream's are independent; they meet in ``tiergate.types``.
+
+Headers go out only once the first upstream event has arrived, so every failure before that is
+a proper HTTP error in the caller's format; after it, a failure becomes an error frame in the
+stream and the stream ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from tiergate.errors import GatewayError, InternalError, InvalidRequest, PayloadTooLarge
+from tiergate.providers.base import CallOptions
+from tiergate.server.auth import Principal
+from tiergate.server.record import RequestTrace
+from tiergate.server.responses import Receive, Send, send_bytes
+from tiergate.types import ChatRequest, StreamEvent
+from tiergate.wire.format import WireFormat
+
+if TYPE_CHECKING:
+    from tiergate.executor import StreamOutcome
+    from tiergate.server.gateway import Gateway
+
+logger = logging.getLogger("tiergate")
+
+_SSE = (b"content-type", b"text/event-stream")
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+def decode(wire: WireFormat, body: bytes, gateway: Gateway) -> ChatRequest:
+    try:
+        payload: Any = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
+    request = wire.decode_request(payload)
+    limits = gateway.settings.limits
+    if len(request.messages) > limits.max_messages:
+        raise PayloadTooLarge(
+            f"request has {len(request.messages)} messages; the limit is {limits.max_messages}",
+            param="messages",
+        )
+    if len(request.tools) > limits.max_tools:
+        raise PayloadTooLarge(
+            f"request has {len(request.tools)} tools; the limit is {limits.max_tools}",
+            param="tools",
+        )
+    return request
+
+
+def call_options(headers: dict[str, str], gateway: Gateway) -> CallOptions:
+    forward = {
+        name: headers[name] for name in gateway.settings.forward_headers if name in headers
+    }
+    return CallOptions(caller_key=headers.get("x-provider-api-key"), forward_headers=forward)
+
+
+async def handle_chat(
+    gateway: Gateway,
+    wire: WireFormat,
+    trace: RequestTrace,
+    body: bytes,
+    headers: dict[str, str],
+    principal: Principal,
+    receive: Receive,
+    send: Send,
+) -> None:
+    request = decode(wire, body, gateway)
+    trace.request = request
+    principal.check_model(request.model)
+    policy = gateway.policies.get(request.model, gateway.direct)
+    plan = policy(request, gateway.catalog, gateway.routing_state())
+    trace.plan = plan
+    options = call_options(headers, gateway)
+    await principal.reserve(request, plan)
+    if request.stream:
+        outcome = await gateway.executor.open_stream(request, plan, options)
+        trace.stream = outcome
+        await _send_stream(gateway, wire, trace, outcome, request, receive, send)
+        return
+    result = await gateway.executor.run(request, plan, options)
+    trace.outcome = result
+    trace.finish(gateway.accountant, status=200)
+    payload = wire.encode_response(result.response, request.model)
+    await send_bytes(send, 200, orjson.dumps(payload), trace.response_headers())
+
+
+async def _send_stream(
+    gateway: Gateway,
+    wire: WireFormat,
+    trace: RequestTrace,
+    outcome: StreamOutcome,
+    request: ChatRequest,
+    receive: Receive,
+    send: Send,
+) -> None:
+    encoder = wire.stream_encoder(request.model, request.stream_include_usage)
+    headers = [(b"cache-control", b"no-cache"), _SSE]
+    headers.extend(
+        (k.encode(), v.encode("latin-1", "replace")) for k, v in trace.stream_headers().items()
+    )
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+
+    async def pump() -> None:
+        event: StreamEvent
+        async for event in outcome.events:
+            chunk = encoder.encode(event)
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    status = 200
+    pumping = asyncio.ensure_future(pump())
+    watching = asyncio.ensure_future(_wait_disconnect(receive))
+    try:
+        done, _ = await asyncio.wait(
+            (pumping, watching),
+            timeout=gateway.settings.limits.max_stream_seconds,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if pumping in done:
+            error = pumping.exception()
+            if error is None:
+                tail = encoder.finish()
+            else:
+                status = getattr(error, "status", 500)
+                tail = encoder.error(_as_gateway_error(error, trace))
+            await send({"type": "http.response.body", "body": tail, "more_body": False})
+        elif watching in done:
+            status = 499  # client closed the connection; upstream call is cancelled below
+        else:
+            status = 504
+            tail = encoder.error(
+                GatewayError("stream exceeded the maximum duration", status=504)
+            )
+            await send({"type": "http.response.body", "body": tail, "more_body": False})
+    finally:
+        for task in (pumping, watching):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(pumping, watching, return_exceptions=True)
+        trace.finish(gateway.accountant, status=status)
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+def _as_gateway_error(error: BaseException, trace: RequestTrace) -> GatewayError:
+    if isinstance(error, GatewayError):
+        return error
+    logger.error("request %s failed mid-stream", trace.request_id, exc_info=error)
+    return InternalError(f"internal error (request id {trace.request_id})")
+
+
+def elapsed_ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

@@ -1,0 +1,69 @@
+"""The small endpoints: health, the model list, token counting."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from tiergate.errors import InvalidRequest
+from tiergate.server.responses import Scope, Send, send_json
+
+if TYPE_CHECKING:
+    from tiergate.server.gateway import Gateway
+
+_CREATED = 1_735_689_600  # 2025-01-01: catalog entries carry no creation time of their own
+
+
+async def health(gateway: Gateway, send: Send) -> None:
+    await send_json(send, 200, {"status": "ok", "models": len(gateway.deployments)})
+
+
+async def models(gateway: Gateway, scope: Scope, send: Send) -> None:
+    """One list both SDKs parse: OpenAI's ``object``/``owned_by`` fields and Anthropic's
+    ``type``/``display_name``/``has_more`` fields side by side (each ignores the other's)."""
+    data: list[dict[str, Any]] = []
+    for model in gateway.served_models():
+        data.append(_model_entry(model.id, model.provider))
+    for route in gateway.policies:
+        data.append(_model_entry(route, "tiergate"))
+    payload = {
+        "object": "list",
+        "data": data,
+        "has_more": False,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+    }
+    await send_json(send, 200, payload)
+
+
+def _model_entry(model_id: str, owner: str) -> dict[str, Any]:
+    return {
+        "id": model_id,
+        "object": "model",
+        "created": _CREATED,
+        "owned_by": owner,
+        "type": "model",
+        "display_name": model_id,
+        "created_at": "2025-01-01T00:00:00Z",
+    }
+
+
+async def count_tokens(gateway: Gateway, body: bytes, send: Send) -> None:
+    """An estimate, and says so: exact counts need the provider's own tokenizer."""
+    from tiergate.tokens import estimate_input_tokens
+    from tiergate.wire.anthropic import FORMAT
+
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
+    if isinstance(payload, dict) and "max_tokens" not in payload:
+        payload = {**payload, "max_tokens": 1}  # count_tokens takes no max_tokens
+    request = FORMAT.decode_request(payload)
+    await send_json(
+        send,
+        200,
+        {"input_tokens": estimate_input_tokens(request)},
+        {"x-tiergate-token-count": "estimate"},
+    )

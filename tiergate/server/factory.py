@@ -1,0 +1,14 @@
+"""Assembles the ASGI app from settings: the one place parts are wired together."""
+
+from __future__ import annotations
+
+from tiergate.config import Settings, load_settings
+from tiergate.server.app import App
+from tiergate.server.gateway import build_gateway
+
+
+def create_app(settings: Settings | None = None) -> App:
+    """Used by ``tiergate serve`` and by uvicorn's ``--factory`` for multi-worker runs
+    (settings then come from ``TIERGATE_CONFIG`` and the environment)."""
+    settings = settings or load_settings()
+    return App(build_gateway(settings))

@@ -1,0 +1,65 @@
+"""The gateway's state, built once at start-up from frozen settings.
+
+Everything a request needs that can be computed ahead of time is computed here (catalog
+lookups, deployments by model, policies by route name, the pooled HTTP client), so the hot path
+only does per-request work.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tiergate.catalog import Catalog, ModelInfo, load_catalog
+from tiergate.config import Settings
+from tiergate.executor import Executor
+from tiergate.providers.base import Deployment
+from tiergate.providers.registry import ProviderRegistry, build_deployments
+from tiergate.routing.direct import DirectPolicy
+from tiergate.routing.plan import Policy, RoutingState
+from tiergate.server.accounting import Accountant
+
+if TYPE_CHECKING:
+    from tiergate.store.request_log import RequestLog
+
+logger = logging.getLogger("tiergate")
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    catalog: Catalog
+    deployments: dict[str, tuple[Deployment, ...]]
+    providers: ProviderRegistry
+    executor: Executor
+    accountant: Accountant
+    policies: dict[str, Policy] = field(default_factory=dict)
+    direct: Policy = field(default_factory=DirectPolicy)
+    log: RequestLog | None = None
+
+    def routing_state(self) -> RoutingState:
+        return RoutingState(self.deployments, self.executor.breakers.open_deployments())
+
+    def served_models(self) -> list[ModelInfo]:
+        return [self.catalog.resolve(model_id) for model_id in self.deployments]
+
+    async def aclose(self) -> None:
+        if self.log is not None:
+            await self.log.aclose()
+        await self.providers.aclose()
+
+
+def build_gateway(settings: Settings, providers: ProviderRegistry | None = None) -> Gateway:
+    """Everything but I/O: the request log is opened by the app's lifespan (it needs a loop)."""
+    catalog = load_catalog(settings.models or None)
+    by_model = build_deployments(settings.deployments, catalog)
+    deployments = {model_id: tuple(items) for model_id, items in by_model.items()}
+    providers = providers or ProviderRegistry()
+    executor = Executor(providers, settings.retry)
+    accountant = Accountant.from_settings(settings, catalog)
+    gateway = Gateway(settings, catalog, deployments, providers, executor, accountant)
+    from tiergate.routing.routes import build_policies
+
+    gateway.policies = build_policies(settings.routes, catalog, deployments)
+    return gateway

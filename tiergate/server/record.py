@@ -1,0 +1,87 @@
+"""What one request did, collected as it runs and priced once when it ends.
+
+The same ``RequestTrace`` feeds the response headers, the request log and the metrics, so the
+figures a client sees in ``x-tiergate-cost-usd`` are the figures stored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tiergate.errors import GatewayError
+from tiergate.types import ChatRequest
+
+if TYPE_CHECKING:
+    from tiergate.executor import Attempt, Outcome, StreamOutcome
+    from tiergate.routing.plan import Plan
+    from tiergate.server.accounting import Accountant, Bill
+    from tiergate.server.auth import Principal
+
+
+@dataclass(slots=True)
+class RequestTrace:
+    request_id: str
+    client_format: str
+    started: float = field(default_factory=time.perf_counter)
+    principal: Principal | None = None
+    request: ChatRequest | None = None
+    plan: Plan | None = None
+    outcome: Outcome | None = None
+    stream: StreamOutcome | None = None
+    bill: Bill | None = None
+    status: int = 0
+    error: GatewayError | None = None
+    latency_ms: float = 0.0
+    on_finish: Callable[[RequestTrace], None] | None = None
+    finished: bool = False
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        if self.outcome is not None:
+            return self.outcome.attempts
+        if self.stream is not None:
+            return self.stream.attempts
+        return []
+
+    def answered_by(self) -> str | None:
+        source = self.outcome or self.stream
+        return source.model.id if source is not None else None
+
+    def finish(
+        self, accountant: Accountant | None, *, status: int, error: GatewayError | None = None
+    ) -> None:
+        """Price the attempts and hand the trace to the log; runs once per request."""
+        if self.finished:
+            return
+        self.finished = True
+        self.status = status
+        self.error = error
+        self.latency_ms = (time.perf_counter() - self.started) * 1000
+        if accountant is not None and self.attempts:
+            self.bill = accountant.bill(self.attempts)
+        if self.on_finish is not None:
+            self.on_finish(self)
+
+    def stream_headers(self) -> dict[str, str]:
+        headers = {"x-tiergate-request-id": self.request_id}
+        source = self.outcome or self.stream
+        if source is not None:
+            headers["x-tiergate-model"] = source.model.id
+            headers["x-tiergate-deployment"] = source.deployment.name
+            headers["x-tiergate-tier"] = str(source.tier)
+            headers["x-tiergate-attempts"] = str(len(source.attempts))
+        if self.plan is not None:
+            headers["x-tiergate-route"] = self.plan.policy
+            headers["x-tiergate-reason"] = self.plan.reason
+        return headers
+
+    def response_headers(self) -> dict[str, str]:
+        headers = self.stream_headers()
+        if self.bill is not None:
+            headers["x-tiergate-cost-usd"] = self.bill.header()
+            if self.bill.credits is not None:
+                headers["x-tiergate-credits"] = format(self.bill.credits, "f")
+        return headers
