@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from tiergate.executor.breaker import CircuitBreakers
+from tiergate.wire.sse import SSEEvent, SSEParser, encode_sse
+
+
+def test_sse_parser_handles_any_split() -> None:
+    stream = (
+        b"event: message_start\ndata: {\"a\": 1}\n\n"
+        b": comment\n\n"
+        b"data: one\r\ndata: two\r\n\r\n"
+        b"data: [DONE]\n\n"
+    )
+    expected = [
+        SSEEvent("message_start", '{"a": 1}'),
+        SSEEvent(None, "one\ntwo"),
+        SSEEvent(None, "[DONE]"),
+    ]
+    for size in (1, 2, 3, 7, len(stream)):
+        parser = SSEParser()
+        events = []
+        for i in range(0, len(stream), size):
+            events.extend(parser.feed(stream[i : i + size]))
+        events.extend(parser.close())
+        assert events == expected, size
+
+
+def test_sse_close_flushes_unterminated_event() -> None:
+    parser = SSEParser()
+    assert parser.feed(b"data: tail") == []
+    assert parser.close() == [SSEEvent(None, "tail")]
+
+
+def test_encode_sse_round_trips() -> None:
+    parser = SSEParser()
+    frame = encode_sse(b'{"x":1}', "ping") + encode_sse(b"[DONE]")
+    assert parser.feed(frame) == [SSEEvent("ping", '{"x":1}'), SSEEvent(None, "[DONE]")]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_breaker_opens_after_threshold_then_probes_once() -> None:
+    clock = Clock()
+    breakers = CircuitBreakers(threshold=2, cooldown=10, clock=clock)
+    assert breakers.allow("d")
+    breakers.record_failure("d")
+    assert breakers.allow("d")
+    breakers.record_failure("d")
+    assert not breakers.allow("d")
+    assert breakers.open_deployments() == frozenset({"d"})
+    clock.now += 10
+    assert breakers.allow("d")  # the probe
+    assert not breakers.allow("d")  # only one probe at a time
+    breakers.record_failure("d")
+    assert not breakers.allow("d")
+    clock.now += 10
+    assert breakers.allow("d")
+    breakers.record_success("d")
+    assert breakers.allow("d") and breakers.allow("d")
+    assert breakers.open_deployments() == frozenset()
