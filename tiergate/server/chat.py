@@ -77,6 +77,9 @@ async def handle_chat(
     send: Send,
 ) -> None:
     request = decode(wire, body, gateway)
+    task = headers.get("x-tiergate-task")
+    if task:
+        request.metadata["task"] = task
     trace.request = request
     principal.check_model(request.model)
     policy = gateway.policies.get(request.model, gateway.direct)
