@@ -64,6 +64,7 @@ class FakeUpstream:
         self._port = port
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
 
     # --- scripting -----------------------------------------------------------------------
     def script(self, *steps: Step) -> FakeUpstream:
@@ -172,8 +173,9 @@ class FakeUpstream:
         server.should_exit = True
         server.force_exit = True
         thread.join(timeout=10)
-        self._socket.close()
-        self._server = self._thread = None
+        if self._socket is not None:
+            self._socket.close()
+        self._server, self._thread, self._socket = None, None, None
 
     def restart(self) -> FakeUpstream:
         """Stop, then serve again on the same port."""
