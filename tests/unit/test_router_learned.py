@@ -19,7 +19,10 @@ from tiergate.routing.learned import (
 
 DATA = Path(__file__).parents[1] / "fixtures" / "routing" / "synthetic.jsonl"
 HARD = "Compute 812 * 17 + 812 ^ 2 / 17 = ?\nA. 1\nB. 2\nC. 3\nD. 4\nAnswer:"
-EASY = "Which river is the most famous one?\nA. the first\nB. the second\nC. the third\nD. none\nAnswer:"
+EASY = (
+    "Which river is the most famous one?\nA. the first\nB. the second\nC. the third\n"
+    "D. none\nAnswer:"
+)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +104,7 @@ def test_malformed_lines_name_the_line(line: str, message: str) -> None:
 
 def test_pair_inference_and_graded_three_models() -> None:
     rows = [
-        '{"prompt": "p%d", "outcomes": {"small": %.1f, "mid": 0.5, "big": 0.9}}' % (i, i / 10)
+        f'{{"prompt": "p{i}", "outcomes": {{"small": {i / 10:.1f}, "mid": 0.5, "big": 0.9}}}}'
         for i in range(6)
     ]
     data = parse_lines(rows)
@@ -116,6 +119,8 @@ def test_pair_inference_and_graded_three_models() -> None:
 
 
 def test_import_does_not_load_torch() -> None:
-    code = "import sys, tiergate.routing.learned, tiergate.evaluation; print('torch' in sys.modules)"
+    code = (
+        "import sys, tiergate.routing.learned, tiergate.evaluation; print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -95,7 +95,9 @@ def train(
 @click.option("--router", "router_path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--folds", default=5, show_default=True, help="k for cross-validation.")
 @click.option("--features", default=None, help="Featuriser spec for cross-validation.")
-@click.option("--method", type=click.Choice(["exact", "decile"]), default="exact", show_default=True)
+@click.option(
+    "--method", type=click.Choice(["exact", "decile"]), default="exact", show_default=True
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write the curve as a PNG.")
 @click.option("--seed", default=0, show_default=True)
@@ -134,7 +136,13 @@ def eval_command(
             raise click.ClickException(str(exc)) from exc
         how = {"evaluation": f"{folds}-fold cross-validation (out-of-fold)", "featuriser": spec}
     w, s = outcomes.outcomes[pair.weak], outcomes.outcomes[pair.strong]
-    result = report(scores, w, s, method=method, extra={**how, "weak": pair.weak, "strong": pair.strong})
+    result = report(
+        scores,
+        w,
+        s,
+        method="decile" if method == "decile" else "exact",
+        extra={**how, "weak": pair.weak, "strong": pair.strong},
+    )
     if plot:
         plot_curves(plot, scores, w, s, label=how["featuriser"])
         _say(f"wrote {plot}")

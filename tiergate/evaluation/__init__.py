@@ -5,7 +5,16 @@ its method. The plotting module imports matplotlib lazily.
 """
 
 from tiergate.evaluation._calibrate import calibrate
-from tiergate.evaluation._curve import METHODS, Curve, Method, apgr, cpt, curve, decile_curve, exact_curve
+from tiergate.evaluation._curve import (
+    METHODS,
+    Curve,
+    Method,
+    apgr,
+    cpt,
+    curve,
+    decile_curve,
+    exact_curve,
+)
 from tiergate.evaluation._kfold import data_fingerprint, oof_scores, train_router
 from tiergate.evaluation._plot import plot_curves
 from tiergate.evaluation._report import oracle_scores, report, summarise

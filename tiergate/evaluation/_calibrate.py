@@ -46,7 +46,7 @@ def calibrate(
     if strong_share is not None:
         if not 0.0 <= strong_share <= 1.0:
             raise ValueError("strong share must lie in [0, 1]")
-        threshold = _threshold_for_count(order, int(round(strong_share * n)))
+        threshold = _threshold_for_count(order, round(strong_share * n))
     else:
         assert target_quality is not None
         c = exact_curve(scores, weak, strong)
@@ -58,7 +58,7 @@ def calibrate(
                 f"(the router's best is {best:.4f}; weak {c.weak_quality:.4f}, "
                 f"strong {c.strong_quality:.4f})"
             )
-        threshold = _threshold_for_count(order, int(round(c.share[reached[0]] * n)))
+        threshold = _threshold_for_count(order, round(float(c.share[reached[0]]) * n))
     chosen = scores >= threshold
     measured = {
         "by": "target_quality" if target_quality is not None else "strong_share",

@@ -72,9 +72,7 @@ def exact_curve(scores: ArrayLike, weak: ArrayLike, strong: ArrayLike) -> Curve:
     return Curve(cuts / n, quality, weak_q, float(g.mean()), "exact")
 
 
-def decile_curve(
-    scores: ArrayLike, weak: ArrayLike, strong: ArrayLike, bins: int = 10
-) -> Curve:
+def decile_curve(scores: ArrayLike, weak: ArrayLike, strong: ArrayLike, bins: int = 10) -> Curve:
     """RouteLLM's curve: ``bins + 1`` quantile edges of the scores as thresholds."""
     s, w, g = _arrays(scores, weak, strong)
     edges = np.quantile(s, np.linspace(0.0, 1.0, bins + 1))

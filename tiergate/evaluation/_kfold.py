@@ -93,7 +93,10 @@ def train_router(
     reference = None
     if folds:
         reference = oof_scores(data, pair, spec, folds=folds, seed=seed, progress=progress)
-        header["metrics"] = {"kind": f"{folds}-fold out-of-fold", **summarise(reference, weak, strong)}
+        header["metrics"] = {
+            "kind": f"{folds}-fold out-of-fold",
+            **summarise(reference, weak, strong),
+        }
     progress("fitting on all prompts")
     router = fit(
         list(data.prompts),

@@ -33,10 +33,16 @@ def plot_curves(
     oracle = exact_curve(oracle_scores(weak, strong), weak, strong)
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     ax.plot(
-        100 * oracle.share, oracle.quality, color="tab:green", label=f"oracle (APGR {apgr(oracle):.3f})"
+        100 * oracle.share,
+        oracle.quality,
+        color="tab:green",
+        label=f"oracle (APGR {apgr(oracle):.3f})",
     )
     ax.plot(
-        100 * router.share, router.quality, color="tab:blue", label=f"{label} (APGR {apgr(router):.3f})"
+        100 * router.share,
+        router.quality,
+        color="tab:blue",
+        label=f"{label} (APGR {apgr(router):.3f})",
     )
     ax.plot(
         [0, 100],
@@ -46,7 +52,9 @@ def plot_curves(
         label="random (APGR 0.500)",
     )
     ax.axhline(router.weak_quality, color="tab:orange", linestyle="--", linewidth=0.8, label="weak")
-    ax.axhline(router.strong_quality, color="tab:red", linestyle="--", linewidth=0.8, label="strong")
+    ax.axhline(
+        router.strong_quality, color="tab:red", linestyle="--", linewidth=0.8, label="strong"
+    )
     ax.set_xlabel("strong-model calls (% of prompts)")
     ax.set_ylabel("quality (mean outcome)")
     ax.set_title(f"{title} (exact per-prompt curve)")

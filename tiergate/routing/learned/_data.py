@@ -111,9 +111,7 @@ def load_outcomes(path: str | Path) -> OutcomeData:
         raise OutcomeDataError(f"{path}: cannot read ({exc.strerror})") from exc
 
 
-def choose_pair(
-    data: OutcomeData, weak: str | None = None, strong: str | None = None
-) -> ModelPair:
+def choose_pair(data: OutcomeData, weak: str | None = None, strong: str | None = None) -> ModelPair:
     """Pick the weak and strong model; unnamed ones are the lowest / highest mean outcome."""
     for name in (weak, strong):
         if name is not None and name not in data.outcomes:

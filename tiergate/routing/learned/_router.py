@@ -65,7 +65,7 @@ class LearnedRouter:
         if not 0.0 <= share <= 1.0:
             raise ValueError("strong share must lie in [0, 1]")
         ref = self.reference_scores
-        k = int(round(share * ref.size))
+        k = round(share * ref.size)
         if k <= 0:
             return float(np.nextafter(ref[-1], np.inf))
         return float(ref[ref.size - k])

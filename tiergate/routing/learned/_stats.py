@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 _OPTION = re.compile(r"^\s*\(?([A-J])[.)]\s*(.*)$", re.MULTILINE)
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
-_MATH = re.compile(r"[=+*/^<>√∑∫π±×÷≤≥]|\\frac|\\sqrt|\$")
+_MATH = re.compile(r"[=+*/^<>√∑∫π±\u00d7÷≤≥]|\\frac|\\sqrt|\$")
 _WORD = re.compile(r"[A-Za-z]+")
 _NEGATION = re.compile(r"\b(NOT|EXCEPT|LEAST|never|false)\b")
 _CUES = (
@@ -51,7 +51,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "negation",
     "mean_word_length",
     "question_marks",
-) + tuple(f"cue_{i}" for i in range(len(_CUES)))
+    *(f"cue_{i}" for i in range(len(_CUES))),
+)
 
 
 def prompt_statistics(prompt: str) -> list[float]:
