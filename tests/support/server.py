@@ -20,7 +20,11 @@ def serve_app(app: Any, *, lifespan: str = "on") -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan=lifespan, loop="asyncio",
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan=lifespan,
+        loop="asyncio",
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)

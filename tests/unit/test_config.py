@@ -99,7 +99,7 @@ def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:
 
 def test_duplicate_deployment_names(tmp_path: Path) -> None:
     text = "deployments:\n" + "".join(
-        f"  - {{name: same, model: local/smollm2-135m, provider: local}}\n" for _ in range(2)
+        "  - {name: same, model: local/smollm2-135m, provider: local}\n" for _ in range(2)
     )
     with pytest.raises(ConfigError, match="used twice"):
         load_settings(write(tmp_path, text), env={})

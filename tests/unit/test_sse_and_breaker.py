@@ -6,7 +6,7 @@ from tiergate.wire.sse import SSEEvent, SSEParser, encode_sse
 
 def test_sse_parser_handles_any_split() -> None:
     stream = (
-        b"event: message_start\ndata: {\"a\": 1}\n\n"
+        b'event: message_start\ndata: {"a": 1}\n\n'
         b": comment\n\n"
         b"data: one\r\ndata: two\r\n\r\n"
         b"data: [DONE]\n\n"

@@ -11,12 +11,22 @@ from tiergate.errors import ConfigError
 
 
 @click.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="YAML config file (default: $TIERGATE_CONFIG, else the embedded default).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="YAML config file (default: $TIERGATE_CONFIG, else the embedded default).",
+)
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to bind (default 8000).")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="Worker processes; they share state through the store.")
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Worker processes; they share state through the store.",
+)
 @click.option("--log-level", default="warning", show_default=True)
 def serve(
     config_path: str | None, host: str | None, port: int | None, workers: int, log_level: str

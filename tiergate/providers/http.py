@@ -29,7 +29,12 @@ def _transport_errors(provider: str) -> Iterator[None]:
         raise ProviderError(
             f"upstream {provider} timed out ({type(exc).__name__})", status=504, provider=provider
         ) from exc
-    except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+    except (
+        httpx.ConnectError,
+        httpx.RemoteProtocolError,
+        httpx.ReadError,
+        httpx.WriteError,
+    ) as exc:
         raise ProviderError(
             f"upstream {provider} connection failed ({type(exc).__name__})",
             status=502,

@@ -112,13 +112,17 @@ class App:
         except GatewayError as error:
             trace.finish(self.gateway.accountant, status=error.status, error=error)
             if not started:
-                await self._send_error(wire, error, send, {"x-tiergate-request-id": trace.request_id})
+                await self._send_error(
+                    wire, error, send, {"x-tiergate-request-id": trace.request_id}
+                )
         except Exception:
             logger.exception("unhandled error in request %s", trace.request_id)
             error = InternalError(f"internal error (request id {trace.request_id})")
             trace.finish(self.gateway.accountant, status=500, error=error)
             if not started:
-                await self._send_error(wire, error, send, {"x-tiergate-request-id": trace.request_id})
+                await self._send_error(
+                    wire, error, send, {"x-tiergate-request-id": trace.request_id}
+                )
 
     async def authenticate(self, headers: dict[str, str]) -> Principal:
         return OPEN

@@ -60,9 +60,7 @@ def decode(wire: WireFormat, body: bytes, gateway: Gateway) -> ChatRequest:
 
 
 def call_options(headers: dict[str, str], gateway: Gateway) -> CallOptions:
-    forward = {
-        name: headers[name] for name in gateway.settings.forward_headers if name in headers
-    }
+    forward = {name: headers[name] for name in gateway.settings.forward_headers if name in headers}
     return CallOptions(caller_key=headers.get("x-provider-api-key"), forward_headers=forward)
 
 
@@ -143,9 +141,7 @@ async def _send_stream(
             status = 499  # client closed the connection; upstream call is cancelled below
         else:
             status = 504
-            tail = encoder.error(
-                GatewayError("stream exceeded the maximum duration", status=504)
-            )
+            tail = encoder.error(GatewayError("stream exceeded the maximum duration", status=504))
             await send({"type": "http.response.body", "body": tail, "more_body": False})
     finally:
         for task in (pumping, watching):
