@@ -15,6 +15,7 @@ from tiergate.server import endpoints
 from tiergate.server.auth import OPEN, Principal
 from tiergate.server.chat import handle_chat, new_request_id
 from tiergate.server.gateway import Gateway
+from tiergate.server.openapi import openapi_document
 from tiergate.server.record import RequestTrace
 from tiergate.server.responses import (
     ClientGone,
@@ -24,6 +25,7 @@ from tiergate.server.responses import (
     read_body,
     request_headers,
     send_bytes,
+    send_json,
 )
 from tiergate.wire.format import WireFormat
 
@@ -49,6 +51,8 @@ class App:
             "/health": lambda scope, send: endpoints.health(self.gateway, send),
             "/v1/models": lambda scope, send: endpoints.models(self.gateway, scope, send),
             "/models": lambda scope, send: endpoints.models(self.gateway, scope, send),
+            "/openapi.json": lambda scope, send: send_json(send, 200, openapi_document()),
+            "/dashboard": lambda scope, send: endpoints.dashboard(send),
         }
         self.on_finish: Callable[[RequestTrace], None] | None = None
 

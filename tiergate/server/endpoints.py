@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from tiergate.errors import InvalidRequest
-from tiergate.server.responses import Scope, Send, send_json
+from tiergate.server.responses import Scope, Send, send_bytes, send_json
 
 if TYPE_CHECKING:
     from tiergate.server.gateway import Gateway
@@ -67,3 +69,14 @@ async def count_tokens(gateway: Gateway, body: bytes, send: Send) -> None:
         {"input_tokens": estimate_input_tokens(request)},
         {"x-tiergate-token-count": "estimate"},
     )
+
+
+@functools.cache
+def _dashboard_page() -> bytes:
+    return files("tiergate.server").joinpath("static/dashboard.html").read_bytes()
+
+
+async def dashboard(send: Send) -> None:
+    """The dashboard is one static page; it reads ``/v1/tiergate/report`` with the caller's key."""
+    html = (b"content-type", b"text/html; charset=utf-8")
+    await send_bytes(send, 200, _dashboard_page(), content_type=html)
