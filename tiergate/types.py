@@ -179,6 +179,23 @@ class Usage:
             return self.cache_creation_input_tokens, 0
         return self.cache_creation_5m or 0, self.cache_creation_1h or 0
 
+    def overlay(self, final: Usage) -> Usage:
+        """Stream usage: ``final`` (from the closing event) holds totals, but upstreams leave
+        fields they reported at the start at zero; those keep this object's values."""
+        return Usage(
+            input_tokens=final.input_tokens or self.input_tokens,
+            output_tokens=final.output_tokens or self.output_tokens,
+            cache_creation_input_tokens=final.cache_creation_input_tokens
+            or self.cache_creation_input_tokens,
+            cache_read_input_tokens=final.cache_read_input_tokens or self.cache_read_input_tokens,
+            cache_creation_5m=self.cache_creation_5m
+            if final.cache_creation_5m is None
+            else final.cache_creation_5m,
+            cache_creation_1h=self.cache_creation_1h
+            if final.cache_creation_1h is None
+            else final.cache_creation_1h,
+        )
+
     def add(self, other: Usage) -> Usage:
         five, hour = self.cache_writes_by_ttl()
         o_five, o_hour = other.cache_writes_by_ttl()

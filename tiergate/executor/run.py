@@ -279,7 +279,7 @@ class Executor:
                 if isinstance(event, MessageStart):
                     outcome.usage = event.usage
                 elif isinstance(event, MessageDelta):
-                    outcome.usage = _merge_final(outcome.usage, event.usage)
+                    outcome.usage = outcome.usage.overlay(event.usage)
                 elif outcome.ttft_ms is None:
                     outcome.ttft_ms = (time.perf_counter() - started) * 1000
                 yield event
@@ -299,23 +299,6 @@ class Executor:
         attempt.usage = outcome.usage
         attempt.status = 200
         self.breakers.record_success(outcome.deployment.name)
-
-
-def _merge_final(start: Usage, final: Usage) -> Usage:
-    """MessageDelta carries final totals; fields it leaves at zero keep the start values."""
-    return Usage(
-        input_tokens=final.input_tokens or start.input_tokens,
-        output_tokens=final.output_tokens or start.output_tokens,
-        cache_creation_input_tokens=final.cache_creation_input_tokens
-        or start.cache_creation_input_tokens,
-        cache_read_input_tokens=final.cache_read_input_tokens or start.cache_read_input_tokens,
-        cache_creation_5m=final.cache_creation_5m
-        if final.cache_creation_5m is not None
-        else start.cache_creation_5m,
-        cache_creation_1h=final.cache_creation_1h
-        if final.cache_creation_1h is not None
-        else start.cache_creation_1h,
-    )
 
 
 def _fails_over(error: ProviderError) -> bool:

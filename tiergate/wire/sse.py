@@ -19,7 +19,7 @@ class SSEEvent:
 class SSEParser:
     """Incremental SSE parser (the subset LLM APIs use: ``event:``, ``data:``, comments)."""
 
-    __slots__ = ("_buffer", "_event", "_data")
+    __slots__ = ("_buffer", "_data", "_event")
 
     def __init__(self) -> None:
         self._buffer = b""

@@ -1,0 +1,257 @@
+"""OpenAI Chat Completions request body -> ``ChatRequest`` (serving OpenAI-SDK clients).
+
+Validation is by hand rather than pydantic: this runs on every request, and each failure must
+name the exact field (``messages[2].content``) so the caller's SDK shows a useful 400.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from tiergate.errors import InvalidRequest
+from tiergate.types import (
+    ChatRequest,
+    ContentBlock,
+    ImageBlock,
+    Message,
+    TextBlock,
+    Tool,
+    ToolChoice,
+    ToolResultBlock,
+    ToolUseBlock,
+)
+
+_KNOWN = frozenset(
+    {
+        "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p",
+        "stop", "stream", "stream_options", "tools", "tool_choice", "parallel_tool_calls",
+        "response_format", "metadata", "user", "n",
+    }
+)  # fmt: skip
+
+
+def _fail(message: str, param: str) -> InvalidRequest:
+    return InvalidRequest(f"{param}: {message}", param=param)
+
+
+def _number(body: dict[str, Any], key: str) -> float | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail("must be a number", key)
+    return float(value)
+
+
+def decode_request(body: Any) -> ChatRequest:
+    if not isinstance(body, dict):
+        raise InvalidRequest("request body must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise _fail("required, a non-empty string", "model")
+    raw_messages = body.get("messages")
+    if not isinstance(raw_messages, list) or not raw_messages:
+        raise _fail("required, a non-empty array of messages", "messages")
+    n = body.get("n")
+    if n not in (None, 1):
+        raise _fail("only n=1 is supported", "n")
+    system, messages = _messages(raw_messages)
+    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    if max_tokens is not None and (
+        isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
+    ):
+        raise _fail("must be a positive integer", "max_tokens")
+    stop = body.get("stop")
+    if stop is None:
+        stops: list[str] = []
+    elif isinstance(stop, str):
+        stops = [stop]
+    elif isinstance(stop, list) and all(isinstance(s, str) for s in stop):
+        stops = list(stop)
+    else:
+        raise _fail("must be a string or an array of strings", "stop")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise _fail("must be a boolean", "stream")
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise _fail("must be an object", "stream_options")
+    metadata = body.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise _fail("must be an object", "metadata")
+    metadata = dict(metadata)
+    if isinstance(body.get("user"), str):
+        metadata["user_id"] = body["user"]
+    response_format = body.get("response_format")
+    if response_format is not None and not isinstance(response_format, dict):
+        raise _fail("must be an object", "response_format")
+    tools = _tools(body.get("tools"))
+    return ChatRequest(
+        model=model,
+        messages=messages,
+        system=system,
+        max_tokens=max_tokens,
+        temperature=_number(body, "temperature"),
+        top_p=_number(body, "top_p"),
+        stop_sequences=stops,
+        tools=tools,
+        tool_choice=_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls")),
+        metadata=metadata,
+        stream=stream,
+        stream_include_usage=bool(options and options.get("include_usage")),
+        response_format=response_format,
+        extra={k: v for k, v in body.items() if k not in _KNOWN},
+        source_format="openai",
+    )
+
+
+def _messages(raw: list[Any]) -> tuple[list[TextBlock], list[Message]]:
+    system: list[TextBlock] = []
+    messages: list[Message] = []
+    for i, item in enumerate(raw):
+        where = f"messages[{i}]"
+        if not isinstance(item, dict):
+            raise _fail("must be an object", where)
+        role = item.get("role")
+        if role in ("system", "developer"):
+            system.extend(_parts(item.get("content"), f"{where}.content", text_only=True))  # type: ignore[arg-type]
+        elif role == "user":
+            _append(messages, "user", _parts(item.get("content"), f"{where}.content"))
+        elif role == "assistant":
+            blocks: list[ContentBlock] = []
+            if item.get("content") is not None:
+                blocks.extend(_parts(item["content"], f"{where}.content", text_only=True))
+            blocks.extend(_tool_calls(item.get("tool_calls"), f"{where}.tool_calls"))
+            if not blocks and item.get("refusal"):
+                blocks.append(TextBlock(str(item["refusal"])))
+            _append(messages, "assistant", blocks)
+        elif role in ("tool", "function"):
+            call_id = item.get("tool_call_id") or item.get("name")
+            if not isinstance(call_id, str) or not call_id:
+                raise _fail("a tool message needs tool_call_id", f"{where}.tool_call_id")
+            content = _parts(item.get("content", ""), f"{where}.content")
+            result = ToolResultBlock(
+                call_id, [b for b in content if isinstance(b, TextBlock | ImageBlock)]
+            )
+            _append(messages, "user", [result])
+        else:
+            raise _fail(
+                f"unknown role {role!r}; expected system, developer, user, assistant or tool",
+                f"{where}.role",
+            )
+    if not messages:
+        raise _fail("needs at least one user or assistant message", "messages")
+    return system, messages
+
+
+def _append(messages: list[Message], role: str, blocks: list[ContentBlock]) -> None:
+    """Consecutive tool results join one user message, as the Anthropic format requires."""
+    if (
+        messages
+        and messages[-1].role == role == "user"
+        and blocks
+        and all(isinstance(b, ToolResultBlock) for b in blocks)
+        and all(isinstance(b, ToolResultBlock) for b in messages[-1].content)
+    ):
+        messages[-1].content.extend(blocks)
+        return
+    messages.append(Message(role, blocks))  # type: ignore[arg-type]
+
+
+def _parts(content: Any, where: str, text_only: bool = False) -> list[ContentBlock]:
+    if isinstance(content, str):
+        return [TextBlock(content)]
+    if not isinstance(content, list):
+        raise _fail("must be a string or an array of content parts", where)
+    blocks: list[ContentBlock] = []
+    for j, part in enumerate(content):
+        here = f"{where}[{j}]"
+        if not isinstance(part, dict):
+            raise _fail("must be an object", here)
+        kind = part.get("type")
+        if kind == "text":
+            text = part.get("text")
+            if not isinstance(text, str):
+                raise _fail("text must be a string", f"{here}.text")
+            blocks.append(TextBlock(text))
+        elif kind == "image_url" and not text_only:
+            blocks.append(_image(part.get("image_url"), f"{here}.image_url"))
+        elif kind == "refusal":
+            blocks.append(TextBlock(str(part.get("refusal", ""))))
+        else:
+            raise _fail(f"unsupported content part type {kind!r}", f"{here}.type")
+    return blocks
+
+
+def _image(value: Any, where: str) -> ImageBlock:
+    url = value.get("url") if isinstance(value, dict) else value
+    if not isinstance(url, str) or not url:
+        raise _fail("needs a url", where)
+    if url.startswith("data:"):
+        header, sep, data = url[5:].partition(",")
+        media_type, _, encoding = header.partition(";")
+        if not sep or encoding != "base64" or not media_type.startswith("image/"):
+            raise _fail("data URLs must look like data:image/png;base64,...", where)
+        return ImageBlock("base64", media_type=media_type, data=data)
+    if url.startswith(("http://", "https://")):
+        return ImageBlock("url", url=url)
+    raise _fail("must be an http(s) URL or a data: URL", where)
+
+
+def _tool_calls(raw: Any, where: str) -> list[ContentBlock]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise _fail("must be an array", where)
+    blocks: list[ContentBlock] = []
+    for k, call in enumerate(raw):
+        here = f"{where}[{k}]"
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise _fail("needs function.name", here)
+        arguments = function.get("arguments") or "{}"
+        try:
+            parsed = orjson.loads(arguments) if isinstance(arguments, str) else arguments
+        except orjson.JSONDecodeError:
+            raise _fail("arguments must be a JSON object", f"{here}.function.arguments") from None
+        if not isinstance(parsed, dict):
+            raise _fail("arguments must be a JSON object", f"{here}.function.arguments")
+        call_id = call.get("id") or f"call_{k}"
+        blocks.append(ToolUseBlock(str(call_id), function["name"], parsed))
+    return blocks
+
+
+def _tools(raw: Any) -> list[Tool]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise _fail("must be an array", "tools")
+    tools: list[Tool] = []
+    for i, item in enumerate(raw):
+        function = item.get("function") if isinstance(item, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise _fail("each tool needs type function and function.name", f"tools[{i}]")
+        schema = function.get("parameters") or {"type": "object", "properties": {}}
+        if not isinstance(schema, dict):
+            raise _fail("must be a JSON Schema object", f"tools[{i}].function.parameters")
+        tools.append(Tool(function["name"], function.get("description"), schema))
+    return tools
+
+
+def _tool_choice(raw: Any, parallel: Any) -> ToolChoice | None:
+    disable = parallel is False
+    if raw is None:
+        return ToolChoice("auto", disable_parallel_tool_use=True) if disable else None
+    if raw == "auto":
+        return ToolChoice("auto", disable_parallel_tool_use=disable)
+    if raw == "none":
+        return ToolChoice("none")
+    if raw == "required":
+        return ToolChoice("any", disable_parallel_tool_use=disable)
+    if isinstance(raw, dict) and isinstance(raw.get("function"), dict):
+        name = raw["function"].get("name")
+        if isinstance(name, str):
+            return ToolChoice("tool", name=name, disable_parallel_tool_use=disable)
+    raise _fail("must be auto, none, required or {type: function, function: {name}}", "tool_choice")

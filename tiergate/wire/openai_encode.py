@@ -1,0 +1,198 @@
+"""``ChatResponse`` / stream events / errors -> OpenAI Chat Completions shapes (serving clients)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from tiergate.errors import GatewayError
+from tiergate.types import (
+    BlockDelta,
+    BlockStart,
+    BlockStop,
+    ChatResponse,
+    MessageDelta,
+    MessageStart,
+    MessageStop,
+    StopReason,
+    StreamEvent,
+    TextBlock,
+    ToolUseBlock,
+    Usage,
+)
+from tiergate.wire.sse import encode_sse
+
+FINISH_REASON: dict[str | None, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+    None: "stop",
+}
+
+ERROR_TYPE = {
+    "invalid_request_error": "invalid_request_error",
+    "authentication_error": "authentication_error",
+    "permission_error": "permission_error",
+    "not_found_error": "not_found_error",
+    "request_too_large": "invalid_request_error",
+    "rate_limit_error": "rate_limit_error",
+    "api_error": "server_error",
+    "overloaded_error": "server_error",
+    "timeout_error": "server_error",
+}
+
+
+def completion_id(response_id: str) -> str:
+    return response_id if response_id.startswith("chatcmpl-") else "chatcmpl-" + response_id
+
+
+def usage_dict(usage: Usage) -> dict[str, Any]:
+    prompt = usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": prompt + usage.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cache_read_input_tokens},
+    }
+
+
+def encode_response(response: ChatResponse, model: str) -> dict[str, Any]:
+    text = [b.text for b in response.content if isinstance(b, TextBlock)]
+    calls = [
+        {
+            "id": b.id,
+            "type": "function",
+            "function": {"name": b.name, "arguments": orjson.dumps(b.input).decode()},
+        }
+        for b in response.content
+        if isinstance(b, ToolUseBlock)
+    ]
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": "".join(text) if text or not calls else None,
+        "refusal": None,
+    }
+    if calls:
+        message["tool_calls"] = calls
+    return {
+        "id": completion_id(response.id),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": FINISH_REASON.get(response.stop_reason, "stop"),
+                "logprobs": None,
+            }
+        ],
+        "usage": usage_dict(response.usage),
+    }
+
+
+def encode_error(error: GatewayError) -> tuple[int, dict[str, str], bytes]:
+    headers: dict[str, str] = {}
+    if error.retry_after is not None:
+        headers["retry-after"] = str(int(error.retry_after + 0.999))
+    body = {
+        "error": {
+            "message": error.message,
+            "type": ERROR_TYPE.get(error.kind, error.kind),
+            "param": error.param,
+            "code": error.kind if error.status in (413, 429, 529) else None,
+        }
+    }
+    return error.status, headers, orjson.dumps(body)
+
+
+class OpenAIStreamEncoder:
+    """Core events -> ``chat.completion.chunk`` SSE frames, ending with ``data: [DONE]``."""
+
+    __slots__ = (
+        "_block_tool",
+        "_created",
+        "_id",
+        "_include_usage",
+        "_model",
+        "_stop",
+        "_tool_index",
+        "_usage",
+    )  # fmt: skip
+
+    def __init__(self, model: str, include_usage: bool) -> None:
+        self._model = model
+        self._include_usage = include_usage
+        self._id = "chatcmpl-"
+        self._created = int(time.time())
+        self._tool_index = -1
+        self._block_tool: dict[int, int] = {}  # content block index -> tool_calls index
+        self._stop: StopReason | None = None
+        self._usage = Usage()
+
+    def _chunk(self, delta: dict[str, Any] | None, finish: str | None = None) -> bytes:
+        payload: dict[str, Any] = {
+            "id": self._id,
+            "object": "chat.completion.chunk",
+            "created": self._created,
+            "model": self._model,
+            "choices": []
+            if delta is None
+            else [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+        }
+        if delta is None:
+            payload["usage"] = usage_dict(self._usage)
+        elif self._include_usage:
+            payload["usage"] = None
+        return encode_sse(orjson.dumps(payload))
+
+    def encode(self, event: StreamEvent) -> bytes:
+        if isinstance(event, BlockDelta):
+            if event.kind == "text":
+                return self._chunk({"content": event.value})
+            if event.kind == "input_json":
+                index = self._block_tool.get(event.index)
+                if index is None:
+                    return b""
+                return self._chunk(
+                    {"tool_calls": [{"index": index, "function": {"arguments": event.value}}]}
+                )
+            return b""  # thinking has no Chat Completions field
+        if isinstance(event, BlockStart):
+            block = event.block
+            if isinstance(block, ToolUseBlock):
+                self._tool_index += 1
+                self._block_tool[event.index] = self._tool_index
+                call = {
+                    "index": self._tool_index,
+                    "id": block.id,
+                    "type": "function",
+                    "function": {"name": block.name, "arguments": ""},
+                }
+                return self._chunk({"tool_calls": [call]})
+            return b""
+        if isinstance(event, MessageStart):
+            self._id = completion_id(event.id)
+            self._usage = event.usage
+            return self._chunk({"role": "assistant", "content": ""})
+        if isinstance(event, MessageDelta):
+            self._stop = event.stop_reason
+            self._usage = self._usage.overlay(event.usage)
+            return self._chunk({}, FINISH_REASON.get(event.stop_reason, "stop"))
+        if isinstance(event, MessageStop):
+            return self._chunk(None) if self._include_usage else b""
+        if isinstance(event, BlockStop):
+            return b""
+        return b""
+
+    def finish(self) -> bytes:
+        return b"data: [DONE]\n\n"
+
+    def error(self, error: GatewayError) -> bytes:
+        _, _, body = encode_error(error)
+        return encode_sse(body) + b"data: [DONE]\n\n"
