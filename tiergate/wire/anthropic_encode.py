@@ -1,0 +1,145 @@
+"""``ChatResponse`` / stream events / errors -> Anthropic Messages shapes (serving clients)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from tiergate.errors import GatewayError
+from tiergate.types import (
+    BlockDelta,
+    BlockStart,
+    BlockStop,
+    ChatResponse,
+    MessageDelta,
+    MessageStart,
+    MessageStop,
+    StreamEvent,
+    TextBlock,
+    ThinkingBlock,
+    ToolUseBlock,
+    Usage,
+)
+from tiergate.wire.anthropic_blocks import encode_block
+from tiergate.wire.sse import encode_sse
+
+_DELTA_TYPE = {
+    "text": ("text_delta", "text"),
+    "input_json": ("input_json_delta", "partial_json"),
+    "thinking": ("thinking_delta", "thinking"),
+    "signature": ("signature_delta", "signature"),
+}
+# Error types the Anthropic SDK knows; "timeout_error" is not one of them.
+_ERROR_TYPE = {"timeout_error": "api_error"}
+
+
+def message_id(response_id: str) -> str:
+    return response_id if response_id.startswith("msg_") else "msg_" + response_id
+
+
+def usage_dict(usage: Usage) -> dict[str, Any]:
+    five, hour = usage.cache_writes_by_ttl()
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+        "cache_read_input_tokens": usage.cache_read_input_tokens,
+        "cache_creation": {"ephemeral_5m_input_tokens": five, "ephemeral_1h_input_tokens": hour},
+    }
+
+
+def encode_response(response: ChatResponse, model: str) -> dict[str, Any]:
+    return {
+        "id": message_id(response.id),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [encode_block(b) for b in response.content],
+        "stop_reason": response.stop_reason,
+        "stop_sequence": response.stop_sequence,
+        "usage": usage_dict(response.usage),
+    }
+
+
+def error_body(error: GatewayError) -> dict[str, Any]:
+    kind = _ERROR_TYPE.get(error.kind, error.kind)
+    return {"type": "error", "error": {"type": kind, "message": error.message}}
+
+
+def encode_error(error: GatewayError) -> tuple[int, dict[str, str], bytes]:
+    headers: dict[str, str] = {}
+    if error.retry_after is not None:
+        headers["retry-after"] = str(int(error.retry_after + 0.999))
+    return error.status, headers, orjson.dumps(error_body(error))
+
+
+def _frame(event: str, payload: dict[str, Any]) -> bytes:
+    return encode_sse(orjson.dumps(payload), event)
+
+
+class AnthropicStreamEncoder:
+    """Core events -> the Messages SSE sequence (message_start, ping, content blocks,
+    message_delta, message_stop)."""
+
+    __slots__ = ("_model", "_usage")
+
+    def __init__(self, model: str, include_usage: bool) -> None:
+        self._model = model
+        self._usage = Usage()
+
+    def encode(self, event: StreamEvent) -> bytes:
+        if isinstance(event, BlockDelta):
+            kind, field = _DELTA_TYPE[event.kind]
+            return _frame(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": event.index,
+                 "delta": {"type": kind, field: event.value}},
+            )  # fmt: skip
+        if isinstance(event, BlockStart):
+            return _frame(
+                "content_block_start",
+                {"type": "content_block_start", "index": event.index,
+                 "content_block": _empty_block(event.block)},
+            )  # fmt: skip
+        if isinstance(event, BlockStop):
+            return _frame(
+                "content_block_stop", {"type": "content_block_stop", "index": event.index}
+            )
+        if isinstance(event, MessageStart):
+            self._usage = event.usage
+            message = {
+                "id": message_id(event.id), "type": "message", "role": "assistant",
+                "model": self._model, "content": [], "stop_reason": None,
+                "stop_sequence": None, "usage": usage_dict(event.usage),
+            }  # fmt: skip
+            return _frame("message_start", {"type": "message_start", "message": message}) + _frame(
+                "ping", {"type": "ping"}
+            )
+        if isinstance(event, MessageDelta):
+            self._usage = self._usage.overlay(event.usage)
+            return _frame(
+                "message_delta",
+                {"type": "message_delta",
+                 "delta": {"stop_reason": event.stop_reason, "stop_sequence": event.stop_sequence},
+                 "usage": usage_dict(self._usage)},
+            )  # fmt: skip
+        if isinstance(event, MessageStop):
+            return _frame("message_stop", {"type": "message_stop"})
+        return b""
+
+    def finish(self) -> bytes:
+        return b""
+
+    def error(self, error: GatewayError) -> bytes:
+        return _frame("error", error_body(error))
+
+
+def _empty_block(block: Any) -> dict[str, Any]:
+    if isinstance(block, ToolUseBlock):
+        return {"type": "tool_use", "id": block.id, "name": block.name, "input": {}}
+    if isinstance(block, ThinkingBlock):
+        return {"type": "thinking", "thinking": "", "signature": ""}
+    if isinstance(block, TextBlock):
+        return {"type": "text", "text": ""}
+    return encode_block(block)
