@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from tiergate.catalog import Catalog, ModelInfo
 from tiergate.config import Settings
@@ -39,7 +38,9 @@ class Accountant:
     @classmethod
     def from_settings(cls, settings: Settings, catalog: Catalog) -> Accountant:
         baseline = catalog.get(settings.baseline_model) if settings.baseline_model else None
-        plan = _credit_plan(settings.credits)
+        plan = (
+            CreditPlan.from_config(settings.credits, catalog.resolve) if settings.credits else None
+        )
         return cls(catalog, baseline, plan)
 
     def bill(self, attempts: list[Attempt]) -> Bill:
@@ -71,9 +72,3 @@ class Accountant:
             if attempt.usage is not None:
                 total = total.add(attempt.usage)
         return total
-
-
-def _credit_plan(config: dict[str, Any] | None) -> CreditPlan | None:
-    if not config:
-        return None
-    return CreditPlan.from_config(config)
