@@ -31,9 +31,6 @@ def decode_request(body: Any) -> ChatRequest:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise fail("required, a non-empty string", "model")
-    max_tokens = body.get("max_tokens")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-        raise fail("required, a positive integer", "max_tokens")
     raw_messages = body.get("messages")
     if not isinstance(raw_messages, list) or not raw_messages:
         raise fail("required, a non-empty array of messages", "messages")
@@ -53,6 +50,9 @@ def decode_request(body: Any) -> ChatRequest:
         else:
             raise fail("must be a string or an array of content blocks", f"{where}.content")
         messages.append(Message(role, blocks))
+    max_tokens = body.get("max_tokens")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        raise fail("required, a positive integer", "max_tokens")
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise fail("must be a boolean", "stream")
