@@ -138,7 +138,8 @@ class ProviderError(GatewayError):
         super().__init__(
             message,
             status=status,
-            kind=kind or KIND_BY_STATUS.get(status, KIND_API if status >= 500 else KIND_INVALID_REQUEST),
+            kind=kind
+            or KIND_BY_STATUS.get(status, KIND_API if status >= 500 else KIND_INVALID_REQUEST),
             retry_after=retry_after,
         )
         self.provider = provider

