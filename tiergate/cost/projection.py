@@ -63,10 +63,7 @@ def project_workload(workload: Workload, model: ModelInfo) -> Projection:
     ).usd
     if per_hit is None or per_miss is None:
         return Projection(model.id, None, None, None, prefix > 0)
-    if prefix == 0:
-        per_request = per_miss
-    else:
-        per_request = hit * per_hit + (1 - hit) * per_miss
+    per_request = per_miss if prefix == 0 else hit * per_hit + (1 - hit) * per_miss
     daily = per_request * workload.requests_per_day
     return Projection(model.id, per_request, daily, daily * DAYS_PER_MONTH, prefix > 0)
 

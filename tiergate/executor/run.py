@@ -22,6 +22,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+import orjson
+
 from tiergate.catalog import ModelInfo
 from tiergate.config import RetryConfig
 from tiergate.errors import GatewayError, ProviderError
@@ -30,7 +32,17 @@ from tiergate.executor.replay import response_events
 from tiergate.providers.base import CallOptions, Deployment
 from tiergate.providers.registry import ProviderRegistry
 from tiergate.routing.plan import Plan, Tier
-from tiergate.types import ChatRequest, ChatResponse, MessageDelta, MessageStart, StreamEvent, Usage
+from tiergate.types import (
+    BlockDelta,
+    BlockStart,
+    ChatRequest,
+    ChatResponse,
+    MessageDelta,
+    MessageStart,
+    StreamEvent,
+    ToolUseBlock,
+    Usage,
+)
 
 # Upstream statuses that say "this deployment is misconfigured", not "the request is bad".
 _FAILOVER_STATUSES = frozenset({401, 403, 404})
@@ -72,6 +84,9 @@ class StreamOutcome:
     events: AsyncIterator[StreamEvent]
     usage: Usage = field(default_factory=Usage)
     ttft_ms: float | None = None
+    stop_reason: str | None = None
+    # Tool calls streamed so far: block index -> [name, accumulated JSON arguments].
+    tool_calls: dict[int, list[str]] = field(default_factory=dict)
 
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -222,8 +237,21 @@ class Executor:
             for event in response_events(response):
                 yield event
 
+        tool_calls = {
+            i: [b.name, orjson.dumps(b.input).decode()]
+            for i, b in enumerate(response.content)
+            if isinstance(b, ToolUseBlock)
+        }
         return StreamOutcome(
-            index, tier.model, deployment, attempts, events(), usage=response.usage, ttft_ms=0.0
+            index,
+            tier.model,
+            deployment,
+            attempts,
+            events(),
+            response.usage,
+            0.0,
+            response.stop_reason,
+            tool_calls,
         )
 
     async def _open_tier(
@@ -276,12 +304,18 @@ class Executor:
         event: StreamEvent | None = first
         try:
             while event is not None:
-                if isinstance(event, MessageStart):
+                if isinstance(event, BlockDelta):
+                    if outcome.ttft_ms is None:
+                        outcome.ttft_ms = (time.perf_counter() - started) * 1000
+                    if event.kind == "input_json" and event.index in outcome.tool_calls:
+                        outcome.tool_calls[event.index][1] += event.value
+                elif isinstance(event, BlockStart) and isinstance(event.block, ToolUseBlock):
+                    outcome.tool_calls[event.index] = [event.block.name, ""]
+                elif isinstance(event, MessageStart):
                     outcome.usage = event.usage
                 elif isinstance(event, MessageDelta):
                     outcome.usage = outcome.usage.overlay(event.usage)
-                elif outcome.ttft_ms is None:
-                    outcome.ttft_ms = (time.perf_counter() - started) * 1000
+                    outcome.stop_reason = event.stop_reason
                 yield event
                 try:
                     event = await iterator.__anext__()

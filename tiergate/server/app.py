@@ -53,6 +53,8 @@ class App:
             "/models": lambda scope, send: endpoints.models(self.gateway, scope, send),
             "/openapi.json": lambda scope, send: send_json(send, 200, openapi_document()),
             "/dashboard": lambda scope, send: endpoints.dashboard(send),
+            "/metrics": lambda scope, send: endpoints.metrics(self.gateway, send),
+            "/v1/tiergate/report": lambda scope, send: endpoints.report(self.gateway, scope, send),
         }
         self.on_finish: Callable[[RequestTrace], None] | None = None
 
@@ -155,7 +157,12 @@ class App:
                 return
 
     async def startup(self) -> None:
-        return None
+        from tiergate.server.recording import Recorder
+
+        await self.gateway.open_store()
+        self.on_finish = Recorder(
+            self.gateway.log, self.gateway.metrics, self.gateway.settings.log.bodies
+        )
 
     async def shutdown(self) -> None:
         await self.gateway.aclose()

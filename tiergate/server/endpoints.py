@@ -80,3 +80,28 @@ async def dashboard(send: Send) -> None:
     """The dashboard is one static page; it reads ``/v1/tiergate/report`` with the caller's key."""
     html = (b"content-type", b"text/html; charset=utf-8")
     await send_bytes(send, 200, _dashboard_page(), content_type=html)
+
+
+async def metrics(gateway: Gateway, send: Send) -> None:
+    from tiergate.observability.metrics import CONTENT_TYPE
+
+    body = gateway.metrics.exposition() if gateway.metrics is not None else b""
+    await send_bytes(send, 200, body, content_type=(b"content-type", CONTENT_TYPE.encode()))
+
+
+async def report(gateway: Gateway, scope: Scope, send: Send) -> None:
+    """The dashboard's data: spend, savings, mix, latency for a time range, tenant, route."""
+    from urllib.parse import parse_qs
+
+    from tiergate.store.reports import ReportFilter, summary
+
+    if gateway.store is None:
+        raise InvalidRequest("the request log is not open")
+    query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+    try:
+        filters = ReportFilter.from_query(query)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
+    if gateway.log is not None:
+        await gateway.log.flush()
+    await send_json(send, 200, await summary(gateway.store, filters))

@@ -21,6 +21,8 @@ from tiergate.routing.plan import Policy, RoutingState
 from tiergate.server.accounting import Accountant
 
 if TYPE_CHECKING:
+    from tiergate.observability.metrics import Metrics
+    from tiergate.store.backend import Store
     from tiergate.store.request_log import RequestLog
 
 logger = logging.getLogger("tiergate")
@@ -37,6 +39,8 @@ class Gateway:
     policies: dict[str, Policy] = field(default_factory=dict)
     direct: Policy = field(default_factory=DirectPolicy)
     log: RequestLog | None = None
+    store: Store | None = None
+    metrics: Metrics | None = None
 
     def routing_state(self) -> RoutingState:
         return RoutingState(self.deployments, self.executor.breakers.open_deployments())
@@ -44,9 +48,28 @@ class Gateway:
     def served_models(self) -> list[ModelInfo]:
         return [self.catalog.resolve(model_id) for model_id in self.deployments]
 
+    async def open_store(self) -> None:
+        """Open the store and start the request log (needs a running loop: app start-up)."""
+        from tiergate.observability.metrics import Metrics
+        from tiergate.store.backend import open_store
+        from tiergate.store.location import store_url
+        from tiergate.store.request_log import RequestLog
+
+        settings = self.settings
+        self.metrics = Metrics()
+        self.store = await open_store(store_url(settings.database_url, settings.data_dir))
+        self.log = RequestLog(
+            self.store,
+            batch_size=settings.log.batch_size,
+            flush_interval=settings.log.flush_interval,
+        )
+        await self.log.start()
+
     async def aclose(self) -> None:
         if self.log is not None:
             await self.log.aclose()
+        if self.store is not None:
+            await self.store.aclose()
         await self.providers.aclose()
 
 

@@ -1,0 +1,22 @@
+"""Where local state lives: ``TIERGATE_DATA_DIR``, else the XDG data directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    configured = os.environ.get("TIERGATE_DATA_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "tiergate"
+
+
+def store_url(database_url: str | None, data_dir: str | None) -> str:
+    """The store URL from settings: PostgreSQL when a URL is given, else SQLite in the data dir."""
+    if database_url:
+        return database_url
+    directory = Path(data_dir) if data_dir else default_data_dir()
+    return f"sqlite:///{directory / 'tiergate.db'}"
