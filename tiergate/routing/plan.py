@@ -15,6 +15,14 @@ from tiergate.providers.base import Deployment
 from tiergate.types import ChatRequest, ChatResponse
 
 
+def clean_reason(text: str, limit: int = 200) -> str:
+    """A reason fit for a response header: printable ASCII on one line, at most ``limit``
+    characters. Task tags and model names come from callers and config, so they are scrubbed
+    here rather than trusted."""
+    out = "".join(c if " " <= c <= "~" else "?" for c in " ".join(text.split()))
+    return out if len(out) <= limit else out[: limit - 3] + "..."
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     ok: bool

@@ -1,19 +1,146 @@
-"""Builds the named routes (policies selected by the requested model name) from config."""
+"""Builds the named routes (policies selected by the requested model name) from config.
+
+Everything that can be wrong with a route is found here, at start-up: unknown keys (pydantic,
+``extra="forbid"``), unknown or unserved models, bad regexes and schemas, callables that do not
+import, router files that do not load. Each ``ConfigError`` names the route and the key, since
+the person reading it is editing that part of the YAML. After this, a policy call does no
+lookups by name and cannot fail on configuration.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tiergate.catalog import Catalog
+from pydantic import ValidationError
+
+from tiergate.catalog import Catalog, ModelInfo
+from tiergate.errors import ConfigError
 from tiergate.providers.base import Deployment
+from tiergate.routing.capability import Selector
+from tiergate.routing.ladder import LadderPolicy
+from tiergate.routing.learned_route import LearnedPolicy, Scorer
 from tiergate.routing.plan import Policy
+from tiergate.routing.rules import Rule, RulesPolicy
+from tiergate.routing.spec import LearnedSpec, RouteSpec
+from tiergate.routing.validators import JudgeClient, build_validator
 
 
 def build_policies(
     routes: Mapping[str, Mapping[str, Any]],
     catalog: Catalog,
-    deployments: Mapping[str, tuple[Deployment, ...]],
+    deployments: Mapping[str, Sequence[Deployment]],
+    judge: JudgeClient | None = None,
 ) -> dict[str, Policy]:
+    """One policy per route name. ``judge`` is needed only by routes with a judge validator."""
     policies: dict[str, Policy] = {}
+    for name, raw in routes.items():
+        builder = _RouteBuilder(str(name), catalog, deployments, judge)
+        policies[str(name)] = builder.build(raw)
     return policies
+
+
+class _RouteBuilder:
+    def __init__(
+        self,
+        name: str,
+        catalog: Catalog,
+        deployments: Mapping[str, Sequence[Deployment]],
+        judge: JudgeClient | None,
+    ) -> None:
+        self.name = name
+        self.where = f"routes.{name}"
+        self.catalog = catalog
+        self.deployments = deployments
+        self.judge = judge
+
+    def build(self, raw: Mapping[str, Any]) -> Policy:
+        shadowed = self.catalog.get(self.name)
+        if shadowed is not None:
+            raise ConfigError(
+                f"{self.where}: the route name is also the name of model {shadowed.id}; "
+                "requests for that model would take the route. Rename the route."
+            )
+        spec = self._parse(raw)
+        selector = Selector(self._fallback(spec), self.deployments, spec.max_cost_usd)
+        if spec.ladder is not None:
+            models = tuple(
+                self.model(m, f"{self.where}.ladder[{i}]") for i, m in enumerate(spec.ladder)
+            )
+            validators = tuple(
+                build_validator(v, f"{self.where}.validators[{i}]", self.judge, self.model_id)
+                for i, v in enumerate(spec.validators)
+            )
+            return LadderPolicy(self.name, models, validators, selector)
+        if spec.learned is not None:
+            return self._learned(spec.learned, selector)
+        assert spec.default is not None  # RouteSpec guarantees it for a rules route
+        rules = tuple(
+            Rule(i + 1, rule.when, self.model(rule.use, f"{self.where}.rules[{i}].use"))
+            for i, rule in enumerate(spec.rules)
+        )
+        default = self.model(spec.default, f"{self.where}.default")
+        return RulesPolicy(self.name, rules, default, selector)
+
+    def _parse(self, raw: Mapping[str, Any]) -> RouteSpec:
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{self.where}: a route is a mapping of settings")
+        try:
+            return RouteSpec.model_validate(dict(raw))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{self.where}{_path(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()
+            )
+            raise ConfigError(problems) from None
+
+    def model(self, name: str, where: str) -> ModelInfo:
+        """The catalog entry for ``name``; it must exist and have a deployment."""
+        model = self.catalog.get(name)
+        if model is None:
+            names = [m.id for m in self.catalog.models()]
+            close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(f"{where}: unknown model {name!r}{hint}")
+        if not self.deployments.get(model.id):
+            served = ", ".join(sorted(self.deployments)) or "none"
+            raise ConfigError(
+                f"{where}: model {model.id} has no deployment; add one under `deployments:` "
+                f"(served models: {served})"
+            )
+        return model
+
+    def model_id(self, name: str, where: str) -> str:
+        return self.model(name, where).id
+
+    def _fallback(self, spec: RouteSpec) -> list[ModelInfo]:
+        if spec.fallback == "any":
+            return self.catalog.models()
+        if spec.fallback == "none":
+            return []
+        return [self.model(m, f"{self.where}.fallback[{i}]") for i, m in enumerate(spec.fallback)]
+
+    def _learned(self, spec: LearnedSpec, selector: Selector) -> Policy:
+        where = f"{self.where}.learned"
+        router, file_weak, file_strong, file_threshold = _load_router(spec.router, where)
+        weak = self.model(spec.weak or file_weak, f"{where}.weak")
+        strong = self.model(spec.strong or file_strong, f"{where}.strong")
+        threshold = spec.threshold if spec.threshold is not None else file_threshold
+        return LearnedPolicy(self.name, router, weak, strong, threshold, selector)
+
+
+def _path(loc: Sequence[int | str]) -> str:
+    """pydantic's error location as the YAML path a person reads: ``.rules[0].when.task``."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+
+
+def _load_router(path: str, where: str) -> tuple[Scorer, str, str, float]:
+    """Load a router file (imports scikit-learn: only configs with a learned route pay)."""
+    from tiergate.routing.learned import LearnedRouter
+
+    try:
+        router = LearnedRouter.load(path)
+    except Exception as exc:  # unreadable, corrupt or foreign file: all start-up errors
+        raise ConfigError(f"{where}.router: cannot load router file {path!r}: {exc}") from None
+    return router, router.weak_model, router.strong_model, router.threshold

@@ -1,0 +1,131 @@
+"""Capability filters and the per-request cost cap, shared by every configured route.
+
+Why one place: whatever a rule, a ladder or the learned router chooses, a request with images
+must not reach a model without vision, a request with tools one without tool use, and a prompt
+must fit the model's context window with room for ``max_tokens``. When the chosen model fails
+a check, the cheapest model that passes (by catalog input price) takes over, and the plan's
+reason says why, so a surprising choice can always be explained from the response headers.
+
+``Need`` is computed once per request; the checks themselves are a few comparisons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tiergate.catalog import ModelInfo
+from tiergate.cost import cost_of
+from tiergate.errors import InvalidRequest
+from tiergate.providers.base import Deployment
+from tiergate.tokens import estimate_input_tokens
+from tiergate.types import ChatRequest, Usage
+
+# Output tokens assumed for the cost cap when the request sets no ``max_tokens`` (OpenAI
+# clients may omit it); a cap is about typical spend, and the model's max output would make
+# every such request look like the worst case.
+DEFAULT_OUTPUT_ESTIMATE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """What a request demands of a model."""
+
+    vision: bool
+    tools: bool
+    prompt_tokens: int
+    max_tokens: int | None
+
+    @classmethod
+    def of(cls, request: ChatRequest) -> Need:
+        return cls(
+            vision=request.has_images(),
+            tools=bool(request.tools),
+            prompt_tokens=estimate_input_tokens(request),
+            max_tokens=request.max_tokens,
+        )
+
+    def estimated_usd(self, model: ModelInfo) -> Decimal | None:
+        """Cost of the prompt plus ``max_tokens`` of output; None if the model is unpriced."""
+        output = self.max_tokens if self.max_tokens is not None else DEFAULT_OUTPUT_ESTIMATE
+        usage = Usage(input_tokens=self.prompt_tokens, output_tokens=output)
+        return cost_of(usage, model).usd
+
+
+def shortfall(model: ModelInfo, need: Need, max_cost: Decimal | None = None) -> str | None:
+    """Why ``model`` cannot serve the request (a few words), or None if it can."""
+    if need.vision and "vision" not in model.capabilities:
+        return "no vision"
+    if need.tools and "tools" not in model.capabilities:
+        return "no tools"
+    if need.max_tokens is not None and need.max_tokens > model.max_output:
+        return f"max_tokens over its max output {model.max_output}"
+    if need.prompt_tokens + (need.max_tokens or 1) > model.context_window:
+        return f"prompt of ~{need.prompt_tokens} tokens does not fit {model.context_window}"
+    if max_cost is not None:
+        usd = need.estimated_usd(model)
+        if usd is None:
+            return "unpriced under a cost cap"
+        if usd > max_cost:
+            return f"estimate ${usd:.4f} over cap ${max_cost}"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    model: ModelInfo
+    # Empty when the wanted model was taken; otherwise why it was not, for the plan's reason.
+    note: str = ""
+
+
+class Selector:
+    """Picks the wanted model or the cheapest capable stand-in among ``candidates``.
+
+    ``candidates`` are sorted once at start-up (priced models by input price, then unpriced
+    ones), so a fallback is a linear scan over a handful of models.
+    """
+
+    def __init__(
+        self,
+        candidates: Iterable[ModelInfo],
+        deployments: Mapping[str, Sequence[Deployment]],
+        max_cost_usd: float | None = None,
+    ) -> None:
+        served = [m for m in candidates if deployments.get(m.id)]
+        self._candidates = tuple(sorted(served, key=_price_key))
+        self.max_cost = Decimal(str(max_cost_usd)) if max_cost_usd is not None else None
+
+    def choose(self, wanted: ModelInfo, need: Need) -> Choice:
+        why = shortfall(wanted, need, self.max_cost)
+        if why is None:
+            return Choice(wanted)
+        for model in self._candidates:
+            if model.id != wanted.id and shortfall(model, need, self.max_cost) is None:
+                return Choice(model, f"{wanted.id} {why}, cheapest capable is {model.id}")
+        raise InvalidRequest(
+            f"no model on this route can serve the request: {wanted.id} has {why}, and no "
+            f"other served model fits ({describe(need, self.max_cost)})"
+        )
+
+    def capable(self, model: ModelInfo, need: Need) -> str | None:
+        return shortfall(model, need, self.max_cost)
+
+
+def describe(need: Need, max_cost: Decimal | None) -> str:
+    """The request's demands in words, for error messages."""
+    parts = [f"~{need.prompt_tokens} prompt tokens"]
+    if need.max_tokens is not None:
+        parts.append(f"max_tokens {need.max_tokens}")
+    if need.vision:
+        parts.append("images")
+    if need.tools:
+        parts.append("tools")
+    if max_cost is not None:
+        parts.append(f"cost cap ${max_cost}")
+    return ", ".join(parts)
+
+
+def _price_key(model: ModelInfo) -> tuple[bool, Decimal]:
+    price = model.input_price()
+    return (price is None, price if price is not None else Decimal(0))

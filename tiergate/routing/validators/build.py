@@ -1,0 +1,75 @@
+"""Validator specs from the config -> ready validators, with start-up errors that name the key."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from tiergate.errors import ConfigError
+from tiergate.routing.plan import Validator
+from tiergate.routing.spec import (
+    JsonSchemaSpec,
+    JsonSpec,
+    JudgeSpec,
+    MaxLengthSpec,
+    OneOfSpec,
+    PythonSpec,
+    RegexSpec,
+    ValidatorSpec,
+)
+from tiergate.routing.validators.custom import PythonValidator, load_callable
+from tiergate.routing.validators.judge import JudgeClient, JudgeValidator
+from tiergate.routing.validators.text import (
+    JsonSchemaValidator,
+    JsonValidator,
+    MaxLengthValidator,
+    OneOfValidator,
+    RegexValidator,
+)
+
+
+def build_validator(
+    spec: ValidatorSpec,
+    where: str,
+    judge: JudgeClient | None,
+    check_model: Callable[[str, str], str],
+) -> Validator:
+    """``where`` names the key for errors (``route 'x': validators[2]``); ``check_model``
+    resolves a model name or raises ConfigError (the judge must be a served model)."""
+    if isinstance(spec, JsonSpec):
+        return JsonValidator()
+    if isinstance(spec, JsonSchemaSpec):
+        import jsonschema
+
+        try:
+            return JsonSchemaValidator(spec.schema_)
+        except jsonschema.SchemaError as exc:
+            raise ConfigError(f"{where}.schema: not a valid JSON Schema: {exc.message}") from None
+    if isinstance(spec, RegexSpec):
+        try:
+            return RegexValidator(
+                spec.pattern, full=spec.match == "full", ignore_case=spec.ignore_case
+            )
+        except re.error as exc:
+            raise ConfigError(f"{where}.pattern: not a valid regex: {exc}") from None
+    if isinstance(spec, OneOfSpec):
+        return OneOfValidator(spec.labels, case_sensitive=spec.case_sensitive)
+    if isinstance(spec, MaxLengthSpec):
+        return MaxLengthValidator(spec.chars)
+    if isinstance(spec, PythonSpec):
+        try:
+            function = load_callable(spec.callable)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}.callable: {exc}") from None
+        return PythonValidator(function, spec.callable)
+    if isinstance(spec, JudgeSpec):
+        model = check_model(spec.model, f"{where}.model")
+        if judge is None:
+            raise ConfigError(
+                f"{where}: a judge validator needs a judge client, and none was given to "
+                "build_policies"
+            )
+        return JudgeValidator(
+            judge, model, spec.prompt, pass_if=spec.pass_if, max_tokens=spec.max_tokens
+        )
+    raise ConfigError(f"{where}: unknown validator type")  # pragma: no cover - pydantic guards

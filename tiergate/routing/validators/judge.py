@@ -1,0 +1,68 @@
+"""A validator that asks a model to grade the answer.
+
+Routing sits below the executor, so it cannot call models itself: the gateway hands it a
+``JudgeClient`` at start-up (the executor-backed one in production, a small fake in tests).
+The judge sees the route's prompt as its system prompt and the question and answer in one
+user message; the answer passes when the judge's reply starts with ``pass_if``
+(case-insensitive), so the prompt should ask for a verdict word first. A judge that errors
+counts as a failing check: the ladder escalates rather than returning an ungraded answer.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from tiergate.errors import GatewayError
+from tiergate.routing.plan import Verdict
+from tiergate.types import ChatRequest, ChatResponse, Message, TextBlock
+
+
+class JudgeClient(Protocol):
+    """Calls a model by its catalog id (``request.model``) and returns the whole answer."""
+
+    async def complete(self, request: ChatRequest) -> ChatResponse: ...
+
+
+class JudgeValidator:
+    name = "judge"
+
+    def __init__(
+        self,
+        client: JudgeClient,
+        model: str,
+        prompt: str,
+        *,
+        pass_if: str = "PASS",
+        max_tokens: int = 16,
+    ) -> None:
+        self._client = client
+        self._model = model
+        self._prompt = prompt
+        self._pass_if = pass_if.strip().lower()
+        self._max_tokens = max_tokens
+
+    def judge_request(self, request: ChatRequest, response: ChatResponse) -> ChatRequest:
+        """What the judge is sent (public so tests and docs can show it)."""
+        body = (
+            f"<question>\n{request.last_user_text()}\n</question>\n\n"
+            f"<answer>\n{response.text()}\n</answer>"
+        )
+        return ChatRequest(
+            model=self._model,
+            messages=[Message("user", [TextBlock(body)])],
+            system=[TextBlock(self._prompt)],
+            max_tokens=self._max_tokens,
+            temperature=0.0,
+            metadata={"task": "judge"},
+        )
+
+    async def check(self, request: ChatRequest, response: ChatResponse) -> Verdict:
+        try:
+            graded = await self._client.complete(self.judge_request(request, response))
+        except GatewayError as exc:
+            return Verdict(False, f"judge {self._model} failed: {exc.message[:80]}")
+        reply = graded.text().strip()
+        if reply.lower().startswith(self._pass_if):
+            return Verdict(True)
+        first = reply.split("\n", 1)[0][:60]
+        return Verdict(False, f"judge {self._model} said {first!r}")
