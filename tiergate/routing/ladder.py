@@ -44,9 +44,7 @@ class LadderPolicy:
             tiers.append(Tier(model, deployments))
         if not tiers:
             choice = self._selector.choose(self._models[-1], need)
-            return single_tier_plan(
-                self.name, choice, f"{self._summary}: no rung fits", state
-            )
+            return single_tier_plan(self.name, choice, f"{self._summary}: no rung fits", state)
         reason = self._summary
         if skipped:
             reason += "; skipped " + ", ".join(skipped)

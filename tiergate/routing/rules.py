@@ -88,6 +88,4 @@ def single_tier_plan(name: str, choice: Choice, why: str, state: RoutingState) -
     if not deployments:  # checked at start-up; only a changed deployment table gets here
         raise NotFound(f"route {name!r} chose {choice.model.id}, which no deployment serves")
     reason = why if not choice.note else f"{why}; {choice.note}"
-    return Plan(
-        tiers=(Tier(choice.model, deployments),), reason=clean_reason(reason), policy=name
-    )
+    return Plan(tiers=(Tier(choice.model, deployments),), reason=clean_reason(reason), policy=name)

@@ -1,7 +1,9 @@
 """Anthropic content blocks <-> core blocks, shared by both directions of the format.
 
 Requests and responses use the same block grammar, so one pair of functions serves decoding a
-client's request, encoding a response, and building an upstream request.
+client's request, encoding a response, and building an upstream request. Validation is by hand
+(no pydantic): this runs on every request, and each error names the exact field
+(``messages[2].content[0].source``) the way the real API's errors do.
 """
 
 from __future__ import annotations
@@ -23,9 +25,20 @@ def fail(message: str, param: str) -> InvalidRequest:
     return InvalidRequest(f"{param}: {message}", param=param)
 
 
-def _cache(block: dict[str, Any]) -> dict[str, Any] | None:
-    value = block.get("cache_control")
-    return value if isinstance(value, dict) else None
+def cache_control(raw: dict[str, Any], where: str) -> dict[str, Any] | None:
+    """``cache_control`` as given ({"type": "ephemeral", "ttl": "1h"}); kept opaque so new TTLs
+    pass through, but it must be an object."""
+    value = raw.get("cache_control")
+    if value is None or isinstance(value, dict):
+        return value
+    raise fail("must be an object", f"{where}.cache_control")
+
+
+def _string(raw: dict[str, Any], key: str, where: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str):
+        raise fail("required, a string", f"{where}.{key}")
+    return value
 
 
 def decode_block(raw: Any, where: str) -> ContentBlock:
@@ -33,54 +46,68 @@ def decode_block(raw: Any, where: str) -> ContentBlock:
         raise fail("must be an object", where)
     kind = raw.get("type")
     if kind == "text":
-        if not isinstance(raw.get("text"), str):
-            raise fail("text must be a string", f"{where}.text")
-        return TextBlock(raw["text"], _cache(raw))
+        return TextBlock(_string(raw, "text", where), cache_control(raw, where))
     if kind == "image":
         return decode_image(raw, where)
     if kind == "tool_use":
-        if not isinstance(raw.get("id"), str) or not isinstance(raw.get("name"), str):
-            raise fail("tool_use needs id and name", where)
         tool_input = raw.get("input", {})
         if not isinstance(tool_input, dict):
             raise fail("must be an object", f"{where}.input")
-        return ToolUseBlock(raw["id"], raw["name"], tool_input, _cache(raw))
+        return ToolUseBlock(
+            _string(raw, "id", where),
+            _string(raw, "name", where),
+            tool_input,
+            cache_control(raw, where),
+        )
     if kind == "tool_result":
-        tool_use_id = raw.get("tool_use_id")
-        if not isinstance(tool_use_id, str) or not tool_use_id:
-            raise fail("tool_result needs tool_use_id", f"{where}.tool_use_id")
-        content = raw.get("content", [])
-        if isinstance(content, str):
-            parts: list[TextBlock | ImageBlock] = [TextBlock(content)]
-        elif isinstance(content, list):
-            parts = []
-            for j, item in enumerate(content):
-                block = decode_block(item, f"{where}.content[{j}]")
-                if not isinstance(block, TextBlock | ImageBlock):
-                    raise fail("only text and image blocks", f"{where}.content[{j}]")
-                parts.append(block)
-        else:
-            raise fail("must be a string or an array", f"{where}.content")
-        return ToolResultBlock(tool_use_id, parts, bool(raw.get("is_error", False)), _cache(raw))
+        return _decode_tool_result(raw, where)
     if kind == "thinking":
-        return ThinkingBlock(str(raw.get("thinking", "")), raw.get("signature"))
+        signature = raw.get("signature")
+        if signature is not None and not isinstance(signature, str):
+            raise fail("must be a string", f"{where}.signature")
+        return ThinkingBlock(_string(raw, "thinking", where), signature)
     if kind == "redacted_thinking":
-        return ThinkingBlock(str(raw.get("data", "")), None, redacted=True)
+        return ThinkingBlock(_string(raw, "data", where), None, redacted=True)
     raise fail(f"unsupported content block type {kind!r}", f"{where}.type")
+
+
+def _decode_tool_result(raw: dict[str, Any], where: str) -> ToolResultBlock:
+    tool_use_id = raw.get("tool_use_id")
+    if not isinstance(tool_use_id, str) or not tool_use_id:
+        raise fail("tool_result needs tool_use_id", f"{where}.tool_use_id")
+    content = raw.get("content")
+    parts: list[TextBlock | ImageBlock] = []
+    if isinstance(content, str):
+        parts.append(TextBlock(content))
+    elif isinstance(content, list):
+        for j, item in enumerate(content):
+            block = decode_block(item, f"{where}.content[{j}]")
+            if not isinstance(block, TextBlock | ImageBlock):
+                raise fail("only text and image blocks", f"{where}.content[{j}]")
+            parts.append(block)
+    elif content is not None:
+        raise fail("must be a string or an array", f"{where}.content")
+    is_error = raw.get("is_error", False)
+    if not isinstance(is_error, bool):
+        raise fail("must be a boolean", f"{where}.is_error")
+    return ToolResultBlock(tool_use_id, parts, is_error, cache_control(raw, where))
 
 
 def decode_image(raw: dict[str, Any], where: str) -> ImageBlock:
     source = raw.get("source")
     if not isinstance(source, dict):
-        raise fail("image needs a source", f"{where}.source")
+        raise fail("image needs a source object", f"{where}.source")
+    cache = cache_control(raw, where)
     if source.get("type") == "base64":
         media_type, data = source.get("media_type"), source.get("data")
         if not isinstance(media_type, str) or not isinstance(data, str):
             raise fail("base64 source needs media_type and data", f"{where}.source")
-        return ImageBlock("base64", media_type=media_type, data=data, cache_control=_cache(raw))
-    if source.get("type") == "url" and isinstance(source.get("url"), str):
-        return ImageBlock("url", url=source["url"], cache_control=_cache(raw))
-    raise fail("source.type must be base64 or url", f"{where}.source")
+        return ImageBlock("base64", media_type=media_type, data=data, cache_control=cache)
+    if source.get("type") == "url":
+        if not isinstance(source.get("url"), str):
+            raise fail("url source needs a url string", f"{where}.source.url")
+        return ImageBlock("url", url=source["url"], cache_control=cache)
+    raise fail("source.type must be base64 or url", f"{where}.source.type")
 
 
 def encode_block(block: ContentBlock) -> dict[str, Any]:
@@ -96,11 +123,9 @@ def encode_block(block: ContentBlock) -> dict[str, Any]:
             source = {"type": "base64", "media_type": block.media_type, "data": block.data}
             out = {"type": "image", "source": source}
     elif isinstance(block, ToolResultBlock):
-        out = {
-            "type": "tool_result",
-            "tool_use_id": block.tool_use_id,
-            "content": [encode_block(b) for b in block.content],
-        }
+        out = {"type": "tool_result", "tool_use_id": block.tool_use_id}
+        if block.content:  # the API takes a result with no content; [] is spelled by omission
+            out["content"] = [encode_block(b) for b in block.content]
         if block.is_error:
             out["is_error"] = True
     elif block.redacted:

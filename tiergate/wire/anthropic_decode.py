@@ -1,12 +1,18 @@
-"""Anthropic Messages request body -> ``ChatRequest`` (serving Anthropic-SDK clients)."""
+"""Anthropic Messages request body -> ``ChatRequest`` (serving Anthropic-SDK clients).
+
+Validation mirrors the real API closely enough that a client sees the same class of error
+(400 ``invalid_request_error`` naming the field) before any upstream is called. Fields the core
+model has no place for (``service_tier``, ``container``, server tools, ...) are kept in
+``extra`` so that an Anthropic upstream still receives them.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from tiergate.errors import InvalidRequest
-from tiergate.types import ChatRequest, Message, TextBlock, Tool, ToolChoice
-from tiergate.wire.anthropic_blocks import decode_block, fail
+from tiergate.types import ChatRequest, ContentBlock, Message, TextBlock, Tool, ToolChoice
+from tiergate.wire.anthropic_blocks import cache_control, decode_block, fail
 
 _KNOWN = frozenset(
     {
@@ -14,6 +20,7 @@ _KNOWN = frozenset(
         "stop_sequences", "stream", "tools", "tool_choice", "metadata", "thinking",
     }
 )  # fmt: skip
+_CHOICES = ("auto", "any", "tool", "none")
 
 
 def _number(body: dict[str, Any], key: str) -> float | None:
@@ -25,49 +32,29 @@ def _number(body: dict[str, Any], key: str) -> float | None:
     return float(value)
 
 
+def _optional(body: dict[str, Any], key: str, kind: type, what: str) -> Any:
+    """``body[key]`` if absent/null or of ``kind`` (a bool is not accepted as an integer)."""
+    value = body.get(key)
+    if value is None or (isinstance(value, kind) and (kind is bool or not isinstance(value, bool))):
+        return value
+    raise fail(f"must be {what}", key)
+
+
 def decode_request(body: Any) -> ChatRequest:
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise fail("required, a non-empty string", "model")
-    raw_messages = body.get("messages")
-    if not isinstance(raw_messages, list) or not raw_messages:
-        raise fail("required, a non-empty array of messages", "messages")
-    messages: list[Message] = []
-    for i, item in enumerate(raw_messages):
-        where = f"messages[{i}]"
-        if not isinstance(item, dict):
-            raise fail("must be an object", where)
-        role = item.get("role")
-        if role not in ("user", "assistant"):
-            raise fail(f"unknown role {role!r}; expected user or assistant", f"{where}.role")
-        content = item.get("content")
-        if isinstance(content, str):
-            blocks = [TextBlock(content)]
-        elif isinstance(content, list):
-            blocks = [decode_block(b, f"{where}.content[{j}]") for j, b in enumerate(content)]
-        else:
-            raise fail("must be a string or an array of content blocks", f"{where}.content")
-        messages.append(Message(role, blocks))
+    messages = _messages(body.get("messages"))
     max_tokens = body.get("max_tokens")
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
         raise fail("required, a positive integer", "max_tokens")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise fail("must be a boolean", "stream")
+    stream = _optional(body, "stream", bool, "a boolean") or False
     stops = body.get("stop_sequences") or []
     if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
         raise fail("must be an array of strings", "stop_sequences")
-    metadata = body.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise fail("must be an object", "metadata")
-    top_k = body.get("top_k")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)):
-        raise fail("must be an integer", "top_k")
-    thinking = body.get("thinking")
-    if thinking is not None and not isinstance(thinking, dict):
-        raise fail("must be an object", "thinking")
+    metadata = _optional(body, "metadata", dict, "an object") or {}
     tools, server_tools = _tools(body.get("tools"))
     extra = {k: v for k, v in body.items() if k not in _KNOWN}
     if server_tools:
@@ -79,17 +66,40 @@ def decode_request(body: Any) -> ChatRequest:
         max_tokens=max_tokens,
         temperature=_number(body, "temperature"),
         top_p=_number(body, "top_p"),
-        top_k=top_k,
+        top_k=_optional(body, "top_k", int, "an integer"),
         stop_sequences=list(stops),
         tools=tools,
         tool_choice=_tool_choice(body.get("tool_choice")),
         metadata=dict(metadata),
         stream=stream,
-        stream_include_usage=True,
-        thinking=thinking,
+        stream_include_usage=True,  # Anthropic streams always carry usage
+        thinking=_optional(body, "thinking", dict, "an object"),
         extra=extra,
         source_format="anthropic",
     )
+
+
+def _messages(raw: Any) -> list[Message]:
+    if not isinstance(raw, list) or not raw:
+        raise fail("required, a non-empty array of messages", "messages")
+    messages: list[Message] = []
+    for i, item in enumerate(raw):
+        where = f"messages[{i}]"
+        if not isinstance(item, dict):
+            raise fail("must be an object", where)
+        role = item.get("role")
+        if role not in ("user", "assistant"):
+            raise fail(f"unknown role {role!r}; expected user or assistant", f"{where}.role")
+        content = item.get("content")
+        blocks: list[ContentBlock]
+        if isinstance(content, str):
+            blocks = [TextBlock(content)]
+        elif isinstance(content, list):
+            blocks = [decode_block(b, f"{where}.content[{j}]") for j, b in enumerate(content)]
+        else:
+            raise fail("must be a string or an array of content blocks", f"{where}.content")
+        messages.append(Message(role, blocks))
+    return messages
 
 
 def _system(raw: Any) -> list[TextBlock]:
@@ -116,31 +126,32 @@ def _tools(raw: Any) -> tuple[list[Tool], list[dict[str, Any]]]:
     tools: list[Tool] = []
     server: list[dict[str, Any]] = []
     for i, item in enumerate(raw):
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise fail("each tool needs a name", f"tools[{i}]")
+        where = f"tools[{i}]"
+        if not isinstance(item, dict):
+            raise fail("must be an object", where)
+        if not isinstance(item.get("name"), str) or not item["name"]:
+            raise fail("required, a non-empty string", f"{where}.name")
         if item.get("type") not in (None, "custom"):
             server.append(item)  # server tools (web search, ...) only an Anthropic upstream runs
             continue
         schema = item.get("input_schema")
         if not isinstance(schema, dict):
-            raise fail("required, a JSON Schema object", f"tools[{i}].input_schema")
-        cache = item.get("cache_control")
-        tools.append(
-            Tool(
-                item["name"],
-                item.get("description"),
-                schema,
-                cache if isinstance(cache, dict) else None,
-            )
-        )
+            raise fail("required, a JSON Schema object", f"{where}.input_schema")
+        description = item.get("description")
+        if description is not None and not isinstance(description, str):
+            raise fail("must be a string", f"{where}.description")
+        tools.append(Tool(item["name"], description, schema, cache_control(item, where)))
     return tools, server
 
 
 def _tool_choice(raw: Any) -> ToolChoice | None:
     if raw is None:
         return None
-    if not isinstance(raw, dict) or raw.get("type") not in ("auto", "any", "tool", "none"):
-        raise fail("type must be auto, any, tool or none", "tool_choice")
-    if raw["type"] == "tool" and not isinstance(raw.get("name"), str):
+    if not isinstance(raw, dict) or raw.get("type") not in _CHOICES:
+        raise fail("type must be auto, any, tool or none", "tool_choice.type")
+    if raw["type"] == "tool" and (not isinstance(raw.get("name"), str) or not raw["name"]):
         raise fail("type tool needs a name", "tool_choice.name")
-    return ToolChoice(raw["type"], raw.get("name"), bool(raw.get("disable_parallel_tool_use")))
+    parallel = raw.get("disable_parallel_tool_use", False)
+    if not isinstance(parallel, bool):
+        raise fail("must be a boolean", "tool_choice.disable_parallel_tool_use")
+    return ToolChoice(raw["type"], raw.get("name") if raw["type"] == "tool" else None, parallel)

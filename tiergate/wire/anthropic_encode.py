@@ -1,7 +1,13 @@
-"""``ChatResponse`` / stream events / errors -> Anthropic Messages shapes (serving clients)."""
+"""``ChatResponse`` / stream events / errors -> Anthropic Messages shapes (serving clients).
+
+Shapes follow the API byte for byte where the SDK cares: the official ``anthropic`` SDK picks
+its exception class from the HTTP status (529 -> ``OverloadedError``, 413 ->
+``RequestTooLargeError``, ...), and parses every streamed event into its typed models.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -30,8 +36,20 @@ _DELTA_TYPE = {
     "thinking": ("thinking_delta", "thinking"),
     "signature": ("signature_delta", "signature"),
 }
-# Error types the Anthropic SDK knows; "timeout_error" is not one of them.
-_ERROR_TYPE = {"timeout_error": "api_error"}
+# Error ``type`` strings the Anthropic API itself sends (its errors reference page).
+_ANTHROPIC_KINDS = frozenset(
+    {
+        "invalid_request_error", "authentication_error", "billing_error", "permission_error",
+        "not_found_error", "request_too_large", "rate_limit_error", "timeout_error",
+        "api_error", "overloaded_error",
+    }
+)  # fmt: skip
+# A kind from another dialect (an OpenAI upstream's "insufficient_quota", ...) is named by status.
+_KIND_BY_STATUS = {
+    400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
+    403: "permission_error", 404: "not_found_error", 413: "request_too_large",
+    429: "rate_limit_error", 504: "timeout_error", 529: "overloaded_error",
+}  # fmt: skip
 
 
 def message_id(response_id: str) -> str:
@@ -62,16 +80,25 @@ def encode_response(response: ChatResponse, model: str) -> dict[str, Any]:
     }
 
 
+def error_kind(error: GatewayError) -> str:
+    if error.kind in _ANTHROPIC_KINDS:
+        return error.kind
+    return _KIND_BY_STATUS.get(error.status, "api_error")
+
+
 def error_body(error: GatewayError) -> dict[str, Any]:
-    kind = _ERROR_TYPE.get(error.kind, error.kind)
-    return {"type": "error", "error": {"type": kind, "message": error.message}}
+    return {"type": "error", "error": {"type": error_kind(error), "message": error.message}}
 
 
 def encode_error(error: GatewayError) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body). ``overloaded_error`` always goes out as 529, the status the
+    Anthropic SDK turns into ``OverloadedError`` (an upstream's 503 would otherwise surface as
+    a generic server error); ``retry-after`` is whole seconds, rounded up."""
+    status = 529 if error.kind == "overloaded_error" else error.status
     headers: dict[str, str] = {}
     if error.retry_after is not None:
-        headers["retry-after"] = str(int(error.retry_after + 0.999))
-    return error.status, headers, orjson.dumps(error_body(error))
+        headers["retry-after"] = str(math.ceil(error.retry_after))
+    return status, headers, orjson.dumps(error_body(error))
 
 
 def _frame(event: str, payload: dict[str, Any]) -> bytes:
@@ -80,7 +107,11 @@ def _frame(event: str, payload: dict[str, Any]) -> bytes:
 
 class AnthropicStreamEncoder:
     """Core events -> the Messages SSE sequence (message_start, ping, content blocks,
-    message_delta, message_stop)."""
+    message_delta, message_stop).
+
+    ``include_usage`` is accepted for the protocol and ignored: Anthropic streams always carry
+    usage. ``message_delta`` repeats the input and cache counts next to the cumulative
+    ``output_tokens``, as the API does, so a client reading only the last event has totals."""
 
     __slots__ = ("_model", "_usage")
 
@@ -139,6 +170,8 @@ def _empty_block(block: Any) -> dict[str, Any]:
     if isinstance(block, ToolUseBlock):
         return {"type": "tool_use", "id": block.id, "name": block.name, "input": {}}
     if isinstance(block, ThinkingBlock):
+        if block.redacted:  # sent whole in its start event; it never has deltas
+            return {"type": "redacted_thinking", "data": block.thinking}
         return {"type": "thinking", "thinking": "", "signature": ""}
     if isinstance(block, TextBlock):
         return {"type": "text", "text": ""}

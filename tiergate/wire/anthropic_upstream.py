@@ -1,4 +1,11 @@
-"""Calling an Anthropic Messages upstream: ``ChatRequest`` -> body, answers -> core types."""
+"""Calling an Anthropic Messages upstream: ``ChatRequest`` -> body, answers -> core types.
+
+The request may have arrived in another format (an OpenAI client served by Claude), so the
+encoder repairs what the Messages API would reject rather than passing it on: adjacent
+same-role messages are merged (the API requires alternation), tool results are put first in
+their user message, unsigned thinking blocks are dropped (the API rejects them), and
+``temperature`` is clamped to Anthropic's 0..1.
+"""
 
 from __future__ import annotations
 
@@ -9,38 +16,23 @@ import orjson
 
 from tiergate.errors import ProviderError, parse_retry_after
 from tiergate.types import (
-    BlockDelta,
-    BlockStart,
-    BlockStop,
     ChatRequest,
     ChatResponse,
     ContentBlock,
     Message,
-    MessageDelta,
-    MessageStart,
-    MessageStop,
     StopReason,
-    StreamEvent,
-    TextBlock,
     ThinkingBlock,
-    ToolUseBlock,
     Usage,
 )
 from tiergate.wire.anthropic_blocks import decode_block, encode_block
-from tiergate.wire.sse import SSEParser
 
 DEFAULT_MAX_TOKENS = 4096
-_STATUS_BY_TYPE = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500}
-_DELTA_KIND = {
-    "text_delta": ("text", "text"),
-    "input_json_delta": ("input_json", "partial_json"),
-    "thinking_delta": ("thinking", "thinking"),
-    "signature_delta": ("signature", "signature"),
-}
+_STOP_REASONS = frozenset(
+    {"end_turn", "max_tokens", "stop_sequence", "tool_use", "refusal", "pause_turn"}
+)
 
 
 def _merged(messages: list[Message]) -> list[dict[str, Any]]:
-    """The API requires alternating roles: adjacent same-role messages are joined."""
     out: list[dict[str, Any]] = []
     for message in messages:
         blocks = [
@@ -54,10 +46,28 @@ def _merged(messages: list[Message]) -> list[dict[str, Any]]:
             out[-1]["content"].extend(blocks)
         else:
             out.append({"role": message.role, "content": blocks})
+    for entry in out:
+        if entry["role"] == "user" and any(b["type"] == "tool_result" for b in entry["content"]):
+            # the API wants tool results first in the user turn, any text after them
+            entry["content"].sort(key=lambda b: b["type"] != "tool_result")
     return out
 
 
+def _tool_choice(request: ChatRequest) -> dict[str, Any] | None:
+    if request.tool_choice is None or not request.tools:
+        return None
+    choice: dict[str, Any] = {"type": request.tool_choice.type}
+    if request.tool_choice.type == "tool":
+        choice["name"] = request.tool_choice.name
+    if request.tool_choice.disable_parallel_tool_use and choice["type"] != "none":
+        choice["disable_parallel_tool_use"] = True
+    return choice
+
+
 def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
+    """A valid Messages body. ``response_format`` is dropped (the API has no JSON mode);
+    ``extra`` is forwarded only when the client spoke Anthropic, since other formats' extras
+    would be rejected as unknown fields."""
     body: dict[str, Any] = {
         "model": upstream_model,
         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
@@ -66,7 +76,7 @@ def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
     if request.system:
         body["system"] = [encode_block(b) for b in request.system]
     if request.temperature is not None:
-        body["temperature"] = min(request.temperature, 1.0)  # Anthropic's range is 0..1
+        body["temperature"] = min(max(request.temperature, 0.0), 1.0)
     if request.top_p is not None:
         body["top_p"] = request.top_p
     if request.top_k is not None:
@@ -83,12 +93,8 @@ def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
                 entry["cache_control"] = tool.cache_control
             tools.append(entry)
         body["tools"] = tools
-    if request.tool_choice is not None and request.tools:
-        choice: dict[str, Any] = {"type": request.tool_choice.type}
-        if request.tool_choice.type == "tool":
-            choice["name"] = request.tool_choice.name
-        if request.tool_choice.disable_parallel_tool_use and choice["type"] != "none":
-            choice["disable_parallel_tool_use"] = True
+    choice = _tool_choice(request)
+    if choice is not None:
         body["tool_choice"] = choice
     user_id = request.metadata.get("user_id")
     if user_id:
@@ -106,22 +112,37 @@ def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
     return body
 
 
+def _count(raw: Mapping[str, Any], key: str) -> int:
+    value = raw.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def decode_usage(raw: Any) -> Usage:
+    """Usage with the cache-write TTL split; the split stays None when not reported, so that
+    ``Usage.overlay`` keeps a value reported earlier in a stream."""
     if not isinstance(raw, dict):
         return Usage()
     split = raw.get("cache_creation")
     five = hour = None
     if isinstance(split, dict):
-        five = int(split.get("ephemeral_5m_input_tokens") or 0)
-        hour = int(split.get("ephemeral_1h_input_tokens") or 0)
+        five = _count(split, "ephemeral_5m_input_tokens")
+        hour = _count(split, "ephemeral_1h_input_tokens")
     return Usage(
-        input_tokens=int(raw.get("input_tokens") or 0),
-        output_tokens=int(raw.get("output_tokens") or 0),
-        cache_creation_input_tokens=int(raw.get("cache_creation_input_tokens") or 0),
-        cache_read_input_tokens=int(raw.get("cache_read_input_tokens") or 0),
+        input_tokens=_count(raw, "input_tokens"),
+        output_tokens=_count(raw, "output_tokens"),
+        cache_creation_input_tokens=_count(raw, "cache_creation_input_tokens"),
+        cache_read_input_tokens=_count(raw, "cache_read_input_tokens"),
         cache_creation_5m=five,
         cache_creation_1h=hour,
     )
+
+
+def stop_reason(raw: Any) -> StopReason | None:
+    """The API's stop reason in core terms; ``model_context_window_exceeded`` is a kind of
+    ``max_tokens``, and reasons newer than this gateway read as ``end_turn``."""
+    if raw is None or raw in _STOP_REASONS:
+        return raw  # type: ignore[no-any-return]
+    return "max_tokens" if raw == "model_context_window_exceeded" else "end_turn"
 
 
 def decode_response(body: Any) -> ChatResponse:
@@ -131,104 +152,46 @@ def decode_response(body: Any) -> ChatResponse:
     for i, raw in enumerate(body["content"]):
         try:
             content.append(decode_block(raw, f"content[{i}]"))
-        except Exception:  # a block type newer than this gateway: skip, keep the rest
-            continue
+        except ValueError:
+            continue  # a server-tool block (web search, ...) the core model has no place for
     return ChatResponse(
         id=str(body.get("id") or "msg_upstream"),
         model=str(body.get("model") or ""),
         content=content,
-        stop_reason=body.get("stop_reason"),
+        stop_reason=stop_reason(body.get("stop_reason")),
         stop_sequence=body.get("stop_sequence"),
         usage=decode_usage(body.get("usage")),
     )
 
 
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:  # a plain dict is case-sensitive; httpx.Headers is not
+        value = next((v for k, v in headers.items() if k.lower() == name), None)
+    return value
+
+
 def decode_error(
     status: int, headers: Mapping[str, str], body: bytes, provider: str
 ) -> ProviderError:
-    message = body.decode("utf-8", "replace")[:500] or f"HTTP {status}"
+    message = body.decode("utf-8", "replace").strip()[:500] or f"HTTP {status}"
     kind: str | None = None
     try:
         payload = orjson.loads(body)
-        error = payload.get("error") if isinstance(payload, dict) else None
-        if isinstance(error, dict):
-            message = str(error.get("message") or message)
-            kind = str(error.get("type")) if error.get("type") else None
     except orjson.JSONDecodeError:
-        pass
+        payload = None
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, dict):
+        message = str(error.get("message") or message)
+        kind = error["type"] if isinstance(error.get("type"), str) and error["type"] else None
+    retry_after = parse_retry_after(_header(headers, "retry-after"))
+    if retry_after is None:
+        ms = parse_retry_after(_header(headers, "retry-after-ms"))
+        retry_after = None if ms is None else ms / 1000
     return ProviderError(
         f"upstream {provider}: {message}",
         status=status,
         provider=provider,
         kind=kind,
-        retry_after=parse_retry_after(headers.get("retry-after")),
+        retry_after=retry_after,
     )
-
-
-class AnthropicStreamDecoder:
-    """Messages SSE -> core events (ping ignored; an ``error`` event raises)."""
-
-    def __init__(self) -> None:
-        self._parser = SSEParser()
-        self._usage = Usage()
-
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        for sse in self._parser.feed(chunk):
-            try:
-                payload = orjson.loads(sse.data)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(payload, dict):
-                event = self._event(payload)
-                if event is not None:
-                    out.append(event)
-        return out
-
-    def _event(self, payload: dict[str, Any]) -> StreamEvent | None:
-        kind = payload.get("type")
-        if kind == "content_block_delta":
-            delta = payload.get("delta") or {}
-            mapped = _DELTA_KIND.get(delta.get("type"))
-            if mapped is None:
-                return None
-            return BlockDelta(int(payload["index"]), mapped[0], str(delta.get(mapped[1], "")))  # type: ignore[arg-type]
-        if kind == "content_block_start":
-            raw = payload.get("content_block") or {}
-            block: ContentBlock
-            if raw.get("type") == "tool_use":
-                block = ToolUseBlock(str(raw.get("id")), str(raw.get("name")), {})
-            elif raw.get("type") in ("thinking", "redacted_thinking"):
-                block = ThinkingBlock("", redacted=raw.get("type") == "redacted_thinking")
-            else:
-                block = TextBlock(str(raw.get("text", "")))
-            return BlockStart(int(payload["index"]), block)
-        if kind == "content_block_stop":
-            return BlockStop(int(payload["index"]))
-        if kind == "message_start":
-            message = payload.get("message") or {}
-            self._usage = decode_usage(message.get("usage"))
-            return MessageStart(
-                str(message.get("id")), str(message.get("model") or ""), self._usage
-            )
-        if kind == "message_delta":
-            delta = payload.get("delta") or {}
-            self._usage = self._usage.overlay(decode_usage(payload.get("usage")))
-            stop: StopReason | None = delta.get("stop_reason")
-            return MessageDelta(stop, delta.get("stop_sequence"), self._usage)
-        if kind == "message_stop":
-            return MessageStop()
-        if kind == "error":
-            error = payload.get("error") or {}
-            error_type = str(error.get("type") or "api_error")
-            raise ProviderError(
-                f"upstream stream error: {error.get('message')}",
-                status=_STATUS_BY_TYPE.get(error_type, 502),
-                provider="anthropic",
-                kind=error_type,
-            )
-        return None
-
-    def close(self) -> list[StreamEvent]:
-        self._parser.close()
-        return []

@@ -67,9 +67,7 @@ class RegexValidator:
 
     async def check(self, request: ChatRequest, response: ChatResponse) -> Verdict:
         text = response.text()
-        found = (
-            self._pattern.fullmatch(text.strip()) if self._full else self._pattern.search(text)
-        )
+        found = self._pattern.fullmatch(text.strip()) if self._full else self._pattern.search(text)
         if found:
             return _OK
         return Verdict(False, f"does not match /{self._pattern.pattern[:60]}/")
