@@ -24,8 +24,11 @@ def client(upstream: FakeUpstream, key: str = "k") -> anthropic.Anthropic:
 
 def test_default_reply_echoes_the_last_user_text(anthropic_upstream: FakeUpstream) -> None:
     message = client(anthropic_upstream).messages.create(
-        model=MODEL, max_tokens=50, messages=HELLO,
-        extra_headers={"anthropic-beta": "prompt-caching-2024-07-31"})
+        model=MODEL,
+        max_tokens=50,
+        messages=HELLO,
+        extra_headers={"anthropic-beta": "prompt-caching-2024-07-31"},
+    )
     assert message.content[0].type == "text"
     assert message.content[0].text == "echo: hello there"
     assert message.model == MODEL and message.role == "assistant"
@@ -40,11 +43,17 @@ def test_default_reply_echoes_the_last_user_text(anthropic_upstream: FakeUpstrea
 
 
 def test_scripted_usage_carries_the_cache_ttl_split(anthropic_upstream: FakeUpstream) -> None:
-    anthropic_upstream.reply("cached answer", usage=FakeUsage(
-        input_tokens=12, output_tokens=3, cache_read=1000, cache_write_5m=200,
-        cache_write_1h=300))
-    message = client(anthropic_upstream).messages.create(model=MODEL, max_tokens=50,
-                                                         messages=HELLO)
+    anthropic_upstream.reply(
+        "cached answer",
+        usage=FakeUsage(
+            input_tokens=12,
+            output_tokens=3,
+            cache_read=1000,
+            cache_write_5m=200,
+            cache_write_1h=300,
+        ),
+    )
+    message = client(anthropic_upstream).messages.create(model=MODEL, max_tokens=50, messages=HELLO)
     usage = message.usage
     assert (usage.input_tokens, usage.output_tokens) == (12, 3)
     assert usage.cache_read_input_tokens == 1000
@@ -55,16 +64,22 @@ def test_scripted_usage_carries_the_cache_ttl_split(anthropic_upstream: FakeUpst
 
 
 def test_stream_sends_the_documented_event_sequence(anthropic_upstream: FakeUpstream) -> None:
-    anthropic_upstream.script(Reply(
-        text="four word answer here", thinking="let me think", tool_calls=(
-            ToolCall("get_weather", {"city": "Paris", "unit": "celsius"}),),
-        usage=FakeUsage(input_tokens=7, output_tokens=42, cache_read=5)))
-    events = list(client(anthropic_upstream).messages.create(
-        model=MODEL, max_tokens=2000, messages=HELLO, stream=True))
+    anthropic_upstream.script(
+        Reply(
+            text="four word answer here",
+            thinking="let me think",
+            tool_calls=(ToolCall("get_weather", {"city": "Paris", "unit": "celsius"}),),
+            usage=FakeUsage(input_tokens=7, output_tokens=42, cache_read=5),
+        )
+    )
+    events = list(
+        client(anthropic_upstream).messages.create(
+            model=MODEL, max_tokens=2000, messages=HELLO, stream=True
+        )
+    )
     kinds = [e.type for e in events]
     assert kinds[0] == "message_start" and kinds[-2:] == ["message_delta", "message_stop"]
-    blocks = [(e.index, e.content_block.type) for e in events
-              if e.type == "content_block_start"]
+    blocks = [(e.index, e.content_block.type) for e in events if e.type == "content_block_start"]
     assert blocks == [(0, "thinking"), (1, "text"), (2, "tool_use")]
     deltas = [e.delta.type for e in events if e.type == "content_block_delta"]
     assert deltas.count("signature_delta") == 1
@@ -81,10 +96,17 @@ def test_stream_helper_accumulates_text_tools_and_thinking(
     anthropic_upstream: FakeUpstream,
 ) -> None:
     args = {"query": "weather in Paris", "limit": 3, "nested": {"a": [1, 2]}}
-    anthropic_upstream.script(Reply(text="Let me look.", thinking="The user wants weather.",
-                                    tool_calls=[ToolCall("search", args, id="toolu_fixed")]))
+    anthropic_upstream.script(
+        Reply(
+            text="Let me look.",
+            thinking="The user wants weather.",
+            tool_calls=[ToolCall("search", args, id="toolu_fixed")],
+        )
+    )
     with client(anthropic_upstream).messages.stream(
-        model=MODEL, max_tokens=2000, messages=HELLO,
+        model=MODEL,
+        max_tokens=2000,
+        messages=HELLO,
         thinking={"type": "enabled", "budget_tokens": 1024},
     ) as stream:
         text = "".join(stream.text_stream)
@@ -100,16 +122,30 @@ def test_stream_helper_accumulates_text_tools_and_thinking(
 
 def test_tool_round_trip_is_accepted(anthropic_upstream: FakeUpstream) -> None:
     sdk = client(anthropic_upstream)
-    tools = [{"name": "add", "description": "add", "input_schema": {
-        "type": "object", "properties": {"a": {"type": "integer"}}}}]
+    tools = [
+        {
+            "name": "add",
+            "description": "add",
+            "input_schema": {"type": "object", "properties": {"a": {"type": "integer"}}},
+        }
+    ]
     anthropic_upstream.tool_call("add", {"a": 2})
     first = sdk.messages.create(model=MODEL, max_tokens=100, messages=HELLO, tools=tools)
     call = first.content[0]
     assert call.type == "tool_use"
-    second = sdk.messages.create(model=MODEL, max_tokens=100, tools=tools, messages=[
-        *HELLO, {"role": "assistant", "content": [call.model_dump()]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id,
-                                      "content": "4"}]}])
+    second = sdk.messages.create(
+        model=MODEL,
+        max_tokens=100,
+        tools=tools,
+        messages=[
+            *HELLO,
+            {"role": "assistant", "content": [call.model_dump()]},
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "4"}],
+            },
+        ],
+    )
     assert second.content[0].text == "echo: 4"
 
 
@@ -122,19 +158,24 @@ async def test_async_client_streams(anthropic_upstream: FakeUpstream) -> None:
     await sdk.close()
 
 
-@pytest.mark.parametrize(("status", "error_class", "error_type"), [
-    (400, anthropic.BadRequestError, "invalid_request_error"),
-    (401, anthropic.AuthenticationError, "authentication_error"),
-    (403, anthropic.PermissionDeniedError, "permission_error"),
-    (404, anthropic.NotFoundError, "not_found_error"),
-    (413, anthropic.ContentTooLargeError, "request_too_large"),
-    (429, anthropic.RateLimitError, "rate_limit_error"),
-    (500, anthropic.InternalServerError, "api_error"),
-    (503, anthropic.ServiceUnavailableError, "api_error"),
-    (529, anthropic.OverloadedError, "overloaded_error"),
-])
+@pytest.mark.parametrize(
+    ("status", "error_class", "error_type"),
+    [
+        (400, anthropic.BadRequestError, "invalid_request_error"),
+        (401, anthropic.AuthenticationError, "authentication_error"),
+        (403, anthropic.PermissionDeniedError, "permission_error"),
+        (404, anthropic.NotFoundError, "not_found_error"),
+        (413, anthropic.ContentTooLargeError, "request_too_large"),
+        (429, anthropic.RateLimitError, "rate_limit_error"),
+        (500, anthropic.InternalServerError, "api_error"),
+        (503, anthropic.ServiceUnavailableError, "api_error"),
+        (529, anthropic.OverloadedError, "overloaded_error"),
+    ],
+)
 def test_scripted_errors_raise_the_sdk_exception(
-    anthropic_upstream: FakeUpstream, status: int, error_class: type[Exception],
+    anthropic_upstream: FakeUpstream,
+    status: int,
+    error_class: type[Exception],
     error_type: str,
 ) -> None:
     anthropic_upstream.script(Fail(status, "scripted", retry_after=1))
@@ -166,22 +207,41 @@ def test_a_configured_key_must_match(make_upstream: object) -> None:
     assert ok.content[0].text == "echo: hello there"
 
 
-@pytest.mark.parametrize(("change", "needle"), [
-    ({"max_tokens": None}, "max_tokens"),
-    ({"stream_options": {"include_usage": True}}, "stream_options"),
-    ({"temperature": 1.5}, "temperature"),
-    ({"messages": [{"role": "system", "content": "x"}]}, "role"),
-    ({"messages": [{"role": "user", "content": [
-        {"type": "tool_result", "tool_use_id": "toolu_x", "content": "4"}]}]}, "tool_use_id"),
-    ({"thinking": {"type": "enabled", "budget_tokens": 100}}, "budget_tokens"),
-])
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"max_tokens": None}, "max_tokens"),
+        ({"stream_options": {"include_usage": True}}, "stream_options"),
+        ({"temperature": 1.5}, "temperature"),
+        ({"messages": [{"role": "system", "content": "x"}]}, "role"),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "tool_result", "tool_use_id": "toolu_x", "content": "4"}
+                        ],
+                    }
+                ]
+            },
+            "tool_use_id",
+        ),
+        ({"thinking": {"type": "enabled", "budget_tokens": 100}}, "budget_tokens"),
+    ],
+)
 def test_requests_the_real_api_rejects_are_rejected(
-    anthropic_upstream: FakeUpstream, change: dict[str, object], needle: str,
+    anthropic_upstream: FakeUpstream,
+    change: dict[str, object],
+    needle: str,
 ) -> None:
     body: dict[str, object] = {"model": MODEL, "max_tokens": 50, "messages": HELLO, **change}
     body = {k: v for k, v in body.items() if v is not None}
-    response = httpx.post(anthropic_upstream.url + "/v1/messages", json=body, headers={
-        "x-api-key": "k", "anthropic-version": "2023-06-01"})
+    response = httpx.post(
+        anthropic_upstream.url + "/v1/messages",
+        json=body,
+        headers={"x-api-key": "k", "anthropic-version": "2023-06-01"},
+    )
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["type"] == "invalid_request_error" and needle in error["message"]
@@ -199,6 +259,7 @@ def test_error_event_mid_stream_raises(anthropic_upstream: FakeUpstream) -> None
     anthropic_upstream.reply("a b c d e f", error_after=4)
     with pytest.raises(anthropic.APIStatusError) as caught:
         for _ in client(anthropic_upstream).messages.create(
-            model=MODEL, max_tokens=50, messages=HELLO, stream=True):
+            model=MODEL, max_tokens=50, messages=HELLO, stream=True
+        ):
             pass
     assert "overloaded_error" in json.dumps(caught.value.body)

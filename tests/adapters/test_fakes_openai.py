@@ -35,8 +35,9 @@ def test_default_reply_echoes_the_last_user_text(openai_upstream: FakeUpstream) 
 
 
 def test_usage_reports_cached_tokens_inside_prompt_tokens(openai_upstream: FakeUpstream) -> None:
-    openai_upstream.reply("ok", usage=FakeUsage(input_tokens=20, output_tokens=4,
-                                                cache_read=1000, reasoning_tokens=2))
+    openai_upstream.reply(
+        "ok", usage=FakeUsage(input_tokens=20, output_tokens=4, cache_read=1000, reasoning_tokens=2)
+    )
     usage = client(openai_upstream).chat.completions.create(model=MODEL, messages=HELLO).usage
     assert usage is not None
     assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (1020, 4, 1024)
@@ -48,8 +49,11 @@ def test_usage_reports_cached_tokens_inside_prompt_tokens(openai_upstream: FakeU
 
 def test_stream_with_usage_chunk_and_done(openai_upstream: FakeUpstream) -> None:
     openai_upstream.reply("one two three", usage=FakeUsage(input_tokens=9, output_tokens=3))
-    chunks = list(client(openai_upstream).chat.completions.create(
-        model=MODEL, messages=HELLO, stream=True, stream_options={"include_usage": True}))
+    chunks = list(
+        client(openai_upstream).chat.completions.create(
+            model=MODEL, messages=HELLO, stream=True, stream_options={"include_usage": True}
+        )
+    )
     assert all(c.object == "chat.completion.chunk" for c in chunks)
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -62,8 +66,11 @@ def test_stream_with_usage_chunk_and_done(openai_upstream: FakeUpstream) -> None
 
 
 def test_stream_without_include_usage_has_no_usage_chunk(openai_upstream: FakeUpstream) -> None:
-    raw = httpx.post(openai_upstream.url + "/v1/chat/completions", headers={
-        "authorization": "Bearer k"}, json={"model": MODEL, "messages": HELLO, "stream": True})
+    raw = httpx.post(
+        openai_upstream.url + "/v1/chat/completions",
+        headers={"authorization": "Bearer k"},
+        json={"model": MODEL, "messages": HELLO, "stream": True},
+    )
     frames = [f for f in raw.text.split("\n\n") if f]
     assert frames[-1] == "data: [DONE]"
     payloads = [json.loads(f.removeprefix("data: ")) for f in frames[:-1]]
@@ -73,10 +80,12 @@ def test_stream_without_include_usage_has_no_usage_chunk(openai_upstream: FakeUp
 
 def test_streamed_tool_calls_accumulate_to_valid_json(openai_upstream: FakeUpstream) -> None:
     args = {"city": "Paris", "days": [1, 2, 3]}
-    openai_upstream.script(Reply(tool_calls=[ToolCall("forecast", args, id="call_1"),
-                                             ToolCall("time", {"tz": "CET"})]))
-    chunks = list(client(openai_upstream).chat.completions.create(
-        model=MODEL, messages=HELLO, stream=True))
+    openai_upstream.script(
+        Reply(tool_calls=[ToolCall("forecast", args, id="call_1"), ToolCall("time", {"tz": "CET"})])
+    )
+    chunks = list(
+        client(openai_upstream).chat.completions.create(model=MODEL, messages=HELLO, stream=True)
+    )
     calls: dict[int, dict[str, str]] = {}
     pieces = 0
     for chunk in chunks:
@@ -96,17 +105,30 @@ def test_streamed_tool_calls_accumulate_to_valid_json(openai_upstream: FakeUpstr
 
 def test_tool_round_trip_non_streaming(openai_upstream: FakeUpstream) -> None:
     sdk = client(openai_upstream)
-    tools = [{"type": "function", "function": {"name": "add", "parameters": {
-        "type": "object", "properties": {"a": {"type": "integer"}}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "add",
+                "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}},
+            },
+        }
+    ]
     openai_upstream.tool_call("add", {"a": 2})
     first = sdk.chat.completions.create(model=MODEL, messages=HELLO, tools=tools)
     message = first.choices[0].message
     assert first.choices[0].finish_reason == "tool_calls" and message.content is None
     call = message.tool_calls[0]
     assert json.loads(call.function.arguments) == {"a": 2}
-    second = sdk.chat.completions.create(model=MODEL, tools=tools, messages=[
-        *HELLO, message.model_dump(exclude_none=True),
-        {"role": "tool", "tool_call_id": call.id, "content": "4"}])
+    second = sdk.chat.completions.create(
+        model=MODEL,
+        tools=tools,
+        messages=[
+            *HELLO,
+            message.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": call.id, "content": "4"},
+        ],
+    )
     assert second.choices[0].message.content == "echo: hello there"
 
 
@@ -119,18 +141,24 @@ async def test_async_client_streams(openai_upstream: FakeUpstream) -> None:
     await sdk.close()
 
 
-@pytest.mark.parametrize(("status", "error_class", "code"), [
-    (400, openai.BadRequestError, None),
-    (401, openai.AuthenticationError, "invalid_api_key"),
-    (403, openai.PermissionDeniedError, "unsupported_country_region_territory"),
-    (404, openai.NotFoundError, "model_not_found"),
-    (413, openai.APIStatusError, "request_too_large"),
-    (429, openai.RateLimitError, "rate_limit_exceeded"),
-    (500, openai.InternalServerError, None),
-    (503, openai.InternalServerError, None),
-])
+@pytest.mark.parametrize(
+    ("status", "error_class", "code"),
+    [
+        (400, openai.BadRequestError, None),
+        (401, openai.AuthenticationError, "invalid_api_key"),
+        (403, openai.PermissionDeniedError, "unsupported_country_region_territory"),
+        (404, openai.NotFoundError, "model_not_found"),
+        (413, openai.APIStatusError, "request_too_large"),
+        (429, openai.RateLimitError, "rate_limit_exceeded"),
+        (500, openai.InternalServerError, None),
+        (503, openai.InternalServerError, None),
+    ],
+)
 def test_scripted_errors_raise_the_sdk_exception(
-    openai_upstream: FakeUpstream, status: int, error_class: type[Exception], code: str | None,
+    openai_upstream: FakeUpstream,
+    status: int,
+    error_class: type[Exception],
+    code: str | None,
 ) -> None:
     openai_upstream.script(Fail(status, "scripted", retry_after=1))
     with pytest.raises(error_class) as caught:
@@ -147,26 +175,34 @@ def test_key_is_checked(make_upstream: Callable[..., FakeUpstream]) -> None:
     with pytest.raises(openai.AuthenticationError) as caught:
         client(upstream, "wrong").chat.completions.create(model=MODEL, messages=HELLO)
     assert caught.value.code == "invalid_api_key"
-    missing = httpx.post(upstream.url + "/v1/chat/completions",
-                         json={"model": MODEL, "messages": HELLO})
+    missing = httpx.post(
+        upstream.url + "/v1/chat/completions", json={"model": MODEL, "messages": HELLO}
+    )
     assert missing.status_code == 401
     assert client(upstream, "right").models.list().data[0].id == "gpt-4o-mini"
 
 
-@pytest.mark.parametrize(("change", "needle"), [
-    ({"stream_options": {"include_usage": True}}, "stream_options"),
-    ({"thinking": {"type": "enabled"}}, "thinking"),
-    ({"temperature": 2.5}, "temperature"),
-    ({"messages": [{"role": "tool", "tool_call_id": "x", "content": "4"}]}, "tool"),
-    ({"messages": []}, "messages"),
-])
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"stream_options": {"include_usage": True}}, "stream_options"),
+        ({"thinking": {"type": "enabled"}}, "thinking"),
+        ({"temperature": 2.5}, "temperature"),
+        ({"messages": [{"role": "tool", "tool_call_id": "x", "content": "4"}]}, "tool"),
+        ({"messages": []}, "messages"),
+    ],
+)
 def test_requests_the_real_api_rejects_are_rejected(
-    openai_upstream: FakeUpstream, change: dict[str, object], needle: str,
+    openai_upstream: FakeUpstream,
+    change: dict[str, object],
+    needle: str,
 ) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         client(openai_upstream).chat.completions.create(
-            model=MODEL, messages=change.pop("messages", HELLO),  # type: ignore[arg-type]
-            extra_body=change)
+            model=MODEL,
+            messages=change.pop("messages", HELLO),  # type: ignore[arg-type]
+            extra_body=change,
+        )
     assert needle in caught.value.message
 
 
@@ -174,14 +210,19 @@ def test_error_frame_mid_stream_raises(openai_upstream: FakeUpstream) -> None:
     openai_upstream.reply("a b c d e f", error_after=3)
     with pytest.raises(openai.APIError) as caught:
         for _ in client(openai_upstream).chat.completions.create(
-            model=MODEL, messages=HELLO, stream=True):
+            model=MODEL, messages=HELLO, stream=True
+        ):
             pass
     assert "server had an error" in caught.value.message
 
 
 def test_thinking_is_sent_as_reasoning_content(openai_upstream: FakeUpstream) -> None:
     openai_upstream.reply("answer", thinking="pondering")
-    message = client(openai_upstream).chat.completions.create(
-        model=MODEL, messages=HELLO).choices[0].message
+    message = (
+        client(openai_upstream)
+        .chat.completions.create(model=MODEL, messages=HELLO)
+        .choices[0]
+        .message
+    )
     assert message.content == "answer"
     assert message.model_extra == {"reasoning_content": "pondering"}

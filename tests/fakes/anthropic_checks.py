@@ -10,16 +10,45 @@ from __future__ import annotations
 
 from typing import Any
 
-TOP_LEVEL = frozenset({
-    "model", "messages", "max_tokens", "system", "metadata", "stop_sequences", "stream",
-    "temperature", "top_p", "top_k", "tools", "tool_choice", "thinking", "service_tier",
-    "container", "mcp_servers", "context_management", "output_config", "output_format",
-    "inference_geo",
-})
-BLOCK_TYPES = frozenset({
-    "text", "image", "document", "tool_use", "tool_result", "thinking", "redacted_thinking",
-    "server_tool_use", "web_search_tool_result", "search_result", "container_upload",
-})
+TOP_LEVEL = frozenset(
+    {
+        "model",
+        "messages",
+        "max_tokens",
+        "system",
+        "metadata",
+        "stop_sequences",
+        "stream",
+        "temperature",
+        "top_p",
+        "top_k",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "service_tier",
+        "container",
+        "mcp_servers",
+        "context_management",
+        "output_config",
+        "output_format",
+        "inference_geo",
+    }
+)
+BLOCK_TYPES = frozenset(
+    {
+        "text",
+        "image",
+        "document",
+        "tool_use",
+        "tool_result",
+        "thinking",
+        "redacted_thinking",
+        "server_tool_use",
+        "web_search_tool_result",
+        "search_result",
+        "container_upload",
+    }
+)
 
 
 def check_messages_request(body: Any, *, count_tokens: bool = False) -> str | None:
@@ -94,7 +123,10 @@ def _check_tools(body: dict[str, Any]) -> str | None:
     choice = body.get("tool_choice")
     if choice is not None:
         if not isinstance(choice, dict) or choice.get("type") not in (
-            "auto", "any", "tool", "none"
+            "auto",
+            "any",
+            "tool",
+            "none",
         ):
             return "tool_choice: Input tag does not match any of 'auto', 'any', 'tool', 'none'"
         if choice["type"] == "tool" and choice.get("name") not in names:
@@ -107,7 +139,9 @@ def _check_thinking(body: dict[str, Any]) -> str | None:
     if thinking is None:
         return None
     if not isinstance(thinking, dict) or thinking.get("type") not in (
-        "enabled", "disabled", "adaptive"
+        "enabled",
+        "disabled",
+        "adaptive",
     ):
         return "thinking.type: Input tag does not match 'enabled', 'disabled', 'adaptive'"
     if thinking["type"] == "enabled":
@@ -172,9 +206,11 @@ def _check_block(block: Any, where: str, role: str, tool_uses: set[str]) -> str 
         if role != "user":
             return f"{where}: tool_result blocks may only appear in user messages"
         if block.get("tool_use_id") not in tool_uses:
-            return (f"{where}: unexpected `tool_use_id` found in `tool_result` blocks: "
-                    f"{block.get('tool_use_id')}. Each `tool_result` block must have a "
-                    "corresponding `tool_use` block in the previous message.")
+            return (
+                f"{where}: unexpected `tool_use_id` found in `tool_result` blocks: "
+                f"{block.get('tool_use_id')}. Each `tool_result` block must have a "
+                "corresponding `tool_use` block in the previous message."
+            )
         inner = block.get("content")
         if inner is not None and not isinstance(inner, str | list):
             return f"{where}.content: Input should be a valid string or list"

@@ -17,7 +17,10 @@ import pytest
 from tests.fakes.upstream import Dialect, FakeUpstream
 
 __all__ = [
-    "anthropic_upstream", "fake_anthropic_server", "fake_openai_server", "make_upstream",
+    "anthropic_upstream",
+    "fake_anthropic_server",
+    "fake_openai_server",
+    "make_upstream",
     "openai_upstream",
 ]
 

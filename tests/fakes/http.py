@@ -59,7 +59,11 @@ async def read_request(scope: Scope, receive: Receive) -> RecordedRequest:
     except ValueError:
         parsed = None
     return RecordedRequest(
-        method=scope["method"], path=scope["path"], headers=headers, body=body, json=parsed,
+        method=scope["method"],
+        path=scope["path"],
+        headers=headers,
+        body=body,
+        json=parsed,
         query=scope.get("query_string", b"").decode("latin-1"),
     )
 
@@ -71,22 +75,32 @@ def _raw_headers(content_type: str, headers: Mapping[str, str]) -> list[tuple[by
 
 
 async def send_body(
-    send: Send, status: int, body: bytes, *, content_type: str = "application/json",
-    headers: Mapping[str, str] | None = None, die: bool = False,
+    send: Send,
+    status: int,
+    body: bytes,
+    *,
+    content_type: str = "application/json",
+    headers: Mapping[str, str] | None = None,
+    die: bool = False,
 ) -> None:
     """A whole response; with ``die``, send the headers and half the body, then drop."""
     raw = _raw_headers(content_type, headers or {})
     raw.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": raw})
     if die:
-        await send({"type": "http.response.body", "body": body[: len(body) // 2],
-                    "more_body": True})
+        await send(
+            {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
+        )
         raise Drop("scripted: connection dropped mid-body")
     await send({"type": "http.response.body", "body": body})
 
 
 async def send_json(
-    send: Send, status: int, payload: Any, *, headers: Mapping[str, str] | None = None,
+    send: Send,
+    status: int,
+    payload: Any,
+    *,
+    headers: Mapping[str, str] | None = None,
     die: bool = False,
 ) -> None:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
@@ -94,8 +108,12 @@ async def send_json(
 
 
 async def send_stream(
-    send: Send, frames: Sequence[bytes], *, headers: Mapping[str, str] | None = None,
-    chunk_delay: float = 0.0, die_after: int | None = None,
+    send: Send,
+    frames: Sequence[bytes],
+    *,
+    headers: Mapping[str, str] | None = None,
+    chunk_delay: float = 0.0,
+    die_after: int | None = None,
 ) -> None:
     """An SSE response, one frame per body message (so each reaches the client at once)."""
     base = {"cache-control": "no-cache", **(headers or {})}

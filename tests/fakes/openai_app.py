@@ -41,30 +41,48 @@ ERRORS: dict[int, tuple[str, str | None]] = {
 FINGERPRINT = "fp_fake0001"
 
 
-def error_body(message: str, error_type: str, code: str | None = None,
-               param: str | None = None) -> dict[str, Any]:
+def error_body(
+    message: str, error_type: str, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
     return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
 
 
 async def handle(upstream: Any, request: RecordedRequest, send: Send) -> None:
     route = (request.method, request.path)
     if route not in (("POST", "/v1/chat/completions"), ("GET", "/v1/models")):
-        await send_json(send, 404, error_body(
-            f"Invalid URL ({request.method} {request.path})", "invalid_request_error"))
+        await send_json(
+            send,
+            404,
+            error_body(f"Invalid URL ({request.method} {request.path})", "invalid_request_error"),
+        )
         return
     auth = request.header("authorization") or ""
     key = auth[7:] if auth.lower().startswith("bearer ") else ""
     if not key or (upstream.api_key is not None and key != upstream.api_key):
         shown = f"{key[:3]}***" if key else "none"
-        await send_json(send, 401, error_body(
-            f"Incorrect API key provided: {shown}. You can find your API key at "
-            "https://platform.openai.com/account/api-keys.", "invalid_request_error",
-            "invalid_api_key"))
+        await send_json(
+            send,
+            401,
+            error_body(
+                f"Incorrect API key provided: {shown}. You can find your API key at "
+                "https://platform.openai.com/account/api-keys.",
+                "invalid_request_error",
+                "invalid_api_key",
+            ),
+        )
         return
     if request.method == "GET":
-        await send_json(send, 200, {"object": "list", "data": [
-            {"id": m, "object": "model", "created": 1700000000, "owned_by": "openai"}
-            for m in upstream.models]})
+        await send_json(
+            send,
+            200,
+            {
+                "object": "list",
+                "data": [
+                    {"id": m, "object": "model", "created": 1700000000, "owned_by": "openai"}
+                    for m in upstream.models
+                ],
+            },
+        )
         return
     problem = check_chat_request(request.json)
     if problem:
@@ -88,8 +106,8 @@ async def send_fail(send: Send, fail: Fail) -> None:
     body = fail.body
     if body is None:
         error_type, code = ERRORS.get(
-            fail.status, ("server_error" if fail.status >= 500 else "invalid_request_error",
-                          None))
+            fail.status, ("server_error" if fail.status >= 500 else "invalid_request_error", None)
+        )
         body = error_body(fail.message, fail.error_type or error_type, code)
     await send_json(send, fail.status, body, headers=headers)
 
@@ -117,8 +135,10 @@ def usage_json(usage: FakeUsage) -> dict[str, Any]:
         "total_tokens": prompt + usage.output_tokens,
         "prompt_tokens_details": {"cached_tokens": usage.cache_read, "audio_tokens": 0},
         "completion_tokens_details": {
-            "reasoning_tokens": usage.reasoning_tokens, "audio_tokens": 0,
-            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0,
+            "reasoning_tokens": usage.reasoning_tokens,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
         },
     }
 
@@ -129,46 +149,79 @@ async def send_reply(send: Send, body: dict[str, Any], reply: Reply) -> None:
         text = f"echo: {last_user_text(body)}"
     usage = reply.usage or FakeUsage(
         input_tokens=estimate_input(body),
-        output_tokens=max(1, len(text_pieces(text or "")) + 10 * len(reply.tool_calls)))
+        output_tokens=max(1, len(text_pieces(text or "")) + 10 * len(reply.tool_calls)),
+    )
     stop = reply.stop_reason or ("tool_calls" if reply.tool_calls else "stop")
     finish = TO_OPENAI_STOP.get(stop, stop)
-    calls = [{"id": c.id or new_id("call_"), "type": "function",
-              "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
-             for c in reply.tool_calls]
-    base = {"id": new_id("chatcmpl-"), "created": int(time.time()),
-            "model": reply.model or body["model"], "service_tier": "default",
-            "system_fingerprint": FINGERPRINT}
+    calls = [
+        {
+            "id": c.id or new_id("call_"),
+            "type": "function",
+            "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
+        }
+        for c in reply.tool_calls
+    ]
+    base = {
+        "id": new_id("chatcmpl-"),
+        "created": int(time.time()),
+        "model": reply.model or body["model"],
+        "service_tier": "default",
+        "system_fingerprint": FINGERPRINT,
+    }
     headers = {"x-request-id": new_id("req_"), **reply.headers}
     if not body.get("stream"):
-        message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None,
-                                   "annotations": []}
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": text,
+            "refusal": None,
+            "annotations": [],
+        }
         if calls:
             message["tool_calls"] = calls
         if reply.thinking is not None:
             message["reasoning_content"] = reply.thinking
-        completion = {**base, "object": "chat.completion", "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-            "usage": usage_json(usage)}
+        completion = {
+            **base,
+            "object": "chat.completion",
+            "choices": [
+                {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+            ],
+            "usage": usage_json(usage),
+        }
         await send_json(send, 200, completion, headers=headers, die=reply.die_after is not None)
         return
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     frames = stream_frames(base, text, reply, calls, finish, usage, include_usage)
     if reply.error_after is not None:
-        error_type = "server_error" if reply.stream_error == "overloaded_error" else (
-            reply.stream_error)
-        frames = [*frames[: reply.error_after], sse(error_body(
-            "The server had an error while processing your request.", error_type))]
-    await send_stream(send, frames, headers=headers, chunk_delay=reply.chunk_delay,
-                      die_after=reply.die_after)
+        error_type = (
+            "server_error" if reply.stream_error == "overloaded_error" else (reply.stream_error)
+        )
+        frames = [
+            *frames[: reply.error_after],
+            sse(error_body("The server had an error while processing your request.", error_type)),
+        ]
+    await send_stream(
+        send, frames, headers=headers, chunk_delay=reply.chunk_delay, die_after=reply.die_after
+    )
 
 
 def stream_frames(
-    base: dict[str, Any], text: str | None, reply: Reply, calls: list[dict[str, Any]],
-    finish: str, usage: FakeUsage, include_usage: bool,
+    base: dict[str, Any],
+    text: str | None,
+    reply: Reply,
+    calls: list[dict[str, Any]],
+    finish: str,
+    usage: FakeUsage,
+    include_usage: bool,
 ) -> list[bytes]:
     def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
-        payload: dict[str, Any] = {**base, "object": "chat.completion.chunk", "choices": [
-            {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]}
+        payload: dict[str, Any] = {
+            **base,
+            "object": "chat.completion.chunk",
+            "choices": [
+                {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+            ],
+        }
         if include_usage:
             payload["usage"] = None
         return sse(payload)
@@ -179,14 +232,35 @@ def stream_frames(
     if text:
         frames.extend(chunk({"content": p}) for p in text_pieces(text))
     for index, call in enumerate(calls):
-        frames.append(chunk({"tool_calls": [{
-            "index": index, "id": call["id"], "type": "function",
-            "function": {"name": call["function"]["name"], "arguments": ""}}]}))
-        frames.extend(chunk({"tool_calls": [{"index": index, "function": {"arguments": p}}]})
-                      for p in json_pieces(call["function"]["arguments"]))
+        frames.append(
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": index,
+                            "id": call["id"],
+                            "type": "function",
+                            "function": {"name": call["function"]["name"], "arguments": ""},
+                        }
+                    ]
+                }
+            )
+        )
+        frames.extend(
+            chunk({"tool_calls": [{"index": index, "function": {"arguments": p}}]})
+            for p in json_pieces(call["function"]["arguments"])
+        )
     frames.append(chunk({}, finish))
     if include_usage:
-        frames.append(sse({**base, "object": "chat.completion.chunk", "choices": [],
-                           "usage": usage_json(usage)}))
+        frames.append(
+            sse(
+                {
+                    **base,
+                    "object": "chat.completion.chunk",
+                    "choices": [],
+                    "usage": usage_json(usage),
+                }
+            )
+        )
     frames.append(sse("[DONE]"))
     return frames

@@ -98,10 +98,20 @@ def new_id(prefix: str) -> str:
 
 
 # Stop reasons in both vocabularies, mapped to each side.
-TO_ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
-                     "content_filter": "refusal"}
-TO_OPENAI_STOP = {"end_turn": "stop", "max_tokens": "length", "tool_use": "tool_calls",
-                  "stop_sequence": "stop", "refusal": "content_filter", "pause_turn": "stop"}
+TO_ANTHROPIC_STOP = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "content_filter": "refusal",
+}
+TO_OPENAI_STOP = {
+    "end_turn": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "stop_sequence": "stop",
+    "refusal": "content_filter",
+    "pause_turn": "stop",
+}
 
 
 def json_pieces(text: str, parts: int = 3) -> list[str]:

@@ -47,8 +47,12 @@ class FakeUpstream:
     """A scriptable fake of one provider's HTTP API (an ASGI app plus its server)."""
 
     def __init__(
-        self, dialect: Dialect, *, api_key: str | None = None,
-        models: Sequence[str] | None = None, port: int = 0,
+        self,
+        dialect: Dialect,
+        *,
+        api_key: str | None = None,
+        models: Sequence[str] | None = None,
+        port: int = 0,
     ) -> None:
         self.dialect = dialect
         self._handler = anthropic_app.handle if dialect == "anthropic" else openai_app.handle
@@ -76,8 +80,9 @@ class FakeUpstream:
     def reply(self, text: str | None = None, **fields: Any) -> FakeUpstream:
         return self.script(Reply(text=text, **fields))
 
-    def tool_call(self, name: str, arguments: dict[str, Any] | None = None,
-                  **fields: Any) -> FakeUpstream:
+    def tool_call(
+        self, name: str, arguments: dict[str, Any] | None = None, **fields: Any
+    ) -> FakeUpstream:
         return self.script(Reply(tool_calls=(ToolCall(name, arguments or {}),), **fields))
 
     def fail(self, status: int, message: str = "scripted failure", **fields: Any) -> FakeUpstream:
@@ -149,12 +154,21 @@ class FakeUpstream:
         sock.bind(("127.0.0.1", self._port))
         self._port = sock.getsockname()[1]
         config = uvicorn.Config(
-            self, log_level="warning", access_log=False, lifespan="off", loop="asyncio",
-            timeout_graceful_shutdown=1, timeout_keep_alive=5,
+            self,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            loop="asyncio",
+            timeout_graceful_shutdown=1,
+            timeout_keep_alive=5,
         )
         server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
-                                  name=f"fake-{self.dialect}-{self._port}")
+        thread = threading.Thread(
+            target=server.run,
+            kwargs={"sockets": [sock]},
+            daemon=True,
+            name=f"fake-{self.dialect}-{self._port}",
+        )
         thread.start()
         deadline = time.monotonic() + 10
         while not server.started:

@@ -20,7 +20,8 @@ def record(i: int, **fields: Any) -> RequestRecord:
     base: dict[str, Any] = dict(
         id=f"req_{i}", ts_ms=T0 + i, requested_model="auto", model="claude-haiku-4-5",
         deployment="d", route="auto", attempts=1, input_tokens=800, output_tokens=50,
-        cost_usd=Decimal("0.00105"), baseline_cost_usd=Decimal("0.00315"), latency_ms=float(i % 100),
+        cost_usd=Decimal("0.00105"), baseline_cost_usd=Decimal("0.00315"),
+        latency_ms=float(i % 100),
     )  # fmt: skip
     base.update(fields)
     return RequestRecord(**base)
