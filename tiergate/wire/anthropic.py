@@ -1,4 +1,13 @@
-"""The Anthropic Messages wire format, both directions (see ``tiergate.wire.format``)."""
+"""The Anthropic Messages wire format, both directions (see ``tiergate.wire.format``).
+
+``FORMAT`` is the entry point; the work is split by job:
+
+    anthropic_blocks   content blocks <-> core blocks (shared grammar, field-naming errors)
+    anthropic_decode   client request body -> ChatRequest
+    anthropic_encode   ChatResponse / stream events / errors -> client shapes
+    anthropic_upstream ChatRequest -> upstream body; upstream answer and error -> core
+    anthropic_stream   upstream SSE bytes -> core stream events
+"""
 
 from __future__ import annotations
 
@@ -7,12 +16,19 @@ from typing import Any
 
 from tiergate.errors import GatewayError, ProviderError
 from tiergate.types import ChatRequest, ChatResponse
-from tiergate.wire import anthropic_decode, anthropic_encode, anthropic_upstream
+from tiergate.wire import (
+    anthropic_decode,
+    anthropic_encode,
+    anthropic_stream,
+    anthropic_upstream,
+)
 
 ANTHROPIC_VERSION = "2023-06-01"
 
 
 class AnthropicFormat:
+    """Stateless; one shared instance (``FORMAT``) serves every request."""
+
     name = "anthropic"
     request_path = "/v1/messages"
 
@@ -31,6 +47,7 @@ class AnthropicFormat:
         return anthropic_encode.encode_error(error)
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        """``x-api-key`` only when there is a key (a keyless local proxy needs none)."""
         headers = {"anthropic-version": ANTHROPIC_VERSION}
         if api_key:
             headers["x-api-key"] = api_key
@@ -42,8 +59,8 @@ class AnthropicFormat:
     def decode_response(self, body: Any) -> ChatResponse:
         return anthropic_upstream.decode_response(body)
 
-    def stream_decoder(self) -> anthropic_upstream.AnthropicStreamDecoder:
-        return anthropic_upstream.AnthropicStreamDecoder()
+    def stream_decoder(self) -> anthropic_stream.AnthropicStreamDecoder:
+        return anthropic_stream.AnthropicStreamDecoder()
 
     def decode_error(
         self, status: int, headers: Mapping[str, str], body: bytes, provider: str

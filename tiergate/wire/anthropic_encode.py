@@ -139,7 +139,7 @@ class AnthropicStreamEncoder:
             )
         if isinstance(event, MessageStart):
             self._usage = event.usage
-            message = {
+            message: dict[str, Any] = {
                 "id": message_id(event.id), "type": "message", "role": "assistant",
                 "model": self._model, "content": [], "stop_reason": None,
                 "stop_sequence": None, "usage": usage_dict(event.usage),

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from tiergate.errors import ProviderError, parse_retry_after
+from tiergate.errors import InvalidRequest, ProviderError, parse_retry_after
 from tiergate.types import (
     ChatRequest,
     ChatResponse,
@@ -152,7 +152,7 @@ def decode_response(body: Any) -> ChatResponse:
     for i, raw in enumerate(body["content"]):
         try:
             content.append(decode_block(raw, f"content[{i}]"))
-        except ValueError:
+        except InvalidRequest:
             continue  # a server-tool block (web search, ...) the core model has no place for
     return ChatResponse(
         id=str(body.get("id") or "msg_upstream"),
