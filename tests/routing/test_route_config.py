@@ -1,0 +1,57 @@
+"""Route config errors surface at start-up, naming the route and the key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.routing.builders import policies
+from tiergate.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("routes", "message"),
+    [
+        ({"auto": {"default": "claude-haiku-4-6"}},
+         "routes.auto.default: unknown model 'claude-haiku-4-6'; did you mean claude-haiku-4-5"),
+        ({"auto": {"default": "gpt-5.4"}},
+         "routes.auto.default: model gpt-5.4 has no deployment"),
+        ({"auto": {"rules": [{"when": {"task": "x"}, "use": "opus-9"}], "default": "haiku"}},
+         "routes.auto.rules[0].use: unknown model 'opus-9'"),
+        ({"auto": {"rules": [{"when": {"taks": "x"}, "use": "haiku"}], "default": "haiku"}},
+         "routes.auto.rules[0].when.taks: Extra inputs are not permitted"),
+        ({"auto": {"rules": [{"use": "haiku"}]}},
+         "routes.auto: a rules route needs a `default` model"),
+        ({"auto": {"default": "haiku", "ladder": ["haiku"]}},
+         "routes.auto: a route has exactly one of"),
+        ({"auto": {}}, "routes.auto: a route has exactly one of"),
+        ({"auto": {"ladder": []}}, "routes.auto: a route has exactly one of"),
+        ({"auto": {"default": "haiku", "validators": [{"type": "json"}]}},
+         "`validators` only apply to a `ladder` route"),
+        ({"auto": {"default": "haiku", "max_cost_usd": -1}}, "routes.auto.max_cost_usd"),
+        ({"auto": {"default": "haiku", "fallback": ["gpt-5.4"]}},
+         "routes.auto.fallback[0]: model gpt-5.4 has no deployment"),
+        ({"auto": {"ladder": ["haiku", "sonet"]}}, "routes.auto.ladder[1]: unknown model"),
+        ({"sonnet": {"default": "haiku"}}, "routes.sonnet: the route name is also the name"),
+        ({"auto": "haiku"}, "routes.auto: a route is a mapping"),
+        ({"auto": {"learned": {"weak": "haiku"}}}, "routes.auto.learned.router: Field required"),
+    ],
+)
+def test_bad_route_is_a_config_error_naming_route_and_key(
+    routes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        policies(routes)
+    assert message in str(caught.value)
+
+
+def test_empty_routes_build_nothing() -> None:
+    table, _ = policies({})
+    assert table == {}
+
+
+def test_each_route_is_its_own_policy() -> None:
+    table, _ = policies({"a": {"default": "haiku"}, "b": {"ladder": ["haiku", "opus"]}})
+    assert sorted(table) == ["a", "b"]
+    assert table["a"].name == "a" and table["b"].name == "b"
