@@ -58,8 +58,15 @@ def test_threshold_from_config_overrides_the_file(router_file: Path) -> None:
 
 
 def test_weak_choice_still_passes_the_capability_filter(router_file: Path) -> None:
-    spec = {"smart": {"learned": {"router": str(router_file), "weak": "local/smollm2-135m",
-                                  "strong": "claude-sonnet-4-6"}}}
+    spec = {
+        "smart": {
+            "learned": {
+                "router": str(router_file),
+                "weak": "local/smollm2-135m",
+                "strong": "claude-sonnet-4-6",
+            }
+        }
+    }
     table, state = policies(spec)
     plan = table["smart"](ask(EASY[0], model="smart", image=True), CATALOG, state)
     assert plan.tiers[0].model.id == "claude-haiku-4-5"
