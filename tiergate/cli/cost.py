@@ -99,15 +99,16 @@ def project(
     )
     if cached_prefix_tokens:
         shape += f", {cached_prefix_tokens:,}-token cached prefix at {rate:.0%} hits"
-    table = Table(title=shape + (" at batch rates" if batch else ""), caption="month = 30 days")
-    for header in ("model", "per request", "per day", "per month"):
-        table.add_column(header, justify="left" if header == "model" else "right")
+    caption = "month = 30 days"
     skipped = [r.model for r in rows if cached_prefix_tokens and not r.cache_applied]
     if skipped:
-        table.caption += (
+        caption += (
             f"; no caching on {', '.join(skipped)}: prefix below the model's minimum"
             " cacheable length (or no prompt caching), priced as plain input"
         )
+    table = Table(title=shape + (" at batch rates" if batch else ""), caption=caption)
+    for header in ("model", "per request", "per day", "per month"):
+        table.add_column(header, justify="left" if header == "model" else "right")
     for row in rows:
         table.add_row(
             row.model, money(row.per_request_usd, 6), money(row.daily_usd), money(row.monthly_usd)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -46,7 +47,7 @@ def serve(
         f"(OpenAI: /v1/chat/completions, Anthropic: /v1/messages); models: {', '.join(served)}",
         err=True,
     )
-    options = dict(
+    options: dict[str, Any] = dict(
         host=settings.host,
         port=settings.port,
         log_level=log_level,

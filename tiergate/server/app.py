@@ -19,6 +19,7 @@ from tiergate.server.openapi import openapi_document
 from tiergate.server.record import RequestTrace
 from tiergate.server.responses import (
     ClientGone,
+    Message,
     Receive,
     Scope,
     Send,
@@ -99,7 +100,7 @@ class App:
         trace = RequestTrace(new_request_id(), wire.name, on_finish=self.on_finish)
         started = False
 
-        async def tracked_send(message: dict[str, Any]) -> None:
+        async def tracked_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
@@ -123,11 +124,11 @@ class App:
                 )
         except Exception:
             logger.exception("unhandled error in request %s", trace.request_id)
-            error = InternalError(f"internal error (request id {trace.request_id})")
-            trace.finish(self.gateway.accountant, status=500, error=error)
+            internal = InternalError(f"internal error (request id {trace.request_id})")
+            trace.finish(self.gateway.accountant, status=500, error=internal)
             if not started:
                 await self._send_error(
-                    wire, error, send, {"x-tiergate-request-id": trace.request_id}
+                    wire, internal, send, {"x-tiergate-request-id": trace.request_id}
                 )
 
     async def authenticate(self, headers: dict[str, str]) -> Principal:

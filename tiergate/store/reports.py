@@ -84,7 +84,10 @@ def _row(values: tuple[Any, ...]) -> dict[str, Any]:
     (n, cost, baseline, cache, errors, escalated, refusals, with_tools, bad_tools,
      tokens_in, tokens_out, cache_read, cache_write, unpriced) = values  # fmt: skip
     n = int(n or 0)
-    rate = lambda x: (int(x or 0) / n) if n else 0.0  # noqa: E731
+
+    def rate(x: Any) -> float:
+        return (int(x or 0) / n) if n else 0.0
+
     return {
         "requests": n,
         "cost_usd": _usd(cost),
