@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from tiergate.errors import GatewayError, InternalError, NotFound
 from tiergate.server import endpoints
