@@ -1,35 +1,82 @@
-"""A fast input-token estimate for count_tokens and budget pre-checks.
+"""A fast input-token estimate for ``/v1/messages/count_tokens`` and budget pre-checks.
 
-Exact counts need each provider's own tokenizer, which tiergate does not ship; the estimate is
-~4 characters a token for English text and code (the usual figure for BPE tokenizers of this
-generation), plus fixed overheads: 4 tokens per message for role framing, the JSON of each tool
-definition at the same rate plus 8, and 1,600 tokens per image (Anthropic's figure for a
-~1.15-megapixel image; smaller images cost less, so this errs high, which is the safe side for
-a budget check).
+Exact counts need each provider's own tokenizer, which tiergate does not ship (no download, no
+heavy import on the hot path). The estimate, and why each number:
+
+- Text: 4 characters a token (``CHARS_PER_TOKEN``), the usual figure for English prose and code
+  under the BPE tokenizers of current models; other scripts tokenize denser, so this can be low
+  for them.
+- ``REQUEST_OVERHEAD`` 3 + ``MESSAGE_OVERHEAD`` 4 per message for role framing. Anthropic's
+  documented count_tokens example (one user message "Hello, Claude" -> 14) implies ~10 tokens
+  of framing for Claude, OpenAI's chat format adds ~3 per message plus 3 per reply; 7 for a
+  one-message request sits between them (the estimate serves both formats).
+- Tools: each definition's name, description and JSON schema at the text rate, plus
+  ``TOOL_OVERHEAD`` 8 for its framing, plus ``TOOL_SYSTEM_PROMPT`` 346 once when any tool is
+  given: the system prompt Anthropic documents adding for tool use (346 for auto/none, 313 for
+  any/tool on current models; the larger is used).
+- Images: Anthropic's formula width*height/750, capped at ``IMAGE_TOKENS`` 1,600 (what a
+  ~1.15-megapixel image costs; larger ones are scaled down to that). Dimensions are read from the
+  first bytes of a base64 PNG or GIF; any other image (JPEG, URL) is charged the cap, which errs
+  high -- the safe side for a budget check.
+- Tool calls and thinking already in the conversation count at the text rate.
 """
 
 from __future__ import annotations
 
+import binascii
+from base64 import b64decode
+
 import orjson
 
-from tiergate.types import ChatRequest, ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
+from tiergate.types import (
+    ChatRequest,
+    ImageBlock,
+    TextBlock,
+    ThinkingBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+)
 
 CHARS_PER_TOKEN = 4
+REQUEST_OVERHEAD = 3
 MESSAGE_OVERHEAD = 4
 TOOL_OVERHEAD = 8
+TOOL_SYSTEM_PROMPT = 346
 IMAGE_TOKENS = 1600
+PIXELS_PER_TOKEN = 750
+
+
+def image_tokens(image: ImageBlock) -> int:
+    """Tokens for one image: from its pixel size when the header gives it, else the cap."""
+    size = _dimensions(image.data) if image.source_type == "base64" and image.data else None
+    if size is None:
+        return IMAGE_TOKENS
+    width, height = size
+    return max(1, min(IMAGE_TOKENS, -(-width * height // PIXELS_PER_TOKEN)))
+
+
+def _dimensions(data: str) -> tuple[int, int] | None:
+    try:
+        head = b64decode(data[:32])  # 24 bytes: enough for the PNG IHDR and the GIF header
+    except (binascii.Error, ValueError):
+        return None
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and len(head) >= 24:
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if head[:6] in (b"GIF87a", b"GIF89a") and len(head) >= 10:
+        return int.from_bytes(head[6:8], "little"), int.from_bytes(head[8:10], "little")
+    return None
 
 
 def estimate_input_tokens(request: ChatRequest) -> int:
     chars = sum(len(b.text) for b in request.system)
-    tokens = 0
+    tokens = REQUEST_OVERHEAD
     for message in request.messages:
         tokens += MESSAGE_OVERHEAD
         for block in message.content:
             if isinstance(block, TextBlock):
                 chars += len(block.text)
             elif isinstance(block, ImageBlock):
-                tokens += IMAGE_TOKENS
+                tokens += image_tokens(block)
             elif isinstance(block, ToolUseBlock):
                 chars += len(block.name) + len(orjson.dumps(block.input))
             elif isinstance(block, ToolResultBlock):
@@ -37,7 +84,11 @@ def estimate_input_tokens(request: ChatRequest) -> int:
                     if isinstance(part, TextBlock):
                         chars += len(part.text)
                     else:
-                        tokens += IMAGE_TOKENS
+                        tokens += image_tokens(part)
+            elif isinstance(block, ThinkingBlock):
+                chars += len(block.thinking)
+    if request.tools:
+        tokens += TOOL_SYSTEM_PROMPT
     for tool in request.tools:
         tokens += TOOL_OVERHEAD
         chars += len(tool.name) + len(tool.description or "") + len(orjson.dumps(tool.input_schema))
