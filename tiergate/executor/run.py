@@ -20,7 +20,7 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import orjson
 
@@ -209,8 +209,10 @@ class Executor:
             final = index == len(plan.tiers) - 1
             try:
                 if not final and plan.validators:
+                    # Read whole so validators see the answer: the upstream must not stream.
+                    buffered = replace(request, stream=False)
                     response, deployment = await self._call_tier(
-                        request, tier, index, options, attempts
+                        buffered, tier, index, options, attempts
                     )
                     reason = await self._validate(request, response, plan)
                     if reason is not None:
