@@ -1,0 +1,131 @@
+"""Routes through a real gateway on loopback, with the official SDKs and the fake upstreams.
+
+The gateway serves ``claude-haiku-4-5`` and ``claude-sonnet-4-6`` from the fake Anthropic API
+and ``gpt-5.4`` from the fake OpenAI API (``tests/e2e/gateway_fixtures.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+import anthropic
+import openai
+
+from tests.e2e.gateway_fixtures import make_gateway  # noqa: F401  (pytest fixture)
+from tests.fakes.script import FakeUsage
+from tests.fakes.upstream import FakeUpstream
+
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32).decode()
+ROUTES: dict[str, Any] = {
+    "auto": {
+        "rules": [
+            {"when": {"task": ["classification", "extraction"]}, "use": "claude-haiku-4-5"},
+            {"when": {"has_images": True}, "use": "claude-sonnet-4-6"},
+        ],
+        "default": "gpt-5.4",
+    },
+    "support-triage": {
+        "ladder": ["claude-haiku-4-5", "claude-sonnet-4-6"],
+        "validators": [{"type": "one_of", "labels": ["billing", "bug", "feature", "other"]}],
+    },
+}
+
+
+def test_task_header_routes_classification_to_the_cheap_model(
+    make_gateway: Callable[..., str],  # noqa: F811
+    anthropic_upstream: FakeUpstream,
+) -> None:
+    anthropic_upstream.reply("spam")
+    client = openai.OpenAI(base_url=make_gateway(routes=ROUTES) + "/v1", api_key="x")
+    raw = client.chat.completions.with_raw_response.create(
+        model="auto",
+        messages=[{"role": "user", "content": "Is this spam? WIN A PRIZE"}],
+        extra_headers={"x-tiergate-task": "classification"},
+    )
+    assert raw.parse().choices[0].message.content == "spam"
+    assert raw.headers["x-tiergate-model"] == "claude-haiku-4-5"
+    assert raw.headers["x-tiergate-route"] == "auto"
+    assert raw.headers["x-tiergate-reason"] == "rule 1 (task=classification) -> claude-haiku-4-5"
+    assert anthropic_upstream.last.json["model"] == "claude-haiku-4-5-20251001"
+
+
+def test_metadata_task_and_image_routing_with_the_anthropic_sdk(
+    make_gateway: Callable[..., str],  # noqa: F811
+    anthropic_upstream: FakeUpstream,
+    openai_upstream: FakeUpstream,
+) -> None:
+    client = anthropic.Anthropic(base_url=make_gateway(routes=ROUTES), api_key="x")
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
+    raw = client.messages.with_raw_response.create(
+        model="auto",
+        max_tokens=64,
+        messages=[{"role": "user", "content": [image, {"type": "text", "text": "what is it?"}]}],
+    )
+    assert raw.headers["x-tiergate-model"] == "claude-sonnet-4-6"
+    assert raw.headers["x-tiergate-reason"] == "rule 2 (images) -> claude-sonnet-4-6"
+
+    plain = client.messages.with_raw_response.create(
+        model="auto", max_tokens=64, messages=[{"role": "user", "content": "write a haiku"}]
+    )
+    assert plain.headers["x-tiergate-model"] == "gpt-5.4"
+    assert plain.headers["x-tiergate-reason"] == "no rule matched, default -> gpt-5.4"
+    assert openai_upstream.last.json["model"] == "gpt-5.4"
+
+
+def test_ladder_through_the_gateway_reports_tier_and_attempts(
+    make_gateway: Callable[..., str],  # noqa: F811
+    anthropic_upstream: FakeUpstream,
+) -> None:
+    usage = FakeUsage(input_tokens=10, output_tokens=5)
+    anthropic_upstream.reply("It sounds like billing to me.", usage=usage)
+    anthropic_upstream.reply("billing", usage=usage)
+    client = anthropic.Anthropic(base_url=make_gateway(routes=ROUTES), api_key="x")
+    raw = client.messages.with_raw_response.create(
+        model="support-triage",
+        max_tokens=16,
+        messages=[{"role": "user", "content": "I was charged twice"}],
+    )
+    message = raw.parse()
+    assert message.content[0].type == "text" and message.content[0].text == "billing"
+    assert raw.headers["x-tiergate-model"] == "claude-sonnet-4-6"
+    assert raw.headers["x-tiergate-tier"] == "1"
+    assert raw.headers["x-tiergate-attempts"] == "2"
+    assert raw.headers["x-tiergate-route"] == "support-triage"
+    # Both attempts are billed (10 tokens in, 5 out each, on Haiku and on Sonnet):
+    # (10 x 1 + 5 x 5) + (10 x 3 + 5 x 15) = 35 + 105 = 140 micro-dollars.
+    assert raw.headers["x-tiergate-cost-usd"] == "0.000140"
+
+
+def test_streaming_ladder_through_the_gateway(
+    make_gateway: Callable[..., str],  # noqa: F811
+    anthropic_upstream: FakeUpstream,
+) -> None:
+    anthropic_upstream.reply("no idea").reply("bug")
+    client = anthropic.Anthropic(base_url=make_gateway(routes=ROUTES), api_key="x")
+    with client.messages.stream(
+        model="support-triage",
+        max_tokens=16,
+        messages=[{"role": "user", "content": "the app crashes"}],
+    ) as stream:
+        text = "".join(stream.text_stream)
+    assert text == "bug"
+    first, second = anthropic_upstream.requests
+    assert not first.json.get("stream") and second.json["stream"] is True
+
+
+def test_unservable_request_is_a_400_in_the_callers_format(
+    make_gateway: Callable[..., str],  # noqa: F811
+) -> None:
+    client = openai.OpenAI(base_url=make_gateway(routes=ROUTES) + "/v1", api_key="x")
+    try:
+        client.chat.completions.create(
+            model="auto",
+            max_tokens=900_000,
+            messages=[{"role": "user", "content": "write a very long book"}],
+        )
+    except openai.BadRequestError as exc:
+        assert "no model on this route can serve the request" in str(exc)
+    else:
+        raise AssertionError("expected a 400")
