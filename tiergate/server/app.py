@@ -6,10 +6,12 @@ sits on every request, so dispatch is one dict lookup and no middleware stack ru
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
-from tiergate.errors import GatewayError, InternalError, NotFound
+from tiergate.errors import ConfigError, GatewayError, InternalError, NotFound
 from tiergate.server import endpoints
 from tiergate.server.auth import OPEN, Principal
 from tiergate.server.chat import handle_chat, new_request_id
@@ -54,9 +56,9 @@ class App:
             "/openapi.json": lambda scope, send: send_json(send, 200, openapi_document()),
             "/dashboard": lambda scope, send: endpoints.dashboard(send),
             "/metrics": lambda scope, send: endpoints.metrics(self.gateway, send),
-            "/v1/tiergate/report": lambda scope, send: endpoints.report(self.gateway, scope, send),
         }
         self.on_finish: Callable[[RequestTrace], None] | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -74,6 +76,9 @@ class App:
             return
         wire = self._anthropic if path.startswith("/v1/messages") else self._openai
         try:
+            if path.startswith("/admin/") or path == "/v1/tiergate/report":
+                await self._authenticated(scope, receive, send)
+                return
             if method == "POST" and path == "/v1/messages/count_tokens":
                 body = await read_body(receive, self.gateway.settings.limits.max_body_bytes)
                 await endpoints.count_tokens(self.gateway, body, send)
@@ -130,8 +135,20 @@ class App:
                     wire, internal, send, {"x-tiergate-request-id": trace.request_id}
                 )
 
+    async def _authenticated(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Admin API and reports: they need to know who is asking."""
+        from tiergate.server.admin import handle_admin
+
+        principal = await self.authenticate(request_headers(scope))
+        if scope["path"] == "/v1/tiergate/report":
+            await endpoints.report(self.gateway, principal, scope, send)
+            return
+        body = await read_body(receive, 1024 * 1024)
+        await handle_admin(self.gateway, principal, scope, body, send)
+
     async def authenticate(self, headers: dict[str, str]) -> Principal:
-        return OPEN
+        auth = self.gateway.auth
+        return OPEN if auth is None else await auth.authenticate(headers)
 
     async def _send_error(
         self, wire: WireFormat, error: GatewayError, send: Send, extra: dict[str, str]
@@ -159,10 +176,50 @@ class App:
     async def startup(self) -> None:
         from tiergate.server.recording import Recorder
 
-        await self.gateway.open_store()
-        self.on_finish = Recorder(
-            self.gateway.log, self.gateway.metrics, self.gateway.settings.log.bodies
-        )
+        gateway = self.gateway
+        await gateway.open_store()
+        recorder = Recorder(gateway.log, gateway.metrics, gateway.settings.log.bodies)
+
+        def on_finish(trace: RequestTrace) -> None:
+            recorder(trace)
+            if trace.reservation is not None:
+                self._background(self._settle(trace))
+
+        self.on_finish = on_finish
+        if gateway.auth is not None and await gateway.auth.is_open():
+            host = gateway.settings.host
+            if host not in ("127.0.0.1", "localhost", "::1"):
+                raise ConfigError(
+                    "no virtual keys exist, so the gateway would run open; it does that only "
+                    f"on loopback, not on {host}. Create a key first: "
+                    "tiergate keys create --tenant NAME"
+                )
+            logger.warning(
+                "no virtual keys configured: running OPEN on loopback (%s); "
+                "create keys with `tiergate keys create`",
+                host,
+            )
+
+    async def _settle(self, trace: RequestTrace) -> None:
+        from tiergate.store.records import to_nano
+
+        guard, reservation = self.gateway.guard, trace.reservation
+        if guard is None or reservation is None:
+            return
+        if trace.bill is not None and trace.bill.usd is not None:
+            actual = to_nano(trace.bill.usd) or 0
+        elif trace.bill is None:
+            actual = 0  # nothing ran (the request failed before any upstream call)
+        else:
+            actual = reservation.nano  # unpriced model: charge the estimate, never 0
+        await guard.ledger.settle(reservation, actual)
+
+    def _background(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def shutdown(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.gateway.aclose()

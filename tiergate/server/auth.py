@@ -1,23 +1,31 @@
-"""Who is calling: the principal a request runs as.
+"""Who is calling: virtual keys, the admin key, and open mode.
 
-With no virtual keys configured the gateway runs open (bound to loopback by default) and every
-caller is the ``default`` tenant with no limits.
+Clients send their key the way their SDK does: ``Authorization: Bearer`` (OpenAI, and the
+Anthropic SDK too) or ``x-api-key``. With no active virtual keys in the store the gateway runs
+open — every caller is tenant ``default`` — and refuses to start on a non-loopback address
+(see ``App.startup``). Error messages never repeat the key that was sent.
 """
 
 from __future__ import annotations
 
+import hmac
+import time
 from dataclasses import dataclass, field
 
-from tiergate.errors import PermissionDenied
-from tiergate.routing.plan import Plan
-from tiergate.types import ChatRequest
+from tiergate.errors import AuthenticationFailed, PermissionDenied
+from tiergate.tenancy.keys import KeyInfo, KeyStore
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Principal:
     tenant: str = "default"
-    key_id: str | None = None
+    key: KeyInfo | None = None
+    admin: bool = False
     allowed_models: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def key_id(self) -> str | None:
+        return self.key.id if self.key is not None else None
 
     def check_model(self, model: str) -> None:
         if self.allowed_models and model not in self.allowed_models:
@@ -27,9 +35,66 @@ class Principal:
                 param="model",
             )
 
-    async def reserve(self, request: ChatRequest, plan: Plan) -> None:
-        """Budget and rate checks before the upstream call (nothing to check when open)."""
-        return None
+    def report_tenant(self, requested: str | None) -> str | None:
+        """The tenant whose logs this caller may read: its own, unless admin or open mode."""
+        if self.admin or self.key is None:
+            return requested
+        if requested is not None and requested != self.tenant:
+            raise PermissionDenied("a key can read only its own tenant's logs and reports")
+        return self.tenant
 
 
 OPEN = Principal()
+ADMIN = Principal(tenant="*", admin=True)
+
+
+def presented_key(headers: dict[str, str]) -> str | None:
+    authorization = headers.get("authorization", "")
+    if authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip() or None
+    return headers.get("x-api-key") or None
+
+
+class Authenticator:
+    def __init__(self, keys: KeyStore | None, admin_key: str | None, open_check_ttl: float = 2.0):
+        self._keys = keys
+        self._admin_key = admin_key
+        self._ttl = open_check_ttl
+        self._open_until = 0.0
+        self._open = keys is None
+
+    async def is_open(self) -> bool:
+        """Open while the store holds no active key (re-checked every ``open_check_ttl`` s)."""
+        if self._keys is None:
+            return True
+        now = time.monotonic()
+        if now >= self._open_until:
+            self._open = await self._keys.count_active() == 0
+            self._open_until = now + self._ttl
+        return self._open
+
+    def closed(self) -> None:
+        """A key was just created here: stop running open at once."""
+        self._open = False
+        self._open_until = time.monotonic() + self._ttl
+
+    def is_admin(self, secret: str | None) -> bool:
+        return bool(self._admin_key and secret and hmac.compare_digest(secret, self._admin_key))
+
+    async def authenticate(self, headers: dict[str, str]) -> Principal:
+        secret = presented_key(headers)
+        if self.is_admin(secret):
+            return ADMIN
+        if await self.is_open():
+            return OPEN
+        if not secret:
+            raise AuthenticationFailed(
+                "missing API key: send it as `Authorization: Bearer <key>` or `x-api-key`"
+            )
+        info = await self._keys.lookup(secret) if self._keys is not None else None
+        if info is None:
+            raise AuthenticationFailed("invalid API key")
+        problem = info.usable(int(time.time() * 1000))
+        if problem is not None:
+            raise AuthenticationFailed(problem)
+        return Principal(info.tenant, info, False, info.allowed_models)

@@ -84,7 +84,8 @@ async def handle_chat(
     plan = policy(request, gateway.catalog, gateway.routing_state())
     trace.plan = plan
     options = call_options(headers, gateway)
-    await principal.reserve(request, plan)
+    if principal.key is not None and gateway.guard is not None:
+        trace.reservation = await gateway.guard.admit(principal.key, request, plan)
     if request.stream:
         outcome = await gateway.executor.open_stream(request, plan, options)
         trace.stream = outcome

@@ -12,6 +12,7 @@ from tiergate.errors import InvalidRequest
 from tiergate.server.responses import Scope, Send, send_bytes, send_json
 
 if TYPE_CHECKING:
+    from tiergate.server.auth import Principal
     from tiergate.server.gateway import Gateway
 
 _CREATED = 1_735_689_600  # 2025-01-01: catalog entries carry no creation time of their own
@@ -89,7 +90,7 @@ async def metrics(gateway: Gateway, send: Send) -> None:
     await send_bytes(send, 200, body, content_type=(b"content-type", CONTENT_TYPE.encode()))
 
 
-async def report(gateway: Gateway, scope: Scope, send: Send) -> None:
+async def report(gateway: Gateway, principal: Principal, scope: Scope, send: Send) -> None:
     """The dashboard's data: spend, savings, mix, latency for a time range, tenant, route."""
     from urllib.parse import parse_qs
 
@@ -98,6 +99,7 @@ async def report(gateway: Gateway, scope: Scope, send: Send) -> None:
     if gateway.store is None:
         raise InvalidRequest("the request log is not open")
     query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+    query["tenant"] = principal.report_tenant(query.get("tenant") or None) or ""
     try:
         filters = ReportFilter.from_query(query)
     except ValueError as exc:

@@ -22,8 +22,10 @@ from tiergate.server.accounting import Accountant
 
 if TYPE_CHECKING:
     from tiergate.observability.metrics import Metrics
+    from tiergate.server.auth import Authenticator
     from tiergate.store.backend import Store
     from tiergate.store.request_log import RequestLog
+    from tiergate.tenancy import Guard, KeyStore
 
 logger = logging.getLogger("tiergate")
 
@@ -41,6 +43,9 @@ class Gateway:
     log: RequestLog | None = None
     store: Store | None = None
     metrics: Metrics | None = None
+    keys: KeyStore | None = None
+    guard: Guard | None = None
+    auth: Authenticator | None = None
 
     def routing_state(self) -> RoutingState:
         return RoutingState(self.deployments, self.executor.breakers.open_deployments())
@@ -64,6 +69,12 @@ class Gateway:
             flush_interval=settings.log.flush_interval,
         )
         await self.log.start()
+        from tiergate.server.auth import Authenticator
+        from tiergate.tenancy import Guard, KeyStore, Ledger
+
+        self.keys = KeyStore(self.store)
+        self.guard = Guard(Ledger(self.store))
+        self.auth = Authenticator(self.keys, settings.admin_key)
 
     async def aclose(self) -> None:
         if self.log is not None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from tiergate.routing.plan import Plan
     from tiergate.server.accounting import Accountant, Bill
     from tiergate.server.auth import Principal
+    from tiergate.tenancy import Reservation
 
 
 @dataclass(slots=True)
@@ -32,6 +33,7 @@ class RequestTrace:
     outcome: Outcome | None = None
     stream: StreamOutcome | None = None
     bill: Bill | None = None
+    reservation: Reservation | None = None
     status: int = 0
     error: GatewayError | None = None
     latency_ms: float = 0.0

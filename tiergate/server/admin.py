@@ -1,0 +1,124 @@
+"""The admin API for virtual keys, protected by the admin key (``TIERGATE_ADMIN_KEY``).
+
+POST   /admin/keys                 create (the secret is in this response only)
+GET    /admin/keys[?tenant=T]      list (never secrets or hashes)
+POST   /admin/keys/{id}/rotate     new secret, same key id, limits and spend
+DELETE /admin/keys/{id}            revoke
+GET    /admin/keys/{id}/spend      spent and reserved USD in the current budget period
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from tiergate.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied
+from tiergate.server.auth import Principal
+from tiergate.server.responses import Scope, Send, send_json
+from tiergate.store.records import from_nano
+
+if TYPE_CHECKING:
+    from tiergate.server.gateway import Gateway
+
+
+def _int(body: dict[str, Any], key: str) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidRequest(f"{key} must be a positive integer", param=key)
+    return value
+
+
+def _create_args(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InvalidRequest("body must be a JSON object")
+    tenant = body.get("tenant")
+    if not isinstance(tenant, str) or not tenant:
+        raise InvalidRequest("tenant is required", param="tenant")
+    models = body.get("models")
+    if models is not None and (
+        not isinstance(models, list) or not all(isinstance(m, str) for m in models)
+    ):
+        raise InvalidRequest("models must be a list of model or route names", param="models")
+    budget = None
+    if body.get("budget_usd") is not None:
+        try:
+            budget = Decimal(str(body["budget_usd"]))
+        except InvalidOperation:
+            raise InvalidRequest("budget_usd must be a number", param="budget_usd") from None
+        if budget < 0:
+            raise InvalidRequest("budget_usd must not be negative", param="budget_usd")
+    period = body.get("budget_period", "month" if budget is not None else None)
+    if budget is not None and period not in ("day", "month", "total"):
+        raise InvalidRequest("budget_period must be day, month or total", param="budget_period")
+    days = _int(body, "expires_in_days")
+    return {
+        "tenant": tenant,
+        "name": body.get("name") if isinstance(body.get("name"), str) else None,
+        "models": models,
+        "budget_usd": budget,
+        "budget_period": period,
+        "rpm": _int(body, "rpm"),
+        "tpm": _int(body, "tpm"),
+        "expires_ms": int((time.time() + days * 86400) * 1000) if days else None,
+    }
+
+
+async def handle_admin(
+    gateway: Gateway, principal: Principal, scope: Scope, body: bytes, send: Send
+) -> None:
+    if not principal.admin:
+        raise PermissionDenied("the admin API needs the admin key (TIERGATE_ADMIN_KEY)")
+    keys = gateway.keys
+    if keys is None:
+        raise GatewayError("the key store is not open", status=503)
+    method, parts = scope["method"], scope["path"].strip("/").split("/")
+    if parts == ["admin", "keys"] and method == "POST":
+        try:
+            payload = orjson.loads(body or b"{}")
+        except orjson.JSONDecodeError:
+            raise InvalidRequest("body is not valid JSON") from None
+        info, secret = await keys.create(**_create_args(payload))
+        if gateway.auth is not None:
+            gateway.auth.closed()
+        await send_json(send, 201, {**info.public(), "key": secret})
+        return
+    if parts == ["admin", "keys"] and method == "GET":
+        query = parse_qs(scope.get("query_string", b"").decode())
+        tenant = query.get("tenant", [None])[-1]
+        await send_json(send, 200, {"data": [k.public() for k in await keys.list(tenant)]})
+        return
+    if len(parts) >= 3 and parts[:2] == ["admin", "keys"]:
+        key_id = parts[2]
+        action = parts[3] if len(parts) > 3 else None
+        if method == "DELETE" and action is None:
+            if not await keys.revoke(key_id):
+                raise NotFound(f"no active key {key_id}")
+            await send_json(send, 200, {"id": key_id, "revoked": True})
+            return
+        if method == "POST" and action == "rotate":
+            rotated = await keys.rotate(key_id)
+            if rotated is None:
+                raise NotFound(f"no active key {key_id}")
+            info, secret = rotated
+            await send_json(send, 200, {**info.public(), "key": secret})
+            return
+        if method == "GET" and action == "spend":
+            found = await keys.get(key_id)
+            if found is None or gateway.guard is None:
+                raise NotFound(f"no key {key_id}")
+            spent, reserved = await gateway.guard.ledger.spent(found)
+            await send_json(
+                send,
+                200,
+                {"id": key_id, "spent_usd": str(from_nano(spent)),
+                 "reserved_usd": str(from_nano(reserved)),
+                 "budget_usd": str(found.budget_usd) if found.budget_usd is not None else None},
+            )  # fmt: skip
+            return
+    raise NotFound(f"no such admin endpoint: {method} {scope['path']}")

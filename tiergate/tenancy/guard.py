@@ -1,0 +1,37 @@
+"""Admission: a key's rate limit and budget, checked before the upstream call."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tiergate.cost import cost_of
+from tiergate.routing.plan import Plan
+from tiergate.store.records import to_nano
+from tiergate.tenancy.keys import KeyInfo
+from tiergate.tenancy.ledger import Ledger, Reservation
+from tiergate.tokens import estimate_input_tokens
+from tiergate.types import ChatRequest, Usage
+
+
+def worst_case_usd(request: ChatRequest, plan: Plan, input_tokens: int) -> Decimal:
+    """The most the plan can cost: every tier may run (a ladder escalates), each with the
+    request's input and its full ``max_tokens`` (or the model's max output) of output."""
+    total = Decimal(0)
+    for tier in plan.tiers:
+        output = request.max_tokens or tier.model.max_output
+        usd = cost_of(Usage(input_tokens=input_tokens, output_tokens=output), tier.model).usd
+        total += usd or Decimal(0)
+    return total
+
+
+class Guard:
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    async def admit(self, key: KeyInfo, request: ChatRequest, plan: Plan) -> Reservation | None:
+        tokens = estimate_input_tokens(request)
+        await self.ledger.count_rate(key, tokens + (request.max_tokens or 0))
+        if key.budget_usd is None:
+            return None
+        estimate = to_nano(worst_case_usd(request, plan, tokens)) or 0
+        return await self.ledger.reserve(key, estimate)

@@ -1,0 +1,180 @@
+"""Virtual keys: created, listed, rotated and revoked; stored hashed.
+
+A key is ``tg-`` + 32 random bytes (URL-safe base64). Only its SHA-256 is stored: the secret
+has 256 bits of entropy, so a slow password hash would add latency to every request without
+adding safety. The secret is shown once, at creation or rotation.
+
+Look-ups are cached in-process for ``cache_ttl`` seconds (2 s by default) so the hot path does
+not hit the store on every request; a revocation through this process takes effect at once,
+one made by another replica within ``cache_ttl``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from tiergate.store.backend import Store
+from tiergate.store.records import from_nano, to_nano
+
+PERIODS = ("day", "month", "total")
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return "tg-" + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    id: str
+    tenant: str
+    name: str | None
+    prefix: str
+    allowed_models: frozenset[str]
+    budget_usd: Decimal | None
+    budget_period: str | None
+    rpm: int | None
+    tpm: int | None
+    created_ms: int
+    expires_ms: int | None
+    revoked_ms: int | None
+
+    def usable(self, now_ms: int) -> str | None:
+        """None when the key may be used, else why not."""
+        if self.revoked_ms is not None:
+            return "this API key has been revoked"
+        if self.expires_ms is not None and now_ms >= self.expires_ms:
+            return "this API key has expired"
+        return None
+
+    def public(self) -> dict[str, Any]:
+        """What the admin API shows: everything but the hash."""
+        return {
+            "id": self.id, "tenant": self.tenant, "name": self.name, "prefix": self.prefix,
+            "models": sorted(self.allowed_models),
+            "budget_usd": str(self.budget_usd) if self.budget_usd is not None else None,
+            "budget_period": self.budget_period, "rpm": self.rpm, "tpm": self.tpm,
+            "created_ms": self.created_ms, "expires_ms": self.expires_ms,
+            "revoked_ms": self.revoked_ms,
+        }  # fmt: skip
+
+
+_COLUMNS = (
+    "id, tenant, name, prefix, allowed_models, budget_nusd, budget_period, rpm, tpm, "
+    "created_ms, expires_ms, revoked_ms"
+)
+
+
+def _key(row: tuple[Any, ...]) -> KeyInfo:
+    (key_id, tenant, name, prefix, models, budget, period, rpm, tpm, created, expires,
+     revoked) = row  # fmt: skip
+    return KeyInfo(
+        key_id, tenant, name, prefix, frozenset(orjson.loads(models) if models else ()),
+        from_nano(budget), period, rpm, tpm, created, expires, revoked,
+    )  # fmt: skip
+
+
+class KeyStore:
+    def __init__(self, store: Store, cache_ttl: float = 2.0) -> None:
+        self._store = store
+        self._ttl = cache_ttl
+        self._cache: dict[str, tuple[float, KeyInfo | None]] = {}
+
+    async def create(
+        self,
+        tenant: str,
+        *,
+        name: str | None = None,
+        models: list[str] | None = None,
+        budget_usd: Decimal | None = None,
+        budget_period: str | None = None,
+        rpm: int | None = None,
+        tpm: int | None = None,
+        expires_ms: int | None = None,
+    ) -> tuple[KeyInfo, str]:
+        if budget_usd is not None and budget_period not in PERIODS:
+            raise ValueError(f"budget_period must be one of {', '.join(PERIODS)}")
+        secret = new_secret()
+        key_id = "key_" + secrets.token_hex(8)
+        row = (
+            key_id, hash_key(secret), secret[:7], tenant, name,
+            orjson.dumps(sorted(models)).decode() if models else None,
+            to_nano(budget_usd), budget_period if budget_usd is not None else None, rpm, tpm,
+            int(time.time() * 1000), expires_ms, None,
+        )  # fmt: skip
+        await self._store.execute(
+            f"INSERT INTO virtual_keys (id, hash, prefix, tenant, name, allowed_models, "
+            f"budget_nusd, budget_period, rpm, tpm, created_ms, expires_ms, revoked_ms) "
+            f"VALUES ({', '.join('?' * 13)})",
+            row,
+        )
+        info = await self.get(key_id)
+        assert info is not None
+        return info, secret
+
+    async def get(self, key_id: str) -> KeyInfo | None:
+        rows = await self._store.fetchall(
+            f"SELECT {_COLUMNS} FROM virtual_keys WHERE id = ?", (key_id,)
+        )
+        return _key(rows[0]) if rows else None
+
+    async def list(self, tenant: str | None = None) -> list[KeyInfo]:
+        where, params = ("WHERE tenant = ?", (tenant,)) if tenant else ("", ())
+        rows = await self._store.fetchall(
+            f"SELECT {_COLUMNS} FROM virtual_keys {where} ORDER BY created_ms", params
+        )
+        return [_key(r) for r in rows]
+
+    async def count_active(self) -> int:
+        rows = await self._store.fetchall(
+            "SELECT count(*) FROM virtual_keys WHERE revoked_ms IS NULL"
+        )
+        return int(rows[0][0])
+
+    async def lookup(self, secret: str) -> KeyInfo | None:
+        digest = hash_key(secret)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        rows = await self._store.fetchall(
+            f"SELECT {_COLUMNS} FROM virtual_keys WHERE hash = ?", (digest,)
+        )
+        info = _key(rows[0]) if rows else None
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (now + self._ttl, info)
+        return info
+
+    async def revoke(self, key_id: str) -> bool:
+        changed = await self._store.execute(
+            "UPDATE virtual_keys SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL",
+            (int(time.time() * 1000), key_id),
+        )
+        self._cache.clear()
+        return changed > 0
+
+    async def rotate(self, key_id: str) -> tuple[KeyInfo, str] | None:
+        """A new secret for the same key id: the old secret stops working at once (on this
+        replica; within ``cache_ttl`` elsewhere), while tenant, limits and the spend already
+        counted against the budget carry over."""
+        secret = new_secret()
+        changed = await self._store.execute(
+            "UPDATE virtual_keys SET hash = ?, prefix = ? WHERE id = ? AND revoked_ms IS NULL",
+            (hash_key(secret), secret[:7], key_id),
+        )
+        self._cache.clear()
+        if not changed:
+            return None
+        info = await self.get(key_id)
+        return (info, secret) if info is not None else None
