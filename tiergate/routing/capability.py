@@ -104,7 +104,7 @@ class Selector:
             if model.id != wanted.id and shortfall(model, need, self.max_cost) is None:
                 return Choice(model, f"{wanted.id} {why}, cheapest capable is {model.id}")
         raise InvalidRequest(
-            f"no model on this route can serve the request: {wanted.id} has {why}, and no "
+            f"no model on this route can serve the request: {wanted.id}: {why}, and no "
             f"other served model fits ({describe(need, self.max_cost)})"
         )
 
