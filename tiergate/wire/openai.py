@@ -7,7 +7,7 @@ from typing import Any
 
 from tiergate.errors import GatewayError, ProviderError
 from tiergate.types import ChatRequest, ChatResponse
-from tiergate.wire import openai_decode, openai_encode, openai_upstream
+from tiergate.wire import openai_decode, openai_encode, openai_stream, openai_upstream
 
 
 class OpenAIFormat:
@@ -35,8 +35,8 @@ class OpenAIFormat:
     def decode_response(self, body: Any) -> ChatResponse:
         return openai_upstream.decode_response(body)
 
-    def stream_decoder(self) -> openai_upstream.OpenAIStreamDecoder:
-        return openai_upstream.OpenAIStreamDecoder()
+    def stream_decoder(self) -> openai_stream.OpenAIStreamDecoder:
+        return openai_stream.OpenAIStreamDecoder()
 
     def decode_error(
         self, status: int, headers: Mapping[str, str], body: bytes, provider: str

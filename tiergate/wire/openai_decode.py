@@ -58,11 +58,14 @@ def decode_request(body: Any) -> ChatRequest:
     if n not in (None, 1):
         raise _fail("only n=1 is supported", "n")
     system, messages = _messages(raw_messages)
-    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    max_key = (
+        "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
+    )
+    max_tokens = body.get(max_key)
     if max_tokens is not None and (
         isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
     ):
-        raise _fail("must be a positive integer", "max_tokens")
+        raise _fail("must be a positive integer", max_key)
     stop = body.get("stop")
     if stop is None:
         stops: list[str] = []
@@ -78,12 +81,21 @@ def decode_request(body: Any) -> ChatRequest:
     options = body.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise _fail("must be an object", "stream_options")
+    include_usage = (options or {}).get("include_usage", False)
+    if not isinstance(include_usage, bool):
+        raise _fail("must be a boolean", "stream_options.include_usage")
     metadata = body.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise _fail("must be an object", "metadata")
     metadata = dict(metadata)
-    if isinstance(body.get("user"), str):
-        metadata["user_id"] = body["user"]
+    user = body.get("user")
+    if user is not None:
+        if not isinstance(user, str):
+            raise _fail("must be a string", "user")
+        metadata["user_id"] = user
+    parallel = body.get("parallel_tool_calls")
+    if parallel is not None and not isinstance(parallel, bool):
+        raise _fail("must be a boolean", "parallel_tool_calls")
     response_format = body.get("response_format")
     if response_format is not None and not isinstance(response_format, dict):
         raise _fail("must be an object", "response_format")
@@ -97,10 +109,10 @@ def decode_request(body: Any) -> ChatRequest:
         top_p=_number(body, "top_p"),
         stop_sequences=stops,
         tools=tools,
-        tool_choice=_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls")),
+        tool_choice=_tool_choice(body.get("tool_choice"), parallel),
         metadata=metadata,
         stream=stream,
-        stream_include_usage=bool(options and options.get("include_usage")),
+        stream_include_usage=include_usage,
         response_format=response_format,
         extra={k: v for k, v in body.items() if k not in _KNOWN},
         source_format="openai",
@@ -120,13 +132,7 @@ def _messages(raw: list[Any]) -> tuple[list[TextBlock], list[Message]]:
         elif role == "user":
             _append(messages, "user", _parts(item.get("content"), f"{where}.content"))
         elif role == "assistant":
-            blocks: list[ContentBlock] = []
-            if item.get("content") is not None:
-                blocks.extend(_parts(item["content"], f"{where}.content", text_only=True))
-            blocks.extend(_tool_calls(item.get("tool_calls"), f"{where}.tool_calls"))
-            if not blocks and item.get("refusal"):
-                blocks.append(TextBlock(str(item["refusal"])))
-            _append(messages, "assistant", blocks)
+            _append(messages, "assistant", _assistant(item, where))
         elif role in ("tool", "function"):
             call_id = item.get("tool_call_id") or item.get("name")
             if not isinstance(call_id, str) or not call_id:
@@ -138,12 +144,34 @@ def _messages(raw: list[Any]) -> tuple[list[TextBlock], list[Message]]:
             _append(messages, "user", [result])
         else:
             raise _fail(
-                f"unknown role {role!r}; expected system, developer, user, assistant or tool",
+                f"unknown role {role!r}; expected system, developer, user, assistant or tool"
+                if role is not None
+                else "required: system, developer, user, assistant or tool",
                 f"{where}.role",
             )
     if not messages:
         raise _fail("needs at least one user or assistant message", "messages")
     return system, messages
+
+
+def _assistant(item: dict[str, Any], where: str) -> list[ContentBlock]:
+    """Text, then tool calls (``tool_calls``, or the legacy single ``function_call`` whose
+    answer is a ``function`` message that names it). Empty text beside tool calls is dropped:
+    an empty text block is an error to Anthropic upstreams."""
+    blocks: list[ContentBlock] = []
+    if item.get("content") is not None:
+        blocks.extend(_parts(item["content"], f"{where}.content", text_only=True))
+    calls = _tool_calls(item.get("tool_calls"), f"{where}.tool_calls")
+    legacy = item.get("function_call")
+    if legacy is not None and not calls:
+        name = legacy.get("name") if isinstance(legacy, dict) else None
+        calls = [_call(legacy, str(name), f"{where}.function_call")]
+    if calls:
+        blocks = [b for b in blocks if not (isinstance(b, TextBlock) and not b.text)]
+        blocks.extend(calls)
+    if not blocks and isinstance(item.get("refusal"), str):
+        blocks.append(TextBlock(item["refusal"]))
+    return blocks
 
 
 def _append(messages: list[Message], role: str, blocks: list[ContentBlock]) -> None:
@@ -200,27 +228,37 @@ def _image(value: Any, where: str) -> ImageBlock:
     raise _fail("must be an http(s) URL or a data: URL", where)
 
 
-def _tool_calls(raw: Any, where: str) -> list[ContentBlock]:
+def _tool_calls(raw: Any, where: str) -> list[ToolUseBlock]:
     if raw is None:
         return []
     if not isinstance(raw, list):
         raise _fail("must be an array", where)
-    blocks: list[ContentBlock] = []
+    blocks: list[ToolUseBlock] = []
     for k, call in enumerate(raw):
         here = f"{where}[{k}]"
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            raise _fail("needs function.name", here)
-        arguments = function.get("arguments") or "{}"
-        try:
-            parsed = orjson.loads(arguments) if isinstance(arguments, str) else arguments
-        except orjson.JSONDecodeError:
-            raise _fail("arguments must be a JSON object", f"{here}.function.arguments") from None
-        if not isinstance(parsed, dict):
-            raise _fail("arguments must be a JSON object", f"{here}.function.arguments")
-        call_id = call.get("id") or f"call_{k}"
-        blocks.append(ToolUseBlock(str(call_id), function["name"], parsed))
+        if not isinstance(call, dict):
+            raise _fail("must be an object", here)
+        call_id = call.get("id")
+        if call_id is not None and not isinstance(call_id, str):
+            raise _fail("must be a string", f"{here}.id")
+        blocks.append(_call(call.get("function"), call_id or f"call_{k}", f"{here}.function"))
     return blocks
+
+
+def _call(function: Any, call_id: str, where: str) -> ToolUseBlock:
+    if not isinstance(function, dict):
+        raise _fail("required, an object with name and arguments", where)
+    name = function.get("name")
+    if not isinstance(name, str) or not name:
+        raise _fail("required, a non-empty string", f"{where}.name")
+    arguments = function.get("arguments") or "{}"
+    try:
+        parsed = orjson.loads(arguments) if isinstance(arguments, str) else arguments
+    except orjson.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise _fail("must be a JSON object encoded as a string", f"{where}.arguments")
+    return ToolUseBlock(call_id, name, parsed)
 
 
 def _tools(raw: Any) -> list[Tool]:
@@ -230,13 +268,22 @@ def _tools(raw: Any) -> list[Tool]:
         raise _fail("must be an array", "tools")
     tools: list[Tool] = []
     for i, item in enumerate(raw):
-        function = item.get("function") if isinstance(item, dict) else None
-        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            raise _fail("each tool needs type function and function.name", f"tools[{i}]")
+        if not isinstance(item, dict):
+            raise _fail("must be an object", f"tools[{i}]")
+        if item.get("type", "function") != "function":
+            raise _fail(f"unsupported tool type {item.get('type')!r}", f"tools[{i}].type")
+        function = item.get("function")
+        if not isinstance(function, dict):
+            raise _fail("required, an object", f"tools[{i}].function")
+        if not isinstance(function.get("name"), str) or not function["name"]:
+            raise _fail("required, a non-empty string", f"tools[{i}].function.name")
+        description = function.get("description")
+        if description is not None and not isinstance(description, str):
+            raise _fail("must be a string", f"tools[{i}].function.description")
         schema = function.get("parameters") or {"type": "object", "properties": {}}
         if not isinstance(schema, dict):
             raise _fail("must be a JSON Schema object", f"tools[{i}].function.parameters")
-        tools.append(Tool(function["name"], function.get("description"), schema))
+        tools.append(Tool(function["name"], description, schema))
     return tools
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -44,6 +45,14 @@ ERROR_TYPE = {
     "api_error": "server_error",
     "overloaded_error": "server_error",
     "timeout_error": "server_error",
+}
+
+# OpenAI's own ``code`` strings where it has one; None otherwise, as OpenAI sends.
+ERROR_CODE = {
+    "request_too_large": "request_too_large",
+    "rate_limit_error": "rate_limit_exceeded",
+    "overloaded_error": "overloaded",
+    "timeout_error": "timeout",
 }
 
 
@@ -97,15 +106,19 @@ def encode_response(response: ChatResponse, model: str) -> dict[str, Any]:
 
 
 def encode_error(error: GatewayError) -> tuple[int, dict[str, str], bytes]:
+    """The status is kept as is (529 / 503 for overloaded), so the ``openai`` SDK raises its
+    class for that status; ``retry-after`` is whole seconds rounded up, ``retry-after-ms`` the
+    exact hint (the SDK prefers the latter)."""
     headers: dict[str, str] = {}
     if error.retry_after is not None:
-        headers["retry-after"] = str(int(error.retry_after + 0.999))
+        headers["retry-after"] = str(math.ceil(error.retry_after))
+        headers["retry-after-ms"] = str(round(error.retry_after * 1000))
     body = {
         "error": {
             "message": error.message,
             "type": ERROR_TYPE.get(error.kind, error.kind),
             "param": error.param,
-            "code": error.kind if error.status in (413, 429, 529) else None,
+            "code": ERROR_CODE.get(error.kind),
         }
     }
     return error.status, headers, orjson.dumps(body)

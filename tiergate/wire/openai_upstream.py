@@ -1,12 +1,19 @@
 """Calling an OpenAI-compatible upstream: ``ChatRequest`` -> body, and its answers -> core types.
 
 Works for OpenAI itself and every vendor that speaks Chat Completions (DeepSeek, MiniMax,
-OpenRouter, vLLM, Ollama, llama.cpp server); ``reasoning_content`` deltas (DeepSeek) become
-thinking blocks.
+OpenRouter, vLLM, Ollama, llama.cpp server); ``reasoning_content`` (DeepSeek) or ``reasoning``
+(vLLM, OpenRouter) becomes a thinking block. The stream decoder is in ``openai_stream``.
+
+What a Chat Completions body cannot carry is dropped on the way up: thinking blocks, ``top_k``,
+``cache_control``, a tool result's ``is_error``, and ``metadata`` (OpenAI refuses it unless
+``store`` is on, and the gateway keeps its own tags there) except ``user_id``, sent as ``user``.
+Tool results become ``tool`` messages placed right after the assistant's tool calls, as the API
+requires; their images (a ``tool`` message can hold only text) follow in a user message.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,25 +21,17 @@ import orjson
 
 from tiergate.errors import ProviderError, parse_retry_after
 from tiergate.types import (
-    BlockDelta,
-    BlockStart,
-    BlockStop,
     ChatRequest,
     ChatResponse,
     ContentBlock,
     ImageBlock,
-    MessageDelta,
-    MessageStart,
-    MessageStop,
     StopReason,
-    StreamEvent,
     TextBlock,
     ThinkingBlock,
     ToolResultBlock,
     ToolUseBlock,
     Usage,
 )
-from tiergate.wire.sse import SSEParser
 
 STOP_REASON: dict[str | None, StopReason] = {
     "stop": "end_turn",
@@ -72,7 +71,11 @@ def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
                 for b in message.content
                 if isinstance(b, ToolUseBlock)
             ]  # fmt: skip
-            entry: dict[str, Any] = {"role": "assistant", "content": text or None}
+            # null content is allowed only beside tool calls
+            entry: dict[str, Any] = {
+                "role": "assistant",
+                "content": text or (None if calls else ""),
+            }
             if calls:
                 entry["tool_calls"] = calls
             messages.append(entry)
@@ -124,174 +127,163 @@ def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
     return body
 
 
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 def decode_usage(raw: Any) -> Usage:
+    """OpenAI counts cached tokens inside ``prompt_tokens``; the core model keeps them apart.
+    DeepSeek reports ``prompt_cache_hit_tokens`` instead of ``prompt_tokens_details``."""
     if not isinstance(raw, dict):
         return Usage()
-    details = raw.get("prompt_tokens_details") or {}
-    cached = int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
-    prompt = int(raw.get("prompt_tokens") or 0)
+    details = raw.get("prompt_tokens_details")
+    cached = _int(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    cached = cached or _int(raw.get("prompt_cache_hit_tokens"))
+    prompt = _int(raw.get("prompt_tokens"))
     return Usage(
         input_tokens=max(prompt - cached, 0),
-        output_tokens=int(raw.get("completion_tokens") or 0),
-        cache_read_input_tokens=cached,
+        output_tokens=_int(raw.get("completion_tokens")),
+        cache_read_input_tokens=min(cached, prompt) if prompt else cached,
     )
 
 
-def _arguments(raw: Any) -> dict[str, Any]:
+def decode_arguments(raw: Any) -> dict[str, Any]:
+    """Tool-call arguments as a dict. Models do emit broken JSON; that is the model's answer,
+    not a transport fault, so it is kept as ``{"_raw": text}`` for validators to judge."""
+    if isinstance(raw, dict):
+        return raw
+    if not isinstance(raw, str) or not raw.strip():
+        return {}
     try:
-        parsed = orjson.loads(raw) if isinstance(raw, str) and raw else raw or {}
+        parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return {"_raw": raw}
     return parsed if isinstance(parsed, dict) else {"_raw": raw}
 
 
+def _malformed(what: str) -> ProviderError:
+    """A 200 answer we cannot read. Not retryable: the call was billed, and an endpoint that
+    answers in another shape will do so again; the executor may still fail over elsewhere."""
+    return ProviderError(
+        f"upstream answer malformed: {what}", status=502, provider="openai", retryable=False
+    )
+
+
+def _text(content: Any) -> str:
+    """``message.content`` is a string, null, or (some vendors) a list of text parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+        )
+    raise _malformed("choices[0].message.content is neither a string nor a list")
+
+
 def decode_response(body: Any) -> ChatResponse:
-    try:
-        choice = body["choices"][0]
-        message = choice["message"]
-    except (KeyError, IndexError, TypeError):
-        raise ProviderError(
-            "upstream answer has no choices[0].message", status=502, provider="openai"
-        ) from None
+    choices = body.get("choices") if isinstance(body, dict) else None
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise _malformed("no choices[0]")
+    choice = choices[0]
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        raise _malformed("no choices[0].message")
     content: list[ContentBlock] = []
-    if message.get("reasoning_content"):
-        content.append(ThinkingBlock(str(message["reasoning_content"])))
-    if message.get("content"):
-        content.append(TextBlock(str(message["content"])))
-    for call in message.get("tool_calls") or []:
-        function = call.get("function") or {}
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if isinstance(reasoning, str) and reasoning:
+        content.append(ThinkingBlock(reasoning))
+    text = _text(message.get("content"))
+    stop = STOP_REASON.get(choice.get("finish_reason"), "end_turn")
+    refusal = message.get("refusal")
+    if not text and isinstance(refusal, str) and refusal:
+        text, stop = refusal, "refusal"
+    if text:
+        content.append(TextBlock(text))
+    calls = message.get("tool_calls") or []
+    if not isinstance(calls, list):
+        raise _malformed("choices[0].message.tool_calls is not a list")
+    for k, call in enumerate(calls):
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise _malformed(f"choices[0].message.tool_calls[{k}] has no function.name")
+        call_id = call.get("id") if isinstance(call.get("id"), str) else None
         content.append(
             ToolUseBlock(
-                str(call.get("id")),
-                str(function.get("name")),
-                _arguments(function.get("arguments")),
+                call_id or f"call_{k}",
+                function["name"],
+                decode_arguments(function.get("arguments")),
             )
         )
     return ChatResponse(
         id=str(body.get("id") or "chatcmpl-upstream"),
         model=str(body.get("model") or ""),
         content=content,
-        stop_reason=STOP_REASON.get(choice.get("finish_reason"), "end_turn"),
+        stop_reason=stop,
         usage=decode_usage(body.get("usage")),
+    )
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """``httpx.Headers`` ignore case; a plain dict may not."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    return next((v for k, v in headers.items() if k.lower() == name), None)
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait: ``retry-after-ms`` (OpenAI's exact hint) first, then ``retry-after``."""
+    ms = parse_retry_after(_header(headers, "retry-after-ms"))
+    if ms is not None:
+        return ms / 1000
+    return parse_retry_after(_header(headers, "retry-after"))
+
+
+# OpenAI-style error ``code`` / ``type`` strings whose meaning the status alone does not carry.
+_KIND_BY_CODE = {
+    "rate_limit_exceeded": "rate_limit_error",
+    "insufficient_quota": "rate_limit_error",
+    "context_length_exceeded": "invalid_request_error",
+    "overloaded": "overloaded_error",
+    "overloaded_error": "overloaded_error",
+}
+
+
+def error_message(payload: Any) -> tuple[str | None, str | None]:
+    """(message, code-or-type) from the error bodies seen in the wild: OpenAI's
+    ``{"error": {...}}``, Ollama's ``{"error": "text"}``, FastAPI's ``{"detail": ...}``."""
+    if not isinstance(payload, dict):
+        return None, None
+    error = payload.get("error", payload)
+    if isinstance(error, str):
+        return error, None
+    if not isinstance(error, dict):
+        return None, None
+    message = error.get("message") or error.get("detail")
+    code = error.get("code") if isinstance(error.get("code"), str) else error.get("type")
+    return (
+        str(message) if message is not None else None,
+        code if isinstance(code, str) else None,
     )
 
 
 def decode_error(
     status: int, headers: Mapping[str, str], body: bytes, provider: str
 ) -> ProviderError:
-    message = body.decode("utf-8", "replace")[:500] or f"HTTP {status}"
-    kind: str | None = None
-    try:
-        payload = orjson.loads(body)
-        error = payload.get("error") if isinstance(payload, dict) else None
-        if isinstance(error, dict):
-            message = str(error.get("message") or message)
-            kind = {
-                "rate_limit_exceeded": "rate_limit_error",
-                "insufficient_quota": "rate_limit_error",
-            }.get(str(error.get("code")))
-    except orjson.JSONDecodeError:
-        pass
-    retry_after = parse_retry_after(headers.get("retry-after"))
-    if retry_after is None and headers.get("retry-after-ms"):
-        ms = parse_retry_after(headers.get("retry-after-ms"))
-        retry_after = ms / 1000 if ms is not None else None
+    """Keeps the upstream status (the executor decides on retries by it) and the upstream's
+    message; a body that is not JSON becomes the message itself, cut to 500 characters."""
+    message: str | None = None
+    code: str | None = None
+    with contextlib.suppress(orjson.JSONDecodeError):
+        message, code = error_message(orjson.loads(body))
+    if message is None:
+        message = body.decode("utf-8", "replace").strip()[:500] or f"HTTP {status}"
     return ProviderError(
         f"upstream {provider}: {message}",
         status=status,
         provider=provider,
-        kind=kind,
-        retry_after=retry_after,
+        kind=_KIND_BY_CODE.get(code or ""),
+        retry_after=retry_after(headers),
     )
-
-
-class OpenAIStreamDecoder:
-    """``chat.completion.chunk`` SSE -> core events. Blocks open and close as the kind of delta
-    changes (reasoning, text, each tool call); the message ends at ``[DONE]``."""
-
-    def __init__(self) -> None:
-        self._parser = SSEParser()
-        self._started = False
-        self._open: tuple[str, int] | None = None  # (kind, tool index)
-        self._index = -1
-        self._stop: StopReason | None = None
-        self._usage = Usage()
-        self._done = False
-
-    def _switch(self, kind: str, key: int, block: ContentBlock, out: list[StreamEvent]) -> None:
-        if self._open == (kind, key):
-            return
-        if self._open is not None:
-            out.append(BlockStop(self._index))
-        self._index += 1
-        self._open = (kind, key)
-        out.append(BlockStart(self._index, block))
-
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        for sse in self._parser.feed(chunk):
-            if sse.data == "[DONE]":
-                out.extend(self._finish())
-                continue
-            try:
-                payload = orjson.loads(sse.data)
-            except orjson.JSONDecodeError:
-                continue
-            if not isinstance(payload, dict):
-                continue
-            if payload.get("error"):
-                error = payload["error"]
-                message = error.get("message") if isinstance(error, dict) else str(error)
-                raise ProviderError(
-                    f"upstream stream error: {message}", status=502, provider="openai"
-                )
-            if not self._started:
-                self._started = True
-                out.append(
-                    MessageStart(
-                        str(payload.get("id") or "chatcmpl"), str(payload.get("model") or "")
-                    )
-                )
-            if payload.get("usage"):
-                self._usage = decode_usage(payload["usage"])
-            for choice in payload.get("choices") or []:
-                self._choice(choice, out)
-        return out
-
-    def _choice(self, choice: dict[str, Any], out: list[StreamEvent]) -> None:
-        delta = choice.get("delta") or {}
-        if delta.get("reasoning_content"):
-            self._switch("thinking", 0, ThinkingBlock(""), out)
-            out.append(BlockDelta(self._index, "thinking", str(delta["reasoning_content"])))
-        if delta.get("content"):
-            self._switch("text", 0, TextBlock(""), out)
-            out.append(BlockDelta(self._index, "text", str(delta["content"])))
-        for call in delta.get("tool_calls") or []:
-            key = int(call.get("index", 0))
-            function = call.get("function") or {}
-            if self._open != ("tool", key):
-                block = ToolUseBlock(
-                    str(call.get("id") or f"call_{key}"), str(function.get("name") or ""), {}
-                )
-                self._switch("tool", key, block, out)
-            if function.get("arguments"):
-                out.append(BlockDelta(self._index, "input_json", str(function["arguments"])))
-        if choice.get("finish_reason"):
-            self._stop = STOP_REASON.get(choice["finish_reason"], "end_turn")
-
-    def _finish(self) -> list[StreamEvent]:
-        if self._done or not self._started:
-            return []
-        self._done = True
-        out: list[StreamEvent] = []
-        if self._open is not None:
-            out.append(BlockStop(self._index))
-            self._open = None
-        out.append(MessageDelta(self._stop or "end_turn", None, self._usage))
-        out.append(MessageStop())
-        return out
-
-    def close(self) -> list[StreamEvent]:
-        """Only a stream that said ``[DONE]`` is complete; the provider reports the rest."""
-        self._parser.close()
-        return []
