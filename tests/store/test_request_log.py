@@ -8,7 +8,7 @@ from typing import Any
 
 from tiergate.store.backend import open_store
 from tiergate.store.records import AttemptRecord, RequestRecord
-from tiergate.store.redaction import redact
+from tiergate.redaction import redact
 from tiergate.store.reports import ReportFilter, summary
 from tiergate.store.request_log import RequestLog
 

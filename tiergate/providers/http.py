@@ -16,6 +16,7 @@ import orjson
 
 from tiergate.errors import GatewayError, ProviderError
 from tiergate.providers.base import CallOptions, Deployment
+from tiergate.redaction import redact
 from tiergate.types import ChatRequest, ChatResponse, MessageStop, StreamEvent
 from tiergate.wire.format import WireFormat
 
@@ -44,6 +45,18 @@ def _transport_errors(provider: str) -> Iterator[None]:
         raise ProviderError(
             f"upstream {provider} failed ({type(exc).__name__})", status=502, provider=provider
         ) from exc
+
+
+def _scrubbed(error: ProviderError, deployment: Deployment, options: CallOptions) -> ProviderError:
+    """Upstream error messages can quote the key they were sent (OpenAI's 401 does): remove
+    any key this call used, and anything key-shaped, before the message goes anywhere."""
+    message = error.message
+    for secret in (deployment.api_key, options.caller_key):
+        if secret:
+            message = message.replace(secret, "[REDACTED]")
+    error.message = redact(message)
+    error.args = (error.message,)
+    return error
 
 
 class HTTPProvider:
@@ -81,8 +94,12 @@ class HTTPProvider:
                 url, content=body, headers=headers, timeout=deployment.timeout
             )
         if response.status_code >= 400:
-            raise self._wire.decode_error(
-                response.status_code, response.headers, response.content, deployment.name
+            raise _scrubbed(
+                self._wire.decode_error(
+                    response.status_code, response.headers, response.content, deployment.name
+                ),
+                deployment,
+                options,
             )
         try:
             payload = orjson.loads(response.content)
@@ -108,8 +125,12 @@ class HTTPProvider:
             ) as response:
                 if response.status_code >= 400:
                     content = await response.aread()
-                    raise self._wire.decode_error(
-                        response.status_code, response.headers, content, deployment.name
+                    raise _scrubbed(
+                        self._wire.decode_error(
+                            response.status_code, response.headers, content, deployment.name
+                        ),
+                        deployment,
+                        options,
                     )
                 async for chunk in response.aiter_raw():
                     for event in decoder.feed(chunk):

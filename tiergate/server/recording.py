@@ -13,7 +13,7 @@ import orjson
 
 from tiergate.cost import cache_savings_usd
 from tiergate.store.records import AttemptRecord, RequestRecord
-from tiergate.store.redaction import redact
+from tiergate.redaction import redact
 from tiergate.types import ChatRequest, Usage
 
 if TYPE_CHECKING:

@@ -1,0 +1,255 @@
+"""Virtual keys, budgets, rate limits and isolation, through the real gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from tests.fakes.script import FakeUsage, Reply
+from tests.fakes.upstream import FakeUpstream
+from tests.store.conftest import _fresh_postgres_url
+from tiergate.store.backend import open_store
+
+ADMIN = "admin-secret-for-tests"
+
+
+def admin(gateway: str, method: str, path: str, **body: Any) -> httpx.Response:
+    return httpx.request(
+        method, gateway + path, json=body or None, headers={"authorization": f"Bearer {ADMIN}"}
+    )
+
+
+def new_key(gateway: str, **fields: Any) -> dict[str, Any]:
+    response = admin(gateway, "POST", "/admin/keys", **fields)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+@pytest.fixture
+def keyed(make_gateway: Callable[..., str]) -> str:
+    return make_gateway(admin_key=ADMIN)
+
+
+def chat(gateway: str, key: str, model: str = "gpt-5.4") -> openai.types.chat.ChatCompletion:
+    client = openai.OpenAI(base_url=gateway + "/v1", api_key=key, max_retries=0)
+    return client.chat.completions.create(model=model, messages=[{"role": "user", "content": "x"}])
+
+
+def test_open_mode_until_a_key_exists_then_keys_are_required(keyed: str) -> None:
+    assert chat(keyed, "anything").choices[0].message.content
+    key = new_key(keyed, tenant="acme")
+    with pytest.raises(openai.AuthenticationError, match="invalid API key"):
+        chat(keyed, "tg-wrong")
+    missing = httpx.post(keyed + "/v1/chat/completions", json={"model": "gpt-5.4"})
+    assert missing.status_code == 401 and "missing API key" in missing.text
+    assert chat(keyed, key["key"]).choices[0].message.content
+    # The Anthropic SDK sends the key as a bearer token too.
+    client = anthropic.Anthropic(base_url=keyed, api_key=key["key"], max_retries=0)
+    message = client.messages.create(
+        model="claude-haiku-4-5", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+    )
+    assert message.content
+
+
+def test_revoked_expired_and_rotated_keys(keyed: str) -> None:
+    key = new_key(keyed, tenant="acme")
+    assert admin(keyed, "DELETE", f"/admin/keys/{key['id']}").status_code == 200
+    with pytest.raises(openai.AuthenticationError, match="revoked"):
+        chat(keyed, key["key"])
+    second = new_key(keyed, tenant="acme")
+    rotated = admin(keyed, "POST", f"/admin/keys/{second['id']}/rotate").json()
+    with pytest.raises(openai.AuthenticationError):
+        chat(keyed, second["key"])
+    assert chat(keyed, rotated["key"]).choices
+    listed = admin(keyed, "GET", "/admin/keys").json()["data"]
+    assert {k["id"] for k in listed} >= {key["id"], second["id"]}
+    assert all("key" not in k and "hash" not in k for k in listed)
+
+
+async def test_expired_key(make_gateway: Callable[..., str], tmp_path: Path) -> None:
+    gateway = make_gateway(admin_key=ADMIN)
+    key = new_key(gateway, tenant="acme", expires_in_days=1)
+    store = await open_store(f"sqlite:///{tmp_path / 'tiergate.db'}")
+    await store.execute("UPDATE virtual_keys SET expires_ms = 1 WHERE id = ?", (key["id"],))
+    await store.aclose()
+    time.sleep(2.1)  # the key cache's TTL
+    with pytest.raises(openai.AuthenticationError, match="expired"):
+        await asyncio.to_thread(chat, gateway, key["key"])
+
+
+def test_model_outside_allowance_is_403(keyed: str) -> None:
+    key = new_key(keyed, tenant="acme", models=["gpt-5.4"])
+    assert chat(keyed, key["key"], "gpt-5.4").choices
+    with pytest.raises(openai.PermissionDeniedError, match="may not use model"):
+        chat(keyed, key["key"], "claude-haiku-4-5")
+
+
+def test_rate_limit_at_its_boundary(keyed: str) -> None:
+    key = new_key(keyed, tenant="acme", rpm=3)
+    for _ in range(3):
+        chat(keyed, key["key"])
+    with pytest.raises(openai.RateLimitError) as info:
+        chat(keyed, key["key"])
+    assert int(info.value.response.headers["retry-after"]) >= 1
+
+
+def test_budget_is_enforced_with_a_clear_429(keyed: str, openai_upstream: FakeUpstream) -> None:
+    # Estimate per call: ~5 input tokens + 16 max_tokens at gpt-5.4 ($2/$8) ~ $0.000138.
+    openai_upstream.default = Reply(text="ok", usage=FakeUsage(input_tokens=5, output_tokens=16))
+    key = new_key(keyed, tenant="acme", budget_usd="0.0005", budget_period="day")
+    client = openai.OpenAI(base_url=keyed + "/v1", api_key=key["key"], max_retries=0)
+    statuses = []
+    for _ in range(8):
+        try:
+            client.chat.completions.create(
+                model="gpt-5.4", max_tokens=16, messages=[{"role": "user", "content": "x"}]
+            )
+            statuses.append(200)
+        except openai.RateLimitError as exc:
+            assert "budget" in str(exc)
+            statuses.append(429)
+    assert statuses.count(200) >= 3 and statuses[-1] == 429
+    time.sleep(0.3)
+    spend = admin(keyed, "GET", f"/admin/keys/{key['id']}/spend").json()
+    assert Decimal(spend["spent_usd"]) <= Decimal("0.0005")
+    assert Decimal(spend["reserved_usd"]) == 0
+
+
+def test_tenant_reads_only_its_own_logs(keyed: str) -> None:
+    acme = new_key(keyed, tenant="acme")
+    other = new_key(keyed, tenant="other")
+    chat(keyed, acme["key"])
+    chat(keyed, other["key"])
+    chat(keyed, other["key"])
+    time.sleep(0.5)
+    mine = httpx.get(
+        keyed + "/v1/tiergate/report", headers={"authorization": f"Bearer {acme['key']}"}
+    )
+    assert mine.status_code == 200
+    assert mine.json()["totals"]["requests"] == 1
+    assert {t["tenant"] for t in mine.json()["by_tenant"]} == {"acme"}
+    theirs = httpx.get(
+        keyed + "/v1/tiergate/report?tenant=other",
+        headers={"authorization": f"Bearer {acme['key']}"},
+    )
+    assert theirs.status_code == 403
+    everything = admin(keyed, "GET", "/v1/tiergate/report").json()
+    assert everything["totals"]["requests"] == 3
+    assert admin(keyed, "GET", "/admin/keys").status_code == 200
+    denied = httpx.get(keyed + "/admin/keys", headers={"authorization": f"Bearer {acme['key']}"})
+    assert denied.status_code == 403
+
+
+def test_secrets_never_leak_into_responses_errors_or_logs(
+    keyed: str, openai_upstream: FakeUpstream, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = new_key(keyed, tenant="acme")
+    secrets_ = [key["key"], "sk-openai-upstream-secret", "sk-ant-upstream-secret", ADMIN]
+    # An upstream that echoes the key it was given in its error, as OpenAI's 401 does.
+    openai_upstream.fail(401, "Incorrect API key provided: sk-openai-upstream-secret")
+    seen: list[str] = []
+    for attempt in range(3):
+        try:
+            chat(keyed, key["key"] if attempt else "tg-not-a-key")
+        except openai.APIStatusError as exc:
+            seen.append(exc.response.text + str(dict(exc.response.headers)))
+    seen.append(admin(keyed, "GET", "/admin/keys").text)
+    seen.append(httpx.get(keyed + "/dashboard").text)
+    seen.append(admin(keyed, "GET", "/v1/tiergate/report").text)
+    seen.append(httpx.get(keyed + "/metrics").text)
+    seen.append(caplog.text)
+    time.sleep(0.5)
+    seen.append((tmp_path / "tiergate.db").read_bytes().decode("latin-1"))
+    for text in seen:
+        for secret in secrets_:
+            assert secret not in text
+
+
+# --- budgets under concurrency, two worker processes, both stores -----------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    if request.param == "sqlite":
+        yield None
+    else:
+        yield from _fresh_postgres_url()
+
+
+def test_64_concurrent_requests_never_overspend_with_two_workers(
+    openai_upstream: FakeUpstream, database_url: str | None, tmp_path: Path
+) -> None:
+    openai_upstream.default = Reply(
+        text="ok", usage=FakeUsage(input_tokens=5, output_tokens=50), delay=0.02
+    )
+    config = tmp_path / "tiergate.yaml"
+    config.write_text(
+        "deployments:\n"
+        f"  - {{name: o, model: gpt-5.4, provider: openai, base_url: '{openai_upstream.url}/v1', "
+        "api_key: k}\n"
+        "retry: {max_retries: 0}\n"
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "TIERGATE_DATA_DIR": str(tmp_path), "TIERGATE_ADMIN_KEY": ADMIN}
+    if database_url:
+        env["TIERGATE_DATABASE_URL"] = database_url
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tiergate.cli", "serve", "--config", str(config),
+         "--port", str(port), "--workers", "2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and server.poll() is None, "server did not start"
+            time.sleep(0.1)
+        # Worst case per call: ~5 input + 50 max_tokens at $2/$8 per million = $0.00041.
+        budget = Decimal("0.004")
+        key = new_key(url, tenant="acme", budget_usd=str(budget), budget_period="total")
+
+        async def fire() -> list[int]:
+            body = {"model": "gpt-5.4", "max_tokens": 50,
+                    "messages": [{"role": "user", "content": "x"}]}  # fmt: skip
+            headers = {"authorization": f"Bearer {key['key']}"}
+            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+                responses = await asyncio.gather(
+                    *(client.post("/v1/chat/completions", json=body, headers=headers)
+                      for _ in range(64))
+                )  # fmt: skip
+            return [r.status_code for r in responses]
+
+        statuses = asyncio.run(fire())
+        assert set(statuses) <= {200, 429}
+        assert statuses.count(429) > 0
+        assert statuses.count(200) >= int(budget / Decimal("0.00041"))
+        time.sleep(1.0)
+        spend = admin(url, "GET", f"/admin/keys/{key['id']}/spend").json()
+        assert Decimal(spend["spent_usd"]) <= budget
+        assert Decimal(spend["reserved_usd"]) == 0
+        # Real cost per call: 5 x $2 + 50 x $8 per million = $0.00041; spend is what was served.
+        assert Decimal(spend["spent_usd"]) == statuses.count(200) * Decimal("0.00041")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)

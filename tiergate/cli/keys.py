@@ -1,0 +1,100 @@
+"""``tiergate keys``: manage virtual keys directly in the store (same data as the admin API)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import click
+
+T = TypeVar("T")
+
+
+def _run(work: Callable[[Any], Awaitable[T]], database_url: str | None) -> T:
+    from tiergate.store.backend import open_store
+    from tiergate.store.location import store_url
+    from tiergate.tenancy import KeyStore
+
+    async def main() -> T:
+        store = await open_store(store_url(database_url, None))
+        try:
+            return await work(KeyStore(store))
+        finally:
+            await store.aclose()
+
+    return asyncio.run(main())
+
+
+_db = click.option("--database-url", envvar="TIERGATE_DATABASE_URL", default=None,
+                   help="PostgreSQL URL (default: SQLite in TIERGATE_DATA_DIR).")  # fmt: skip
+
+
+@click.group()
+def keys() -> None:
+    """Create, list, rotate and revoke virtual keys."""
+
+
+@keys.command()
+@click.option("--tenant", required=True)
+@click.option("--name", default=None)
+@click.option("--model", "models", multiple=True, help="Allowed model or route (repeatable).")
+@click.option("--budget-usd", default=None, help="Budget in USD for --budget-period.")
+@click.option("--budget-period", type=click.Choice(["day", "month", "total"]), default="month")
+@click.option("--rpm", type=click.IntRange(min=1), default=None, help="Requests per minute.")
+@click.option("--tpm", type=click.IntRange(min=1), default=None, help="Tokens per minute.")
+@click.option("--expires-in-days", type=click.IntRange(min=1), default=None)
+@_db
+def create(
+    tenant: str, name: str | None, models: tuple[str, ...], budget_usd: str | None,
+    budget_period: str, rpm: int | None, tpm: int | None, expires_in_days: int | None,
+    database_url: str | None,
+) -> None:  # fmt: skip
+    """Create a key; its secret is printed once."""
+    expires = int((time.time() + expires_in_days * 86400) * 1000) if expires_in_days else None
+    info, secret = _run(
+        lambda store: store.create(
+            tenant, name=name, models=list(models) or None,
+            budget_usd=Decimal(budget_usd) if budget_usd else None,
+            budget_period=budget_period if budget_usd else None, rpm=rpm, tpm=tpm,
+            expires_ms=expires,
+        ),
+        database_url,
+    )  # fmt: skip
+    click.echo(f"{info.id}  tenant={info.tenant}")
+    click.echo(secret)
+    click.echo("(store the key now: it is not shown again)", err=True)
+
+
+@keys.command(name="list")
+@click.option("--tenant", default=None)
+@_db
+def list_keys(tenant: str | None, database_url: str | None) -> None:
+    """List keys (never their secrets)."""
+    for info in _run(lambda store: store.list(tenant), database_url):
+        state = "revoked" if info.revoked_ms else "active"
+        budget = f" budget=${info.budget_usd}/{info.budget_period}" if info.budget_usd else ""
+        click.echo(f"{info.id}  {info.prefix}...  tenant={info.tenant}  {state}{budget}")
+
+
+@keys.command()
+@click.argument("key_id")
+@_db
+def rotate(key_id: str, database_url: str | None) -> None:
+    """Give KEY_ID a new secret (the old one stops working)."""
+    rotated = _run(lambda store: store.rotate(key_id), database_url)
+    if rotated is None:
+        raise click.ClickException(f"no active key {key_id}")
+    click.echo(rotated[1])
+
+
+@keys.command()
+@click.argument("key_id")
+@_db
+def revoke(key_id: str, database_url: str | None) -> None:
+    """Revoke KEY_ID."""
+    if not _run(lambda store: store.revoke(key_id), database_url):
+        raise click.ClickException(f"no active key {key_id}")
+    click.echo(f"revoked {key_id}")
