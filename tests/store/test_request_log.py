@@ -6,9 +6,9 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from tiergate.redaction import redact
 from tiergate.store.backend import open_store
 from tiergate.store.records import AttemptRecord, RequestRecord
-from tiergate.redaction import redact
 from tiergate.store.reports import ReportFilter, summary
 from tiergate.store.request_log import RequestLog
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tiergate.cost import cache_savings_usd
-from tiergate.store.records import AttemptRecord, RequestRecord
 from tiergate.redaction import redact
+from tiergate.store.records import AttemptRecord, RequestRecord
 from tiergate.types import ChatRequest, Usage
 
 if TYPE_CHECKING:
