@@ -89,9 +89,7 @@ def test_full_request_maps_every_field() -> None:
         ToolUseBlock("toolu_01A", "get_weather", {"city": "Paris", "unit": "celsius"}),
     ]
     assert third.content == [
-        ToolResultBlock(
-            "toolu_01A", [TextBlock("18C, sunny")], False, {"type": "ephemeral"}
-        ),
+        ToolResultBlock("toolu_01A", [TextBlock("18C, sunny")], False, {"type": "ephemeral"}),
         TextBlock("Thanks. Now summarise."),
     ]
     assert fourth.content == [ToolUseBlock("toolu_01B", "get_weather", {"city": "Lyon"})]

@@ -71,7 +71,12 @@ def test_encode_response_shape() -> None:
             {"type": "thinking", "thinking": "hmm", "signature": "sig-1"},
             {"type": "redacted_thinking", "data": "ENCRYPTED"},
             {"type": "text", "text": "Hello."},
-            {"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {"q": "x", "n": [1, 2]}},
+            {
+                "type": "tool_use",
+                "id": "toolu_1",
+                "name": "lookup",
+                "input": {"q": "x", "n": [1, 2]},
+            },
         ],
         "stop_reason": "tool_use",
         "stop_sequence": None,

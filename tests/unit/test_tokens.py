@@ -1,0 +1,116 @@
+"""The input-token estimate: each documented rule, checked on its own."""
+
+from __future__ import annotations
+
+import base64
+import struct
+import time
+
+from tiergate.tokens import (
+    CHARS_PER_TOKEN,
+    IMAGE_TOKENS,
+    MESSAGE_OVERHEAD,
+    REQUEST_OVERHEAD,
+    TOOL_OVERHEAD,
+    TOOL_SYSTEM_PROMPT,
+    estimate_input_tokens,
+    image_tokens,
+)
+from tiergate.types import (
+    ChatRequest,
+    ImageBlock,
+    Message,
+    TextBlock,
+    ThinkingBlock,
+    Tool,
+    ToolResultBlock,
+    ToolUseBlock,
+)
+
+
+def request(*blocks: object, **fields: object) -> ChatRequest:
+    return ChatRequest(model="m", messages=[Message("user", list(blocks))], **fields)  # type: ignore[arg-type]
+
+
+def png_b64(width: int, height: int) -> str:
+    header = (
+        b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + struct.pack(">II", width, height)
+    )
+    return base64.b64encode(header + b"\x08\x02\x00\x00\x00" + b"\x00" * 40).decode()
+
+
+def gif_b64(width: int, height: int) -> str:
+    return base64.b64encode(b"GIF89a" + struct.pack("<HH", width, height) + b"\x00" * 30).decode()
+
+
+BASE = REQUEST_OVERHEAD + MESSAGE_OVERHEAD
+
+
+def test_text_is_four_characters_a_token_rounded_up() -> None:
+    assert estimate_input_tokens(request(TextBlock(""))) == BASE
+    assert estimate_input_tokens(request(TextBlock("abcd"))) == BASE + 1
+    assert estimate_input_tokens(request(TextBlock("abcde"))) == BASE + 2
+    assert estimate_input_tokens(request(TextBlock("x" * 4000))) == BASE + 1000
+
+
+def test_system_and_each_message_add_their_share() -> None:
+    one = estimate_input_tokens(request(TextBlock("a" * 40)))
+    with_system = estimate_input_tokens(request(TextBlock("a" * 40), system=[TextBlock("b" * 40)]))
+    assert with_system == one + 10
+    two = ChatRequest(
+        model="m",
+        messages=[Message("user", [TextBlock("a" * 40)]), Message("assistant", [TextBlock("")])],
+    )
+    assert estimate_input_tokens(two) == one + MESSAGE_OVERHEAD
+
+
+def test_tools_cost_their_json_plus_overheads() -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    tool = Tool("weather", "Get the weather.", schema)
+    chars = (
+        len("weather")
+        + len("Get the weather.")
+        + len('{"type":"object","properties":{"city":{"type":"string"}}}')
+    )
+    tokens = estimate_input_tokens(request(TextBlock(""), tools=[tool]))
+    assert tokens == BASE + TOOL_SYSTEM_PROMPT + TOOL_OVERHEAD + -(-chars // CHARS_PER_TOKEN)
+    two = estimate_input_tokens(request(TextBlock(""), tools=[tool, Tool("w2")]))
+    assert two > tokens + TOOL_OVERHEAD  # the tool prompt is counted once, each tool framed
+
+
+def test_tool_calls_results_and_thinking_count_as_text() -> None:
+    call = ToolUseBlock("t", "fn", {"a": "xxxx"})  # "fn" + '{"a":"xxxx"}' = 14 chars
+    assert estimate_input_tokens(request(call)) == BASE + 4
+    result = ToolResultBlock("t", [TextBlock("y" * 8)])
+    assert estimate_input_tokens(request(result)) == BASE + 2
+    assert estimate_input_tokens(request(ThinkingBlock("z" * 12, "sig"))) == BASE + 3
+
+
+def test_images_by_size_when_the_header_says_and_the_cap_otherwise() -> None:
+    assert image_tokens(ImageBlock("base64", "image/png", png_b64(300, 150))) == 60
+    assert image_tokens(ImageBlock("base64", "image/gif", gif_b64(75, 10))) == 1
+    assert image_tokens(ImageBlock("base64", "image/png", png_b64(4000, 3000))) == IMAGE_TOKENS
+    assert image_tokens(ImageBlock("base64", "image/jpeg", "/9j/4AAQSkZJRgABAQ")) == IMAGE_TOKENS
+    assert image_tokens(ImageBlock("base64", "image/png", "!!not base64!!")) == IMAGE_TOKENS
+    assert image_tokens(ImageBlock("url", url="https://x.test/a.png")) == IMAGE_TOKENS
+    inside = ToolResultBlock("t", [ImageBlock("base64", "image/png", png_b64(300, 150))])
+    assert estimate_input_tokens(request(inside)) == BASE + 60
+    assert estimate_input_tokens(request(ImageBlock("url", url="u"))) == BASE + IMAGE_TOKENS
+
+
+def test_close_to_anthropics_documented_example() -> None:
+    # count_tokens docs: one user message "Hello, Claude" -> 14 input tokens
+    assert 8 <= estimate_input_tokens(request(TextBlock("Hello, Claude"))) <= 16
+
+
+def test_cheap_enough_for_the_hot_path() -> None:
+    big = ChatRequest(
+        model="m",
+        messages=[Message("user", [TextBlock("word " * 200)]) for _ in range(50)],
+        tools=[Tool(f"t{i}", "d", {"type": "object", "properties": {"a": {}}}) for i in range(20)],
+    )
+    started = time.perf_counter()
+    for _ in range(200):
+        estimate_input_tokens(big)
+    per_call = (time.perf_counter() - started) / 200
+    assert per_call < 0.002  # ~50k characters, 20 tools: well under 2 ms even on a busy box
