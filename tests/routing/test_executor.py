@@ -239,7 +239,7 @@ LABEL_SCHEMA = {
     "properties": {"label": {"enum": ["billing", "bug", "feature", "other"]}},
     "required": ["label"],
 }
-TRIAGE = {
+TRIAGE: dict[str, Any] = {
     "triage": {
         "ladder": ["claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-6", "claude-opus-4-7"],
         "validators": [{"type": "json"}, {"type": "json_schema", "schema": LABEL_SCHEMA}],

@@ -57,12 +57,14 @@ def test_metadata_task_and_image_routing_with_the_anthropic_sdk(
     openai_upstream: FakeUpstream,
 ) -> None:
     client = anthropic.Anthropic(base_url=make_gateway(routes=ROUTES), api_key="x")
-    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
-    raw = client.messages.with_raw_response.create(
-        model="auto",
-        max_tokens=64,
-        messages=[{"role": "user", "content": [image, {"type": "text", "text": "what is it?"}]}],
-    )
+    image: dict[str, Any] = {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": PNG},
+    }
+    question: list[Any] = [
+        {"role": "user", "content": [image, {"type": "text", "text": "what is it?"}]}
+    ]
+    raw = client.messages.with_raw_response.create(model="auto", max_tokens=64, messages=question)
     assert raw.headers["x-tiergate-model"] == "claude-sonnet-4-6"
     assert raw.headers["x-tiergate-reason"] == "rule 2 (images) -> claude-sonnet-4-6"
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 
 from tests.routing.builders import CATALOG, ask, policies
@@ -9,7 +12,7 @@ from tiergate.errors import InvalidRequest
 from tiergate.routing.plan import Plan
 from tiergate.types import ChatRequest
 
-TRIAGE = {
+TRIAGE: dict[str, Any] = {
     "support-triage": {
         "ladder": ["claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7"],
         "validators": [
@@ -20,7 +23,7 @@ TRIAGE = {
 }
 
 
-def plan_for(request: ChatRequest, routes: dict[str, dict[str, object]] = TRIAGE) -> Plan:
+def plan_for(request: ChatRequest, routes: Mapping[str, Mapping[str, Any]] = TRIAGE) -> Plan:
     table, state = policies(routes)
     return table[request.model](request, CATALOG, state)
 

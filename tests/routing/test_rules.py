@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 
 from tests.routing.builders import CATALOG, ask, policies
@@ -9,7 +12,7 @@ from tiergate.errors import InvalidRequest
 from tiergate.routing.plan import Plan
 from tiergate.types import ChatRequest
 
-AUTO = {
+AUTO: dict[str, Any] = {
     "auto": {
         "rules": [
             {
@@ -24,7 +27,7 @@ AUTO = {
 }
 
 
-def route(request: ChatRequest, routes: dict[str, dict[str, object]] = AUTO) -> Plan:
+def route(request: ChatRequest, routes: Mapping[str, Mapping[str, Any]] = AUTO) -> Plan:
     table, state = policies(routes)
     return table[request.model](request, CATALOG, state)
 
