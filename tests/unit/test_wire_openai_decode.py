@@ -1,4 +1,4 @@
-"""OpenAI Chat Completions request body -> ChatRequest: every mapping, and each 400 naming its field."""
+"""OpenAI Chat Completions body -> ChatRequest: every mapping, and each 400 naming its field."""
 
 from __future__ import annotations
 
@@ -154,7 +154,9 @@ def test_assistant_tool_calls_only_keep_no_empty_text() -> None:
         {
             "role": "assistant",
             "content": "",
-            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": ""}}],
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "f", "arguments": ""}}
+            ],
         },
         {"role": "tool", "tool_call_id": "c1", "content": "done"},
     ]
@@ -166,7 +168,11 @@ def test_assistant_tool_calls_only_keep_no_empty_text() -> None:
 def test_legacy_function_call_and_function_message() -> None:
     messages = [
         {"role": "user", "content": "go"},
-        {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{\"a\":1}"}},
+        {
+            "role": "assistant",
+            "content": None,
+            "function_call": {"name": "f", "arguments": '{"a":1}'},
+        },
         {"role": "function", "name": "f", "content": "42"},
     ]
     request = decode(messages=messages)
@@ -193,7 +199,10 @@ def test_order_is_kept_without_forcing_alternation() -> None:
 def test_tool_result_then_user_text_stay_separate_in_order() -> None:
     messages = [
         {"role": "user", "content": "go"},
-        {"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{}"}}]},
+        {
+            "role": "assistant",
+            "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{}"}}],
+        },
         {"role": "tool", "tool_call_id": "c", "content": "r"},
         {"role": "user", "content": "next"},
         {"role": "tool", "tool_call_id": "c", "content": "late"},
@@ -213,7 +222,9 @@ def test_user_refusal_part_is_kept_as_text() -> None:
 
 
 def test_string_image_url_shorthand() -> None:
-    messages = [{"role": "user", "content": [{"type": "image_url", "image_url": "https://x.io/a.png"}]}]
+    messages = [
+        {"role": "user", "content": [{"type": "image_url", "image_url": "https://x.io/a.png"}]}
+    ]
     assert decode(messages=messages).messages[0].content == [
         ImageBlock("url", url="https://x.io/a.png")
     ]
@@ -255,7 +266,10 @@ BAD: list[tuple[Any, str]] = [
         {
             "model": "m",
             "messages": [
-                {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "ftp://x"}}]}
+                {
+                    "role": "user",
+                    "content": [{"type": "image_url", "image_url": {"url": "ftp://x"}}],
+                }
             ],
         },
         "messages[0].content[0].image_url",
@@ -276,8 +290,14 @@ BAD: list[tuple[Any, str]] = [
         {"model": "m", "messages": [{"role": "system", "content": [{"type": "image_url"}]}, *USER]},
         "messages[0].content[0].type",
     ),
-    ({"model": "m", "messages": _tool_call("{not json")}, "messages[1].tool_calls[0].function.arguments"),
-    ({"model": "m", "messages": _tool_call("[1, 2]")}, "messages[1].tool_calls[0].function.arguments"),
+    (
+        {"model": "m", "messages": _tool_call("{not json")},
+        "messages[1].tool_calls[0].function.arguments",
+    ),
+    (
+        {"model": "m", "messages": _tool_call("[1, 2]")},
+        "messages[1].tool_calls[0].function.arguments",
+    ),
     ({"model": "m", "messages": _tool_call(7)}, "messages[1].tool_calls[0].function.arguments"),
     (
         {"model": "m", "messages": [*USER, {"role": "assistant", "tool_calls": {"id": "c"}}]},
@@ -290,11 +310,17 @@ BAD: list[tuple[Any, str]] = [
     (
         {
             "model": "m",
-            "messages": [*USER, {"role": "assistant", "tool_calls": [{"function": {"arguments": "{}"}}]}],
+            "messages": [
+                *USER,
+                {"role": "assistant", "tool_calls": [{"function": {"arguments": "{}"}}]},
+            ],
         },
         "messages[1].tool_calls[0].function.name",
     ),
-    ({"model": "m", "messages": [*USER, {"role": "tool", "content": "r"}]}, "messages[1].tool_call_id"),
+    (
+        {"model": "m", "messages": [*USER, {"role": "tool", "content": "r"}]},
+        "messages[1].tool_call_id",
+    ),
     ({"model": "m", "messages": USER, "n": 2}, "n"),
     ({"model": "m", "messages": USER, "max_tokens": -5}, "max_tokens"),
     ({"model": "m", "messages": USER, "max_tokens": 0}, "max_tokens"),
@@ -305,16 +331,25 @@ BAD: list[tuple[Any, str]] = [
     ({"model": "m", "messages": USER, "stop": [1]}, "stop"),
     ({"model": "m", "messages": USER, "stream": "yes"}, "stream"),
     ({"model": "m", "messages": USER, "stream_options": []}, "stream_options"),
-    ({"model": "m", "messages": USER, "stream_options": {"include_usage": 1}}, "stream_options.include_usage"),
+    (
+        {"model": "m", "messages": USER, "stream_options": {"include_usage": 1}},
+        "stream_options.include_usage",
+    ),
     ({"model": "m", "messages": USER, "metadata": ["x"]}, "metadata"),
     ({"model": "m", "messages": USER, "user": 9}, "user"),
     ({"model": "m", "messages": USER, "response_format": "json"}, "response_format"),
     ({"model": "m", "messages": USER, "parallel_tool_calls": "no"}, "parallel_tool_calls"),
     ({"model": "m", "messages": USER, "tools": {}}, "tools"),
     ({"model": "m", "messages": USER, "tools": ["f"]}, "tools[0]"),
-    ({"model": "m", "messages": USER, "tools": [{"type": "custom", "custom": {}}]}, "tools[0].type"),
+    (
+        {"model": "m", "messages": USER, "tools": [{"type": "custom", "custom": {}}]},
+        "tools[0].type",
+    ),
     ({"model": "m", "messages": USER, "tools": [{"type": "function"}]}, "tools[0].function"),
-    ({"model": "m", "messages": USER, "tools": [{"function": {"name": ""}}]}, "tools[0].function.name"),
+    (
+        {"model": "m", "messages": USER, "tools": [{"function": {"name": ""}}]},
+        "tools[0].function.name",
+    ),
     (
         {"model": "m", "messages": USER, "tools": [{"function": {"name": "f", "parameters": "x"}}]},
         "tools[0].function.parameters",
