@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh machine and runs them:
 # a venv with tiergate and its test extras, a throwaway PostgreSQL server on loopback
-# (Debian's packages), then pytest against both SQLite and PostgreSQL.
+# (Debian's packages), headless Chromium, then lint, types and pytest (SQLite and PostgreSQL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e '.[test]'
-if [ -f .ci/postgres.sh ]; then
-    eval "$(bash .ci/postgres.sh)"
+# Headless Chromium for the dashboard test (Debian's package; needs root, as CI has).
+if ! command -v chromium >/dev/null 2>&1; then
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
 fi
+eval "$(bash .ci/postgres.sh)"
 .venv/bin/ruff check tiergate tests
 .venv/bin/mypy
 exec .venv/bin/pytest -q -p no:cacheprovider "$@"
