@@ -248,9 +248,9 @@ def test_stream_error_frame() -> None:
         (InternalError("oops"), 500, "api_error", anthropic.InternalServerError),
         (ProviderError("busy", status=529, provider="p"), 529, "overloaded_error",
          anthropic.OverloadedError),
-        # an OpenAI upstream's 503 "overloaded" still reaches an Anthropic client as 529
-        (ProviderError("busy", status=503, provider="p"), 529, "overloaded_error",
-         anthropic.OverloadedError),
+        # an upstream's 503 keeps its status; the body names it overloaded
+        (ProviderError("busy", status=503, provider="p"), 503, "overloaded_error",
+         anthropic.ServiceUnavailableError),
         (ProviderError("slow", status=504, provider="p"), 504, "timeout_error",
          anthropic.GatewayTimeoutError),
         (ProviderError("quota", status=429, provider="p", kind="insufficient_quota"), 429,

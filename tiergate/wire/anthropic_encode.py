@@ -91,14 +91,13 @@ def error_body(error: GatewayError) -> dict[str, Any]:
 
 
 def encode_error(error: GatewayError) -> tuple[int, dict[str, str], bytes]:
-    """(status, headers, body). ``overloaded_error`` always goes out as 529, the status the
-    Anthropic SDK turns into ``OverloadedError`` (an upstream's 503 would otherwise surface as
-    a generic server error); ``retry-after`` is whole seconds, rounded up."""
-    status = 529 if error.kind == "overloaded_error" else error.status
+    """(status, headers, body). The status is kept as is (an upstream's 529 stays 529 and the
+    SDK raises ``OverloadedError``; a 503 stays 503, ``ServiceUnavailableError``), the body's
+    type is Anthropic's name for the kind; ``retry-after`` is whole seconds, rounded up."""
     headers: dict[str, str] = {}
     if error.retry_after is not None:
         headers["retry-after"] = str(math.ceil(error.retry_after))
-    return status, headers, orjson.dumps(error_body(error))
+    return error.status, headers, orjson.dumps(error_body(error))
 
 
 def _frame(event: str, payload: dict[str, Any]) -> bytes:
