@@ -1,0 +1,1 @@
+from tests.e2e.gateway_fixtures import *  # noqa: F403
