@@ -208,3 +208,25 @@ def test_keepalives_and_junk_frames_are_skipped() -> None:
     raw = (FIXTURES / "stream_text_usage.sse").read_bytes()
     noisy = b": keep-alive\n\ndata: not json\n\ndata: 42\n\n" + raw
     assert whole(noisy) == whole(raw)
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_upstream_stream_re_encoded_for_a_client_is_valid_chunks(name: str) -> None:
+    """The gateway's pass-through path: upstream SSE -> core events -> client SSE."""
+    import orjson
+    from openai.types.chat import ChatCompletionChunk
+
+    from tiergate.wire.sse import SSEParser
+
+    encoder = FORMAT.stream_encoder("alias", True)
+    events = whole((FIXTURES / name).read_bytes())
+    raw = b"".join(encoder.encode(e) for e in events) + encoder.finish()
+    frames = SSEParser().feed(raw)
+    assert frames[-1].data == "[DONE]"
+    chunks = [ChatCompletionChunk.model_validate(orjson.loads(f.data)) for f in frames[:-1]]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    expected = "".join(e.value for e in events if isinstance(e, BlockDelta) and e.kind == "text")
+    assert text == expected
+    usage = chunks[-1].usage
+    final = next(e for e in events if isinstance(e, MessageDelta)).usage
+    assert usage is not None and usage.prompt_tokens == final.total_input()

@@ -15,6 +15,7 @@ from tiergate.types import (
     ChatResponse,
     ImageBlock,
     Message,
+    StopReason,
     TextBlock,
     ThinkingBlock,
     Tool,
@@ -269,8 +270,9 @@ def test_round_trip_response() -> None:
         usage=Usage(input_tokens=7, output_tokens=3, cache_read_input_tokens=64),
     )
     assert FORMAT.decode_response(FORMAT.encode_response(response, "gpt-4o")) == response
-    for stop in ("end_turn", "max_tokens", "refusal"):
-        plain = ChatResponse(id="chatcmpl-2", model="m", content=[TextBlock("x")], stop_reason=stop)  # type: ignore[arg-type]
+    stops: list[StopReason] = ["end_turn", "max_tokens", "refusal"]
+    for stop in stops:
+        plain = ChatResponse(id="chatcmpl-2", model="m", content=[TextBlock("x")], stop_reason=stop)
         assert FORMAT.decode_response(FORMAT.encode_response(plain, "m")) == plain
 
 
