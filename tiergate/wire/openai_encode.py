@@ -1,4 +1,11 @@
-"""``ChatResponse`` / stream events / errors -> OpenAI Chat Completions shapes (serving clients)."""
+"""``ChatResponse`` / stream events / errors -> OpenAI Chat Completions shapes (serving clients).
+
+Thinking blocks are dropped: Chat Completions has no standard field for them, and the SDK's
+models would not surface them anyway. Usage folds cache reads and writes back into
+``prompt_tokens`` (OpenAI counts them there), with reads repeated as ``cached_tokens``. After a
+mid-stream error frame, ``data: [DONE]`` still follows so that raw SSE readers stop cleanly;
+the SDK raises at the error frame before it.
+"""
 
 from __future__ import annotations
 

@@ -28,6 +28,7 @@ from tiergate.types import (
     StopReason,
     TextBlock,
     ThinkingBlock,
+    Tool,
     ToolResultBlock,
     ToolUseBlock,
     Usage,
@@ -56,6 +57,14 @@ def _content(blocks: list[TextBlock | ImageBlock]) -> str | list[dict[str, Any]]
         {"type": "text", "text": b.text} if isinstance(b, TextBlock) else _image_part(b)
         for b in blocks
     ]
+
+
+def _function(tool: Tool) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name}
+    if tool.description is not None:
+        function["description"] = tool.description
+    function["parameters"] = tool.input_schema
+    return function
 
 
 def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
@@ -102,11 +111,7 @@ def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
     if request.stop_sequences:
         body["stop"] = request.stop_sequences
     if request.tools:
-        body["tools"] = [
-            {"type": "function", "function": {"name": t.name, "description": t.description or "",
-                                              "parameters": t.input_schema}}
-            for t in request.tools
-        ]  # fmt: skip
+        body["tools"] = [{"type": "function", "function": _function(t)} for t in request.tools]
     choice = request.tool_choice
     if choice is not None and request.tools:
         if choice.type == "tool":
