@@ -1,7 +1,7 @@
 """Who is calling: virtual keys, the admin key, and open mode.
 
 Clients send their key the way their SDK does: ``Authorization: Bearer`` (OpenAI, and the
-Anthropic SDK too) or ``x-api-key``. With no active virtual keys in the store the gateway runs
+Anthropic SDK too) or ``x-api-key``. With no virtual key ever created in the store the gateway runs
 open — every caller is tenant ``default`` — and refuses to start on a non-loopback address
 (see ``App.startup``). Error messages never repeat the key that was sent.
 """
@@ -56,27 +56,24 @@ def presented_key(headers: dict[str, str]) -> str | None:
 
 
 class Authenticator:
-    def __init__(self, keys: KeyStore | None, admin_key: str | None, open_check_ttl: float = 2.0):
+    def __init__(self, keys: KeyStore | None, admin_key: str | None) -> None:
         self._keys = keys
         self._admin_key = admin_key
-        self._ttl = open_check_ttl
-        self._open_until = 0.0
-        self._open = keys is None
+        self._open = True
 
     async def is_open(self) -> bool:
-        """Open while the store holds no active key (re-checked every ``open_check_ttl`` s)."""
+        """Open only while no key has ever been created in the store. Checked on every request
+        while open (an indexed count of an empty table), so a key made on another replica
+        closes this one at once; once closed, never re-opened, not even by revoking every key."""
         if self._keys is None:
             return True
-        now = time.monotonic()
-        if now >= self._open_until:
-            self._open = await self._keys.count_active() == 0
-            self._open_until = now + self._ttl
+        if self._open:
+            self._open = await self._keys.count_all() == 0
         return self._open
 
     def closed(self) -> None:
         """A key was just created here: stop running open at once."""
         self._open = False
-        self._open_until = time.monotonic() + self._ttl
 
     def is_admin(self, secret: str | None) -> bool:
         return bool(self._admin_key and secret and hmac.compare_digest(secret, self._admin_key))

@@ -135,10 +135,9 @@ class KeyStore:
         )
         return [_key(r) for r in rows]
 
-    async def count_active(self) -> int:
-        rows = await self._store.fetchall(
-            "SELECT count(*) FROM virtual_keys WHERE revoked_ms IS NULL"
-        )
+    async def count_all(self) -> int:
+        """Keys ever created, revoked ones included."""
+        rows = await self._store.fetchall("SELECT count(*) FROM virtual_keys")
         return int(rows[0][0])
 
     async def lookup(self, secret: str) -> KeyInfo | None:
