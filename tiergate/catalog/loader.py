@@ -1,9 +1,15 @@
-"""Loads the built-in catalog data file plus the user's overrides into a ``Catalog``."""
+"""Loads the built-in catalog data file plus the user's overrides into a ``Catalog``.
+
+Loading happens once at start-up; every error is a ``ConfigError`` that names where the entry
+came from, the model and the field, so a typo in a price is fixed from the message alone.
+Lookups afterwards are one dict access: ``resolve`` runs on every request.
+"""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from functools import cache
 from importlib.resources import files
 from typing import Any
 
@@ -13,69 +19,99 @@ from pydantic import ValidationError
 from tiergate.catalog.models import CAPABILITIES, ModelInfo, ModelSpec
 from tiergate.errors import ConfigError, NotFound
 
+DATA_FILE = "models.yaml"
+
 
 class Catalog:
-    """Models by id, alias and snapshot; every lookup is one dict access."""
+    """Models by id, alias and pinned snapshot; every lookup is one dict access."""
+
+    __slots__ = ("_models", "_names")
 
     def __init__(self, models: Iterable[ModelInfo]) -> None:
         self._models: dict[str, ModelInfo] = {}
-        self._names: dict[str, ModelInfo] = {}
         for model in models:
             self._models[model.id] = model
+        self._names: dict[str, ModelInfo] = {}
+        owner: dict[str, str] = {}
         for model in self._models.values():
             for name in (model.id, model.snapshot, *model.aliases):
-                if name:
-                    self._names[name] = model
+                if not name:
+                    continue
+                taken = owner.get(name)
+                if taken is not None and taken != model.id:
+                    raise ConfigError(
+                        f"model {model.id!r}: name {name!r} is already used by model {taken!r}; "
+                        "each id, alias and snapshot must name one model"
+                    )
+                owner[name] = model.id
+                self._names[name] = model
 
     def get(self, name: str) -> ModelInfo | None:
         return self._names.get(name)
 
     def resolve(self, name: str) -> ModelInfo:
         model = self._names.get(name)
-        if model is None:
-            close = difflib.get_close_matches(name, list(self._names), n=3, cutoff=0.5)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise NotFound(f"unknown model {name!r}{hint}", param="model")
-        return model
+        if model is not None:
+            return model
+        close = difflib.get_close_matches(name, list(self._names), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise NotFound(f"unknown model {name!r}{hint}", param="model")
 
     def models(self) -> list[ModelInfo]:
         return list(self._models.values())
 
+    def names(self) -> list[str]:
+        """Every name ``resolve`` accepts (ids, aliases, snapshots)."""
+        return list(self._names)
 
-def _builtin_specs() -> list[dict[str, Any]]:
-    text = files("tiergate.catalog").joinpath("models.yaml").read_text(encoding="utf-8")
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+
+@cache
+def _builtin_specs() -> tuple[dict[str, Any], ...]:
+    text = files("tiergate.catalog").joinpath(DATA_FILE).read_text(encoding="utf-8")
     data = yaml.safe_load(text)
-    models: list[dict[str, Any]] = data["models"]
-    return models
+    return tuple(data["models"])
 
 
 def _spec(raw: dict[str, Any], where: str) -> ModelSpec:
+    name = raw.get("id", "?")
     try:
         spec = ModelSpec.model_validate(raw)
     except ValidationError as exc:
-        name = raw.get("id", "?") if isinstance(raw, dict) else "?"
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or '(entry)'}: {e['msg']}" for e in exc.errors()
         )
         raise ConfigError(f"{where}: model {name!r}: {problems}") from None
     unknown = spec.capabilities - CAPABILITIES
     if unknown:
         raise ConfigError(
-            f"{where}: model {spec.id!r}: unknown capabilities {sorted(unknown)}; "
+            f"{where}: model {spec.id!r}: capabilities: unknown {sorted(unknown)}; "
             f"known: {sorted(CAPABILITIES)}"
         )
     return spec
 
 
 def load_catalog(overrides: list[dict[str, Any]] | None = None) -> Catalog:
-    """Built-in models, then the user's entries: an entry whose id exists replaces the fields
-    it gives (so a price can be changed without restating the model); a new id is added."""
-    by_id: dict[str, dict[str, Any]] = {m["id"]: m for m in _builtin_specs()}
-    source = dict.fromkeys(by_id, "built-in catalog")
+    """Built-in models, then the user's entries, in order.
+
+    An entry whose ``id`` already exists replaces the top-level fields it gives, so a price can
+    be changed without restating the model (``pricing`` is replaced whole, never mixed with the
+    old table). An entry with a new ``id`` adds a model and must give every required field.
+    """
+    by_id: dict[str, dict[str, Any]] = {m["id"]: dict(m) for m in _builtin_specs()}
+    source = dict.fromkeys(by_id, f"built-in catalog ({DATA_FILE})")
     for index, raw in enumerate(overrides or []):
-        if not isinstance(raw, dict) or "id" not in raw:
-            raise ConfigError(f"models[{index}]: each entry needs an id")
-        by_id[raw["id"]] = {**by_id.get(raw["id"], {}), **raw}
-        source[raw["id"]] = f"config models[{index}]"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"config models[{index}]: each entry must be a mapping with an id")
+        model_id = raw.get("id")
+        if not isinstance(model_id, str) or not model_id:
+            raise ConfigError(f"config models[{index}]: id: each entry needs a model id")
+        by_id[model_id] = {**by_id.get(model_id, {}), **raw}
+        source[model_id] = f"config models[{index}]"
     specs = [_spec(raw, source[model_id]) for model_id, raw in by_id.items()]
     return Catalog(ModelInfo.from_spec(spec) for spec in specs)

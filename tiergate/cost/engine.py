@@ -1,9 +1,16 @@
 """Cost of one request from its usage, in exact Decimals.
 
 Usage fields are as Anthropic reports them: ``input_tokens`` excludes cache reads and writes,
-writes are split by TTL. Each component is priced at the model's own rate; the long-context
-rate applies to the whole request when its total input (input + cache reads + writes) passes
-the model's threshold, as Anthropic bills it; batch jobs use the batch rates.
+and writes are split by TTL (``cache_creation.ephemeral_5m_input_tokens`` /
+``ephemeral_1h_input_tokens``; an upstream that does not split them has all writes counted as
+5-minute writes, see ``Usage.cache_writes_by_ttl``). Each component is priced at the model's own
+per-token rate, precomputed when the catalog loaded, so ``cost_of`` is five multiplications and
+no parsing: it runs on every request.
+
+Which rate table applies (see ``Pricing.rates``): the long-context table when the request's
+total input (input + cache writes + cache reads) passes the model's threshold — for the whole
+request, as Anthropic and OpenAI bill it — and the batch table for batch jobs. No rounding
+happens here; a Decimal of USD goes to the header and the log as is.
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ ZERO = Decimal(0)
 
 @dataclass(frozen=True, slots=True)
 class Cost:
-    """``usd`` is None when the model is unpriced: shown as such, never as $0."""
+    """What one request cost. ``usd`` is None when the model is unpriced: shown as such, never
+    as $0; the components are then zero and meaningless."""
 
     usd: Decimal | None
     input: Decimal = ZERO
@@ -32,56 +40,63 @@ class Cost:
     def priced(self) -> bool:
         return self.usd is not None
 
+    def breakdown(self) -> dict[str, Decimal]:
+        """Per-component USD, for the request log and reports."""
+        return {
+            "input": self.input,
+            "output": self.output,
+            "cache_write_5m": self.cache_write_5m,
+            "cache_write_1h": self.cache_write_1h,
+            "cache_read": self.cache_read,
+        }
+
+    def __add__(self, other: Cost) -> Cost:
+        """Sum of two costs (attempts of one request, requests of a report). Unpriced anywhere
+        makes the total unpriced: a partial sum would understate the bill."""
+        if self.usd is None or other.usd is None:
+            return UNPRICED
+        return Cost(
+            self.usd + other.usd,
+            self.input + other.input,
+            self.output + other.output,
+            self.cache_write_5m + other.cache_write_5m,
+            self.cache_write_1h + other.cache_write_1h,
+            self.cache_read + other.cache_read,
+        )
+
 
 UNPRICED = Cost(None)
+FREE = Cost(ZERO)
 
 
 def rates_for(usage: Usage, model: ModelInfo, *, batch: bool = False) -> Rates | None:
+    """The rate table that prices ``usage`` on ``model``; None when the model is unpriced."""
     pricing = model.pricing
     if pricing is None:
         return None
-    if batch:
-        return pricing.batch
-    threshold = pricing.long_context_threshold
-    if (
-        pricing.long_context is not None
-        and threshold is not None
-        and usage.total_input() > threshold
-    ):
-        return pricing.long_context
-    return pricing.standard
+    return pricing.rates(usage.total_input(), batch=batch)
 
 
 def cost_of(usage: Usage, model: ModelInfo, *, batch: bool = False) -> Cost:
+    """Exact USD cost of ``usage`` on ``model`` (batch rates when ``batch``)."""
     rates = rates_for(usage, model, batch=batch)
     if rates is None:
         return UNPRICED
     five, hour = usage.cache_writes_by_ttl()
-    parts = (
-        usage.input_tokens * rates.input,
-        usage.output_tokens * rates.output,
-        five * rates.cache_write_5m,
-        hour * rates.cache_write_1h,
-        usage.cache_read_input_tokens * rates.cache_read,
-    )
-    total = sum(parts, ZERO)
-    return Cost(total.normalize() if total else ZERO, *parts)
+    input_usd = usage.input_tokens * rates.input
+    output_usd = usage.output_tokens * rates.output
+    write_5m = five * rates.cache_write_5m
+    write_1h = hour * rates.cache_write_1h
+    read = usage.cache_read_input_tokens * rates.cache_read
+    # normalize() so the header reads 0.00105, not 0.001050000 (the value is the same).
+    total = (input_usd + output_usd + write_5m + write_1h + read).normalize()
+    return Cost(total, input_usd, output_usd, write_5m, write_1h, read)
 
 
-def counterfactual_usd(usage: Usage, baseline: ModelInfo) -> Decimal | None:
-    """What the same usage would have cost on ``baseline``."""
-    return cost_of(usage, baseline).usd
+def counterfactual_usd(usage: Usage, baseline: ModelInfo, *, batch: bool = False) -> Decimal | None:
+    """What the same usage would have cost on ``baseline`` ("always-Sonnet would have cost $Y").
 
-
-def cache_savings_usd(usage: Usage, model: ModelInfo) -> Decimal | None:
-    """Money cache reads saved against paying full input for those tokens, less what cache
-    writes cost above plain input. Negative when writes did not pay off (yet)."""
-    rates = rates_for(usage, model)
-    if rates is None:
-        return None
-    five, hour = usage.cache_writes_by_ttl()
-    saved = usage.cache_read_input_tokens * (rates.input - rates.cache_read)
-    extra = five * (rates.cache_write_5m - rates.input) + hour * (
-        rates.cache_write_1h - rates.input
-    )
-    return (saved - extra).normalize() if saved or extra else ZERO
+    The token counts are taken as they are: the baseline is assumed to read and write the same
+    number of tokens, including the same cache hits. Tokenizers differ by a few percent between
+    vendors; that approximation is documented in docs/cost.md."""
+    return cost_of(usage, baseline, batch=batch).usd

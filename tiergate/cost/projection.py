@@ -1,14 +1,23 @@
 """Workload projections: what N requests a day of a given shape cost on each model.
 
-A month is 30 days (a planning convention: say so next to every monthly figure). With a cached
-prefix, each request's first ``cached_prefix_tokens`` are a cache read with probability
-``cache_hit_rate`` and a 5-minute cache write otherwise; the rest of the input is plain input.
+A month is 30 days (``DAYS_PER_MONTH``), a planning convention stated next to every monthly
+figure. Per request, with a cached prefix of P tokens and hit rate h:
+
+- a hit reads the P prefix tokens from the cache (cache-read rate), with probability h;
+- a miss writes them (5-minute or 1-hour cache-write rate, by ``cache_ttl``), with
+  probability 1 - h;
+- the rest of the input (input_tokens - P) is plain input, and output is output.
+
+So per_request = h x cost(hit) + (1 - h) x cost(miss), exactly, in Decimals. When P is below the
+model's minimum cacheable length, or the model has no prompt caching, the provider silently
+caches nothing, so the whole input is priced as plain input and ``cache_applied`` is False.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
 
 from tiergate.catalog.models import ModelInfo
 from tiergate.cost.engine import cost_of
@@ -25,6 +34,7 @@ class Workload:
     cached_prefix_tokens: int = 0
     cache_hit_rate: Decimal = Decimal(0)
     batch: bool = False
+    cache_ttl: Literal["5m", "1h"] = "5m"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,44 +43,67 @@ class Projection:
     per_request_usd: Decimal | None
     daily_usd: Decimal | None
     monthly_usd: Decimal | None
-    # False when the cached prefix is shorter than the model's minimum cacheable length: the
-    # provider silently skips caching there, so the projection prices it as plain input.
+    # False when no caching happens: no cached prefix asked for, the prefix is shorter than the
+    # model's minimum cacheable length, or the model has no prompt caching.
     cache_applied: bool = False
+
+    @property
+    def priced(self) -> bool:
+        return self.daily_usd is not None
+
+
+def _cacheable_prefix(workload: Workload, model: ModelInfo) -> int:
+    prefix = min(workload.cached_prefix_tokens, workload.input_tokens)
+    if prefix <= 0 or "prompt_caching" not in model.capabilities:
+        return 0
+    if prefix < (model.min_cacheable_tokens or 0):
+        return 0
+    return prefix
 
 
 def project_workload(workload: Workload, model: ModelInfo) -> Projection:
-    prefix = min(workload.cached_prefix_tokens, workload.input_tokens)
-    minimum = model.min_cacheable_tokens or 0
-    if prefix < minimum or "prompt_caching" not in model.capabilities:
-        prefix = 0
+    """Per-request, daily and monthly USD of ``workload`` on ``model`` (None when unpriced)."""
+    prefix = _cacheable_prefix(workload, model)
     rest = workload.input_tokens - prefix
-    hit = workload.cache_hit_rate
-    per_hit = cost_of(
-        Usage(
-            input_tokens=rest, output_tokens=workload.output_tokens, cache_read_input_tokens=prefix
-        ),
-        model,
-        batch=workload.batch,
-    ).usd
-    per_miss = cost_of(
-        Usage(
-            input_tokens=rest,
-            output_tokens=workload.output_tokens,
-            cache_creation_input_tokens=prefix,
-        ),
-        model,
-        batch=workload.batch,
-    ).usd
-    if per_hit is None or per_miss is None:
+    out = workload.output_tokens
+    if prefix == 0:
+        plain = Usage(input_tokens=workload.input_tokens, output_tokens=out)
+        per_request = cost_of(plain, model, batch=workload.batch).usd
+    else:
+        five, hour = (prefix, 0) if workload.cache_ttl == "5m" else (0, prefix)
+        hit = cost_of(
+            Usage(input_tokens=rest, output_tokens=out, cache_read_input_tokens=prefix),
+            model,
+            batch=workload.batch,
+        ).usd
+        miss = cost_of(
+            Usage(
+                input_tokens=rest,
+                output_tokens=out,
+                cache_creation_input_tokens=prefix,
+                cache_creation_5m=five,
+                cache_creation_1h=hour,
+            ),
+            model,
+            batch=workload.batch,
+        ).usd
+        rate = workload.cache_hit_rate
+        per_request = None if hit is None or miss is None else rate * hit + (1 - rate) * miss
+    if per_request is None:
         return Projection(model.id, None, None, None, prefix > 0)
-    per_request = per_miss if prefix == 0 else hit * per_hit + (1 - hit) * per_miss
     daily = per_request * workload.requests_per_day
-    return Projection(model.id, per_request, daily, daily * DAYS_PER_MONTH, prefix > 0)
+    return Projection(
+        model.id,
+        per_request.normalize(),
+        daily.normalize(),
+        (daily * DAYS_PER_MONTH).normalize(),
+        prefix > 0,
+    )
 
 
 def money(value: Decimal | None, max_places: int = 4) -> str:
-    """Dollars exact to ``max_places`` (rounded half-up), trailing zeros trimmed to cents:
-    $0.525, $1.575, $15.75 - figures a planning doc can quote without losing the last digit."""
+    """Dollars to at most ``max_places`` decimals (rounded half-up), trailing zeros trimmed but
+    never below cents: $0.525, $1.575, $15.75, $2.00 — figures a planning doc can quote."""
     if value is None:
         return "unpriced"
     rounded = value.quantize(Decimal(1).scaleb(-max_places), ROUND_HALF_UP)
