@@ -1,21 +1,48 @@
-"""``tiergate cost``: workload cost projections side by side."""
+"""``tiergate cost``: workload projections side by side, and price import from genai-prices.
+
+Thin commands: the arithmetic lives in ``tiergate.cost``. Heavy imports (rich, orjson, the
+catalog) happen inside the commands so ``tiergate --help`` stays fast.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
 
 import click
 
 from tiergate.errors import TiergateError
 
 
-def _decimal(value: Decimal | None) -> float | None:
+def _number(value: Decimal | None) -> float | None:
+    # JSON numbers for scripts; the exact Decimal string is given alongside (``*_exact``).
     return None if value is None else float(value)
+
+
+def _exact(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+def _catalog(config_path: str | None) -> Any:
+    from tiergate.catalog import load_catalog
+    from tiergate.config import load_settings
+
+    overrides = load_settings(config_path).models if config_path else None
+    return load_catalog(overrides)
+
+
+_CONFIG = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Config file whose `models:` entries add or override catalog prices.",
+)
 
 
 @click.group()
 def cost() -> None:
-    """Cost tools: projections for a workload across models."""
+    """Cost tools: workload projections across models; price import."""
 
 
 @cost.command()
@@ -25,16 +52,20 @@ def cost() -> None:
 @click.option("--requests-per-day", type=click.IntRange(min=0), required=True)
 @click.option("--input-tokens", type=click.IntRange(min=0), required=True, help="Per request.")
 @click.option("--output-tokens", type=click.IntRange(min=0), required=True, help="Per request.")
-@click.option("--cached-prefix-tokens", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--cache-hit-rate", default="0", show_default=True, help="0..1")
-@click.option("--batch", is_flag=True, help="Price at batch (Message Batches) rates.")
 @click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Config file whose `models:` add or override catalog prices.",
+    "--cached-prefix-tokens",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Leading input tokens that repeat across requests (system prompt, documents).",
 )
+@click.option("--cache-hit-rate", default="0", show_default=True, help="Share of hits, 0..1.")
+@click.option(
+    "--cache-ttl", type=click.Choice(["5m", "1h"]), default="5m", show_default=True,
+    help="TTL of the cache writes on a miss.",
+)  # fmt: skip
+@click.option("--batch", is_flag=True, help="Price at batch (Message Batches) rates.")
+@_CONFIG
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def project(
     models: tuple[str, ...],
@@ -43,14 +74,13 @@ def project(
     output_tokens: int,
     cached_prefix_tokens: int,
     cache_hit_rate: str,
+    cache_ttl: str,
     batch: bool,
     config_path: str | None,
     as_json: bool,
 ) -> None:
     """Daily and monthly (30-day) cost of a workload on each model, side by side."""
-    from tiergate.catalog import load_catalog
-    from tiergate.config import load_settings
-    from tiergate.cost.projection import Workload, money, project_workload
+    from tiergate.cost.projection import DAYS_PER_MONTH, Workload, money, project_workload
 
     try:
         rate = Decimal(cache_hit_rate)
@@ -61,56 +91,97 @@ def project(
     if not 0 <= rate <= 1:
         raise click.BadParameter("must be between 0 and 1", param_hint="--cache-hit-rate")
     try:
-        overrides = load_settings(config_path).models if config_path else None
-        catalog = load_catalog(overrides)
+        catalog = _catalog(config_path)
         infos = [catalog.resolve(name) for name in models]
     except TiergateError as exc:
         raise click.ClickException(str(exc)) from None
+    ttl: Literal["5m", "1h"] = "1h" if cache_ttl == "1h" else "5m"
     workload = Workload(
-        requests_per_day, input_tokens, output_tokens, cached_prefix_tokens, rate, batch
+        requests_per_day, input_tokens, output_tokens, cached_prefix_tokens, rate, batch, ttl
     )
     rows = [project_workload(workload, info) for info in infos]
     if as_json:
         import orjson
 
-        click.echo(
-            orjson.dumps(
-                [
-                    {
-                        "model": row.model,
-                        "per_request_usd": _decimal(row.per_request_usd),
-                        "daily_usd": _decimal(row.daily_usd),
-                        "monthly_usd": _decimal(row.monthly_usd),
-                        "priced": row.daily_usd is not None,
-                        "batch": batch,
-                        "cache_applied": row.cache_applied,
-                    }
-                    for row in rows
-                ],
-                option=orjson.OPT_INDENT_2,
-            ).decode()
-        )
+        payload = [
+            {
+                "model": row.model,
+                "per_request_usd": _number(row.per_request_usd),
+                "daily_usd": _number(row.daily_usd),
+                "monthly_usd": _number(row.monthly_usd),
+                "per_request_usd_exact": _exact(row.per_request_usd),
+                "daily_usd_exact": _exact(row.daily_usd),
+                "monthly_usd_exact": _exact(row.monthly_usd),
+                "days_per_month": DAYS_PER_MONTH,
+                "priced": row.priced,
+                "batch": batch,
+                "cache_applied": row.cache_applied,
+            }
+            for row in rows
+        ]
+        click.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
         return
     from rich.console import Console
     from rich.table import Table
 
     shape = (
-        f"{requests_per_day:,} requests/day x ({input_tokens:,} in + {output_tokens:,} out tokens)"
+        f"{requests_per_day:,} requests/day, "
+        f"{input_tokens:,} input + {output_tokens:,} output tokens each"
     )
     if cached_prefix_tokens:
-        shape += f", {cached_prefix_tokens:,}-token cached prefix at {rate:.0%} hits"
-    caption = "month = 30 days"
+        shape += f", {cached_prefix_tokens:,}-token cached prefix at {rate:.0%} hits ({ttl} TTL)"
+    if batch:
+        shape += ", batch rates"
+    notes = [f"month = {DAYS_PER_MONTH} days"]
     skipped = [r.model for r in rows if cached_prefix_tokens and not r.cache_applied]
     if skipped:
-        caption += (
-            f"; no caching on {', '.join(skipped)}: prefix below the model's minimum"
-            " cacheable length (or no prompt caching), priced as plain input"
+        notes.append(
+            f"no caching on {', '.join(skipped)}: prefix below the model's minimum cacheable "
+            "length (or no prompt caching), priced as plain input"
         )
-    table = Table(title=shape + (" at batch rates" if batch else ""), caption=caption)
-    for header in ("model", "per request", "per day", "per month"):
-        table.add_column(header, justify="left" if header == "model" else "right")
+    unpriced = [r.model for r in rows if not r.priced]
+    if unpriced:
+        notes.append(f"unpriced (no known price, not $0): {', '.join(unpriced)}")
+    table = Table(title=shape, caption="; ".join(notes))
+    table.add_column("model", justify="left")
+    for header in ("per request", "per day", "per month"):
+        table.add_column(header, justify="right")
     for row in rows:
         table.add_row(
             row.model, money(row.per_request_usd, 6), money(row.daily_usd), money(row.monthly_usd)
         )
-    Console().print(table)
+    # A wide console so the table is never wrapped when piped into a file or a planning doc.
+    Console(width=max(100, len(shape) + 4)).print(table)
+
+
+@cost.command("import-prices")
+@click.option("--model", "models", multiple=True, help="Catalog model id or alias (default: all).")
+@_CONFIG
+@click.option(
+    "--out", type=click.Path(dir_okay=False, writable=True), default=None,
+    help="Write the YAML to this file instead of standard output.",
+)  # fmt: skip
+def import_prices_command(
+    models: tuple[str, ...], config_path: str | None, out: str | None
+) -> None:
+    """Current prices from the genai-prices package, as `models:` entries for your config.
+
+    Paste the output under `models:` in your config file; it replaces the catalog's pricing
+    for those models. Needs `pip install genai-prices`.
+    """
+    import yaml
+
+    from tiergate.cost.importer import import_prices
+
+    try:
+        result = import_prices(_catalog(config_path), list(models) or None)
+    except TiergateError as exc:
+        raise click.ClickException(str(exc)) from None
+    text = yaml.safe_dump({"models": result.entries}, sort_keys=False, width=100)
+    if out:
+        with open(out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        click.echo(text, nl=False)
+    for model_id, why in result.skipped.items():
+        click.echo(f"skipped {model_id}: {why}", err=True)
