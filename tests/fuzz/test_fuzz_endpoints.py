@@ -7,6 +7,7 @@ docs/security.md.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable
 
 import httpx
@@ -38,6 +39,7 @@ def test_fuzz_both_endpoints(
     openai_upstream: FakeUpstream,
 ) -> None:
     gateway = make_gateway()
+    seen: Counter[tuple[str, int]] = Counter()
     with httpx.Client(base_url=gateway, timeout=30) as client:
 
         @settings(
@@ -46,7 +48,11 @@ def test_fuzz_both_endpoints(
         )  # fmt: skip
         @given(path=st.sampled_from(PATHS), body=bodies())
         def run(path: str, body: bytes) -> None:
-            check(client, path, body)
+            seen[(path, check(client, path, body))] += 1
 
         run()
+    total = sum(seen.values())
+    print(f"\nfuzz: {total} requests, no 5xx, no secret in any response")
+    for (path, status), count in sorted(seen.items()):
+        print(f"  {path:28} {status}  {count}")
     assert httpx.get(gateway + "/health").status_code == 200
