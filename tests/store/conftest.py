@@ -11,11 +11,14 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
+from tests.store.workload import workload
 from tiergate.store.backend import open_store
+from tiergate.store.request_log import RequestLog
 
 ADMIN_URL = os.environ.get("TIERGATE_TEST_DATABASE_URL")
 
@@ -46,3 +49,15 @@ async def store(store_url: str) -> AsyncIterator[object]:
     opened = await open_store(store_url)
     yield opened
     await opened.aclose()
+
+
+@pytest.fixture
+async def seeded(store: Any) -> Any:
+    """The store with ``workload()`` written through the request log."""
+    log = RequestLog(store)
+    await log.start()
+    for record in workload():
+        log.submit(record)
+    await log.aclose()
+    assert log.written == len(workload())
+    return store

@@ -1,12 +1,33 @@
 """The schema as ordered, named migrations, recorded in ``schema_migrations``.
 
-Each migration is applied once, in order, inside a transaction. SQL is shared between SQLite
-and PostgreSQL except where a type differs (``{id}``: an auto-increment key).
+Every store applies the migrations it has not yet recorded, in order, when it is opened, each
+inside the same transaction as its ``schema_migrations`` row, so a half-applied migration never
+stays behind (PostgreSQL also takes an advisory lock, so replicas starting together migrate
+once). Applied migrations are never edited: a change is a new migration at the end.
+
+SQL is written once for both dialects (``BIGINT``, ``DOUBLE PRECISION`` and ``BOOLEAN`` mean
+the same to SQLite's type affinity); a migration carries per-dialect statements only where the
+two must differ.
 """
 
 from __future__ import annotations
 
-MIGRATIONS: list[tuple[str, list[str]]] = [
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    name: str
+    common: tuple[str, ...] = ()
+    sqlite: tuple[str, ...] = ()
+    postgresql: tuple[str, ...] = ()
+
+    def statements(self, dialect: str) -> tuple[str, ...]:
+        """The shared statements, then this dialect's own."""
+        return self.common + (self.sqlite if dialect == "sqlite" else self.postgresql)
+
+
+_ORIGINAL: list[tuple[str, list[str]]] = [
     (
         "0001_request_log",
         [
@@ -101,3 +122,35 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         ],
     ),
 ]
+
+
+def _pico_money(table: str, columns: dict[str, str]) -> tuple[str, ...]:
+    """Re-store nano-unit columns as pico-units (x1000, exact) under their new names."""
+    add = [f"ALTER TABLE {table} ADD COLUMN {new} BIGINT" for new in columns.values()]
+    copy = ", ".join(f"{new} = {old} * 1000" for old, new in columns.items())
+    drop = [f"ALTER TABLE {table} DROP COLUMN {old}" for old in columns]
+    return (*add, f"UPDATE {table} SET {copy}", *drop)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    *(Migration(name, tuple(statements)) for name, statements in _ORIGINAL),
+    Migration(
+        # Nano-dollars could not hold every batch or cache price exactly (a $0.25/M model's
+        # batched cache read is 12.5 nano-dollars a token); pico-dollars can.
+        "0003_request_money_pico",
+        (
+            *_pico_money(
+                "requests",
+                {
+                    "cost_nusd": "cost_pusd",
+                    "credits_n": "credits_p",
+                    "baseline_nusd": "baseline_pusd",
+                    "cache_savings_nusd": "cache_savings_pusd",
+                },
+            ),
+            *_pico_money("attempts", {"cost_nusd": "cost_pusd"}),
+            # Per-model reports (latency percentiles, A/B) over a time window.
+            "CREATE INDEX requests_model_ts ON requests (model, ts_ms)",
+        ),
+    ),
+)

@@ -1,19 +1,33 @@
 """One row per request and one per attempt, as the request log stores them.
 
-Money is kept as exact ``Decimal`` here and stored as integer nano-dollars (1e-9 USD): every
-catalog price is a multiple of $0.001 per million tokens, i.e. of one nano-dollar per token,
-so costs are exact integers and SQL sums stay exact on SQLite and PostgreSQL alike.
+Money is an exact ``Decimal`` in memory and an exact integer in the database, so SQL sums
+are exact on SQLite and PostgreSQL alike (no float drift over a million rows):
+
+* request-log money (``cost``, ``baseline``, ``cache_savings``, ``credits``) is stored in
+  pico-units, 1e-12 USD (or credit). A price quoted to $0.000001 per million tokens is
+  1 pico-dollar per token, so every catalog price, times the cache (1.25x, 2x, 0.1x) and
+  batch (0.5x) multipliers, prices a request to an exact integer. A value with more places
+  (only credits can have them: they divide by the price of a credit) is rounded half-even to
+  1e-12; ``docs/storage.md`` says so.
+* budgets and spend counters (tenancy) use nano-dollars, 1e-9 USD: enforcement needs no finer.
+
+Records are mutable (the server fills cost after the call) but slotted: one is built per
+request on the hot path, so they stay small and cheap.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 NANO = Decimal("1e9")
+PICO = Decimal("1e12")
+_ZERO = Decimal(0)
 
 
 def to_nano(value: Decimal | None) -> int | None:
+    """USD to integer nano-dollars (budgets and spend counters)."""
     if value is None:
         return None
     return int((value * NANO).to_integral_value(ROUND_HALF_EVEN))
@@ -22,16 +36,35 @@ def to_nano(value: Decimal | None) -> int | None:
 def from_nano(value: int | None) -> Decimal | None:
     if value is None:
         return None
-    return (Decimal(value) / NANO).normalize() if value else Decimal(0)
+    return (Decimal(value) / NANO).normalize() if value else _ZERO
+
+
+def to_pico(value: Decimal | None) -> int | None:
+    """USD (or credits) to integer pico-units, the request log's storage unit."""
+    if value is None:
+        return None
+    return int((value * PICO).to_integral_value(ROUND_HALF_EVEN))
+
+
+def from_pico(value: int | None) -> Decimal | None:
+    if value is None:
+        return None
+    return (Decimal(value) / PICO).normalize() if value else _ZERO
 
 
 @dataclass(slots=True)
 class AttemptRecord:
+    """One upstream call of a request: the first tier, a retry, a fail-over or an escalation.
+
+    ``outcome`` is ``ok``, ``provider_error`` or ``validator_failed``. ``request_id`` may be
+    left empty: the request log fills it from the request the attempt is submitted with.
+    """
+
     n: int
     tier: int
     model: str
     deployment: str
-    outcome: str  # ok | provider_error | validator_failed
+    outcome: str
     status: int | None = None
     input_tokens: int = 0
     output_tokens: int = 0
@@ -40,10 +73,18 @@ class AttemptRecord:
     cost_usd: Decimal | None = None
     latency_ms: float = 0.0
     error: str | None = None
+    request_id: str = ""
 
 
 @dataclass(slots=True)
 class RequestRecord:
+    """One client request as answered (or refused). ``ts_ms`` is UTC epoch milliseconds.
+
+    ``cost_usd`` None means unpriced (never shown as $0); ``tool_args_valid`` None means no
+    tool calls were made; ``prompt``/``response`` are set only when body logging is on, and
+    then already redacted.
+    """
+
     id: str
     ts_ms: int
     tenant: str = "default"
@@ -77,3 +118,8 @@ class RequestRecord:
     prompt: str | None = None
     response: str | None = None
     attempt_rows: list[AttemptRecord] = field(default_factory=list)
+
+    @property
+    def ts(self) -> datetime:
+        """The request's time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.ts_ms / 1000, UTC)

@@ -1,20 +1,31 @@
 """Report queries over the request log, shared by ``tiergate report``, the dashboard and tests.
 
-Sums and counts run in SQL (indexed on time, tenant and route); latency percentiles are computed
-from the matching rows' latencies in Python, one column fetched per model, which keeps them
-exact and stays in seconds on a million rows. Every query takes the same filter, and callers
-with a tenant-scoped key always set ``tenant``.
+Everything aggregates in SQL (indexes on time, tenant+time, route+time, model+time), so a
+report over a million rows moves a few hundred rows out of the database, not a million.
+Money sums are exact: each pico-dollar column is summed as two integers, its whole
+micro-dollars and its remainder (``x / 10**6`` and ``x % 10**6``), so neither sum can
+overflow SQLite's 64-bit integers, and they are recombined as a ``Decimal``. Results are
+plain dicts of str / int / float / None a dashboard can JSON-encode; money is given as a float
+(``cost_usd``) and, in ``totals``, also as an exact decimal string (``exact``).
+
+Every query takes one ``ReportFilter``; tenant isolation is the caller's job: a caller with a
+tenant-scoped key always sets ``tenant`` (the server does, through ``Principal``).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from tiergate.store.backend import Store
-from tiergate.store.records import from_nano
+from tiergate.store.latency import percentiles_by_model
+from tiergate.store.records import PICO
+
+_MICRO = 1_000_000
+_MONEY = ("cost_pusd", "baseline_pusd", "cache_savings_pusd", "credits_p")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +37,8 @@ class ReportFilter:
 
     @classmethod
     def from_query(cls, query: dict[str, str]) -> ReportFilter:
+        """From ``since``/``until`` (ISO date or datetime, or a span like ``7d``; a bare
+        ``until`` date includes that whole day), ``tenant`` and ``route``."""
         return cls(
             _parse_time(query.get("since")),
             _parse_time(query.get("until"), end_of_day=True),
@@ -49,7 +62,6 @@ class ReportFilter:
 
 
 def _parse_time(value: str | None, end_of_day: bool = False) -> int | None:
-    """ISO date/datetime, or a relative span like ``7d`` / ``24h`` (before now)."""
     if not value:
         return None
     if value[-1] in "dhm" and value[:-1].isdigit():
@@ -67,43 +79,63 @@ def _parse_time(value: str | None, end_of_day: bool = False) -> int | None:
     return millis
 
 
-_AGGREGATES = """count(*), sum(cost_nusd), sum(baseline_nusd), sum(cache_savings_nusd),
-    sum(CASE WHEN status >= 400 THEN 1 ELSE 0 END), sum(CASE WHEN attempts > 1 THEN 1 ELSE 0 END),
-    sum(CASE WHEN refusal THEN 1 ELSE 0 END), sum(CASE WHEN tool_calls > 0 THEN 1 ELSE 0 END),
-    sum(CASE WHEN tool_args_valid THEN 0 WHEN tool_args_valid IS NULL THEN 0 ELSE 1 END),
-    sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_creation_tokens),
-    sum(CASE WHEN cost_nusd IS NULL AND status < 400 THEN 1 ELSE 0 END)"""
+_AGGREGATES = ", ".join(
+    [
+        "count(*)",
+        *(f"sum({c} / {_MICRO}), sum({c} % {_MICRO})" for c in _MONEY),
+        "sum(CASE WHEN status >= 400 THEN 1 ELSE 0 END)",
+        "sum(CASE WHEN attempts > 1 THEN 1 ELSE 0 END)",
+        "sum(CASE WHEN refusal THEN 1 ELSE 0 END)",
+        "sum(CASE WHEN tool_calls > 0 THEN 1 ELSE 0 END)",
+        "sum(CASE WHEN tool_args_valid = FALSE THEN 1 ELSE 0 END)",
+        "sum(input_tokens)", "sum(output_tokens)",
+        "sum(cache_read_tokens)", "sum(cache_creation_tokens)",
+        "sum(CASE WHEN cost_pusd IS NULL AND status < 400 THEN 1 ELSE 0 END)",
+    ]
+)  # fmt: skip
 
 
-def _usd(nano: Any) -> float:
-    value = from_nano(int(nano)) if nano is not None else None
-    return float(value) if value is not None else 0.0
+def _money(micro: Any, rest: Any) -> Decimal:
+    """Recombine the two partial sums into exact USD."""
+    total = int(micro or 0) * _MICRO + int(rest or 0)
+    return (Decimal(total) / PICO).normalize() if total else Decimal(0)
 
 
-def _row(values: tuple[Any, ...]) -> dict[str, Any]:
-    (n, cost, baseline, cache, errors, escalated, refusals, with_tools, bad_tools,
-     tokens_in, tokens_out, cache_read, cache_write, unpriced) = values  # fmt: skip
-    n = int(n or 0)
-
-    def rate(x: Any) -> float:
-        return (int(x or 0) / n) if n else 0.0
-
-    return {
+def _row(values: tuple[Any, ...], exact: bool = False) -> dict[str, Any]:
+    n = int(values[0] or 0)
+    cost, baseline, cache, credits = (
+        _money(values[1 + 2 * i], values[2 + 2 * i]) for i in range(len(_MONEY))
+    )
+    (errors, escalated, refusals, with_tools, bad_tools, tokens_in, tokens_out, cache_read,
+     cache_write, unpriced) = (int(v or 0) for v in values[1 + 2 * len(_MONEY):])  # fmt: skip
+    prompt_tokens = tokens_in + cache_read + cache_write
+    row: dict[str, Any] = {
         "requests": n,
-        "cost_usd": _usd(cost),
-        "baseline_usd": _usd(baseline),
-        "savings_usd": _usd(baseline) - _usd(cost),
-        "cache_savings_usd": _usd(cache),
-        "unpriced_requests": int(unpriced or 0),
-        "error_rate": rate(errors),
-        "escalation_rate": rate(escalated),
-        "refusal_rate": rate(refusals),
-        "tool_failure_rate": (int(bad_tools or 0) / int(with_tools)) if with_tools else 0.0,
-        "input_tokens": int(tokens_in or 0),
-        "output_tokens": int(tokens_out or 0),
-        "cache_read_tokens": int(cache_read or 0),
-        "cache_write_tokens": int(cache_write or 0),
+        "cost_usd": float(cost),
+        "baseline_usd": float(baseline),
+        "savings_usd": float(baseline - cost),
+        "cache_savings_usd": float(cache),
+        "credits": float(credits),
+        "cost_per_request_usd": float(cost / n) if n else 0.0,
+        "unpriced_requests": unpriced,
+        "error_rate": errors / n if n else 0.0,
+        "escalation_rate": escalated / n if n else 0.0,
+        "refusal_rate": refusals / n if n else 0.0,
+        "tool_calls_requests": with_tools,
+        "tool_failure_rate": bad_tools / with_tools if with_tools else 0.0,
+        "input_tokens": tokens_in,
+        "output_tokens": tokens_out,
+        "cache_read_tokens": cache_read,
+        "cache_write_tokens": cache_write,
+        "cache_hit_rate": cache_read / prompt_tokens if prompt_tokens else 0.0,
     }
+    if exact:
+        row["exact"] = {
+            "cost_usd": str(cost), "baseline_usd": str(baseline),
+            "savings_usd": str(baseline - cost), "cache_savings_usd": str(cache),
+            "credits": str(credits),
+        }  # fmt: skip
+    return row
 
 
 def _day_expr(store: Store) -> str:
@@ -112,53 +144,48 @@ def _day_expr(store: Store) -> str:
     return "to_char(to_timestamp(ts_ms / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 
 
-async def _grouped(
-    store: Store, key: str, name: str, where: str, params: list[Any]
+async def grouped(
+    store: Store, keys: dict[str, str], filters: ReportFilter
 ) -> list[dict[str, Any]]:
+    """Aggregates per group; ``keys`` maps output names to SQL expressions (or ``day``)."""
+    where, params = filters.where()
+    exprs = [_day_expr(store) if expr == "day" else expr for expr in keys.values()]
+    select = ", ".join(exprs)
+    order = ", ".join(str(i + 1) for i in range(len(exprs)))
     rows = await store.fetchall(
-        f"SELECT {key}, {_AGGREGATES} FROM requests WHERE {where} GROUP BY {key} ORDER BY 1",
+        f"SELECT {select}, {_AGGREGATES} FROM requests WHERE {where} "
+        f"GROUP BY {select} ORDER BY {order}",
         params,
     )
-    return [{name: r[0], **_row(r[1:])} for r in rows]
+    width = len(exprs)
+    return [{**dict(zip(keys, r[:width], strict=True)), **_row(r[width:])} for r in rows]
 
 
-def _percentile(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    index = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
-    return values[index]
+async def totals(store: Store, filters: ReportFilter) -> dict[str, Any]:
+    where, params = filters.where()
+    rows = await store.fetchall(f"SELECT {_AGGREGATES} FROM requests WHERE {where}", params)
+    return _row(rows[0], exact=True)
 
 
-async def _latency(store: Store, where: str, params: list[Any]) -> dict[str, dict[str, Any]]:
-    rows = await store.fetchall(
-        f"SELECT model, latency_ms, ttft_ms FROM requests WHERE {where} AND model IS NOT NULL",
-        params,
-    )
-    by_model: dict[str, tuple[list[float], list[float]]] = {}
-    for model, latency, ttft in rows:
-        latencies, ttfts = by_model.setdefault(model, ([], []))
-        latencies.append(float(latency))
-        if ttft is not None:
-            ttfts.append(float(ttft))
-    out: dict[str, dict[str, Any]] = {}
-    for model, (latencies, ttfts) in by_model.items():
-        latencies.sort()
-        ttfts.sort()
-        out[model] = {
-            "p50_ms": _percentile(latencies, 50),
-            "p95_ms": _percentile(latencies, 95),
-            "p99_ms": _percentile(latencies, 99),
-            "ttft_p50_ms": _percentile(ttfts, 50),
-            "ttft_p95_ms": _percentile(ttfts, 95),
-        }
-    return out
+async def by_model(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
+    """Per answering model: spend, savings, rates, and latency / TTFT percentiles."""
+    rows = await grouped(store, {"model": "model"}, filters)
+    where, params = filters.where()
+    latency = await percentiles_by_model(store, where, params)
+    for row in rows:
+        row.update(latency.get(row["model"], {}))
+    return rows
 
 
-async def _tiers(store: Store, where: str, params: list[Any]) -> list[dict[str, Any]]:
+async def tiers(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
+    """Per route, ladder tier and model: attempts, how many failed validation (escalated),
+    provider errors and cost; from the attempt rows."""
+    where, params = filters.where("r")
     rows = await store.fetchall(
         "SELECT r.route, a.tier, a.model, count(*), "
         "sum(CASE WHEN a.outcome = 'validator_failed' THEN 1 ELSE 0 END), "
-        "sum(CASE WHEN a.outcome = 'provider_error' THEN 1 ELSE 0 END), sum(a.cost_nusd) "
+        "sum(CASE WHEN a.outcome = 'provider_error' THEN 1 ELSE 0 END), "
+        f"sum(a.cost_pusd / {_MICRO}), sum(a.cost_pusd % {_MICRO}) "
         f"FROM attempts a JOIN requests r ON r.id = a.request_id WHERE {where} "
         "GROUP BY r.route, a.tier, a.model ORDER BY 1, 2, 3",
         params,
@@ -166,36 +193,20 @@ async def _tiers(store: Store, where: str, params: list[Any]) -> list[dict[str, 
     return [
         {"route": route, "tier": tier, "model": model, "attempts": int(n),
          "escalated": int(failed or 0), "escalation_rate": int(failed or 0) / int(n),
-         "provider_errors": int(errors or 0), "cost_usd": _usd(cost)}
-        for route, tier, model, n, failed, errors, cost in rows
+         "provider_errors": int(errors or 0), "cost_usd": float(_money(micro, rest))}
+        for route, tier, model, n, failed, errors, micro, rest in rows
     ]  # fmt: skip
 
 
 async def summary(store: Store, filters: ReportFilter) -> dict[str, Any]:
-    where, params = filters.where()
-    totals = await store.fetchall(f"SELECT {_AGGREGATES} FROM requests WHERE {where}", params)
-    by_model = await _grouped(store, "model", "model", where, params)
-    latency = await _latency(store, where, params)
-    for row in by_model:
-        row.update(latency.get(row["model"], {}))
-    aliased, aliased_params = filters.where("r")
+    """Everything the dashboard and ``tiergate report --json`` show, for one filter."""
     return {
-        "filters": {
-            "since_ms": filters.since_ms, "until_ms": filters.until_ms,
-            "tenant": filters.tenant, "route": filters.route,
-        },
-        "totals": _row(totals[0]),
-        "by_day": await _grouped(store, _day_expr(store), "day", where, params),
-        "by_model": by_model,
-        "by_tenant": await _grouped(store, "tenant", "tenant", where, params),
-        "by_route": await _grouped(store, "route", "route", where, params),
-        "by_route_model": [
-            {"route": r[0], "model": r[1], **_row(r[2:])}
-            for r in await store.fetchall(
-                f"SELECT route, model, {_AGGREGATES} FROM requests WHERE {where} "
-                "GROUP BY route, model ORDER BY 1, 2",
-                params,
-            )
-        ],
-        "tiers": await _tiers(store, aliased, aliased_params),
-    }  # fmt: skip
+        "filters": asdict(filters),
+        "totals": await totals(store, filters),
+        "by_day": await grouped(store, {"day": "day"}, filters),
+        "by_model": await by_model(store, filters),
+        "by_tenant": await grouped(store, {"tenant": "tenant"}, filters),
+        "by_route": await grouped(store, {"route": "route"}, filters),
+        "by_route_model": await grouped(store, {"route": "route", "model": "model"}, filters),
+        "tiers": await tiers(store, filters),
+    }

@@ -1,13 +1,18 @@
 """The request log: ``submit`` on the hot path, batched writes in the background.
 
-``submit`` appends to an in-memory deque and returns: no I/O, no await, never raises. A
-background task writes whatever has accumulated every ``flush_interval`` seconds (or as soon as
-``batch_size`` rows wait), each batch in one transaction. ``aclose`` writes everything left, so
-a graceful shutdown (SIGTERM included: uvicorn runs the lifespan shutdown) loses nothing; a
-crash loses at most the rows of the current window (``flush_interval``, 0.2 s by default).
-If the store is down, batches are retried and rows wait in memory up to ``max_pending``; past
-that the oldest are dropped and counted in ``dropped`` (exported as a metric) rather than
-letting memory grow without bound.
+``submit`` appends to an in-memory deque and returns: no I/O, no await, O(1), never raises.
+A background task writes whatever has accumulated every ``flush_interval`` seconds (sooner
+once ``batch_size`` rows wait), ``batch_size`` rows per transaction. ``aclose`` writes
+everything left, so a graceful shutdown (SIGTERM included: uvicorn runs the lifespan shutdown)
+loses nothing. A crash loses the rows not yet committed: those submitted in the last
+``flush_interval`` (0.2 s by default) plus the batch being written (docs/storage.md).
+
+Failures: a write the store may accept later (database down, locked) is retried every
+interval with the rows kept, oldest first. Past ``max_pending`` waiting rows the oldest are
+dropped, counted in ``dropped`` (exported by ``Metrics.watch_log``) and logged, rather than
+letting memory grow without bound; ``submit`` cannot wait, so there is no backpressure. A
+batch the store refuses for its data is split in halves until the offending rows are found;
+those alone are counted in ``rejected`` and logged, and the rest are written.
 """
 
 from __future__ import annotations
@@ -20,26 +25,29 @@ from collections.abc import Sequence
 from typing import Any
 
 from tiergate.store.backend import Store
-from tiergate.store.records import RequestRecord, to_nano
+from tiergate.store.records import AttemptRecord, RequestRecord, to_pico
 
 logger = logging.getLogger("tiergate.store")
 
 _REQUEST_COLUMNS = (
-    "id, ts_ms, tenant, key_id, client_format, requested_model, model, deployment, route, "
-    "reason, attempts, tier, input_tokens, output_tokens, cache_creation_tokens, "
-    "cache_read_tokens, cost_nusd, credits_n, baseline_nusd, cache_savings_nusd, latency_ms, "
-    "ttft_ms, status, stop_reason, refusal, tool_calls, tool_args_valid, error_class, stream, "
-    "byok, prompt, response"
-)
+    "id", "ts_ms", "tenant", "key_id", "client_format", "requested_model", "model",
+    "deployment", "route", "reason", "attempts", "tier", "input_tokens", "output_tokens",
+    "cache_creation_tokens", "cache_read_tokens", "cost_pusd", "credits_p", "baseline_pusd",
+    "cache_savings_pusd", "latency_ms", "ttft_ms", "status", "stop_reason", "refusal",
+    "tool_calls", "tool_args_valid", "error_class", "stream", "byok", "prompt", "response",
+)  # fmt: skip
+_ATTEMPT_COLUMNS = (
+    "request_id", "n", "tier", "model", "deployment", "outcome", "status", "input_tokens",
+    "output_tokens", "cache_creation_tokens", "cache_read_tokens", "cost_pusd", "latency_ms",
+    "error",
+)  # fmt: skip
 INSERT_REQUEST = (
-    f"INSERT INTO requests ({_REQUEST_COLUMNS}) VALUES ({', '.join('?' * 32)}) "
-    "ON CONFLICT (id) DO NOTHING"
+    f"INSERT INTO requests ({', '.join(_REQUEST_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_REQUEST_COLUMNS))}) ON CONFLICT (id) DO NOTHING"
 )
 INSERT_ATTEMPT = (
-    "INSERT INTO attempts (request_id, n, tier, model, deployment, outcome, status, "
-    "input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_nusd, "
-    "latency_ms, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (request_id, n) DO NOTHING"
+    f"INSERT INTO attempts ({', '.join(_ATTEMPT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_ATTEMPT_COLUMNS))}) ON CONFLICT (request_id, n) DO NOTHING"
 )
 
 
@@ -47,8 +55,8 @@ def request_row(r: RequestRecord) -> tuple[Any, ...]:
     return (
         r.id, r.ts_ms, r.tenant, r.key_id, r.client_format, r.requested_model, r.model,
         r.deployment, r.route, r.reason, r.attempts, r.tier, r.input_tokens, r.output_tokens,
-        r.cache_creation_tokens, r.cache_read_tokens, to_nano(r.cost_usd), to_nano(r.credits),
-        to_nano(r.baseline_cost_usd), to_nano(r.cache_savings_usd), r.latency_ms, r.ttft_ms,
+        r.cache_creation_tokens, r.cache_read_tokens, to_pico(r.cost_usd), to_pico(r.credits),
+        to_pico(r.baseline_cost_usd), to_pico(r.cache_savings_usd), r.latency_ms, r.ttft_ms,
         r.status, r.stop_reason, r.refusal, r.tool_calls, r.tool_args_valid, r.error_class,
         r.stream, r.byok, r.prompt, r.response,
     )  # fmt: skip
@@ -56,9 +64,9 @@ def request_row(r: RequestRecord) -> tuple[Any, ...]:
 
 def attempt_rows(r: RequestRecord) -> list[tuple[Any, ...]]:
     return [
-        (r.id, a.n, a.tier, a.model, a.deployment, a.outcome, a.status, a.input_tokens,
-         a.output_tokens, a.cache_creation_tokens, a.cache_read_tokens, to_nano(a.cost_usd),
-         a.latency_ms, a.error)
+        (a.request_id or r.id, a.n, a.tier, a.model, a.deployment, a.outcome, a.status,
+         a.input_tokens, a.output_tokens, a.cache_creation_tokens, a.cache_read_tokens,
+         to_pico(a.cost_usd), a.latency_ms, a.error)
         for a in r.attempt_rows
     ]  # fmt: skip
 
@@ -70,29 +78,44 @@ class RequestLog:
         *,
         batch_size: int = 500,
         flush_interval: float = 0.2,
-        max_pending: int = 200_000,
+        max_pending: int = 100_000,
     ) -> None:
         self._store = store
-        self._batch_size = batch_size
+        self._batch_size = max(1, batch_size)
         self._interval = flush_interval
-        self._max_pending = max_pending
+        self._max_pending = max(self._batch_size, max_pending)
         self._pending: deque[RequestRecord] = deque()
         self._wake = asyncio.Event()
+        self._writing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self.written = 0
-        self.dropped = 0
+        self.written = 0  # rows committed
+        self.dropped = 0  # rows discarded: queue full while the store was failing, or closed
+        self.rejected = 0  # rows the store refused for their data
+        self.batches = 0  # transactions committed
 
-    def submit(self, record: RequestRecord) -> None:
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def submit(self, record: RequestRecord, attempts: Sequence[AttemptRecord] = ()) -> None:
+        """Queue one request (and its attempts, if not already on ``record.attempt_rows``)."""
+        if attempts:
+            record.attempt_rows.extend(attempts)
+        if self._closing and self._task is None:
+            self.dropped += 1  # after aclose: nothing will ever write it
+            return
         if len(self._pending) >= self._max_pending:
             self._pending.popleft()
             self.dropped += 1
+            if self.dropped & (self.dropped - 1) == 0:  # log at 1, 2, 4, 8, ... drops
+                logger.error("request log queue full: %d rows dropped so far", self.dropped)
         self._pending.append(record)
         if len(self._pending) >= self._batch_size:
             self._wake.set()
 
     async def start(self) -> None:
-        if self._task is None:
+        if self._task is None and not self._closing:
             self._task = asyncio.create_task(self._run(), name="tiergate-request-log")
 
     async def _run(self) -> None:
@@ -100,21 +123,29 @@ class RequestLog:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
-            await self._flush_all(retry=False)
-
-    async def _flush_all(self, *, retry: bool) -> None:
-        while self._pending:
-            batch = [
-                self._pending.popleft() for _ in range(min(self._batch_size, len(self._pending)))
-            ]
             try:
-                await self._write(batch)
-            except Exception:
-                logger.exception("request log write failed; %d rows kept for retry", len(batch))
-                self._pending.extendleft(reversed(batch))
-                if not retry:
-                    return
-                await asyncio.sleep(self._interval)
+                await self.flush()
+            except Exception:  # never let the writer die; the rows stay queued
+                logger.exception("request log flush failed")
+
+    async def flush(self) -> None:
+        """Write everything queued now; returns once it (and any write in flight) committed,
+        or after a transient failure (the rows stay queued for the next try)."""
+        async with self._writing:
+            while self._pending:
+                size = min(self._batch_size, len(self._pending))
+                batch = [self._pending.popleft() for _ in range(size)]
+                try:
+                    await self._write(batch)
+                except Exception as exc:
+                    if self._store.transient(exc):
+                        logger.warning("request log write failed (%s); %d rows kept", exc, size)
+                        self._pending.extendleft(reversed(batch))
+                        return
+                    left = await self._isolate(batch)
+                    if left:
+                        self._pending.extendleft(reversed(left))
+                        return
 
     async def _write(self, batch: Sequence[RequestRecord]) -> None:
         attempts = [row for record in batch for row in attempt_rows(record)]
@@ -122,18 +153,50 @@ class RequestLog:
             [(INSERT_REQUEST, [request_row(r) for r in batch]), (INSERT_ATTEMPT, attempts)]
         )
         self.written += len(batch)
+        self.batches += 1
 
-    async def flush(self) -> None:
-        await self._flush_all(retry=False)
+    async def _isolate(self, batch: list[RequestRecord]) -> list[RequestRecord]:
+        """Write a refused batch in halves until only the rows the store refuses are left
+        out; returns the rows a transient failure left unwritten (to queue again)."""
+        if len(batch) == 1:
+            try:
+                await self._write(batch)
+            except Exception as exc:
+                if self._store.transient(exc):
+                    return batch
+                self.rejected += 1
+                logger.error("request log row %s refused: %r", batch[0].id, exc)
+            return []
+        middle = len(batch) // 2
+        halves = (batch[:middle], batch[middle:])
+        for i, half in enumerate(halves):
+            try:
+                await self._write(half)
+            except Exception as exc:
+                later = [r for rest in halves[i + 1 :] for r in rest]
+                if self._store.transient(exc):
+                    return half + later
+                left = await self._isolate(half)
+                if left:
+                    return left + later
+        return []
 
     async def aclose(self, timeout: float = 30.0) -> None:
-        """Write everything still pending (retrying for up to ``timeout`` seconds)."""
+        """Write everything still queued, retrying transient failures for up to ``timeout``
+        seconds; what is left after that is counted in ``dropped`` and logged."""
         self._closing = True
         self._wake.set()
         if self._task is not None:
             await self._task
             self._task = None
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._flush_all(retry=True), timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._pending and loop.time() < deadline:
+            with contextlib.suppress(Exception):
+                await self.flush()
+            if self._pending:
+                await asyncio.sleep(min(self._interval, max(0.0, deadline - loop.time())))
         if self._pending:
             logger.error("request log closed with %d unwritten rows", len(self._pending))
+            self.dropped += len(self._pending)
+            self._pending.clear()

@@ -1,0 +1,142 @@
+"""The SQLite store: the default, one file under the data directory.
+
+SQLite's calls block, so none runs on the event loop. Writes go to one dedicated writer thread
+that owns the one write connection (SQLite allows one writer at a time anyway, and a single
+thread needs no lock); reads go to a small pool of reader threads, each with its own
+connection. In WAL mode readers never block the writer nor wait for it, so a dashboard
+scanning a million rows does not hold up the request log or a key lookup, and every read sees
+everything committed before it started. ``synchronous=NORMAL`` in WAL mode keeps commits
+atomic and durable across a process crash; only a power loss can undo the last commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tiergate.store.migrations import MIGRATIONS
+
+Row = tuple[Any, ...]
+T = TypeVar("T")
+
+MIGRATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_ms BIGINT)"
+)
+_READERS = 2
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    db.execute("PRAGMA busy_timeout=30000")
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
+class SQLiteStore:
+    dialect = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        memory = str(path) == ":memory:"
+        if not memory:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = str(path)
+        self._db = _connect(self._path)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="tiergate-sqlite-writer")
+        # An in-memory database exists only on its own connection: read through the writer.
+        self._reader = self._writer if memory else ThreadPoolExecutor(
+            _READERS, thread_name_prefix="tiergate-sqlite-reader"
+        )
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+
+    async def _on(self, executor: ThreadPoolExecutor, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(executor, fn)
+
+    def _read_connection(self) -> sqlite3.Connection:
+        if self._reader is self._writer:
+            return self._db
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = _connect(self._path)
+            db.execute("PRAGMA query_only=ON")
+            self._local.db = db
+            with self._readers_lock:
+                self._readers.append(db)
+        return db
+
+    def _in_transaction(self, fn: Callable[[], T]) -> T:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn()
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return result
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return await self._on(self._writer, lambda: int(self._db.execute(sql, params).rowcount))
+
+    async def executemany(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+        def run() -> None:
+            for sql, rows in statements:
+                if rows:
+                    self._db.executemany(sql, rows)
+
+        await self._on(self._writer, lambda: self._in_transaction(run))
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return await self._on(
+            self._reader, lambda: list(self._read_connection().execute(sql, params).fetchall())
+        )
+
+    async def transaction(self, steps: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
+        def run() -> list[list[Row]]:
+            return [list(self._db.execute(sql, params).fetchall()) for sql, params in steps]
+
+        return await self._on(self._writer, lambda: self._in_transaction(run))
+
+    def transient(self, exc: BaseException) -> bool:
+        """Whether a failed write may succeed later (locked, busy, disk full), as opposed to
+        a row the database will never accept."""
+        return isinstance(exc, sqlite3.OperationalError)
+
+    def _migrate(self) -> None:
+        def run() -> None:
+            self._db.execute(MIGRATIONS_TABLE)
+            done = {r[0] for r in self._db.execute("SELECT name FROM schema_migrations")}
+            for migration in MIGRATIONS:
+                if migration.name in done:
+                    continue
+                for sql in migration.statements(self.dialect):
+                    self._db.execute(sql)
+                self._db.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?)",
+                    (migration.name, int(time.time() * 1000)),
+                )
+
+        self._in_transaction(run)
+
+    async def migrate(self) -> None:
+        await self._on(self._writer, self._migrate)
+
+    async def aclose(self) -> None:
+        def close_readers() -> None:
+            with self._readers_lock:
+                for db in self._readers:
+                    db.close()
+                self._readers.clear()
+
+        if self._reader is not self._writer:
+            await asyncio.to_thread(self._reader.shutdown, True)
+            close_readers()
+        await self._on(self._writer, self._db.close)
+        await asyncio.to_thread(self._writer.shutdown, True)
