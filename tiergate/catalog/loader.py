@@ -27,7 +27,9 @@ class Catalog:
 
     __slots__ = ("_models", "_names")
 
-    def __init__(self, models: Iterable[ModelInfo]) -> None:
+    def __init__(
+        self, models: Iterable[ModelInfo], sources: dict[str, str] | None = None
+    ) -> None:
         self._models: dict[str, ModelInfo] = {}
         for model in models:
             self._models[model.id] = model
@@ -39,8 +41,9 @@ class Catalog:
                     continue
                 taken = owner.get(name)
                 if taken is not None and taken != model.id:
+                    where = (sources or {}).get(model.id, "catalog")
                     raise ConfigError(
-                        f"model {model.id!r}: name {name!r} is already used by model {taken!r}; "
+                        f"{where}: model {model.id!r}: aliases: name {name!r} is already used by model {taken!r}; "
                         "each id, alias and snapshot must name one model"
                     )
                 owner[name] = model.id
@@ -114,4 +117,4 @@ def load_catalog(overrides: list[dict[str, Any]] | None = None) -> Catalog:
         by_id[model_id] = {**by_id.get(model_id, {}), **raw}
         source[model_id] = f"config models[{index}]"
     specs = [_spec(raw, source[model_id]) for model_id, raw in by_id.items()]
-    return Catalog(ModelInfo.from_spec(spec) for spec in specs)
+    return Catalog((ModelInfo.from_spec(spec) for spec in specs), source)

@@ -1,0 +1,137 @@
+"""Catalog data file and loader: names, required models, overrides, validation messages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tiergate.catalog import CAPABILITIES, load_catalog
+from tiergate.errors import ConfigError, NotFound
+
+CATALOG = load_catalog()
+D = Decimal
+
+# (id, input $/M, output $/M) as issue 3 states them
+REQUIRED = [
+    ("claude-haiku-4-5", "1", "5"),
+    ("claude-sonnet-4-6", "3", "15"),
+    ("claude-opus-4-7", "5", "25"),
+    ("claude-opus-4-6", "5", "25"),
+    ("gpt-5.4", "2", "8"),
+    ("gemini-3.1-flash-lite", "0.25", "1.50"),
+    ("minimax-m2.7", "0.30", "1.20"),
+    ("local/smollm2-135m", "0", "0"),
+]
+
+
+@pytest.mark.parametrize(("model_id", "price_in", "price_out"), REQUIRED)
+def test_required_models_have_their_list_prices(
+    model_id: str, price_in: str, price_out: str
+) -> None:
+    model = CATALOG.resolve(model_id)
+    assert model.pricing is not None
+    rates = model.pricing.standard.per_million()
+    assert (rates["input"], rates["output"]) == (D(price_in), D(price_out))
+    assert model.price_source and model.price_as_of
+
+
+def test_every_model_is_complete() -> None:
+    for model in CATALOG.models():
+        assert model.capabilities <= CAPABILITIES
+        assert model.context_window > 0 and model.max_output > 0
+        assert model.price_as_of is not None
+
+
+@pytest.mark.parametrize("model_id", ["claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7",
+                                      "claude-opus-4-6"])  # fmt: skip
+def test_anthropic_models_follow_the_cache_and_batch_rules(model_id: str) -> None:
+    pricing = CATALOG.resolve(model_id).pricing
+    assert pricing is not None and pricing.batch is not None
+    std, batch = pricing.standard, pricing.batch
+    assert std.cache_write_5m == std.input * D("1.25")
+    assert std.cache_write_1h == std.input * 2
+    assert std.cache_read == std.input * D("0.1")
+    for field in ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read"):
+        assert getattr(batch, field) == getattr(std, field) / 2
+
+
+@pytest.mark.parametrize(
+    ("model_id", "minimum"),
+    [("claude-haiku-4-5", 4096), ("claude-opus-4-6", 4096), ("claude-opus-4-7", 2048),
+     ("claude-sonnet-4-6", 1024)],
+)  # fmt: skip
+def test_minimum_cacheable_lengths(model_id: str, minimum: int) -> None:
+    assert CATALOG.resolve(model_id).min_cacheable_tokens == minimum
+
+
+def test_local_model_is_free_text_only() -> None:
+    local = CATALOG.resolve("local/smollm2-135m")
+    assert (local.provider, local.context_window, local.max_output) == ("local", 8192, 2048)
+    assert local.capabilities == frozenset()
+    assert local.pricing is not None and local.pricing.standard.output == 0
+
+
+def test_deepseek_is_unpriced_not_free() -> None:
+    model = CATALOG.resolve("deepseek-v4-flash")
+    assert model.pricing is None and not model.priced
+
+
+@pytest.mark.parametrize(
+    "name", ["claude-haiku-4-5", "claude-haiku-4-5-20251001", "haiku", "claude-haiku-4.5"]
+)
+def test_resolve_by_id_snapshot_or_alias(name: str) -> None:
+    model = CATALOG.resolve(name)
+    assert model.id == "claude-haiku-4-5"
+    assert model.snapshot == "claude-haiku-4-5-20251001"
+    assert CATALOG.get(name) is model
+
+
+def test_unknown_model_suggests_close_names() -> None:
+    with pytest.raises(NotFound) as info:
+        CATALOG.resolve("claude-haiku-4-6")
+    assert info.value.status == 404
+    assert "unknown model 'claude-haiku-4-6'" in str(info.value)
+    assert "'claude-haiku-4-5'" in str(info.value)
+    assert CATALOG.get("claude-haiku-4-6") is None
+
+
+def test_override_changes_a_price_and_keeps_the_rest() -> None:
+    catalog = load_catalog([{"id": "gpt-5.4", "pricing": {"input": "2.50", "output": "15"}}])
+    model = catalog.resolve("gpt-5-4")
+    assert model.pricing is not None
+    assert model.pricing.standard.per_million()["input"] == D("2.5")
+    # cache rates not given are billed at the input rate; no batch table means standard rates
+    assert model.pricing.standard.cache_read == model.pricing.standard.input
+    assert model.pricing.batch is None
+    assert model.context_window == CATALOG.resolve("gpt-5.4").context_window
+    assert CATALOG.resolve("gpt-5.4").pricing.standard.input == D(2) / 10**6  # type: ignore[union-attr]
+
+
+def test_override_adds_a_model() -> None:
+    catalog = load_catalog(
+        [{"id": "my-model", "provider": "openai", "context_window": 32000, "max_output": 4000,
+          "aliases": ["mine"], "capabilities": ["tools"], "pricing": None}]
+    )  # fmt: skip
+    assert catalog.resolve("mine").id == "my-model"
+    assert len(catalog) == len(CATALOG) + 1
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ({"id": "gpt-5.4", "pricing": {"input": "2"}}, "model 'gpt-5.4': pricing.output"),
+        ({"id": "gpt-5.4", "pricing": {"input": 0.1, "output": "1"}}, "pricing.input"),
+        ({"id": "gpt-5.4", "context_window": 0}, "context_window"),
+        ({"id": "gpt-5.4", "colour": "red"}, "colour: Extra inputs are not permitted"),
+        ({"id": "x", "provider": "openai", "context_window": 1}, "model 'x': max_output"),
+        ({"id": "gpt-5.4", "capabilities": ["telepathy"]}, "capabilities: unknown ['telepathy']"),
+        ({"id": "gpt-5.4", "aliases": ["haiku"]}, "'haiku' is already used"),
+        ({"provider": "openai"}, "models[0]: id"),
+    ],
+)
+def test_bad_overrides_name_model_and_field(entry: dict[str, object], expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_catalog([entry])
+    assert expected in str(info.value)
+    assert "config models[0]" in str(info.value)
