@@ -96,7 +96,9 @@ def test_cost_table(model: str, usage: Usage, batch: bool, expected: str) -> Non
 
 
 def test_breakdown_per_component() -> None:
-    usage = Usage(input_tokens=100, output_tokens=200, cache_read_input_tokens=500, **split(300, 400))
+    usage = Usage(
+        input_tokens=100, output_tokens=200, cache_read_input_tokens=500, **split(300, 400)
+    )
     cost = cost_of(usage, CATALOG.resolve("sonnet"))
     assert cost.breakdown() == {
         "input": D("0.0003"),

@@ -27,9 +27,7 @@ class Catalog:
 
     __slots__ = ("_models", "_names")
 
-    def __init__(
-        self, models: Iterable[ModelInfo], sources: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, models: Iterable[ModelInfo], sources: dict[str, str] | None = None) -> None:
         self._models: dict[str, ModelInfo] = {}
         for model in models:
             self._models[model.id] = model
@@ -43,8 +41,8 @@ class Catalog:
                 if taken is not None and taken != model.id:
                     where = (sources or {}).get(model.id, "catalog")
                     raise ConfigError(
-                        f"{where}: model {model.id!r}: aliases: name {name!r} is already used by model {taken!r}; "
-                        "each id, alias and snapshot must name one model"
+                        f"{where}: model {model.id!r}: aliases: name {name!r} is already "
+                        f"used by model {taken!r}; each id, alias and snapshot names one model"
                     )
                 owner[name] = model.id
                 self._names[name] = model

@@ -1,0 +1,100 @@
+"""``tiergate cost project`` and ``import-prices`` through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from tiergate.catalog import load_catalog
+from tiergate.cli.cost import cost as cost_cli
+from tiergate.cost import cost_of
+from tiergate.types import Usage
+
+EXAMPLE = ["project", "--model", "claude-haiku-4-5", "--model", "claude-sonnet-4-6",
+           "--model", "claude-opus-4-7", "--requests-per-day", "500", "--input-tokens", "800",
+           "--output-tokens", "50"]  # fmt: skip
+
+
+def test_issue_example_json_to_the_cent() -> None:
+    result = CliRunner().invoke(cost_cli, [*EXAMPLE, "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [(r["model"], r["daily_usd"], r["daily_usd_exact"]) for r in rows] == [
+        ("claude-haiku-4-5", 0.525, "0.525"),
+        ("claude-sonnet-4-6", 1.575, "1.575"),
+        ("claude-opus-4-7", 2.625, "2.625"),
+    ]
+    assert [r["monthly_usd_exact"] for r in rows] == ["15.75", "47.25", "78.75"]
+    assert all(r["days_per_month"] == 30 and r["priced"] for r in rows)
+
+
+def test_table_is_side_by_side_and_unwrapped() -> None:
+    result = CliRunner().invoke(cost_cli, EXAMPLE)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    haiku = next(line for line in lines if "claude-haiku-4-5" in line)
+    assert "$0.00105" in haiku and "$0.525" in haiku and "$15.75" in haiku
+    assert any("$1.575" in line and "claude-sonnet-4-6" in line for line in lines)
+    assert any("$2.625" in line and "claude-opus-4-7" in line for line in lines)
+    assert "month = 30 days" in result.output
+
+
+def test_cache_batch_and_unpriced_flags() -> None:
+    args = ["project", "--model", "sonnet", "--model", "haiku", "--model", "deepseek-v4-flash",
+            "--requests-per-day", "1000", "--input-tokens", "5000", "--output-tokens", "100",
+            "--cached-prefix-tokens", "3000", "--cache-hit-rate", "0.9", "--json"]  # fmt: skip
+    rows = json.loads(CliRunner().invoke(cost_cli, args).output)
+    assert rows[0]["daily_usd_exact"] == "9.435" and rows[0]["cache_applied"]
+    assert not rows[1]["cache_applied"]  # 3,000 < Haiku's 4,096 minimum
+    assert rows[2]["daily_usd"] is None and rows[2]["priced"] is False
+    batch = json.loads(CliRunner().invoke(cost_cli, [*EXAMPLE, "--batch", "--json"]).output)
+    assert batch[0]["daily_usd_exact"] == "0.2625"
+    table = CliRunner().invoke(cost_cli, args[:-1]).output
+    assert "unpriced" in table and "no caching on claude-haiku-4-5" in table
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--model", "nope"], "unknown model 'nope'"),
+        (["--cache-hit-rate", "1.5"], "between 0 and 1"),
+        (["--cache-hit-rate", "lots"], "between 0 and 1"),
+    ],
+)
+def test_bad_input_is_a_clean_error(extra: list[str], message: str) -> None:
+    result = CliRunner().invoke(cost_cli, [*EXAMPLE, *extra])
+    assert result.exit_code != 0 and message in result.output
+
+
+def test_config_overrides_prices(tmp_path: Path) -> None:
+    config = tmp_path / "tiergate.yaml"
+    config.write_text(
+        'models:\n  - id: claude-haiku-4-5\n    pricing: {input: "2", output: "10"}\n'
+    )
+    args = [*EXAMPLE[:3], "--requests-per-day", "500", "--input-tokens", "800",
+            "--output-tokens", "50", "--config", str(config), "--json"]  # fmt: skip
+    result = CliRunner().invoke(cost_cli, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)[0]["daily_usd_exact"] == "1.05"
+
+
+def test_import_prices_round_trips_into_the_catalog(tmp_path: Path) -> None:
+    pytest.importorskip("genai_prices")
+    out = tmp_path / "prices.yaml"
+    result = CliRunner().invoke(cost_cli, ["import-prices", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "skipped deepseek-v4-flash: prices vary by time of day" in result.output
+    entries = yaml.safe_load(out.read_text())["models"]
+    by_id = {e["id"]: e for e in entries}
+    assert by_id["claude-haiku-4-5"]["pricing"]["cache_write_1h"] == "2"
+    catalog = load_catalog(entries)  # the output is valid `models:` config
+    haiku = catalog.resolve("haiku")
+    assert cost_of(Usage(input_tokens=800, output_tokens=50), haiku).usd == Decimal("0.00105")
+    gpt = catalog.resolve("gpt-5.4")
+    assert gpt.pricing is not None and gpt.pricing.long_context_threshold == 272_000
+    assert gpt.price_source is not None and "genai-prices" in gpt.price_source
