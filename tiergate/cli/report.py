@@ -1,4 +1,11 @@
-"""``tiergate report``: spend, savings, mix and latency from the request log."""
+"""``tiergate report``: spend, savings, mix and latency from the request log.
+
+A thin command over ``tiergate.store.reports``: the store comes from ``--database-url`` /
+``TIERGATE_DATABASE_URL`` (PostgreSQL) or else SQLite in ``TIERGATE_DATA_DIR``. ``--json``
+prints one object with at least ``requests`` and ``cost_usd`` (the CLI contract), ``--csv``
+the ``--by`` breakdown, and otherwise rich tables for people. ``--ab A,B`` compares two models
+on the ``--route`` given.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +20,18 @@ _BY = {"model": "by_model", "day": "by_day", "tenant": "by_tenant", "route": "by
        "route-model": "by_route_model", "tier": "tiers"}  # fmt: skip
 
 
-async def _summary(url: str, query: dict[str, str]) -> dict[str, Any]:
+async def _query(url: str, query: dict[str, str], ab: tuple[str, str] | None) -> dict[str, Any]:
+    from tiergate.store.ab import compare_models
     from tiergate.store.backend import open_store
     from tiergate.store.reports import ReportFilter, summary
 
+    filters = ReportFilter.from_query(query)
     store = await open_store(url)
     try:
-        return await summary(store, ReportFilter.from_query(query))
+        data = await summary(store, filters)
+        if ab is not None:
+            data["ab"] = await compare_models(store, filters, *ab)
+        return data
     finally:
         await store.aclose()
 
@@ -32,6 +44,8 @@ async def _summary(url: str, query: dict[str, str]) -> dict[str, Any]:
 @click.option("--tenant", default=None)
 @click.option("--route", default=None)
 @click.option("--by", "by", type=click.Choice(sorted(_BY)), default="model", show_default=True)
+@click.option("--ab", default=None, metavar="MODEL_A,MODEL_B",
+              help="Compare two models side by side (on --route, if given).")  # fmt: skip
 @click.option(
     "--database-url",
     envvar="TIERGATE_DATABASE_URL",
@@ -40,7 +54,7 @@ async def _summary(url: str, query: dict[str, str]) -> dict[str, Any]:
 )
 def report(
     as_json: bool, as_csv: bool, since: str | None, until: str | None, tenant: str | None,
-    route: str | None, by: str, database_url: str | None,
+    route: str | None, by: str, ab: str | None, database_url: str | None,
 ) -> None:  # fmt: skip
     """Spend and savings by model, day, tenant and route; escalation; latency percentiles."""
     from tiergate.store.location import store_url
@@ -50,8 +64,14 @@ def report(
         for k, v in {"since": since, "until": until, "tenant": tenant, "route": route}.items()
         if v
     }
+    pair: tuple[str, str] | None = None
+    if ab is not None:
+        names = [name.strip() for name in ab.split(",")]
+        if len(names) != 2 or not all(names):
+            raise click.BadParameter("give two models: --ab MODEL_A,MODEL_B", param_hint="--ab")
+        pair = (names[0], names[1])
     try:
-        data = asyncio.run(_summary(store_url(database_url, None), query))
+        data = asyncio.run(_query(store_url(database_url, None), query, pair))
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     if as_json:
@@ -62,6 +82,8 @@ def report(
         click.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
         return
     rows = data[_BY[by]]
+    if as_csv and "ab" in data:
+        rows = [{"side": side, **data["ab"][side]} for side in ("a", "b")]
     if as_csv:
         out = io.StringIO()
         if rows:
@@ -71,6 +93,8 @@ def report(
         click.echo(out.getvalue(), nl=False)
         return
     _print_tables(data, by)
+    if "ab" in data:
+        _print_ab(data["ab"])
 
 
 def _print_tables(data: dict[str, Any], by: str) -> None:
@@ -97,7 +121,10 @@ def _print_tables(data: dict[str, Any], by: str) -> None:
         columns = ["route", "tier", "model", "attempts", "escalation_rate", "cost_usd"]
     table = Table(title=f"by {by}")
     for column in columns:
-        table.add_column(column, justify="left" if column in (key, "route", "model") else "right")
+        if column in (key, "route", "model"):  # names wrap rather than lose their ends
+            table.add_column(column, justify="left", overflow="fold", min_width=12)
+        else:
+            table.add_column(column, justify="right")
     for row in rows:
         table.add_row(*(_cell(column, row.get(column)) for column in columns))
     console.print(table)
@@ -106,10 +133,26 @@ def _print_tables(data: dict[str, Any], by: str) -> None:
 def _cell(column: str, value: Any) -> str:
     if value is None:
         return "-"
-    if column.endswith("_usd"):
-        return f"${value:,.4f}"
+    if column.endswith("_usd"):  # per-request figures need more places than totals
+        return f"${value:,.6f}" if abs(value) < 0.1 else f"${value:,.4f}"
     if column.endswith("_rate"):
         return f"{value:.1%}"
     if column.endswith("_ms"):
         return f"{value:,.1f}"
     return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _print_ab(ab: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    a, b = ab["a"], ab["b"]
+    table = Table(title=f"A/B on route {ab['route'] or '(all routes)'}")
+    for column in ("", a["model"], b["model"], "B - A"):
+        table.add_column(column, justify="left" if not column else "right")
+    table.add_row("requests", _cell("requests", a["requests"]), _cell("requests", b["requests"]),
+                  "")  # fmt: skip
+    for figure, change in ab["delta"].items():
+        table.add_row(figure, _cell(figure, a.get(figure)), _cell(figure, b.get(figure)),
+                      _cell(figure, change))  # fmt: skip
+    Console().print(table)

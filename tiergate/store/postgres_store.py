@@ -1,8 +1,10 @@
 """The PostgreSQL store: for several workers and replicas sharing one log, keys and budgets.
 
 psycopg 3's async API over a ``psycopg_pool`` pool, so nothing blocks the event loop. SQL is
-written once with SQLite's ``?`` placeholders and rewritten to ``%s`` here (none of the
-project's statements has a literal ``?`` or ``%``).
+written once with SQLite's ``?`` placeholders and rewritten here: a literal ``%`` (the modulo
+in report sums) is doubled and ``?`` becomes ``%s``; parameters are always passed, even
+empty, so psycopg always reads the doubled ``%%`` back as ``%``. No statement of the project
+has a literal ``?``.
 """
 
 from __future__ import annotations
@@ -31,14 +33,14 @@ class PostgresStore:
 
     @staticmethod
     def _sql(sql: str) -> str:
-        return sql.replace("?", "%s")
+        return sql.replace("%", "%%").replace("?", "%s")
 
     async def open(self) -> None:
         await self._pool.open(wait=True, timeout=30)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         async with self._pool.connection() as conn:
-            cursor = await conn.execute(self._sql(sql), params)
+            cursor = await conn.execute(self._sql(sql), tuple(params))
             return int(cursor.rowcount)
 
     async def executemany(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
@@ -49,14 +51,14 @@ class PostgresStore:
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         async with self._pool.connection() as conn:
-            cursor = await conn.execute(self._sql(sql), params)
+            cursor = await conn.execute(self._sql(sql), tuple(params))
             return [tuple(r) for r in await cursor.fetchall()]
 
     async def transaction(self, steps: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
         results: list[list[Row]] = []
         async with self._pool.connection() as conn, conn.transaction():
             for sql, params in steps:
-                cursor = await conn.execute(self._sql(sql), params)
+                cursor = await conn.execute(self._sql(sql), tuple(params))
                 rows = await cursor.fetchall() if cursor.description else []
                 results.append([tuple(r) for r in rows])
         return results
