@@ -79,6 +79,8 @@ class Settings(_Frozen):
     routes: dict[str, dict[str, Any]] = Field(default_factory=dict)
     credits: dict[str, Any] | None = None
     baseline_model: str | None = "claude-sonnet-4-6"
+    # Place Anthropic prompt-cache breakpoints on the stable prefix automatically.
+    auto_cache: bool = True
     log: LogConfig = Field(default_factory=LogConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)

@@ -26,6 +26,7 @@ import orjson
 
 from tiergate.catalog import ModelInfo
 from tiergate.config import RetryConfig
+from tiergate.cost.caching import apply_cache_breakpoints
 from tiergate.errors import GatewayError, ProviderError
 from tiergate.executor.breaker import CircuitBreakers
 from tiergate.executor.replay import response_events
@@ -99,7 +100,9 @@ class Executor:
         retry: RetryConfig | None = None,
         breakers: CircuitBreakers | None = None,
         sleep: Sleep = asyncio.sleep,
+        auto_cache: bool = True,
     ) -> None:
+        self._auto_cache = auto_cache
         self._providers = providers
         self._retry = retry or RetryConfig()
         self.breakers = breakers or CircuitBreakers(
@@ -156,7 +159,9 @@ class Executor:
                 attempts.append(attempt)
                 started = time.perf_counter()
                 try:
-                    response = await provider.complete(request, deployment, options)
+                    response = await provider.complete(
+                        _cached(request, tier, self._auto_cache), deployment, options
+                    )
                 except ProviderError as exc:
                     self._failed(attempt, exc, started)
                     last = exc
@@ -271,7 +276,9 @@ class Executor:
                 attempt = Attempt(len(attempts) + 1, index, tier.model, deployment)
                 attempts.append(attempt)
                 started = time.perf_counter()
-                iterator = provider.stream(request, deployment, options).__aiter__()
+                iterator = provider.stream(
+                    _cached(request, tier, self._auto_cache), deployment, options
+                ).__aiter__()
                 try:
                     first = await iterator.__anext__()
                 except StopAsyncIteration:
@@ -335,6 +342,14 @@ class Executor:
         attempt.usage = outcome.usage
         attempt.status = 200
         self.breakers.record_success(outcome.deployment.name)
+
+
+def _cached(request: ChatRequest, tier: Tier, enabled: bool) -> ChatRequest:
+    """Prompt caching done for the caller: Anthropic models get ``cache_control`` breakpoints
+    on the stable prefix (a request that sets its own is left alone; see cost/caching.py)."""
+    if not enabled or tier.model.provider != "anthropic":
+        return request
+    return apply_cache_breakpoints(request, tier.model)
 
 
 def _fails_over(error: ProviderError) -> bool:

@@ -90,7 +90,7 @@ def build_gateway(settings: Settings, providers: ProviderRegistry | None = None)
     by_model = build_deployments(settings.deployments, catalog)
     deployments = {model_id: tuple(items) for model_id, items in by_model.items()}
     providers = providers or ProviderRegistry()
-    executor = Executor(providers, settings.retry)
+    executor = Executor(providers, settings.retry, auto_cache=settings.auto_cache)
     accountant = Accountant.from_settings(settings, catalog)
     gateway = Gateway(settings, catalog, deployments, providers, executor, accountant)
     from tiergate.routing.routes import build_policies
