@@ -2,8 +2,9 @@
 
 Percentiles are nearest-rank: the p-th percentile of n values is the ceil(p/100 * n)-th
 smallest, always a latency that was actually observed. PostgreSQL has that as
-``percentile_disc``; on SQLite the same rank is picked with ``row_number()`` over each model's
-rows, so only a handful of rows per model leave the database, never the million latencies.
+``percentile_disc``; on SQLite the same rank is found by walking a covering index (model,
+value, time, tenant, route) to that offset: no sort, no table row read, and only a handful of
+values per model leave the database, never the million latencies.
 Both backends return the same figures for the same rows.
 """
 
@@ -28,21 +29,19 @@ def nearest_rank(sorted_values: list[float], p: int) -> float | None:
 async def _sqlite(
     store: Store, column: str, percentiles: tuple[int, ...], where: str, params: list[Any]
 ) -> dict[str, dict[int, float]]:
-    ranks = " OR ".join(f"rn = ({p} * n + 99) / 100" for p in percentiles)
-    rows = await store.fetchall(
-        f"""SELECT model, rn, n, v FROM (
-                SELECT model, {column} AS v,
-                    row_number() OVER (PARTITION BY model ORDER BY {column}) AS rn,
-                    count(*) OVER (PARTITION BY model) AS n
-                FROM requests WHERE {where} AND model IS NOT NULL AND {column} IS NOT NULL
-            ) WHERE {ranks}""",
-        params,
-    )
+    # Per model: count the matching values, then step to each rank along the covering index
+    # (model, column, ts_ms, tenant, route), so nothing is sorted and no table row is read.
+    matching = f"FROM requests WHERE model = ? AND {column} IS NOT NULL AND {where}"
+    models = await store.fetchall("SELECT DISTINCT model FROM requests WHERE model IS NOT NULL")
     out: dict[str, dict[int, float]] = {}
-    for model, rn, n, value in rows:
-        for p in percentiles:
-            if rn == (p * n + 99) // 100:
-                out.setdefault(model, {})[p] = float(value)
+    for (model,) in models:
+        ((n,),) = await store.fetchall(f"SELECT count(*) {matching}", [model, *params])
+        for p in percentiles if n else ():
+            rows = await store.fetchall(
+                f"SELECT {column} {matching} ORDER BY {column} LIMIT 1 OFFSET ?",
+                [model, *params, (p * n + 99) // 100 - 1],
+            )
+            out.setdefault(model, {})[p] = float(rows[0][0])
     return out
 
 
