@@ -1,0 +1,126 @@
+"""The bare pass-through: the least a Python gateway can do, as the benchmark's reference point.
+
+A raw ASGI app on uvicorn (uvloop + httptools, as ``tiergate serve`` uses) that reads the
+request body, POSTs it unchanged to the same path on the upstream through one pooled client,
+and returns the upstream's status and body (streamed through, chunk by chunk, when the upstream
+streams). No parsing, no auth, no routing, no logging: whatever tiergate costs beyond this is
+the price of its features.
+
+``--client aiohttp`` (default, the fastest pooled Python HTTP client) or ``--client httpx``
+(the client tiergate itself uses), so the table can separate the cost of the HTTP client from
+the cost of the gateway's own work.
+
+Usage: ``python passthrough.py --upstream http://127.0.0.1:9100 --port 9200``
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import uvicorn
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+JSON = [(b"content-type", b"application/json")]
+SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def make_app(upstream: str, client_kind: str) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """An ASGI app forwarding POSTs to ``upstream``; the client is created at startup."""
+    state: dict[str, Any] = {}
+
+    async def forward_aiohttp(path: str, body: bytes, send: Send) -> None:
+        async with state["client"].post(upstream + path, data=body, headers=state["headers"]) as r:
+            streaming = r.content_type == "text/event-stream"
+            await send({"type": "http.response.start", "status": r.status,
+                        "headers": SSE if streaming else JSON})
+            if not streaming:
+                await send({"type": "http.response.body", "body": await r.read()})
+                return
+            async for chunk in r.content.iter_any():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+
+    async def forward_httpx(path: str, body: bytes, send: Send) -> None:
+        client = state["client"]
+        request = client.build_request("POST", upstream + path, content=body,
+                                       headers=state["headers"])
+        r = await client.send(request, stream=True)
+        try:
+            streaming = r.headers.get("content-type", "").startswith("text/event-stream")
+            await send({"type": "http.response.start", "status": r.status_code,
+                        "headers": SSE if streaming else JSON})
+            if not streaming:
+                await send({"type": "http.response.body", "body": await r.aread()})
+                return
+            async for chunk in r.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            await r.aclose()
+
+    forward = forward_aiohttp if client_kind == "aiohttp" else forward_httpx
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    state["headers"] = {"content-type": "application/json",
+                                        "authorization": "Bearer bench"}
+                    if client_kind == "aiohttp":
+                        import aiohttp
+                        state["client"] = aiohttp.ClientSession(
+                            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=None))
+                    else:
+                        import httpx
+                        state["client"] = httpx.AsyncClient(
+                            limits=httpx.Limits(max_connections=None,
+                                                max_keepalive_connections=512))
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    client = state.get("client")
+                    if client is not None:
+                        await (client.close() if client_kind == "aiohttp" else client.aclose())
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        if scope["method"] == "GET":
+            await send({"type": "http.response.start", "status": 200, "headers": JSON})
+            await send({"type": "http.response.body", "body": b'{"status":"ok"}'})
+            return
+        body = await _read_body(receive)
+        await forward(scope["path"], body, send)
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--upstream", default="http://127.0.0.1:9100")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9200)
+    parser.add_argument("--client", choices=["aiohttp", "httpx"], default="aiohttp")
+    args = parser.parse_args()
+    uvicorn.run(make_app(args.upstream.rstrip("/"), args.client), host=args.host, port=args.port,
+                loop="uvloop", http="httptools", lifespan="on", access_log=False,
+                log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
