@@ -35,7 +35,9 @@ def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess[str
 
 
 def seed(gateway: str, anthropic_upstream: FakeUpstream, openai_upstream: FakeUpstream) -> None:
-    anthropic_upstream.default = Reply(text="ok", usage=FakeUsage(input_tokens=900, output_tokens=60))
+    anthropic_upstream.default = Reply(
+        text="ok", usage=FakeUsage(input_tokens=900, output_tokens=60)
+    )
     openai_upstream.default = Reply(text="ok", usage=FakeUsage(input_tokens=900, output_tokens=60))
     client = openai.OpenAI(base_url=gateway + "/v1", api_key="x", max_retries=0)
     for model, count in (("claude-haiku-4-5", 12), ("gpt-5.4", 5), ("claude-sonnet-4-6", 3)):
