@@ -72,6 +72,7 @@ class Gateway:
             flush_interval=settings.log.flush_interval,
         )
         await self.log.start()
+        self.metrics.watch_log(self.log)
         self.keys = KeyStore(self.store)
         self.guard = Guard(Ledger(self.store))
         self.auth = Authenticator(self.keys, settings.admin_key)
