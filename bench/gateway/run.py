@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import loadgen
 import targets as tg
 
-ALL = ["direct", "passthrough", "tiergate", "tiergate-2w", "litellm", "portkey"]
+ALL = ["direct", "passthrough", "passthrough-httpx", "tiergate", "tiergate-2w", "litellm",
+       "portkey"]
 
 
 def build_targets(names: list[str], args: argparse.Namespace) -> list[tg.Target]:
@@ -39,6 +40,7 @@ def build_targets(names: list[str], args: argparse.Namespace) -> list[tg.Target]
     makers = {
         "direct": lambda: tg.direct(args.upstream_port),
         "passthrough": lambda: tg.passthrough(9200, up, args.passthrough_client),
+        "passthrough-httpx": lambda: tg.passthrough(9201, up, "httpx", "passthrough-httpx"),
         "tiergate": lambda: tg.tiergate("tiergate", 9300, up, 1, core),
         "tiergate-2w": lambda: tg.tiergate("tiergate-2w", 9310, up, 2,
                                            f"{args.target_core},{args.load_core}"),
@@ -112,7 +114,8 @@ def check_targets(results: dict[str, dict[str, Row]], rss: dict[str, float | Non
     if "json c=1" in t and "json c=1" in d:
         added = t["json c=1"]["p50"] - d["json c=1"]["p50"]
         out.append(f"added p50 at c=1: {added:.3f} ms (target <= 0.5): {verdict(added <= 0.5)}")
-    for peer, factor in (("litellm", 40), ("portkey", 4), ("passthrough", 0.6)):
+    for peer, factor in (("litellm", 40), ("portkey", 4), ("passthrough", 0.6),
+                         ("passthrough-httpx", 0.6)):
         row = results.get(peer, {}).get("json c=16")
         if row and "json c=16" in t:
             ratio = t["json c=16"]["rps"] / row["rps"]

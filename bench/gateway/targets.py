@@ -2,7 +2,8 @@
 
 Every target serves OpenAI ``POST /v1/chat/completions`` in front of the same fake upstream:
 ``direct`` is the upstream itself (the baseline "added latency" is measured against),
-``passthrough`` the bare Python reference, ``tiergate`` the gateway with its default pipeline
+``passthrough`` the bare Python reference (aiohttp client; ``passthrough-httpx`` the same with
+httpx, the client tiergate uses), ``tiergate`` the gateway with its default pipeline
 (virtual key, the ``auto`` route, cost, SQLite request log), ``tiergate-2w`` the same with two
 workers on both cores, ``litellm`` LiteLLM's proxy and ``portkey`` Portkey's Node gateway.
 Peers come from ``bench/_work`` (see ``setup.sh``); nothing here imports them.
@@ -122,8 +123,8 @@ def direct(upstream_port: int) -> Target:
     return Target("direct", upstream_port, headers={"Authorization": "Bearer sk-bench"})
 
 
-def passthrough(port: int, upstream_url: str, client: str) -> Target:
-    return Target("passthrough", port,
+def passthrough(port: int, upstream_url: str, client: str, name: str = "passthrough") -> Target:
+    return Target(name, port,
                   [str(VENV_PY), str(HERE / "passthrough.py"), "--port", str(port),
                    "--upstream", upstream_url, "--client", client],
                   headers={"Authorization": "Bearer sk-bench"})
