@@ -39,10 +39,18 @@ def _frame(frame: str) -> str:
     return f"{name} ({path})"
 
 
+def _package(frame: str) -> str:
+    path = frame.rpartition(" (")[2].rstrip(")")
+    if path.startswith("tiergate/"):
+        return "/".join(path.split("/")[:2])
+    return path.split("/")[0] if "/" in path else path
+
+
 def summarise(raw: Path, requests: int, rate: int, top: int) -> str:
     self_counts: collections.Counter[str] = collections.Counter()
     incl_counts: collections.Counter[str] = collections.Counter()
     roots: collections.Counter[str] = collections.Counter()
+    packages: collections.Counter[str] = collections.Counter()  # event loop, by leaf package
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -53,7 +61,10 @@ def summarise(raw: Path, requests: int, rate: int, top: int) -> str:
         if not frames:
             continue
         total += count
-        roots["event loop" if frames[0].startswith("<module>") else "other threads"] += count
+        on_loop = frames[0].startswith("<module>")
+        roots["event loop" if on_loop else "other threads"] += count
+        if on_loop:
+            packages[_package(frames[-1])] += count
         self_counts[frames[-1]] += count
         for name in set(frames):
             incl_counts[name] += count
@@ -62,6 +73,10 @@ def summarise(raw: Path, requests: int, rate: int, top: int) -> str:
              f"({total * us_per_sample / max(requests, 1):.0f} us of gateway CPU per request)"]
     lines += [f"  {name}: {count * us_per_sample / max(requests, 1):.0f} us/request"
               for name, count in roots.most_common()]
+    loop_total = max(roots["event loop"], 1)
+    lines.append("\nevent-loop time by the package of the running (leaf) function:")
+    lines += [f"  {100 * count / loop_total:5.1f}%  {count * us_per_sample / requests:8.1f} us"
+              f"  {name}" for name, count in packages.most_common(12)]
     for title, counter in (("self", self_counts), ("inclusive", incl_counts)):
         lines.append(f"\ntop {top} by {title} time:  share  us/request  function")
         for name, count in counter.most_common(top):
