@@ -69,19 +69,26 @@ def summarise(raw: Path, requests: int, rate: int, top: int) -> str:
         for name in set(frames):
             incl_counts[name] += count
     us_per_sample = 1e6 / rate
-    lines = [f"{total} samples at {rate} Hz over {requests} requests "
-             f"({total * us_per_sample / max(requests, 1):.0f} us of gateway CPU per request)"]
-    lines += [f"  {name}: {count * us_per_sample / max(requests, 1):.0f} us/request"
-              for name, count in roots.most_common()]
+    lines = [
+        f"{total} samples at {rate} Hz over {requests} requests "
+        f"({total * us_per_sample / max(requests, 1):.0f} us of gateway CPU per request)"
+    ]
+    lines += [
+        f"  {name}: {count * us_per_sample / max(requests, 1):.0f} us/request"
+        for name, count in roots.most_common()
+    ]
     loop_total = max(roots["event loop"], 1)
     lines.append("\nevent-loop time by the package of the running (leaf) function:")
-    lines += [f"  {100 * count / loop_total:5.1f}%  {count * us_per_sample / requests:8.1f} us"
-              f"  {name}" for name, count in packages.most_common(12)]
+    lines += [
+        f"  {100 * count / loop_total:5.1f}%  {count * us_per_sample / requests:8.1f} us  {name}"
+        for name, count in packages.most_common(12)
+    ]
     for title, counter in (("self", self_counts), ("inclusive", incl_counts)):
         lines.append(f"\ntop {top} by {title} time:  share  us/request  function")
         for name, count in counter.most_common(top):
-            lines.append(f"  {100 * count / total:5.1f}%  {count * us_per_sample / requests:8.1f}"
-                         f"  {name}")
+            lines.append(
+                f"  {100 * count / total:5.1f}%  {count * us_per_sample / requests:8.1f}  {name}"
+            )
     return "\n".join(lines)
 
 
@@ -107,31 +114,70 @@ def main() -> None:
         gateway.start(out)
         gateway.wait_healthy()
         assert gateway.proc is not None
-        loadgen.run_wrk(gateway.url, gateway.body(args.stream), gateway.all_headers(),
-                        args.concurrency, 3, 1)  # warm-up
+        loadgen.run_wrk(
+            gateway.url, gateway.body(args.stream), gateway.all_headers(), args.concurrency, 3, 1
+        )  # warm-up
         raw = out / "tiergate.raw.txt"
-        spy = subprocess.Popen([str(PY_SPY), "record", "--pid", str(gateway.proc.pid),
-                                "--rate", str(args.rate), "--duration", str(args.duration),
-                                "--format", "raw", "--output", str(raw)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        spy = subprocess.Popen(
+            [
+                str(PY_SPY),
+                "record",
+                "--pid",
+                str(gateway.proc.pid),
+                "--rate",
+                str(args.rate),
+                "--duration",
+                str(args.duration),
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         result: list[loadgen.WrkResult] = []
-        load = threading.Thread(target=lambda: result.append(loadgen.run_wrk(
-            gateway.url, gateway.body(args.stream), gateway.all_headers(), args.concurrency,
-            args.duration, 1)))
+        load = threading.Thread(
+            target=lambda: result.append(
+                loadgen.run_wrk(
+                    gateway.url,
+                    gateway.body(args.stream),
+                    gateway.all_headers(),
+                    args.concurrency,
+                    args.duration,
+                    1,
+                )
+            )
+        )
         load.start()
         load.join()
         _, err = spy.communicate(timeout=60)
         if spy.returncode != 0:
             raise RuntimeError(f"py-spy failed: {err.decode()}")
         served = result[0].requests
-        print(f"wrk c={args.concurrency} {'sse' if args.stream else 'json'}: "
-              f"{result[0].rps:.0f} rps, p50 {result[0].p50_ms:.2f} ms (under py-spy)")
+        print(
+            f"wrk c={args.concurrency} {'sse' if args.stream else 'json'}: "
+            f"{result[0].rps:.0f} rps, p50 {result[0].p50_ms:.2f} ms (under py-spy)"
+        )
         print(summarise(raw, served, args.rate, args.top))
         if args.svg:
-            subprocess.run([str(PY_SPY), "record", "--pid", str(gateway.proc.pid), "--rate",
-                            str(args.rate), "--duration", "5", "--output",
-                            str(out / "tiergate.svg"), "--nonblocking"], check=False,
-                           capture_output=True)
+            subprocess.run(
+                [
+                    str(PY_SPY),
+                    "record",
+                    "--pid",
+                    str(gateway.proc.pid),
+                    "--rate",
+                    str(args.rate),
+                    "--duration",
+                    "5",
+                    "--output",
+                    str(out / "tiergate.svg"),
+                    "--nonblocking",
+                ],
+                check=False,
+                capture_output=True,
+            )
         print(f"\nraw stacks: {raw}")
     finally:
         gateway.stop()

@@ -48,7 +48,8 @@ def parse_wrk(output: str) -> WrkResult:
     if non2xx:
         errors += int(non2xx.group(1))
     sock = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     if sock:
         errors += sum(int(x) for x in sock.groups())
     return WrkResult(rps, p50, p99, requests, errors)
@@ -61,7 +62,11 @@ def _lua(body: str, headers: dict[str, str]) -> str:
 
 
 def run_wrk(
-    url: str, body: str, headers: dict[str, str], connections: int, duration: float,
+    url: str,
+    body: str,
+    headers: dict[str, str],
+    connections: int,
+    duration: float,
     core: int | None,
 ) -> WrkResult:
     """One wrk run (one thread, ``connections`` keep-alive connections), pinned to ``core``."""
@@ -69,8 +74,18 @@ def run_wrk(
         script.write(_lua(body, headers))
     try:
         seconds = max(1, round(duration))  # wrk takes whole seconds only
-        cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-               "--latency", "-s", script.name, url]
+        cmd = [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+            script.name,
+            url,
+        ]
         if core is not None:
             cmd = ["taskset", "-c", str(core), *cmd]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
@@ -94,8 +109,9 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def _one_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                      raw: bytes) -> tuple[float, float] | None:
+async def _one_stream(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes
+) -> tuple[float, float] | None:
     start = time.perf_counter()
     writer.write(raw)
     head = await reader.readuntil(b"\r\n\r\n")
@@ -125,8 +141,9 @@ async def _one_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     return (first - start) * 1000, (end - start) * 1000
 
 
-async def _ttfb(host: str, port: int, path: str, body: str, headers: dict[str, str],
-                requests: int) -> TtfbResult:
+async def _ttfb(
+    host: str, port: int, path: str, body: str, headers: dict[str, str], requests: int
+) -> TtfbResult:
     head = f"POST {path} HTTP/1.1\r\nhost: {host}:{port}\r\n"
     head += f"content-length: {len(body.encode())}\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
@@ -147,8 +164,9 @@ async def _ttfb(host: str, port: int, path: str, body: str, headers: dict[str, s
         writer.close()
     if not firsts:
         return TtfbResult(float("nan"), float("nan"), float("nan"), errors)
-    return TtfbResult(statistics.median(firsts), _percentile(firsts, 0.99),
-                      statistics.median(totals), errors)
+    return TtfbResult(
+        statistics.median(firsts), _percentile(firsts, 0.99), statistics.median(totals), errors
+    )
 
 
 def measure_ttfb(url: str, body: str, headers: dict[str, str], requests: int) -> TtfbResult:

@@ -46,8 +46,13 @@ def make_app(upstream: str, client_kind: str) -> Callable[[Scope, Receive, Send]
     async def forward_aiohttp(path: str, body: bytes, send: Send) -> None:
         async with state["client"].post(upstream + path, data=body, headers=state["headers"]) as r:
             streaming = r.content_type == "text/event-stream"
-            await send({"type": "http.response.start", "status": r.status,
-                        "headers": SSE if streaming else JSON})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": r.status,
+                    "headers": SSE if streaming else JSON,
+                }
+            )
             if not streaming:
                 await send({"type": "http.response.body", "body": await r.read()})
                 return
@@ -57,13 +62,19 @@ def make_app(upstream: str, client_kind: str) -> Callable[[Scope, Receive, Send]
 
     async def forward_httpx(path: str, body: bytes, send: Send) -> None:
         client = state["client"]
-        request = client.build_request("POST", upstream + path, content=body,
-                                       headers=state["headers"])
+        request = client.build_request(
+            "POST", upstream + path, content=body, headers=state["headers"]
+        )
         r = await client.send(request, stream=True)
         try:
             streaming = r.headers.get("content-type", "").startswith("text/event-stream")
-            await send({"type": "http.response.start", "status": r.status_code,
-                        "headers": SSE if streaming else JSON})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": r.status_code,
+                    "headers": SSE if streaming else JSON,
+                }
+            )
             if not streaming:
                 await send({"type": "http.response.body", "body": await r.aread()})
                 return
@@ -80,17 +91,22 @@ def make_app(upstream: str, client_kind: str) -> Callable[[Scope, Receive, Send]
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
-                    state["headers"] = {"content-type": "application/json",
-                                        "authorization": "Bearer bench"}
+                    state["headers"] = {
+                        "content-type": "application/json",
+                        "authorization": "Bearer bench",
+                    }
                     if client_kind == "aiohttp":
                         import aiohttp
+
                         state["client"] = aiohttp.ClientSession(
-                            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=None))
+                            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=None)
+                        )
                     else:
                         import httpx
+
                         state["client"] = httpx.AsyncClient(
-                            limits=httpx.Limits(max_connections=None,
-                                                max_keepalive_connections=512))
+                            limits=httpx.Limits(max_connections=None, max_keepalive_connections=512)
+                        )
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     client = state.get("client")
@@ -117,9 +133,16 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9200)
     parser.add_argument("--client", choices=["aiohttp", "httpx"], default="aiohttp")
     args = parser.parse_args()
-    uvicorn.run(make_app(args.upstream.rstrip("/"), args.client), host=args.host, port=args.port,
-                loop="uvloop", http="httptools", lifespan="on", access_log=False,
-                log_level="warning")
+    uvicorn.run(
+        make_app(args.upstream.rstrip("/"), args.client),
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+    )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import loadgen
 import targets as tg
 
-ALL = ["direct", "passthrough", "passthrough-httpx", "tiergate", "tiergate-2w", "litellm",
-       "portkey"]
+ALL = [
+    "direct",
+    "passthrough",
+    "passthrough-httpx",
+    "tiergate",
+    "tiergate-2w",
+    "litellm",
+    "portkey",
+]
 
 
 def build_targets(names: list[str], args: argparse.Namespace) -> list[tg.Target]:
@@ -42,8 +49,9 @@ def build_targets(names: list[str], args: argparse.Namespace) -> list[tg.Target]
         "passthrough": lambda: tg.passthrough(9200, up, args.passthrough_client),
         "passthrough-httpx": lambda: tg.passthrough(9201, up, "httpx", "passthrough-httpx"),
         "tiergate": lambda: tg.tiergate("tiergate", 9300, up, 1, core),
-        "tiergate-2w": lambda: tg.tiergate("tiergate-2w", 9310, up, 2,
-                                           f"{args.target_core},{args.load_core}"),
+        "tiergate-2w": lambda: tg.tiergate(
+            "tiergate-2w", 9310, up, 2, f"{args.target_core},{args.load_core}"
+        ),
         "litellm": lambda: tg.litellm(9500, up),
         "portkey": lambda: tg.portkey(9400, up),
     }
@@ -60,10 +68,16 @@ Row = dict[str, float]
 
 
 def drive(target: tg.Target, stream: bool, conc: int, args: argparse.Namespace) -> Row:
-    result = loadgen.run_wrk(target.url, target.body(stream), target.all_headers(), conc,
-                             args.duration, args.load_core)
-    return {"rps": result.rps, "p50": result.p50_ms, "p99": result.p99_ms,
-            "errors": result.errors, "requests": result.requests}
+    result = loadgen.run_wrk(
+        target.url, target.body(stream), target.all_headers(), conc, args.duration, args.load_core
+    )
+    return {
+        "rps": result.rps,
+        "p50": result.p50_ms,
+        "p99": result.p99_ms,
+        "errors": result.errors,
+        "requests": result.requests,
+    }
 
 
 def median_rows(rows: list[Row]) -> Row:
@@ -76,10 +90,16 @@ def fmt(value: float | None, digits: int = 2) -> str:
     return f"{value:,.{digits}f}"
 
 
-def print_table(results: dict[str, dict[str, Row]], rss: dict[str, float | None],
-                names: list[str], modes: list[str]) -> list[str]:
-    header = ("| target | run | rps | p50 ms | p99 ms | +p50 vs direct ms | peak RSS MB "
-              "| tiergate rps / this | errors |")
+def print_table(
+    results: dict[str, dict[str, Row]],
+    rss: dict[str, float | None],
+    names: list[str],
+    modes: list[str],
+) -> list[str]:
+    header = (
+        "| target | run | rps | p50 ms | p99 ms | +p50 vs direct ms | peak RSS MB "
+        "| tiergate rps / this | errors |"
+    )
     lines = [header, "|" + "---|" * 9]
     for mode in modes:
         for name in names:
@@ -90,15 +110,19 @@ def print_table(results: dict[str, dict[str, Row]], rss: dict[str, float | None]
             tgrow = results.get("tiergate", {}).get(mode)
             if mode.startswith("ttfb"):
                 added = row["p50"] - base["p50"] if base else None
-                lines.append(f"| {name} | {mode} | - | {fmt(row['p50'], 3)} | "
-                             f"{fmt(row['p99'], 3)} | {fmt(added, 3)} | {fmt(rss.get(name), 0)} "
-                             f"| - | {int(row['errors'])} |")
+                lines.append(
+                    f"| {name} | {mode} | - | {fmt(row['p50'], 3)} | "
+                    f"{fmt(row['p99'], 3)} | {fmt(added, 3)} | {fmt(rss.get(name), 0)} "
+                    f"| - | {int(row['errors'])} |"
+                )
                 continue
             added = row["p50"] - base["p50"] if base else None
             ratio = tgrow["rps"] / row["rps"] if tgrow and row["rps"] else None
-            lines.append(f"| {name} | {mode} | {fmt(row['rps'], 0)} | {fmt(row['p50'], 3)} | "
-                         f"{fmt(row['p99'], 3)} | {fmt(added, 3)} | {fmt(rss.get(name), 0)} | "
-                         f"{fmt(ratio, 2)}x | {int(row['errors'])} |")
+            lines.append(
+                f"| {name} | {mode} | {fmt(row['rps'], 0)} | {fmt(row['p50'], 3)} | "
+                f"{fmt(row['p99'], 3)} | {fmt(added, 3)} | {fmt(rss.get(name), 0)} | "
+                f"{fmt(ratio, 2)}x | {int(row['errors'])} |"
+            )
     print("\n".join(lines))
     return lines
 
@@ -114,17 +138,24 @@ def check_targets(results: dict[str, dict[str, Row]], rss: dict[str, float | Non
     if "json c=1" in t and "json c=1" in d:
         added = t["json c=1"]["p50"] - d["json c=1"]["p50"]
         out.append(f"added p50 at c=1: {added:.3f} ms (target <= 0.5): {verdict(added <= 0.5)}")
-    for peer, factor in (("litellm", 40), ("portkey", 4), ("passthrough", 0.6),
-                         ("passthrough-httpx", 0.6)):
+    for peer, factor in (
+        ("litellm", 40),
+        ("portkey", 4),
+        ("passthrough", 0.6),
+        ("passthrough-httpx", 0.6),
+    ):
         row = results.get(peer, {}).get("json c=16")
         if row and "json c=16" in t:
             ratio = t["json c=16"]["rps"] / row["rps"]
-            out.append(f"rps at c=16 vs {peer}: {ratio:.2f}x (target >= {factor}x): "
-                       f"{verdict(ratio >= factor)}")
+            out.append(
+                f"rps at c=16 vs {peer}: {ratio:.2f}x (target >= {factor}x): "
+                f"{verdict(ratio >= factor)}"
+            )
     if "ttfb c=1" in t and "ttfb c=1" in d:
         added = t["ttfb c=1"]["p50"] - d["ttfb c=1"]["p50"]
-        out.append(f"streaming TTFB added (p50): {added:.3f} ms (target <= 1): "
-                   f"{verdict(added <= 1)}")
+        out.append(
+            f"streaming TTFB added (p50): {added:.3f} ms (target <= 1): {verdict(added <= 1)}"
+        )
     if rss.get("tiergate") is not None:
         value = rss["tiergate"] or 0.0
         out.append(f"tiergate peak RSS: {value:.0f} MB (target <= 120): {verdict(value <= 120)}")
@@ -173,44 +204,72 @@ def main() -> None:
             started.append(target)
         for target in targets:
             target.wait_healthy()
-            for stream in ([False] if args.no_stream else [False, True]):
+            for stream in [False] if args.no_stream else [False, True]:
                 if args.warmup > 0:
-                    loadgen.run_wrk(target.url, target.body(stream), target.all_headers(), 16,
-                                    args.warmup, args.load_core)
+                    loadgen.run_wrk(
+                        target.url,
+                        target.body(stream),
+                        target.all_headers(),
+                        16,
+                        args.warmup,
+                        args.load_core,
+                    )
         for r in range(args.rounds):
             for target in targets:
                 per = rounds.setdefault(target.name, {})
                 for mode in modes:
                     if mode.startswith("ttfb"):
-                        t = loadgen.measure_ttfb(target.url, target.body(True),
-                                                 target.all_headers(), args.ttfb_requests)
-                        row = {"p50": t.ttfb_p50_ms, "p99": t.ttfb_p99_ms,
-                               "total_p50": t.total_p50_ms, "errors": t.errors}
+                        t = loadgen.measure_ttfb(
+                            target.url, target.body(True), target.all_headers(), args.ttfb_requests
+                        )
+                        row = {
+                            "p50": t.ttfb_p50_ms,
+                            "p99": t.ttfb_p99_ms,
+                            "total_p50": t.total_p50_ms,
+                            "errors": t.errors,
+                        }
                     else:
                         conc = int(mode.split("=")[1])
                         row = drive(target, mode.startswith("sse"), conc, args)
                     per.setdefault(mode, []).append(row)
-                    print(f"round {r + 1} {target.name:12} {mode:9} "
-                          + " ".join(f"{k}={v:.3f}" for k, v in row.items()),
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"round {r + 1} {target.name:12} {mode:9} "
+                        + " ".join(f"{k}={v:.3f}" for k, v in row.items()),
+                        file=sys.stderr,
+                        flush=True,
+                    )
         rss = {t.name: t.peak_rss_mb() for t in targets}
     finally:
         for target in reversed(started):
             target.stop()
 
-    results = {name: {mode: median_rows(rows) for mode, rows in per.items()}
-               for name, per in rounds.items()}
-    print(f"\nmedians of {args.rounds} rounds, {args.duration:g} s per wrk run "
-          f"(target core {args.target_core}; upstream, wrk and TTFB client on core "
-          f"{args.load_core}; tiergate-2w on both)\n")
+    results = {
+        name: {mode: median_rows(rows) for mode, rows in per.items()}
+        for name, per in rounds.items()
+    }
+    print(
+        f"\nmedians of {args.rounds} rounds, {args.duration:g} s per wrk run "
+        f"(target core {args.target_core}; upstream, wrk and TTFB client on core "
+        f"{args.load_core}; tiergate-2w on both)\n"
+    )
     table = print_table(results, rss, names, modes)
     print()
     checks = check_targets(results, rss)
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(
-            {"args": vars(args), "rounds": rounds, "medians": results, "peak_rss_mb": rss,
-             "table": table, "checks": checks, "time": time.strftime("%Y-%m-%d %H:%M:%S")},
-            indent=2))
+        Path(args.json_out).write_text(
+            json.dumps(
+                {
+                    "args": vars(args),
+                    "rounds": rounds,
+                    "medians": results,
+                    "peak_rss_mb": rss,
+                    "table": table,
+                    "checks": checks,
+                    "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -63,8 +63,13 @@ class Target:
         self.log = logs / f"{self.name}.log"
         env = {**os.environ, **self.env}
         with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(["taskset", "-c", self.cores, *self.cmd], cwd=self.cwd,
-                                         env=env, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                ["taskset", "-c", self.cores, *self.cmd],
+                cwd=self.cwd,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
     def wait_healthy(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -72,8 +77,9 @@ class Target:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited; see {self.log}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{self.health}",
-                                            timeout=2) as response:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.port}{self.health}", timeout=2
+                ) as response:
                     if response.status == 200:
                         return
             except OSError:
@@ -115,8 +121,9 @@ class Target:
 
 
 def upstream(port: int, core: str) -> Target:
-    return Target("upstream", port, [str(VENV_PY), str(HERE / "upstream.py"), "--port", str(port)],
-                  cores=core)
+    return Target(
+        "upstream", port, [str(VENV_PY), str(HERE / "upstream.py"), "--port", str(port)], cores=core
+    )
 
 
 def direct(upstream_port: int) -> Target:
@@ -124,55 +131,110 @@ def direct(upstream_port: int) -> Target:
 
 
 def passthrough(port: int, upstream_url: str, client: str, name: str = "passthrough") -> Target:
-    return Target(name, port,
-                  [str(VENV_PY), str(HERE / "passthrough.py"), "--port", str(port),
-                   "--upstream", upstream_url, "--client", client],
-                  headers={"Authorization": "Bearer sk-bench"})
+    return Target(
+        name,
+        port,
+        [
+            str(VENV_PY),
+            str(HERE / "passthrough.py"),
+            "--port",
+            str(port),
+            "--upstream",
+            upstream_url,
+            "--client",
+            client,
+        ],
+        headers={"Authorization": "Bearer sk-bench"},
+    )
 
 
 def _tiergate_key(data_dir: Path) -> str:
     """A fresh data dir with one virtual key, so the gateway checks keys (not open mode)."""
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
-    done = subprocess.run([str(ROOT / ".venv" / "bin" / "tiergate"), "keys", "create",
-                           "--tenant", "bench", "--name", "bench"],
-                          env={**os.environ, "TIERGATE_DATA_DIR": str(data_dir)},
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "tiergate"),
+            "keys",
+            "create",
+            "--tenant",
+            "bench",
+            "--name",
+            "bench",
+        ],
+        env={**os.environ, "TIERGATE_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return done.stdout.strip().splitlines()[-1]
 
 
 def tiergate(name: str, port: int, upstream_url: str, workers: int, cores: str) -> Target:
     data_dir = WORK / f"{name}-data"
     key = _tiergate_key(data_dir)
-    cmd = [str(ROOT / ".venv" / "bin" / "tiergate"), "serve", "--config",
-           str(HERE / "tiergate.yaml"), "--port", str(port)]
+    cmd = [
+        str(ROOT / ".venv" / "bin" / "tiergate"),
+        "serve",
+        "--config",
+        str(HERE / "tiergate.yaml"),
+        "--port",
+        str(port),
+    ]
     if workers > 1:
         cmd += ["--workers", str(workers)]
-    return Target(name, port, cmd,
-                  env={"TIERGATE_DATA_DIR": str(data_dir), "BENCH_UPSTREAM": upstream_url},
-                  model="auto", headers={"Authorization": f"Bearer {key}"}, cores=cores)
+    return Target(
+        name,
+        port,
+        cmd,
+        env={"TIERGATE_DATA_DIR": str(data_dir), "BENCH_UPSTREAM": upstream_url},
+        model="auto",
+        headers={"Authorization": f"Bearer {key}"},
+        cores=cores,
+    )
 
 
 def litellm(port: int, upstream_url: str) -> Target:
     exe = WORK / "litellm-venv" / "bin" / "litellm"
     if not exe.exists():
         raise RuntimeError("LiteLLM is not installed: run bench/gateway/setup.sh")
-    return Target("litellm", port,
-                  [str(exe), "--config", str(HERE / "litellm.yaml"), "--host", "127.0.0.1",
-                   "--port", str(port), "--num_workers", "1"],
-                  env={"BENCH_UPSTREAM_V1": upstream_url + "/v1", "LITELLM_LOG": "ERROR",
-                       "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
-                  headers={"Authorization": "Bearer sk-bench-master"},
-                  health="/health/liveliness")
+    return Target(
+        "litellm",
+        port,
+        [
+            str(exe),
+            "--config",
+            str(HERE / "litellm.yaml"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--num_workers",
+            "1",
+        ],
+        env={
+            "BENCH_UPSTREAM_V1": upstream_url + "/v1",
+            "LITELLM_LOG": "ERROR",
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        },
+        headers={"Authorization": "Bearer sk-bench-master"},
+        health="/health/liveliness",
+    )
 
 
 def portkey(port: int, upstream_url: str) -> Target:
     script = WORK / "portkey" / "node_modules" / "@portkey-ai/gateway/build/start-server.js"
     if not script.exists():
         raise RuntimeError("Portkey is not installed: run bench/gateway/setup.sh")
-    return Target("portkey", port, ["node", str(script), f"--port={port}", "--headless"],
-                  cwd=WORK / "portkey",
-                  headers={"Authorization": "Bearer sk-bench-upstream",
-                           "x-portkey-provider": "openai",
-                           "x-portkey-custom-host": upstream_url + "/v1"},
-                  health="/")
+    return Target(
+        "portkey",
+        port,
+        ["node", str(script), f"--port={port}", "--headless"],
+        cwd=WORK / "portkey",
+        headers={
+            "Authorization": "Bearer sk-bench-upstream",
+            "x-portkey-provider": "openai",
+            "x-portkey-custom-host": upstream_url + "/v1",
+        },
+        health="/",
+    )

@@ -28,30 +28,53 @@ USAGE_IN, USAGE_OUT = 12, CHUNKS
 
 
 def _openai_body() -> bytes:
-    return json.dumps({
-        "id": "chatcmpl-bench", "object": "chat.completion", "created": int(time.time()),
-        "model": MODEL,
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": WORD * CHUNKS}}],
-        "usage": {"prompt_tokens": USAGE_IN, "completion_tokens": USAGE_OUT,
-                  "total_tokens": USAGE_IN + USAGE_OUT},
-    }, separators=(",", ":")).encode()
+    return json.dumps(
+        {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": MODEL,
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": WORD * CHUNKS},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": USAGE_IN,
+                "completion_tokens": USAGE_OUT,
+                "total_tokens": USAGE_IN + USAGE_OUT,
+            },
+        },
+        separators=(",", ":"),
+    ).encode()
 
 
 def _openai_events() -> list[bytes]:
-    base: dict[str, Any] = {"id": "chatcmpl-bench", "object": "chat.completion.chunk",
-                            "created": int(time.time()), "model": MODEL}
+    base: dict[str, Any] = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": MODEL,
+    }
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-        body = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                **extra}
+        body = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
         return b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\n\n"
 
     events = [chunk({"role": "assistant", "content": WORD})]
     events += [chunk({"content": WORD}) for _ in range(CHUNKS - 1)]
     tail = chunk({}, "stop")
-    usage = {**base, "choices": [], "usage": {"prompt_tokens": USAGE_IN,
-             "completion_tokens": USAGE_OUT, "total_tokens": USAGE_IN + USAGE_OUT}}
+    usage = {
+        **base,
+        "choices": [],
+        "usage": {
+            "prompt_tokens": USAGE_IN,
+            "completion_tokens": USAGE_OUT,
+            "total_tokens": USAGE_IN + USAGE_OUT,
+        },
+    }
     tail += b"data: " + json.dumps(usage, separators=(",", ":")).encode() + b"\n\n"
     tail += b"data: [DONE]\n\n"
     events[-1] += tail
@@ -59,46 +82,93 @@ def _openai_events() -> list[bytes]:
 
 
 def _anthropic_body() -> bytes:
-    return json.dumps({
-        "id": "msg_bench", "type": "message", "role": "assistant", "model": MODEL,
-        "content": [{"type": "text", "text": WORD * CHUNKS}],
-        "stop_reason": "end_turn", "stop_sequence": None,
-        "usage": {"input_tokens": USAGE_IN, "output_tokens": USAGE_OUT,
-                  "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
-    }, separators=(",", ":")).encode()
+    return json.dumps(
+        {
+            "id": "msg_bench",
+            "type": "message",
+            "role": "assistant",
+            "model": MODEL,
+            "content": [{"type": "text", "text": WORD * CHUNKS}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": USAGE_IN,
+                "output_tokens": USAGE_OUT,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+            },
+        },
+        separators=(",", ":"),
+    ).encode()
 
 
 def _anthropic_events() -> list[bytes]:
     def event(name: str, data: dict[str, Any]) -> bytes:
-        return f"event: {name}\ndata: ".encode() + json.dumps(
-            data, separators=(",", ":")).encode() + b"\n\n"
+        return (
+            f"event: {name}\ndata: ".encode()
+            + json.dumps(data, separators=(",", ":")).encode()
+            + b"\n\n"
+        )
 
-    start = event("message_start", {"type": "message_start", "message": {
-        "id": "msg_bench", "type": "message", "role": "assistant", "model": MODEL, "content": [],
-        "stop_reason": None, "stop_sequence": None,
-        "usage": {"input_tokens": USAGE_IN, "output_tokens": 1,
-                  "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}})
-    start += event("content_block_start", {"type": "content_block_start", "index": 0,
-                                           "content_block": {"type": "text", "text": ""}})
-    delta = event("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                          "delta": {"type": "text_delta", "text": WORD}})
+    start = event(
+        "message_start",
+        {
+            "type": "message_start",
+            "message": {
+                "id": "msg_bench",
+                "type": "message",
+                "role": "assistant",
+                "model": MODEL,
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {
+                    "input_tokens": USAGE_IN,
+                    "output_tokens": 1,
+                    "cache_creation_input_tokens": 0,
+                    "cache_read_input_tokens": 0,
+                },
+            },
+        },
+    )
+    start += event(
+        "content_block_start",
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    )
+    delta = event(
+        "content_block_delta",
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": WORD}},
+    )
     events = [start + delta] + [delta] * (CHUNKS - 1)
     events[-1] += event("content_block_stop", {"type": "content_block_stop", "index": 0})
-    events[-1] += event("message_delta", {"type": "message_delta",
-                                          "delta": {"stop_reason": "end_turn",
-                                                    "stop_sequence": None},
-                                          "usage": {"output_tokens": USAGE_OUT}})
+    events[-1] += event(
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": USAGE_OUT},
+        },
+    )
     events[-1] += event("message_stop", {"type": "message_stop"})
     return events
 
 
 def _plain(status: str, body: bytes, ctype: bytes = b"application/json") -> bytes:
-    return (f"HTTP/1.1 {status}\r\n".encode() + b"content-type: " + ctype +
-            b"\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    return (
+        f"HTTP/1.1 {status}\r\n".encode()
+        + b"content-type: "
+        + ctype
+        + b"\r\ncontent-length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
 
 
-STREAM_HEAD = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-               b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n")
+STREAM_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+    b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
+)
 
 
 def _chunked(events: list[bytes]) -> list[bytes]:
@@ -110,8 +180,15 @@ RESPONSES = {
     b"/v1/messages": (_plain("200 OK", _anthropic_body()), _chunked(_anthropic_events())),
 }
 HEALTH = _plain("200 OK", b'{"status":"ok"}')
-MODELS = _plain("200 OK", json.dumps({"object": "list", "data": [
-    {"id": MODEL, "object": "model", "created": 0, "owned_by": "bench"}]}).encode())
+MODELS = _plain(
+    "200 OK",
+    json.dumps(
+        {
+            "object": "list",
+            "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "bench"}],
+        }
+    ).encode(),
+)
 NOT_FOUND = _plain("404 Not Found", b'{"error":{"message":"not found","type":"not_found"}}')
 
 
@@ -153,8 +230,9 @@ class UpstreamProtocol(asyncio.Protocol):
         path = self.url.split(b"?", 1)[0]
         answers = RESPONSES.get(path)
         if answers is None:
-            transport.write(HEALTH if path == b"/health" else
-                            MODELS if path == b"/v1/models" else NOT_FOUND)
+            transport.write(
+                HEALTH if path == b"/health" else MODELS if path == b"/v1/models" else NOT_FOUND
+            )
             return
         body = b"".join(self.body)
         if b'"stream":true' not in body.replace(b" ", b""):
@@ -192,6 +270,7 @@ def main() -> None:
     UpstreamProtocol.chunk_delay = args.chunk_delay_ms / 1000
     try:
         import uvloop
+
         uvloop.install()
     except ImportError:
         pass
