@@ -35,8 +35,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield from _fresh_postgres_url()
 
 
-async def _fire(url: str, count: int, concurrency: int = 32) -> list[int]:
+async def _fire(
+    url: str, count: int, concurrency: int = 32, failures: list[str] | None = None
+) -> list[int]:
+    """Status of every request (0: the client saw a transport error); what went wrong with
+    the others is appended to ``failures`` so a failing run says why."""
     statuses: list[int] = []
+    failures = failures if failures is not None else []
     body = {"model": "gpt-5.4", "messages": [{"role": "user", "content": "hi"}]}
     queue = iter(range(count))
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
@@ -46,8 +51,11 @@ async def _fire(url: str, count: int, concurrency: int = 32) -> list[int]:
                 try:
                     response = await client.post("/v1/chat/completions", json=body)
                     statuses.append(response.status_code)
-                except httpx.HTTPError:
+                    if response.status_code != 200:
+                        failures.append(f"{response.status_code}: {response.text[:300]}")
+                except httpx.HTTPError as exc:
                     statuses.append(0)
+                    failures.append(f"client: {exc!r}")
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return statuses
@@ -62,8 +70,9 @@ def test_10000_requests_leave_10000_rows_with_exact_sums(
 ) -> None:
     openai_upstream.default = Reply(text="ok", usage=FakeUsage(input_tokens=120, output_tokens=30))
     gateway = make_gateway(database_url=database_url)
-    statuses = asyncio.run(_fire(gateway, 10_000))
-    assert statuses.count(200) == 10_000
+    failures: list[str] = []
+    statuses = asyncio.run(_fire(gateway, 10_000, failures=failures))
+    assert statuses.count(200) == 10_000, failures[:5]
     summary = httpx.get(gateway + "/v1/tiergate/report").json()["totals"]
     assert summary["requests"] == 10_000
     # gpt-5.4: 120 x $2 + 30 x $8 per million = $0.00048 a request

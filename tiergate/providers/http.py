@@ -2,49 +2,21 @@
 
 One class for all of them: Anthropic, OpenAI and every OpenAI-compatible vendor differ only in
 the ``WireFormat`` used and the deployment's base URL and key. All traffic goes through one
-injected, pooled ``httpx.AsyncClient``; transport failures are mapped to ``ProviderError`` in
-one place (``_transport_errors``).
+injected, pooled ``UpstreamSession``, which also maps transport failures to ``ProviderError``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 
-import httpx
 import orjson
 
 from tiergate.errors import GatewayError, ProviderError
 from tiergate.providers.base import CallOptions, Deployment
+from tiergate.providers.transport import UpstreamSession
 from tiergate.redaction import redact
 from tiergate.types import ChatRequest, ChatResponse, MessageStop, StreamEvent
 from tiergate.wire.format import WireFormat
-
-
-@contextmanager
-def _transport_errors(provider: str) -> Iterator[None]:
-    """Re-raise httpx failures as the most specific retryable ``ProviderError``."""
-    try:
-        yield
-    except httpx.TimeoutException as exc:
-        raise ProviderError(
-            f"upstream {provider} timed out ({type(exc).__name__})", status=504, provider=provider
-        ) from exc
-    except (
-        httpx.ConnectError,
-        httpx.RemoteProtocolError,
-        httpx.ReadError,
-        httpx.WriteError,
-    ) as exc:
-        raise ProviderError(
-            f"upstream {provider} connection failed ({type(exc).__name__})",
-            status=502,
-            provider=provider,
-        ) from exc
-    except httpx.HTTPError as exc:
-        raise ProviderError(
-            f"upstream {provider} failed ({type(exc).__name__})", status=502, provider=provider
-        ) from exc
 
 
 def _scrubbed(error: ProviderError, deployment: Deployment, options: CallOptions) -> ProviderError:
@@ -60,9 +32,9 @@ def _scrubbed(error: ProviderError, deployment: Deployment, options: CallOptions
 
 
 class HTTPProvider:
-    def __init__(self, wire: WireFormat, client: httpx.AsyncClient) -> None:
+    def __init__(self, wire: WireFormat, session: UpstreamSession) -> None:
         self._wire = wire
-        self._client = client
+        self._session = session
 
     def _prepare(
         self, request: ChatRequest, deployment: Deployment, options: CallOptions
@@ -89,20 +61,20 @@ class HTTPProvider:
         self, request: ChatRequest, deployment: Deployment, options: CallOptions
     ) -> ChatResponse:
         url, headers, body = self._prepare(request, deployment, options)
-        with _transport_errors(deployment.name):
-            response = await self._client.post(
-                url, content=body, headers=headers, timeout=deployment.timeout
-            )
-        if response.status_code >= 400:
+        async with self._session.post(
+            url, headers, body, deployment.timeout, deployment.name
+        ) as response:
+            content = await response.read()
+        if response.status >= 400:
             raise _scrubbed(
                 self._wire.decode_error(
-                    response.status_code, response.headers, response.content, deployment.name
+                    response.status, response.headers, content, deployment.name
                 ),
                 deployment,
                 options,
             )
         try:
-            payload = orjson.loads(response.content)
+            payload = orjson.loads(content)
         except orjson.JSONDecodeError as exc:
             raise ProviderError(
                 f"upstream {deployment.name} sent a body that is not JSON",
@@ -119,23 +91,22 @@ class HTTPProvider:
         headers["accept"] = "text/event-stream"
         decoder = self._wire.stream_decoder()
         finished = False
-        with _transport_errors(deployment.name):
-            async with self._client.stream(
-                "POST", url, content=body, headers=headers, timeout=deployment.timeout
-            ) as response:
-                if response.status_code >= 400:
-                    content = await response.aread()
-                    raise _scrubbed(
-                        self._wire.decode_error(
-                            response.status_code, response.headers, content, deployment.name
-                        ),
-                        deployment,
-                        options,
-                    )
-                async for chunk in response.aiter_raw():
-                    for event in decoder.feed(chunk):
-                        finished = finished or isinstance(event, MessageStop)
-                        yield event
+        async with self._session.post(
+            url, headers, body, deployment.timeout, deployment.name
+        ) as response:
+            if response.status >= 400:
+                content = await response.read()
+                raise _scrubbed(
+                    self._wire.decode_error(
+                        response.status, response.headers, content, deployment.name
+                    ),
+                    deployment,
+                    options,
+                )
+            async for chunk in response.content.iter_any():
+                for event in decoder.feed(chunk):
+                    finished = finished or isinstance(event, MessageStop)
+                    yield event
         for event in decoder.close():
             finished = finished or isinstance(event, MessageStop)
             yield event
@@ -149,4 +120,4 @@ class HTTPProvider:
             )
 
     async def aclose(self) -> None:
-        """The shared client belongs to the registry, which closes it."""
+        """The shared session belongs to the registry, which closes it."""

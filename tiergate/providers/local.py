@@ -26,12 +26,13 @@ treated as history; ``response_format`` is not enforced.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
 import threading
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,33 @@ class _Loaded:
         self.criteria_list = criteria_list  # llama_cpp.StoppingCriteriaList, imported lazily
 
 
+@contextlib.contextmanager
+def _plain_cpu_buffers() -> Iterator[None]:
+    """Load weights into plain CPU buffers, not llama.cpp's "extra" repacked ones.
+
+    A native llama.cpp build on a CPU that advertises AMX repacks weights for AMX tiles, and
+    the first matmul dies with SIGILL where the kernel does not grant the process AMX state
+    (sandboxed and some virtualised hosts; this one, in November 2026). The plain AVX kernels are
+    ample for a 135M model. ``Llama`` takes no option for it, so the model-params default is
+    swapped for the duration of the load (one load per process, under ``_lock``).
+    """
+    import llama_cpp.llama_cpp as bindings  # the module ``Llama`` reads its defaults from
+
+    default = bindings.llama_model_default_params
+
+    def params() -> Any:
+        value = default()
+        if hasattr(value, "use_extra_bufts"):
+            value.use_extra_bufts = False
+        return value
+
+    bindings.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        bindings.llama_model_default_params = default
+
+
 class LocalModel:
     """One in-process SmolLM2 instance; generations are serialised by a lock."""
 
@@ -140,13 +168,14 @@ class LocalModel:
                 retryable=False,
             ) from exc
         path = self._model_path or find_smollm2_gguf()
-        llama = Llama(
-            model_path=str(path),
-            n_ctx=self._n_ctx,
-            n_threads=self._n_threads,
-            n_threads_batch=self._n_threads,
-            verbose=False,
-        )
+        with _plain_cpu_buffers():
+            llama = Llama(
+                model_path=str(path),
+                n_ctx=self._n_ctx,
+                n_threads=self._n_threads,
+                n_threads_batch=self._n_threads,
+                verbose=False,
+            )
         # The same formatter llama.cpp builds from the GGUF's own chat template; built here so
         # we can tokenize the prompt ourselves and pass a stopping criterion (which
         # ``create_chat_completion`` does not accept).

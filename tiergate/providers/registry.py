@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import httpx
-
 from tiergate.catalog import Catalog
 from tiergate.config import DeploymentConfig
 from tiergate.errors import ConfigError
 from tiergate.providers.base import Deployment, Provider
+from tiergate.providers.transport import UpstreamSession
 
 
 def build_deployments(
@@ -51,19 +50,11 @@ def build_deployments(
 
 
 class ProviderRegistry:
-    """Creates one provider per kind on first use and shares one pooled HTTP client."""
+    """Creates one provider per kind on first use and shares one pooled HTTP session."""
 
-    def __init__(self, client: httpx.AsyncClient | None = None) -> None:
-        self._client = client
+    def __init__(self, session: UpstreamSession | None = None) -> None:
+        self._session = session or UpstreamSession()
         self._providers: dict[str, Provider] = {}
-
-    def _http_client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
-                timeout=httpx.Timeout(120.0, connect=10.0),
-            )
-        return self._client
 
     def get(self, kind: str) -> Provider:
         provider = self._providers.get(kind)
@@ -77,11 +68,11 @@ class ProviderRegistry:
         if kind == "anthropic":
             from tiergate.wire.anthropic import FORMAT as ANTHROPIC
 
-            return HTTPProvider(ANTHROPIC, self._http_client())
+            return HTTPProvider(ANTHROPIC, self._session)
         if kind == "openai":
             from tiergate.wire.openai import FORMAT as OPENAI
 
-            return HTTPProvider(OPENAI, self._http_client())
+            return HTTPProvider(OPENAI, self._session)
         if kind == "local":
             from tiergate.providers.local_provider import LocalProvider
 
@@ -91,5 +82,4 @@ class ProviderRegistry:
     async def aclose(self) -> None:
         for provider in self._providers.values():
             await provider.aclose()
-        if self._client is not None:
-            await self._client.aclose()
+        await self._session.aclose()

@@ -1,0 +1,160 @@
+"""The shared upstream HTTP session against raw sockets on loopback: a pooled connection the
+upstream closes as the request goes out, a silent upstream, a refused port, a cut stream."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import orjson
+import pytest
+
+from tiergate.errors import ProviderError
+from tiergate.providers.base import CallOptions, Deployment
+from tiergate.providers.http import HTTPProvider
+from tiergate.providers.transport import UpstreamSession
+from tiergate.types import BlockDelta, ChatRequest, Message, TextBlock
+from tiergate.wire.openai import FORMAT as OPENAI
+
+
+def _answer(text: str) -> bytes:
+    body = orjson.dumps(
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+        }
+    )
+    head = (
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: keep-alive\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def _read_request(reader: asyncio.StreamReader) -> bool:
+    """Read one HTTP request (headers + content-length body); False at end of stream."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:
+        return False
+    length = 0
+    for line in head.decode("latin-1").split("\r\n"):
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return True
+
+
+class RawUpstream:
+    """Answers the first request on every connection; on a connection's second request it
+    closes the socket without a status line (what a keep-alive timeout race looks like)."""
+
+    def __init__(self, mode: str = "close-second") -> None:
+        self.mode = mode
+        self.connections = 0
+        self.requests = 0
+        self.server: asyncio.Server | None = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        served = 0
+        try:
+            while await _read_request(reader):
+                self.requests += 1
+                if self.mode == "silent":
+                    await asyncio.sleep(30)
+                if self.mode == "cut-stream":
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                        b"transfer-encoding: chunked\r\n\r\n"
+                    )
+                    frame = b'data: {"id":"c","object":"chat.completion.chunk","created":0,'
+                    frame += b'"model":"m","choices":[{"index":0,"delta":{"content":"par"}}]}\n\n'
+                    writer.write(f"{len(frame):x}\r\n".encode() + frame + b"\r\n")
+                    await writer.drain()
+                    break  # close mid-stream, without the terminating chunk
+                if served == 1:
+                    break  # second request on this connection: close, no response
+                writer.write(_answer(f"answer {self.requests}"))
+                await writer.drain()
+                served += 1
+        finally:
+            writer.close()
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/v1"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+
+
+REQUEST = ChatRequest(model="m", messages=[Message(role="user", content=[TextBlock("hi")])])
+
+
+def _deployment(url: str, timeout: float = 5.0) -> Deployment:
+    return Deployment("raw", "gpt-5.4", "openai", "m", base_url=url, api_key="k", timeout=timeout)
+
+
+@pytest.fixture
+async def provider() -> AsyncIterator[HTTPProvider]:
+    session = UpstreamSession()
+    yield HTTPProvider(OPENAI, session)
+    await session.aclose()
+
+
+async def test_a_pooled_connection_closed_before_the_status_line_is_retried_once(
+    provider: HTTPProvider,
+) -> None:
+    upstream = RawUpstream()
+    async with upstream as url:
+        first = await provider.complete(REQUEST, _deployment(url), CallOptions())
+        second = await provider.complete(REQUEST, _deployment(url), CallOptions())
+    assert first.text() == "answer 1"
+    # request 2 reached the first connection, which closed; it was sent again on a new one
+    assert second.text() == "answer 3"
+    assert upstream.connections == 2 and upstream.requests == 3
+
+
+async def test_a_silent_upstream_times_out_as_504(provider: HTTPProvider) -> None:
+    async with RawUpstream("silent") as url:
+        with pytest.raises(ProviderError) as caught:
+            await provider.complete(REQUEST, _deployment(url, timeout=0.3), CallOptions())
+    assert caught.value.status == 504 and caught.value.retryable
+
+
+async def test_a_refused_connection_is_a_retryable_502(provider: HTTPProvider) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ProviderError) as caught:
+        await provider.complete(REQUEST, _deployment(f"http://127.0.0.1:{port}/v1"), CallOptions())
+    assert caught.value.status == 502 and caught.value.retryable
+    assert "connection failed" in caught.value.message
+
+
+async def test_a_stream_cut_mid_body_is_an_error_not_a_short_answer(
+    provider: HTTPProvider,
+) -> None:
+    texts: list[str] = []
+    async with RawUpstream("cut-stream") as url:
+        with pytest.raises(ProviderError) as caught:
+            async for event in provider.stream(REQUEST, _deployment(url), CallOptions()):
+                if isinstance(event, BlockDelta) and event.kind == "text":
+                    texts.append(event.value)
+    assert caught.value.status == 502
+    assert texts == ["par"]

@@ -1,0 +1,110 @@
+"""The one pooled HTTP client every upstream call goes through, and its failure mapping.
+
+aiohttp, not httpx: on the gateway benchmark (docs/benchmarks.md, "Gateway overhead") httpx's
+connection pool cost ~70% of the event loop's time per request (``is_socket_readable`` on every
+pooled connection, anyio cancel scopes), and a pass-through on aiohttp served 8x the requests of
+the same pass-through on httpx. Everything aiohttp-specific lives in this module: providers see
+``UpstreamSession.post`` yielding a status, headers and a body, and ``ProviderError``.
+
+Two production details:
+- Keep-alive connections are dropped after ``KEEPALIVE_SECONDS``, below the 5 s idle timeout of
+  common servers (uvicorn, gunicorn), so the pool rarely hands out a socket the upstream is
+  closing.
+- When that race still happens (the upstream closes a pooled connection as the request goes
+  out: no status line ever arrives), the request is sent once more on a fresh connection, as
+  curl and browsers do. A failure after the status line is never retried here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+import aiohttp
+
+from tiergate.errors import ProviderError
+
+KEEPALIVE_SECONDS = 4.0
+CONNECT_SECONDS = 10.0
+MAX_CONNECTIONS = 1000
+
+__all__ = ["UpstreamSession", "transport_errors"]
+
+
+@contextmanager
+def transport_errors(provider: str) -> Iterator[None]:
+    """Re-raise aiohttp failures as the most specific retryable ``ProviderError``."""
+    try:
+        yield
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        raise ProviderError(
+            f"upstream {provider} timed out ({type(exc).__name__})", status=504, provider=provider
+        ) from exc
+    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+        raise ProviderError(
+            f"upstream {provider} connection failed ({type(exc).__name__})",
+            status=502,
+            provider=provider,
+        ) from exc
+    except aiohttp.ClientError as exc:
+        raise ProviderError(
+            f"upstream {provider} failed ({type(exc).__name__})", status=502, provider=provider
+        ) from exc
+
+
+class UpstreamSession:
+    """Owns the shared ``aiohttp.ClientSession``, created on first use inside the event loop.
+
+    Timeouts are per deployment and apply between reads, not to the whole exchange: a long
+    stream that keeps sending is never cut off, a silent upstream is.
+    """
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_SECONDS
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=True,
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(
+                total=None, sock_connect=CONNECT_SECONDS, sock_read=seconds
+            )
+        return timeout
+
+    @asynccontextmanager
+    async def post(
+        self, url: str, headers: dict[str, str], body: bytes, timeout: float, provider: str
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """POST ``body``; the response is open (body unread) inside the ``async with``."""
+        client = self._client()
+        with transport_errors(provider):
+            try:
+                response = await client.post(
+                    url, data=body, headers=headers, timeout=self._timeout(timeout)
+                )
+            except aiohttp.ServerDisconnectedError:
+                # A pooled connection closed under us before any status line: send once more.
+                response = await client.post(
+                    url, data=body, headers=headers, timeout=self._timeout(timeout)
+                )
+            try:
+                yield response
+            finally:
+                response.release()
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
