@@ -40,9 +40,15 @@ async def test_spend_and_savings_by_day_tenant_route(seeded: Any) -> None:
     ]  # fmt: skip
     routes = await grouped(seeded, {"route": "route", "model": "model"}, ReportFilter())
     assert [(r["route"], r["model"], r["requests"]) for r in routes] == [
-        ("code", SONNET, 3), ("code", None, 1), ("triage", HAIKU, 6), ("triage", SONNET, 2),
+        ("code", SONNET, 3),
+        ("code", None, 1),
+        ("triage", HAIKU, 6),
+        ("triage", SONNET, 2),
     ] or [(r["route"], r["model"], r["requests"]) for r in routes] == [
-        ("code", None, 1), ("code", SONNET, 3), ("triage", HAIKU, 6), ("triage", SONNET, 2),
+        ("code", None, 1),
+        ("code", SONNET, 3),
+        ("triage", HAIKU, 6),
+        ("triage", SONNET, 2),
     ]  # NULL sorts last on PostgreSQL, first on SQLite
 
 

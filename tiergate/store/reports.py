@@ -225,9 +225,9 @@ async def breakdowns(store: Store, filters: ReportFilter) -> dict[str, Any]:
         for part, dims in _DIMENSIONS.items():
             key = tuple(keys[d] for d in dims)
             held = sums[part].get(key)
-            sums[part][key] = values if held is None else [
-                a + b for a, b in zip(held, values, strict=True)
-            ]
+            sums[part][key] = (
+                values if held is None else [a + b for a, b in zip(held, values, strict=True)]
+            )
     out: dict[str, Any] = {"totals": _row(tuple(total), exact=True)}
     for part, dims in _DIMENSIONS.items():
         ordered = sorted(sums[part].items(), key=lambda kv: [(k is None, k or "") for k in kv[0]])

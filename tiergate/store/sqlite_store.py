@@ -50,8 +50,10 @@ class SQLiteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="tiergate-sqlite-writer")
         # An in-memory database exists only on its own connection: read through the writer.
-        self._reader = self._writer if memory else ThreadPoolExecutor(
-            _READERS, thread_name_prefix="tiergate-sqlite-reader"
+        self._reader = (
+            self._writer
+            if memory
+            else ThreadPoolExecutor(_READERS, thread_name_prefix="tiergate-sqlite-reader")
         )
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
