@@ -9,9 +9,12 @@ rounds. Streaming runs use 20-chunk SSE responses; TTFB is measured separately (
     .venv/bin/python bench/gateway/run.py                      # everything, 3 rounds of 10 s
     .venv/bin/python bench/gateway/run.py --targets tiergate,passthrough --concurrency 1,16 \
         --duration 5 --rounds 3 --no-stream                    # quick, while optimising
+    .venv/bin/python bench/gateway/run.py --targets tiergate,tiergate-1m \
+        --concurrency 1,16 --duration 10 --rounds 3            # empty vs 1M-row request log
 
 Prints one table: rps, p50, p99, p50 added over calling the upstream directly, peak RSS of the
-target's process tree, and tiergate's rps as a multiple of each row's; then issue 7's targets.
+target's process tree, and tiergate's rps as a multiple of each row's; then issue 7's targets,
+and issue 5's (``tiergate-1m`` within 5% of ``tiergate``) when both ran.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ ALL = [
     "passthrough",
     "passthrough-httpx",
     "tiergate",
+    "tiergate-1m",
     "tiergate-2w",
     "litellm",
     "portkey",
@@ -49,6 +53,7 @@ def build_targets(names: list[str], args: argparse.Namespace) -> list[tg.Target]
         "passthrough": lambda: tg.passthrough(9200, up, args.passthrough_client),
         "passthrough-httpx": lambda: tg.passthrough(9201, up, "httpx", "passthrough-httpx"),
         "tiergate": lambda: tg.tiergate("tiergate", 9300, up, 1, core),
+        "tiergate-1m": lambda: tg.tiergate("tiergate-1m", 9320, up, 1, core, args.log_rows),
         "tiergate-2w": lambda: tg.tiergate(
             "tiergate-2w", 9310, up, 2, f"{args.target_core},{args.load_core}"
         ),
@@ -159,7 +164,31 @@ def check_targets(results: dict[str, dict[str, Row]], rss: dict[str, float | Non
     if rss.get("tiergate") is not None:
         value = rss["tiergate"] or 0.0
         out.append(f"tiergate peak RSS: {value:.0f} MB (target <= 120): {verdict(value <= 120)}")
+    out += check_log_size(results)
     print("\n".join(out))
+    return out
+
+
+def check_log_size(results: dict[str, dict[str, Row]]) -> list[str]:
+    """Issue 5: with a million-row request log the gateway is within 5% of an empty log.
+    Per mode, tiergate-1m over tiergate: rps ratio >= 0.95 and p50 ratio <= 1.05 (TTFB: p50
+    only). Both ran in the same rounds, so the ratio is fair on this shared machine."""
+    full, empty = results.get("tiergate-1m", {}), results.get("tiergate", {})
+    out = []
+    for mode, row in full.items():
+        base = empty.get(mode)
+        if base is None:
+            continue
+        p50 = row["p50"] / base["p50"] if base["p50"] else float("nan")
+        parts, ok = [f"p50 {p50:.3f}x"], p50 <= 1.05
+        if "rps" in row and base["rps"]:
+            rps = row["rps"] / base["rps"]
+            parts.insert(0, f"rps {rps:.3f}x")
+            ok = ok and rps >= 0.95
+        out.append(
+            f"tiergate-1m / tiergate {mode}: {', '.join(parts)} "
+            f"(target rps >= 0.95x, p50 <= 1.05x): {'PASS' if ok else 'MISS'}"
+        )
     return out
 
 
@@ -176,6 +205,12 @@ def main() -> None:
     parser.add_argument("--load-core", type=int, default=1)
     parser.add_argument("--upstream-port", type=int, default=9100)
     parser.add_argument("--passthrough-client", choices=["aiohttp", "httpx"], default="aiohttp")
+    parser.add_argument(
+        "--log-rows",
+        type=int,
+        default=1_000_000,
+        help="request-log rows tiergate-1m starts with (seeded once, cached)",
+    )
     parser.add_argument("--json", dest="json_out", help="write all rounds and medians here")
     args = parser.parse_args()
 
@@ -242,6 +277,8 @@ def main() -> None:
     finally:
         for target in reversed(started):
             target.stop()
+    # Request-log rows each tiergate holds after the run: shows the log was written through.
+    log_rows = {t.name: tg.count_log_rows(t.data_dir) for t in targets if t.data_dir}
 
     results = {
         name: {mode: median_rows(rows) for mode, rows in per.items()}
@@ -255,6 +292,12 @@ def main() -> None:
     table = print_table(results, rss, names, modes)
     print()
     checks = check_targets(results, rss)
+    for name, count in log_rows.items():
+        print(
+            f"{name} request log after the run: {count:,} rows"
+            if count is not None
+            else f"{name}: no request log"
+        )
     if args.json_out:
         Path(args.json_out).write_text(
             json.dumps(
@@ -263,6 +306,7 @@ def main() -> None:
                     "rounds": rounds,
                     "medians": results,
                     "peak_rss_mb": rss,
+                    "log_rows_after": log_rows,
                     "table": table,
                     "checks": checks,
                     "time": time.strftime("%Y-%m-%d %H:%M:%S"),

@@ -4,16 +4,20 @@ Every target serves OpenAI ``POST /v1/chat/completions`` in front of the same fa
 ``direct`` is the upstream itself (the baseline "added latency" is measured against),
 ``passthrough`` the bare Python reference (aiohttp client; ``passthrough-httpx`` the same with
 httpx, the client tiergate uses), ``tiergate`` the gateway with its default pipeline
-(virtual key, the ``auto`` route, cost, SQLite request log), ``tiergate-2w`` the same with two
+(virtual key, the ``auto`` route, cost, SQLite request log), ``tiergate-1m`` the same started
+on a request log already holding 1,000,000 rows (issue 5), ``tiergate-2w`` the same with two
 workers on both cores, ``litellm`` LiteLLM's proxy and ``portkey`` Portkey's Node gateway.
 Peers come from ``bench/_work`` (see ``setup.sh``); nothing here imports them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import sqlite3
 import subprocess
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -40,6 +44,7 @@ class Target:
     cores: str = "0"
     proc: subprocess.Popen[bytes] | None = None
     log: Path | None = None
+    data_dir: Path | None = None  # tiergate's TIERGATE_DATA_DIR (its SQLite request log)
 
     @property
     def url(self) -> str:
@@ -148,10 +153,56 @@ def passthrough(port: int, upstream_url: str, client: str, name: str = "passthro
     )
 
 
-def _tiergate_key(data_dir: Path) -> str:
-    """A fresh data dir with one virtual key, so the gateway checks keys (not open mode)."""
+def seeded_log(rows: int) -> Path:
+    """A SQLite store holding ``rows`` request-log rows, seeded once and cached under
+    ``bench/_work`` (keyed by row count): seeding a million rows takes minutes, copying seconds.
+
+    Rows come from ``bench/store/report_1m.py`` (the real ``RequestLog``, varied tenants, routes,
+    models, attempts). Seeding goes to a ``.partial`` directory (``seed`` resumes from the rows
+    already there) and is renamed into place only when complete, WAL checkpointed into the file.
+    """
+    done = WORK / f"log-template-{rows}"
+    db = done / "tiergate.db"
+    if db.exists():
+        return db
+    partial = WORK / f"log-template-{rows}.partial"
+    partial.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(ROOT / "bench" / "store"))
+    from report_1m import seed  # imports tiergate: only the venv runner ever gets here
+
+    print(
+        f"seeding a {rows:,}-row request log into {partial} (cached for later runs)",
+        file=sys.stderr,
+        flush=True,
+    )
+    seconds = asyncio.run(seed(f"sqlite:///{partial / 'tiergate.db'}", rows))
+    with sqlite3.connect(partial / "tiergate.db") as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        (count,) = conn.execute("SELECT count(*) FROM requests").fetchone()
+    if count != rows:
+        raise RuntimeError(f"seeded log holds {count:,} rows, expected {rows:,}")
+    print(f"seeded {rows:,} rows in {seconds:.0f} s", file=sys.stderr, flush=True)
+    partial.rename(done)
+    return db
+
+
+def count_log_rows(data_dir: Path) -> int | None:
+    """Rows in the request log of a tiergate data dir (None: no log there)."""
+    db = data_dir / "tiergate.db"
+    if not db.exists():
+        return None
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM requests").fetchone()[0])
+
+
+def _tiergate_key(data_dir: Path, template: Path | None = None) -> str:
+    """A fresh data dir with one virtual key, so the gateway checks keys (not open mode);
+    with ``template`` (a ``tiergate.db``), that store is copied in first."""
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
+    if template is not None:
+        for path in template.parent.glob("tiergate.db*"):  # the db, and -wal/-shm if present
+            shutil.copy2(path, data_dir / path.name)
     done = subprocess.run(
         [
             str(ROOT / ".venv" / "bin" / "tiergate"),
@@ -170,9 +221,13 @@ def _tiergate_key(data_dir: Path) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def tiergate(name: str, port: int, upstream_url: str, workers: int, cores: str) -> Target:
+def tiergate(
+    name: str, port: int, upstream_url: str, workers: int, cores: str, log_rows: int = 0
+) -> Target:
+    """``tiergate serve`` on a fresh data dir; ``log_rows`` > 0 starts it on a request log
+    already holding that many rows (the seeded template, copied)."""
     data_dir = WORK / f"{name}-data"
-    key = _tiergate_key(data_dir)
+    key = _tiergate_key(data_dir, seeded_log(log_rows) if log_rows else None)
     cmd = [
         str(ROOT / ".venv" / "bin" / "tiergate"),
         "serve",
@@ -191,6 +246,7 @@ def tiergate(name: str, port: int, upstream_url: str, workers: int, cores: str) 
         model="auto",
         headers={"Authorization": f"Bearer {key}"},
         cores=cores,
+        data_dir=data_dir,
     )
 
 
