@@ -9,7 +9,7 @@ import pytest
 
 from tests.routing.builders import CATALOG, ask, policies
 from tiergate.errors import InvalidRequest
-from tiergate.routing.plan import Plan
+from tiergate.routing.plan import Plan, clean_reason
 from tiergate.types import ChatRequest
 
 AUTO: dict[str, Any] = {
@@ -199,3 +199,17 @@ def test_no_task_tag_skips_task_rules() -> None:
     request = ask("classify this")
     request.metadata["task"] = None
     assert route(request).reason.startswith("no rule matched")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("rule 1 (task=x) -> gpt-5.4", "rule 1 (task=x) -> gpt-5.4"),
+        ("  padded  and   spaced ", "padded and spaced"),
+        ("line\nbreak\ttab", "line break tab"),
+        ("caf\u00e9 \u2192 m", "caf? ? m"),
+        ("x" * 250, "x" * 197 + "..."),
+    ],
+)
+def test_reasons_are_one_printable_ascii_line(text: str, expected: str) -> None:
+    assert clean_reason(text) == expected

@@ -55,6 +55,10 @@ def serve(
         loop="uvloop",
         http="httptools",
         lifespan="on",
+        # tiergate never reads the client address, so uvicorn's X-Forwarded-For rewriting
+        # would be per-request work for nothing; nor does it advertise a Server header.
+        proxy_headers=False,
+        server_header=False,
     )
     if workers > 1:
         # Workers rebuild the app from the environment; pass the file and flags through it.

@@ -19,6 +19,8 @@ def clean_reason(text: str, limit: int = 200) -> str:
     """A reason fit for a response header: printable ASCII on one line, at most ``limit``
     characters. Task tags and model names come from callers and config, so they are scrubbed
     here rather than trusted."""
+    if len(text) <= limit and text.isascii() and text.isprintable() and "  " not in text:
+        return text.strip()  # the common case: already clean (a per-request hot path)
     out = "".join(c if " " <= c <= "~" else "?" for c in " ".join(text.split()))
     return out if len(out) <= limit else out[: limit - 3] + "..."
 

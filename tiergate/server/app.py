@@ -7,6 +7,7 @@ sits on every request, so dispatch is one dict lookup and no middleware stack ru
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -14,10 +15,11 @@ from typing import Any
 from tiergate.errors import ConfigError, GatewayError, InternalError, NotFound
 from tiergate.server import endpoints
 from tiergate.server.auth import OPEN, Principal
-from tiergate.server.chat import handle_chat, new_request_id
+from tiergate.server.chat import handle_chat
 from tiergate.server.gateway import Gateway
 from tiergate.server.openapi import openapi_document
 from tiergate.server.record import RequestTrace
+from tiergate.server.request_id import new_request_id
 from tiergate.server.responses import (
     ClientGone,
     Message,
@@ -180,8 +182,13 @@ class App:
         await gateway.open_store()
         recorder = Recorder(gateway.log, gateway.metrics, gateway.settings.log.bodies)
 
+        loop = asyncio.get_running_loop()
+
         def on_finish(trace: RequestTrace) -> None:
-            recorder(trace)
+            # The log row and metrics are built on the loop's next turn: a non-streaming
+            # request finishes just before its response is sent, and this work need not
+            # delay it.
+            loop.call_soon(recorder, trace)
             if trace.reservation is not None:
                 self._background(self._settle(trace))
 
@@ -199,6 +206,9 @@ class App:
                 "create keys with `tiergate keys create`",
                 host,
             )
+        # Everything built so far lives as long as the process: keep it out of the cyclic
+        # collector's generations, so collections during requests scan only request objects.
+        gc.freeze()
 
     async def _settle(self, trace: RequestTrace) -> None:
         from tiergate.store.records import to_nano

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -33,10 +32,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("tiergate")
 
 _SSE = (b"content-type", b"text/event-stream")
-
-
-def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
 
 
 def decode(wire: WireFormat, body: bytes, gateway: Gateway) -> ChatRequest:
