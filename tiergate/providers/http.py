@@ -13,7 +13,7 @@ import orjson
 
 from tiergate.errors import GatewayError, ProviderError
 from tiergate.providers.base import CallOptions, Deployment
-from tiergate.providers.transport import UpstreamSession
+from tiergate.providers.transport import UpstreamSession, transport_errors
 from tiergate.redaction import redact
 from tiergate.types import ChatRequest, ChatResponse, MessageStop, StreamEvent
 from tiergate.wire.format import WireFormat
@@ -61,10 +61,12 @@ class HTTPProvider:
         self, request: ChatRequest, deployment: Deployment, options: CallOptions
     ) -> ChatResponse:
         url, headers, body = self._prepare(request, deployment, options)
-        async with self._session.post(
-            url, headers, body, deployment.timeout, deployment.name
-        ) as response:
-            content = await response.read()
+        response = await self._session.post(url, headers, body, deployment.timeout, deployment.name)
+        try:
+            with transport_errors(deployment.name):
+                content = await response.read()
+        finally:
+            response.release()
         if response.status >= 400:
             raise _scrubbed(
                 self._wire.decode_error(
@@ -91,22 +93,26 @@ class HTTPProvider:
         headers["accept"] = "text/event-stream"
         decoder = self._wire.stream_decoder()
         finished = False
-        async with self._session.post(
-            url, headers, body, deployment.timeout, deployment.name
-        ) as response:
-            if response.status >= 400:
-                content = await response.read()
-                raise _scrubbed(
-                    self._wire.decode_error(
-                        response.status, response.headers, content, deployment.name
-                    ),
-                    deployment,
-                    options,
-                )
-            async for chunk in response.content.iter_any():
-                for event in decoder.feed(chunk):
-                    finished = finished or isinstance(event, MessageStop)
-                    yield event
+        response = await self._session.post(
+            url, headers, body, deployment.timeout, deployment.name, stream=True
+        )
+        try:
+            with transport_errors(deployment.name):
+                if response.status >= 400:
+                    content = await response.read()
+                    raise _scrubbed(
+                        self._wire.decode_error(
+                            response.status, response.headers, content, deployment.name
+                        ),
+                        deployment,
+                        options,
+                    )
+                async for chunk in response.content.iter_any():
+                    for event in decoder.feed(chunk):
+                        finished = finished or isinstance(event, MessageStop)
+                        yield event
+        finally:
+            response.release()
         for event in decoder.close():
             finished = finished or isinstance(event, MessageStop)
             yield event

@@ -17,8 +17,8 @@ Two production details:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import aiohttp
 
@@ -55,13 +55,13 @@ def transport_errors(provider: str) -> Iterator[None]:
 class UpstreamSession:
     """Owns the shared ``aiohttp.ClientSession``, created on first use inside the event loop.
 
-    Timeouts are per deployment and apply between reads, not to the whole exchange: a long
-    stream that keeps sending is never cut off, a silent upstream is.
+    Timeouts are per deployment: the whole exchange for a plain answer, the gap between reads
+    for a stream, so a long stream that keeps sending is never cut off and a silent one is.
     """
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._timeouts: dict[tuple[float, bool], aiohttp.ClientTimeout] = {}
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -75,34 +75,41 @@ class UpstreamSession:
             )
         return self._session
 
-    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
-        timeout = self._timeouts.get(seconds)
+    def _timeout(self, seconds: float, stream: bool) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get((seconds, stream))
         if timeout is None:
-            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(
-                total=None, sock_connect=CONNECT_SECONDS, sock_read=seconds
+            timeout = self._timeouts[(seconds, stream)] = aiohttp.ClientTimeout(
+                # A whole answer has a deadline (one timer per call); a stream may run long
+                # as long as it keeps sending (a timer re-armed on every read).
+                total=None if stream else seconds,
+                sock_connect=CONNECT_SECONDS,
+                sock_read=seconds if stream else None,
             )
         return timeout
 
-    @asynccontextmanager
     async def post(
-        self, url: str, headers: dict[str, str], body: bytes, timeout: float, provider: str
-    ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """POST ``body``; the response is open (body unread) inside the ``async with``."""
+        self,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        timeout: float,
+        provider: str,
+        *,
+        stream: bool = False,
+    ) -> aiohttp.ClientResponse:
+        """POST ``body``; the caller reads the response under ``transport_errors`` and must
+        ``release()`` it."""
         client = self._client()
         with transport_errors(provider):
             try:
-                response = await client.post(
-                    url, data=body, headers=headers, timeout=self._timeout(timeout)
+                return await client.post(
+                    url, data=body, headers=headers, timeout=self._timeout(timeout, stream)
                 )
             except aiohttp.ServerDisconnectedError:
                 # A pooled connection closed under us before any status line: send once more.
-                response = await client.post(
-                    url, data=body, headers=headers, timeout=self._timeout(timeout)
+                return await client.post(
+                    url, data=body, headers=headers, timeout=self._timeout(timeout, stream)
                 )
-            try:
-                yield response
-            finally:
-                response.release()
 
     async def aclose(self) -> None:
         if self._session is not None:
