@@ -42,12 +42,13 @@ def _answer(text: str) -> bytes:
     return head.encode() + body
 
 
-async def _read_request(reader: asyncio.StreamReader) -> bool:
+async def _read_request(reader: asyncio.StreamReader, heads: list[str]) -> bool:
     """Read one HTTP request (headers + content-length body); False at end of stream."""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError:
         return False
+    heads.append(head.decode("latin-1").lower())
     length = 0
     for line in head.decode("latin-1").split("\r\n"):
         name, _, value = line.partition(":")
@@ -65,13 +66,14 @@ class RawUpstream:
         self.mode = mode
         self.connections = 0
         self.requests = 0
+        self.heads: list[str] = []
         self.server: asyncio.Server | None = None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         served = 0
         try:
-            while await _read_request(reader):
+            while await _read_request(reader, self.heads):
                 self.requests += 1
                 if self.mode == "silent":
                     await asyncio.sleep(30)
@@ -87,7 +89,10 @@ class RawUpstream:
                     break  # close mid-stream, without the terminating chunk
                 if served == 1:
                     break  # second request on this connection: close, no response
-                writer.write(_answer(f"answer {self.requests}"))
+                answer = _answer(f"answer {self.requests}")
+                if self.mode == "set-cookie":
+                    answer = answer.replace(b"\r\n\r\n", b"\r\nset-cookie: tenant=a\r\n\r\n", 1)
+                writer.write(answer)
                 await writer.drain()
                 served += 1
         finally:
@@ -158,3 +163,15 @@ async def test_a_stream_cut_mid_body_is_an_error_not_a_short_answer(
                     texts.append(event.value)
     assert caught.value.status == 502
     assert texts == ["par"]
+
+
+async def test_a_cookie_set_by_an_upstream_never_rides_on_a_later_call(
+    provider: HTTPProvider,
+) -> None:
+    upstream = RawUpstream("set-cookie")
+    async with upstream as url:
+        url = url.replace("127.0.0.1", "localhost")  # a jar keeps no cookies set by an IP
+        await provider.complete(REQUEST, _deployment(url), CallOptions())
+        await provider.complete(REQUEST, _deployment(url), CallOptions())
+    assert len(upstream.heads) >= 2
+    assert not any("cookie:" in head for head in upstream.heads)

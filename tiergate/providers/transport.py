@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import aiohttp
+from yarl import URL
 
 from tiergate.errors import ProviderError
 
@@ -62,6 +63,7 @@ class UpstreamSession:
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[tuple[float, bool], aiohttp.ClientTimeout] = {}
+        self._urls: dict[str, URL] = {}
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -70,6 +72,9 @@ class UpstreamSession:
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
+                # One session serves every tenant: a cookie one upstream sets must never ride
+                # along on another caller's request (and not keeping a jar is cheaper).
+                cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=True,
                 skip_auto_headers=("User-Agent",),
             )
@@ -100,15 +105,18 @@ class UpstreamSession:
         """POST ``body``; the caller reads the response under ``transport_errors`` and must
         ``release()`` it."""
         client = self._client()
+        target = self._urls.get(url)
+        if target is None:  # parsed once per upstream URL, not on every call
+            target = self._urls[url] = URL(url)
         with transport_errors(provider):
             try:
                 return await client.post(
-                    url, data=body, headers=headers, timeout=self._timeout(timeout, stream)
+                    target, data=body, headers=headers, timeout=self._timeout(timeout, stream)
                 )
             except aiohttp.ServerDisconnectedError:
                 # A pooled connection closed under us before any status line: send once more.
                 return await client.post(
-                    url, data=body, headers=headers, timeout=self._timeout(timeout, stream)
+                    target, data=body, headers=headers, timeout=self._timeout(timeout, stream)
                 )
 
     async def aclose(self) -> None:
