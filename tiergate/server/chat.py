@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
 from tiergate.errors import GatewayError, InternalError, InvalidRequest, PayloadTooLarge
 from tiergate.providers.base import CallOptions
 from tiergate.server.auth import Principal
+from tiergate.server.ready import Pending, next_ready
 from tiergate.server.record import RequestTrace
 from tiergate.server.responses import Receive, Send, send_bytes
 from tiergate.types import ChatRequest, StreamEvent
@@ -109,12 +110,39 @@ async def _send_stream(
     )
     await send({"type": "http.response.start", "status": 200, "headers": headers})
 
+    async def flush(parts: list[bytes]) -> None:
+        body = parts[0] if len(parts) == 1 else b"".join(parts)
+        parts.clear()
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+
     async def pump() -> None:
-        event: StreamEvent
-        async for event in outcome.events:
-            chunk = encoder.encode(event)
-            if chunk:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        """Events already decoded go out together in one write; the first goes out alone, at
+        once, so batching never delays the first byte."""
+        events = outcome.events
+        parts: list[bytes] = []
+        first = True
+        try:
+            while True:
+                try:
+                    ready, item = next_ready(events)
+                    if not ready:
+                        if parts:
+                            await flush(parts)
+                        item = await cast(Pending[StreamEvent], item)
+                except StopAsyncIteration:
+                    break
+                chunk = encoder.encode(cast(StreamEvent, item))
+                if chunk:
+                    parts.append(chunk)
+                    if first:
+                        first = False
+                        await flush(parts)
+        except Exception:
+            if parts:  # what was decoded before the failure still reaches the client
+                await flush(parts)
+            raise
+        if parts:
+            await flush(parts)
 
     status = 200
     pumping = asyncio.ensure_future(pump())

@@ -27,15 +27,19 @@ class SSEParser:
         self._data: list[str] = []
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        self._buffer += chunk
+        # Lines are found by position and the unread tail is kept once per chunk: slicing the
+        # buffer after every line would copy a whole multi-event chunk once per line.
+        buffer = self._buffer + chunk if self._buffer else chunk
         events: list[SSEEvent] = []
+        start = 0
         while True:
-            newline = self._buffer.find(b"\n")
+            newline = buffer.find(b"\n", start)
             if newline < 0:
                 break
-            raw = self._buffer[:newline]
-            self._buffer = self._buffer[newline + 1 :]
-            line = raw[:-1] if raw.endswith(b"\r") else raw
+            line = buffer[start:newline]
+            start = newline + 1
+            if line.endswith(b"\r"):
+                line = line[:-1]
             if not line:
                 if self._data or self._event is not None:
                     events.append(SSEEvent(self._event, "\n".join(self._data)))
@@ -51,6 +55,7 @@ class SSEParser:
                 self._data.append(value.decode("utf-8"))
             elif name == b"event":
                 self._event = value.decode("utf-8")
+        self._buffer = buffer[start:]
         return events
 
     def close(self) -> list[SSEEvent]:
