@@ -31,6 +31,13 @@ def _scrubbed(error: ProviderError, deployment: Deployment, options: CallOptions
     return error
 
 
+def _first_frame_apart(chunk: bytes) -> tuple[bytes, ...]:
+    """The first read of a stream split after its first SSE frame: that frame's events go to
+    the client before the rest of the read (often the whole answer) is decoded."""
+    cut = chunk.find(b"\n\n") + 2
+    return (chunk[:cut], chunk[cut:]) if 1 < cut < len(chunk) else (chunk,)
+
+
 class HTTPProvider:
     def __init__(self, wire: WireFormat, session: UpstreamSession) -> None:
         self._wire = wire
@@ -107,10 +114,13 @@ class HTTPProvider:
                         deployment,
                         options,
                     )
+                first = True
                 async for chunk in response.content.iter_any():
-                    for event in decoder.feed(chunk):
-                        finished = finished or isinstance(event, MessageStop)
-                        yield event
+                    for piece in _first_frame_apart(chunk) if first else (chunk,):
+                        for event in decoder.feed(piece):
+                            finished = finished or isinstance(event, MessageStop)
+                            yield event
+                    first = False
         finally:
             response.release()
         for event in decoder.close():
