@@ -39,6 +39,8 @@ port=${TIERGATE_PG_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bin
 rm -rf "$dir/data" "$dir/log"
 [ "$(id -u)" = 0 ] && chown postgres "$dir"
 as_postgres "$bin/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --no-sync >/dev/null
+# 9>&-: the server must not inherit the lock, or it would hold it for as long as it runs and
+# every later run would wait here forever.
 as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 start -o \
-    "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >&2
+    "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >&2 9>&-
 url "$port"

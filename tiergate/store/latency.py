@@ -2,10 +2,14 @@
 
 Percentiles are nearest-rank: the p-th percentile of n values is the ceil(p/100 * n)-th
 smallest, always a latency that was actually observed. PostgreSQL has that as
-``percentile_disc``; on SQLite the same rank is found by walking a covering index (model,
-value, time, tenant, route) to that offset: no sort, no table row read, and only a handful of
-values per model leave the database, never the million latencies.
-Both backends return the same figures for the same rows.
+``percentile_disc``; on SQLite one window query ranks every model's values and returns only
+the rows at the wanted ranks, so a handful of values per model leave the database, never the
+million latencies. Both backends return the same figures for the same rows.
+
+No index is kept for this: an index keyed on (model, latency) puts every new row on a random
+page of a large index, which doubled what the request log pays per row at a million rows
+(``bench/store/log_write_cost.py``) to make an occasional report faster. The log's write path
+is the hot one.
 """
 
 from __future__ import annotations
@@ -29,19 +33,23 @@ def nearest_rank(sorted_values: list[float], p: int) -> float | None:
 async def _sqlite(
     store: Store, column: str, percentiles: tuple[int, ...], where: str, params: list[Any]
 ) -> dict[str, dict[int, float]]:
-    # Per model: count the matching values, then step to each rank along the covering index
-    # (model, column, ts_ms, tenant, route), so nothing is sorted and no table row is read.
-    matching = f"FROM requests WHERE model = ? AND {column} IS NOT NULL AND {where}"
-    models = await store.fetchall("SELECT DISTINCT model FROM requests WHERE model IS NOT NULL")
+    # One pass for every model: rank each matching value within its model, then keep only the
+    # rows at a wanted rank (the n values are sorted inside SQLite; only the hits leave it).
+    ranks = " OR ".join(f"rank = ({p} * n + 99) / 100" for p in percentiles)
+    rows = await store.fetchall(
+        f"SELECT model, n, rank, {column} FROM ("
+        f"SELECT model, {column}, "
+        f"row_number() OVER (PARTITION BY model ORDER BY {column}) AS rank, "
+        "count(*) OVER (PARTITION BY model) AS n "
+        f"FROM requests WHERE {where} AND model IS NOT NULL AND {column} IS NOT NULL"
+        f") WHERE {ranks}",
+        params,
+    )
     out: dict[str, dict[int, float]] = {}
-    for (model,) in models:
-        ((n,),) = await store.fetchall(f"SELECT count(*) {matching}", [model, *params])
-        for p in percentiles if n else ():
-            rows = await store.fetchall(
-                f"SELECT {column} {matching} ORDER BY {column} LIMIT 1 OFFSET ?",
-                [model, *params, (p * n + 99) // 100 - 1],
-            )
-            out.setdefault(model, {})[p] = float(rows[0][0])
+    for model, n, rank, value in rows:
+        for p in percentiles:
+            if (p * n + 99) // 100 == rank:
+                out.setdefault(model, {})[p] = float(value)
     return out
 
 
