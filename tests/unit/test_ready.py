@@ -70,3 +70,21 @@ async def test_cancelling_the_waiting_task_reaches_the_iterator() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert cleaned.is_set() and future.cancelled()
+
+
+async def test_an_abandoned_step_unwinds_the_iterator() -> None:
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[list[int]] = loop.create_future()
+    unwound: list[str] = []
+
+    async def source() -> AsyncIterator[int]:
+        try:
+            for item in await future:
+                yield item
+        finally:
+            unwound.append("finally")
+
+    ready, pending = next_ready(source())
+    assert not ready and isinstance(pending, Pending)
+    pending.abandon(asyncio.CancelledError())
+    assert unwound == ["finally"]

@@ -3,15 +3,16 @@
 aiohttp, not httpx: on the gateway benchmark (docs/benchmarks.md, "Gateway overhead") httpx's
 connection pool cost ~70% of the event loop's time per request (``is_socket_readable`` on every
 pooled connection, anyio cancel scopes), and a pass-through on aiohttp served 8x the requests of
-the same pass-through on httpx. Everything aiohttp-specific lives in this module: providers see
-``UpstreamSession.post`` yielding a status, headers and a body, and ``ProviderError``.
+the same pass-through on httpx. Sessions, pooling, timeouts and the mapping of aiohttp's errors
+to ``ProviderError`` live here; ``providers/http.py`` reads the response it returns (status,
+headers, body or stream) inside ``transport_errors`` and releases it.
 
 Two production details:
 - Keep-alive connections are dropped after ``KEEPALIVE_SECONDS``, below the 5 s idle timeout of
   common servers (uvicorn, gunicorn), so the pool rarely hands out a socket the upstream is
   closing.
 - When that race still happens (the upstream closes a pooled connection as the request goes
-  out: no status line ever arrives), the request is sent once more on a fresh connection, as
+  out: no status line ever arrives), the request is sent once more, on another connection, as
   curl and browsers do. A failure after the status line is never retried here.
 """
 
@@ -114,7 +115,8 @@ class UpstreamSession:
                     target, data=body, headers=headers, timeout=self._timeout(timeout, stream)
                 )
             except aiohttp.ServerDisconnectedError:
-                # A pooled connection closed under us before any status line: send once more.
+                # Closed before any status line: on a pooled connection, the keep-alive race
+                # (the upstream never read the request). Sent once more, on another connection.
                 return await client.post(
                     target, data=body, headers=headers, timeout=self._timeout(timeout, stream)
                 )

@@ -126,9 +126,14 @@ async def _send_stream(
                 try:
                     ready, item = next_ready(events)
                     if not ready:
+                        pending = cast(Pending[StreamEvent], item)
                         if parts:
-                            await flush(parts)
-                        item = await cast(Pending[StreamEvent], item)
+                            try:
+                                await flush(parts)
+                            except BaseException as exc:  # cancelled: unwind the upstream too
+                                pending.abandon(exc)
+                                raise
+                        item = await pending
                 except StopAsyncIteration:
                     break
                 chunk = encoder.encode(cast(StreamEvent, item))

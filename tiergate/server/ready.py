@@ -50,6 +50,15 @@ class Pending(Generic[T]):
                 except StopIteration as stop:
                     return stop.value  # type: ignore[no-any-return]
 
+    def abandon(self, error: BaseException) -> None:
+        """Unwind the suspended step with ``error`` (its ``finally`` blocks run) when it will
+        never be awaited: the caller failed, or was cancelled, while this step was pending."""
+        try:
+            self._step.throw(error)
+        except BaseException:  # the step ended (with this error or another): done
+            return
+        self._step.close()  # it awaited again while unwinding: stop it there
+
 
 def next_ready(iterator: AsyncIterator[T]) -> tuple[bool, T | Pending[T]]:
     """``(True, item)`` when the next item was ready; ``(False, pending)`` when it was not.
