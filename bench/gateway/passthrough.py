@@ -6,9 +6,9 @@ and returns the upstream's status and body (streamed through, chunk by chunk, wh
 streams). No parsing, no auth, no routing, no logging: whatever tiergate costs beyond this is
 the price of its features.
 
-``--client aiohttp`` (default, the fastest pooled Python HTTP client) or ``--client httpx``
-(the client tiergate itself uses), so the table can separate the cost of the HTTP client from
-the cost of the gateway's own work.
+``--client aiohttp`` (default: the fastest pooled Python HTTP client, and the one tiergate uses)
+or ``--client httpx`` (the one tiergate used until 2026-11-30), so the table separates the cost
+of the HTTP client from the cost of the gateway's own work.
 
 Usage: ``python passthrough.py --upstream http://127.0.0.1:9100 --port 9200``
 """
