@@ -28,6 +28,12 @@ import targets as tg
 PY_SPY = tg.ROOT / ".venv" / "bin" / "py-spy"
 
 
+def _py_spy(pid: int, rate: int, duration: float, output: Path, *extra: str) -> list[str]:
+    """``py-spy record`` of one process for ``duration`` seconds into ``output``."""
+    return [str(PY_SPY), "record", "--pid", str(pid), "--rate", str(rate),
+            "--duration", str(duration), "--output", str(output), *extra]  # fmt: skip
+
+
 def _frame(frame: str) -> str:
     # py-spy raw frames look like "function (path/to/file.py:123)"; keep function + short path.
     name, _, where = frame.partition(" (")
@@ -119,20 +125,7 @@ def main() -> None:
         )  # warm-up
         raw = out / "tiergate.raw.txt"
         spy = subprocess.Popen(
-            [
-                str(PY_SPY),
-                "record",
-                "--pid",
-                str(gateway.proc.pid),
-                "--rate",
-                str(args.rate),
-                "--duration",
-                str(args.duration),
-                "--format",
-                "raw",
-                "--output",
-                str(raw),
-            ],
+            _py_spy(gateway.proc.pid, args.rate, args.duration, raw, "--format", "raw"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -162,19 +155,7 @@ def main() -> None:
         print(summarise(raw, served, args.rate, args.top))
         if args.svg:
             subprocess.run(
-                [
-                    str(PY_SPY),
-                    "record",
-                    "--pid",
-                    str(gateway.proc.pid),
-                    "--rate",
-                    str(args.rate),
-                    "--duration",
-                    "5",
-                    "--output",
-                    str(out / "tiergate.svg"),
-                    "--nonblocking",
-                ],
+                _py_spy(gateway.proc.pid, args.rate, 5, out / "tiergate.svg", "--nonblocking"),
                 check=False,
                 capture_output=True,
             )
