@@ -173,6 +173,15 @@ class Usage:
     def total_input(self) -> int:
         return self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
 
+    def touches_cache(self) -> bool:
+        """Whether any cache read or write was reported (most requests: none)."""
+        return bool(
+            self.cache_read_input_tokens
+            or self.cache_creation_input_tokens
+            or self.cache_creation_5m
+            or self.cache_creation_1h
+        )
+
     def cache_writes_by_ttl(self) -> tuple[int, int]:
         """(5-minute, 1-hour) cache write tokens."""
         if self.cache_creation_5m is None and self.cache_creation_1h is None:

@@ -107,13 +107,23 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--out", default=None, help="directory for raw stacks / svg")
     parser.add_argument("--svg", action="store_true")
+    parser.add_argument(
+        "--target",
+        choices=["tiergate", "passthrough"],
+        default="tiergate",
+        help="profile the bare pass-through instead, to compare the shares of shared code",
+    )
     args = parser.parse_args()
 
     os.sched_setaffinity(0, {1})
     out = Path(args.out or tempfile.mkdtemp(prefix="tiergate-profile-"))
     out.mkdir(parents=True, exist_ok=True)
     upstream = tg.upstream(9100, "1")
-    gateway = tg.tiergate("tiergate-profile", 9300, "http://127.0.0.1:9100", 1, "0")
+    if args.target == "passthrough":
+        gateway = tg.passthrough(9200, "http://127.0.0.1:9100", "aiohttp")
+        gateway.cores = "0"
+    else:
+        gateway = tg.tiergate("tiergate-profile", 9300, "http://127.0.0.1:9100", 1, "0")
     try:
         upstream.start(out)
         upstream.wait_healthy(20)

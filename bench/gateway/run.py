@@ -73,10 +73,16 @@ Row = dict[str, float]
 
 
 def drive(target: tg.Target, stream: bool, conc: int, args: argparse.Namespace) -> Row:
+    cpu_before = target.cpu_seconds()
     result = loadgen.run_wrk(
         target.url, target.body(stream), target.all_headers(), conc, args.duration, args.load_core
     )
+    cpu_after = target.cpu_seconds()
+    cpu_us = float("nan")
+    if cpu_before is not None and cpu_after is not None and result.requests:
+        cpu_us = (cpu_after - cpu_before) * 1e6 / result.requests
     return {
+        "cpu_us": cpu_us,
         "rps": result.rps,
         "p50": result.p50_ms,
         "p99": result.p99_ms,
@@ -103,9 +109,9 @@ def print_table(
 ) -> list[str]:
     header = (
         "| target | run | rps | p50 ms | p99 ms | +p50 vs direct ms | peak RSS MB "
-        "| tiergate rps / this | errors |"
+        "| tiergate rps / this | CPU us/request | errors |"
     )
-    lines = [header, "|" + "---|" * 9]
+    lines = [header, "|" + "---|" * 10]
     for mode in modes:
         for name in names:
             row = results.get(name, {}).get(mode)
@@ -118,7 +124,7 @@ def print_table(
                 lines.append(
                     f"| {name} | {mode} | - | {fmt(row['p50'], 3)} | "
                     f"{fmt(row['p99'], 3)} | {fmt(added, 3)} | {fmt(rss.get(name), 0)} "
-                    f"| - | {int(row['errors'])} |"
+                    f"| - | - | {int(row['errors'])} |"
                 )
                 continue
             added = row["p50"] - base["p50"] if base else None
@@ -126,7 +132,7 @@ def print_table(
             lines.append(
                 f"| {name} | {mode} | {fmt(row['rps'], 0)} | {fmt(row['p50'], 3)} | "
                 f"{fmt(row['p99'], 3)} | {fmt(added, 3)} | {fmt(rss.get(name), 0)} | "
-                f"{fmt(ratio, 2)}x | {int(row['errors'])} |"
+                f"{fmt(ratio, 2)}x | {fmt(row.get('cpu_us'), 0)} | {int(row['errors'])} |"
             )
     print("\n".join(lines))
     return lines
@@ -156,6 +162,12 @@ def check_targets(results: dict[str, dict[str, Row]], rss: dict[str, float | Non
                 f"rps at c=16 vs {peer}: {ratio:.2f}x (target >= {factor}x): "
                 f"{verdict(ratio >= factor)}"
             )
+            cpu, peer_cpu = t["json c=16"].get("cpu_us"), row.get("cpu_us")
+            if cpu and peer_cpu and cpu == cpu and peer_cpu == peer_cpu:
+                out.append(
+                    f"  CPU per request at c=16: tiergate {cpu:.0f} us, {peer} {peer_cpu:.0f} us "
+                    f"({peer_cpu / cpu:.2f}x: the rps ratio a quiet core would show)"
+                )
     if "ttfb c=1" in t and "ttfb c=1" in d:
         added = t["ttfb c=1"]["p50"] - d["ttfb c=1"]["p50"]
         out.append(

@@ -114,6 +114,28 @@ class Target:
                     total += int(line.split()[1])
         return total / 1024
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time used so far by the target's whole process tree: CPU per
+        request is steadier than requests/s on a shared machine, where a neighbour's load
+        lowers throughput but barely changes the work each request takes."""
+        if self.proc is None:
+            return None
+        import psutil
+
+        try:
+            root = psutil.Process(self.proc.pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return None
+        total = 0.0
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return

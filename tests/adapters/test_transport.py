@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 
-from tiergate.errors import ProviderError
+from tiergate import __version__
+from tiergate.errors import GatewayError, ProviderError
 from tiergate.providers.base import CallOptions, Deployment
 from tiergate.providers.http import HTTPProvider
 from tiergate.providers.transport import UpstreamSession
@@ -87,7 +88,7 @@ class RawUpstream:
                     writer.write(f"{len(frame):x}\r\n".encode() + frame + b"\r\n")
                     await writer.drain()
                     break  # close mid-stream, without the terminating chunk
-                if served == 1:
+                if served == 1 and self.mode != "keep-alive":
                     break  # second request on this connection: close, no response
                 answer = _answer(f"answer {self.requests}")
                 if self.mode == "set-cookie":
@@ -175,3 +176,30 @@ async def test_a_cookie_set_by_an_upstream_never_rides_on_a_later_call(
         await provider.complete(REQUEST, _deployment(url), CallOptions())
     assert len(upstream.heads) >= 2
     assert not any("cookie:" in head for head in upstream.heads)
+
+
+async def test_headers_are_fixed_per_deployment_and_the_caller_key_per_call(
+    provider: HTTPProvider,
+) -> None:
+    """tiergate's own User-Agent (never aiohttp's), the deployment's key and headers, and for a
+    bring-your-own-key deployment each call's own key: the per-deployment header cache must
+    never carry one caller's key into another's call."""
+    upstream = RawUpstream("keep-alive")
+    async with upstream as url:
+        fixed = Deployment(
+            "raw", "gpt-5.4", "openai", "m", base_url=url, api_key="k-deploy",
+            headers={"x-team": "search"},
+        )  # fmt: skip
+        byok = Deployment("byok", "gpt-5.4", "openai", "m", base_url=url, byok=True)
+        await provider.complete(REQUEST, fixed, CallOptions())
+        await provider.complete(REQUEST, byok, CallOptions(caller_key="k-alice"))
+        await provider.complete(REQUEST, byok, CallOptions(caller_key="k-bob"))
+        with pytest.raises(GatewayError) as caught:
+            await provider.complete(REQUEST, byok, CallOptions())
+    assert caught.value.status == 401
+    first, alice, bob = upstream.heads
+    assert f"user-agent: tiergate/{__version__}" in first
+    assert "aiohttp" not in first + alice + bob
+    assert "authorization: bearer k-deploy" in first and "x-team: search" in first
+    assert "authorization: bearer k-alice" in alice and "k-deploy" not in alice
+    assert "authorization: bearer k-bob" in bob and "k-alice" not in bob

@@ -3,7 +3,7 @@ automatic prompt-cache breakpoints and workload projections. Rules in ``docs/cos
 
 from tiergate.cost.caching import Breakpoint, apply_cache_breakpoints, plan_cache_breakpoints
 from tiergate.cost.credits import CreditPlan, credits_of
-from tiergate.cost.engine import UNPRICED, Cost, cost_of, counterfactual_usd, rates_for
+from tiergate.cost.engine import UNPRICED, Cost, cost_of, counterfactual_usd, rates_for, usd_of
 from tiergate.cost.projection import DAYS_PER_MONTH, Projection, Workload, money, project_workload
 from tiergate.cost.savings import cache_hit_rate, cache_savings_usd
 
@@ -25,4 +25,5 @@ __all__ = [
     "plan_cache_breakpoints",
     "project_workload",
     "rates_for",
+    "usd_of",
 ]

@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tiergate.catalog.models import ModelInfo
-from tiergate.cost.engine import cost_of
+from tiergate.cost.engine import usd_of
 from tiergate.errors import ConfigError, TiergateError
 from tiergate.types import Usage
 
@@ -92,7 +92,7 @@ def credits_of(
     multiplier = plan.multipliers.get(model.id)
     if multiplier is None:
         return None
-    baseline = cost_of(usage, plan.baseline, batch=batch).usd
+    baseline = usd_of(usage, plan.baseline, batch=batch)
     if baseline is None:
         return None
     return (baseline * multiplier / plan.usd_per_credit).normalize()

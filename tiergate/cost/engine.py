@@ -82,15 +82,39 @@ def cost_of(usage: Usage, model: ModelInfo, *, batch: bool = False) -> Cost:
     rates = rates_for(usage, model, batch=batch)
     if rates is None:
         return UNPRICED
-    five, hour = usage.cache_writes_by_ttl()
     input_usd = usage.input_tokens * rates.input
     output_usd = usage.output_tokens * rates.output
+    total = input_usd + output_usd
+    if not usage.touches_cache():
+        # Most requests touch no cache: skip three Decimal products of zero (this runs on
+        # every request, and for its baseline counterfactual too).
+        return Cost(total.normalize(), input_usd, output_usd)
+    five, hour = usage.cache_writes_by_ttl()
     write_5m = five * rates.cache_write_5m
     write_1h = hour * rates.cache_write_1h
     read = usage.cache_read_input_tokens * rates.cache_read
     # normalize() so the header reads 0.00105, not 0.001050000 (the value is the same).
-    total = (input_usd + output_usd + write_5m + write_1h + read).normalize()
+    total = (total + write_5m + write_1h + read).normalize()
     return Cost(total, input_usd, output_usd, write_5m, write_1h, read)
+
+
+def usd_of(usage: Usage, model: ModelInfo, *, batch: bool = False) -> Decimal | None:
+    """``cost_of(...).usd`` without the per-component breakdown: the same products summed in
+    the same order, so the same exact Decimal. Billing needs only the total, on every request
+    and again for its baseline counterfactual."""
+    rates = rates_for(usage, model, batch=batch)
+    if rates is None:
+        return None
+    total = usage.input_tokens * rates.input + usage.output_tokens * rates.output
+    if usage.touches_cache():
+        five, hour = usage.cache_writes_by_ttl()
+        total = (
+            total
+            + five * rates.cache_write_5m
+            + hour * rates.cache_write_1h
+            + usage.cache_read_input_tokens * rates.cache_read
+        )
+    return total.normalize()
 
 
 def counterfactual_usd(usage: Usage, baseline: ModelInfo, *, batch: bool = False) -> Decimal | None:
@@ -99,4 +123,4 @@ def counterfactual_usd(usage: Usage, baseline: ModelInfo, *, batch: bool = False
     The token counts are taken as they are: the baseline is assumed to read and write the same
     number of tokens, including the same cache hits. Tokenizers differ by a few percent between
     vendors; that approximation is documented in docs/cost.md."""
-    return cost_of(usage, baseline, batch=batch).usd
+    return usd_of(usage, baseline, batch=batch)

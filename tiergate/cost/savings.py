@@ -26,6 +26,8 @@ def cache_savings_usd(usage: Usage, model: ModelInfo, *, batch: bool = False) ->
     rates = rates_for(usage, model, batch=batch)
     if rates is None:
         return None
+    if not usage.touches_cache():
+        return ZERO
     five, hour = usage.cache_writes_by_ttl()
     saved = usage.cache_read_input_tokens * (rates.input - rates.cache_read)
     extra = five * (rates.cache_write_5m - rates.input)

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+_NONE: frozenset[str] = frozenset()
+
 
 @dataclass(slots=True)
 class _State:
@@ -56,6 +58,8 @@ class CircuitBreakers:
             state.open_until = self._clock() + self._cooldown
 
     def open_deployments(self) -> frozenset[str]:
+        if not self._states:
+            return _NONE  # no deployment has failed yet
         now = self._clock()
         return frozenset(
             name

@@ -13,7 +13,13 @@ import orjson
 
 from tiergate.errors import GatewayError, ProviderError
 from tiergate.providers.base import CallOptions, Deployment
-from tiergate.providers.transport import UpstreamSession, transport_errors
+from tiergate.providers.transport import (
+    TRANSPORT_ERRORS,
+    USER_AGENT,
+    UpstreamSession,
+    as_provider_error,
+    transport_errors,
+)
 from tiergate.redaction import redact
 from tiergate.types import ChatRequest, ChatResponse, MessageStop, StreamEvent
 from tiergate.wire.format import WireFormat
@@ -42,26 +48,45 @@ class HTTPProvider:
     def __init__(self, wire: WireFormat, session: UpstreamSession) -> None:
         self._wire = wire
         self._session = session
+        # Per deployment (by identity): its URL and the headers every call to it sends, built
+        # on its first call rather than on each one.
+        self._fixed: dict[int, tuple[Deployment, str, dict[str, str]]] = {}
+
+    def _headers(self, deployment: Deployment, key: str | None) -> dict[str, str]:
+        headers = {"content-type": "application/json", "user-agent": USER_AGENT}
+        headers.update(self._wire.auth_headers(key))
+        headers.update(deployment.headers)
+        return headers
+
+    def _fixed_parts(self, deployment: Deployment) -> tuple[str, dict[str, str]]:
+        fixed = self._fixed.get(id(deployment))
+        if fixed is not None and fixed[0] is deployment:
+            return fixed[1], fixed[2]
+        if not deployment.base_url:
+            raise GatewayError(f"deployment {deployment.name!r} has no base_url", status=500)
+        url = deployment.base_url.rstrip("/") + self._wire.request_path
+        headers = self._headers(deployment, None if deployment.byok else deployment.api_key)
+        self._fixed[id(deployment)] = (deployment, url, headers)  # holds it: no id reuse
+        return url, headers
 
     def _prepare(
         self, request: ChatRequest, deployment: Deployment, options: CallOptions
     ) -> tuple[str, dict[str, str], bytes]:
-        if not deployment.base_url:
-            raise GatewayError(f"deployment {deployment.name!r} has no base_url", status=500)
-        key = options.caller_key if deployment.byok else deployment.api_key
-        if deployment.byok and not key:
+        url, fixed = self._fixed_parts(deployment)
+        if not deployment.byok:
+            headers = fixed.copy()
+        elif options.caller_key:  # the caller's own key: the one header that differs per call
+            headers = self._headers(deployment, options.caller_key)
+        else:
             raise GatewayError(
                 f"deployment {deployment.name!r} uses the caller's own provider key; "
                 "send it in the x-provider-api-key header",
                 status=401,
                 kind="authentication_error",
             )
-        headers = {"content-type": "application/json"}
-        headers.update(self._wire.auth_headers(key))
-        headers.update(deployment.headers)
-        headers.update(options.forward_headers)
+        if options.forward_headers:
+            headers.update(options.forward_headers)
         body = orjson.dumps(self._wire.encode_request(request, deployment.upstream_model))
-        url = deployment.base_url.rstrip("/") + self._wire.request_path
         return url, headers, body
 
     async def complete(
@@ -70,8 +95,9 @@ class HTTPProvider:
         url, headers, body = self._prepare(request, deployment, options)
         response = await self._session.post(url, headers, body, deployment.timeout, deployment.name)
         try:
-            with transport_errors(deployment.name):
-                content = await response.read()
+            content = await response.read()
+        except TRANSPORT_ERRORS as exc:
+            raise as_provider_error(exc, deployment.name) from exc
         finally:
             response.release()
         if response.status >= 400:

@@ -24,34 +24,53 @@ from contextlib import contextmanager
 import aiohttp
 from yarl import URL
 
+from tiergate import __version__
 from tiergate.errors import ProviderError
 
+USER_AGENT = f"tiergate/{__version__}"
 KEEPALIVE_SECONDS = 4.0
 CONNECT_SECONDS = 10.0
 MAX_CONNECTIONS = 1000
 
-__all__ = ["UpstreamSession", "transport_errors"]
+__all__ = [
+    "TRANSPORT_ERRORS",
+    "USER_AGENT",
+    "UpstreamSession",
+    "as_provider_error",
+    "transport_errors",
+]
+
+
+# What an upstream exchange can raise: aiohttp's own errors, and the deadline.
+TRANSPORT_ERRORS = (TimeoutError, aiohttp.ClientError)
+
+
+def as_provider_error(exc: BaseException, provider: str) -> ProviderError:
+    """The most specific retryable ``ProviderError`` for one of ``TRANSPORT_ERRORS``."""
+    if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
+        return ProviderError(
+            f"upstream {provider} timed out ({type(exc).__name__})", status=504, provider=provider
+        )
+    if isinstance(exc, (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)):
+        return ProviderError(
+            f"upstream {provider} connection failed ({type(exc).__name__})",
+            status=502,
+            provider=provider,
+        )
+    return ProviderError(
+        f"upstream {provider} failed ({type(exc).__name__})", status=502, provider=provider
+    )
 
 
 @contextmanager
 def transport_errors(provider: str) -> Iterator[None]:
-    """Re-raise aiohttp failures as the most specific retryable ``ProviderError``."""
+    """Re-raise aiohttp failures as ``as_provider_error`` does (for longer blocks; the
+    per-request calls use a plain ``try`` on ``TRANSPORT_ERRORS``, which costs nothing when
+    nothing fails)."""
     try:
         yield
-    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-        raise ProviderError(
-            f"upstream {provider} timed out ({type(exc).__name__})", status=504, provider=provider
-        ) from exc
-    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-        raise ProviderError(
-            f"upstream {provider} connection failed ({type(exc).__name__})",
-            status=502,
-            provider=provider,
-        ) from exc
-    except aiohttp.ClientError as exc:
-        raise ProviderError(
-            f"upstream {provider} failed ({type(exc).__name__})", status=502, provider=provider
-        ) from exc
+    except TRANSPORT_ERRORS as exc:
+        raise as_provider_error(exc, provider) from exc
 
 
 class UpstreamSession:
@@ -77,7 +96,9 @@ class UpstreamSession:
                 # along on another caller's request (and not keeping a jar is cheaper).
                 cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=True,
-                skip_auto_headers=("User-Agent",),
+                # No skip_auto_headers: with it aiohttp rebuilds the header set on every
+                # request. Providers send their own User-Agent (USER_AGENT) instead of
+                # aiohttp's, so the default is never added.
             )
         return self._session
 
@@ -109,7 +130,7 @@ class UpstreamSession:
         target = self._urls.get(url)
         if target is None:  # parsed once per upstream URL, not on every call
             target = self._urls[url] = URL(url)
-        with transport_errors(provider):
+        try:
             try:
                 return await client.post(
                     target, data=body, headers=headers, timeout=self._timeout(timeout, stream)
@@ -120,6 +141,8 @@ class UpstreamSession:
                 return await client.post(
                     target, data=body, headers=headers, timeout=self._timeout(timeout, stream)
                 )
+        except TRANSPORT_ERRORS as exc:
+            raise as_provider_error(exc, provider) from exc
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tiergate.catalog import ModelInfo
-from tiergate.cost import cost_of
+from tiergate.cost import usd_of
 from tiergate.errors import InvalidRequest
 from tiergate.providers.base import Deployment
 from tiergate.tokens import estimate_input_tokens
@@ -50,7 +50,7 @@ class Need:
         """Cost of the prompt plus ``max_tokens`` of output; None if the model is unpriced."""
         output = self.max_tokens if self.max_tokens is not None else DEFAULT_OUTPUT_ESTIMATE
         usage = Usage(input_tokens=self.prompt_tokens, output_tokens=output)
-        return cost_of(usage, model).usd
+        return usd_of(usage, model)
 
 
 def shortfall(model: ModelInfo, need: Need, max_cost: Decimal | None = None) -> str | None:

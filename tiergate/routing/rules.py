@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from tiergate.catalog import Catalog, ModelInfo
 from tiergate.errors import NotFound
+from tiergate.providers.base import Deployment
 from tiergate.routing.capability import Choice, Need, Selector
 from tiergate.routing.plan import Plan, RoutingState, Tier, clean_reason
 from tiergate.routing.spec import WhenSpec
@@ -82,10 +83,24 @@ class RulesPolicy:
         return single_tier_plan(self.name, choice, f"{why} -> {wanted.id}", state)
 
 
+# Plans are immutable and a route makes few distinct ones (one per rule and model, give or
+# take the prompt-length figures in a reason), so each is built once: this runs per request.
+_PLANS: dict[tuple[str, str, str, str, int], tuple[tuple[Deployment, ...], Plan]] = {}
+_PLANS_LIMIT = 4096
+
+
 def single_tier_plan(name: str, choice: Choice, why: str, state: RoutingState) -> Plan:
     """A one-model plan whose reason tells what was wanted and, if it changed, why."""
     deployments = state.deployments_for(choice.model.id)
+    key = (name, choice.model.id, choice.note, why, id(deployments))
+    cached = _PLANS.get(key)
+    if cached is not None and cached[0] is deployments:
+        return cached[1]
     if not deployments:  # checked at start-up; only a changed deployment table gets here
         raise NotFound(f"route {name!r} chose {choice.model.id}, which no deployment serves")
     reason = why if not choice.note else f"{why}; {choice.note}"
-    return Plan(tiers=(Tier(choice.model, deployments),), reason=clean_reason(reason), policy=name)
+    plan = Plan(tiers=(Tier(choice.model, deployments),), reason=clean_reason(reason), policy=name)
+    if len(_PLANS) >= _PLANS_LIMIT:
+        _PLANS.clear()
+    _PLANS[key] = (deployments, plan)  # holding ``deployments`` keeps its id from reuse
+    return plan

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from tiergate.catalog import Catalog, ModelInfo
 from tiergate.config import Settings
-from tiergate.cost import CreditPlan, cost_of, counterfactual_usd, credits_of
+from tiergate.cost import CreditPlan, counterfactual_usd, credits_of, usd_of
 from tiergate.executor import Attempt
 from tiergate.types import Usage
 
@@ -52,9 +52,9 @@ class Accountant:
             if usage is None:
                 per_attempt.append(Decimal(0))
                 continue
-            cost = cost_of(usage, attempt.model)
-            per_attempt.append(cost.usd)
-            total = None if total is None or cost.usd is None else total + cost.usd
+            usd = usd_of(usage, attempt.model)
+            per_attempt.append(usd)
+            total = None if total is None or usd is None else total + usd
             if credits is not None and self._plan is not None:
                 used = credits_of(usage, attempt.model, self._plan, byok=attempt.deployment.byok)
                 credits = None if used is None else credits + used

@@ -60,6 +60,8 @@ class Authenticator:
         self._keys = keys
         self._admin_key = admin_key
         self._open = True
+        # The Principal of each key as last looked up: one per key, not one per request.
+        self._principals: dict[str, tuple[KeyInfo, Principal]] = {}
 
     async def is_open(self) -> bool:
         """Open only while no key has ever been created in the store. Checked on every request
@@ -91,7 +93,15 @@ class Authenticator:
         info = await self._keys.lookup(secret) if self._keys is not None else None
         if info is None:
             raise AuthenticationFailed("invalid API key")
-        problem = info.usable(int(time.time() * 1000))
-        if problem is not None:
-            raise AuthenticationFailed(problem)
-        return Principal(info.tenant, info, False, info.allowed_models)
+        if info.revoked_ms is not None or info.expires_ms is not None:
+            problem = info.usable(int(time.time() * 1000))
+            if problem is not None:
+                raise AuthenticationFailed(problem)
+        known = self._principals.get(info.id)
+        if known is not None and known[0] is info:
+            return known[1]
+        principal = Principal(info.tenant, info, False, info.allowed_models)
+        if len(self._principals) > 10_000:
+            self._principals.clear()
+        self._principals[info.id] = (info, principal)
+        return principal

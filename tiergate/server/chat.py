@@ -55,9 +55,15 @@ def decode(wire: WireFormat, body: bytes, gateway: Gateway) -> ChatRequest:
     return request
 
 
+_NO_OPTIONS = CallOptions()
+
+
 def call_options(headers: dict[str, str], gateway: Gateway) -> CallOptions:
     forward = {name: headers[name] for name in gateway.settings.forward_headers if name in headers}
-    return CallOptions(caller_key=headers.get("x-provider-api-key"), forward_headers=forward)
+    caller_key = headers.get("x-provider-api-key")
+    if not forward and caller_key is None:
+        return _NO_OPTIONS  # most requests: one shared (immutable) instance
+    return CallOptions(caller_key=caller_key, forward_headers=forward)
 
 
 async def handle_chat(
@@ -104,10 +110,7 @@ async def _send_stream(
     send: Send,
 ) -> None:
     encoder = wire.stream_encoder(request.model, request.stream_include_usage)
-    headers = [(b"cache-control", b"no-cache"), _SSE]
-    headers.extend(
-        (k.encode(), v.encode("latin-1", "replace")) for k, v in trace.stream_headers().items()
-    )
+    headers = [(b"cache-control", b"no-cache"), _SSE, *trace.stream_headers()]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
 
     async def flush(parts: list[bytes]) -> None:

@@ -47,9 +47,19 @@ class Gateway:
     keys: KeyStore | None = None
     guard: Guard | None = None
     auth: Authenticator | None = None
+    _state: RoutingState | None = field(default=None, init=False, repr=False)
 
     def routing_state(self) -> RoutingState:
-        return RoutingState(self.deployments, self.executor.breakers.open_deployments())
+        """Rebuilt only when the set of open breakers (or the deployment table) changed."""
+        unhealthy = self.executor.breakers.open_deployments()
+        state = self._state
+        if (
+            state is None
+            or state.unhealthy != unhealthy
+            or state.deployments is not self.deployments
+        ):
+            state = self._state = RoutingState(self.deployments, unhealthy)
+        return state
 
     def served_models(self) -> list[ModelInfo]:
         return [self.catalog.resolve(model_id) for model_id in self.deployments]

@@ -67,23 +67,32 @@ class RequestTrace:
         if self.on_finish is not None:
             self.on_finish(self)
 
-    def stream_headers(self) -> dict[str, str]:
-        headers = {"x-tiergate-request-id": self.request_id}
+    def stream_headers(self) -> list[tuple[bytes, bytes]]:
+        """The ``x-tiergate-*`` headers known when the first byte goes out, as ASGI pairs."""
+        headers = [(b"x-tiergate-request-id", self.request_id.encode())]
         source = self.outcome or self.stream
         if source is not None:
-            headers["x-tiergate-model"] = source.model.id
-            headers["x-tiergate-deployment"] = source.deployment.name
-            headers["x-tiergate-tier"] = str(source.tier)
-            headers["x-tiergate-attempts"] = str(len(source.attempts))
+            headers += (
+                (b"x-tiergate-model", _latin1(source.model.id)),
+                (b"x-tiergate-deployment", _latin1(source.deployment.name)),
+                (b"x-tiergate-tier", b"%d" % source.tier),
+                (b"x-tiergate-attempts", b"%d" % len(source.attempts)),
+            )
         if self.plan is not None:
-            headers["x-tiergate-route"] = self.plan.policy
-            headers["x-tiergate-reason"] = self.plan.reason
+            headers.append((b"x-tiergate-route", _latin1(self.plan.policy)))
+            headers.append((b"x-tiergate-reason", _latin1(self.plan.reason)))
         return headers
 
-    def response_headers(self) -> dict[str, str]:
+    def response_headers(self) -> list[tuple[bytes, bytes]]:
+        """``stream_headers`` plus what only a finished request knows: its cost."""
         headers = self.stream_headers()
         if self.bill is not None:
-            headers["x-tiergate-cost-usd"] = self.bill.header()
+            headers.append((b"x-tiergate-cost-usd", self.bill.header().encode()))
             if self.bill.credits is not None:
-                headers["x-tiergate-credits"] = format(self.bill.credits, "f")
+                headers.append((b"x-tiergate-credits", format(self.bill.credits, "f").encode()))
         return headers
+
+
+def _latin1(value: str) -> bytes:
+    """Header values are bytes; names from config could hold any character."""
+    return value.encode("latin-1", "replace")

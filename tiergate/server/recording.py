@@ -17,6 +17,7 @@ from tiergate.store.records import AttemptRecord, RequestRecord
 from tiergate.types import ChatRequest, Usage
 
 if TYPE_CHECKING:
+    from tiergate.executor import Attempt
     from tiergate.observability.metrics import Metrics
     from tiergate.server.record import RequestTrace
     from tiergate.store.request_log import RequestLog
@@ -36,79 +37,99 @@ class Recorder:
             self._metrics.observe(record)
 
 
-def build_record(trace: RequestTrace, bodies: bool = False) -> RequestRecord:
-    request = trace.request
-    principal = trace.principal
-    source = trace.outcome or trace.stream
-    attempts = trace.attempts
-    usage = Usage()
+_NO_USAGE = Usage()
+
+
+def _total_usage(attempts: list[Attempt]) -> Usage:
+    if len(attempts) == 1:  # the common case: no retry, no escalation
+        return attempts[0].usage or _NO_USAGE
+    usage = _NO_USAGE
     for attempt in attempts:
         if attempt.usage is not None:
             usage = usage.add(attempt.usage)
-    record = RequestRecord(
-        id=trace.request_id,
-        ts_ms=int(time.time() * 1000),
-        tenant=principal.tenant if principal else "default",
-        key_id=principal.key_id if principal else None,
-        client_format=trace.client_format,
-        requested_model=request.model if request else "",
-        route=trace.plan.policy if trace.plan else None,
-        reason=trace.plan.reason if trace.plan else None,
-        attempts=len(attempts),
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        cache_creation_tokens=usage.cache_creation_input_tokens,
-        cache_read_tokens=usage.cache_read_input_tokens,
-        latency_ms=trace.latency_ms,
-        status=trace.status,
-        error_class=trace.error.kind if trace.error else None,
-        stream=bool(request and request.stream),
-    )
+    return usage
+
+
+def build_record(trace: RequestTrace, bodies: bool = False) -> RequestRecord:
+    """The log row of a finished request. Runs once per request, so it builds the record in
+    one positional call and computes only what the request has (no cache savings without cache
+    tokens, no tool-schema checks without tool calls, no response text unless bodies are kept)."""
+    request = trace.request
+    principal = trace.principal
+    plan = trace.plan
+    attempts = trace.attempts
+    usage = _total_usage(attempts)
     bill = trace.bill
-    if bill is not None:
-        record.cost_usd, record.credits, record.baseline_cost_usd = (
-            bill.usd,
-            bill.credits,
-            bill.baseline_usd,
-        )
-    for attempt, cost in zip(
-        attempts, bill.attempt_usd if bill else [None] * len(attempts), strict=False
-    ):
-        used = attempt.usage or Usage()
+    source = trace.outcome or trace.stream
+    record = RequestRecord(
+        trace.request_id,
+        int(time.time() * 1000),
+        principal.tenant if principal else "default",
+        principal.key_id if principal else None,
+        trace.client_format,
+        request.model if request else "",
+        source.model.id if source else None,
+        source.deployment.name if source else None,
+        plan.policy if plan else None,
+        plan.reason if plan else None,
+        len(attempts),
+        source.tier if source else None,
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_creation_input_tokens,
+        usage.cache_read_input_tokens,
+        bill.usd if bill else None,
+        bill.credits if bill else None,
+        bill.baseline_usd if bill else None,
+        None,
+        trace.latency_ms,
+        None,
+        trace.status,
+        None,
+        False,
+        0,
+        None,
+        trace.error.kind if trace.error else None,
+        bool(request and request.stream),
+        source.deployment.byok if source else False,
+    )
+    attempt_usd = bill.attempt_usd if bill else None
+    for i, attempt in enumerate(attempts):
+        used = attempt.usage or _NO_USAGE
         record.attempt_rows.append(
             AttemptRecord(
                 attempt.n, attempt.tier, attempt.model.id, attempt.deployment.name,
                 attempt.outcome, attempt.status, used.input_tokens, used.output_tokens,
-                used.cache_creation_input_tokens, used.cache_read_input_tokens, cost,
+                used.cache_creation_input_tokens, used.cache_read_input_tokens,
+                attempt_usd[i] if attempt_usd is not None and i < len(attempt_usd) else None,
                 attempt.latency_ms, attempt.error,
             )
         )  # fmt: skip
-    if source is not None:
-        record.model = source.model.id
-        record.deployment = source.deployment.name
-        record.tier = source.tier
-        record.byok = source.deployment.byok
-        final = attempts[-1].usage if attempts and attempts[-1].usage else None
+    if source is not None and attempts:
+        final = attempts[-1].usage
         if final is not None:
             record.cache_savings_usd = cache_savings_usd(final, source.model)
     calls: list[tuple[str, Any]] = []
-    response_text = ""
     if trace.outcome is not None:
         response = trace.outcome.response
         record.stop_reason = response.stop_reason
         calls = [(b.name, b.input) for b in response.tool_uses()]
-        response_text = response.text()
     elif trace.stream is not None:
         record.stop_reason = trace.stream.stop_reason
         record.ttft_ms = trace.stream.ttft_ms
         calls = [(name, _parse(arguments)) for name, arguments in trace.stream.tool_calls.values()]
     record.refusal = record.stop_reason == "refusal"
-    record.tool_calls = len(calls)
-    if calls and request is not None:
-        record.tool_args_valid = all(_valid_arguments(request, name, args) for name, args in calls)
+    if calls:
+        record.tool_calls = len(calls)
+        if request is not None:
+            record.tool_args_valid = all(
+                _valid_arguments(request, name, args) for name, args in calls
+            )
     if bodies and request is not None:
         record.prompt = redact(request.text())
-        record.response = redact(response_text) if response_text else None
+        if trace.outcome is not None:
+            text = trace.outcome.response.text()
+            record.response = redact(text) if text else None
     return record
 
 

@@ -25,12 +25,13 @@ async def send_bytes(
     send: Send,
     status: int,
     body: bytes,
-    headers: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | list[tuple[bytes, bytes]] | None = None,
     content_type: tuple[bytes, bytes] = _JSON,
 ) -> None:
-    raw = [content_type, (b"content-length", str(len(body)).encode())]
+    """``headers``: a mapping, or ASGI byte pairs already encoded (the chat path's)."""
+    raw = [content_type, (b"content-length", b"%d" % len(body))]
     if headers:
-        raw.extend(header_list(headers))
+        raw.extend(headers if isinstance(headers, list) else header_list(headers))
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 

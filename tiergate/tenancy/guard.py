@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tiergate.cost import cost_of
+from tiergate.cost import usd_of
 from tiergate.routing.plan import Plan
 from tiergate.store.records import to_nano
 from tiergate.tenancy.keys import KeyInfo
@@ -19,7 +19,7 @@ def worst_case_usd(request: ChatRequest, plan: Plan, input_tokens: int) -> Decim
     total = Decimal(0)
     for tier in plan.tiers:
         output = request.max_tokens or tier.model.max_output
-        usd = cost_of(Usage(input_tokens=input_tokens, output_tokens=output), tier.model).usd
+        usd = usd_of(Usage(input_tokens=input_tokens, output_tokens=output), tier.model)
         total += usd or Decimal(0)
     return total
 
@@ -29,6 +29,8 @@ class Guard:
         self.ledger = ledger
 
     async def admit(self, key: KeyInfo, request: ChatRequest, plan: Plan) -> Reservation | None:
+        if key.budget_usd is None and key.rpm is None and key.tpm is None:
+            return None  # nothing to enforce: no estimate, no store round trip
         tokens = estimate_input_tokens(request)
         await self.ledger.count_rate(key, tokens + (request.max_tokens or 0))
         if key.budget_usd is None:
