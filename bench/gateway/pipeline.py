@@ -125,7 +125,13 @@ async def main(args: argparse.Namespace) -> None:
     gateway.auth.closed()
     try:
         await _batch(app, key, 500)  # warm-up: caches, first log batch
+        import gc
+
+        before = [g["collections"] for g in gc.get_stats()]
         timings = [await _batch(app, key, args.requests) for _ in range(args.batches)]
+        after = [g["collections"] for g in gc.get_stats()]
+        per = [(a - b) / (args.requests * args.batches) for a, b in zip(after, before, strict=True)]
+        print("gc collections per request by generation: " + ", ".join(f"{x:.3f}" for x in per))
         timings.sort()
         print(
             f"tiergate pipeline, in-process (no sockets): {timings[0]:.1f} us/request "
