@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import os
 import pstats
 import sys
@@ -125,8 +126,6 @@ async def main(args: argparse.Namespace) -> None:
     gateway.auth.closed()
     try:
         await _batch(app, key, 500)  # warm-up: caches, first log batch
-        import gc
-
         before = [g["collections"] for g in gc.get_stats()]
         timings = [await _batch(app, key, args.requests) for _ in range(args.batches)]
         after = [g["collections"] for g in gc.get_stats()]
@@ -135,7 +134,8 @@ async def main(args: argparse.Namespace) -> None:
         timings.sort()
         print(
             f"tiergate pipeline, in-process (no sockets): {timings[0]:.1f} us/request "
-            f"(min of {args.batches} batches of {args.requests}; median {timings[len(timings) // 2]:.1f})"
+            f"(min of {args.batches} batches of {args.requests}; "
+            f"median {timings[len(timings) // 2]:.1f})"
         )
         if args.profile:
             profiler = cProfile.Profile()
