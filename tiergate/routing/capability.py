@@ -95,11 +95,15 @@ class Selector:
         served = [m for m in candidates if deployments.get(m.id)]
         self._candidates = tuple(sorted(served, key=_price_key))
         self.max_cost = Decimal(str(max_cost_usd)) if max_cost_usd is not None else None
+        self._as_wanted: dict[str, Choice] = {}  # Choice(model) is immutable: one per model
 
     def choose(self, wanted: ModelInfo, need: Need) -> Choice:
         why = shortfall(wanted, need, self.max_cost)
         if why is None:
-            return Choice(wanted)
+            choice = self._as_wanted.get(wanted.id)
+            if choice is None or choice.model is not wanted:
+                choice = self._as_wanted[wanted.id] = Choice(wanted)
+            return choice
         for model in self._candidates:
             if model.id != wanted.id and shortfall(model, need, self.max_cost) is None:
                 return Choice(model, f"{wanted.id} {why}, cheapest capable is {model.id}")
