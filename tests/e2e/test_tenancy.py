@@ -67,6 +67,7 @@ def test_open_mode_until_a_key_exists_then_keys_are_required(keyed: str) -> None
 
 def test_revoked_expired_and_rotated_keys(keyed: str) -> None:
     key = new_key(keyed, tenant="acme")
+    assert chat(keyed, key["key"]).choices  # used first: its principal is remembered
     assert admin(keyed, "DELETE", f"/admin/keys/{key['id']}").status_code == 200
     with pytest.raises(openai.AuthenticationError, match="revoked"):
         chat(keyed, key["key"])

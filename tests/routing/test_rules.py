@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from tests.routing.builders import CATALOG, ask, policies
 from tiergate.errors import InvalidRequest
-from tiergate.routing.plan import Plan, clean_reason
+from tiergate.routing.plan import Plan, RoutingState, clean_reason
 from tiergate.types import ChatRequest
 
 AUTO: dict[str, Any] = {
@@ -213,3 +214,21 @@ def test_no_task_tag_skips_task_rules() -> None:
 )
 def test_reasons_are_one_printable_ascii_line(text: str, expected: str) -> None:
     assert clean_reason(text) == expected
+
+
+def test_plans_are_reused_but_follow_a_changed_deployment_table() -> None:
+    """Plans are memoised per route, model and reason; a new deployment table (a reload, or
+    a test's) must give plans that name its deployments, never a remembered one's."""
+    table, state = policies(AUTO)
+    first = table["auto"](ask(task="classification"), CATALOG, state)
+    again = table["auto"](ask(task="classification"), CATALOG, state)
+    assert again is first
+    other = table["auto"](ask(task="summary"), CATALOG, state)
+    assert other is not first and other.reason != first.reason
+    moved = {
+        model: tuple(replace(d, name=d.name + "-moved") for d in deps)
+        for model, deps in state.deployments.items()
+    }
+    plan = table["auto"](ask(task="classification"), CATALOG, RoutingState(moved))
+    assert plan.tiers[0].deployments[0].name == "dep-claude-haiku-4-5-moved"
+    assert plan.reason == first.reason

@@ -19,6 +19,7 @@ from tiergate.cost import (
     counterfactual_usd,
     credits_of,
     project_workload,
+    usd_of,
 )
 from tiergate.errors import ConfigError
 from tiergate.types import Usage
@@ -93,6 +94,17 @@ def test_cost_table(model: str, usage: Usage, batch: bool, expected: str) -> Non
     assert cost.priced
     assert cost.usd == D(expected)
     assert sum(cost.breakdown().values(), D(0)) == cost.usd
+
+
+@pytest.mark.parametrize(("model", "usage", "batch", "expected"), CASES)
+def test_usd_of_is_cost_of_without_the_breakdown(
+    model: str, usage: Usage, batch: bool, expected: str
+) -> None:
+    """Billing uses ``usd_of``; it must be the very same Decimal (digits and exponent)."""
+    info = CATALOG.resolve(model)
+    assert usd_of(usage, info, batch=batch) == cost_of(usage, info, batch=batch).usd
+    assert str(usd_of(usage, info, batch=batch)) == str(cost_of(usage, info, batch=batch).usd)
+    assert usd_of(usage, CATALOG.resolve("deepseek-v4-flash")) is None
 
 
 def test_breakdown_per_component() -> None:

@@ -64,3 +64,22 @@ def test_breaker_opens_after_threshold_then_probes_once() -> None:
     breakers.record_success("d")
     assert breakers.allow("d") and breakers.allow("d")
     assert breakers.open_deployments() == frozenset()
+
+
+def test_routing_state_is_reused_until_a_breaker_opens_or_closes() -> None:
+    """The gateway hands policies one ``RoutingState`` while nothing changed, and a new one
+    naming the open deployment as soon as a breaker opens (and again once it closes)."""
+    from tiergate.config import load_settings
+    from tiergate.server.gateway import build_gateway
+
+    gateway = build_gateway(load_settings(None, env={"OPENAI_API_KEY": "sk-x"}))
+    first = gateway.routing_state()
+    assert gateway.routing_state() is first and first.unhealthy == frozenset()
+    name = next(iter(gateway.deployments.values()))[0].name
+    breakers = gateway.executor.breakers
+    for _ in range(gateway.settings.retry.breaker_failures):
+        breakers.record_failure(name)
+    opened = gateway.routing_state()
+    assert opened.unhealthy == {name} and gateway.routing_state() is opened
+    breakers.record_success(name)
+    assert gateway.routing_state().unhealthy == frozenset()
