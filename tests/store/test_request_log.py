@@ -88,6 +88,7 @@ async def test_a_failing_store_keeps_rows_then_drops_oldest_past_the_bound(store
         """The store, with writes failing the way a locked or unreachable database fails."""
 
         dialect = store.dialect
+        log_batch_rows = None
         up = False
 
         async def executemany(self, statements: Any) -> None:

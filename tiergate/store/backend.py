@@ -30,6 +30,9 @@ __all__ = ["PostgresStore", "Row", "SQLiteStore", "Store", "open_store"]
 
 class Store(Protocol):
     dialect: str  # "sqlite" | "postgresql"
+    # At most this many rows per ``executemany`` from the request log (None: no limit). SQLite
+    # on one CPU writes log batches on the event loop, so it asks for small ones.
+    log_batch_rows: int | None
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; returns the number of rows changed."""

@@ -25,6 +25,7 @@ _MIGRATION_LOCK = 7251044  # pg_advisory_xact_lock key: one migrator at a time
 
 class PostgresStore:
     dialect = "postgresql"
+    log_batch_rows: int | None = None
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8) -> None:
         from psycopg_pool import AsyncConnectionPool

@@ -131,9 +131,12 @@ class RequestLog:
     async def flush(self) -> None:
         """Write everything queued now; returns once it (and any write in flight) committed,
         or after a transient failure (the rows stay queued for the next try)."""
+        limit = min(self._batch_size, self._store.log_batch_rows or self._batch_size)
         async with self._writing:
             while self._pending:
-                size = min(self._batch_size, len(self._pending))
+                if limit < self._batch_size:
+                    await asyncio.sleep(0)  # small batches written on the loop: let it breathe
+                size = min(limit, len(self._pending))
                 batch = [self._pending.popleft() for _ in range(size)]
                 try:
                     await self._write(batch)
