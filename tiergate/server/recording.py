@@ -51,9 +51,9 @@ def _total_usage(attempts: list[Attempt]) -> Usage:
 
 
 def build_record(trace: RequestTrace, bodies: bool = False) -> RequestRecord:
-    """The log row of a finished request. Runs once per request, so it builds the record in
-    one positional call and computes only what the request has (no cache savings without cache
-    tokens, no tool-schema checks without tool calls, no response text unless bodies are kept)."""
+    """The log row of a finished request. Runs once per request, so it computes only what the
+    request has: no cache savings without cache tokens, no tool-schema checks without tool
+    calls, no response text unless bodies are kept."""
     request = trace.request
     principal = trace.principal
     plan = trace.plan
@@ -62,36 +62,30 @@ def build_record(trace: RequestTrace, bodies: bool = False) -> RequestRecord:
     bill = trace.bill
     source = trace.outcome or trace.stream
     record = RequestRecord(
-        trace.request_id,
-        int(time.time() * 1000),
-        principal.tenant if principal else "default",
-        principal.key_id if principal else None,
-        trace.client_format,
-        request.model if request else "",
-        source.model.id if source else None,
-        source.deployment.name if source else None,
-        plan.policy if plan else None,
-        plan.reason if plan else None,
-        len(attempts),
-        source.tier if source else None,
-        usage.input_tokens,
-        usage.output_tokens,
-        usage.cache_creation_input_tokens,
-        usage.cache_read_input_tokens,
-        bill.usd if bill else None,
-        bill.credits if bill else None,
-        bill.baseline_usd if bill else None,
-        None,
-        trace.latency_ms,
-        None,
-        trace.status,
-        None,
-        False,
-        0,
-        None,
-        trace.error.kind if trace.error else None,
-        bool(request and request.stream),
-        source.deployment.byok if source else False,
+        id=trace.request_id,
+        ts_ms=int(time.time() * 1000),
+        tenant=principal.tenant if principal else "default",
+        key_id=principal.key_id if principal else None,
+        client_format=trace.client_format,
+        requested_model=request.model if request else "",
+        model=source.model.id if source else None,
+        deployment=source.deployment.name if source else None,
+        route=plan.policy if plan else None,
+        reason=plan.reason if plan else None,
+        attempts=len(attempts),
+        tier=source.tier if source else None,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_creation_tokens=usage.cache_creation_input_tokens,
+        cache_read_tokens=usage.cache_read_input_tokens,
+        cost_usd=bill.usd if bill else None,
+        credits=bill.credits if bill else None,
+        baseline_cost_usd=bill.baseline_usd if bill else None,
+        latency_ms=trace.latency_ms,
+        status=trace.status,
+        error_class=trace.error.kind if trace.error else None,
+        stream=bool(request and request.stream),
+        byok=source.deployment.byok if source else False,
     )
     attempt_usd = bill.attempt_usd if bill else None
     for i, attempt in enumerate(attempts):

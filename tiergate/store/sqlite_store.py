@@ -10,12 +10,12 @@ a process crash; only a power loss can undo the last commits.
 
 One exception, for request-log batches (``executemany``) when the process may run on a single
 CPU (``inline_writes``): there the writer thread cannot run beside the event loop, only take
-turns with it, and the hand-offs cost more than the inserts themselves (in-process, 125 -> 93
-us per gateway request, ``bench/gateway/pipeline.py``). So on one CPU a log batch is written on
-the loop itself, in transactions of at most ``INLINE_BATCH_ROWS`` rows (about a millisecond
-each; ``RequestLog`` yields to the loop between them), whenever the write connection is free;
-when the writer thread holds it, the batch queues on the thread as before. A lock around the
-write connection keeps the two from ever using it at once.
+turns with it, and the hand-offs cost more than the inserts themselves (in-process 125 -> 93 us
+per gateway request, ``bench/gateway/pipeline.py``; end to end ~5% more requests/s). So on one
+CPU a log batch is written on the loop itself, in transactions of at most ``INLINE_BATCH_ROWS``
+rows (about a millisecond each; ``RequestLog`` yields to the loop between them), whenever the
+write connection is free; when the writer thread holds it, the batch queues on the thread as
+before. A lock around the write connection keeps the two from ever using it at once.
 """
 
 from __future__ import annotations
@@ -136,9 +136,12 @@ class SQLiteStore:
         await self._on(self._writer, lambda: self._in_transaction(run))
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return await self._on(
-            self._reader, lambda: list(self._read_connection().execute(sql, params).fetchall())
-        )
+        def run() -> list[Row]:
+            return list(self._read_connection().execute(sql, params).fetchall())
+
+        if self._reader is self._writer:  # in memory: reads share the write connection
+            return await self._on(self._writer, lambda: self._locked(run))
+        return await self._on(self._reader, run)
 
     async def transaction(self, steps: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
         def run() -> list[list[Row]]:
