@@ -122,16 +122,16 @@ async def test_submit_after_close_is_counted_not_silently_lost(store: Any) -> No
     assert log.dropped == 1 and log.pending == 0
 
 
-async def test_submit_never_awaits_and_is_cheap(store: Any) -> None:
-    import time
+async def test_submit_never_awaits_and_queues_without_writing(store: Any) -> None:
+    """``submit`` is a plain function (no I/O on the request path): rows only queue until the
+    writer runs. (Its cost is the gateway benchmark's business, not a timed unit test's.)"""
+    import inspect
 
+    assert not inspect.iscoroutinefunction(RequestLog.submit)
     log = RequestLog(store, batch_size=10_000, flush_interval=60)
-    rows = [record(i) for i in range(20_000)]
-    started = time.perf_counter()
-    for row in rows:
-        log.submit(row)
-    per_call = (time.perf_counter() - started) / len(rows)
-    assert per_call < 20e-6, per_call  # a deque append, not I/O
+    for i in range(20_000):
+        log.submit(record(i))
+    assert (log.pending, log.written) == (20_000, 0)
     await log.start()
     await log.aclose()
     assert log.written == 20_000
