@@ -22,6 +22,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -92,16 +93,22 @@ class Target:
             time.sleep(0.3)
         raise RuntimeError(f"{self.name} not healthy after {timeout:.0f}s; see {self.log}")
 
-    def peak_rss_mb(self) -> float | None:
-        """Peak resident memory (VmHWM) of the target's whole process tree, in MB."""
+    def _processes(self) -> list[Any]:
+        """The target's process and all its descendants (psutil), or [] once it has gone."""
         if self.proc is None:
-            return None
+            return []
         import psutil
 
         try:
             root = psutil.Process(self.proc.pid)
-            procs = [root, *root.children(recursive=True)]
+            return [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
+            return []
+
+    def peak_rss_mb(self) -> float | None:
+        """Peak resident memory (VmHWM) of the target's whole process tree, in MB."""
+        procs = self._processes()
+        if not procs:
             return None
         total = 0
         for proc in procs:
@@ -118,15 +125,11 @@ class Target:
         """User + system CPU time used so far by the target's whole process tree: CPU per
         request is steadier than requests/s on a shared machine, where a neighbour's load
         lowers throughput but barely changes the work each request takes."""
-        if self.proc is None:
+        procs = self._processes()
+        if not procs:
             return None
         import psutil
 
-        try:
-            root = psutil.Process(self.proc.pid)
-            procs = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return None
         total = 0.0
         for proc in procs:
             try:
