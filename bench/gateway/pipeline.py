@@ -11,7 +11,10 @@ answer decoded). What it leaves out is what every Python gateway pays alike: the
 It reports µs per request as the minimum over batches (noise only ever adds), with and
 without the request log's writer thread busy, and a cProfile of one batch with ``--profile``.
 
-    .venv/bin/python bench/gateway/pipeline.py --requests 3000 --batches 7
+    .venv/bin/python bench/gateway/pipeline.py --requests 3000 --batches 7 [--stages]
+
+``--stages`` then times each step of a request on its own (timeit, on one real request's
+objects): the per-stage figures in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import pstats
 import sys
 import tempfile
 import time
+import timeit
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +41,18 @@ sys.path.insert(0, str(HERE))
 from upstream import _openai_body  # noqa: E402  (the fake upstream's exact answer)
 
 from tiergate.config import load_settings  # noqa: E402
+from tiergate.providers.base import CallOptions  # noqa: E402
+from tiergate.providers.http import HTTPProvider  # noqa: E402
 from tiergate.providers.registry import ProviderRegistry  # noqa: E402
 from tiergate.server.app import App  # noqa: E402
-from tiergate.server.gateway import build_gateway  # noqa: E402
+from tiergate.server.chat import call_options, decode  # noqa: E402
+from tiergate.server.gateway import Gateway, build_gateway  # noqa: E402
+from tiergate.server.record import RequestTrace  # noqa: E402
+from tiergate.server.recording import build_record  # noqa: E402
+from tiergate.server.request_id import new_request_id  # noqa: E402
+from tiergate.server.responses import request_headers  # noqa: E402
+from tiergate.store.request_log import attempt_rows, request_row  # noqa: E402
+from tiergate.wire.openai import FORMAT as OPENAI  # noqa: E402
 
 BODY = orjson.dumps(
     {
@@ -114,6 +128,73 @@ async def _batch(app: App, key: str, n: int) -> float:
     return (time.perf_counter() - started) / n * 1e6
 
 
+def _run_to_end(make: Callable[[], Coroutine[Any, Any, Any]]) -> Callable[[], None]:
+    """A coroutine factory as a plain callable, for timeit: every stage timed here finishes
+    without suspending (the canned upstream never waits), so one ``send`` runs it whole."""
+
+    def run() -> None:
+        try:
+            make().send(None)
+        except StopIteration:
+            return
+        raise RuntimeError("stage suspended: it cannot be timed synchronously")
+
+    return run
+
+
+async def stage_timings(app: App, gateway: Gateway, key: str) -> None:
+    """Microseconds per call of each step a chat request takes (min of 7 timeit repeats), on
+    the objects of one real request through ``app``."""
+    traces: list[RequestTrace] = []
+    on_finish = app.on_finish
+    assert on_finish is not None and gateway.auth is not None and gateway.guard is not None
+
+    def keep(trace: RequestTrace) -> None:
+        traces.append(trace)
+        on_finish(trace)
+
+    app.on_finish = keep
+    await _one(app, key)
+    app.on_finish = on_finish
+    await asyncio.sleep(0)  # the recorder runs on the next loop turn
+    trace = traces[0]
+    request, plan, outcome = trace.request, trace.plan, trace.outcome
+    assert request is not None and plan is not None and outcome is not None
+    assert trace.principal is not None and trace.principal.key is not None
+    principal_key = trace.principal.key
+    headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+    policy = gateway.policies["auto"]
+    provider = gateway.providers.get("openai")
+    assert isinstance(provider, HTTPProvider)
+    upstream_answer = orjson.loads(_openai_body())
+    record = build_record(trace)
+    options = CallOptions()
+    stages: dict[str, Callable[[], object]] = {
+        "request headers": lambda: request_headers({"headers": [(b"authorization", b"x")] * 4}),
+        "key check": _run_to_end(lambda: gateway.auth.authenticate(headers)),  # type: ignore[union-attr]
+        "decode": lambda: decode(OPENAI, BODY, gateway),
+        "policy": lambda: policy(request, gateway.catalog, gateway.routing_state()),
+        "call options": lambda: call_options(headers, gateway),
+        "guard": _run_to_end(lambda: gateway.guard.admit(principal_key, request, plan)),  # type: ignore[union-attr]
+        "provider prepare": lambda: provider._prepare(request, outcome.deployment, options),
+        "decode answer": lambda: OPENAI.decode_response(upstream_answer),
+        "upstream call, canned": _run_to_end(
+            lambda: provider.complete(request, outcome.deployment, options)
+        ),
+        "executor, canned": _run_to_end(lambda: gateway.executor.run(request, plan, options)),
+        "bill": lambda: gateway.accountant.bill(trace.attempts),
+        "client encode": lambda: orjson.dumps(OPENAI.encode_response(outcome.response, "auto")),
+        "response headers": trace.response_headers,
+        "log record": lambda: build_record(trace),
+        "metrics": lambda: gateway.metrics.observe(record),  # type: ignore[union-attr]
+        "row tuples": lambda: (request_row(record), attempt_rows(record)),
+        "request id": new_request_id,
+    }
+    for name, stage in stages.items():
+        best = min(timeit.repeat(stage, number=2000, repeat=7)) / 2000 * 1e6
+        print(f"  {name:24s} {best:7.2f} us")
+
+
 async def main(args: argparse.Namespace) -> None:
     os.environ["TIERGATE_DATA_DIR"] = tempfile.mkdtemp(prefix="tiergate-pipeline-")
     os.environ["BENCH_UPSTREAM"] = "http://127.0.0.1:9"
@@ -137,6 +218,9 @@ async def main(args: argparse.Namespace) -> None:
             f"(min of {args.batches} batches of {args.requests}; "
             f"median {timings[len(timings) // 2]:.1f})"
         )
+        if args.stages:
+            print("stages, us per call:")
+            await stage_timings(app, gateway, key)
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()
@@ -154,6 +238,7 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--batches", type=int, default=7)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--stages", action="store_true", help="also time each step on its own")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--core", type=int, default=0, help="pin to this core (-1: no pinning)")
     cli = parser.parse_args()
