@@ -12,6 +12,10 @@ and the median over rounds of each target's CPU relative to the first target's i
 
 ``--baseline`` checks that commit out into a git worktree under ``bench/_work/`` and runs its
 ``tiergate`` package (through PYTHONPATH) with this checkout's virtualenv and config.
+``--variant NAME`` (repeatable) adds tiergate with one part of its pipeline switched off
+(``ablate/NAME/``, see its README), which prices that part end to end:
+
+    .venv/bin/python bench/gateway/ab.py --variant no-log --variant no-record --rounds 10
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loadgen
 import targets as tg
+
+ABLATIONS = Path(__file__).resolve().parent / "ablate"
 
 
 def _worktree(commit: str) -> Path:
@@ -49,6 +55,13 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=2.5, help="seconds of wrk per window")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--stream", action="store_true")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        choices=sorted(p.name for p in ABLATIONS.iterdir() if p.is_dir()),
+        help="also run tiergate with this part switched off (ablate/NAME)",
+    )
     args = parser.parse_args()
 
     os.sched_setaffinity(0, {1})
@@ -59,6 +72,10 @@ def main() -> None:
         before.env["PYTHONPATH"] = str(_worktree(args.baseline))
         runs.append((f"tiergate@{args.baseline}", before))
     runs.append(("tiergate", tg.tiergate("tiergate", 9300, upstream_url, 1, "0")))
+    for i, variant in enumerate(args.variant, start=1):
+        ablated = tg.tiergate(f"tiergate-{variant}", 9300 + i, upstream_url, 1, "0")
+        ablated.env["PYTHONPATH"] = str(ABLATIONS / variant)
+        runs.append((f"tiergate {variant}", ablated))
     passthrough = tg.passthrough(9200, upstream_url, "aiohttp")
     passthrough.cores = "0"
     runs.append(("passthrough", passthrough))
