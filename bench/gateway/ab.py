@@ -4,8 +4,9 @@ pass-through, measured in alternating short windows on the pinned core.
 ``run.py`` drives each target for several seconds in turn; on this shared machine the speed of
 the core itself drifts by up to 1.6x over minutes, which swamps a 10% change. Here every round
 drives each target for ``--window`` seconds back to back, so paired windows see the same
-machine, and the figure compared is CPU time per request of the target's process tree (wrk's
-rps follows it: the target saturates its core). It prints each target's median and minimum,
+machine (each round starting with the next target, so none always runs first or after the
+same neighbour), and the figure compared is CPU time per request of the target's process tree
+(wrk's rps follows it: the target saturates its core). It prints each target's median and minimum,
 and the median over rounds of each target's CPU relative to the first target's in that round.
 
     .venv/bin/python bench/gateway/ab.py --baseline 3d600e6 --rounds 10
@@ -92,8 +93,10 @@ def main() -> None:
             target.wait_healthy()
             body, headers = target.body(args.stream), target.all_headers()
             loadgen.run_wrk(target.url, body, headers, args.concurrency, 2, 1)  # warm-up
-        for _ in range(args.rounds):
-            for name, target in runs:
+        for round_no in range(args.rounds):
+            # Each round starts one target later: no target always follows the same one.
+            shift = round_no % len(runs)
+            for name, target in runs[shift:] + runs[:shift]:
                 body, headers = target.body(args.stream), target.all_headers()
                 before_s = target.cpu_seconds() or 0.0
                 result = loadgen.run_wrk(
