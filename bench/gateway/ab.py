@@ -57,6 +57,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--stream", action="store_true")
     parser.add_argument(
+        "--compiled", action="store_true", help="also run the compiled build (build/compiled)"
+    )
+    parser.add_argument(
         "--variant",
         action="append",
         default=[],
@@ -73,6 +76,13 @@ def main() -> None:
         before.env["PYTHONPATH"] = str(_worktree(args.baseline))
         runs.append((f"tiergate@{args.baseline}", before))
     runs.append(("tiergate", tg.tiergate("tiergate", 9300, upstream_url, 1, "0")))
+    if args.compiled:
+        runs.append(
+            (
+                "tiergate-compiled",
+                tg.tiergate_compiled("tiergate-compiled", 9340, upstream_url, "0"),
+            )
+        )
     for i, variant in enumerate(args.variant, start=1):
         ablated = tg.tiergate(f"tiergate-{variant}", 9300 + i, upstream_url, 1, "0")
         ablated.env["PYTHONPATH"] = str(ABLATIONS / variant)

@@ -38,6 +38,7 @@ ALL = [
     "passthrough",
     "passthrough-httpx",
     "tiergate",
+    "tiergate-compiled",
     "tiergate-1m",
     "tiergate-2w",
     "litellm",
@@ -53,6 +54,7 @@ def build_targets(names: list[str], args: argparse.Namespace) -> list[tg.Target]
         "passthrough": lambda: tg.passthrough(9200, up, args.passthrough_client),
         "passthrough-httpx": lambda: tg.passthrough(9201, up, "httpx", "passthrough-httpx"),
         "tiergate": lambda: tg.tiergate("tiergate", 9300, up, 1, core),
+        "tiergate-compiled": lambda: tg.tiergate_compiled("tiergate-compiled", 9330, up, core),
         "tiergate-1m": lambda: tg.tiergate("tiergate-1m", 9320, up, 1, core, args.log_rows),
         "tiergate-2w": lambda: tg.tiergate(
             "tiergate-2w", 9310, up, 2, f"{args.target_core},{args.load_core}"
@@ -139,9 +141,23 @@ def print_table(
 
 
 def check_targets(results: dict[str, dict[str, Row]], rss: dict[str, float | None]) -> list[str]:
-    """Issue 7's 'done when' figures, where the run measured them."""
+    """Issue 7's 'done when' figures, where the run measured them, for each tiergate build
+    in the run (the default pure-Python one and the optional compiled one)."""
     out: list[str] = []
-    t, d = results.get("tiergate", {}), results.get("direct", {})
+    for name in ("tiergate", "tiergate-compiled"):
+        if name in results:
+            out.append(f"{name}:")
+            out += ["  " + line for line in _checks_for(name, results, rss)]
+    out += check_log_size(results)
+    print("\n".join(out))
+    return out
+
+
+def _checks_for(
+    name: str, results: dict[str, dict[str, Row]], rss: dict[str, float | None]
+) -> list[str]:
+    out: list[str] = []
+    t, d = results.get(name, {}), results.get("direct", {})
 
     def verdict(ok: bool) -> str:
         return "PASS" if ok else "MISS"
@@ -165,7 +181,7 @@ def check_targets(results: dict[str, dict[str, Row]], rss: dict[str, float | Non
             cpu, peer_cpu = t["json c=16"].get("cpu_us"), row.get("cpu_us")
             if cpu and peer_cpu and cpu == cpu and peer_cpu == peer_cpu:
                 out.append(
-                    f"  CPU per request at c=16: tiergate {cpu:.0f} us, {peer} {peer_cpu:.0f} us "
+                    f"  CPU per request at c=16: {name} {cpu:.0f} us, {peer} {peer_cpu:.0f} us "
                     f"({peer_cpu / cpu:.2f}x: the rps ratio a quiet core would show)"
                 )
     if "ttfb c=1" in t and "ttfb c=1" in d:
@@ -173,11 +189,9 @@ def check_targets(results: dict[str, dict[str, Row]], rss: dict[str, float | Non
         out.append(
             f"streaming TTFB added (p50): {added:.3f} ms (target <= 1): {verdict(added <= 1)}"
         )
-    if rss.get("tiergate") is not None:
-        value = rss["tiergate"] or 0.0
-        out.append(f"tiergate peak RSS: {value:.0f} MB (target <= 120): {verdict(value <= 120)}")
-    out += check_log_size(results)
-    print("\n".join(out))
+    if rss.get(name) is not None:
+        value = rss[name] or 0.0
+        out.append(f"peak RSS: {value:.0f} MB (target <= 120): {verdict(value <= 120)}")
     return out
 
 

@@ -275,6 +275,20 @@ def tiergate(
     )
 
 
+COMPILED = ROOT / "build" / "compiled"
+
+
+def tiergate_compiled(name: str, port: int, upstream_url: str, cores: str) -> Target:
+    """``tiergate serve`` from the optional compiled build (mypyc, ``setup.py``), which
+    ``scripts/build-compiled.sh`` (run by ``setup.sh``) puts in build/compiled: the same
+    config, the same pipeline, the request-path modules compiled."""
+    if not (COMPILED / "tiergate").is_dir():
+        raise SystemExit(f"no compiled build in {COMPILED}: run bash scripts/build-compiled.sh")
+    target = tiergate(name, port, upstream_url, 1, cores)
+    target.env["PYTHONPATH"] = str(COMPILED)
+    return target
+
+
 def litellm(port: int, upstream_url: str) -> Target:
     exe = WORK / "litellm-venv" / "bin" / "litellm"
     if not exe.exists():

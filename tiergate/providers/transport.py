@@ -137,10 +137,12 @@ class UpstreamSession:
                 )
             except aiohttp.ServerDisconnectedError:
                 # Closed before any status line: on a pooled connection, the keep-alive race
-                # (the upstream never read the request). Sent once more, on another connection.
-                return await client.post(
-                    target, data=body, headers=headers, timeout=self._timeout(timeout, stream)
-                )
+                # (the upstream never read the request). Sent once more, on another connection,
+                # after this handler rather than inside it (see server/app.py).
+                pass
+            return await client.post(
+                target, data=body, headers=headers, timeout=self._timeout(timeout, stream)
+            )
         except TRANSPORT_ERRORS as exc:
             raise as_provider_error(exc, provider) from exc
 

@@ -77,6 +77,9 @@ class App:
             await self._chat_request(wire, scope, receive, send)
             return
         wire = self._anthropic if path.startswith("/v1/messages") else self._openai
+        # Errors are answered after their ``except`` block, never from inside one: see
+        # ``_chat_request``.
+        failure: GatewayError | None = None
         try:
             if path.startswith("/admin/") or path == "/v1/tiergate/report":
                 await self._authenticated(scope, receive, send)
@@ -95,10 +98,11 @@ class App:
         except ClientGone:
             return
         except GatewayError as error:
-            await self._send_error(wire, error, send, {})
+            failure = error
         except Exception:
             logger.exception("unhandled error on %s %s", method, path)
-            await self._send_error(wire, InternalError("internal error"), send, {})
+            failure = InternalError("internal error")
+        await self._send_error(wire, failure, send, {})
 
     async def _chat_request(
         self, wire: WireFormat, scope: Scope, receive: Receive, send: Send
@@ -112,6 +116,10 @@ class App:
                 started = True
             await send(message)
 
+        # The error answer is sent after the ``except`` block, not inside it: a coroutine
+        # compiled by mypyc (the optional compiled build) that awaits inside a handler leaves
+        # the handled exception visible to every other task until it resumes.
+        failure: GatewayError | None = None
         try:
             headers = request_headers(scope)
             principal = await self.authenticate(headers)
@@ -120,22 +128,18 @@ class App:
             await handle_chat(
                 self.gateway, wire, trace, body, headers, principal, receive, tracked_send
             )
+            return
         except ClientGone:
             trace.finish(self.gateway.accountant, status=499)
+            return
         except GatewayError as error:
-            trace.finish(self.gateway.accountant, status=error.status, error=error)
-            if not started:
-                await self._send_error(
-                    wire, error, send, {"x-tiergate-request-id": trace.request_id}
-                )
+            failure = error
         except Exception:
             logger.exception("unhandled error in request %s", trace.request_id)
-            internal = InternalError(f"internal error (request id {trace.request_id})")
-            trace.finish(self.gateway.accountant, status=500, error=internal)
-            if not started:
-                await self._send_error(
-                    wire, internal, send, {"x-tiergate-request-id": trace.request_id}
-                )
+            failure = InternalError(f"internal error (request id {trace.request_id})")
+        trace.finish(self.gateway.accountant, status=failure.status, error=failure)
+        if not started:
+            await self._send_error(wire, failure, send, {"x-tiergate-request-id": trace.request_id})
 
     async def _authenticated(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Admin API and reports: they need to know who is asking."""
@@ -163,11 +167,14 @@ class App:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                problem: str | None = None
                 try:
                     await self.startup()
                 except Exception as exc:
                     logger.exception("start-up failed")
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    problem = str(exc)
+                if problem is not None:
+                    await send({"type": "lifespan.startup.failed", "message": problem})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

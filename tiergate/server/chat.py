@@ -124,6 +124,7 @@ async def _send_stream(
         events = outcome.events
         parts: list[bytes] = []
         first = True
+        failure: Exception | None = None
         try:
             while True:
                 try:
@@ -145,16 +146,19 @@ async def _send_stream(
                     if first:
                         first = False
                         await flush(parts)
-        except Exception:
-            if parts:  # what was decoded before the failure still reaches the client
-                await flush(parts)
-            raise
-        if parts:
+        except Exception as exc:
+            failure = exc  # flushed below, outside the handler (see server/app.py)
+        if parts:  # after a failure too: what was decoded before it still reaches the client
             await flush(parts)
+        if failure is not None:
+            raise failure
 
     status = 200
     pumping = asyncio.ensure_future(pump())
     watching = asyncio.ensure_future(_wait_disconnect(receive))
+    # Not ``finally``: the clean-up awaits, and it must not await inside a handler (see
+    # server/app.py), so an interruption is caught, cleaned up after, and raised again.
+    interrupted: BaseException | None = None
     try:
         done, _ = await asyncio.wait(
             (pumping, watching),
@@ -175,12 +179,15 @@ async def _send_stream(
             status = 504
             tail = encoder.error(GatewayError("stream exceeded the maximum duration", status=504))
             await send({"type": "http.response.body", "body": tail, "more_body": False})
-    finally:
-        for task in (pumping, watching):
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(pumping, watching, return_exceptions=True)
-        trace.finish(gateway.accountant, status=status)
+    except BaseException as exc:
+        interrupted = exc
+    for task in (pumping, watching):
+        if not task.done():
+            task.cancel()
+    await asyncio.gather(pumping, watching, return_exceptions=True)
+    trace.finish(gateway.accountant, status=status)
+    if interrupted is not None:
+        raise interrupted
 
 
 async def _wait_disconnect(receive: Receive) -> None:

@@ -138,17 +138,27 @@ class RequestLog:
                     await asyncio.sleep(0)  # small batches written on the loop: let it breathe
                 size = min(limit, len(self._pending))
                 batch = [self._pending.popleft() for _ in range(size)]
-                try:
-                    await self._write(batch)
-                except Exception as exc:
-                    if self._store.transient(exc):
-                        logger.warning("request log write failed (%s); %d rows kept", exc, size)
-                        self._pending.extendleft(reversed(batch))
-                        return
-                    left = await self._isolate(batch)
-                    if left:
-                        self._pending.extendleft(reversed(left))
-                        return
+                failure = await self._try_write(batch)
+                if failure is None:
+                    continue
+                if self._store.transient(failure):
+                    logger.warning("request log write failed (%s); %d rows kept", failure, size)
+                    self._pending.extendleft(reversed(batch))
+                    return
+                left = await self._isolate(batch)
+                if left:
+                    self._pending.extendleft(reversed(left))
+                    return
+
+    async def _try_write(self, batch: Sequence[RequestRecord]) -> Exception | None:
+        """``_write``, returning its failure instead of raising it: callers await their next
+        step outside any ``except`` block (a coroutine compiled by mypyc that awaits inside a
+        handler leaves the exception visible to every other task meanwhile)."""
+        try:
+            await self._write(batch)
+        except Exception as exc:
+            return exc
+        return None
 
     async def _write(self, batch: Sequence[RequestRecord]) -> None:
         attempts = [row for record in batch for row in attempt_rows(record)]
@@ -162,26 +172,25 @@ class RequestLog:
         """Write a refused batch in halves until only the rows the store refuses are left
         out; returns the rows a transient failure left unwritten (to queue again)."""
         if len(batch) == 1:
-            try:
-                await self._write(batch)
-            except Exception as exc:
-                if self._store.transient(exc):
+            failure = await self._try_write(batch)
+            if failure is not None:
+                if self._store.transient(failure):
                     return batch
                 self.rejected += 1
-                logger.error("request log row %s refused: %r", batch[0].id, exc)
+                logger.error("request log row %s refused: %r", batch[0].id, failure)
             return []
         middle = len(batch) // 2
         halves = (batch[:middle], batch[middle:])
         for i, half in enumerate(halves):
-            try:
-                await self._write(half)
-            except Exception as exc:
-                later = [r for rest in halves[i + 1 :] for r in rest]
-                if self._store.transient(exc):
-                    return half + later
-                left = await self._isolate(half)
-                if left:
-                    return left + later
+            failure = await self._try_write(half)
+            if failure is None:
+                continue
+            later = [r for rest in halves[i + 1 :] for r in rest]
+            if self._store.transient(failure):
+                return half + later
+            left = await self._isolate(half)
+            if left:
+                return left + later
         return []
 
     async def aclose(self, timeout: float = 30.0) -> None:
