@@ -2,10 +2,10 @@
 
 ``TIERGATE_COMPILE=1 pip install --no-build-isolation .`` compiles the request-path modules
 listed under ``[tool.tiergate] compiled-modules`` with mypyc (needs mypy and a C compiler in
-the build environment): about 10% less CPU per proxied request (docs/benchmarks.md). The
-default build, editable installs included, stays pure Python. Never combine it with ``-e``:
-an editable install would leave the compiled modules beside the sources, and they would shadow
-any later edit of those files.
+the build environment): 4-10% less CPU per proxied request in paired measurements
+(docs/benchmarks.md). The default build, editable installs included, stays pure Python. Never
+combine it with ``-e``: an editable install would leave the compiled modules beside the
+sources, and they would shadow any later edit of those files.
 """
 
 from __future__ import annotations

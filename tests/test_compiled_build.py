@@ -11,6 +11,7 @@ await inside a handler; they note the failure and await after the block.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import os
 import tomllib
@@ -22,6 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES: list[str] = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["tiergate"][
     "compiled-modules"
 ]
+
+
+@functools.cache
+def _parsed(module: str) -> ast.Module:
+    return ast.parse((ROOT / "tiergate" / module).read_text())
 
 
 def _awaits_in_handlers(tree: ast.AST) -> list[int]:
@@ -55,14 +61,12 @@ def _async_generators(tree: ast.AST) -> list[str]:
 
 @pytest.mark.parametrize("module", MODULES)
 def test_a_compiled_module_never_awaits_inside_a_handler(module: str) -> None:
-    tree = ast.parse((ROOT / "tiergate" / module).read_text())
-    assert _awaits_in_handlers(tree) == [], f"{module}: await inside except/finally"
+    assert _awaits_in_handlers(_parsed(module)) == [], f"{module}: await inside except/finally"
 
 
 @pytest.mark.parametrize("module", MODULES)
 def test_a_compiled_module_defines_no_async_generator(module: str) -> None:
-    tree = ast.parse((ROOT / "tiergate" / module).read_text())
-    assert _async_generators(tree) == []
+    assert _async_generators(_parsed(module)) == []
 
 
 def test_the_checks_catch_what_they_look_for() -> None:

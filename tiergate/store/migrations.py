@@ -167,8 +167,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         # Those indexes put every new row on a random leaf page: at a million rows the request
-        # log paid twice as much per row to write (docs/benchmarks.md). Percentiles are now
-        # ranked by a window query instead (store/latency.py).
+        # log paid twice as much per row to write (docs/benchmarks.md). SQLite percentiles now
+        # come from a per-millisecond histogram and the few buckets holding a wanted rank
+        # (store/latency.py).
         "0005_drop_percentile_indexes",
         ("DROP INDEX requests_model_latency", "DROP INDEX requests_model_ttft"),
     ),
