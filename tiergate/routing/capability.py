@@ -5,6 +5,9 @@ must not reach a model without vision, a request with tools one without tool use
 must fit the model's context window with room for ``max_tokens``. When the chosen model fails
 a check, the cheapest model that passes (by catalog input price) takes over, and the plan's
 reason says why, so a surprising choice can always be explained from the response headers.
+The same stand-in answers when every deployment of the chosen model has its circuit breaker
+open (``RoutingState.unhealthy``), so an outage of one provider moves a route's traffic to
+what still works instead of failing it.
 
 ``Need`` is computed once per request; the checks themselves are a few comparisons.
 """
@@ -19,6 +22,7 @@ from tiergate.catalog import ModelInfo
 from tiergate.cost import usd_of
 from tiergate.errors import InvalidRequest
 from tiergate.providers.base import Deployment
+from tiergate.routing.plan import RoutingState
 from tiergate.tokens import estimate_input_tokens
 from tiergate.types import ChatRequest, Usage
 
@@ -97,20 +101,45 @@ class Selector:
         self.max_cost = Decimal(str(max_cost_usd)) if max_cost_usd is not None else None
         self._as_wanted: dict[str, Choice] = {}  # Choice(model) is immutable: one per model
 
-    def choose(self, wanted: ModelInfo, need: Need) -> Choice:
+    def choose(self, wanted: ModelInfo, need: Need, state: RoutingState) -> Choice:
         why = shortfall(wanted, need, self.max_cost)
         if why is None:
-            choice = self._as_wanted.get(wanted.id)
-            if choice is None or choice.model is not wanted:
-                choice = self._as_wanted[wanted.id] = Choice(wanted)
-            return choice
-        for model in self._candidates:
-            if model.id != wanted.id and shortfall(model, need, self.max_cost) is None:
-                return Choice(model, f"{wanted.id} {why}, cheapest capable is {model.id}")
+            if not state.unhealthy or state.reachable(wanted.id):
+                choice = self._as_wanted.get(wanted.id)
+                if choice is None or choice.model is not wanted:
+                    choice = self._as_wanted[wanted.id] = Choice(wanted)
+                return choice
+            # Every deployment of the wanted model has its breaker open: a capable model that
+            # can be reached answers instead. With none, the wanted model stays and the
+            # executor reports the outage (or probes a breaker whose cool-down ended).
+            stand_in = self._stand_in(wanted, need, state, reachable_only=True)
+            if stand_in is None:
+                return Choice(wanted, f"{wanted.id} circuit open, no capable stand-in")
+            return Choice(stand_in, f"{wanted.id} circuit open, cheapest capable is {stand_in.id}")
+        stand_in = self._stand_in(wanted, need, state, reachable_only=False)
+        if stand_in is not None:
+            return Choice(stand_in, f"{wanted.id} {why}, cheapest capable is {stand_in.id}")
         raise InvalidRequest(
             f"no model on this route can serve the request: {wanted.id}: {why}, and no "
             f"other served model fits ({describe(need, self.max_cost)})"
         )
+
+    def _stand_in(
+        self, wanted: ModelInfo, need: Need, state: RoutingState, *, reachable_only: bool
+    ) -> ModelInfo | None:
+        """The cheapest capable candidate other than ``wanted``, preferring one whose breakers
+        are not all open; an unreachable one only when ``reachable_only`` is off and no
+        reachable one exists (the request itself is fine, so an outage must not turn it into
+        an invalid request)."""
+        unreachable: ModelInfo | None = None
+        for model in self._candidates:
+            if model.id == wanted.id or shortfall(model, need, self.max_cost) is not None:
+                continue
+            if state.reachable(model.id):
+                return model
+            if unreachable is None:
+                unreachable = model
+        return None if reachable_only else unreachable
 
     def capable(self, model: ModelInfo, need: Need) -> str | None:
         return shortfall(model, need, self.max_cost)

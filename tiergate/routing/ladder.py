@@ -2,7 +2,9 @@
 
 The policy only decides which rungs this request may use: a rung that lacks a capability the
 request needs (vision, tools, context room) or breaks the route's cost cap is left out, and
-the reason says so. If no rung is left, the cheapest capable served model answers alone.
+the reason says so. So is a rung whose deployments all have their circuit breaker open: the
+next rung answers at once, and the reason tells why. If no rung is left, the cheapest capable
+served model that can be reached answers alone.
 """
 
 from __future__ import annotations
@@ -38,12 +40,14 @@ class LadderPolicy:
             deployments = state.deployments_for(model.id)
             if why is None and not deployments:
                 why = "not served"
+            elif why is None and not state.reachable(model.id):
+                why = "circuit open"  # the executor would only find every breaker open
             if why is not None:
                 skipped.append(f"{model.id} {why}")
                 continue
             tiers.append(Tier(model, deployments))
         if not tiers:
-            choice = self._selector.choose(self._models[-1], need)
+            choice = self._selector.choose(self._models[-1], need, state)
             return single_tier_plan(self.name, choice, f"{self._summary}: no rung fits", state)
         reason = self._summary
         if skipped:

@@ -46,5 +46,5 @@ class LearnedPolicy:
         wanted = self._strong if strong else self._weak
         comparison = ">=" if strong else "<"
         why = f"learned score {score:.3f} {comparison} threshold {self._threshold:.3f}"
-        choice = self._selector.choose(wanted, Need.of(request))
+        choice = self._selector.choose(wanted, Need.of(request), state)
         return single_tier_plan(self.name, choice, f"{why} -> {wanted.id}", state)

@@ -60,13 +60,22 @@ class Plan:
 
 @dataclass(frozen=True, slots=True)
 class RoutingState:
-    """What a policy may look at besides the request: which deployments exist and are healthy."""
+    """What a policy may look at besides the request: which deployments exist, and which of
+    them have their circuit breaker open (``unhealthy``: failing, inside the cool-down; a
+    breaker past its cool-down counts as healthy again so that a request can probe it)."""
 
     deployments: Mapping[str, tuple[Deployment, ...]]
     unhealthy: frozenset[str] = field(default_factory=frozenset)
 
     def deployments_for(self, model_id: str) -> tuple[Deployment, ...]:
         return self.deployments.get(model_id, ())
+
+    def reachable(self, model_id: str) -> bool:
+        """Whether some deployment of the model is served and not cut off by its breaker."""
+        deployments = self.deployments.get(model_id, ())
+        if not self.unhealthy:
+            return bool(deployments)
+        return any(d.name not in self.unhealthy for d in deployments)
 
 
 class Policy(Protocol):

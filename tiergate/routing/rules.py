@@ -79,7 +79,7 @@ class RulesPolicy:
             if held is not None:
                 wanted, why = rule.model, f"rule {rule.number} ({held})"
                 break
-        choice = self._selector.choose(wanted, need)
+        choice = self._selector.choose(wanted, need, state)
         return single_tier_plan(self.name, choice, f"{why} -> {wanted.id}", state)
 
 
