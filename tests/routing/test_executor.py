@@ -89,6 +89,29 @@ async def test_429_retry_after_is_honoured(
     assert len(anthropic_upstream.requests) == 2
 
 
+async def test_a_stream_refused_before_its_first_event_is_retried_after_the_wait(
+    registry: ProviderRegistry, anthropic_upstream: FakeUpstream
+) -> None:
+    """The stream path's back-off: the 429's hint is slept (outside the handler), the same
+    deployment is asked again, and the stream that follows reaches the caller whole."""
+    anthropic_upstream.fail(429, "slow down", retry_after=2.5).reply("streamed after the wait")
+    sleeps = Sleeps()
+    executor = Executor(registry, RetryConfig(max_retries=2), sleep=sleeps)
+    plan = single("claude-haiku-4-5", deployment("a", "claude-haiku-4-5", anthropic_upstream))
+    request = ask("hi")
+    request.stream = True
+
+    stream = await executor.open_stream(request, plan, OPTIONS)
+
+    assert await text_of(stream.events) == "streamed after the wait"
+    assert sleeps.delays == [2.5]
+    assert [(a.outcome, a.status) for a in stream.attempts] == [
+        ("provider_error", 429),
+        ("ok", 200),
+    ]
+    assert len(anthropic_upstream.requests) == 2
+
+
 async def test_retry_without_hint_backs_off_exponentially(
     registry: ProviderRegistry, anthropic_upstream: FakeUpstream
 ) -> None:

@@ -12,6 +12,11 @@ Order of fallbacks for one request:
 A ladder's non-final tiers are called without streaming so validators can read the whole
 answer; only the final tier (or a passing answer re-emitted as events) streams to the client.
 Once a stream's first event has gone to the client it is never retried.
+
+Retry back-offs are awaited after the ``except`` block that caught the failure, never inside
+it: a coroutine compiled by mypyc that is suspended inside a handler leaves the handled
+exception visible to every other task (``tests/test_compiled_build.py``), and this module
+should stay ready to join the compiled build.
 """
 
 from __future__ import annotations
@@ -158,6 +163,7 @@ class Executor:
                 attempt = Attempt(len(attempts) + 1, index, tier.model, deployment)
                 attempts.append(attempt)
                 started = time.perf_counter()
+                response: ChatResponse | None = None
                 try:
                     response = await provider.complete(
                         _cached(request, tier, self._auto_cache), deployment, options
@@ -165,7 +171,8 @@ class Executor:
                 except ProviderError as exc:
                     self._failed(attempt, exc, started)
                     last = exc
-                    if not await self._should_retry(exc, retry):
+                if response is None:  # back-off after the handler: see the module docstring
+                    if last is None or not await self._should_retry(last, retry):
                         break
                     continue
                 attempt.latency_ms = (time.perf_counter() - started) * 1000
@@ -279,19 +286,21 @@ class Executor:
                 iterator = provider.stream(
                     _cached(request, tier, self._auto_cache), deployment, options
                 ).__aiter__()
+                first: StreamEvent | None = None
                 try:
                     first = await iterator.__anext__()
                 except StopAsyncIteration:
-                    exc = ProviderError(
+                    empty = ProviderError(
                         "upstream sent an empty stream", status=502, provider=deployment.name
                     )
-                    self._failed(attempt, exc, started)
-                    last = exc
+                    self._failed(attempt, empty, started)
+                    last = empty
                     continue
                 except ProviderError as exc:
                     self._failed(attempt, exc, started)
                     last = exc
-                    if not await self._should_retry(exc, retry):
+                if first is None:  # back-off after the handler: see the module docstring
+                    if last is None or not await self._should_retry(last, retry):
                         break
                     continue
                 outcome = StreamOutcome(index, tier.model, deployment, attempts, _empty())
