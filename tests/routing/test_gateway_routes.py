@@ -7,7 +7,10 @@ and ``gpt-5.4`` from the fake OpenAI API (``tests/e2e/gateway_fixtures.py``).
 from __future__ import annotations
 
 import base64
+import sqlite3
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -131,3 +134,76 @@ def test_unservable_request_is_a_400_in_the_callers_format(
         assert "no model on this route can serve the request" in str(exc)
     else:
         raise AssertionError("expected a 400")
+
+
+JUDGED: dict[str, Any] = {
+    "judged": {
+        "ladder": ["claude-haiku-4-5", "claude-sonnet-4-6"],
+        "validators": [
+            {"type": "judge", "model": "claude-haiku-4-5", "prompt": "Answer PASS or FAIL."}
+        ],
+    }
+}
+
+
+def _logged(data_dir: Path, request_id: str) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """The request's log row (cost, baseline) and its attempt rows, once the batch landed."""
+    deadline = time.monotonic() + 10
+    with sqlite3.connect(data_dir / "tiergate.db") as db:
+        while True:
+            row = db.execute(
+                "SELECT cost_pusd, baseline_pusd, attempts FROM requests WHERE id = ?",
+                (request_id,),
+            ).fetchone()
+            if row is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        attempts = db.execute(
+            "SELECT n, tier, model, outcome, input_tokens, output_tokens, cost_pusd "
+            "FROM attempts WHERE request_id = ? ORDER BY n",
+            (request_id,),
+        ).fetchall()
+    assert row is not None, "the request was never logged"
+    return row, attempts
+
+
+def test_a_judges_calls_are_billed_and_logged_with_the_request_it_grades(
+    make_gateway: Callable[..., str],  # noqa: F811
+    anthropic_upstream: FakeUpstream,
+    tmp_path: Path,
+) -> None:
+    """Haiku answers, the judge (Haiku too) says FAIL, Sonnet answers: the bill holds all
+    three calls. Then a passing answer: both calls billed, and the baseline (Sonnet, the
+    default) prices the answer's usage, not the judge's."""
+    answer, verdict = FakeUsage(input_tokens=10, output_tokens=5), FakeUsage(20, 1)
+    client = anthropic.Anthropic(base_url=make_gateway(routes=JUDGED), api_key="x")
+    question: Any = [{"role": "user", "content": "I was charged twice"}]
+
+    anthropic_upstream.reply("maybe billing?", usage=answer).reply("FAIL", usage=verdict)
+    anthropic_upstream.reply("billing", usage=answer)
+    raw = client.messages.with_raw_response.create(
+        model="judged", max_tokens=16, messages=question
+    )
+    assert raw.headers["x-tiergate-model"] == "claude-sonnet-4-6"
+    assert raw.headers["x-tiergate-attempts"] == "3"
+    # Haiku (10 x 1 + 5 x 5) + judge on Haiku (20 x 1 + 1 x 5) + Sonnet (10 x 3 + 5 x 15)
+    # = 35 + 25 + 105 = 165 micro-dollars.
+    assert raw.headers["x-tiergate-cost-usd"] == "0.000165"
+    row, attempts = _logged(tmp_path, raw.headers["x-tiergate-request-id"])
+    assert row == (165_000_000, 105_000_000, 3)
+    assert attempts == [
+        (1, 0, "claude-haiku-4-5", "validator_failed", 10, 5, 35_000_000),
+        (2, 0, "claude-haiku-4-5", "judge", 20, 1, 25_000_000),
+        (3, 1, "claude-sonnet-4-6", "ok", 10, 5, 105_000_000),
+    ]
+
+    anthropic_upstream.reply("billing", usage=answer).reply("PASS", usage=verdict)
+    passed = client.messages.with_raw_response.create(
+        model="judged", max_tokens=16, messages=question
+    )
+    assert passed.parse().content[0].type == "text"
+    assert passed.headers["x-tiergate-model"] == "claude-haiku-4-5"
+    assert passed.headers["x-tiergate-cost-usd"] == "0.000060"
+    row, attempts = _logged(tmp_path, passed.headers["x-tiergate-request-id"])
+    assert row == (60_000_000, 105_000_000, 2)
+    assert [(a[0], a[3]) for a in attempts] == [(1, "ok"), (2, "judge")]

@@ -1,6 +1,21 @@
 """Carries out routing plans against providers. See ``run.py`` for the fallback order."""
 
 from tiergate.executor.breaker import CircuitBreakers
-from tiergate.executor.run import Attempt, Executor, Outcome, StreamOutcome
+from tiergate.executor.run import (
+    Attempt,
+    Executor,
+    Outcome,
+    StreamOutcome,
+    answering,
+    record_validation_calls,
+)
 
-__all__ = ["Attempt", "CircuitBreakers", "Executor", "Outcome", "StreamOutcome"]
+__all__ = [
+    "Attempt",
+    "CircuitBreakers",
+    "Executor",
+    "Outcome",
+    "StreamOutcome",
+    "answering",
+    "record_validation_calls",
+]

@@ -24,7 +24,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 
 import orjson
@@ -60,11 +61,34 @@ class Attempt:
     tier: int
     model: ModelInfo
     deployment: Deployment
-    outcome: str = "ok"  # ok | provider_error | validator_failed
+    # ok | provider_error | validator_failed | judge (a validator's own call, billed with it)
+    outcome: str = "ok"
     latency_ms: float = 0.0
     usage: Usage | None = None
     status: int | None = None
     error: str | None = None
+
+
+# The upstream calls validators make while grading one answer (a judge model's), collected
+# per task while ``Executor._validate`` runs so the graded request pays for them. A
+# ``JudgeClient`` hands in the attempts of each call it makes: ``record_validation_calls``.
+_VALIDATION_CALLS: ContextVar[list[Attempt] | None] = ContextVar(
+    "tiergate_validation_calls", default=None
+)
+
+
+def record_validation_calls(attempts: Sequence[Attempt]) -> None:
+    """Charge ``attempts`` (a validator's upstream call) to the request being validated; a
+    no-op outside validation."""
+    sink = _VALIDATION_CALLS.get()
+    if sink is not None:
+        sink.extend(attempts)
+
+
+def answering(attempts: Sequence[Attempt]) -> Attempt | None:
+    """The attempt whose answer went to the client: the last ``ok`` one (a judge's calls
+    may follow it)."""
+    return next((a for a in reversed(attempts) if a.outcome == "ok"), None)
 
 
 @dataclass(slots=True)
@@ -130,16 +154,36 @@ class Executor:
                 if exc.status in (400, 413, 422) or final:
                     raise
                 continue
-            if not final and plan.validators:
-                verdict_reason = await self._validate(request, response, plan)
-                if verdict_reason is not None:
-                    attempts[-1].outcome = "validator_failed"
-                    attempts[-1].error = verdict_reason
-                    continue
+            graded = not final and bool(plan.validators)
+            if graded and not await self._validate(request, response, plan, attempts):
+                continue
             return Outcome(response, index, tier.model, deployment, attempts)
         raise last_error or GatewayError("routing plan has no tiers", status=500)
 
     async def _validate(
+        self, request: ChatRequest, response: ChatResponse, plan: Plan, attempts: list[Attempt]
+    ) -> bool:
+        """Whether the answer of ``attempts[-1]`` passes; a failing one is marked so. The
+        upstream calls validators made meanwhile (a judge's) join ``attempts`` after it, as
+        ``judge`` attempts of the same tier, so they are billed and logged with the request."""
+        graded = attempts[-1]
+        calls: list[Attempt] = []
+        token = _VALIDATION_CALLS.set(calls)
+        try:
+            reason = await self._verdict(request, response, plan)
+        finally:
+            _VALIDATION_CALLS.reset(token)
+        if reason is not None:
+            graded.outcome = "validator_failed"
+            graded.error = reason
+        for call in calls:
+            if call.usage is not None:  # a refused or failed call made no billable use
+                attempts.append(
+                    replace(call, n=len(attempts) + 1, tier=graded.tier, outcome="judge")
+                )
+        return reason is None
+
+    async def _verdict(
         self, request: ChatRequest, response: ChatResponse, plan: Plan
     ) -> str | None:
         for validator in plan.validators:
@@ -226,10 +270,7 @@ class Executor:
                     response, deployment = await self._call_tier(
                         buffered, tier, index, options, attempts
                     )
-                    reason = await self._validate(request, response, plan)
-                    if reason is not None:
-                        attempts[-1].outcome = "validator_failed"
-                        attempts[-1].error = reason
+                    if not await self._validate(request, response, plan, attempts):
                         continue
                     return self._replayed(response, index, tier, deployment, attempts)
                 return await self._open_tier(request, tier, index, options, attempts)

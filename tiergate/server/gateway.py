@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from tiergate.catalog import Catalog, ModelInfo, load_catalog
 from tiergate.config import Settings
-from tiergate.executor import Executor
+from tiergate.executor import Executor, record_validation_calls
 from tiergate.providers.base import CallOptions, Deployment
 from tiergate.providers.registry import ProviderRegistry, build_deployments
 from tiergate.routing.direct import DirectPolicy
@@ -115,8 +115,8 @@ def build_gateway(settings: Settings, providers: ProviderRegistry | None = None)
 class ExecutorJudge:
     """Lets judge validators call a model through this gateway's own deployments.
 
-    Judge calls are not added to the graded request's attempts, so their cost is not in its
-    bill (a known gap, noted in the routing issue)."""
+    Each call's attempts are charged to the request being graded (``judge`` attempts in its
+    bill, budget and log rows), so a judged ladder's cost shows what it really spent."""
 
     def __init__(self, gateway: Gateway) -> None:
         self._gateway = gateway
@@ -125,4 +125,5 @@ class ExecutorJudge:
         gateway = self._gateway
         plan = gateway.direct(request, gateway.catalog, gateway.routing_state())
         outcome = await gateway.executor.run(request, plan, CallOptions())
+        record_validation_calls(outcome.attempts)
         return outcome.response
