@@ -181,9 +181,7 @@ def test_a_judges_calls_are_billed_and_logged_with_the_request_it_grades(
 
     anthropic_upstream.reply("maybe billing?", usage=answer).reply("FAIL", usage=verdict)
     anthropic_upstream.reply("billing", usage=answer)
-    raw = client.messages.with_raw_response.create(
-        model="judged", max_tokens=16, messages=question
-    )
+    raw = client.messages.with_raw_response.create(model="judged", max_tokens=16, messages=question)
     assert raw.headers["x-tiergate-model"] == "claude-sonnet-4-6"
     assert raw.headers["x-tiergate-attempts"] == "3"
     # Haiku (10 x 1 + 5 x 5) + judge on Haiku (20 x 1 + 1 x 5) + Sonnet (10 x 3 + 5 x 15)
