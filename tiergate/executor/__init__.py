@@ -6,7 +6,7 @@ from tiergate.executor.run import (
     Executor,
     Outcome,
     StreamOutcome,
-    answering,
+    answer_usage,
     record_validation_calls,
 )
 
@@ -16,6 +16,6 @@ __all__ = [
     "Executor",
     "Outcome",
     "StreamOutcome",
-    "answering",
+    "answer_usage",
     "record_validation_calls",
 ]

@@ -85,10 +85,13 @@ def record_validation_calls(attempts: Sequence[Attempt]) -> None:
         sink.extend(attempts)
 
 
-def answering(attempts: Sequence[Attempt]) -> Attempt | None:
-    """The attempt whose answer went to the client: the last ``ok`` one (a judge's calls
-    may follow it)."""
-    return next((a for a in reversed(attempts) if a.outcome == "ok"), None)
+def answer_usage(attempts: Sequence[Attempt]) -> Usage | None:
+    """What the answer the client got used: the last attempt with usage that is not a judge's
+    call (a judge grades an answer after it arrived, so its calls may come last)."""
+    for attempt in reversed(attempts):
+        if attempt.usage is not None and attempt.outcome != "judge":
+            return attempt.usage
+    return None
 
 
 @dataclass(slots=True)

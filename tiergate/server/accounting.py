@@ -12,7 +12,7 @@ from decimal import Decimal
 from tiergate.catalog import Catalog, ModelInfo
 from tiergate.config import Settings
 from tiergate.cost import CreditPlan, counterfactual_usd, credits_of, usd_of
-from tiergate.executor import Attempt, answering
+from tiergate.executor import Attempt, answer_usage
 from tiergate.types import Usage
 
 
@@ -61,8 +61,7 @@ class Accountant:
         # The counterfactual is "this request sent once to the baseline": the answering
         # attempt's usage priced at the baseline's rates (escalation and judge attempts
         # don't count).
-        final = attempts[-1] if attempts[-1].outcome == "ok" else answering(attempts)
-        answered = final.usage if final is not None else None
+        answered = answer_usage(attempts)
         baseline: Decimal | None = None
         if answered is not None and self._baseline is not None:
             baseline = counterfactual_usd(answered, self._baseline)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tiergate.cost import cache_savings_usd
-from tiergate.executor import answering
+from tiergate.executor import answer_usage
 from tiergate.redaction import redact
 from tiergate.store.records import AttemptRecord, RequestRecord
 from tiergate.types import ChatRequest, Usage
@@ -101,9 +101,9 @@ def build_record(trace: RequestTrace, bodies: bool = False) -> RequestRecord:
             )
         )  # fmt: skip
     if source is not None and attempts:
-        last = attempts[-1] if attempts[-1].outcome == "ok" else answering(attempts)
-        if last is not None and last.usage is not None:
-            record.cache_savings_usd = cache_savings_usd(last.usage, source.model)
+        answered = answer_usage(attempts)
+        if answered is not None:
+            record.cache_savings_usd = cache_savings_usd(answered, source.model)
     calls: list[tuple[str, Any]] = []
     if trace.outcome is not None:
         response = trace.outcome.response
