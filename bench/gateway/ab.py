@@ -17,6 +17,9 @@ and the median over rounds of each target's CPU relative to the first target's i
 (``ablate/NAME/``, see its README), which prices that part end to end:
 
     .venv/bin/python bench/gateway/ab.py --variant no-log --variant no-record --rounds 10
+
+``--loaded-passthrough`` adds a control: the pass-through with tiergate's whole app built in
+its process but unused, which tells the cost of the process's size from that of the work.
 """
 
 from __future__ import annotations
@@ -60,6 +63,12 @@ def main() -> None:
         "--compiled", action="store_true", help="also run the compiled build (build/compiled)"
     )
     parser.add_argument(
+        "--loaded-passthrough",
+        action="store_true",
+        help="also run the pass-through with tiergate's app built in its process "
+        "(ablate/loaded-passthrough)",
+    )
+    parser.add_argument(
         "--variant",
         action="append",
         default=[],
@@ -90,6 +99,11 @@ def main() -> None:
     passthrough = tg.passthrough(9200, upstream_url, "aiohttp")
     passthrough.cores = "0"
     runs.append(("passthrough", passthrough))
+    if args.loaded_passthrough:
+        loaded = tg.passthrough(9201, upstream_url, "aiohttp", name="passthrough-loaded")
+        loaded.cores = "0"
+        loaded.env["PYTHONPATH"] = f"{ABLATIONS / 'loaded-passthrough'}{os.pathsep}{tg.ROOT}"
+        runs.append(("passthrough loaded", loaded))
 
     logs = Path(tempfile.mkdtemp(prefix="tiergate-ab-"))
     upstream = tg.upstream(9100, "1")
