@@ -7,8 +7,6 @@ and ``gpt-5.4`` from the fake OpenAI API (``tests/e2e/gateway_fixtures.py``).
 from __future__ import annotations
 
 import base64
-import sqlite3
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import openai
 from tests.e2e.gateway_fixtures import make_gateway  # noqa: F401  (pytest fixture)
 from tests.fakes.script import FakeUsage
 from tests.fakes.upstream import FakeUpstream
+from tests.support.log_rows import logged
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32).decode()
 ROUTES: dict[str, Any] = {
@@ -136,6 +135,7 @@ def test_unservable_request_is_a_400_in_the_callers_format(
         raise AssertionError("expected a 400")
 
 
+MONEY = "cost_pusd, baseline_pusd, attempts"
 JUDGED: dict[str, Any] = {
     "judged": {
         "ladder": ["claude-haiku-4-5", "claude-sonnet-4-6"],
@@ -144,27 +144,6 @@ JUDGED: dict[str, Any] = {
         ],
     }
 }
-
-
-def _logged(data_dir: Path, request_id: str) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
-    """The request's log row (cost, baseline) and its attempt rows, once the batch landed."""
-    deadline = time.monotonic() + 10
-    with sqlite3.connect(data_dir / "tiergate.db") as db:
-        while True:
-            row = db.execute(
-                "SELECT cost_pusd, baseline_pusd, attempts FROM requests WHERE id = ?",
-                (request_id,),
-            ).fetchone()
-            if row is not None or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        attempts = db.execute(
-            "SELECT n, tier, model, outcome, input_tokens, output_tokens, cost_pusd "
-            "FROM attempts WHERE request_id = ? ORDER BY n",
-            (request_id,),
-        ).fetchall()
-    assert row is not None, "the request was never logged"
-    return row, attempts
 
 
 def test_a_judges_calls_are_billed_and_logged_with_the_request_it_grades(
@@ -187,9 +166,9 @@ def test_a_judges_calls_are_billed_and_logged_with_the_request_it_grades(
     # Haiku (10 x 1 + 5 x 5) + judge on Haiku (20 x 1 + 1 x 5) + Sonnet (10 x 3 + 5 x 15)
     # = 35 + 25 + 105 = 165 micro-dollars.
     assert raw.headers["x-tiergate-cost-usd"] == "0.000165"
-    row, attempts = _logged(tmp_path, raw.headers["x-tiergate-request-id"])
+    row, attempts = logged(tmp_path, raw.headers["x-tiergate-request-id"], MONEY)
     assert row == (165_000_000, 105_000_000, 3)
-    assert attempts == [
+    assert [(a[0], a[1], a[2], a[3], a[5], a[6], a[7]) for a in attempts] == [
         (1, 0, "claude-haiku-4-5", "validator_failed", 10, 5, 35_000_000),
         (2, 0, "claude-haiku-4-5", "judge", 20, 1, 25_000_000),
         (3, 1, "claude-sonnet-4-6", "ok", 10, 5, 105_000_000),
@@ -202,6 +181,6 @@ def test_a_judges_calls_are_billed_and_logged_with_the_request_it_grades(
     assert passed.parse().content[0].type == "text"
     assert passed.headers["x-tiergate-model"] == "claude-haiku-4-5"
     assert passed.headers["x-tiergate-cost-usd"] == "0.000060"
-    row, attempts = _logged(tmp_path, passed.headers["x-tiergate-request-id"])
+    row, attempts = logged(tmp_path, passed.headers["x-tiergate-request-id"], MONEY)
     assert row == (60_000_000, 105_000_000, 2)
     assert [(a[0], a[3]) for a in attempts] == [(1, "ok"), (2, "judge")]

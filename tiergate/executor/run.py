@@ -39,6 +39,7 @@ from tiergate.executor.replay import response_events
 from tiergate.providers.base import CallOptions, Deployment
 from tiergate.providers.registry import ProviderRegistry
 from tiergate.routing.plan import Plan, Tier
+from tiergate.tokens import estimate_input_tokens
 from tiergate.types import (
     BlockDelta,
     BlockStart,
@@ -62,6 +63,7 @@ class Attempt:
     model: ModelInfo
     deployment: Deployment
     # ok | provider_error | validator_failed | judge (a validator's own call, billed with it)
+    # | cut (a stream stopped early, billed for what it used: ``StreamOutcome.cut``)
     outcome: str = "ok"
     latency_ms: float = 0.0
     usage: Usage | None = None
@@ -120,6 +122,32 @@ class StreamOutcome:
     stop_reason: str | None = None
     # Tool calls streamed so far: block index -> [name, accumulated JSON arguments].
     tool_calls: dict[int, list[str]] = field(default_factory=dict)
+    # The attempt still streaming (None once its stream ended, or for a replayed answer), and
+    # the characters of text and tool arguments it has streamed: what ``cut`` charges for.
+    live: Attempt | None = None
+    streamed_chars: int = 0
+    started: float = 0.0
+
+    def cut(self, request: ChatRequest, status: int) -> None:
+        """The stream stopped before its end (the client left, or ``max_stream_seconds``): the
+        live attempt is charged for what it used so far. That is the usage the upstream
+        reported (Anthropic sends the input at the start), and where it reported none (OpenAI
+        sends usage only at the end) an estimate: the prompt's tokens, and one output token per
+        four characters streamed. A stream that already ended is left as it is."""
+        attempt = self.live
+        if attempt is None:
+            return
+        self.live = None
+        used = self.usage
+        if not used.total_input():
+            used = replace(used, input_tokens=estimate_input_tokens(request))
+        streamed = (self.streamed_chars + 3) // 4
+        if streamed > used.output_tokens:
+            used = replace(used, output_tokens=streamed)
+        self.usage = attempt.usage = used
+        attempt.outcome = "cut"
+        attempt.status = status
+        attempt.latency_ms = (time.perf_counter() - self.started) * 1000
 
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -143,8 +171,17 @@ class Executor:
         self._sleep = sleep
 
     # -- non-streaming ----------------------------------------------------------------------
-    async def run(self, request: ChatRequest, plan: Plan, options: CallOptions) -> Outcome:
-        attempts: list[Attempt] = []
+    async def run(
+        self,
+        request: ChatRequest,
+        plan: Plan,
+        options: CallOptions,
+        attempts: list[Attempt] | None = None,
+    ) -> Outcome:
+        """Carry out ``plan``. Every attempt goes into ``attempts`` as it is made (a list the
+        caller may pass), so a request that fails in the end still has what it spent on the
+        way (an escalation, a judge) to bill and log."""
+        attempts = [] if attempts is None else attempts
         last_error: GatewayError | None = None
         for index, tier in enumerate(plan.tiers):
             final = index == len(plan.tiers) - 1
@@ -259,10 +296,15 @@ class Executor:
 
     # -- streaming --------------------------------------------------------------------------
     async def open_stream(
-        self, request: ChatRequest, plan: Plan, options: CallOptions
+        self,
+        request: ChatRequest,
+        plan: Plan,
+        options: CallOptions,
+        attempts: list[Attempt] | None = None,
     ) -> StreamOutcome:
-        """Run the plan until a stream's first event arrives; from then on no retry happens."""
-        attempts: list[Attempt] = []
+        """Run the plan until a stream's first event arrives; from then on no retry happens.
+        ``attempts`` as for ``run``."""
+        attempts = [] if attempts is None else attempts
         last_error: GatewayError | None = None
         for index, tier in enumerate(plan.tiers):
             final = index == len(plan.tiers) - 1
@@ -332,7 +374,18 @@ class Executor:
                 ).__aiter__()
                 first: StreamEvent | None = None
                 try:
-                    first = await iterator.__anext__()
+                    # The deployment's timeout bounds the wait for the first event too: the
+                    # read timeout alone restarts on every chunk, so an upstream sending only
+                    # keep-alive comments would hold the request (and its connection) forever.
+                    async with asyncio.timeout(deployment.timeout):
+                        first = await iterator.__anext__()
+                except TimeoutError:
+                    last = ProviderError(
+                        f"upstream {deployment.name} sent no event within {deployment.timeout:g} s",
+                        status=504,
+                        provider=deployment.name,
+                    )
+                    self._failed(attempt, last, started)
                 except StopAsyncIteration:
                     empty = ProviderError(
                         "upstream sent an empty stream", status=502, provider=deployment.name
@@ -348,6 +401,7 @@ class Executor:
                         break
                     continue
                 outcome = StreamOutcome(index, tier.model, deployment, attempts, _empty())
+                outcome.live, outcome.started = attempt, started
                 outcome.events = self._follow(outcome, attempt, first, iterator, started)
                 return outcome
             if last is not None and not _fails_over(last):
@@ -367,6 +421,7 @@ class Executor:
         try:
             while event is not None:
                 if isinstance(event, BlockDelta):
+                    outcome.streamed_chars += len(event.value)
                     if outcome.ttft_ms is None:
                         outcome.ttft_ms = (time.perf_counter() - started) * 1000
                     if event.kind == "input_json" and event.index in outcome.tool_calls:
@@ -384,6 +439,7 @@ class Executor:
                 except StopAsyncIteration:
                     event = None
         except ProviderError as exc:
+            outcome.live = None
             self._failed(attempt, exc, started)
             attempt.usage = outcome.usage
             raise
@@ -391,6 +447,9 @@ class Executor:
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:
                 await aclose()
+        if outcome.live is None:  # cut while the upstream was being closed: cut() charged it
+            return
+        outcome.live = None
         attempt.latency_ms = (time.perf_counter() - started) * 1000
         attempt.usage = outcome.usage
         attempt.status = 200

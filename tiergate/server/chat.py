@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
-from tiergate.errors import GatewayError, InternalError, InvalidRequest, PayloadTooLarge
+from tiergate.errors import (
+    KIND_TIMEOUT,
+    GatewayError,
+    InternalError,
+    InvalidRequest,
+    PayloadTooLarge,
+)
 from tiergate.providers.base import CallOptions
 from tiergate.server.auth import Principal
 from tiergate.server.ready import Pending, next_ready
@@ -89,11 +95,11 @@ async def handle_chat(
     if principal.key is not None and gateway.guard is not None:
         trace.reservation = await gateway.guard.admit(principal.key, request, plan)
     if request.stream:
-        outcome = await gateway.executor.open_stream(request, plan, options)
+        outcome = await gateway.executor.open_stream(request, plan, options, trace.attempts)
         trace.stream = outcome
         await _send_stream(gateway, wire, trace, outcome, request, receive, send)
         return
-    result = await gateway.executor.run(request, plan, options)
+    result = await gateway.executor.run(request, plan, options, trace.attempts)
     trace.outcome = result
     trace.finish(gateway.accountant, status=200)
     payload = wire.encode_response(result.response, request.model)
@@ -154,6 +160,7 @@ async def _send_stream(
             raise failure
 
     status = 200
+    failure: GatewayError | None = None  # why the stream ended early, for the log's error_class
     pumping = asyncio.ensure_future(pump())
     watching = asyncio.ensure_future(_wait_disconnect(receive))
     # Not ``finally``: the clean-up awaits, and it must not await inside a handler (see
@@ -170,14 +177,18 @@ async def _send_stream(
             if error is None:
                 tail = encoder.finish()
             else:
-                status = getattr(error, "status", 500)
-                tail = encoder.error(_as_gateway_error(error, trace))
+                failure = _as_gateway_error(error, trace)
+                status = failure.status
+                tail = encoder.error(failure)
             await send({"type": "http.response.body", "body": tail, "more_body": False})
         elif watching in done:
             status = 499  # client closed the connection; upstream call is cancelled below
         else:
             status = 504
-            tail = encoder.error(GatewayError("stream exceeded the maximum duration", status=504))
+            failure = GatewayError(
+                "stream exceeded the maximum duration", status=504, kind=KIND_TIMEOUT
+            )
+            tail = encoder.error(failure)
             await send({"type": "http.response.body", "body": tail, "more_body": False})
     except BaseException as exc:
         interrupted = exc
@@ -185,7 +196,8 @@ async def _send_stream(
         if not task.done():
             task.cancel()
     await asyncio.gather(pumping, watching, return_exceptions=True)
-    trace.finish(gateway.accountant, status=status)
+    outcome.cut(request, status)  # a stream stopped early pays for what it used
+    trace.finish(gateway.accountant, status=status, error=failure)
     if interrupted is not None:
         raise interrupted
 

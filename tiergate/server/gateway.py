@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from tiergate.catalog import Catalog, ModelInfo, load_catalog
 from tiergate.config import Settings
-from tiergate.executor import Executor, record_validation_calls
+from tiergate.executor import Attempt, Executor, record_validation_calls
 from tiergate.providers.base import CallOptions, Deployment
 from tiergate.providers.registry import ProviderRegistry, build_deployments
 from tiergate.routing.direct import DirectPolicy
@@ -124,6 +124,9 @@ class ExecutorJudge:
     async def complete(self, request: ChatRequest) -> ChatResponse:
         gateway = self._gateway
         plan = gateway.direct(request, gateway.catalog, gateway.routing_state())
-        outcome = await gateway.executor.run(request, plan, CallOptions())
-        record_validation_calls(outcome.attempts)
+        calls: list[Attempt] = []
+        try:
+            outcome = await gateway.executor.run(request, plan, CallOptions(), calls)
+        finally:  # a judge that failed in the end may still have made billable calls
+            record_validation_calls(calls)
         return outcome.response

@@ -40,13 +40,9 @@ class RequestTrace:
     on_finish: Callable[[RequestTrace], None] | None = None
     finished: bool = False
 
-    @property
-    def attempts(self) -> list[Attempt]:
-        if self.outcome is not None:
-            return self.outcome.attempts
-        if self.stream is not None:
-            return self.stream.attempts
-        return []
+    # Every upstream attempt as the executor makes it, kept when the request fails in the end
+    # (an escalation that was paid for, then a failing last rung, is billed and logged).
+    attempts: list[Attempt] = field(default_factory=list)
 
     def answered_by(self) -> str | None:
         source = self.outcome or self.stream
