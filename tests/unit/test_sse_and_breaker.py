@@ -31,6 +31,12 @@ def test_sse_close_flushes_unterminated_event() -> None:
     assert parser.close() == [SSEEvent(None, "tail")]
 
 
+def test_bytes_that_are_not_utf8_become_replacement_characters() -> None:
+    parser = SSEParser()
+    events = parser.feed(b'event: d\xff\ndata: {"t": "caf\xc3"}\n\n')
+    assert events == [SSEEvent("d\ufffd", '{"t": "caf\ufffd"}')]
+
+
 def test_encode_sse_round_trips() -> None:
     parser = SSEParser()
     frame = encode_sse(b'{"x":1}', "ping") + encode_sse(b"[DONE]")

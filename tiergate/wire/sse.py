@@ -17,7 +17,10 @@ class SSEEvent:
 
 
 class SSEParser:
-    """Incremental SSE parser (the subset LLM APIs use: ``event:``, ``data:``, comments)."""
+    """Incremental SSE parser (the subset LLM APIs use: ``event:``, ``data:``, comments).
+
+    Bytes that are not UTF-8 become U+FFFD, as the SSE standard decodes a stream, rather than
+    failing the request: one bad byte from an upstream should not cost the whole answer."""
 
     __slots__ = ("_buffer", "_data", "_event")
 
@@ -52,9 +55,9 @@ class SSEParser:
             if value.startswith(b" "):
                 value = value[1:]
             if name == b"data":
-                self._data.append(value.decode("utf-8"))
+                self._data.append(value.decode("utf-8", "replace"))
             elif name == b"event":
-                self._event = value.decode("utf-8")
+                self._event = value.decode("utf-8", "replace")
         self._buffer = buffer[start:]
         return events
 
