@@ -102,6 +102,8 @@ def _check_system(system: Any) -> str | None:
             return f"system.{i}.type: Input should be 'text'"
         if not isinstance(block.get("text"), str):
             return f"system.{i}.text: Field required"
+        if not block["text"]:
+            return "system: text content blocks must be non-empty"
     return None
 
 
@@ -185,6 +187,8 @@ def _check_block(block: Any, where: str, role: str, tool_uses: set[str]) -> str 
     kind = block["type"]
     if kind == "text" and not isinstance(block.get("text"), str):
         return f"{where}.text: Field required"
+    if kind == "text" and not block["text"]:
+        return "messages: text content blocks must be non-empty"
     if kind == "image":
         source = block.get("source")
         if not isinstance(source, dict) or source.get("type") not in ("base64", "url", "file"):
@@ -214,6 +218,9 @@ def _check_block(block: Any, where: str, role: str, tool_uses: set[str]) -> str 
         inner = block.get("content")
         if inner is not None and not isinstance(inner, str | list):
             return f"{where}.content: Input should be a valid string or list"
+        for item in inner if isinstance(inner, list) else ():
+            if isinstance(item, dict) and item.get("type") == "text" and not item.get("text"):
+                return "messages: text content blocks must be non-empty"
     if kind == "thinking" and not (
         isinstance(block.get("thinking"), str) and isinstance(block.get("signature"), str)
     ):

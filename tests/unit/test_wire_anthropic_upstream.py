@@ -344,3 +344,38 @@ def test_decode_error_tolerates_non_json_and_header_case() -> None:
     assert "HTTP 429" in empty.message
     odd = FORMAT.decode_error(500, {}, b'{"error": "flat string"}', "p")
     assert odd.kind == "api_error"
+
+
+def test_empty_text_from_an_openai_client_never_reaches_the_messages_api() -> None:
+    """A tool that printed nothing, an empty system prompt or assistant turn: OpenAI accepts
+    ``""`` in each, the Messages API refuses an empty text block anywhere."""
+    from tiergate.wire.openai import FORMAT as OPENAI
+
+    request = OPENAI.decode_request(
+        {
+            "model": "claude-haiku-4-5",
+            "messages": [
+                {"role": "system", "content": ""},
+                {"role": "user", "content": "run it"},
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "sh", "arguments": "{}"},
+                        }
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "call_1", "content": ""},
+                {"role": "assistant", "content": ""},
+                {"role": "user", "content": "and now?"},
+            ],
+        }
+    )
+    body = encode(request)  # passes the API's own checks
+    assert "system" not in body
+    assert body["messages"][2]["content"][0] == {"type": "tool_result", "tool_use_id": "call_1"}
+    texts = [b["text"] for m in body["messages"] for b in m["content"] if b["type"] == "text"]
+    assert texts == ["run it", "and now?"]

@@ -124,8 +124,11 @@ def encode_block(block: ContentBlock) -> dict[str, Any]:
             out = {"type": "image", "source": source}
     elif isinstance(block, ToolResultBlock):
         out = {"type": "tool_result", "tool_use_id": block.tool_use_id}
-        if block.content:  # the API takes a result with no content; [] is spelled by omission
-            out["content"] = [encode_block(b) for b in block.content]
+        # The API takes a result with no content ([] is spelled by omission) but refuses an
+        # empty text block, which a tool that printed nothing gives an OpenAI client.
+        content = [encode_block(b) for b in block.content if not _empty_text(b)]
+        if content:
+            out["content"] = content
         if block.is_error:
             out["is_error"] = True
     elif block.redacted:
@@ -135,3 +138,7 @@ def encode_block(block: ContentBlock) -> dict[str, Any]:
     if block.cache_control is not None:
         out["cache_control"] = block.cache_control
     return out
+
+
+def _empty_text(block: ContentBlock) -> bool:
+    return isinstance(block, TextBlock) and not block.text

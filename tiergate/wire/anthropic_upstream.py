@@ -3,7 +3,8 @@
 The request may have arrived in another format (an OpenAI client served by Claude), so the
 encoder repairs what the Messages API would reject rather than passing it on: adjacent
 same-role messages are merged (the API requires alternation), tool results are put first in
-their user message, unsigned thinking blocks are dropped (the API rejects them), and
+their user message, unsigned thinking blocks and empty text blocks are dropped (the API
+rejects both), and
 ``temperature`` is clamped to Anthropic's 0..1.
 """
 
@@ -21,6 +22,7 @@ from tiergate.types import (
     ContentBlock,
     Message,
     StopReason,
+    TextBlock,
     ThinkingBlock,
     Usage,
 )
@@ -35,11 +37,7 @@ _STOP_REASONS = frozenset(
 def _merged(messages: list[Message]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for message in messages:
-        blocks = [
-            encode_block(b)
-            for b in message.content
-            if not (isinstance(b, ThinkingBlock) and not b.signature and not b.redacted)
-        ]
+        blocks = [encode_block(b) for b in message.content if _sendable(b)]
         if not blocks:
             continue
         if out and out[-1]["role"] == message.role:
@@ -51,6 +49,14 @@ def _merged(messages: list[Message]) -> list[dict[str, Any]]:
             # the API wants tool results first in the user turn, any text after them
             entry["content"].sort(key=lambda b: b["type"] != "tool_result")
     return out
+
+
+def _sendable(block: ContentBlock) -> bool:
+    """Whether the Messages API accepts the block: it refuses unsigned thinking and empty text
+    (an OpenAI client may send ``"content": ""``, for a tool that printed nothing too)."""
+    if isinstance(block, TextBlock):
+        return bool(block.text)
+    return not (isinstance(block, ThinkingBlock) and not block.signature and not block.redacted)
 
 
 def _tool_choice(request: ChatRequest) -> dict[str, Any] | None:
@@ -73,8 +79,9 @@ def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
         "messages": _merged(request.messages),
     }
-    if request.system:
-        body["system"] = [encode_block(b) for b in request.system]
+    system = [encode_block(b) for b in request.system if b.text]
+    if system:
+        body["system"] = system
     if request.temperature is not None:
         body["temperature"] = min(max(request.temperature, 0.0), 1.0)
     if request.top_p is not None:
