@@ -211,6 +211,27 @@ def test_stream_frames_validate_and_carry_everything(include_usage: bool) -> Non
         assert all("usage" not in c for c in chunks)
 
 
+def test_a_streamed_tool_without_parameters_gets_empty_json_arguments() -> None:
+    """Anthropic streams a parameterless tool as one empty ``input_json`` delta (or none);
+    the client must end up with ``"{}"``, as OpenAI sends it, never ``""``."""
+    events: list[StreamEvent] = [
+        MessageStart("msg_1", "up", Usage(input_tokens=5)),
+        BlockStart(0, ToolUseBlock("toolu_a", "get_time", {})),
+        BlockDelta(0, "input_json", ""),
+        BlockStop(0),
+        BlockStart(1, ToolUseBlock("toolu_b", "get_date", {})),
+        BlockStop(1),
+        MessageDelta("tool_use", None, Usage(output_tokens=3)),
+        MessageStop(),
+    ]
+    _, chunks = frames(events, include_usage=False)
+    calls = [tc for c in chunks for tc in c["choices"][0]["delta"].get("tool_calls", [])]
+    arguments: dict[int, str] = {}
+    for call in calls:
+        arguments[call["index"]] = arguments.get(call["index"], "") + call["function"]["arguments"]
+    assert arguments == {0: "{}", 1: "{}"}
+
+
 def test_stream_usage_known_only_at_the_end() -> None:
     events: list[StreamEvent] = [
         MessageStart("m1", "up"),

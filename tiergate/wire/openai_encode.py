@@ -143,6 +143,7 @@ class OpenAIStreamEncoder:
         "_stop",
         "_tool_index",
         "_usage",
+        "_with_arguments",
     )  # fmt: skip
 
     def __init__(self, model: str, include_usage: bool) -> None:
@@ -152,6 +153,7 @@ class OpenAIStreamEncoder:
         self._created = int(time.time())
         self._tool_index = -1
         self._block_tool: dict[int, int] = {}  # content block index -> tool_calls index
+        self._with_arguments: set[int] = set()  # tool_calls indexes that got some arguments
         self._stop: StopReason | None = None
         self._usage = Usage()
 
@@ -177,8 +179,9 @@ class OpenAIStreamEncoder:
                 return self._chunk({"content": event.value})
             if event.kind == "input_json":
                 index = self._block_tool.get(event.index)
-                if index is None:
+                if index is None or not event.value:
                     return b""
+                self._with_arguments.add(index)
                 return self._chunk(
                     {"tool_calls": [{"index": index, "function": {"arguments": event.value}}]}
                 )
@@ -207,7 +210,13 @@ class OpenAIStreamEncoder:
         if isinstance(event, MessageStop):
             return self._chunk(None) if self._include_usage else b""
         if isinstance(event, BlockStop):
-            return b""
+            index = self._block_tool.get(event.index)
+            if index is None or index in self._with_arguments:
+                return b""
+            # A tool without parameters: Anthropic streams no (or only empty) input_json, and
+            # "" is not JSON; OpenAI itself sends "{}", which clients parse.
+            self._with_arguments.add(index)
+            return self._chunk({"tool_calls": [{"index": index, "function": {"arguments": "{}"}}]})
         return b""
 
     def finish(self) -> bytes:
