@@ -78,6 +78,9 @@ class RawUpstream:
                 self.requests += 1
                 if self.mode == "silent":
                     await asyncio.sleep(30)
+                if self.mode == "read-then-die":
+                    await asyncio.sleep(0.3)  # working on it... then the process dies
+                    break
                 if self.mode == "cut-stream":
                     writer.write(
                         b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
@@ -134,6 +137,20 @@ async def test_a_pooled_connection_closed_before_the_status_line_is_retried_once
     # request 2 reached the first connection, which closed; it was sent again on a new one
     assert second.text() == "answer 3"
     assert upstream.connections == 2 and upstream.requests == 3
+
+
+async def test_an_upstream_that_dies_after_reading_the_request_is_not_sent_it_again(
+    provider: HTTPProvider,
+) -> None:
+    """A close before the status line but well after sending is not the keep-alive race: the
+    upstream read the request (and may have started, and billed, the generation), so it is a
+    retryable 502 for the executor to retry visibly, never a hidden second send."""
+    upstream = RawUpstream("read-then-die")
+    async with upstream as url:
+        with pytest.raises(ProviderError) as caught:
+            await provider.complete(REQUEST, _deployment(url), CallOptions())
+    assert caught.value.status == 502 and caught.value.retryable
+    assert upstream.requests == 1
 
 
 async def test_a_silent_upstream_times_out_as_504(provider: HTTPProvider) -> None:

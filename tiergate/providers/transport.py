@@ -13,11 +13,16 @@ Two production details:
   closing.
 - When that race still happens (the upstream closes a pooled connection as the request goes
   out: no status line ever arrives), the request is sent once more, on another connection, as
-  curl and browsers do. A failure after the status line is never retried here.
+  curl and browsers do, but only when the close came within ``RACE_SECONDS`` of sending: a
+  later close means the upstream read the request and died working on it, and sending it
+  again unseen could run (and bill) the generation twice. That failure is reported (a
+  retryable 502), so the executor's retries, which show in the attempts, decide. A failure
+  after the status line is never retried here.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -31,6 +36,8 @@ USER_AGENT = f"tiergate/{__version__}"
 KEEPALIVE_SECONDS = 4.0
 CONNECT_SECONDS = 10.0
 MAX_CONNECTIONS = 1000
+# A close before any status line this soon after sending is the keep-alive race, not a crash.
+RACE_SECONDS = 0.1
 
 __all__ = [
     "TRANSPORT_ERRORS",
@@ -130,16 +137,18 @@ class UpstreamSession:
         target = self._urls.get(url)
         if target is None:  # parsed once per upstream URL, not on every call
             target = self._urls[url] = URL(url)
+        sent = time.monotonic()
         try:
             try:
                 return await client.post(
                     target, data=body, headers=headers, timeout=self._timeout(timeout, stream)
                 )
             except aiohttp.ServerDisconnectedError:
-                # Closed before any status line: on a pooled connection, the keep-alive race
-                # (the upstream never read the request). Sent once more, on another connection,
-                # after this handler rather than inside it (see server/app.py).
-                pass
+                # Closed before any status line. At once: the keep-alive race (the upstream
+                # never read the request), sent once more on another connection, after this
+                # handler rather than inside it (see server/app.py). Later: see the docstring.
+                if time.monotonic() - sent > RACE_SECONDS:
+                    raise
             return await client.post(
                 target, data=body, headers=headers, timeout=self._timeout(timeout, stream)
             )
