@@ -92,6 +92,47 @@ async def test_expired_key(make_gateway: Callable[..., str], tmp_path: Path) -> 
         await asyncio.to_thread(chat, gateway, key["key"])
 
 
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"budget_usd": "NaN"}, "budget_usd"),
+        ({"budget_usd": "sNaN"}, "budget_usd"),
+        ({"budget_usd": "Infinity"}, "budget_usd"),
+        ({"budget_usd": 1e30}, "budget_usd"),
+        ({"budget_usd": -5}, "budget_usd"),
+        ({"budget_usd": True}, "budget_usd"),
+        ({"rpm": 2**70}, "rpm"),
+        ({"tpm": 0}, "tpm"),
+        ({"expires_in_days": 10**12}, "expires_in_days"),
+        ({"budget_usd": "1", "budget_period": "week"}, "budget_period"),
+    ],
+)
+def test_a_key_with_impossible_limits_is_a_400_naming_the_field(
+    keyed: str, fields: dict[str, Any], param: str
+) -> None:
+    """Values the store could not hold or that mean nothing (NaN, infinite, negative, past a
+    billion dollars or a century) are refused up front, never a 500."""
+    response = admin(keyed, "POST", "/admin/keys", tenant="acme", **fields)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == param
+
+
+def test_the_cli_refuses_an_impossible_budget_with_a_usage_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tiergate.cli.keys import keys
+
+    env = {"TIERGATE_DATA_DIR": str(tmp_path)}
+    for budget in ("abc", "NaN", "-5", "1e30"):
+        result = CliRunner().invoke(
+            keys, ["create", "--tenant", "t", "--budget-usd", budget], env=env
+        )
+        assert result.exit_code == 2 and "Invalid value for '--budget-usd'" in result.output
+        assert isinstance(result.exception, SystemExit)  # a usage error, not a traceback
+    made = CliRunner().invoke(keys, ["create", "--tenant", "t", "--budget-usd", "2.5"], env=env)
+    assert made.exit_code == 0 and made.output.startswith("key_")
+
+
 def test_model_outside_allowance_is_403(keyed: str) -> None:
     key = new_key(keyed, tenant="acme", models=["gpt-5.4"])
     assert chat(keyed, key["key"], "gpt-5.4").choices

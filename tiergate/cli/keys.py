@@ -10,7 +10,19 @@ from typing import Any, TypeVar
 
 import click
 
+from tiergate.tenancy.keys import MAX_EXPIRY_DAYS, MAX_RATE, parse_budget
+
 T = TypeVar("T")
+
+
+def _budget(ctx: click.Context, param: click.Parameter, value: str | None) -> Decimal | None:
+    """The same rule as the admin API's: a finite, non-negative amount within the maximum."""
+    if value is None:
+        return None
+    try:
+        return parse_budget(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _run(work: Callable[[Any], Awaitable[T]], database_url: str | None) -> T:
@@ -41,14 +53,16 @@ def keys() -> None:
 @click.option("--tenant", required=True)
 @click.option("--name", default=None)
 @click.option("--model", "models", multiple=True, help="Allowed model or route (repeatable).")
-@click.option("--budget-usd", default=None, help="Budget in USD for --budget-period.")
+@click.option(
+    "--budget-usd", default=None, callback=_budget, help="Budget in USD for --budget-period."
+)
 @click.option("--budget-period", type=click.Choice(["day", "month", "total"]), default="month")
-@click.option("--rpm", type=click.IntRange(min=1), default=None, help="Requests per minute.")
-@click.option("--tpm", type=click.IntRange(min=1), default=None, help="Tokens per minute.")
-@click.option("--expires-in-days", type=click.IntRange(min=1), default=None)
+@click.option("--rpm", type=click.IntRange(1, MAX_RATE), default=None, help="Requests per minute.")
+@click.option("--tpm", type=click.IntRange(1, MAX_RATE), default=None, help="Tokens per minute.")
+@click.option("--expires-in-days", type=click.IntRange(1, MAX_EXPIRY_DAYS), default=None)
 @_db
 def create(
-    tenant: str, name: str | None, models: tuple[str, ...], budget_usd: str | None,
+    tenant: str, name: str | None, models: tuple[str, ...], budget_usd: Decimal | None,
     budget_period: str, rpm: int | None, tpm: int | None, expires_in_days: int | None,
     database_url: str | None,
 ) -> None:  # fmt: skip
@@ -57,8 +71,8 @@ def create(
     info, secret = _run(
         lambda store: store.create(
             tenant, name=name, models=list(models) or None,
-            budget_usd=Decimal(budget_usd) if budget_usd else None,
-            budget_period=budget_period if budget_usd else None, rpm=rpm, tpm=tpm,
+            budget_usd=budget_usd,
+            budget_period=budget_period if budget_usd is not None else None, rpm=rpm, tpm=tpm,
             expires_ms=expires,
         ),
         database_url,

@@ -10,7 +10,7 @@ GET    /admin/keys/{id}/spend      spent and reserved USD in the current budget 
 from __future__ import annotations
 
 import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -20,17 +20,18 @@ from tiergate.errors import GatewayError, InvalidRequest, NotFound, PermissionDe
 from tiergate.server.auth import Principal
 from tiergate.server.responses import Scope, Send, send_json
 from tiergate.store.records import from_nano
+from tiergate.tenancy.keys import MAX_EXPIRY_DAYS, MAX_RATE, PERIODS, parse_budget
 
 if TYPE_CHECKING:
     from tiergate.server.gateway import Gateway
 
 
-def _int(body: dict[str, Any], key: str) -> int | None:
+def _int(body: dict[str, Any], key: str, limit: int) -> int | None:
     value = body.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidRequest(f"{key} must be a positive integer", param=key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+        raise InvalidRequest(f"{key} must be an integer from 1 to {limit}", param=key)
     return value
 
 
@@ -45,26 +46,24 @@ def _create_args(body: Any) -> dict[str, Any]:
         not isinstance(models, list) or not all(isinstance(m, str) for m in models)
     ):
         raise InvalidRequest("models must be a list of model or route names", param="models")
-    budget = None
+    budget: Decimal | None = None
     if body.get("budget_usd") is not None:
         try:
-            budget = Decimal(str(body["budget_usd"]))
-        except InvalidOperation:
-            raise InvalidRequest("budget_usd must be a number", param="budget_usd") from None
-        if budget < 0:
-            raise InvalidRequest("budget_usd must not be negative", param="budget_usd")
+            budget = parse_budget(body["budget_usd"])
+        except ValueError as exc:
+            raise InvalidRequest(f"budget_usd {exc}", param="budget_usd") from None
     period = body.get("budget_period", "month" if budget is not None else None)
-    if budget is not None and period not in ("day", "month", "total"):
+    if budget is not None and period not in PERIODS:
         raise InvalidRequest("budget_period must be day, month or total", param="budget_period")
-    days = _int(body, "expires_in_days")
+    days = _int(body, "expires_in_days", MAX_EXPIRY_DAYS)
     return {
         "tenant": tenant,
         "name": body.get("name") if isinstance(body.get("name"), str) else None,
         "models": models,
         "budget_usd": budget,
         "budget_period": period,
-        "rpm": _int(body, "rpm"),
-        "tpm": _int(body, "tpm"),
+        "rpm": _int(body, "rpm", MAX_RATE),
+        "tpm": _int(body, "tpm", MAX_RATE),
         "expires_ms": int((time.time() + days * 86400) * 1000) if days else None,
     }
 

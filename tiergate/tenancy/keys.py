@@ -15,7 +15,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
@@ -24,6 +24,31 @@ from tiergate.store.backend import Store
 from tiergate.store.records import from_nano, to_nano
 
 PERIODS = ("day", "month", "total")
+
+
+# Bounds of a key's limits, so every accepted value fits the store (BIGINT nano-USD) and means
+# something: a budget up to a billion USD, rates up to a billion a minute, a life of a century.
+MAX_BUDGET_USD = Decimal(10**9)
+MAX_RATE = 10**9
+MAX_EXPIRY_DAYS = 36_500
+
+
+def parse_budget(value: object) -> Decimal:
+    """A budget in USD from a number or its text: finite, not negative, at most
+    ``MAX_BUDGET_USD``; ``ValueError`` says what is wrong."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number")
+    try:
+        budget = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError("must be a number") from None
+    if not budget.is_finite():
+        raise ValueError("must be a finite number")
+    if budget < 0:
+        raise ValueError("must not be negative")
+    if budget > MAX_BUDGET_USD:
+        raise ValueError(f"must be at most {MAX_BUDGET_USD} USD")
+    return budget
 
 
 def hash_key(secret: str) -> str:
