@@ -133,6 +133,28 @@ def test_the_cli_refuses_an_impossible_budget_with_a_usage_error(tmp_path: Path)
     assert made.exit_code == 0 and made.output.startswith("key_")
 
 
+def test_a_key_with_a_budget_cannot_use_an_unpriced_model(
+    make_gateway: Callable[..., str], openai_upstream: FakeUpstream
+) -> None:
+    """The catalog leaves some models unpriced on purpose; a budget cannot be kept on them, so
+    a budgeted key is refused (403, saying how to fix it) while a key without one is served."""
+    deployment = {
+        "name": "ds",
+        "model": "deepseek-v4-flash",
+        "provider": "openai",
+        "base_url": openai_upstream.url + "/v1",
+        "api_key": "k",
+    }
+    gateway = make_gateway(admin_key=ADMIN, deployments=[deployment])
+    budgeted = new_key(gateway, tenant="acme", budget_usd="100", budget_period="day")
+    unlimited = new_key(gateway, tenant="acme")
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        chat(gateway, budgeted["key"], model="deepseek-v4-flash")
+    assert "deepseek-v4-flash has no price" in str(refused.value)
+    assert openai_upstream.requests == []
+    assert chat(gateway, unlimited["key"], model="deepseek-v4-flash").choices[0].message.content
+
+
 def test_model_outside_allowance_is_403(keyed: str) -> None:
     key = new_key(keyed, tenant="acme", models=["gpt-5.4"])
     assert chat(keyed, key["key"], "gpt-5.4").choices

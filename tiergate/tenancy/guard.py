@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tiergate.cost import usd_of
+from tiergate.errors import PermissionDenied
 from tiergate.routing.plan import Plan
 from tiergate.store.records import to_nano
 from tiergate.tenancy.keys import KeyInfo
@@ -13,14 +14,17 @@ from tiergate.tokens import estimate_input_tokens
 from tiergate.types import ChatRequest, Usage
 
 
-def worst_case_usd(request: ChatRequest, plan: Plan, input_tokens: int) -> Decimal:
+def worst_case_usd(request: ChatRequest, plan: Plan, input_tokens: int) -> Decimal | None:
     """The most the plan can cost: every tier may run (a ladder escalates), each with the
-    request's input and its full ``max_tokens`` (or the model's max output) of output."""
+    request's input and its full ``max_tokens`` (or the model's max output) of output. None
+    when a tier's model has no price: then nobody can say."""
     total = Decimal(0)
     for tier in plan.tiers:
         output = request.max_tokens or tier.model.max_output
         usd = usd_of(Usage(input_tokens=input_tokens, output_tokens=output), tier.model)
-        total += usd or Decimal(0)
+        if usd is None:
+            return None
+        total += usd
     return total
 
 
@@ -35,5 +39,17 @@ class Guard:
         await self.ledger.count_rate(key, tokens + (request.max_tokens or 0))
         if key.budget_usd is None:
             return None
-        estimate = to_nano(worst_case_usd(request, plan, tokens)) or 0
-        return await self.ledger.reserve(key, estimate)
+        worst = worst_case_usd(request, plan, tokens)
+        if worst is None:
+            # A budget cannot be kept on a model without a price: refuse rather than let the
+            # key spend without limit (the catalog leaves some models unpriced on purpose).
+            unpriced = next(
+                (t.model.id for t in plan.tiers if t.model.pricing is None), "a model it uses"
+            )
+            raise PermissionDenied(
+                f"model {unpriced} has no price in the catalog, so a key with a budget cannot "
+                "use it; give it a price under `models:` in the config, or use a key without "
+                "a budget",
+                param="model",
+            )
+        return await self.ledger.reserve(key, to_nano(worst) or 0)
