@@ -45,6 +45,10 @@ class DeploymentConfig(_Frozen):
     timeout: float = Field(default=120.0, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
     weight: int = Field(default=1, ge=0)
+    # OpenAI wire only: the name of the output limit. OpenAI's API takes
+    # ``max_completion_tokens`` (its reasoning models refuse ``max_tokens``); some older
+    # OpenAI-compatible servers know only ``max_tokens``.
+    max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens"
 
 
 class LogConfig(_Frozen):

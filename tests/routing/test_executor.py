@@ -7,6 +7,7 @@ retry-after of 1.5 s or a 30 s cooldown costs nothing and the delays can be asse
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -419,3 +420,20 @@ async def test_a_stream_that_reached_the_client_is_never_retried(
         await text_of(stream.events)
     assert len(anthropic_upstream.requests) == 1
     assert openai_upstream.requests == []
+
+
+@pytest.mark.parametrize("field", ["max_completion_tokens", "max_tokens"])
+async def test_the_output_limit_goes_upstream_under_the_deployments_name_for_it(
+    registry: ProviderRegistry, openai_upstream: FakeUpstream, field: str
+) -> None:
+    """OpenAI's API wants ``max_completion_tokens`` (its reasoning models refuse the old
+    name); a deployment on an older OpenAI-compatible server can ask for ``max_tokens``."""
+    base = deployment("o", "gpt-5.4", openai_upstream)
+    target = replace(base, max_tokens_field=field)
+    request = ask("hi")
+    request.max_tokens = 77
+    await Executor(registry, sleep=Sleeps()).run(request, single("gpt-5.4", target), OPTIONS)
+    sent = openai_upstream.last.json
+    assert sent[field] == 77
+    other = "max_tokens" if field == "max_completion_tokens" else "max_completion_tokens"
+    assert other not in sent

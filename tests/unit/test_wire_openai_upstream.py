@@ -126,7 +126,7 @@ def test_encode_request_from_an_anthropic_client() -> None:
                 ],
             },
         ],
-        "max_tokens": 512,
+        "max_completion_tokens": 512,
         "temperature": 0.5,
         "top_p": 0.8,
         "stop": ["\n\nHuman:"],

@@ -25,6 +25,8 @@ class Deployment:
     byok: bool = False
     timeout: float = 120.0
     headers: Mapping[str, str] = field(default_factory=dict)
+    # OpenAI wire only: ``max_tokens`` for servers that do not know ``max_completion_tokens``.
+    max_tokens_field: str = "max_completion_tokens"
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,8 +86,10 @@ class HTTPProvider:
             )
         if options.forward_headers:
             headers.update(options.forward_headers)
-        body = orjson.dumps(self._wire.encode_request(request, deployment.upstream_model))
-        return url, headers, body
+        payload = self._wire.encode_request(request, deployment.upstream_model)
+        if deployment.max_tokens_field == "max_tokens" and "max_completion_tokens" in payload:
+            payload["max_tokens"] = payload.pop("max_completion_tokens")  # an older server
+        return url, headers, orjson.dumps(payload)
 
     async def complete(
         self, request: ChatRequest, deployment: Deployment, options: CallOptions

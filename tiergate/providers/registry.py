@@ -44,6 +44,7 @@ def build_deployments(
             byok=config.byok,
             timeout=config.timeout,
             headers=dict(config.headers),
+            max_tokens_field=config.max_tokens_field,
         )
         by_model.setdefault(model.id, []).append(deployment)
     return by_model

@@ -103,7 +103,8 @@ def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
             messages.append({"role": "user", "content": _content(pending)})
     body: dict[str, Any] = {"model": upstream_model, "messages": messages}
     if request.max_tokens is not None:
-        body["max_tokens"] = request.max_tokens
+        # The current name: OpenAI's reasoning models (gpt-5, o-series) refuse ``max_tokens``.
+        body["max_completion_tokens"] = request.max_tokens
     if request.temperature is not None:
         body["temperature"] = request.temperature
     if request.top_p is not None:
