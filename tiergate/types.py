@@ -87,6 +87,9 @@ class Tool:
     description: str | None = None
     input_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
     cache_control: dict[str, Any] | None = None
+    # OpenAI's ``function.strict``: arguments must follow the schema exactly. Passed on to
+    # OpenAI upstreams; Anthropic's Messages API takes no such flag, so there it is dropped.
+    strict: bool | None = None
 
 
 @dataclass(slots=True)

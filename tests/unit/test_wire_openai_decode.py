@@ -342,6 +342,14 @@ BAD: list[tuple[Any, str]] = [
     ({"model": "m", "messages": USER, "tools": {}}, "tools"),
     ({"model": "m", "messages": USER, "tools": ["f"]}, "tools[0]"),
     (
+        {
+            "model": "m",
+            "messages": USER,
+            "tools": [{"type": "function", "function": {"name": "f", "strict": "yes"}}],
+        },
+        "tools[0].function.strict",
+    ),
+    (
         {"model": "m", "messages": USER, "tools": [{"type": "custom", "custom": {}}]},
         "tools[0].type",
     ),

@@ -425,3 +425,28 @@ def test_decode_error_tolerates_other_bodies(
 def test_decode_error_cuts_long_text_bodies() -> None:
     error = FORMAT.decode_error(500, {}, b"x" * 5000, "p")
     assert len(error.message) < 600
+
+
+def test_a_strict_tool_stays_strict_from_an_openai_client_to_an_openai_upstream() -> None:
+    """``function.strict`` (what ``openai.pydantic_function_tool`` sets) makes the model follow
+    the schema exactly; dropping it lets the SDK's strict parsing fail at random."""
+    from tiergate.wire.openai import FORMAT as OPENAI
+
+    function = {"name": "lookup", "strict": True, "parameters": {"type": "object"}}
+    request = OPENAI.decode_request(
+        {
+            "model": "gpt-5.4",
+            "messages": [{"role": "user", "content": "find it"}],
+            "tools": [{"type": "function", "function": function}],
+        }
+    )
+    body = OPENAI.encode_request(request, "gpt-5.4")
+    assert body["tools"][0]["function"]["strict"] is True
+    plain = OPENAI.decode_request(
+        {
+            "model": "gpt-5.4",
+            "messages": [{"role": "user", "content": "find it"}],
+            "tools": [{"type": "function", "function": {"name": "lookup"}}],
+        }
+    )
+    assert "strict" not in OPENAI.encode_request(plain, "gpt-5.4")["tools"][0]["function"]

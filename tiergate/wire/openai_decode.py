@@ -283,7 +283,10 @@ def _tools(raw: Any) -> list[Tool]:
         schema = function.get("parameters") or {"type": "object", "properties": {}}
         if not isinstance(schema, dict):
             raise _fail("must be a JSON Schema object", f"tools[{i}].function.parameters")
-        tools.append(Tool(function["name"], description, schema))
+        strict = function.get("strict")
+        if strict is not None and not isinstance(strict, bool):
+            raise _fail("must be a boolean", f"tools[{i}].function.strict")
+        tools.append(Tool(function["name"], description, schema, strict=strict))
     return tools
 
 

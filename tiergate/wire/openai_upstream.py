@@ -64,6 +64,8 @@ def _function(tool: Tool) -> dict[str, Any]:
     if tool.description is not None:
         function["description"] = tool.description
     function["parameters"] = tool.input_schema
+    if tool.strict is not None:
+        function["strict"] = tool.strict
     return function
 
 
