@@ -155,6 +155,26 @@ def test_a_key_with_a_budget_cannot_use_an_unpriced_model(
     assert chat(gateway, unlimited["key"], model="deepseek-v4-flash").choices[0].message.content
 
 
+@pytest.mark.parametrize(
+    ("period", "now", "seconds"),
+    [
+        ("day", (2026, 11, 30, 23, 59, 30), 30.0),
+        ("month", (2026, 11, 30, 23, 59, 30), 30.0),
+        ("month", (2026, 12, 31, 0, 0, 0), 86400.0),
+        ("month", (2026, 2, 1, 0, 0, 0), 28 * 86400.0),
+        ("total", (2026, 11, 30, 12, 0, 0), None),
+    ],
+)
+def test_a_spent_budget_says_when_its_period_starts_again(
+    period: str, now: tuple[int, ...], seconds: float | None
+) -> None:
+    from datetime import UTC, datetime
+
+    from tiergate.tenancy.ledger import _seconds_to_next
+
+    assert _seconds_to_next(period, datetime(*now, tzinfo=UTC)) == seconds
+
+
 def test_model_outside_allowance_is_403(keyed: str) -> None:
     key = new_key(keyed, tenant="acme", models=["gpt-5.4"])
     assert chat(keyed, key["key"], "gpt-5.4").choices

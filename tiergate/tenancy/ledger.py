@@ -117,8 +117,13 @@ class Ledger:
             )
 
 
-def _seconds_to_next(period: str | None) -> float | None:
-    now = datetime.now(UTC)
+def _seconds_to_next(period: str | None, now: datetime | None = None) -> float | None:
+    """Seconds until the budget period starts again (UTC); None for a ``total`` budget, which
+    never does."""
+    now = now or datetime.now(UTC)
     if period == "day":
         return float(86400 - (now.hour * 3600 + now.minute * 60 + now.second))
+    if period == "month":
+        year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
+        return (datetime(year, month, 1, tzinfo=UTC) - now).total_seconds()
     return None
