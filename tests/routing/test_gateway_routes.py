@@ -7,15 +7,17 @@ and ``gpt-5.4`` from the fake OpenAI API (``tests/e2e/gateway_fixtures.py``).
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import anthropic
 import openai
+import pytest
 
 from tests.e2e.gateway_fixtures import make_gateway  # noqa: F401  (pytest fixture)
-from tests.fakes.script import FakeUsage
+from tests.fakes.script import Fail, FakeUsage, Reply
 from tests.fakes.upstream import FakeUpstream
 from tests.support.log_rows import logged
 
@@ -184,3 +186,55 @@ def test_a_judges_calls_are_billed_and_logged_with_the_request_it_grades(
     row, attempts = logged(tmp_path, passed.headers["x-tiergate-request-id"], MONEY)
     assert row == (60_000_000, 105_000_000, 2)
     assert [(a[0], a[3]) for a in attempts] == [(1, "ok"), (2, "judge")]
+
+
+def test_the_reports_escalation_rate_counts_later_rungs_not_retries_or_judges(
+    make_gateway: Callable[..., str],  # noqa: F811
+    anthropic_upstream: FakeUpstream,
+    openai_upstream: FakeUpstream,
+) -> None:
+    """Three requests: a retry on one model (529, then an answer), a judged first rung that
+    passes, and a judged first rung that fails and escalates. Only the last escalated."""
+    import httpx
+
+    judged = {
+        "graded": {
+            "ladder": ["claude-haiku-4-5", "claude-sonnet-4-6"],
+            "validators": [{"type": "judge", "model": "gpt-5.4", "prompt": "PASS or FAIL"}],
+        }
+    }
+    base = make_gateway(routes=judged, retry={"max_retries": 1, "backoff_base": 0})
+    client = openai.OpenAI(base_url=base + "/v1", api_key="x", max_retries=0)
+    question: Any = [{"role": "user", "content": "hi"}]
+    anthropic_upstream.script(Fail(529, "overloaded"), Reply("after a retry"))
+    retried = client.chat.completions.with_raw_response.create(
+        model="claude-haiku-4-5", messages=question
+    )
+    assert retried.headers["x-tiergate-attempts"] == "2"
+    anthropic_upstream.reply("a fine answer")
+    openai_upstream.reply("PASS")
+    client.chat.completions.create(model="graded", messages=question)
+    anthropic_upstream.reply("a poor answer").reply("a better answer")
+    openai_upstream.reply("FAIL")
+    escalated = client.chat.completions.with_raw_response.create(model="graded", messages=question)
+    assert escalated.headers["x-tiergate-tier"] == "1"
+    totals: dict[str, Any] = {}
+    for _ in range(100):  # the log is written in batches, a moment after the answers
+        totals = httpx.get(base + "/v1/tiergate/report").json()["totals"]
+        if totals["requests"] == 3:
+            break
+        time.sleep(0.05)
+    assert totals["requests"] == 3
+    assert totals["escalation_rate"] == pytest.approx(1 / 3)
+
+
+def test_a_report_span_too_long_to_mean_anything_is_a_400(
+    make_gateway: Callable[..., str],  # noqa: F811
+) -> None:
+    import httpx
+
+    base = make_gateway()
+    for span in ("99999999999d", "9" * 400 + "d"):
+        answer = httpx.get(base + "/v1/tiergate/report", params={"since": span})
+        assert answer.status_code == 400, answer.text
+    assert httpx.get(base + "/v1/tiergate/report", params={"since": "36500d"}).status_code == 200

@@ -62,11 +62,16 @@ class ReportFilter:
         return " AND ".join(clauses), params
 
 
+_LONGEST_SPAN = 36_500 * 86_400  # seconds; longer would overflow the database's integers
+
+
 def _parse_time(value: str | None, end_of_day: bool = False) -> int | None:
     if not value:
         return None
     if value[-1] in "dhm" and value[:-1].isdigit():
         seconds = int(value[:-1]) * {"d": 86400, "h": 3600, "m": 60}[value[-1]]
+        if seconds > _LONGEST_SPAN:
+            raise ValueError(f"a span of at most 100 years (36500d): {value!r}")
         return int((time.time() - seconds) * 1000)
     try:
         moment = datetime.fromisoformat(value)
@@ -85,7 +90,9 @@ _AGGREGATES = ", ".join(
         "count(*)",
         *(f"sum({c} / {_MICRO}), sum({c} % {_MICRO})" for c in _MONEY),
         "sum(CASE WHEN status >= 400 THEN 1 ELSE 0 END)",
-        "sum(CASE WHEN attempts > 1 THEN 1 ELSE 0 END)",
+        # Escalated: answered by a later rung than the plan's first. Not ``attempts > 1``, which
+        # also counts retries, fail-overs and a judge's calls on the first rung.
+        "sum(CASE WHEN tier > 0 THEN 1 ELSE 0 END)",
         "sum(CASE WHEN refusal THEN 1 ELSE 0 END)",
         "sum(CASE WHEN tool_calls > 0 THEN 1 ELSE 0 END)",
         "sum(CASE WHEN tool_args_valid = FALSE THEN 1 ELSE 0 END)",
