@@ -69,3 +69,21 @@ def test_real_mmlu_two_fold_stats_beats_random() -> None:
     )
     assert res.exit_code == 0, res.stderr
     assert _json(res.stdout)["APGR"] > 0.62  # type: ignore[operator]
+
+
+def test_json_stays_strict_when_a_figure_is_undefined(tmp_path: Path) -> None:
+    """Both models equally good on every prompt: APGR is undefined (no gap to recover). The
+    ``--json`` output says null there, and parses as strict JSON (no bare NaN)."""
+    same = tmp_path / "same.jsonl"
+    rows = [json.loads(line) for line in DATA.read_text().splitlines()]
+    for row in rows:
+        row["outcomes"]["cheap-model"] = row["outcomes"]["big-model"]
+    same.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    res = CliRunner().invoke(router, ["eval", str(same), "--folds", "3", "--json"])
+    assert res.exit_code == 0, res.stderr
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"not JSON: {constant}")
+
+    out = json.loads(res.stdout, parse_constant=refuse)
+    assert out["APGR"] is None

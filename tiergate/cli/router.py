@@ -7,6 +7,7 @@ stdout (JSON with ``--json``); progress and notes go to stderr, so scripts can p
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,22 @@ def _with_pair(func: Any) -> Any:
 @click.group()
 def router() -> None:
     """Learned router: train on outcome data, evaluate (APGR, CPT), calibrate the threshold."""
+
+
+def _as_json(value: Any) -> str:
+    """Strict JSON: a figure that is not a number (APGR when both models score the same is
+    NaN) becomes null, since ``NaN`` is not JSON and breaks the scripts reading ``--json``."""
+
+    def finite(item: Any) -> Any:
+        if isinstance(item, float) and not math.isfinite(item):
+            return None
+        if isinstance(item, dict):
+            return {key: finite(v) for key, v in item.items()}
+        if isinstance(item, list | tuple):
+            return [finite(v) for v in item]
+        return item
+
+    return json.dumps(finite(value), indent=2, allow_nan=False)
 
 
 @router.command()
@@ -147,7 +164,7 @@ def eval_command(
         plot_curves(plot, scores, w, s, label=how["featuriser"])
         _say(f"wrote {plot}")
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        click.echo(_as_json(result))
         return
     rnd, orc = result["baselines"]["random"], result["baselines"]["oracle"]
     click.echo(f"{how['evaluation']}, {how['featuriser']}, {pair.weak} -> {pair.strong}")
@@ -198,7 +215,7 @@ def calibrate(
         _say("note: DATA is the training data; its scores are optimistic, prefer held-out data")
     updated.save(path)
     if as_json:
-        click.echo(json.dumps(measured, indent=2))
+        click.echo(_as_json(measured))
     else:
         click.echo(
             f"threshold {measured['threshold']:.6f}: {100 * measured['strong_share']:.1f}% "
