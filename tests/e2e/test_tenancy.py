@@ -337,3 +337,29 @@ def test_64_concurrent_requests_never_overspend_with_two_workers(
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_serving_open_off_loopback_is_refused_with_a_message_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "TIERGATE_DATA_DIR": str(tmp_path)}
+    env.pop("TIERGATE_CONFIG", None)
+    env.pop("TIERGATE_DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "tiergate.cli", "serve", "--host", "0.0.0.0", "--port", str(port)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "no virtual keys exist" in done.stderr and "tiergate keys create" in done.stderr
+    assert "Traceback" not in done.stderr

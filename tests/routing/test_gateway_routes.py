@@ -238,3 +238,34 @@ def test_a_report_span_too_long_to_mean_anything_is_a_400(
         answer = httpx.get(base + "/v1/tiergate/report", params={"since": span})
         assert answer.status_code == 400, answer.text
     assert httpx.get(base + "/v1/tiergate/report", params={"since": "36500d"}).status_code == 200
+
+
+def test_an_unpriced_model_adds_no_spend_and_no_savings_to_the_report(
+    make_gateway: Callable[..., str],  # noqa: F811
+    openai_upstream: FakeUpstream,
+) -> None:
+    """Its cost is unknown, so its baseline must not count as money saved either."""
+    import httpx
+
+    deployment = {
+        "name": "ds",
+        "model": "deepseek-v4-flash",
+        "provider": "openai",
+        "base_url": openai_upstream.url + "/v1",
+        "api_key": "k",
+    }
+    base = make_gateway(deployments=[deployment])
+    openai_upstream.reply("ok", usage=FakeUsage(input_tokens=1000, output_tokens=100))
+    client = openai.OpenAI(base_url=base + "/v1", api_key="x", max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(
+        model="deepseek-v4-flash", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert raw.headers["x-tiergate-cost-usd"] == "unpriced"
+    totals: dict[str, Any] = {}
+    for _ in range(100):
+        totals = httpx.get(base + "/v1/tiergate/report").json()["totals"]
+        if totals["requests"] == 1:
+            break
+        time.sleep(0.05)
+    assert totals["unpriced_requests"] == 1
+    assert (totals["cost_usd"], totals["baseline_usd"], totals["savings_usd"]) == (0, 0, 0)

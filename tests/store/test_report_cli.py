@@ -75,3 +75,34 @@ async def test_sqlite_in_the_data_dir_by_default(tmp_path: Any) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["requests"] == 0
     assert (tmp_path / "tiergate.db").exists()
+
+
+async def test_the_gateways_config_file_says_where_the_log_is(tmp_path: Any) -> None:
+    """``TIERGATE_CONFIG``'s ``data_dir`` is where ``serve`` writes the log, so it is where
+    ``report`` reads it (no TIERGATE_DATA_DIR needed)."""
+    from tiergate.store.backend import open_store
+    from tiergate.store.records import RequestRecord
+    from tiergate.store.request_log import RequestLog
+
+    logs = tmp_path / "logs"
+    store = await open_store(f"sqlite:///{logs / 'tiergate.db'}")
+    log = RequestLog(store)
+    log.submit(RequestRecord(id="req_1", ts_ms=1_700_000_000_000, requested_model=HAIKU))
+    await log.aclose()
+    await store.aclose()
+    config = tmp_path / "tiergate.yaml"
+    config.write_text(f"data_dir: {logs}\n")
+    elsewhere = tmp_path / "elsewhere"
+    result = await _invoke(
+        "", ["--json"], TIERGATE_CONFIG=str(config), XDG_DATA_HOME=str(elsewhere)
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["requests"] == 1
+    assert not elsewhere.exists()
+
+
+async def test_an_unusable_database_url_is_an_error_message_not_a_traceback() -> None:
+    result = await _invoke("mysql://db/x", ["--json"])
+    assert result.exit_code == 1
+    assert "cannot read the request log: ConfigError: unsupported database URL" in result.output
+    assert isinstance(result.exception, SystemExit)

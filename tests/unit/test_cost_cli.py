@@ -64,6 +64,8 @@ def test_cache_batch_and_unpriced_flags() -> None:
         (["--model", "nope"], "unknown model 'nope'"),
         (["--cache-hit-rate", "1.5"], "between 0 and 1"),
         (["--cache-hit-rate", "lots"], "between 0 and 1"),
+        (["--cache-hit-rate", "nan"], "between 0 and 1"),
+        (["--cache-hit-rate", "sNaN"], "between 0 and 1"),
     ],
 )
 def test_bad_input_is_a_clean_error(extra: list[str], message: str) -> None:
@@ -79,6 +81,19 @@ def test_config_overrides_prices(tmp_path: Path) -> None:
     args = [*EXAMPLE[:3], "--requests-per-day", "500", "--input-tokens", "800",
             "--output-tokens", "50", "--config", str(config), "--json"]  # fmt: skip
     result = CliRunner().invoke(cost_cli, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)[0]["daily_usd_exact"] == "1.05"
+
+
+def test_the_gateways_own_config_file_prices_the_projection(tmp_path: Path) -> None:
+    """With no --config, $TIERGATE_CONFIG gives the prices, as it does to ``serve``."""
+    config = tmp_path / "tiergate.yaml"
+    config.write_text(
+        'models:\n  - id: claude-haiku-4-5\n    pricing: {input: "2", output: "10"}\n'
+    )
+    args = [*EXAMPLE[:3], "--requests-per-day", "500", "--input-tokens", "800",
+            "--output-tokens", "50", "--json"]  # fmt: skip
+    result = CliRunner().invoke(cost_cli, args, env={"TIERGATE_CONFIG": str(config)})
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)[0]["daily_usd_exact"] == "1.05"
 

@@ -62,6 +62,20 @@ def test_bad_data_and_bad_router_file_fail_cleanly(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "not a tiergate router file" in res.stderr
 
 
+def test_bad_options_are_error_messages_not_tracebacks(tmp_path: Path) -> None:
+    out = tmp_path / "r.tgr"
+    for args in (["--folds", "1"], ["--features", "bogus"], ["--strong-share", "2"]):
+        res = CliRunner().invoke(router, ["train", str(DATA), "--out", str(out), *args])
+        assert res.exit_code == 1 and "\nError: " in res.stderr, (args, res.stderr)
+        assert isinstance(res.exception, SystemExit)
+    nowhere = tmp_path / "missing" / "curve.png"
+    res = CliRunner().invoke(
+        router, ["eval", str(DATA), "--folds", "3", "--json", "--plot", str(nowhere)]
+    )
+    assert res.exit_code == 1 and f"could not write {nowhere}" in res.stderr
+    assert "APGR" in json.loads(res.stdout)  # the figures still went out
+
+
 @pytest.mark.skipif(not REAL.exists(), reason="shared MMLU outcome data not present")
 def test_real_mmlu_two_fold_stats_beats_random() -> None:
     res = CliRunner().invoke(

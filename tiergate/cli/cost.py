@@ -27,8 +27,8 @@ def _catalog(config_path: str | None) -> Any:
     from tiergate.catalog import load_catalog
     from tiergate.config import load_settings
 
-    overrides = load_settings(config_path).models if config_path else None
-    return load_catalog(overrides)
+    # --config, else $TIERGATE_CONFIG: the prices the gateway itself would charge.
+    return load_catalog(load_settings(config_path).models or None)
 
 
 _CONFIG = click.option(
@@ -88,7 +88,7 @@ def project(
         raise click.BadParameter(
             "must be a number between 0 and 1", param_hint="--cache-hit-rate"
         ) from None
-    if not 0 <= rate <= 1:
+    if not rate.is_finite() or not 0 <= rate <= 1:
         raise click.BadParameter("must be between 0 and 1", param_hint="--cache-hit-rate")
     try:
         catalog = _catalog(config_path)

@@ -26,18 +26,29 @@ def _budget(ctx: click.Context, param: click.Parameter, value: str | None) -> De
 
 
 def _run(work: Callable[[Any], Awaitable[T]], database_url: str | None) -> T:
+    from tiergate.errors import ConfigError
     from tiergate.store.backend import open_store
-    from tiergate.store.location import store_url
+    from tiergate.store.location import configured_store_url
     from tiergate.tenancy import KeyStore
 
+    try:
+        url = configured_store_url(database_url)  # the store `serve` uses, config included
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
     async def main() -> T:
-        store = await open_store(store_url(database_url, None))
+        store = await open_store(url)
         try:
             return await work(KeyStore(store))
         finally:
             await store.aclose()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except click.ClickException:
+        raise
+    except Exception as exc:  # an unusable URL, a database that cannot be reached
+        raise click.ClickException(f"key store: {type(exc).__name__}: {exc}") from None
 
 
 _db = click.option("--database-url", envvar="TIERGATE_DATABASE_URL", default=None,

@@ -57,7 +57,8 @@ def report(
     route: str | None, by: str, ab: str | None, database_url: str | None,
 ) -> None:  # fmt: skip
     """Spend and savings by model, day, tenant and route; escalation; latency percentiles."""
-    from tiergate.store.location import store_url
+    from tiergate.errors import ConfigError
+    from tiergate.store.location import configured_store_url
 
     query = {
         k: v
@@ -71,9 +72,17 @@ def report(
             raise click.BadParameter("give two models: --ab MODEL_A,MODEL_B", param_hint="--ab")
         pair = (names[0], names[1])
     try:
-        data = asyncio.run(_query(store_url(database_url, None), query, pair))
+        url = configured_store_url(database_url)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        data = asyncio.run(_query(url, query, pair))
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    except Exception as exc:  # an unusable URL, a database that cannot be reached
+        raise click.ClickException(
+            f"cannot read the request log: {type(exc).__name__}: {exc}"
+        ) from None
     if as_json:
         import orjson
 

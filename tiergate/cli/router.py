@@ -99,9 +99,12 @@ def train(
     outcomes, pair = _load(data, weak, strong)
     spec = features or DEFAULT_SPEC
     _say(f"training {spec} on {len(outcomes)} prompts")
-    model = train_router(
-        outcomes, pair, spec, folds=folds, strong_share=strong_share, seed=seed, progress=_say
-    )
+    try:
+        model = train_router(
+            outcomes, pair, spec, folds=folds, strong_share=strong_share, seed=seed, progress=_say
+        )
+    except ValueError as exc:  # a bad featuriser spec, too few folds, a share outside 0..1
+        raise click.ClickException(str(exc)) from exc
     model.save(out)
     metrics = model.header.get("metrics", {})
     _say(f"wrote {out}; {metrics.get('kind', '')} APGR (exact) {metrics.get('APGR_exact')}")
@@ -153,19 +156,33 @@ def eval_command(
             raise click.ClickException(str(exc)) from exc
         how = {"evaluation": f"{folds}-fold cross-validation (out-of-fold)", "featuriser": spec}
     w, s = outcomes.outcomes[pair.weak], outcomes.outcomes[pair.strong]
-    result = report(
-        scores,
-        w,
-        s,
-        method="decile" if method == "decile" else "exact",
-        extra={**how, "weak": pair.weak, "strong": pair.strong},
-    )
+    try:
+        result = report(
+            scores,
+            w,
+            s,
+            method="decile" if method == "decile" else "exact",
+            extra={**how, "weak": pair.weak, "strong": pair.strong},
+        )
+    except ValueError as exc:  # e.g. a featuriser whose scores are not finite
+        raise click.ClickException(str(exc)) from exc
+    unwritten: str | None = None
     if plot:
-        plot_curves(plot, scores, w, s, label=how["featuriser"])
-        _say(f"wrote {plot}")
+        try:
+            plot_curves(plot, scores, w, s, label=how["featuriser"])
+            _say(f"wrote {plot}")
+        except OSError as exc:  # the figures still go out below; the command then fails
+            unwritten = f"could not write {plot}: {exc}"
     if as_json:
         click.echo(_as_json(result))
-        return
+    else:
+        _print_table(result, how, pair, method)
+    if unwritten is not None:
+        raise click.ClickException(unwritten)
+
+
+def _print_table(result: dict[str, Any], how: dict[str, str], pair: Any, method: str) -> None:
+    """``router eval``'s human-readable answer: the three curves' figures, side by side."""
     rnd, orc = result["baselines"]["random"], result["baselines"]["oracle"]
     click.echo(f"{how['evaluation']}, {how['featuriser']}, {pair.weak} -> {pair.strong}")
     click.echo(f"{'':8}{'APGR':>8}{'CPT50%':>9}{'CPT80%':>9}   ({method} curve)")

@@ -170,6 +170,9 @@ class App:
                 problem: str | None = None
                 try:
                     await self.startup()
+                except ConfigError as exc:  # the operator's to fix, and it says how
+                    logger.error("start-up refused: %s", exc)
+                    problem = str(exc)
                 except Exception as exc:
                     logger.exception("start-up failed")
                     problem = str(exc)

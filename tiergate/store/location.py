@@ -14,6 +14,17 @@ def default_data_dir() -> Path:
     return Path(base) / "tiergate"
 
 
+def configured_store_url(database_url: str | None) -> str:
+    """The store a command-line tool reads: the one ``tiergate serve`` with the same
+    environment writes. ``database_url`` (a flag or ``TIERGATE_DATABASE_URL``) first, then
+    the config file's (``TIERGATE_CONFIG``) ``database_url`` or ``data_dir``, then
+    ``TIERGATE_DATA_DIR``. Raises ``ConfigError`` for a config file that cannot be used."""
+    from tiergate.config import load_settings
+
+    settings = load_settings()
+    return store_url(database_url or settings.database_url, settings.data_dir)
+
+
 def store_url(database_url: str | None, data_dir: str | None) -> str:
     """The store URL from settings: PostgreSQL when a URL is given, else SQLite in the data dir."""
     if database_url:

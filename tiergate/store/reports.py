@@ -25,7 +25,14 @@ from tiergate.store.latency import percentiles_by_model
 from tiergate.store.records import PICO
 
 _MICRO = 1_000_000
-_MONEY = ("cost_pusd", "baseline_pusd", "cache_savings_pusd", "credits_p")
+_MONEY = (
+    "cost_pusd",
+    # The baseline of priced requests only: an unpriced one's cost is not in the spend, so its
+    # baseline in the sum would show as money saved ("savings" = baseline - spend).
+    "CASE WHEN cost_pusd IS NOT NULL THEN baseline_pusd END",
+    "cache_savings_pusd",
+    "credits_p",
+)
 _WIDTH = 1 + 2 * len(_MONEY) + 10  # the columns _AGGREGATES yields
 
 
@@ -88,7 +95,7 @@ def _parse_time(value: str | None, end_of_day: bool = False) -> int | None:
 _AGGREGATES = ", ".join(
     [
         "count(*)",
-        *(f"sum({c} / {_MICRO}), sum({c} % {_MICRO})" for c in _MONEY),
+        *(f"sum(({c}) / {_MICRO}), sum(({c}) % {_MICRO})" for c in _MONEY),
         "sum(CASE WHEN status >= 400 THEN 1 ELSE 0 END)",
         # Escalated: answered by a later rung than the plan's first. Not ``attempts > 1``, which
         # also counts retries, fail-overs and a judge's calls on the first rung.
