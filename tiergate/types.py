@@ -186,10 +186,13 @@ class Usage:
         )
 
     def cache_writes_by_ttl(self) -> tuple[int, int]:
-        """(5-minute, 1-hour) cache write tokens."""
+        """(5-minute, 1-hour) cache write tokens. Writes the split does not account for (no
+        split, or an empty or partial one from an Anthropic-compatible server) count as
+        5-minute writes, never as free."""
         if self.cache_creation_5m is None and self.cache_creation_1h is None:
             return self.cache_creation_input_tokens, 0
-        return self.cache_creation_5m or 0, self.cache_creation_1h or 0
+        five, hour = self.cache_creation_5m or 0, self.cache_creation_1h or 0
+        return five + max(0, self.cache_creation_input_tokens - five - hour), hour
 
     def overlay(self, final: Usage) -> Usage:
         """Stream usage: ``final`` (from the closing event) holds totals, but upstreams leave

@@ -157,6 +157,22 @@ def test_a_million_requests_do_not_drift() -> None:
     assert sum((one for _ in range(1_000_000)), D(0)) == D("1050")
 
 
+@pytest.mark.parametrize("split_reported", [{}, {"ephemeral_5m_input_tokens": 0}])
+def test_cache_writes_an_empty_split_leaves_out_are_5_minute_writes(
+    split_reported: dict[str, int],
+) -> None:
+    """An Anthropic-compatible server that sends ``cache_creation: {}`` (or zeros) beside 5000
+    written tokens: those are priced as 5-minute writes (1.25x), never as free."""
+    from tiergate.wire.anthropic_upstream import decode_usage
+
+    usage = decode_usage(
+        {"input_tokens": 0, "cache_creation_input_tokens": 5000, "cache_creation": split_reported}
+    )
+    assert usage.cache_writes_by_ttl() == (5000, 0)
+    haiku = CATALOG.resolve("claude-haiku-4-5")
+    assert cost_of(usage, haiku).usd == D("0.00625")  # 5000 x $1.25 per million
+
+
 def test_streamed_usage_in_pieces_sums_to_the_whole() -> None:
     haiku = CATALOG.resolve("claude-haiku-4-5")
     # Anthropic: message_start carries input and cache counts, message_delta the output
