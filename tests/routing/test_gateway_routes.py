@@ -157,7 +157,8 @@ def test_a_judges_calls_are_billed_and_logged_with_the_request_it_grades(
     three calls. Then a passing answer: both calls billed, and the baseline (Sonnet, the
     default) prices the answer's usage, not the judge's."""
     answer, verdict = FakeUsage(input_tokens=10, output_tokens=5), FakeUsage(20, 1)
-    client = anthropic.Anthropic(base_url=make_gateway(routes=JUDGED), api_key="x")
+    base = make_gateway(routes=JUDGED)
+    client = anthropic.Anthropic(base_url=base, api_key="x")
     question: Any = [{"role": "user", "content": "I was charged twice"}]
 
     anthropic_upstream.reply("maybe billing?", usage=answer).reply("FAIL", usage=verdict)
@@ -186,6 +187,14 @@ def test_a_judges_calls_are_billed_and_logged_with_the_request_it_grades(
     row, attempts = logged(tmp_path, passed.headers["x-tiergate-request-id"], MONEY)
     assert row == (60_000_000, 105_000_000, 2)
     assert [(a[0], a[3]) for a in attempts] == [(1, "ok"), (2, "judge")]
+    # The report's tiers keep the judge's calls apart from the answers they graded.
+    import httpx
+
+    tiers = httpx.get(base + "/v1/tiergate/report").json()["tiers"]
+    rows = {(r["tier"], r["model"], r["role"]): r for r in tiers}
+    graded, judge = rows[(0, "claude-haiku-4-5", "answer")], rows[(0, "claude-haiku-4-5", "judge")]
+    assert (graded["attempts"], graded["escalated"]) == (2, 1)
+    assert (judge["attempts"], judge["escalated"]) == (2, 0)
 
 
 def test_the_reports_escalation_rate_counts_later_rungs_not_retries_or_judges(

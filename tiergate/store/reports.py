@@ -193,23 +193,25 @@ async def by_model(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
 
 
 async def tiers(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
-    """Per route, ladder tier and model: attempts, how many failed validation (escalated),
-    provider errors and cost; from the attempt rows."""
+    """Per route, ladder tier, model and role: attempts, how many failed validation
+    (escalated), provider errors and cost; from the attempt rows. ``role`` tells the calls
+    that answered (``answer``) from a judge's calls grading them (``judge``)."""
     where, params = filters.where("r")
     rows = await store.fetchall(
-        "SELECT r.route, a.tier, a.model, count(*), "
+        "SELECT r.route, a.tier, a.model, "
+        "CASE WHEN a.outcome = 'judge' THEN 'judge' ELSE 'answer' END, count(*), "
         "sum(CASE WHEN a.outcome = 'validator_failed' THEN 1 ELSE 0 END), "
         "sum(CASE WHEN a.outcome = 'provider_error' THEN 1 ELSE 0 END), "
         f"sum(a.cost_pusd / {_MICRO}), sum(a.cost_pusd % {_MICRO}) "
         f"FROM attempts a JOIN requests r ON r.id = a.request_id WHERE {where} "
-        "GROUP BY r.route, a.tier, a.model ORDER BY 1, 2, 3",
+        "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 4, 3",
         params,
     )
     return [
-        {"route": route, "tier": tier, "model": model, "attempts": int(n),
+        {"route": route, "tier": tier, "model": model, "role": role, "attempts": int(n),
          "escalated": int(failed or 0), "escalation_rate": int(failed or 0) / int(n),
          "provider_errors": int(errors or 0), "cost_usd": float(_money(micro, rest))}
-        for route, tier, model, n, failed, errors, micro, rest in rows
+        for route, tier, model, role, n, failed, errors, micro, rest in rows
     ]  # fmt: skip
 
 
