@@ -234,6 +234,9 @@ class ChatResponse:
     stop_reason: StopReason | None = "end_turn"
     stop_sequence: str | None = None
     usage: Usage = field(default_factory=Usage)
+    # OpenAI's ``message.refusal`` (a model declining, e.g. under structured outputs). The same
+    # text is in ``content`` too, for formats that have no such field.
+    refusal: str | None = None
 
     def text(self) -> str:
         return "".join(b.text for b in self.content if isinstance(b, TextBlock))
@@ -269,7 +272,9 @@ class BlockStart:
 @dataclass(slots=True)
 class BlockDelta:
     index: int
-    kind: Literal["text", "input_json", "thinking", "signature"]
+    # "refusal": text of a refusal as OpenAI streams it (``delta.refusal``); formats without
+    # such a field show it as text.
+    kind: Literal["text", "input_json", "thinking", "signature", "refusal"]
     value: str
 
 

@@ -289,3 +289,22 @@ def test_retry_after_header_rounds_up_to_whole_seconds() -> None:
     assert FORMAT.encode_error(RateLimited("x", retry_after=3))[1] == {"retry-after": "3"}
     assert FORMAT.encode_error(RateLimited("x", retry_after=0))[1] == {"retry-after": "0"}
     assert FORMAT.encode_error(RateLimited("x"))[1] == {}
+
+
+def test_a_streamed_openai_refusal_reaches_an_anthropic_client_as_text() -> None:
+    """The Messages API has no refusal field: the text streams as ``text_delta`` and the
+    message ends with stop_reason ``refusal``."""
+    encoder = FORMAT.stream_encoder("m", include_usage=False)
+    events = [
+        MessageStart("r", "m", Usage()),
+        BlockStart(0, TextBlock("")),
+        BlockDelta(0, "refusal", "No."),
+        BlockStop(0),
+        MessageDelta("refusal", None, Usage(output_tokens=2)),
+        MessageStop(),
+    ]
+    decoded = frames(b"".join(encoder.encode(e) for e in events))
+    deltas = [body["delta"] for name, body in decoded if name == "content_block_delta"]
+    assert deltas == [{"type": "text_delta", "text": "No."}]
+    stop = [body["delta"]["stop_reason"] for name, body in decoded if name == "message_delta"]
+    assert stop == ["refusal"]

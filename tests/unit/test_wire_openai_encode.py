@@ -232,6 +232,39 @@ def test_a_streamed_tool_without_parameters_gets_empty_json_arguments() -> None:
     assert arguments == {0: "{}", 1: "{}"}
 
 
+def test_an_openai_refusal_goes_back_in_the_refusal_field_and_the_sdk_reads_it() -> None:
+    """OpenAI's ``message.refusal`` (structured outputs): ``content`` null, the text in
+    ``refusal``, finish ``stop``, so ``parse()`` exposes it instead of raising a content-filter
+    error. A refusal from a format without that field (Claude's) stays ``content_filter``."""
+    text = "I can't help."
+    refused = ChatResponse("r", "m", [TextBlock(text)], "refusal", refusal=text)
+    body = FORMAT.encode_response(refused, "alias")
+    parsed = ChatCompletion.model_validate(body)
+    assert parsed.choices[0].message.refusal == "I can't help."
+    assert parsed.choices[0].message.content is None
+    assert parsed.choices[0].finish_reason == "stop"
+    claude = ChatResponse("r", "m", [TextBlock("I can't help.")], "refusal")
+    other = FORMAT.encode_response(claude, "alias")["choices"][0]
+    assert (other["finish_reason"], other["message"]["content"]) == (
+        "content_filter",
+        "I can't help.",
+    )
+    events: list[StreamEvent] = [
+        MessageStart("r", "m", Usage()),
+        BlockStart(0, TextBlock("")),
+        BlockDelta(0, "refusal", "I can't "),
+        BlockDelta(0, "refusal", "help."),
+        BlockStop(0),
+        MessageDelta("refusal", None, Usage(output_tokens=4)),
+        MessageStop(),
+    ]
+    _, chunks = frames(events, include_usage=False)
+    deltas = [c["choices"][0]["delta"] for c in chunks]
+    assert "".join(d.get("refusal") or "" for d in deltas) == "I can't help."
+    assert not any(d.get("content") for d in deltas)
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+
+
 def test_stream_usage_known_only_at_the_end() -> None:
     events: list[StreamEvent] = [
         MessageStart("m1", "up"),

@@ -181,7 +181,9 @@ def test_text_then_tool_call_then_refusal_stop() -> None:
         b"data: [DONE]\n\n"
     )
     events = whole(raw)
-    assert events[1:3] == [BlockStart(0, TextBlock("")), BlockDelta(0, "text", "No.")]
+    # A refusal delta of its own kind: OpenAI clients get it back in ``refusal``, Anthropic
+    # clients as text.
+    assert events[1:3] == [BlockStart(0, TextBlock("")), BlockDelta(0, "refusal", "No.")]
     assert events[-2] == MessageDelta("refusal", None, Usage())
 
 

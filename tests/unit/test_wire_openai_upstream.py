@@ -338,6 +338,7 @@ def test_decode_response_refusal() -> None:
     response = FORMAT.decode_response(body)
     assert response.content == [TextBlock("Can't help.")]
     assert response.stop_reason == "refusal"
+    assert response.refusal == "Can't help."  # OpenAI's own field, kept for OpenAI clients
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ stream, so it gets one, with the same event grammar as a live upstream stream.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import orjson
 
 from tiergate.types import (
@@ -41,7 +43,8 @@ def response_events(response: ChatResponse) -> list[StreamEvent]:
         if isinstance(block, TextBlock):
             events.append(BlockStart(index, TextBlock("")))
             if block.text:
-                events.append(BlockDelta(index, "text", block.text))
+                kind: Literal["text", "refusal"] = "refusal" if response.refusal else "text"
+                events.append(BlockDelta(index, kind, block.text))
         elif isinstance(block, ToolUseBlock):
             events.append(BlockStart(index, ToolUseBlock(block.id, block.name, {})))
             events.append(BlockDelta(index, "input_json", orjson.dumps(block.input).decode()))

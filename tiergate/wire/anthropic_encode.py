@@ -32,6 +32,7 @@ from tiergate.wire.sse import encode_sse
 
 _DELTA_TYPE = {
     "text": ("text_delta", "text"),
+    "refusal": ("text_delta", "text"),  # the Messages API has no refusal field: plain text
     "input_json": ("input_json_delta", "partial_json"),
     "thinking": ("thinking_delta", "thinking"),
     "signature": ("signature_delta", "signature"),

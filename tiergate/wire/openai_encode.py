@@ -93,6 +93,12 @@ def encode_response(response: ChatResponse, model: str) -> dict[str, Any]:
         "content": "".join(text) if text or not calls else None,
         "refusal": None,
     }
+    finish = FINISH_REASON.get(response.stop_reason, "stop")
+    if response.refusal is not None:
+        # The model declined in OpenAI's own terms: the text goes in ``refusal`` (where the
+        # SDK's ``parse()`` looks) and the answer ended normally; "content_filter" is for
+        # output a filter stopped, which is what a refusal from other formats is shown as.
+        message["content"], message["refusal"], finish = None, response.refusal, "stop"
     if calls:
         message["tool_calls"] = calls
     return {
@@ -104,7 +110,7 @@ def encode_response(response: ChatResponse, model: str) -> dict[str, Any]:
             {
                 "index": 0,
                 "message": message,
-                "finish_reason": FINISH_REASON.get(response.stop_reason, "stop"),
+                "finish_reason": finish,
                 "logprobs": None,
             }
         ],
@@ -140,6 +146,7 @@ class OpenAIStreamEncoder:
         "_id",
         "_include_usage",
         "_model",
+        "_refused",
         "_stop",
         "_tool_index",
         "_usage",
@@ -154,6 +161,7 @@ class OpenAIStreamEncoder:
         self._tool_index = -1
         self._block_tool: dict[int, int] = {}  # content block index -> tool_calls index
         self._with_arguments: set[int] = set()  # tool_calls indexes that got some arguments
+        self._refused = False  # a refusal went out in OpenAI's own field
         self._stop: StopReason | None = None
         self._usage = Usage()
 
@@ -177,6 +185,9 @@ class OpenAIStreamEncoder:
         if isinstance(event, BlockDelta):
             if event.kind == "text":
                 return self._chunk({"content": event.value})
+            if event.kind == "refusal":
+                self._refused = True
+                return self._chunk({"refusal": event.value})
             if event.kind == "input_json":
                 index = self._block_tool.get(event.index)
                 if index is None or not event.value:
@@ -206,7 +217,8 @@ class OpenAIStreamEncoder:
         if isinstance(event, MessageDelta):
             self._stop = event.stop_reason
             self._usage = self._usage.overlay(event.usage)
-            return self._chunk({}, FINISH_REASON.get(event.stop_reason, "stop"))
+            finish = "stop" if self._refused else FINISH_REASON.get(event.stop_reason, "stop")
+            return self._chunk({}, finish)
         if isinstance(event, MessageStop):
             return self._chunk(None) if self._include_usage else b""
         if isinstance(event, BlockStop):

@@ -147,8 +147,10 @@ class OpenAIStreamDecoder:
             text = delta.get("content")
             refusal = delta.get("refusal")
             if not text and isinstance(refusal, str) and refusal:
-                text, self._refused = refusal, True
-            if isinstance(text, str) and text:
+                self._refused = True
+                self._switch("text", 0, TextBlock(""), out)
+                out.append(BlockDelta(self._index, "refusal", refusal))
+            elif isinstance(text, str) and text:
                 self._switch("text", 0, TextBlock(""), out)
                 out.append(BlockDelta(self._index, "text", text))
             calls = delta.get("tool_calls")

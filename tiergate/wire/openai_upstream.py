@@ -205,8 +205,9 @@ def decode_response(body: Any) -> ChatResponse:
     text = _text(message.get("content"))
     stop = STOP_REASON.get(choice.get("finish_reason"), "end_turn")
     refusal = message.get("refusal")
+    refused: str | None = None
     if not text and isinstance(refusal, str) and refusal:
-        text, stop = refusal, "refusal"
+        text, stop, refused = refusal, "refusal", refusal
     if text:
         content.append(TextBlock(text))
     calls = message.get("tool_calls") or []
@@ -230,6 +231,7 @@ def decode_response(body: Any) -> ChatResponse:
         content=content,
         stop_reason=stop,
         usage=decode_usage(body.get("usage")),
+        refusal=refused,
     )
 
 
