@@ -167,6 +167,11 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"config file {path} is not UTF-8 (line {line}, byte {exc.start}); save it as UTF-8"
+        ) from None
 
 
 def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], yaml.Node | None]:
@@ -221,10 +226,10 @@ def _substitute_env(
 
         def replace(match: re.Match[str]) -> str:
             var, default = match.group(1), match.group(2)
+            if default is not None:  # ${VAR:-default}: as in the shell, empty counts as unset
+                return env.get(var) or default
             if var in env:
                 return env[var]
-            if default is not None:
-                return default
             key = ".".join(str(p) for p in loc)
             raise ConfigError(
                 f"{name}: {key}{_line(root, loc)} uses ${{{var}}}, which is not set; "

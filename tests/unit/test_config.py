@@ -43,6 +43,65 @@ def test_env_substitution_with_and_without_default(tmp_path: Path) -> None:
     settings = load_settings(path, env={"KEY": "secret"})
     assert settings.deployments[0].api_key == "secret"
     assert settings.deployments[0].base_url == "http://127.0.0.1:9"
+    # As in the shell, ``:-`` takes the default for a variable set but empty (a common
+    # ``BASE=`` line in a .env file); a plain ``${KEY}`` keeps an empty value as it is.
+    empty = load_settings(path, env={"KEY": "secret", "BASE": ""})
+    assert empty.deployments[0].base_url == "http://127.0.0.1:9"
+
+
+def test_a_config_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "tiergate.yaml"
+    path.write_bytes('host: 127.0.0.1\nroutes:\n  a:\n    description: "r\u00e9sum\u00e9"\n'
+                     .encode("latin-1"))  # fmt: skip
+    with pytest.raises(ConfigError, match=r"is not UTF-8 \(line 4"):
+        load_settings(path, env={})
+
+
+def test_the_command_line_tools_use_the_store_serve_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The config file's database_url beats TIERGATE_DATABASE_URL for ``serve``, so it does
+    for ``keys`` and ``report`` too; a --database-url flag beats both."""
+    from click.testing import CliRunner
+
+    from tiergate.cli.keys import keys
+    from tiergate.store.location import configured_store_url
+
+    in_file, in_env = tmp_path / "file" / "tiergate.db", tmp_path / "env" / "tiergate.db"
+    path = write(tmp_path, f"database_url: sqlite:///{in_file}\n")
+    monkeypatch.setenv("TIERGATE_CONFIG", str(path))
+    monkeypatch.setenv("TIERGATE_DATABASE_URL", f"sqlite:///{in_env}")
+    assert load_settings().database_url == f"sqlite:///{in_file}"
+    assert configured_store_url(None) == f"sqlite:///{in_file}"
+    assert configured_store_url("sqlite:///flag.db") == "sqlite:///flag.db"
+    made = CliRunner().invoke(keys, ["create", "--tenant", "acme"])
+    assert made.exit_code == 0, made.output
+    assert in_file.exists() and not in_env.exists()  # where `serve` will look for keys
+    monkeypatch.delenv("TIERGATE_CONFIG")
+    assert configured_store_url(None) == f"sqlite:///{in_env}"
+
+
+def test_serve_with_workers_stops_on_a_config_error_instead_of_restarting_them(
+    tmp_path: Path,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    path = write(
+        tmp_path,
+        "routes:\n  tri:\n    ladder: [local/smollm2-135m, local/smollm2-135m]\n"
+        "    validators: [{type: judge, model: nosuch, prompt: grade}]\n",
+    )
+    env = {**os.environ, "TIERGATE_DATA_DIR": str(tmp_path)}
+    env.pop("TIERGATE_CONFIG", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "tiergate.cli", "serve", "--config", str(path), "--port", "0",
+         "--workers", "2"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "unknown model 'nosuch'" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_missing_env_var_names_key_line_and_variable(tmp_path: Path) -> None:

@@ -51,8 +51,9 @@ def _run(work: Callable[[Any], Awaitable[T]], database_url: str | None) -> T:
         raise click.ClickException(f"key store: {type(exc).__name__}: {exc}") from None
 
 
-_db = click.option("--database-url", envvar="TIERGATE_DATABASE_URL", default=None,
-                   help="PostgreSQL URL (default: SQLite in TIERGATE_DATA_DIR).")  # fmt: skip
+_db = click.option("--database-url", default=None,
+                   help="PostgreSQL URL (default: the store `serve` uses: the config file's, "
+                   "else TIERGATE_DATABASE_URL, else SQLite in the data dir).")  # fmt: skip
 
 
 @click.group()

@@ -48,9 +48,9 @@ async def _query(url: str, query: dict[str, str], ab: tuple[str, str] | None) ->
               help="Compare two models side by side (on --route, if given).")  # fmt: skip
 @click.option(
     "--database-url",
-    envvar="TIERGATE_DATABASE_URL",
     default=None,
-    help="PostgreSQL URL (default: SQLite in TIERGATE_DATA_DIR).",
+    help="PostgreSQL URL (default: the store `serve` uses: the config file's, else "
+    "TIERGATE_DATABASE_URL, else SQLite in the data dir).",
 )
 def report(
     as_json: bool, as_csv: bool, since: str | None, until: str | None, tenant: str | None,

@@ -61,6 +61,14 @@ def serve(
         server_header=False,
     )
     if workers > 1:
+        from tiergate.server.factory import create_app
+
+        # Build the app once here, only to check it: a route, deployment or model the
+        # config gets wrong must stop the command, not crash every worker uvicorn restarts.
+        try:
+            create_app(settings)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
         # Workers rebuild the app from the environment; pass the file and flags through it.
         if config_path:
             os.environ["TIERGATE_CONFIG"] = os.path.abspath(config_path)

@@ -16,9 +16,10 @@ def default_data_dir() -> Path:
 
 def configured_store_url(database_url: str | None) -> str:
     """The store a command-line tool reads: the one ``tiergate serve`` with the same
-    environment writes. ``database_url`` (a flag or ``TIERGATE_DATABASE_URL``) first, then
-    the config file's (``TIERGATE_CONFIG``) ``database_url`` or ``data_dir``, then
-    ``TIERGATE_DATA_DIR``. Raises ``ConfigError`` for a config file that cannot be used."""
+    environment writes. ``database_url`` (a flag) first, then as ``load_settings`` orders
+    them: the config file's (``TIERGATE_CONFIG``) ``database_url``, ``TIERGATE_DATABASE_URL``,
+    the file's ``data_dir``, ``TIERGATE_DATA_DIR``. Raises ``ConfigError`` for a config file
+    that cannot be used."""
     from tiergate.config import load_settings
 
     settings = load_settings()
