@@ -20,7 +20,7 @@ from tiergate.config import Settings, load_settings
 from tiergate.server.app import App
 from tiergate.server.factory import create_app
 
-__all__ = ["gateway", "gateway_settings", "make_gateway"]
+__all__ = ["gateway", "gateway_settings", "make_gateway", "unpriced_deployment"]
 
 
 def gateway_settings(
@@ -83,3 +83,14 @@ def make_gateway(
 @pytest.fixture
 def gateway(make_gateway: Callable[..., str]) -> str:
     return make_gateway()
+
+
+def unpriced_deployment(openai: FakeUpstream) -> dict[str, Any]:
+    """A deployment of ``deepseek-v4-flash``, which the catalog leaves unpriced on purpose."""
+    return {
+        "name": "ds",
+        "model": "deepseek-v4-flash",
+        "provider": "openai",
+        "base_url": openai.url + "/v1",
+        "api_key": "k",
+    }

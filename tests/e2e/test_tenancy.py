@@ -19,6 +19,7 @@ import httpx
 import openai
 import pytest
 
+from tests.e2e.gateway_fixtures import unpriced_deployment
 from tests.fakes.script import FakeUsage, Reply
 from tests.fakes.upstream import FakeUpstream
 from tests.store.conftest import _fresh_postgres_url
@@ -138,13 +139,7 @@ def test_a_key_with_a_budget_cannot_use_an_unpriced_model(
 ) -> None:
     """The catalog leaves some models unpriced on purpose; a budget cannot be kept on them, so
     a budgeted key is refused (403, saying how to fix it) while a key without one is served."""
-    deployment = {
-        "name": "ds",
-        "model": "deepseek-v4-flash",
-        "provider": "openai",
-        "base_url": openai_upstream.url + "/v1",
-        "api_key": "k",
-    }
+    deployment = unpriced_deployment(openai_upstream)
     gateway = make_gateway(admin_key=ADMIN, deployments=[deployment])
     budgeted = new_key(gateway, tenant="acme", budget_usd="100", budget_period="day")
     unlimited = new_key(gateway, tenant="acme")
@@ -342,11 +337,6 @@ def test_64_concurrent_requests_never_overspend_with_two_workers(
 def test_serving_open_off_loopback_is_refused_with_a_message_not_a_traceback(
     tmp_path: Path,
 ) -> None:
-    import os
-    import socket
-    import subprocess
-    import sys
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -16,7 +16,10 @@ import anthropic
 import openai
 import pytest
 
-from tests.e2e.gateway_fixtures import make_gateway  # noqa: F401  (pytest fixture)
+from tests.e2e.gateway_fixtures import (
+    make_gateway,  # noqa: F401  (pytest fixture)
+    unpriced_deployment,
+)
 from tests.fakes.script import Fail, FakeUsage, Reply
 from tests.fakes.upstream import FakeUpstream
 from tests.support.log_rows import logged
@@ -256,13 +259,7 @@ def test_an_unpriced_model_adds_no_spend_and_no_savings_to_the_report(
     """Its cost is unknown, so its baseline must not count as money saved either."""
     import httpx
 
-    deployment = {
-        "name": "ds",
-        "model": "deepseek-v4-flash",
-        "provider": "openai",
-        "base_url": openai_upstream.url + "/v1",
-        "api_key": "k",
-    }
+    deployment = unpriced_deployment(openai_upstream)
     base = make_gateway(deployments=[deployment])
     openai_upstream.reply("ok", usage=FakeUsage(input_tokens=1000, output_tokens=100))
     client = openai.OpenAI(base_url=base + "/v1", api_key="x", max_retries=0)
