@@ -44,7 +44,6 @@ class DeploymentConfig(_Frozen):
     upstream_model: str | None = None  # the name the upstream knows the model by
     timeout: float = Field(default=120.0, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
-    weight: int = Field(default=1, ge=0)
     # OpenAI wire only: the name of the output limit. OpenAI's API takes
     # ``max_completion_tokens`` (its reasoning models refuse ``max_tokens``); some older
     # OpenAI-compatible servers know only ``max_tokens``.

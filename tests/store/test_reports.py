@@ -115,3 +115,11 @@ async def test_time_and_route_filters(seeded: Any) -> None:
     assert code["requests"] == 4 and code["cache_savings_usd"] == 0.027
     with pytest.raises(ValueError, match="span like 7d"):
         ReportFilter.from_query({"since": "last tuesday"})
+
+
+async def test_groups_without_a_value_sort_last_on_both_databases(seeded: Any) -> None:
+    """A failed request has no model; SQLite would sort its NULL group first and PostgreSQL
+    last, so the reports put it last on both: the same rows in the same order."""
+    models = [row["model"] for row in await by_model(seeded, ReportFilter())]
+    assert models[-1] is None and None not in models[:-1]
+    assert models[:-1] == sorted(models[:-1])

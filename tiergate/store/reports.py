@@ -166,7 +166,8 @@ async def grouped(
     where, params = filters.where()
     exprs = [_day_expr(store) if expr == "day" else expr for expr in keys.values()]
     select = ", ".join(exprs)
-    order = ", ".join(str(i + 1) for i in range(len(exprs)))
+    # NULL groups (no route, no model) last on both databases: SQLite sorts NULL first.
+    order = ", ".join(f"({expr}) IS NULL, {i + 1}" for i, expr in enumerate(exprs))
     rows = await store.fetchall(
         f"SELECT {select}, {_AGGREGATES} FROM requests WHERE {where} "
         f"GROUP BY {select} ORDER BY {order}",
@@ -204,7 +205,9 @@ async def tiers(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
         "sum(CASE WHEN a.outcome = 'provider_error' THEN 1 ELSE 0 END), "
         f"sum(a.cost_pusd / {_MICRO}), sum(a.cost_pusd % {_MICRO}) "
         f"FROM attempts a JOIN requests r ON r.id = a.request_id WHERE {where} "
-        "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 4, 3",
+        # Requests without a route (a model named directly) last on both databases: SQLite
+        # sorts NULL first, PostgreSQL last.
+        "GROUP BY 1, 2, 3, 4 ORDER BY r.route IS NULL, 1, 2, 4, 3",
         params,
     )
     return [
