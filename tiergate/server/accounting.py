@@ -13,7 +13,6 @@ from tiergate.catalog import Catalog, ModelInfo
 from tiergate.config import Settings
 from tiergate.cost import CreditPlan, counterfactual_usd, credits_of, usd_of
 from tiergate.executor import Attempt, answer_usage
-from tiergate.types import Usage
 
 
 @dataclass(slots=True)
@@ -66,10 +65,3 @@ class Accountant:
         if answered is not None and self._baseline is not None:
             baseline = counterfactual_usd(answered, self._baseline)
         return Bill(total, credits, baseline, per_attempt)
-
-    def usage_total(self, attempts: list[Attempt]) -> Usage:
-        total = Usage()
-        for attempt in attempts:
-            if attempt.usage is not None:
-                total = total.add(attempt.usage)
-        return total

@@ -126,7 +126,7 @@ def encode_block(block: ContentBlock) -> dict[str, Any]:
         out = {"type": "tool_result", "tool_use_id": block.tool_use_id}
         # The API takes a result with no content ([] is spelled by omission) but refuses an
         # empty text block, which a tool that printed nothing gives an OpenAI client.
-        content = [encode_block(b) for b in block.content if not _empty_text(b)]
+        content = [encode_block(b) for b in block.content if not empty_text(b)]
         if content:
             out["content"] = content
         if block.is_error:
@@ -140,5 +140,6 @@ def encode_block(block: ContentBlock) -> dict[str, Any]:
     return out
 
 
-def _empty_text(block: ContentBlock) -> bool:
+def empty_text(block: ContentBlock) -> bool:
+    """A text block with no text: the Messages API refuses it wherever it appears."""
     return isinstance(block, TextBlock) and not block.text

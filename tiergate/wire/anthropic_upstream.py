@@ -22,11 +22,10 @@ from tiergate.types import (
     ContentBlock,
     Message,
     StopReason,
-    TextBlock,
     ThinkingBlock,
     Usage,
 )
-from tiergate.wire.anthropic_blocks import decode_block, encode_block
+from tiergate.wire.anthropic_blocks import decode_block, empty_text, encode_block
 
 DEFAULT_MAX_TOKENS = 4096
 _STOP_REASONS = frozenset(
@@ -54,8 +53,8 @@ def _merged(messages: list[Message]) -> list[dict[str, Any]]:
 def _sendable(block: ContentBlock) -> bool:
     """Whether the Messages API accepts the block: it refuses unsigned thinking and empty text
     (an OpenAI client may send ``"content": ""``, for a tool that printed nothing too)."""
-    if isinstance(block, TextBlock):
-        return bool(block.text)
+    if empty_text(block):
+        return False
     return not (isinstance(block, ThinkingBlock) and not block.signature and not block.redacted)
 
 
@@ -79,7 +78,7 @@ def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
         "messages": _merged(request.messages),
     }
-    system = [encode_block(b) for b in request.system if b.text]
+    system = [encode_block(b) for b in request.system if not empty_text(b)]
     if system:
         body["system"] = system
     if request.temperature is not None:
