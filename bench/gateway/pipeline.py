@@ -226,7 +226,10 @@ async def main(args: argparse.Namespace) -> None:
             profiler.enable()
             await _batch(app, key, args.requests)
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
+            stats = pstats.Stats(profiler).sort_stats("tottime")
+            stats.print_stats(args.top)
+            if args.callers:
+                stats.print_callers(args.callers)
     finally:
         await app.shutdown()
     assert gateway.log is not None
@@ -240,6 +243,9 @@ if __name__ == "__main__":
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--stages", action="store_true", help="also time each step on its own")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument(
+        "--callers", metavar="REGEX", help="with --profile: who calls the functions matching it"
+    )
     parser.add_argument("--core", type=int, default=0, help="pin to this core (-1: no pinning)")
     cli = parser.parse_args()
     if cli.core >= 0:
