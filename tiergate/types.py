@@ -227,6 +227,19 @@ class Usage:
 
 
 @dataclass(slots=True)
+class TokenLogprob:
+    """One output token's log probability and, when asked for, the likeliest tokens at its
+    position (``top``). OpenAI-format upstreams report them on request (``logprobs``,
+    ``top_logprobs``); the Anthropic Messages API has no such field, so its answers carry none.
+    ``bytes``: the token's UTF-8 bytes, which matter when a token is part of a character."""
+
+    token: str
+    logprob: float
+    bytes: list[int] | None = None
+    top: list[TokenLogprob] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class ChatResponse:
     id: str
     model: str
@@ -237,6 +250,9 @@ class ChatResponse:
     # OpenAI's ``message.refusal`` (a model declining, e.g. under structured outputs). The same
     # text is in ``content`` too, for formats that have no such field.
     refusal: str | None = None
+    # The answer's tokens with their log probabilities (of the refusal's tokens when
+    # ``refusal`` is set); None when the upstream reported none.
+    logprobs: list[TokenLogprob] | None = None
 
     def text(self) -> str:
         return "".join(b.text for b in self.content if isinstance(b, TextBlock))
@@ -276,6 +292,9 @@ class BlockDelta:
     # such a field show it as text.
     kind: Literal["text", "input_json", "thinking", "signature", "refusal"]
     value: str
+    # The tokens of a text or refusal delta with their log probabilities, when the upstream
+    # reported them (see ``TokenLogprob``).
+    logprobs: list[TokenLogprob] | None = None
 
 
 @dataclass(slots=True)

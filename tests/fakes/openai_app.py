@@ -143,6 +143,23 @@ def usage_json(usage: FakeUsage) -> dict[str, Any]:
     }
 
 
+def token_logprobs(pieces: list[str], top: int) -> list[dict[str, Any]]:
+    """OpenAI's ``logprobs.content`` entries for text made of ``pieces`` (one token each):
+    made-up but deterministic values, ``top`` alternatives per token, the chosen one first."""
+
+    def entry(token: str, logprob: float) -> dict[str, Any]:
+        return {"token": token, "logprob": logprob, "bytes": list(token.encode())}
+
+    out = []
+    for i, piece in enumerate(pieces):
+        logprob = -round(0.01 * (i + 1), 4)
+        alternatives = [entry(piece, logprob)] + [
+            entry(f"{piece.strip()}~{k}", logprob - k) for k in range(1, top)
+        ]
+        out.append({**entry(piece, logprob), "top_logprobs": alternatives[:top]})
+    return out
+
+
 async def send_reply(send: Send, body: dict[str, Any], reply: Reply) -> None:
     text = reply.text
     if text is None and not reply.tool_calls and reply.thinking is None:
@@ -169,6 +186,8 @@ async def send_reply(send: Send, body: dict[str, Any], reply: Reply) -> None:
         "system_fingerprint": FINGERPRINT,
     }
     headers = {"x-request-id": new_id("req_"), **reply.headers}
+    top = body.get("top_logprobs") or 0
+    logprobs = body.get("logprobs") is True
     if not body.get("stream"):
         message: dict[str, Any] = {
             "role": "assistant",
@@ -184,14 +203,26 @@ async def send_reply(send: Send, body: dict[str, Any], reply: Reply) -> None:
             **base,
             "object": "chat.completion",
             "choices": [
-                {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+                {
+                    "index": 0,
+                    "message": message,
+                    "logprobs": {
+                        "content": token_logprobs(text_pieces(text or ""), top),
+                        "refusal": None,
+                    }
+                    if logprobs
+                    else None,
+                    "finish_reason": finish,
+                }
             ],
             "usage": usage_json(usage),
         }
         await send_json(send, 200, completion, headers=headers, die=reply.die_after is not None)
         return
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    frames = stream_frames(base, text, reply, calls, finish, usage, include_usage)
+    frames = stream_frames(
+        base, text, reply, calls, finish, usage, include_usage, top if logprobs else None
+    )
     if reply.error_after is not None:
         error_type = (
             "server_error" if reply.stream_error == "overloaded_error" else (reply.stream_error)
@@ -213,13 +244,19 @@ def stream_frames(
     finish: str,
     usage: FakeUsage,
     include_usage: bool,
+    top_logprobs: int | None = None,
 ) -> list[bytes]:
-    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+    """``top_logprobs``: None when the request did not ask for logprobs, else how many
+    alternatives each token gets."""
+
+    def chunk(
+        delta: dict[str, Any], finish_reason: str | None = None, logprobs: Any = None
+    ) -> bytes:
         payload: dict[str, Any] = {
             **base,
             "object": "chat.completion.chunk",
             "choices": [
-                {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+                {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
             ],
         }
         if include_usage:
@@ -230,7 +267,13 @@ def stream_frames(
     if reply.thinking is not None:
         frames.extend(chunk({"reasoning_content": p}) for p in text_pieces(reply.thinking))
     if text:
-        frames.extend(chunk({"content": p}) for p in text_pieces(text))
+        pieces = text_pieces(text)
+        for i, piece in enumerate(pieces):
+            logprobs = None
+            if top_logprobs is not None:
+                entry = token_logprobs(pieces, top_logprobs)[i]
+                logprobs = {"content": [entry], "refusal": None}
+            frames.append(chunk({"content": piece}, None, logprobs))
     for index, call in enumerate(calls):
         frames.append(
             chunk(

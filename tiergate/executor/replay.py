@@ -39,12 +39,14 @@ def response_events(response: ChatResponse) -> list[StreamEvent]:
     )
     events: list[StreamEvent] = [MessageStart(response.id, response.model, start_usage)]
     index = 0
+    logprobs = response.logprobs  # the answer's tokens: they go with its (first) text
     for block in response.content:
         if isinstance(block, TextBlock):
             events.append(BlockStart(index, TextBlock("")))
             if block.text:
                 kind: Literal["text", "refusal"] = "refusal" if response.refusal else "text"
-                events.append(BlockDelta(index, kind, block.text))
+                events.append(BlockDelta(index, kind, block.text, logprobs))
+                logprobs = None
         elif isinstance(block, ToolUseBlock):
             events.append(BlockStart(index, ToolUseBlock(block.id, block.name, {})))
             events.append(BlockDelta(index, "input_json", orjson.dumps(block.input).decode()))

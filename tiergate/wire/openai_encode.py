@@ -30,6 +30,7 @@ from tiergate.types import (
     ToolUseBlock,
     Usage,
 )
+from tiergate.wire.openai_logprobs import encode_logprobs
 from tiergate.wire.sse import encode_sse
 
 FINISH_REASON: dict[str | None, str] = {
@@ -111,7 +112,7 @@ def encode_response(response: ChatResponse, model: str) -> dict[str, Any]:
                 "index": 0,
                 "message": message,
                 "finish_reason": finish,
-                "logprobs": None,
+                "logprobs": encode_logprobs(response.logprobs, response.refusal is not None),
             }
         ],
         "usage": usage_dict(response.usage),
@@ -165,7 +166,12 @@ class OpenAIStreamEncoder:
         self._stop: StopReason | None = None
         self._usage = Usage()
 
-    def _chunk(self, delta: dict[str, Any] | None, finish: str | None = None) -> bytes:
+    def _chunk(
+        self,
+        delta: dict[str, Any] | None,
+        finish: str | None = None,
+        logprobs: dict[str, Any] | None = None,
+    ) -> bytes:
         payload: dict[str, Any] = {
             "id": self._id,
             "object": "chat.completion.chunk",
@@ -173,7 +179,7 @@ class OpenAIStreamEncoder:
             "model": self._model,
             "choices": []
             if delta is None
-            else [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+            else [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": logprobs}],
         }
         if delta is None:
             payload["usage"] = usage_dict(self._usage)
@@ -184,10 +190,12 @@ class OpenAIStreamEncoder:
     def encode(self, event: StreamEvent) -> bytes:
         if isinstance(event, BlockDelta):
             if event.kind == "text":
-                return self._chunk({"content": event.value})
+                return self._chunk({"content": event.value}, None, encode_logprobs(event.logprobs))
             if event.kind == "refusal":
                 self._refused = True
-                return self._chunk({"refusal": event.value})
+                return self._chunk(
+                    {"refusal": event.value}, None, encode_logprobs(event.logprobs, True)
+                )
             if event.kind == "input_json":
                 index = self._block_tool.get(event.index)
                 if index is None or not event.value:

@@ -36,6 +36,7 @@ from tiergate.types import (
     ToolUseBlock,
     Usage,
 )
+from tiergate.wire.openai_logprobs import decode_logprobs
 from tiergate.wire.openai_upstream import STOP_REASON, decode_usage, error_message
 from tiergate.wire.sse import SSEEvent, SSEParser
 
@@ -146,13 +147,16 @@ class OpenAIStreamDecoder:
                 out.append(BlockDelta(self._index, "thinking", reasoning))
             text = delta.get("content")
             refusal = delta.get("refusal")
+            raw = choice.get("logprobs")
             if not text and isinstance(refusal, str) and refusal:
                 self._refused = True
                 self._switch("text", 0, TextBlock(""), out)
-                out.append(BlockDelta(self._index, "refusal", refusal))
+                logprobs = decode_logprobs(raw, refusal=True) if raw else None
+                out.append(BlockDelta(self._index, "refusal", refusal, logprobs))
             elif isinstance(text, str) and text:
                 self._switch("text", 0, TextBlock(""), out)
-                out.append(BlockDelta(self._index, "text", text))
+                logprobs = decode_logprobs(raw) if raw else None
+                out.append(BlockDelta(self._index, "text", text, logprobs))
             calls = delta.get("tool_calls")
             if isinstance(calls, list):
                 for call in calls:

@@ -33,6 +33,7 @@ from tiergate.types import (
     ToolUseBlock,
     Usage,
 )
+from tiergate.wire.openai_logprobs import decode_logprobs
 
 STOP_REASON: dict[str | None, StopReason] = {
     "stop": "end_turn",
@@ -225,6 +226,7 @@ def decode_response(body: Any) -> ChatResponse:
                 decode_arguments(function.get("arguments")),
             )
         )
+    logprobs = choice.get("logprobs")  # null unless the request asked for them
     return ChatResponse(
         id=str(body.get("id") or "chatcmpl-upstream"),
         model=str(body.get("model") or ""),
@@ -232,6 +234,7 @@ def decode_response(body: Any) -> ChatResponse:
         stop_reason=stop,
         usage=decode_usage(body.get("usage")),
         refusal=refused,
+        logprobs=decode_logprobs(logprobs, refused is not None) if logprobs else None,
     )
 
 
