@@ -13,6 +13,7 @@ from tiergate.catalog import Catalog, ModelInfo
 from tiergate.config import Settings
 from tiergate.cost import CreditPlan, counterfactual_usd, credits_of, usd_of
 from tiergate.executor import Attempt, answer_usage
+from tiergate.types import Usage
 
 
 @dataclass(slots=True)
@@ -21,6 +22,8 @@ class Bill:
     credits: Decimal | None
     baseline_usd: Decimal | None
     attempt_usd: list[Decimal | None]
+    # What the answer the client got used (``answer_usage``), for the cache savings too.
+    answer_usage: Usage | None = None
 
     def header(self) -> str:
         return "unpriced" if self.usd is None else format(self.usd, "f")
@@ -64,4 +67,4 @@ class Accountant:
         baseline: Decimal | None = None
         if answered is not None and self._baseline is not None:
             baseline = counterfactual_usd(answered, self._baseline)
-        return Bill(total, credits, baseline, per_attempt)
+        return Bill(total, credits, baseline, per_attempt, answered)

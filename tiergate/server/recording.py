@@ -101,7 +101,7 @@ def build_record(trace: RequestTrace, bodies: bool = False) -> RequestRecord:
             )
         )  # fmt: skip
     if source is not None and attempts:
-        answered = answer_usage(attempts)
+        answered = bill.answer_usage if bill is not None else answer_usage(attempts)
         if answered is not None:
             record.cache_savings_usd = cache_savings_usd(answered, source.model)
     calls: list[tuple[str, Any]] = []
