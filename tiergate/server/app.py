@@ -46,11 +46,11 @@ def tune_collector() -> None:
 
     A request's objects (decoded request, plan, attempts, aiohttp's and uvicorn's per-request
     objects) live until it ends, and with 16 requests in flight they outnumber 700 all the
-    time: the collector then ran every few requests, scanned objects that were all still in
-    use, promoted them, and freed nothing (0 objects over 24,000 requests; ~2% of the CPU,
-    8 us per request; docs/benchmarks.md). Reference counting frees a request's objects when
-    it ends; the collector is only for cycles, and 50,000 leaves room for a few hundred
-    requests in flight while still bounding cyclic garbage to a few megabytes.
+    time: the collector then ran once every ~18 requests, scanned objects that were all still
+    in use, promoted them, and freed nothing (12-17 us of CPU per request, about 3%;
+    ``bench/gateway/gcstats.py``, docs/benchmarks.md). Reference counting frees a request's
+    objects when it ends; the collector is only for cycles, and 50,000 leaves room for a few
+    hundred requests in flight while still bounding cyclic garbage to a few megabytes.
     """
     young, middle, old = gc.get_threshold()
     gc.set_threshold(max(GC_YOUNG_THRESHOLD, young), middle, old)
