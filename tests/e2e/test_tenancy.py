@@ -353,3 +353,44 @@ def test_serving_open_off_loopback_is_refused_with_a_message_not_a_traceback(
     assert done.returncode != 0
     assert "no virtual keys exist" in done.stderr and "tiergate keys create" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_budget_reserves_the_judges_calls_too(
+    make_gateway: Callable[..., str], anthropic_upstream: FakeUpstream
+) -> None:
+    """Haiku answers first, a judge on Sonnet (up to 1,000 tokens of verdict) grades it, Sonnet
+    answers if it fails. The two answers' worst case is ~$0.00035, the judge's ~$0.0152: a
+    $0.01 budget covers the answers but not the judge, so the request is refused up front
+    rather than overrunning the budget by the judge's call; $0.02 covers all three."""
+    routes = {
+        "judged": {
+            "ladder": ["claude-haiku-4-5", "claude-sonnet-4-6"],
+            "validators": [
+                {
+                    "type": "judge",
+                    "model": "claude-sonnet-4-6",
+                    "prompt": "Answer PASS or FAIL.",
+                    "max_tokens": 1000,
+                }
+            ],
+        }
+    }
+    gateway = make_gateway(admin_key=ADMIN, routes=routes)
+    tight = new_key(gateway, tenant="acme", budget_usd="0.01", budget_period="day")
+    enough = new_key(gateway, tenant="acme", budget_usd="0.02", budget_period="day")
+
+    def ask(key: str) -> anthropic.types.Message:
+        client = anthropic.Anthropic(base_url=gateway, api_key=key, max_retries=0)
+        question: Any = [{"role": "user", "content": "x"}]
+        return client.messages.create(model="judged", max_tokens=16, messages=question)
+
+    with pytest.raises(anthropic.RateLimitError, match="budget"):
+        ask(tight["key"])
+    assert anthropic_upstream.requests == []  # refused before any call
+    anthropic_upstream.reply("ok", usage=FakeUsage(8, 2)).reply("PASS", usage=FakeUsage(60, 1))
+    assert ask(enough["key"]).content[0].type == "text"
+    time.sleep(0.3)
+    spend = admin(gateway, "GET", f"/admin/keys/{enough['id']}/spend").json()
+    # Haiku 8 x 1 + 2 x 5, the judge on Sonnet 60 x 3 + 1 x 15: 213 micro-dollars.
+    assert Decimal(spend["spent_usd"]) == Decimal("0.000213")
+    assert Decimal(spend["reserved_usd"]) == 0

@@ -69,7 +69,7 @@ class _RouteBuilder:
                 self.model(m, f"{self.where}.ladder[{i}]") for i, m in enumerate(spec.ladder)
             )
             validators = tuple(
-                build_validator(v, f"{self.where}.validators[{i}]", self.judge, self.model_id)
+                build_validator(v, f"{self.where}.validators[{i}]", self.judge, self.model)
                 for i, v in enumerate(spec.validators)
             )
             return LadderPolicy(self.name, models, validators, selector)
@@ -110,9 +110,6 @@ class _RouteBuilder:
                 f"(served models: {served})"
             )
         return model
-
-    def model_id(self, name: str, where: str) -> str:
-        return self.model(name, where).id
 
     def _fallback(self, spec: RouteSpec) -> list[ModelInfo]:
         if spec.fallback == "any":

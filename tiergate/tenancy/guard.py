@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from tiergate.cost import usd_of
 from tiergate.errors import PermissionDenied
-from tiergate.routing.plan import Plan
+from tiergate.routing.plan import CallsModels, Plan
 from tiergate.store.records import to_nano
 from tiergate.tenancy.keys import KeyInfo
 from tiergate.tenancy.ledger import Ledger, Reservation
@@ -16,15 +16,25 @@ from tiergate.types import ChatRequest, Usage
 
 def worst_case_usd(request: ChatRequest, plan: Plan, input_tokens: int) -> Decimal | None:
     """The most the plan can cost: every tier may run (a ladder escalates), each with the
-    request's input and its full ``max_tokens`` (or the model's max output) of output. None
-    when a tier's model has no price: then nobody can say."""
+    request's input and its full ``max_tokens`` (or the model's max output) of output, and
+    every tier but the last may be graded by validators that call a model (a judge), each
+    reading the question and that answer. None when a model involved has no price: then
+    nobody can say."""
     total = Decimal(0)
-    for tier in plan.tiers:
+    graders = [v for v in plan.validators if isinstance(v, CallsModels)]
+    for index, tier in enumerate(plan.tiers):
         output = request.max_tokens or tier.model.max_output
         usd = usd_of(Usage(input_tokens=input_tokens, output_tokens=output), tier.model)
         if usd is None:
             return None
         total += usd
+        if index == len(plan.tiers) - 1:
+            break  # the last tier's answer is returned ungraded
+        for grader in graders:
+            check = grader.worst_case_usd(input_tokens, output)
+            if check is None:
+                return None
+            total += check
     return total
 
 
@@ -43,9 +53,9 @@ class Guard:
         if worst is None:
             # A budget cannot be kept on a model without a price: refuse rather than let the
             # key spend without limit (the catalog leaves some models unpriced on purpose).
-            unpriced = next(
-                (t.model.id for t in plan.tiers if t.model.pricing is None), "a model it uses"
-            )
+            models = [t.model for t in plan.tiers]
+            models += [v.model for v in plan.validators if isinstance(v, CallsModels)]
+            unpriced = next((m.id for m in models if m.pricing is None), "a model it uses")
             raise PermissionDenied(
                 f"model {unpriced} has no price in the catalog, so a key with a budget cannot "
                 "use it; give it a price under `models:` in the config, or use a key without "

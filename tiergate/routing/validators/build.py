@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from tiergate.catalog import ModelInfo
 from tiergate.errors import ConfigError
 from tiergate.routing.plan import Validator
 from tiergate.routing.spec import (
@@ -32,7 +33,7 @@ def build_validator(
     spec: ValidatorSpec,
     where: str,
     judge: JudgeClient | None,
-    check_model: Callable[[str, str], str],
+    check_model: Callable[[str, str], ModelInfo],
 ) -> Validator:
     """``where`` names the key for errors (``route 'x': validators[2]``); ``check_model``
     resolves a model name or raises ConfigError (the judge must be a served model)."""

@@ -10,11 +10,18 @@ counts as a failing check: the ladder escalates rather than returning an ungrade
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Protocol
 
+from tiergate.catalog import ModelInfo
+from tiergate.cost import usd_of
 from tiergate.errors import GatewayError
 from tiergate.routing.plan import Verdict
-from tiergate.types import ChatRequest, ChatResponse, Message, TextBlock
+from tiergate.tokens import estimate_text_tokens
+from tiergate.types import ChatRequest, ChatResponse, Message, TextBlock, Usage
+
+# What the judge request adds around the question and answer (tags, message framing).
+_FRAMING_TOKENS = 32
 
 
 class JudgeClient(Protocol):
@@ -29,17 +36,24 @@ class JudgeValidator:
     def __init__(
         self,
         client: JudgeClient,
-        model: str,
+        model: ModelInfo,
         prompt: str,
         *,
         pass_if: str = "PASS",
         max_tokens: int = 16,
     ) -> None:
         self._client = client
-        self._model = model
+        self.model = model
         self._prompt = prompt
+        self._prompt_tokens = estimate_text_tokens(prompt)
         self._pass_if = pass_if.strip().lower()
         self._max_tokens = max_tokens
+
+    def worst_case_usd(self, question_tokens: int, answer_tokens: int) -> Decimal | None:
+        """The judge reads its prompt, the question (at most the whole request) and the
+        answer, and writes at most ``max_tokens``."""
+        read = self._prompt_tokens + _FRAMING_TOKENS + question_tokens + answer_tokens
+        return usd_of(Usage(input_tokens=read, output_tokens=self._max_tokens), self.model)
 
     def judge_request(self, request: ChatRequest, response: ChatResponse) -> ChatRequest:
         """What the judge is sent (public so tests and docs can show it)."""
@@ -48,7 +62,7 @@ class JudgeValidator:
             f"<answer>\n{response.text()}\n</answer>"
         )
         return ChatRequest(
-            model=self._model,
+            model=self.model.id,
             messages=[Message("user", [TextBlock(body)])],
             system=[TextBlock(self._prompt)],
             max_tokens=self._max_tokens,
@@ -60,9 +74,9 @@ class JudgeValidator:
         try:
             graded = await self._client.complete(self.judge_request(request, response))
         except GatewayError as exc:
-            return Verdict(False, f"judge {self._model} failed: {exc.message[:80]}")
+            return Verdict(False, f"judge {self.model.id} failed: {exc.message[:80]}")
         reply = graded.text().strip()
         if reply.lower().startswith(self._pass_if):
             return Verdict(True)
         first = reply.split("\n", 1)[0][:60]
-        return Verdict(False, f"judge {self._model} said {first!r}")
+        return Verdict(False, f"judge {self.model.id} said {first!r}")
