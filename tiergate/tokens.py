@@ -67,8 +67,8 @@ def _dimensions(data: str) -> tuple[int, int] | None:
     return None
 
 
-def estimate_text_tokens(text: str) -> int:
-    return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+def tokens_for_chars(chars: int) -> int:
+    return (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
 
 
 def estimate_input_tokens(request: ChatRequest) -> int:
@@ -96,4 +96,4 @@ def estimate_input_tokens(request: ChatRequest) -> int:
     for tool in request.tools:
         tokens += TOOL_OVERHEAD
         chars += len(tool.name) + len(tool.description or "") + len(orjson.dumps(tool.input_schema))
-    return tokens + (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN  # estimate_text_tokens
+    return tokens + tokens_for_chars(chars)

@@ -12,7 +12,7 @@ from tests.routing.builders import CATALOG, ask, policies
 from tests.routing.test_validators import FakeJudge
 from tiergate.routing.plan import Plan
 from tiergate.tenancy.guard import worst_case_usd
-from tiergate.tokens import estimate_text_tokens
+from tiergate.tokens import tokens_for_chars
 
 PROMPT = "Answer PASS or FAIL."
 
@@ -34,7 +34,7 @@ def test_a_judged_ladder_reserves_one_check_per_graded_answer() -> None:
     assert without is not None and with_judge is not None
     # Two graded answers (Haiku's, Sonnet's): each check reads the prompt, framing, the
     # question and a 100-token answer, and writes 8 tokens, on Sonnet.
-    read = estimate_text_tokens(PROMPT) + 32 + tokens + 100
+    read = tokens_for_chars(len(PROMPT)) + 32 + tokens + 100
     assert with_judge - without == 2 * Decimal(read * 3 + 8 * 15) / 1_000_000  # $3 / $15
 
 

@@ -17,7 +17,7 @@ from tiergate.catalog import ModelInfo
 from tiergate.cost import usd_of
 from tiergate.errors import GatewayError
 from tiergate.routing.plan import Verdict
-from tiergate.tokens import estimate_text_tokens
+from tiergate.tokens import tokens_for_chars
 from tiergate.types import ChatRequest, ChatResponse, Message, TextBlock, Usage
 
 # What the judge request adds around the question and answer (tags, message framing).
@@ -45,7 +45,7 @@ class JudgeValidator:
         self._client = client
         self.model = model
         self._prompt = prompt
-        self._prompt_tokens = estimate_text_tokens(prompt)
+        self._prompt_tokens = tokens_for_chars(len(prompt))
         self._pass_if = pass_if.strip().lower()
         self._max_tokens = max_tokens
 
