@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import openai
+from typing import Any
 
+from tests.e2e.test_sdk_clients import oai
 from tests.fakes.upstream import FakeUpstream
 
-
-def oai(gateway: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway + "/v1", api_key="x", max_retries=0)
+QUESTION: Any = [{"role": "user", "content": "classify"}]
 
 
 def test_logprobs_come_back_from_an_openai_upstream(
@@ -16,10 +15,7 @@ def test_logprobs_come_back_from_an_openai_upstream(
 ) -> None:
     openai_upstream.reply("billing question")
     completion = oai(gateway).chat.completions.create(
-        model="gpt-5.4",
-        messages=[{"role": "user", "content": "classify"}],
-        logprobs=True,
-        top_logprobs=2,
+        model="gpt-5.4", messages=QUESTION, logprobs=True, top_logprobs=2
     )
     assert openai_upstream.last.json["logprobs"] is True
     assert openai_upstream.last.json["top_logprobs"] == 2
@@ -38,11 +34,7 @@ def test_streamed_logprobs_ride_with_their_text(
 ) -> None:
     openai_upstream.reply("billing question")
     stream = oai(gateway).chat.completions.create(
-        model="gpt-5.4",
-        messages=[{"role": "user", "content": "classify"}],
-        logprobs=True,
-        top_logprobs=1,
-        stream=True,
+        model="gpt-5.4", messages=QUESTION, logprobs=True, top_logprobs=1, stream=True
     )
     pairs = []
     for chunk in stream:
@@ -56,9 +48,7 @@ def test_streamed_logprobs_ride_with_their_text(
 
 def test_no_logprobs_unless_asked(gateway: str, openai_upstream: FakeUpstream) -> None:
     openai_upstream.reply("billing question")
-    completion = oai(gateway).chat.completions.create(
-        model="gpt-5.4", messages=[{"role": "user", "content": "classify"}]
-    )
+    completion = oai(gateway).chat.completions.create(model="gpt-5.4", messages=QUESTION)
     assert "logprobs" not in openai_upstream.last.json
     assert completion.choices[0].logprobs is None
 
@@ -67,10 +57,7 @@ def test_a_claude_answer_has_none(gateway: str, anthropic_upstream: FakeUpstream
     """The Messages API has no logprobs: the request is answered, with ``logprobs`` null."""
     anthropic_upstream.reply("billing question")
     completion = oai(gateway).chat.completions.create(
-        model="claude-haiku-4-5",
-        messages=[{"role": "user", "content": "classify"}],
-        logprobs=True,
-        max_tokens=20,
+        model="claude-haiku-4-5", messages=QUESTION, logprobs=True, max_tokens=20
     )
     assert completion.choices[0].message.content == "billing question"
     assert completion.choices[0].logprobs is None
