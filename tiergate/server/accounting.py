@@ -23,7 +23,7 @@ class Bill:
     baseline_usd: Decimal | None
     attempt_usd: list[Decimal | None]
     # What the answer the client got used (``answer_usage``), for the cache savings too.
-    answer_usage: Usage | None = None
+    answer_usage: Usage | None
 
     def header(self) -> str:
         return "unpriced" if self.usd is None else format(self.usd, "f")
