@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from tiergate.catalog import Catalog, ModelInfo
 from tiergate.providers.base import Deployment
@@ -38,19 +37,6 @@ class Validator(Protocol):
     name: str
 
     async def check(self, request: ChatRequest, response: ChatResponse) -> Verdict: ...
-
-
-@runtime_checkable
-class CallsModels(Protocol):
-    """A validator that calls a model to decide (a judge). Its calls are billed to the request
-    it grades, so a budget reserves them too, before the request runs."""
-
-    model: ModelInfo  # the model it calls
-
-    def worst_case_usd(self, question_tokens: int, answer_tokens: int) -> Decimal | None:
-        """The most one check can cost, for a question of ``question_tokens`` and an answer of
-        at most ``answer_tokens``; None if its model has no price."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
