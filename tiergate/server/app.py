@@ -22,7 +22,6 @@ from tiergate.server.record import RequestTrace
 from tiergate.server.request_id import new_request_id
 from tiergate.server.responses import (
     ClientGone,
-    Message,
     Receive,
     Scope,
     Send,
@@ -126,14 +125,6 @@ class App:
         self, wire: WireFormat, scope: Scope, receive: Receive, send: Send
     ) -> None:
         trace = RequestTrace(new_request_id(), wire.name, on_finish=self.on_finish)
-        started = False
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         # The error answer is sent after the ``except`` block, not inside it: a coroutine
         # compiled by mypyc (the optional compiled build) that awaits inside a handler leaves
         # the handled exception visible to every other task until it resumes.
@@ -143,9 +134,7 @@ class App:
             principal = await self.authenticate(headers)
             trace.principal = principal
             body = await read_body(receive, self.gateway.settings.limits.max_body_bytes)
-            await handle_chat(
-                self.gateway, wire, trace, body, headers, principal, receive, tracked_send
-            )
+            await handle_chat(self.gateway, wire, trace, body, headers, principal, receive, send)
             return
         except ClientGone:
             trace.finish(self.gateway.accountant, status=499)
@@ -156,7 +145,7 @@ class App:
             logger.exception("unhandled error in request %s", trace.request_id)
             failure = InternalError(f"internal error (request id {trace.request_id})")
         trace.finish(self.gateway.accountant, status=failure.status, error=failure)
-        if not started:
+        if not trace.responded:  # once the status line is out, the stream carries the error
             await self._send_error(wire, failure, send, {"x-tiergate-request-id": trace.request_id})
 
     async def _authenticated(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -103,7 +103,9 @@ async def handle_chat(
     trace.outcome = result
     trace.finish(gateway.accountant, status=200)
     payload = wire.encode_response(result.response, request.model)
-    await send_bytes(send, 200, orjson.dumps(payload), trace.response_headers())
+    answer, answer_headers = orjson.dumps(payload), trace.response_headers()
+    trace.responded = True
+    await send_bytes(send, 200, answer, answer_headers)
 
 
 async def _send_stream(
@@ -117,6 +119,7 @@ async def _send_stream(
 ) -> None:
     encoder = wire.stream_encoder(request.model, request.stream_include_usage)
     headers = [(b"cache-control", b"no-cache"), _SSE, *trace.stream_headers()]
+    trace.responded = True
     await send({"type": "http.response.start", "status": 200, "headers": headers})
 
     async def flush(parts: list[bytes]) -> None:

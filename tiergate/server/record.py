@@ -39,6 +39,9 @@ class RequestTrace:
     latency_ms: float = 0.0
     on_finish: Callable[[RequestTrace], None] | None = None
     finished: bool = False
+    # Set just before the response's status line is sent: from then on a failure can no
+    # longer be answered as an HTTP error.
+    responded: bool = False
 
     # Every upstream attempt as the executor makes it, kept when the request fails in the end
     # (an escalation that was paid for, then a failing last rung, is billed and logged).
