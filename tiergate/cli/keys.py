@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from tiergate.cli.store import database_url_option, store_url
 from tiergate.tenancy.keys import MAX_EXPIRY_DAYS, MAX_RATE, parse_budget
 
 T = TypeVar("T")
@@ -26,15 +27,10 @@ def _budget(ctx: click.Context, param: click.Parameter, value: str | None) -> De
 
 
 def _run(work: Callable[[Any], Awaitable[T]], database_url: str | None) -> T:
-    from tiergate.errors import ConfigError
     from tiergate.store.backend import open_store
-    from tiergate.store.location import configured_store_url
     from tiergate.tenancy import KeyStore
 
-    try:
-        url = configured_store_url(database_url)  # the store `serve` uses, config included
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    url = store_url(database_url)  # the store `serve` uses, config included
 
     async def main() -> T:
         store = await open_store(url)
@@ -49,11 +45,6 @@ def _run(work: Callable[[Any], Awaitable[T]], database_url: str | None) -> T:
         raise
     except Exception as exc:  # an unusable URL, a database that cannot be reached
         raise click.ClickException(f"key store: {type(exc).__name__}: {exc}") from None
-
-
-_db = click.option("--database-url", default=None,
-                   help="PostgreSQL URL (default: the store `serve` uses: the config file's, "
-                   "else TIERGATE_DATABASE_URL, else SQLite in the data dir).")  # fmt: skip
 
 
 @click.group()
@@ -72,7 +63,7 @@ def keys() -> None:
 @click.option("--rpm", type=click.IntRange(1, MAX_RATE), default=None, help="Requests per minute.")
 @click.option("--tpm", type=click.IntRange(1, MAX_RATE), default=None, help="Tokens per minute.")
 @click.option("--expires-in-days", type=click.IntRange(1, MAX_EXPIRY_DAYS), default=None)
-@_db
+@database_url_option
 def create(
     tenant: str, name: str | None, models: tuple[str, ...], budget_usd: Decimal | None,
     budget_period: str, rpm: int | None, tpm: int | None, expires_in_days: int | None,
@@ -96,7 +87,7 @@ def create(
 
 @keys.command(name="list")
 @click.option("--tenant", default=None)
-@_db
+@database_url_option
 def list_keys(tenant: str | None, database_url: str | None) -> None:
     """List keys (never their secrets)."""
     for info in _run(lambda store: store.list(tenant), database_url):
@@ -107,7 +98,7 @@ def list_keys(tenant: str | None, database_url: str | None) -> None:
 
 @keys.command()
 @click.argument("key_id")
-@_db
+@database_url_option
 def rotate(key_id: str, database_url: str | None) -> None:
     """Give KEY_ID a new secret (the old one stops working)."""
     rotated = _run(lambda store: store.rotate(key_id), database_url)
@@ -118,7 +109,7 @@ def rotate(key_id: str, database_url: str | None) -> None:
 
 @keys.command()
 @click.argument("key_id")
-@_db
+@database_url_option
 def revoke(key_id: str, database_url: str | None) -> None:
     """Revoke KEY_ID."""
     if not _run(lambda store: store.revoke(key_id), database_url):

@@ -16,6 +16,8 @@ from typing import Any
 
 import click
 
+from tiergate.cli.store import database_url_option, store_url
+
 _BY = {"model": "by_model", "day": "by_day", "tenant": "by_tenant", "route": "by_route",
        "route-model": "by_route_model", "tier": "tiers"}  # fmt: skip
 
@@ -46,20 +48,12 @@ async def _query(url: str, query: dict[str, str], ab: tuple[str, str] | None) ->
 @click.option("--by", "by", type=click.Choice(sorted(_BY)), default="model", show_default=True)
 @click.option("--ab", default=None, metavar="MODEL_A,MODEL_B",
               help="Compare two models side by side (on --route, if given).")  # fmt: skip
-@click.option(
-    "--database-url",
-    default=None,
-    help="PostgreSQL URL (default: the store `serve` uses: the config file's, else "
-    "TIERGATE_DATABASE_URL, else SQLite in the data dir).",
-)
+@database_url_option
 def report(
     as_json: bool, as_csv: bool, since: str | None, until: str | None, tenant: str | None,
     route: str | None, by: str, ab: str | None, database_url: str | None,
 ) -> None:  # fmt: skip
     """Spend and savings by model, day, tenant and route; escalation; latency percentiles."""
-    from tiergate.errors import ConfigError
-    from tiergate.store.location import configured_store_url
-
     query = {
         k: v
         for k, v in {"since": since, "until": until, "tenant": tenant, "route": route}.items()
@@ -71,10 +65,7 @@ def report(
         if len(names) != 2 or not all(names):
             raise click.BadParameter("give two models: --ab MODEL_A,MODEL_B", param_hint="--ab")
         pair = (names[0], names[1])
-    try:
-        url = configured_store_url(database_url)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    url = store_url(database_url)  # the store `serve` uses, config included
     try:
         data = asyncio.run(_query(url, query, pair))
     except ValueError as exc:
