@@ -151,12 +151,11 @@ class OpenAIStreamDecoder:
             if not text and isinstance(refusal, str) and refusal:
                 self._refused = True
                 self._switch("text", 0, TextBlock(""), out)
-                logprobs = decode_logprobs(raw, refusal=True) if raw else None
+                logprobs = decode_logprobs(raw, refusal=True)
                 out.append(BlockDelta(self._index, "refusal", refusal, logprobs))
             elif isinstance(text, str) and text:
                 self._switch("text", 0, TextBlock(""), out)
-                logprobs = decode_logprobs(raw) if raw else None
-                out.append(BlockDelta(self._index, "text", text, logprobs))
+                out.append(BlockDelta(self._index, "text", text, decode_logprobs(raw)))
             calls = delta.get("tool_calls")
             if isinstance(calls, list):
                 for call in calls:

@@ -226,7 +226,6 @@ def decode_response(body: Any) -> ChatResponse:
                 decode_arguments(function.get("arguments")),
             )
         )
-    logprobs = choice.get("logprobs")  # null unless the request asked for them
     return ChatResponse(
         id=str(body.get("id") or "chatcmpl-upstream"),
         model=str(body.get("model") or ""),
@@ -234,7 +233,8 @@ def decode_response(body: Any) -> ChatResponse:
         stop_reason=stop,
         usage=decode_usage(body.get("usage")),
         refusal=refused,
-        logprobs=decode_logprobs(logprobs, refused is not None) if logprobs else None,
+        # null unless the request asked for them
+        logprobs=decode_logprobs(choice.get("logprobs"), refused is not None),
     )
 
 
