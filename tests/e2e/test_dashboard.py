@@ -57,6 +57,7 @@ def test_dashboard_renders_spend_mix_and_latency(
     assert 'data-loaded="1"' in dom.stdout, dom.stderr[-2000:]
     assert "claude-haiku-4-5" in dom.stdout and "gpt-5.4" in dom.stdout
     assert ">20<" in dom.stdout  # total requests KPI
+    assert 'id="shadow-card" hidden' in dom.stdout  # no shadow traffic, no empty card
     shot = tmp_path / "dashboard.png"
     result = _chromium([f"--screenshot={shot}", gateway + "/dashboard"], tmp_path / "p2")
     assert shot.exists(), result.stderr[-2000:]

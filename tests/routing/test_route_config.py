@@ -49,6 +49,26 @@ from tiergate.errors import ConfigError
         ({"sonnet": {"default": "haiku"}}, "routes.sonnet: the route name is also the name"),
         ({"auto": "haiku"}, "routes.auto: a route is a mapping"),
         ({"auto": {"learned": {"weak": "haiku"}}}, "routes.auto.learned.router: Field required"),
+        (
+            {"auto": {"default": "haiku", "shadow": {"model": "gpt-5.4"}}},
+            "routes.auto.shadow.model: model gpt-5.4 has no deployment",
+        ),
+        (
+            {"auto": {"default": "haiku", "shadow": {"model": "sonnet", "sample": 0}}},
+            "routes.auto.shadow.sample: Input should be greater than 0",
+        ),
+        (
+            {"auto": {"default": "haiku", "shadow": {"model": "sonnet", "sample": 1.5}}},
+            "routes.auto.shadow.sample: Input should be less than or equal to 1",
+        ),
+        (
+            {"auto": {"default": "haiku", "shadow": {"model": "sonnet", "max_in_flight": 0}}},
+            "routes.auto.shadow.max_in_flight: Input should be greater than 0",
+        ),
+        (
+            {"auto": {"default": "haiku", "shadow": {"modle": "sonnet"}}},
+            "routes.auto.shadow.modle: Extra inputs are not permitted",
+        ),
     ],
 )
 def test_bad_route_is_a_config_error_naming_route_and_key(

@@ -93,6 +93,8 @@ def report(
         click.echo(out.getvalue(), nl=False)
         return
     _print_tables(data, by)
+    if data["shadows"]:
+        _print_shadows(data["shadows"])
     if "ab" in data:
         _print_ab(data["ab"])
 
@@ -130,11 +132,27 @@ def _print_tables(data: dict[str, Any], by: str) -> None:
     console.print(table)
 
 
+def _print_shadows(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    columns = ["route", "served_model", "model", "shadows", "error_rate", "agreement_rate",
+               "served_cost_usd", "candidate_cost_usd", "cost_ratio"]  # fmt: skip
+    table = Table(title="shadow traffic (candidate = model)")
+    for column in columns:
+        table.add_column(column, justify="left" if column.endswith(("route", "model")) else "right")
+    for row in rows:
+        table.add_row(*(_cell(column, row.get(column)) for column in columns))
+    Console().print(table)
+
+
 def _cell(column: str, value: Any) -> str:
     if value is None:
         return "-"
     if column.endswith("_usd"):  # per-request figures need more places than totals
         return f"${value:,.6f}" if abs(value) < 0.1 else f"${value:,.4f}"
+    if column == "cost_ratio":
+        return f"{value:.2f}x"
     if column.endswith("_rate"):
         return f"{value:.1%}"
     if column.endswith("_ms"):

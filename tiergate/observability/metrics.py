@@ -29,6 +29,7 @@ from prometheus_client.registry import Collector
 from tiergate.store.records import RequestRecord
 
 if TYPE_CHECKING:
+    from tiergate.server.shadowing import Shadower
     from tiergate.store.request_log import RequestLog
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -108,6 +109,10 @@ class Metrics:
         """Export the request log's queue and counters (``tiergate_log_*``) at scrape time."""
         self.registry.register(_LogCollector(log))
 
+    def watch_shadows(self, shadows: Shadower) -> None:
+        """Export shadow traffic's counters (``tiergate_shadow_*``) at scrape time."""
+        self.registry.register(_ShadowCollector(shadows))
+
     def exposition(self) -> bytes:
         """The ``/metrics`` body, in Prometheus text format (``CONTENT_TYPE``)."""
         return generate_latest(self.registry)
@@ -164,3 +169,22 @@ class _LogCollector(Collector):
             ("tiergate_log_rejected", "Request log rows the store refused", log.rejected),
         ):  # fmt: skip
             yield CounterMetricFamily(name, help_text, value=value)
+
+
+class _ShadowCollector(Collector):
+    def __init__(self, shadows: Shadower) -> None:
+        self._shadows = shadows
+
+    def collect(self) -> Iterator[Any]:
+        shadows = self._shadows
+        yield GaugeMetricFamily(
+            "tiergate_shadow_running", "Shadow calls in flight", value=shadows.running
+        )
+        yield CounterMetricFamily(
+            "tiergate_shadow_launched", "Shadow calls started", value=shadows.launched
+        )
+        yield CounterMetricFamily(
+            "tiergate_shadow_skipped",
+            "Sampled requests not shadowed because the route's shadow calls were at their cap",
+            value=shadows.skipped,
+        )

@@ -48,6 +48,16 @@ class Tier:
 
 
 @dataclass(frozen=True, slots=True)
+class Shadow:
+    """A candidate model to try on a sample of the plan's requests, after replying: ``sample``
+    is the share of answered requests sent, ``max_in_flight`` the most running at once."""
+
+    tier: Tier
+    sample: float
+    max_in_flight: int
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     tiers: tuple[Tier, ...]
     reason: str
@@ -55,7 +65,7 @@ class Plan:
     # Checked after every tier but the last; a failing verdict escalates to the next tier.
     validators: tuple[Validator, ...] = ()
     # A candidate model to send the same request to after replying (logged, never returned).
-    shadow: Tier | None = None
+    shadow: Shadow | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from tiergate.routing.ladder import LadderPolicy
 from tiergate.routing.learned_route import LearnedPolicy, Scorer
 from tiergate.routing.plan import Policy
 from tiergate.routing.rules import Rule, RulesPolicy
+from tiergate.routing.shadow import ShadowedPolicy
 from tiergate.routing.spec import LearnedSpec, RouteSpec
 from tiergate.routing.validators import JudgeClient, build_validator
 
@@ -63,6 +64,14 @@ class _RouteBuilder:
                 "requests for that model would take the route. Rename the route."
             )
         spec = self._parse(raw)
+        policy = self._policy(spec)
+        if spec.shadow is None:
+            return policy
+        shadow = spec.shadow
+        model = self.model(shadow.model, f"{self.where}.shadow.model")
+        return ShadowedPolicy(policy, model, shadow.sample, shadow.max_in_flight)
+
+    def _policy(self, spec: RouteSpec) -> Policy:
         selector = Selector(self._fallback(spec), self.deployments, spec.max_cost_usd)
         if spec.ladder is not None:
             models = tuple(

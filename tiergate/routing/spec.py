@@ -99,6 +99,17 @@ class LearnedSpec(_Spec):
     threshold: float | None = None  # default: the router file's calibrated threshold
 
 
+class ShadowSpec(_Spec):
+    """Send a sample of the route's answered requests to a candidate model too, after the reply:
+    its answer is logged beside the served one (``shadows`` table), never returned."""
+
+    model: str
+    # Share of answered requests shadowed; a shadow call costs what a real one does.
+    sample: float = Field(default=0.1, gt=0, le=1)
+    # Shadow calls of this route running at once; past it a request is not shadowed.
+    max_in_flight: int = Field(default=8, gt=0)
+
+
 class RouteSpec(_Spec):
     description: str | None = None
     # rules route
@@ -113,6 +124,7 @@ class RouteSpec(_Spec):
     max_cost_usd: float | None = Field(default=None, gt=0)
     # Models a request may move to when the chosen one cannot serve it ("any": every served one).
     fallback: Literal["any", "none"] | tuple[str, ...] = "any"
+    shadow: ShadowSpec | None = None
 
     @property
     def kind(self) -> Literal["rules", "ladder", "learned"]:

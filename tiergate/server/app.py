@@ -200,6 +200,7 @@ class App:
         recorder = Recorder(gateway.log, gateway.metrics, gateway.settings.log.bodies)
 
         loop = asyncio.get_running_loop()
+        shadows = gateway.shadows
 
         def on_finish(trace: RequestTrace) -> None:
             # The log row and metrics are built on the loop's next turn: a non-streaming
@@ -208,6 +209,8 @@ class App:
             loop.call_soon(recorder, trace)
             if trace.reservation is not None:
                 self._background(self._settle(trace))
+            if shadows is not None and trace.plan is not None and trace.plan.shadow is not None:
+                shadows.launch(trace)
 
         self.on_finish = on_finish
         if gateway.auth is not None and await gateway.auth.is_open():

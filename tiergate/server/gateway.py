@@ -18,12 +18,14 @@ from tiergate.providers.base import CallOptions, Deployment
 from tiergate.providers.registry import ProviderRegistry, build_deployments
 from tiergate.routing.direct import DirectPolicy
 from tiergate.routing.plan import Policy, RoutingState
+from tiergate.routing.shadow import ShadowedPolicy
 from tiergate.server.accounting import Accountant
 from tiergate.types import ChatRequest, ChatResponse
 
 if TYPE_CHECKING:
     from tiergate.observability.metrics import Metrics
     from tiergate.server.auth import Authenticator
+    from tiergate.server.shadowing import Shadower
     from tiergate.store.backend import Store
     from tiergate.store.request_log import RequestLog
     from tiergate.tenancy import Guard, KeyStore
@@ -47,6 +49,7 @@ class Gateway:
     keys: KeyStore | None = None
     guard: Guard | None = None
     auth: Authenticator | None = None
+    shadows: Shadower | None = None
     _state: RoutingState | None = field(default=None, init=False, repr=False)
 
     def routing_state(self) -> RoutingState:
@@ -83,11 +86,18 @@ class Gateway:
         )
         await self.log.start()
         self.metrics.watch_log(self.log)
+        if any(isinstance(policy, ShadowedPolicy) for policy in self.policies.values()):
+            from tiergate.server.shadowing import Shadower
+
+            self.shadows = Shadower(self.executor, self.accountant, self.log, settings.log.bodies)
+            self.metrics.watch_shadows(self.shadows)
         self.keys = KeyStore(self.store)
         self.guard = Guard(Ledger(self.store))
         self.auth = Authenticator(self.keys, settings.admin_key)
 
     async def aclose(self) -> None:
+        if self.shadows is not None:  # their rows go to the log: before it closes
+            await self.shadows.aclose()
         if self.log is not None:
             await self.log.aclose()
         if self.store is not None:

@@ -41,7 +41,7 @@ class Recorder:
 _NO_USAGE = Usage()
 
 
-def _total_usage(attempts: list[Attempt]) -> Usage:
+def total_usage(attempts: list[Attempt]) -> Usage:
     if len(attempts) == 1:  # the common case: no retry, no escalation
         return attempts[0].usage or _NO_USAGE
     usage = _NO_USAGE
@@ -59,7 +59,7 @@ def build_record(trace: RequestTrace, bodies: bool = False) -> RequestRecord:
     principal = trace.principal
     plan = trace.plan
     attempts = trace.attempts
-    usage = _total_usage(attempts)
+    usage = total_usage(attempts)
     bill = trace.bill
     source = trace.outcome or trace.stream
     record = RequestRecord(

@@ -173,4 +173,34 @@ MIGRATIONS: tuple[Migration, ...] = (
         "0005_drop_percentile_indexes",
         ("DROP INDEX requests_model_latency", "DROP INDEX requests_model_ttft"),
     ),
+    Migration(
+        # Shadow traffic: a candidate model's answers to requests another model served, apart
+        # from ``requests`` so that spend, mix and savings stay those of the served traffic.
+        "0006_shadows",
+        (
+            """CREATE TABLE shadows (
+                id TEXT PRIMARY KEY,
+                shadow_of TEXT NOT NULL,
+                ts_ms BIGINT NOT NULL,
+                tenant TEXT NOT NULL,
+                key_id TEXT,
+                route TEXT,
+                served_model TEXT,
+                model TEXT NOT NULL,
+                deployment TEXT,
+                status INTEGER NOT NULL,
+                error_class TEXT,
+                input_tokens BIGINT NOT NULL,
+                output_tokens BIGINT NOT NULL,
+                cache_creation_tokens BIGINT NOT NULL,
+                cache_read_tokens BIGINT NOT NULL,
+                cost_pusd BIGINT,
+                latency_ms DOUBLE PRECISION NOT NULL,
+                agrees BOOLEAN,
+                response TEXT
+            )""",
+            "CREATE INDEX shadows_ts ON shadows (ts_ms)",
+            "CREATE INDEX shadows_of ON shadows (shadow_of)",
+        ),
+    ),
 )

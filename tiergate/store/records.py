@@ -123,3 +123,33 @@ class RequestRecord:
     def ts(self) -> datetime:
         """The request's time as an aware UTC datetime."""
         return datetime.fromtimestamp(self.ts_ms / 1000, UTC)
+
+
+@dataclass(slots=True)
+class ShadowRecord:
+    """A candidate model's answer to a request already served by another (shadow traffic).
+
+    ``shadow_of`` is the served request's id (its ``requests`` row); ``agrees`` tells whether
+    the two answers were the same (text and tool calls, normalised; None when the served
+    answer was streamed or either call failed); ``response`` only when body logging is on.
+    """
+
+    id: str
+    shadow_of: str
+    ts_ms: int
+    model: str
+    tenant: str = "default"
+    key_id: str | None = None
+    route: str | None = None
+    served_model: str | None = None
+    deployment: str | None = None
+    status: int = 200
+    error_class: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cache_read_tokens: int = 0
+    cost_usd: Decimal | None = None
+    latency_ms: float = 0.0
+    agrees: bool | None = None
+    response: str | None = None

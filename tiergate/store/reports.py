@@ -254,6 +254,45 @@ async def breakdowns(store: Store, filters: ReportFilter) -> dict[str, Any]:
     return out
 
 
+async def shadows(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
+    """Shadow traffic per route, served model and candidate: how many requests were shadowed,
+    how often the candidate failed or agreed with the served answer, and, over the requests it
+    answered, what the candidate cost against what the served model cost for the same
+    requests (``cost_ratio`` < 1: moving the route would save). ``spend_usd`` is all that
+    shadowing cost, failed calls included."""
+    where, params = filters.where("s")
+    ok = "s.status < 400"
+    rows = await store.fetchall(
+        "SELECT s.route, s.served_model, s.model, count(*), "
+        f"sum(CASE WHEN {ok} THEN 0 ELSE 1 END), "
+        "sum(CASE WHEN s.agrees IS NOT NULL THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN s.agrees THEN 1 ELSE 0 END), "
+        f"sum(s.cost_pusd / {_MICRO}), sum(s.cost_pusd % {_MICRO}), "
+        f"sum(CASE WHEN {ok} THEN s.cost_pusd / {_MICRO} END), "
+        f"sum(CASE WHEN {ok} THEN s.cost_pusd % {_MICRO} END), "
+        f"sum(CASE WHEN {ok} THEN r.cost_pusd / {_MICRO} END), "
+        f"sum(CASE WHEN {ok} THEN r.cost_pusd % {_MICRO} END) "
+        f"FROM shadows s LEFT JOIN requests r ON r.id = s.shadow_of WHERE {where} "
+        "GROUP BY 1, 2, 3 ORDER BY s.route IS NULL, 1, s.served_model IS NULL, 2, 3",
+        params,
+    )
+    out = []
+    for route, served, model, n, errors, compared, agreed, *money in rows:
+        spend, candidate, served_cost = (
+            _money(money[i], money[i + 1]) for i in range(0, len(money), 2)
+        )
+        n, errors, compared, agreed = (int(v or 0) for v in (n, errors, compared, agreed))
+        out.append(
+            {"route": route, "served_model": served, "model": model, "shadows": n,
+             "error_rate": errors / n, "compared": compared,
+             "agreement_rate": agreed / compared if compared else None,
+             "spend_usd": float(spend), "candidate_cost_usd": float(candidate),
+             "served_cost_usd": float(served_cost),
+             "cost_ratio": float(candidate / served_cost) if served_cost else None}
+        )  # fmt: skip
+    return out
+
+
 async def summary(store: Store, filters: ReportFilter) -> dict[str, Any]:
     """Everything the dashboard and ``tiergate report --json`` show, for one filter."""
     parts = await breakdowns(store, filters)
@@ -261,4 +300,9 @@ async def summary(store: Store, filters: ReportFilter) -> dict[str, Any]:
     latency = await percentiles_by_model(store, where, params)
     for row in parts["by_model"]:
         row.update(latency.get(row["model"], {}))
-    return {"filters": asdict(filters), **parts, "tiers": await tiers(store, filters)}
+    return {
+        "filters": asdict(filters),
+        **parts,
+        "tiers": await tiers(store, filters),
+        "shadows": await shadows(store, filters),
+    }

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tiergate.store.backend import Store
-from tiergate.store.records import AttemptRecord, RequestRecord, to_pico
+from tiergate.store.records import AttemptRecord, RequestRecord, ShadowRecord, to_pico
 
 logger = logging.getLogger("tiergate.store")
 
@@ -41,6 +41,12 @@ _ATTEMPT_COLUMNS = (
     "output_tokens", "cache_creation_tokens", "cache_read_tokens", "cost_pusd", "latency_ms",
     "error",
 )  # fmt: skip
+_SHADOW_COLUMNS = (
+    "id", "shadow_of", "ts_ms", "tenant", "key_id", "route", "served_model", "model",
+    "deployment", "status", "error_class", "input_tokens", "output_tokens",
+    "cache_creation_tokens", "cache_read_tokens", "cost_pusd", "latency_ms", "agrees",
+    "response",
+)  # fmt: skip
 INSERT_REQUEST = (
     f"INSERT INTO requests ({', '.join(_REQUEST_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(_REQUEST_COLUMNS))}) ON CONFLICT (id) DO NOTHING"
@@ -49,6 +55,13 @@ INSERT_ATTEMPT = (
     f"INSERT INTO attempts ({', '.join(_ATTEMPT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(_ATTEMPT_COLUMNS))}) ON CONFLICT (request_id, n) DO NOTHING"
 )
+
+INSERT_SHADOW = (
+    f"INSERT INTO shadows ({', '.join(_SHADOW_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_SHADOW_COLUMNS))}) ON CONFLICT (id) DO NOTHING"
+)
+
+Record = RequestRecord | ShadowRecord
 
 
 def request_row(r: RequestRecord) -> tuple[Any, ...]:
@@ -71,6 +84,15 @@ def attempt_rows(r: RequestRecord) -> list[tuple[Any, ...]]:
     ]  # fmt: skip
 
 
+def shadow_row(r: ShadowRecord) -> tuple[Any, ...]:
+    return (
+        r.id, r.shadow_of, r.ts_ms, r.tenant, r.key_id, r.route, r.served_model, r.model,
+        r.deployment, r.status, r.error_class, r.input_tokens, r.output_tokens,
+        r.cache_creation_tokens, r.cache_read_tokens, to_pico(r.cost_usd), r.latency_ms,
+        r.agrees, r.response,
+    )  # fmt: skip
+
+
 class RequestLog:
     def __init__(
         self,
@@ -84,7 +106,7 @@ class RequestLog:
         self._batch_size = max(1, batch_size)
         self._interval = flush_interval
         self._max_pending = max(self._batch_size, max_pending)
-        self._pending: deque[RequestRecord] = deque()
+        self._pending: deque[Record] = deque()
         self._wake = asyncio.Event()
         self._writing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -102,6 +124,13 @@ class RequestLog:
         """Queue one request (and its attempts, if not already on ``record.attempt_rows``)."""
         if attempts:
             record.attempt_rows.extend(attempts)
+        self._enqueue(record)
+
+    def submit_shadow(self, record: ShadowRecord) -> None:
+        """Queue a shadow call's row; written with the request rows, in the same batches."""
+        self._enqueue(record)
+
+    def _enqueue(self, record: Record) -> None:
         if self._closing and self._task is None:
             self.dropped += 1  # after aclose: nothing will ever write it
             return
@@ -150,7 +179,7 @@ class RequestLog:
                     self._pending.extendleft(reversed(left))
                     return
 
-    async def _try_write(self, batch: Sequence[RequestRecord]) -> Exception | None:
+    async def _try_write(self, batch: Sequence[Record]) -> Exception | None:
         """``_write``, returning its failure instead of raising it: callers await their next
         step outside any ``except`` block (a coroutine compiled by mypyc that awaits inside a
         handler leaves the exception visible to every other task meanwhile)."""
@@ -160,15 +189,23 @@ class RequestLog:
             return exc
         return None
 
-    async def _write(self, batch: Sequence[RequestRecord]) -> None:
-        attempts = [row for record in batch for row in attempt_rows(record)]
+    async def _write(self, batch: Sequence[Record]) -> None:
+        requests: list[tuple[Any, ...]] = []
+        attempts: list[tuple[Any, ...]] = []
+        shadows: list[tuple[Any, ...]] = []
+        for record in batch:
+            if isinstance(record, RequestRecord):
+                requests.append(request_row(record))
+                attempts += attempt_rows(record)
+            else:
+                shadows.append(shadow_row(record))
         await self._store.executemany(
-            [(INSERT_REQUEST, [request_row(r) for r in batch]), (INSERT_ATTEMPT, attempts)]
+            [(INSERT_REQUEST, requests), (INSERT_ATTEMPT, attempts), (INSERT_SHADOW, shadows)]
         )
         self.written += len(batch)
         self.batches += 1
 
-    async def _isolate(self, batch: list[RequestRecord]) -> list[RequestRecord]:
+    async def _isolate(self, batch: list[Record]) -> list[Record]:
         """Write a refused batch in halves until only the rows the store refuses are left
         out; returns the rows a transient failure left unwritten (to queue again)."""
         if len(batch) == 1:

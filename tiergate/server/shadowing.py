@@ -1,0 +1,170 @@
+"""Shadow traffic: after a request is answered, the route's candidate model gets it too.
+
+The plan names the candidate (``routing/shadow.py``); here a sample of answered requests is
+sent to it, off the request path: after the reply, as a background task, never delaying or
+changing what the client got. Each call is priced like any other and logged in ``shadows``,
+linked to the served request's row, with whether the two answers agree, so a team can see what
+moving the route to the candidate would save and whether its answers would change before any
+real traffic moves.
+
+Who pays: the operator. A shadow call is not charged to the caller's key (budget, rate
+limits): the caller neither asked for it nor sees it. ``sample`` and ``max_in_flight`` bound
+what it can cost; past ``max_in_flight`` running calls a request is simply not shadowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from tiergate.errors import GatewayError, InternalError
+from tiergate.executor import Attempt, Executor
+from tiergate.providers.base import CallOptions
+from tiergate.redaction import redact
+from tiergate.routing.plan import Plan, Shadow
+from tiergate.server.recording import total_usage
+from tiergate.server.request_id import new_request_id
+from tiergate.store.records import ShadowRecord
+from tiergate.types import ChatResponse
+
+if TYPE_CHECKING:
+    from tiergate.server.accounting import Accountant
+    from tiergate.server.record import RequestTrace
+    from tiergate.store.request_log import RequestLog
+
+logger = logging.getLogger("tiergate")
+
+_OPTIONS = CallOptions()  # the gateway's own provider keys, no forwarded caller headers
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def answers_agree(served: ChatResponse, candidate: ChatResponse) -> bool:
+    """Whether two answers say the same: equal text once case and runs of whitespace are
+    ignored, and the same tool calls (names and arguments, in order). Exact agreement is the
+    measure for classification, extraction and tool-choosing steps, the work a cheaper model
+    takes over; for free prose it is a lower bound (two good summaries rarely match)."""
+    if _normalised(served.text()) != _normalised(candidate.text()):
+        return False
+    calls = [(b.name, b.input) for b in served.tool_uses()]
+    return calls == [(b.name, b.input) for b in candidate.tool_uses()]
+
+
+class Shadower:
+    def __init__(
+        self,
+        executor: Executor,
+        accountant: Accountant,
+        log: RequestLog | None,
+        bodies: bool,
+        draw: Callable[[], float] = random.random,
+    ) -> None:
+        self._executor = executor
+        self._accountant = accountant
+        self._log = log
+        self._bodies = bodies
+        self._draw = draw
+        self._running: dict[str, int] = {}  # route -> shadow calls in flight
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.launched = 0  # shadow calls started
+        self.skipped = 0  # sampled requests not shadowed: the route's calls were at their cap
+
+    def launch(self, trace: RequestTrace) -> bool:
+        """Start the shadow call of an answered request if its plan has a candidate and the
+        request falls in the sample; returns whether it started. Never raises."""
+        plan = trace.plan
+        shadow = plan.shadow if plan is not None else None
+        if shadow is None or plan is None or trace.status != 200 or trace.request is None:
+            return False
+        if shadow.sample < 1 and self._draw() >= shadow.sample:
+            return False
+        route = plan.policy
+        running = self._running.get(route, 0)
+        if running >= shadow.max_in_flight:
+            self.skipped += 1
+            return False
+        self._running[route] = running + 1
+        self.launched += 1
+        task = asyncio.ensure_future(self._shadow(trace, plan, shadow))
+        self._tasks.add(task)
+        task.add_done_callback(lambda done: self._done(done, route))
+        return True
+
+    def _done(self, task: asyncio.Task[None], route: str) -> None:
+        self._tasks.discard(task)
+        self._running[route] -= 1
+
+    async def _shadow(self, trace: RequestTrace, plan: Plan, shadow: Shadow) -> None:
+        assert trace.request is not None  # checked by ``launch``
+        request = replace(trace.request, stream=False, stream_include_usage=False)
+        served = trace.answered_by()
+        candidate = Plan(tiers=(shadow.tier,), reason=f"shadow of {served}", policy=plan.policy)
+        attempts: list[Attempt] = []
+        started = time.perf_counter()
+        response: ChatResponse | None = None
+        error: GatewayError | None = None
+        try:
+            response = (await self._executor.run(request, candidate, _OPTIONS, attempts)).response
+        except GatewayError as exc:
+            error = exc
+        except Exception:
+            logger.exception("shadow call of request %s failed", trace.request_id)
+            error = InternalError("internal error in the shadow call")
+        if self._log is not None:
+            record = self._record(trace, shadow, attempts, response, error)
+            record.latency_ms = (time.perf_counter() - started) * 1000
+            self._log.submit_shadow(record)
+
+    def _record(
+        self,
+        trace: RequestTrace,
+        shadow: Shadow,
+        attempts: list[Attempt],
+        response: ChatResponse | None,
+        error: GatewayError | None,
+    ) -> ShadowRecord:
+        principal = trace.principal
+        usage = total_usage(attempts)
+        bill = self._accountant.bill(attempts) if attempts else None
+        outcome = trace.outcome  # a streamed answer is not kept, so it cannot be compared
+        record = ShadowRecord(
+            id="shd" + new_request_id()[3:],
+            shadow_of=trace.request_id,
+            ts_ms=int(time.time() * 1000),
+            model=shadow.tier.model.id,
+            tenant=principal.tenant if principal else "default",
+            key_id=principal.key_id if principal else None,
+            route=trace.plan.policy if trace.plan else None,
+            served_model=trace.answered_by(),
+            deployment=attempts[-1].deployment.name if attempts else None,
+            status=error.status if error is not None else 200,
+            error_class=error.kind if error is not None else None,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_creation_tokens=usage.cache_creation_input_tokens,
+            cache_read_tokens=usage.cache_read_input_tokens,
+            cost_usd=bill.usd if bill is not None else None,
+        )
+        if response is not None and outcome is not None:
+            record.agrees = answers_agree(outcome.response, response)
+        if self._bodies and response is not None:
+            text = response.text()
+            record.response = redact(text) if text else None
+        return record
+
+    async def aclose(self) -> None:
+        """Let the calls in flight finish (each is bounded by its deployment's timeout), so
+        their rows reach the log before it closes."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    @property
+    def running(self) -> int:
+        return sum(self._running.values())
