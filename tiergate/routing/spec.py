@@ -106,7 +106,8 @@ class ShadowSpec(_Spec):
     model: str
     # Share of answered requests shadowed; a shadow call costs what a real one does.
     sample: float = Field(default=0.1, gt=0, le=1)
-    # Shadow calls of this route running at once; past it a request is not shadowed.
+    # Shadow calls of this route running at once in one gateway process; past it a request
+    # is not shadowed.
     max_in_flight: int = Field(default=8, gt=0)
 
 
