@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.e2e.test_tenancy import ADMIN, admin, new_key
-from tests.fakes.script import FakeUsage, Reply
+from tests.fakes.script import FakeUsage, Reply, ToolCall
 from tests.fakes.upstream import FakeUpstream
 from tests.store.conftest import _fresh_postgres_url
 from tiergate.cli.report import report as cli_report
@@ -140,23 +140,36 @@ def test_disagreements_and_failed_shadow_calls_are_logged_and_never_reach_the_cl
     assert failed[0] == 500 and failed[1] and failed[2] is None and failed[3] is None
 
 
-def test_a_streamed_request_is_shadowed_without_a_comparison(
+def test_a_streamed_answer_is_compared_from_what_was_streamed(
     make_gateway: Callable[..., str],
     anthropic_upstream: FakeUpstream,
     openai_upstream: FakeUpstream,
 ) -> None:
     gateway = make_gateway(routes=ROUTES)
-    anthropic_upstream.reply("billing", usage=USAGE)
-    openai_upstream.reply("billing", usage=USAGE)
+    lookup = ToolCall("lookup", {"order": 42})
+    anthropic_upstream.script(
+        Reply(text="billing", usage=USAGE), Reply(tool_calls=[lookup], usage=USAGE)
+    )
+    openai_upstream.script(
+        Reply(text="Billing", usage=USAGE), Reply(tool_calls=[ToolCall("lookup", {"order": 7})])
+    )
     client = anthropic.Anthropic(base_url=gateway, api_key="x", max_retries=0)
     with client.messages.stream(
         model="auto", max_tokens=20, messages=[{"role": "user", "content": "classify"}]
     ) as stream:
         assert stream.get_final_message().content[0].text == "billing"  # type: ignore[union-attr]
-    (row,) = report(gateway, 1)["shadows"]
-    assert row["compared"] == 0 and row["agreement_rate"] is None
-    assert Decimal(str(row["candidate_cost_usd"])) == CANDIDATE_USD
-    assert openai_upstream.last.json.get("stream") in (None, False)
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+    chunks = list(
+        oai(gateway).chat.completions.create(
+            model="auto", messages=[{"role": "user", "content": "find it"}], tools=tools,
+            stream=True,
+        )
+    )  # fmt: skip
+    assert any(c.choices and c.choices[0].delta.tool_calls for c in chunks)
+    (row,) = report(gateway, 2)["shadows"]
+    # The text agreed (case apart); the tool call's arguments did not.
+    assert row["compared"] == 2 and row["agreement_rate"] == 0.5
+    assert all(not r.json.get("stream") for r in openai_upstream.requests)
 
 
 def test_the_callers_budget_pays_only_for_its_own_answer(

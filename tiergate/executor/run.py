@@ -127,6 +127,8 @@ class StreamOutcome:
     live: Attempt | None = None
     streamed_chars: int = 0
     started: float = 0.0
+    # The answer's text deltas, kept only when the plan has a shadow that may compare them.
+    text: list[str] | None = None
 
     def cut(self, request: ChatRequest, status: int) -> None:
         """The stream stopped before its end (the client left, or ``max_stream_seconds``): the
@@ -305,6 +307,14 @@ class Executor:
         """Run the plan until a stream's first event arrives; from then on no retry happens.
         ``attempts`` as for ``run``."""
         attempts = [] if attempts is None else attempts
+        outcome = await self._open(request, plan, options, attempts)
+        if plan.shadow is not None and outcome.text is None:
+            outcome.text = []  # a shadow call may compare the answer: keep its text
+        return outcome
+
+    async def _open(
+        self, request: ChatRequest, plan: Plan, options: CallOptions, attempts: list[Attempt]
+    ) -> StreamOutcome:
         last_error: GatewayError | None = None
         for index, tier in enumerate(plan.tiers):
             final = index == len(plan.tiers) - 1
@@ -352,6 +362,7 @@ class Executor:
             0.0,
             response.stop_reason,
             tool_calls,
+            text=[response.text()],
         )
 
     async def _open_tier(
@@ -422,6 +433,8 @@ class Executor:
             while event is not None:
                 if isinstance(event, BlockDelta):
                     outcome.streamed_chars += len(event.value)
+                    if event.kind == "text" and outcome.text is not None:
+                        outcome.text.append(event.value)
                     if outcome.ttft_ms is None:
                         outcome.ttft_ms = (time.perf_counter() - started) * 1000
                     if event.kind == "input_json" and event.index in outcome.tool_calls:

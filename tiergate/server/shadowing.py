@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import orjson
+
 from tiergate.errors import GatewayError, InternalError
 from tiergate.executor import Attempt, Executor
 from tiergate.providers.base import CallOptions
@@ -30,7 +32,7 @@ from tiergate.routing.plan import Plan, Shadow
 from tiergate.server.recording import total_usage
 from tiergate.server.request_id import new_request_id
 from tiergate.store.records import ShadowRecord
-from tiergate.types import ChatResponse
+from tiergate.types import ChatResponse, ContentBlock, TextBlock, ToolUseBlock
 
 if TYPE_CHECKING:
     from tiergate.server.accounting import Accountant
@@ -55,6 +57,24 @@ def answers_agree(served: ChatResponse, candidate: ChatResponse) -> bool:
         return False
     calls = [(b.name, b.input) for b in served.tool_uses()]
     return calls == [(b.name, b.input) for b in candidate.tool_uses()]
+
+
+def _served_answer(trace: RequestTrace) -> ChatResponse | None:
+    """What the client got: the response, or a stream's text and tool calls put together
+    (None for a stream whose text was not kept)."""
+    if trace.outcome is not None:
+        return trace.outcome.response
+    stream = trace.stream
+    if stream is None or stream.text is None:
+        return None
+    content: list[ContentBlock] = [TextBlock("".join(stream.text))]
+    for index, (name, arguments) in sorted(stream.tool_calls.items()):
+        try:
+            parsed = orjson.loads(arguments) if arguments else {}
+        except orjson.JSONDecodeError:
+            parsed = {"_unparsed": arguments}
+        content.append(ToolUseBlock(f"call_{index}", name, parsed))
+    return ChatResponse(id=trace.request_id, model=stream.model.id, content=content)
 
 
 class Shadower:
@@ -133,7 +153,7 @@ class Shadower:
         principal = trace.principal
         usage = total_usage(attempts)
         bill = self._accountant.bill(attempts) if attempts else None
-        outcome = trace.outcome  # a streamed answer is not kept, so it cannot be compared
+        served = _served_answer(trace)
         record = ShadowRecord(
             id="shd" + new_request_id()[3:],
             shadow_of=trace.request_id,
@@ -152,8 +172,8 @@ class Shadower:
             cache_read_tokens=usage.cache_read_input_tokens,
             cost_usd=bill.usd if bill is not None else None,
         )
-        if response is not None and outcome is not None:
-            record.agrees = answers_agree(outcome.response, response)
+        if response is not None and served is not None:
+            record.agrees = answers_agree(served, response)
         if self._bodies and response is not None:
             text = response.text()
             record.response = redact(text) if text else None

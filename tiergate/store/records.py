@@ -130,8 +130,8 @@ class ShadowRecord:
     """A candidate model's answer to a request already served by another (shadow traffic).
 
     ``shadow_of`` is the served request's id (its ``requests`` row); ``agrees`` tells whether
-    the two answers were the same (text and tool calls, normalised; None when the served
-    answer was streamed or either call failed); ``response`` only when body logging is on.
+    the two answers were the same (text and tool calls, normalised; None when the shadow
+    call failed); ``response`` only when body logging is on.
     """
 
     id: str
