@@ -4,7 +4,9 @@ Precedence: command-line flag > config file > environment (``TIERGATE_*``) > bui
 ``${VAR}`` / ``${VAR:-default}`` in any string value is replaced from the environment; a missing
 variable without a default is an error naming the key, the line and the variable to set.
 Validation errors name the bad key and its line in the file, because the person reading the
-message is editing that file.
+message is editing that file. Errors found later, while the gateway is built from the settings
+(unknown models in routes, deployments without a URL, bad ``models:`` or ``credits:``), start
+with the key path too, and ``Settings.locate`` adds the line from the file's YAML tree.
 
 With no file at all, the embedded default serves the local SmolLM2 model (no keys, no network),
 plus Anthropic / OpenAI deployments for whichever of ``ANTHROPIC_API_KEY`` / ``OPENAI_API_KEY``
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from tiergate.errors import ConfigError
 
@@ -89,6 +91,21 @@ class Settings(_Frozen):
     retry: RetryConfig = Field(default_factory=RetryConfig)
     # Passed through to upstreams when the client sends them (Anthropic beta features etc.).
     forward_headers: tuple[str, ...] = ("anthropic-beta",)
+    # The file these settings came from and its YAML tree: errors found later, while the
+    # gateway is built from them (routes, deployments, models, credits), can name the line.
+    _source: tuple[str, yaml.Node] | None = PrivateAttr(default=None)
+
+    def locate(self, error: ConfigError) -> ConfigError:
+        """``error`` with the file and line of the key its message starts with
+        (``routes.auto.rules[0].use: ...``); unchanged when that key is not in the file."""
+        if self._source is None:
+            return error
+        name, root = self._source
+        message = str(error)
+        line, end = _key_line(root, message)
+        if line is None:
+            return error
+        return ConfigError(f"{name}: {message[:end]} (line {line}){message[end:]}")
 
     @field_validator("deployments")
     @classmethod
@@ -158,6 +175,8 @@ def load_settings(
         raise ConfigError(_describe(exc, root, str(path) if path else "<settings>")) from None
     if not settings.deployments:
         settings = settings.model_copy(update={"deployments": default_deployments(env)})
+    if path is not None and root is not None:
+        settings._source = (str(path), root)
     return settings
 
 
@@ -198,6 +217,56 @@ def _node_at(root: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
         if node is None:
             return None
     return node
+
+
+def _key_line(root: yaml.Node, text: str) -> tuple[int | None, int]:
+    """The line (1-based) of the deepest key of the file that the key path ``text`` starts
+    with, and where that path ends in ``text`` (at its first ``: `` or `` (``). Keys are
+    matched against the file's own, so a route named ``eu.triage`` is one key, not two; a path
+    that goes on past the file (a missing key) stops at its last ancestor in the file."""
+    stop = min((i for i in (text.find(": "), text.find(" (")) if i > 0), default=-1)
+    if stop < 0 or " " in text[:stop]:
+        return None, 0
+    node: yaml.Node | None = root
+    line: int | None = None
+    pos = 0
+    while node is not None and pos < stop:
+        if isinstance(node, yaml.MappingNode):
+            key, node, pos = _key_step(node, text, pos, stop)
+            mark = key
+        elif isinstance(node, yaml.SequenceNode) and text.startswith("[", pos):
+            close = text.find("]", pos, stop)
+            index = text[pos + 1 : close]
+            ok = close > 0 and index.isdigit() and int(index) < len(node.value)
+            node, pos = (node.value[int(index)], close + 1) if ok else (None, pos)
+            mark = node
+        else:
+            node = mark = None
+        if mark is not None:
+            line = mark.start_mark.line + 1
+            if text.startswith(".", pos):
+                pos += 1
+    return line, stop
+
+
+def _key_step(
+    node: yaml.MappingNode, text: str, pos: int, stop: int
+) -> tuple[yaml.Node | None, yaml.Node | None, int]:
+    """The longest key of ``node`` written at ``pos`` (followed by ``.``, ``[`` or the end of
+    the path), its value, and the position after it."""
+    best: tuple[yaml.Node, yaml.Node] | None = None
+    for key, value in node.value:
+        name = getattr(key, "value", None)
+        if not isinstance(name, str) or not text.startswith(name, pos):
+            continue
+        after = pos + len(name)
+        if (after == stop or text[after] in ".[") and (
+            best is None or len(name) > len(best[0].value)
+        ):
+            best = (key, value)
+    if best is None:
+        return None, None, pos
+    return best[0], best[1], pos + len(best[0].value)
 
 
 def _line(root: yaml.Node | None, loc: tuple[Any, ...]) -> str:

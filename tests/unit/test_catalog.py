@@ -134,4 +134,4 @@ def test_bad_overrides_name_model_and_field(entry: dict[str, object], expected: 
     with pytest.raises(ConfigError) as info:
         load_catalog([entry])
     assert expected in str(info.value)
-    assert "config models[0]" in str(info.value)
+    assert "models[0]" in str(info.value)

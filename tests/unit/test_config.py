@@ -162,3 +162,68 @@ def test_duplicate_deployment_names(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="used twice"):
         load_settings(write(tmp_path, text), env={})
+
+
+LOCAL = "deployments:\n  - {name: small, model: local/smollm2-135m, provider: local}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "deployments:\n"
+            "  - {name: small, model: local/smollm2-135m, provider: local}\n"
+            "  - name: cloud\n"
+            "    model: claude-haiku-4-5\n"
+            "    provider: anthropic\n"
+            "    api_key: k\n",
+            "deployments[1] (line 3): deployment 'cloud' needs a base_url",
+        ),
+        (
+            LOCAL + "models:\n  - id: house-model\n    provider: x\n    context_window: 8\n"
+            "    max_output: 8\n    capabilities: [telepathy]\n",
+            "models[0] (line 4): model 'house-model': capabilities: unknown ['telepathy']",
+        ),
+        (
+            LOCAL + "credits:\n  baseline: no-such-model\n",
+            "credits (line 3): usd_per_credit: Field required",
+        ),
+        (
+            LOCAL + "routes:\n  auto:\n    default: local/smollm2-135\n",
+            "routes.auto.default (line 5): unknown model 'local/smollm2-135'",
+        ),
+        (
+            LOCAL + "routes:\n  eu.triage:\n    ladder:\n      - local/smollm2-135m\n"
+            "      - sonet\n",
+            "routes.eu.triage.ladder[1] (line 7): unknown model 'sonet'",
+        ),
+        (
+            LOCAL + "routes:\n  learn:\n    learned:\n      weak: local/smollm2-135m\n",
+            # The missing key has no line: its parent's.
+            "routes.learn.learned.router (line 5): Field required",
+        ),
+    ],
+    ids=["deployment", "model", "credits", "route", "dotted-route-name", "missing-key"],
+)
+def test_errors_found_while_building_the_gateway_name_their_line(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    """Routes, deployments, models and credits are checked when the gateway is built from the
+    settings, after the YAML is gone; the message still says which line to edit."""
+    from tiergate.server.factory import create_app
+
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        create_app(load_settings(path, env={}))
+    message = str(info.value)
+    assert message.startswith(f"{path}: "), message
+    assert expected in message, message
+
+
+def test_a_build_error_without_a_file_is_left_as_it_is() -> None:
+    from tiergate.server.factory import create_app
+
+    routes = {"auto": {"default": "nosuch"}}
+    with pytest.raises(ConfigError) as info:
+        create_app(load_settings(None, env={}, overrides={"routes": routes}))
+    assert str(info.value).startswith("routes.auto.default: unknown model 'nosuch'")

@@ -108,11 +108,11 @@ def load_catalog(overrides: list[dict[str, Any]] | None = None) -> Catalog:
     source = dict.fromkeys(by_id, f"built-in catalog ({DATA_FILE})")
     for index, raw in enumerate(overrides or []):
         if not isinstance(raw, dict):
-            raise ConfigError(f"config models[{index}]: each entry must be a mapping with an id")
+            raise ConfigError(f"models[{index}]: each entry must be a mapping with an id")
         model_id = raw.get("id")
         if not isinstance(model_id, str) or not model_id:
-            raise ConfigError(f"config models[{index}]: id: each entry needs a model id")
+            raise ConfigError(f"models[{index}]: id: each entry needs a model id")
         by_id[model_id] = {**by_id.get(model_id, {}), **raw}
-        source[model_id] = f"config models[{index}]"
+        source[model_id] = f"models[{index}]"
     specs = [_spec(raw, source[model_id]) for model_id, raw in by_id.items()]
     return Catalog((ModelInfo.from_spec(spec) for spec in specs), source)

@@ -20,19 +20,20 @@ def build_deployments(
 ) -> dict[str, list[Deployment]]:
     """Deployments grouped by the canonical id of the model they serve, in config order."""
     by_model: dict[str, list[Deployment]] = {}
-    for config in configs:
+    for index, config in enumerate(configs):
+        where = f"deployments[{index}]"
         model = catalog.get(config.model)
         if model is None:
             raise ConfigError(
-                f"deployment {config.name!r} serves model {config.model!r}, which is not in the "
-                "catalog; add it under `models:` in the config file"
+                f"{where}.model: deployment {config.name!r} serves model {config.model!r}, "
+                "which is not in the catalog; add it under `models:` in the config file"
             )
         if config.provider != "local" and not config.base_url:
-            raise ConfigError(f"deployment {config.name!r} needs a base_url")
+            raise ConfigError(f"{where}: deployment {config.name!r} needs a base_url")
         if config.provider != "local" and not config.byok and not config.api_key:
             raise ConfigError(
-                f"deployment {config.name!r} has no api_key; set api_key: ${{ENV_VAR}} in the "
-                "config file, or byok: true to forward each caller's own key"
+                f"{where}: deployment {config.name!r} has no api_key; set api_key: ${{ENV_VAR}} "
+                "in the config file, or byok: true to forward each caller's own key"
             )
         deployment = Deployment(
             name=config.name,

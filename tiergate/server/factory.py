@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tiergate.config import Settings, load_settings
+from tiergate.errors import ConfigError
 from tiergate.server.app import App
 from tiergate.server.gateway import build_gateway
 
@@ -11,4 +12,8 @@ def create_app(settings: Settings | None = None) -> App:
     """Used by ``tiergate serve`` and by uvicorn's ``--factory`` for multi-worker runs
     (settings then come from ``TIERGATE_CONFIG`` and the environment)."""
     settings = settings or load_settings()
-    return App(build_gateway(settings))
+    try:
+        gateway = build_gateway(settings)
+    except ConfigError as exc:  # found while building: name the line it comes from
+        raise settings.locate(exc) from None
+    return App(gateway)
