@@ -15,12 +15,19 @@ from typing import Any
 import pytest
 
 from tests.fakes.upstream import FakeUpstream
+from tests.store.conftest import _fresh_postgres_url
 from tests.support.server import serve_app
 from tiergate.config import Settings, load_settings
 from tiergate.server.app import App
 from tiergate.server.factory import create_app
 
-__all__ = ["gateway", "gateway_settings", "make_gateway", "unpriced_deployment"]
+__all__ = [
+    "database_url",
+    "gateway",
+    "gateway_settings",
+    "make_gateway",
+    "unpriced_deployment",
+]
 
 
 def gateway_settings(
@@ -58,6 +65,16 @@ def gateway_settings(
     }
     raw.update(overrides)
     return load_settings(None, env={}, overrides=raw)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """Run the test on both stores: None is the gateway's default (SQLite under its data
+    dir), else a fresh PostgreSQL database dropped afterwards."""
+    if request.param == "sqlite":
+        yield None
+    else:
+        yield from _fresh_postgres_url()
 
 
 @pytest.fixture

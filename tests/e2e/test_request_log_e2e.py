@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,17 +22,8 @@ from click.testing import CliRunner
 
 from tests.fakes.script import FakeUsage, Reply
 from tests.fakes.upstream import FakeUpstream
-from tests.store.conftest import _fresh_postgres_url
 from tiergate.cli.report import report
 from tiergate.store.backend import open_store
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
-    if request.param == "sqlite":
-        yield None  # the gateway's default: SQLite under data_dir (tmp_path)
-    else:
-        yield from _fresh_postgres_url()
 
 
 async def _fire(

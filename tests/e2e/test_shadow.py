@@ -5,7 +5,7 @@ pays only for it, and the candidate's answer is logged, linked and compared, on 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,6 @@ from click.testing import CliRunner
 from tests.e2e.test_tenancy import ADMIN, admin, new_key
 from tests.fakes.script import FakeUsage, Reply, ToolCall
 from tests.fakes.upstream import FakeUpstream
-from tests.store.conftest import _fresh_postgres_url
 from tiergate.cli.report import report as cli_report
 
 # Served by claude-sonnet-4-6 ($3/$15 per million, the Anthropic fake); every answered request
@@ -28,14 +27,6 @@ ROUTES = {"auto": {"default": "claude-sonnet-4-6", "shadow": {"model": "gpt-5.4"
 USAGE = FakeUsage(input_tokens=1000, output_tokens=10)
 SERVED_USD = Decimal("0.00315")  # 1000 x $3 + 10 x $15 per million
 CANDIDATE_USD = Decimal("0.00208")  # 1000 x $2 + 10 x $8 per million
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    if request.param == "sqlite":
-        yield None
-    else:
-        yield from _fresh_postgres_url()
 
 
 def oai(gateway: str, key: str = "x") -> openai.OpenAI:

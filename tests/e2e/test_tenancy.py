@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ import pytest
 from tests.e2e.gateway_fixtures import unpriced_deployment
 from tests.fakes.script import FakeUsage, Reply
 from tests.fakes.upstream import FakeUpstream
-from tests.store.conftest import _fresh_postgres_url
 from tiergate.store.backend import open_store
 
 ADMIN = "admin-secret-for-tests"
@@ -259,14 +258,6 @@ def test_secrets_never_leak_into_responses_errors_or_logs(
 
 
 # --- budgets under concurrency, two worker processes, both stores -----------------------------
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    if request.param == "sqlite":
-        yield None
-    else:
-        yield from _fresh_postgres_url()
 
 
 def test_64_concurrent_requests_never_overspend_with_two_workers(
