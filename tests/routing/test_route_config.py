@@ -66,6 +66,18 @@ from tiergate.errors import ConfigError
             "routes.auto.shadow.max_in_flight: Input should be greater than 0",
         ),
         (
+            {"auto": {"default": "haiku", "rollout": {"model": "opus-9", "percent": 5}}},
+            "routes.auto.rollout.model: unknown model 'opus-9'",
+        ),
+        (
+            {"auto": {"default": "haiku", "rollout": {"model": "sonnet", "percent": 101}}},
+            "routes.auto.rollout.percent: Input should be less than or equal to 100",
+        ),
+        (
+            {"auto": {"default": "haiku", "rollout": {"model": "sonnet"}}},
+            "routes.auto.rollout.percent: Field required",
+        ),
+        (
             {"auto": {"default": "haiku", "shadow": {"modle": "sonnet"}}},
             "routes.auto.shadow.modle: Extra inputs are not permitted",
         ),

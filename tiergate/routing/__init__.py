@@ -6,6 +6,7 @@
   name) from the ``routes:`` YAML, validated by ``spec``.
 - ``rules``, ``ladder``, ``learned_route``: the three route kinds.
 - ``shadow``: a route that also tries a candidate model on a sample of its requests.
+- ``rollout``: a route that serves a set share of its requests with a candidate model.
 - ``capability``: capability filters and the per-request cost cap every route applies.
 - ``validators``: checks between ladder rungs (JSON, schema, regex, labels, length, Python, judge).
 - ``learned``: the trained router (scikit-learn), imported only by configs that use it.

@@ -22,6 +22,7 @@ from tiergate.routing.capability import Selector
 from tiergate.routing.ladder import LadderPolicy
 from tiergate.routing.learned_route import LearnedPolicy, Scorer
 from tiergate.routing.plan import Policy
+from tiergate.routing.rollout import RolloutPolicy
 from tiergate.routing.rules import Rule, RulesPolicy
 from tiergate.routing.shadow import ShadowedPolicy
 from tiergate.routing.spec import LearnedSpec, RouteSpec
@@ -64,15 +65,18 @@ class _RouteBuilder:
                 "requests for that model would take the route. Rename the route."
             )
         spec = self._parse(raw)
-        policy = self._policy(spec)
-        if spec.shadow is None:
-            return policy
-        shadow = spec.shadow
-        model = self.model(shadow.model, f"{self.where}.shadow.model")
-        return ShadowedPolicy(policy, model, shadow.sample, shadow.max_in_flight)
-
-    def _policy(self, spec: RouteSpec) -> Policy:
         selector = Selector(self._fallback(spec), self.deployments, spec.max_cost_usd)
+        policy = self._policy(spec, selector)
+        if spec.rollout is not None:  # inside the shadow: a rolled-out plan may still shadow
+            model = self.model(spec.rollout.model, f"{self.where}.rollout.model")
+            policy = RolloutPolicy(policy, model, spec.rollout.percent, selector)
+        if spec.shadow is not None:
+            shadow = spec.shadow
+            model = self.model(shadow.model, f"{self.where}.shadow.model")
+            policy = ShadowedPolicy(policy, model, shadow.sample, shadow.max_in_flight)
+        return policy
+
+    def _policy(self, spec: RouteSpec, selector: Selector) -> Policy:
         if spec.ladder is not None:
             models = tuple(
                 self.model(m, f"{self.where}.ladder[{i}]") for i, m in enumerate(spec.ladder)

@@ -111,6 +111,13 @@ class ShadowSpec(_Spec):
     max_in_flight: int = Field(default=8, gt=0)
 
 
+class RolloutSpec(_Spec):
+    """Serve ``percent`` of the route's requests with a candidate model instead."""
+
+    model: str
+    percent: float = Field(gt=0, le=100)
+
+
 class RouteSpec(_Spec):
     description: str | None = None
     # rules route
@@ -126,6 +133,7 @@ class RouteSpec(_Spec):
     # Models a request may move to when the chosen one cannot serve it ("any": every served one).
     fallback: Literal["any", "none"] | tuple[str, ...] = "any"
     shadow: ShadowSpec | None = None
+    rollout: RolloutSpec | None = None
 
     @property
     def kind(self) -> Literal["rules", "ladder", "learned"]:
