@@ -100,3 +100,42 @@ async def test_the_sample_decides_which_answered_requests_are_shadowed() -> None
     await shadower.aclose()
     await providers.aclose()
     assert shadower.running == 0
+
+
+async def test_a_shadow_row_that_cannot_be_built_is_logged_not_lost_silently(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from typing import Any, cast
+
+    from tiergate.config import RetryConfig
+    from tiergate.executor import Executor
+    from tiergate.providers.registry import ProviderRegistry
+    from tiergate.server.record import RequestTrace
+    from tiergate.server.shadowing import Shadower
+
+    class BrokenAccountant:  # the compiled build's Accountant cannot be subclassed
+        def bill(self, attempts: Any) -> Any:
+            raise RuntimeError("pricing broke")
+
+    class Unreached:
+        def submit_shadow(self, record: Any) -> None:
+            raise AssertionError("the row failed before it could be queued")
+
+    built, state = policies(
+        {"auto": {"default": "claude-sonnet-4-6", "shadow": {"model": "claude-haiku-4-5"}}}
+    )
+    providers = ProviderRegistry()
+    shadower = Shadower(
+        Executor(providers, RetryConfig(max_retries=0)),
+        cast(Any, BrokenAccountant()),
+        cast(Any, Unreached()),
+        bodies=False,
+        draw=lambda: 0.0,
+    )
+    request = ask()
+    plan = built["auto"](request, CATALOG, state)
+    assert shadower.launch(RequestTrace("req_9", "openai", request=request, plan=plan, status=200))
+    await shadower.aclose()
+    await providers.aclose()
+    assert "shadow call of request req_9 could not be logged" in caplog.text
+    assert "pricing broke" in caplog.text

@@ -137,10 +137,15 @@ class Shadower:
         except Exception:
             logger.exception("shadow call of request %s failed", trace.request_id)
             error = InternalError("internal error in the shadow call")
-        if self._log is not None:
+        if self._log is None:
+            return
+        try:
             record = self._record(trace, shadow, attempts, response, error)
-            record.latency_ms = (time.perf_counter() - started) * 1000
-            self._log.submit_shadow(record)
+        except Exception:  # a background task: nobody would see its exception otherwise
+            logger.exception("shadow call of request %s could not be logged", trace.request_id)
+            return
+        record.latency_ms = (time.perf_counter() - started) * 1000
+        self._log.submit_shadow(record)
 
     def _record(
         self,
