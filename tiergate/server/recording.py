@@ -18,7 +18,7 @@ from tiergate.store.records import AttemptRecord, RequestRecord
 from tiergate.types import ChatRequest, Usage
 
 if TYPE_CHECKING:
-    from tiergate.executor import Attempt
+    from tiergate.executor import Attempt, StreamOutcome
     from tiergate.observability.metrics import Metrics
     from tiergate.server.record import RequestTrace
     from tiergate.store.request_log import RequestLog
@@ -112,7 +112,7 @@ def build_record(trace: RequestTrace, bodies: bool = False) -> RequestRecord:
     elif trace.stream is not None:
         record.stop_reason = trace.stream.stop_reason
         record.ttft_ms = trace.stream.ttft_ms
-        calls = [(name, _parse(arguments)) for name, arguments in trace.stream.tool_calls.values()]
+        calls = streamed_calls(trace.stream)
     record.refusal = record.stop_reason == "refusal"
     if calls:
         record.tool_calls = len(calls)
@@ -126,6 +126,12 @@ def build_record(trace: RequestTrace, bodies: bool = False) -> RequestRecord:
             text = trace.outcome.response.text()
             record.response = redact(text) if text else None
     return record
+
+
+def streamed_calls(stream: StreamOutcome) -> list[tuple[str, Any]]:
+    """A stream's tool calls as (name, arguments), the arguments parsed from the JSON text
+    streamed (None when that text is not JSON)."""
+    return [(name, _parse(arguments)) for name, arguments in stream.tool_calls.values()]
 
 
 def _parse(arguments: str) -> Any:

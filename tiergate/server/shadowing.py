@@ -20,19 +20,17 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
-
-import orjson
+from typing import TYPE_CHECKING, Any
 
 from tiergate.errors import GatewayError, InternalError
 from tiergate.executor import Attempt, Executor
 from tiergate.providers.base import CallOptions
 from tiergate.redaction import redact
 from tiergate.routing.plan import Plan, Shadow
-from tiergate.server.recording import total_usage
+from tiergate.server.recording import streamed_calls, total_usage
 from tiergate.server.request_id import new_request_id
 from tiergate.store.records import ShadowRecord
-from tiergate.types import ChatResponse, ContentBlock, TextBlock, ToolUseBlock
+from tiergate.types import ChatResponse
 
 if TYPE_CHECKING:
     from tiergate.server.accounting import Accountant
@@ -48,33 +46,35 @@ def _normalised(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
+# An answer as compared: its text, and its tool calls as (name, arguments).
+Answer = tuple[str, list[tuple[str, Any]]]
+
+
 def answers_agree(served: ChatResponse, candidate: ChatResponse) -> bool:
     """Whether two answers say the same: equal text once case and runs of whitespace are
     ignored, and the same tool calls (names and arguments, in order). Exact agreement is the
     measure for classification, extraction and tool-choosing steps, the work a cheaper model
     takes over; for free prose it is a lower bound (two good summaries rarely match)."""
-    if _normalised(served.text()) != _normalised(candidate.text()):
-        return False
-    calls = [(b.name, b.input) for b in served.tool_uses()]
-    return calls == [(b.name, b.input) for b in candidate.tool_uses()]
+    return _agree(_answer(served), _answer(candidate))
 
 
-def _served_answer(trace: RequestTrace) -> ChatResponse | None:
-    """What the client got: the response, or a stream's text and tool calls put together
-    (None for a stream whose text was not kept)."""
+def _answer(response: ChatResponse) -> Answer:
+    return response.text(), [(b.name, b.input) for b in response.tool_uses()]
+
+
+def _agree(served: Answer, candidate: Answer) -> bool:
+    return _normalised(served[0]) == _normalised(candidate[0]) and served[1] == candidate[1]
+
+
+def _served_answer(trace: RequestTrace) -> Answer | None:
+    """What the client got: the response, or what was streamed (None for a stream whose text
+    was not kept)."""
     if trace.outcome is not None:
-        return trace.outcome.response
+        return _answer(trace.outcome.response)
     stream = trace.stream
     if stream is None or stream.text is None:
         return None
-    content: list[ContentBlock] = [TextBlock("".join(stream.text))]
-    for index, (name, arguments) in sorted(stream.tool_calls.items()):
-        try:
-            parsed = orjson.loads(arguments) if arguments else {}
-        except orjson.JSONDecodeError:
-            parsed = {"_unparsed": arguments}
-        content.append(ToolUseBlock(f"call_{index}", name, parsed))
-    return ChatResponse(id=trace.request_id, model=stream.model.id, content=content)
+    return "".join(stream.text), streamed_calls(stream)
 
 
 class Shadower:
@@ -124,8 +124,7 @@ class Shadower:
     async def _shadow(self, trace: RequestTrace, plan: Plan, shadow: Shadow) -> None:
         assert trace.request is not None  # checked by ``launch``
         request = replace(trace.request, stream=False, stream_include_usage=False)
-        served = trace.answered_by()
-        candidate = Plan(tiers=(shadow.tier,), reason=f"shadow of {served}", policy=plan.policy)
+        candidate = Plan(tiers=(shadow.tier,), reason="shadow", policy=plan.policy)
         attempts: list[Attempt] = []
         started = time.perf_counter()
         response: ChatResponse | None = None
@@ -178,7 +177,7 @@ class Shadower:
             cost_usd=bill.usd if bill is not None else None,
         )
         if response is not None and served is not None:
-            record.agrees = answers_agree(served, response)
+            record.agrees = _agree(served, _answer(response))
         if self._bodies and response is not None:
             text = response.text()
             record.response = redact(text) if text else None
