@@ -73,6 +73,23 @@ class RetryConfig(_Frozen):
     breaker_cooldown: float = Field(default=30.0, gt=0)
 
 
+class BatchConfig(_Frozen):
+    """Batch jobs (``/v1/messages/batches``): how each replica works through them."""
+
+    # Items one replica runs at once: batches fill idle capacity, they never crowd out
+    # interactive traffic.
+    concurrency: int = Field(default=4, gt=0)
+    # A claimed item belongs to its replica this long; longer than any one item can take
+    # (deployment timeout x retries x ladder rungs), or a slow item may run twice.
+    lease_seconds: float = Field(default=600.0, gt=0)
+    # How often an idle replica looks for work queued by another (its own wake it at once).
+    poll_seconds: float = Field(default=1.0, gt=0)
+    # A job's results are kept this long after it is created; unstarted items then expire.
+    expire_hours: float = Field(default=24.0, gt=0)
+    max_requests: int = Field(default=100_000, gt=0)
+    max_body_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+
+
 class Settings(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -89,6 +106,7 @@ class Settings(_Frozen):
     log: LogConfig = Field(default_factory=LogConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
+    batch: BatchConfig = Field(default_factory=BatchConfig)
     # Passed through to upstreams when the client sends them (Anthropic beta features etc.).
     forward_headers: tuple[str, ...] = ("anthropic-beta",)
     # The file these settings came from and its YAML tree: errors found later, while the

@@ -15,6 +15,8 @@ from typing import Any
 from tiergate.errors import ConfigError, GatewayError, InternalError, NotFound
 from tiergate.server import endpoints
 from tiergate.server.auth import OPEN, Principal
+from tiergate.server.batches import PREFIX as BATCHES
+from tiergate.server.batches import Batches
 from tiergate.server.chat import handle_chat
 from tiergate.server.gateway import Gateway
 from tiergate.server.openapi import openapi_document
@@ -77,6 +79,7 @@ class App:
             "/metrics": lambda scope, send: endpoints.metrics(self.gateway, send),
         }
         self.on_finish: Callable[[RequestTrace], None] | None = None
+        self.batches: Batches | None = None  # started with the store, in ``startup``
         self._tasks: set[asyncio.Future[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -98,6 +101,9 @@ class App:
         # ``_chat_request``.
         failure: GatewayError | None = None
         try:
+            if path.startswith(BATCHES):
+                await self._batches(scope, receive, send)
+                return
             if path.startswith("/admin/") or path == "/v1/tiergate/report":
                 await self._authenticated(scope, receive, send)
                 return
@@ -159,6 +165,12 @@ class App:
         body = await read_body(receive, 1024 * 1024)
         await handle_admin(self.gateway, principal, scope, body, send)
 
+    async def _batches(self, scope: Scope, receive: Receive, send: Send) -> None:
+        principal = await self.authenticate(request_headers(scope))
+        if self.batches is None:
+            raise GatewayError("batch jobs need the store, which is not open", status=503)
+        await self.batches.handle(principal, scope, receive, send)
+
     async def authenticate(self, headers: dict[str, str]) -> Principal:
         auth = self.gateway.auth
         return OPEN if auth is None else await auth.authenticate(headers)
@@ -213,6 +225,8 @@ class App:
                 shadows.launch(trace)
 
         self.on_finish = on_finish
+        self.batches = Batches(gateway, on_finish)
+        self.batches.start()
         if gateway.auth is not None and await gateway.auth.is_open():
             host = gateway.settings.host
             if host not in ("127.0.0.1", "localhost", "::1"):
@@ -251,6 +265,8 @@ class App:
         task.add_done_callback(self._tasks.discard)
 
     async def shutdown(self) -> None:
+        if self.batches is not None:  # items in flight finish (or go back) before the log closes
+            await self.batches.aclose()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.gateway.aclose()

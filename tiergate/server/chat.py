@@ -34,6 +34,7 @@ from tiergate.wire.format import WireFormat
 
 if TYPE_CHECKING:
     from tiergate.executor import StreamOutcome
+    from tiergate.routing.plan import Plan
     from tiergate.server.gateway import Gateway
 
 logger = logging.getLogger("tiergate")
@@ -72,6 +73,21 @@ def call_options(headers: dict[str, str], gateway: Gateway) -> CallOptions:
     return CallOptions(caller_key=caller_key, forward_headers=forward)
 
 
+async def admit(
+    gateway: Gateway, trace: RequestTrace, request: ChatRequest, principal: Principal
+) -> Plan:
+    """May this caller send this request, what will run it, and its budget reserved: the
+    steps every request takes, from the chat endpoints or from a batch job."""
+    trace.request = request
+    principal.check_model(request.model)
+    policy = gateway.policies.get(request.model, gateway.direct)
+    plan = policy(request, gateway.catalog, gateway.routing_state())
+    trace.plan = plan
+    if principal.key is not None and gateway.guard is not None:
+        trace.reservation = await gateway.guard.admit(principal.key, request, plan)
+    return plan
+
+
 async def handle_chat(
     gateway: Gateway,
     wire: WireFormat,
@@ -86,14 +102,8 @@ async def handle_chat(
     task = headers.get("x-tiergate-task")
     if task:
         request.metadata["task"] = task
-    trace.request = request
-    principal.check_model(request.model)
-    policy = gateway.policies.get(request.model, gateway.direct)
-    plan = policy(request, gateway.catalog, gateway.routing_state())
-    trace.plan = plan
+    plan = await admit(gateway, trace, request, principal)
     options = call_options(headers, gateway)
-    if principal.key is not None and gateway.guard is not None:
-        trace.reservation = await gateway.guard.admit(principal.key, request, plan)
     if request.stream:
         outcome = await gateway.executor.open_stream(request, plan, options, trace.attempts)
         trace.stream = outcome

@@ -203,4 +203,38 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX shadows_of ON shadows (shadow_of)",
         ),
     ),
+    Migration(
+        # Batch jobs (``tiergate/batch``): one row per job and one per request in it. Items are
+        # claimed with a lease (owner, until), so replicas sharing PostgreSQL split a job's
+        # work and a replica that dies mid-item leaves it to another once the lease runs out.
+        "0007_batches",
+        (
+            """CREATE TABLE batches (
+                id TEXT PRIMARY KEY,
+                tenant TEXT NOT NULL,
+                key_id TEXT,
+                client_format TEXT NOT NULL,
+                created_ms BIGINT NOT NULL,
+                expires_ms BIGINT NOT NULL,
+                cancel_ms BIGINT,
+                ended_ms BIGINT,
+                total INTEGER NOT NULL
+            )""",
+            "CREATE INDEX batches_tenant ON batches (tenant, id)",
+            """CREATE TABLE batch_items (
+                batch_id TEXT NOT NULL,
+                n INTEGER NOT NULL,
+                custom_id TEXT NOT NULL,
+                params TEXT NOT NULL,
+                state TEXT NOT NULL,
+                lease_owner TEXT,
+                lease_until_ms BIGINT,
+                result TEXT,
+                request_id TEXT,
+                done_ms BIGINT,
+                PRIMARY KEY (batch_id, n)
+            )""",
+            "CREATE INDEX batch_items_state ON batch_items (state, batch_id, n)",
+        ),
+    ),
 )

@@ -1,0 +1,151 @@
+"""Batch jobs in the store, on SQLite and PostgreSQL: replicas sharing one store run each item
+exactly once, a lost lease never overwrites the result of the replica that took over, and
+cancel, expiry and shutdown leave every item accounted for."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+from tiergate.batch import BatchRunner, Item, ItemResult, JobStore
+
+
+def items(count: int) -> list[tuple[str, str]]:
+    return [(f"c{i}", f'{{"n": {i}}}') for i in range(count)]
+
+
+def runner(jobs: JobStore, execute: Any, **options: Any) -> BatchRunner:
+    settings: dict[str, Any] = {"concurrency": 4, "lease_seconds": 60, "poll_seconds": 0.02}
+    settings.update(options)
+    return BatchRunner(jobs, execute, **settings)
+
+
+async def ended(jobs: JobStore, job_id: str, seconds: float = 10) -> dict[str, int]:
+    deadline = time.monotonic() + seconds
+    while True:
+        job = await jobs.get(job_id, None)
+        assert job is not None
+        if job.ended_ms is not None:
+            return await jobs.counts(job_id)
+        assert time.monotonic() < deadline, await jobs.counts(job_id)
+        await asyncio.sleep(0.02)
+
+
+async def test_two_replicas_share_a_job_and_run_each_item_once(store: Any) -> None:
+    jobs = JobStore(store)
+    runs: Counter[tuple[str, int]] = Counter()
+    by_runner: Counter[str] = Counter()
+
+    def executor(name: str) -> Any:
+        async def execute(item: Item) -> ItemResult:
+            runs[(item.job.id, item.n)] += 1
+            by_runner[name] += 1
+            await asyncio.sleep(0.005)
+            return ItemResult(item.n % 5 != 0, f'{{"n": {item.n}}}', f"req_{item.n}")
+
+        return execute
+
+    first, second = runner(jobs, executor("a")), runner(jobs, executor("b"))
+    first.start()
+    second.start()
+    job = await jobs.create("msgbatch_1", "acme", "key_1", "anthropic", items(60), 3_600_000)
+    counts = await ended(jobs, job.id)
+    await first.aclose()
+    await second.aclose()
+
+    assert counts == {"succeeded": 48, "errored": 12}
+    assert sorted(runs) == [(job.id, n) for n in range(60)] and set(runs.values()) == {1}
+    assert by_runner["a"] > 0 and by_runner["b"] > 0, by_runner  # the work was shared
+    rows = await jobs.results(job.id, -1, 1000)
+    assert [(n, cid, state) for n, cid, state, _, _ in rows[:2]] == [
+        (0, "c0", "errored"),
+        (1, "c1", "succeeded"),
+    ]
+    assert rows[7][3:] == ('{"n": 7}', "req_7")
+    assert (await jobs.get(job.id, "acme")) is not None
+    assert (await jobs.get(job.id, "other-tenant")) is None
+
+
+async def test_a_lost_lease_is_run_again_and_the_late_result_is_not_stored(store: Any) -> None:
+    jobs = JobStore(store)
+    job = await jobs.create("msgbatch_2", "acme", None, "anthropic", items(1), 3_600_000)
+    [stalled] = await jobs.claim("replica-a", 10, lease_ms=300)
+    assert await jobs.claim("replica-b", 10, lease_ms=60_000) == []  # leased to a
+    await asyncio.sleep(0.35)  # a stalls past its lease
+    [taken] = await jobs.claim("replica-b", 10, lease_ms=60_000)
+    assert (taken.job.id, taken.n) == (stalled.job.id, stalled.n)
+    assert await jobs.finish(taken, "replica-b", "succeeded", '{"by": "b"}', "req_b")
+    assert not await jobs.finish(stalled, "replica-a", "succeeded", '{"by": "a"}', "req_a")
+    rows = await jobs.results(job.id, -1, 10)
+    assert rows == [(0, "c0", "succeeded", '{"by": "b"}', "req_b")]
+    assert await ended(jobs, job.id) == {"succeeded": 1}
+
+
+async def test_cancel_drops_queued_items_and_lets_running_ones_finish(store: Any) -> None:
+    jobs = JobStore(store)
+    job = await jobs.create("msgbatch_3", "acme", None, "anthropic", items(5), 3_600_000)
+    [running] = await jobs.claim("replica-a", 1, lease_ms=60_000)
+    await jobs.cancel(job)
+    canceling = await jobs.get(job.id, None)
+    assert canceling is not None and canceling.status == "canceling"
+    assert await jobs.counts(job.id) == {"queued": 1, "canceled": 4}
+    assert await jobs.claim("replica-b", 10, lease_ms=60_000) == []  # nothing left to start
+    assert await jobs.finish(running, "replica-a", "succeeded", "{}", None)
+    done = await jobs.get(job.id, None)
+    assert done is not None and done.status == "ended"
+    assert await jobs.counts(job.id) == {"succeeded": 1, "canceled": 4}
+
+
+async def test_items_not_started_before_the_job_expires_are_expired(store: Any) -> None:
+    jobs = JobStore(store)
+    job = await jobs.create("msgbatch_4", "acme", None, "anthropic", items(3), expire_ms=1)
+    await asyncio.sleep(0.01)
+    assert await jobs.claim("replica-a", 10, lease_ms=60_000) == []
+    assert await ended(jobs, job.id) == {"expired": 3}
+
+
+async def test_shutdown_hands_unfinished_items_back_at_once(store: Any) -> None:
+    jobs = JobStore(store)
+    started = asyncio.Event()
+
+    async def slow(item: Item) -> ItemResult:
+        started.set()
+        await asyncio.sleep(30)
+        return ItemResult(True, "{}", None)
+
+    first = runner(jobs, slow, concurrency=2)
+    first.start()
+    job = await jobs.create("msgbatch_5", "acme", None, "anthropic", items(2), 3_600_000)
+    first.wake()
+    await asyncio.wait_for(started.wait(), 10)
+    await first.aclose(grace=0.05)
+
+    async def quick(item: Item) -> ItemResult:
+        return ItemResult(True, "{}", None)
+
+    second = runner(jobs, quick)  # a lease of 60 s: only a hand-back lets it run them now
+    second.start()
+    assert await ended(jobs, job.id) == {"succeeded": 2}
+    await second.aclose()
+
+
+async def test_pages_go_newest_first_both_ways(store: Any) -> None:
+    jobs = JobStore(store)
+    for i in range(5):
+        await jobs.create(f"msgbatch_{i}", "acme", None, "anthropic", items(1), 3_600_000)
+    await jobs.create("msgbatch_9", "other", None, "anthropic", items(1), 3_600_000)
+    page, more = await jobs.page("acme", 2, after=None, before=None)
+    assert [j.id for j in page] == ["msgbatch_4", "msgbatch_3"] and more
+    page, more = await jobs.page("acme", 2, after="msgbatch_3", before=None)
+    assert [j.id for j in page] == ["msgbatch_2", "msgbatch_1"] and more
+    page, more = await jobs.page("acme", 2, after="msgbatch_1", before=None)
+    assert [j.id for j in page] == ["msgbatch_0"] and not more
+    page, more = await jobs.page("acme", 2, after=None, before="msgbatch_1")
+    assert [j.id for j in page] == ["msgbatch_3", "msgbatch_2"] and more
+    page, _ = await jobs.page(None, 10, after=None, before=None)
+    assert page[0].id == "msgbatch_9" and len(page) == 6
+    await jobs.delete("msgbatch_0")
+    assert await jobs.get("msgbatch_0", None) is None
+    assert await jobs.results("msgbatch_0", -1, 10) == []

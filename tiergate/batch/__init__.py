@@ -1,0 +1,11 @@
+"""Batch jobs: many requests submitted at once, run in the background through the gateway's own
+pipeline (routing, budgets, executor, request log), their results kept for the caller.
+
+``jobs`` is the stored state (shared by replicas through the store), ``runner`` the loop that
+works through it. The HTTP endpoints and the per-item pipeline live in ``server/batches.py``.
+"""
+
+from tiergate.batch.jobs import Item, Job, JobStore
+from tiergate.batch.runner import BatchRunner, ItemResult
+
+__all__ = ["BatchRunner", "Item", "ItemResult", "Job", "JobStore"]

@@ -1,0 +1,274 @@
+"""Batch jobs as stored: a job row, one row per request in it, and the leases that share them.
+
+Every state change is one conditional statement, so replicas sharing PostgreSQL agree without
+locks held across calls:
+
+- an item is ``queued`` until a replica claims it (``lease_owner``, ``lease_until_ms``), runs
+  it, and stores its result (``succeeded`` / ``errored``), but only while it still holds the
+  lease: a replica that stalled past its lease cannot overwrite the result of the replica that
+  took the item over;
+- ``cancel`` marks every unclaimed item ``canceled``; items already running finish;
+- past ``expires_ms`` unclaimed items become ``expired``;
+- a job has ended once no item is ``queued``; whoever sees that first sets ``ended_ms``.
+
+Nothing here knows HTTP or a wire format: ``params`` and ``result`` are JSON text that the
+server's batch endpoints write and read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tiergate.store.backend import Store
+
+__all__ = [
+    "QUEUED",
+    "STATES",
+    "Item",
+    "Job",
+    "JobStore",
+    "now_ms",
+]
+
+QUEUED, SUCCEEDED, ERRORED, CANCELED, EXPIRED = (
+    "queued", "succeeded", "errored", "canceled", "expired",
+)  # fmt: skip
+STATES = (QUEUED, SUCCEEDED, ERRORED, CANCELED, EXPIRED)
+_CHUNK = 1000  # items per insert
+
+_JOB_FIELDS = (
+    "id", "tenant", "key_id", "client_format", "created_ms", "expires_ms", "cancel_ms",
+    "ended_ms", "total",
+)  # fmt: skip
+_JOB_COLUMNS = ", ".join(_JOB_FIELDS)
+_INSERT_ITEM = (
+    "INSERT INTO batch_items (batch_id, n, custom_id, params, state) VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: str
+    tenant: str
+    key_id: str | None
+    client_format: str
+    created_ms: int
+    expires_ms: int
+    cancel_ms: int | None
+    ended_ms: int | None
+    total: int
+
+    @property
+    def status(self) -> str:
+        """Anthropic's ``processing_status``: in_progress, canceling or ended."""
+        if self.ended_ms is not None:
+            return "ended"
+        return "canceling" if self.cancel_ms is not None else "in_progress"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A claimed item: what to run, and for whom."""
+
+    job: Job
+    n: int
+    custom_id: str
+    params: str
+
+
+def _job(row: Sequence[Any]) -> Job:
+    return Job(
+        str(row[0]), str(row[1]), row[2], str(row[3]), int(row[4]), int(row[5]),
+        None if row[6] is None else int(row[6]), None if row[7] is None else int(row[7]),
+        int(row[8]),
+    )  # fmt: skip
+
+
+class JobStore:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def create(
+        self,
+        job_id: str,
+        tenant: str,
+        key_id: str | None,
+        client_format: str,
+        items: Sequence[tuple[str, str]],
+        expire_ms: int,
+    ) -> Job:
+        """A new job of ``items`` ((custom_id, params JSON), in order), queued.
+
+        The items go in first, in chunks (a 100,000-item job must not hold the database, or
+        on one CPU the event loop, for seconds), and the job row last: items are claimed only
+        through their job row, so a job is never seen, or worked on, half-written."""
+        created = now_ms()
+        job_row = (job_id, tenant, key_id, client_format, created, created + expire_ms,
+                   None, None, len(items))  # fmt: skip
+        try:
+            for start in range(0, len(items), _CHUNK):
+                chunk = items[start : start + _CHUNK]
+                rows = [(job_id, start + i, cid, p, QUEUED) for i, (cid, p) in enumerate(chunk)]
+                await self._store.executemany([(_INSERT_ITEM, rows)])
+                await asyncio.sleep(0)
+            await self._store.execute(
+                f"INSERT INTO batches ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 9)})", job_row
+            )
+        except BaseException:
+            await self._store.execute("DELETE FROM batch_items WHERE batch_id = ?", (job_id,))
+            raise
+        return _job(job_row)
+
+    async def get(self, job_id: str, tenant: str | None) -> Job | None:
+        """The job, if it exists and ``tenant`` may see it (None: any tenant's)."""
+        where, params = _scope("id = ?", [job_id], tenant)
+        rows = await self._store.fetchall(
+            f"SELECT {_JOB_COLUMNS} FROM batches WHERE {where}", params
+        )
+        return _job(rows[0]) if rows else None
+
+    async def page(
+        self, tenant: str | None, limit: int, *, after: str | None, before: str | None
+    ) -> tuple[list[Job], bool]:
+        """Newest first: ``after`` continues past that id (older jobs), ``before`` goes back
+        (newer ones). Returns the page and whether more lie in that direction."""
+        if before is not None:
+            where, params = _scope("id > ?", [before], tenant)
+            order = "ASC"
+        else:
+            where, params = _scope("id < ?" if after else "1 = 1", [after] if after else [], tenant)
+            order = "DESC"
+        rows = await self._store.fetchall(
+            f"SELECT {_JOB_COLUMNS} FROM batches WHERE {where} ORDER BY id {order} LIMIT ?",
+            [*params, limit + 1],
+        )
+        jobs = [_job(row) for row in rows[:limit]]
+        if before is not None:
+            jobs.reverse()
+        return jobs, len(rows) > limit
+
+    async def counts(self, job_id: str) -> dict[str, int]:
+        """Items by state (``STATES``); states with no item are left out."""
+        rows = await self._store.fetchall(
+            "SELECT state, count(*) FROM batch_items WHERE batch_id = ? GROUP BY state", (job_id,)
+        )
+        return {str(state): int(n) for state, n in rows}
+
+    async def results(
+        self, job_id: str, after: int, limit: int
+    ) -> list[tuple[int, str, str, str | None, str | None]]:
+        """Items ``n > after`` in order: (n, custom_id, state, result JSON, request id)."""
+        rows = await self._store.fetchall(
+            "SELECT n, custom_id, state, result, request_id FROM batch_items "
+            "WHERE batch_id = ? AND n > ? ORDER BY n LIMIT ?",
+            (job_id, after, limit),
+        )
+        return [(int(r[0]), str(r[1]), str(r[2]), r[3], r[4]) for r in rows]
+
+    async def cancel(self, job: Job) -> None:
+        """Stop a job: its unclaimed items are canceled now; claimed ones finish."""
+        moment = now_ms()
+        await self._store.execute(
+            "UPDATE batches SET cancel_ms = ? "
+            "WHERE id = ? AND cancel_ms IS NULL AND ended_ms IS NULL",
+            (moment, job.id),
+        )
+        await self._settle(moment)
+
+    async def delete(self, job_id: str) -> None:
+        await self._store.executemany(
+            [
+                ("DELETE FROM batch_items WHERE batch_id = ?", [(job_id,)]),
+                ("DELETE FROM batches WHERE id = ?", [(job_id,)]),
+            ]
+        )
+
+    async def claim(self, owner: str, limit: int, lease_ms: int) -> list[Item]:
+        """Up to ``limit`` queued items of running jobs, oldest job first, leased to
+        ``owner``. Each claim is a conditional update: when two replicas reach for the same
+        item, one wins and the other moves on."""
+        moment = now_ms()
+        await self._settle(moment)
+        rows = await self._store.fetchall(
+            f"SELECT i.n, i.custom_id, i.params, {', '.join('b.' + c for c in _JOB_FIELDS)} "
+            "FROM batch_items i JOIN batches b ON b.id = i.batch_id "
+            "WHERE i.state = 'queued' AND b.cancel_ms IS NULL AND b.expires_ms > ? "
+            "AND (i.lease_until_ms IS NULL OR i.lease_until_ms < ?) "
+            "ORDER BY i.batch_id, i.n LIMIT ?",
+            (moment, moment, limit),
+        )
+        claimed: list[Item] = []
+        for n, custom_id, params, *job_row in rows:
+            job = _job(job_row)
+            won = await self._store.execute(
+                "UPDATE batch_items SET lease_owner = ?, lease_until_ms = ? "
+                "WHERE batch_id = ? AND n = ? AND state = 'queued' "
+                "AND (lease_until_ms IS NULL OR lease_until_ms < ?)",
+                (owner, moment + lease_ms, job.id, int(n), moment),
+            )
+            if won:
+                claimed.append(Item(job, int(n), str(custom_id), str(params)))
+        return claimed
+
+    async def finish(
+        self, item: Item, owner: str, state: str, result: str, request_id: str | None
+    ) -> bool:
+        """Store an item's result while ``owner`` still holds its lease; returns whether it
+        did (False: the lease ran out and another replica took the item over)."""
+        moment = now_ms()
+        stored = await self._store.execute(
+            "UPDATE batch_items SET state = ?, result = ?, request_id = ?, done_ms = ?, "
+            "lease_owner = NULL, lease_until_ms = NULL "
+            "WHERE batch_id = ? AND n = ? AND state = 'queued' AND lease_owner = ?",
+            (state, result, request_id, moment, item.job.id, item.n, owner),
+        )
+        await self._end_if_done(item.job.id, moment)
+        return stored > 0
+
+    async def release(self, items: Sequence[Item], owner: str) -> None:
+        """Give claimed items back unrun (shutdown), for any replica to take at once."""
+        for item in items:
+            await self._store.execute(
+                "UPDATE batch_items SET lease_owner = NULL, lease_until_ms = NULL "
+                "WHERE batch_id = ? AND n = ? AND state = 'queued' AND lease_owner = ?",
+                (item.job.id, item.n, owner),
+            )
+
+    async def _settle(self, moment: int) -> None:
+        """Cancel the unclaimed items of canceled jobs, expire those of expired jobs, and end
+        the jobs left with nothing queued."""
+        free = "state = 'queued' AND (lease_until_ms IS NULL OR lease_until_ms < ?)"
+        await self._store.execute(
+            f"UPDATE batch_items SET state = 'canceled', done_ms = ? WHERE {free} AND batch_id IN "
+            "(SELECT id FROM batches WHERE cancel_ms IS NOT NULL AND ended_ms IS NULL)",
+            (moment, moment),
+        )
+        await self._store.execute(
+            f"UPDATE batch_items SET state = 'expired', done_ms = ? WHERE {free} AND batch_id IN "
+            "(SELECT id FROM batches WHERE expires_ms <= ? AND ended_ms IS NULL)",
+            (moment, moment, moment),
+        )
+        await self._end_if_done(None, moment)
+
+    async def _end_if_done(self, job_id: str | None, moment: int) -> None:
+        which = "id = ? AND " if job_id is not None else ""
+        await self._store.execute(
+            f"UPDATE batches SET ended_ms = ? WHERE {which}ended_ms IS NULL AND NOT EXISTS "
+            "(SELECT 1 FROM batch_items WHERE batch_id = batches.id AND state = 'queued')",
+            (moment, job_id) if job_id is not None else (moment,),
+        )
+
+
+def _scope(where: str, params: list[Any], tenant: str | None) -> tuple[str, list[Any]]:
+    if tenant is None:
+        return where, params
+    return f"{where} AND tenant = ?", [*params, tenant]

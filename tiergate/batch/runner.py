@@ -1,0 +1,136 @@
+"""Works through queued batch items in the background, a few at a time, on every replica.
+
+Each replica runs one ``BatchRunner``. It claims up to ``concurrency`` items (a lease in the
+store), runs each through ``execute`` (the gateway's own pipeline: routing, budget, executor,
+request log) and stores the result. A replica that dies mid-item leaves its lease to run out,
+and the item is claimed again elsewhere. So the work is shared between replicas and survives
+restarts, and nothing about a job lives only in one process.
+
+Batches use spare capacity: at most ``concurrency`` items run at once per replica, so a
+100,000-request job never crowds out interactive traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from tiergate.batch.jobs import ERRORED, SUCCEEDED, Item, JobStore
+
+__all__ = ["BatchRunner", "ItemResult"]
+
+logger = logging.getLogger("tiergate")
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    succeeded: bool
+    result: str  # the result object as JSON text, as the results endpoint serves it
+    request_id: str | None  # the item's row in the request log
+
+
+Execute = Callable[[Item], Awaitable[ItemResult]]
+
+
+class BatchRunner:
+    def __init__(
+        self,
+        jobs: JobStore,
+        execute: Execute,
+        *,
+        concurrency: int,
+        lease_seconds: float,
+        poll_seconds: float,
+        owner: str | None = None,
+    ) -> None:
+        self._jobs = jobs
+        self._execute = execute
+        self._concurrency = concurrency
+        self._lease_ms = int(lease_seconds * 1000)
+        self._poll = poll_seconds
+        self.owner = owner or f"{os.uname().nodename}:{os.getpid()}:{os.urandom(4).hex()}"
+        self._wake = asyncio.Event()
+        self._running: dict[asyncio.Task[None], Item] = {}
+        self._loop: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.completed = 0  # items this replica finished (their result stored)
+
+    def start(self) -> None:
+        self._loop = asyncio.ensure_future(self._run())
+
+    def wake(self) -> None:
+        """New work was queued here: look now instead of at the next poll."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            free = self._concurrency - len(self._running)
+            claimed: list[Item] = []
+            if free > 0:
+                try:
+                    claimed = await self._jobs.claim(self.owner, free, self._lease_ms)
+                except Exception:  # the database is away: try again at the next poll
+                    logger.exception("batch: claiming items failed")
+            for item in claimed:
+                task = asyncio.ensure_future(self._one(item))
+                self._running[task] = item
+                task.add_done_callback(self._done)
+            if len(claimed) == free and free > 0:
+                continue  # there may be more: claim again as soon as a slot frees
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._running.pop(task, None)
+        if not self._stopping:
+            self._wake.set()
+
+    async def _one(self, item: Item) -> None:
+        try:
+            outcome = await self._execute(item)
+        except Exception:
+            # ``execute`` answers every failure of a request as an errored result; this is a
+            # bug. The item stays claimed until its lease runs out, then runs again.
+            logger.exception("batch %s item %d failed unexpectedly", item.job.id, item.n)
+            return
+        state = SUCCEEDED if outcome.succeeded else ERRORED
+        stored = False
+        try:
+            stored = await self._jobs.finish(
+                item, self.owner, state, outcome.result, outcome.request_id
+            )
+        except Exception:
+            logger.exception("batch %s item %d: result not stored", item.job.id, item.n)
+        if stored:
+            self.completed += 1
+        else:
+            logger.warning(
+                "batch %s item %d: lease lost before its result was stored (request %s)",
+                item.job.id, item.n, outcome.request_id,
+            )  # fmt: skip
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    async def aclose(self, grace: float = 30.0) -> None:
+        """Stop claiming, let running items finish for up to ``grace`` seconds, and hand back
+        the ones still running, so another replica (or this one, restarted) runs them at once
+        instead of after their lease."""
+        self._stopping = True
+        self._wake.set()
+        if self._loop is not None:
+            await self._loop
+        if self._running:
+            await asyncio.wait(list(self._running), timeout=grace)
+        left = list(self._running.items())
+        for task, _ in left:
+            task.cancel()
+        if left:
+            await asyncio.gather(*(task for task, _ in left), return_exceptions=True)
+            await self._jobs.release([item for _, item in left], self.owner)
