@@ -178,6 +178,10 @@ def test_model_outside_allowance_is_403(keyed: str) -> None:
 
 def test_rate_limit_at_its_boundary(keyed: str) -> None:
     key = new_key(keyed, tenant="acme", rpm=3)
+    # Windows are calendar minutes: four calls that straddle one's end are in two windows.
+    into_minute = time.time() % 60
+    if into_minute > 50:
+        time.sleep(60.2 - into_minute)
     for _ in range(3):
         chat(keyed, key["key"])
     with pytest.raises(openai.RateLimitError) as info:
