@@ -43,7 +43,7 @@ async def test_two_replicas_share_a_job_and_run_each_item_once(store: Any) -> No
             runs[(item.job.id, item.n)] += 1
             by_runner[name] += 1
             await asyncio.sleep(0.005)
-            return ItemResult(item.n % 5 != 0, f'{{"n": {item.n}}}', f"req_{item.n}")
+            return ItemResult(200 if item.n % 5 else 500, f'{{"n": {item.n}}}', f"req_{item.n}")
 
         return execute
 
@@ -59,11 +59,11 @@ async def test_two_replicas_share_a_job_and_run_each_item_once(store: Any) -> No
     assert sorted(runs) == [(job.id, n) for n in range(60)] and set(runs.values()) == {1}
     assert by_runner["a"] > 0 and by_runner["b"] > 0, by_runner  # the work was shared
     rows = await jobs.results(job.id, -1, 1000)
-    assert [(n, cid, state) for n, cid, state, _, _ in rows[:2]] == [
-        (0, "c0", "errored"),
-        (1, "c1", "succeeded"),
+    assert [(r.n, r.custom_id, r.state, r.status) for r in rows[:2]] == [
+        (0, "c0", "errored", 500),
+        (1, "c1", "succeeded", 200),
     ]
-    assert rows[7][3:] == ('{"n": 7}', "req_7")
+    assert (rows[7].result, rows[7].request_id) == ('{"n": 7}', "req_7")
     assert (await jobs.get(job.id, "acme")) is not None
     assert (await jobs.get(job.id, "other-tenant")) is None
 
@@ -76,10 +76,12 @@ async def test_a_lost_lease_is_run_again_and_the_late_result_is_not_stored(store
     await asyncio.sleep(0.35)  # a stalls past its lease
     [taken] = await jobs.claim("replica-b", 10, lease_ms=60_000)
     assert (taken.job.id, taken.n) == (stalled.job.id, stalled.n)
-    assert await jobs.finish(taken, "replica-b", "succeeded", '{"by": "b"}', "req_b")
-    assert not await jobs.finish(stalled, "replica-a", "succeeded", '{"by": "a"}', "req_a")
+    assert await jobs.finish(taken, "replica-b", 200, '{"by": "b"}', "req_b")
+    assert not await jobs.finish(stalled, "replica-a", 200, '{"by": "a"}', "req_a")
     rows = await jobs.results(job.id, -1, 10)
-    assert rows == [(0, "c0", "succeeded", '{"by": "b"}', "req_b")]
+    assert [(r.state, r.result, r.request_id) for r in rows] == [
+        ("succeeded", '{"by": "b"}', "req_b")
+    ]
     assert await ended(jobs, job.id) == {"succeeded": 1}
 
 
@@ -92,7 +94,7 @@ async def test_cancel_drops_queued_items_and_lets_running_ones_finish(store: Any
     assert canceling is not None and canceling.status == "canceling"
     assert await jobs.counts(job.id) == {"queued": 1, "canceled": 4}
     assert await jobs.claim("replica-b", 10, lease_ms=60_000) == []  # nothing left to start
-    assert await jobs.finish(running, "replica-a", "succeeded", "{}", None)
+    assert await jobs.finish(running, "replica-a", 200, "{}", None)
     done = await jobs.get(job.id, None)
     assert done is not None and done.status == "ended"
     assert await jobs.counts(job.id) == {"succeeded": 1, "canceled": 4}
@@ -113,7 +115,7 @@ async def test_shutdown_hands_unfinished_items_back_at_once(store: Any) -> None:
     async def slow(item: Item) -> ItemResult:
         started.set()
         await asyncio.sleep(30)
-        return ItemResult(True, "{}", None)
+        return ItemResult(200, "{}", None)
 
     first = runner(jobs, slow, concurrency=2)
     first.start()
@@ -123,7 +125,7 @@ async def test_shutdown_hands_unfinished_items_back_at_once(store: Any) -> None:
     await first.aclose(grace=0.05)
 
     async def quick(item: Item) -> ItemResult:
-        return ItemResult(True, "{}", None)
+        return ItemResult(200, "{}", None)
 
     second = runner(jobs, quick)  # a lease of 60 s: only a hand-back lets it run them now
     second.start()

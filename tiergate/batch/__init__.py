@@ -5,7 +5,17 @@ pipeline (routing, budgets, executor, request log), their results kept for the c
 works through it. The HTTP endpoints and the per-item pipeline live in ``server/batches.py``.
 """
 
-from tiergate.batch.jobs import Item, Job, JobStore
+from tiergate.batch.files import FileStore, StoredFile
+from tiergate.batch.jobs import Item, Job, JobStore, Outcome
 from tiergate.batch.runner import BatchRunner, ItemResult
 
-__all__ = ["BatchRunner", "Item", "ItemResult", "Job", "JobStore"]
+__all__ = [
+    "BatchRunner",
+    "FileStore",
+    "Item",
+    "ItemResult",
+    "Job",
+    "JobStore",
+    "Outcome",
+    "StoredFile",
+]

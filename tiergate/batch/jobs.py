@@ -32,6 +32,7 @@ __all__ = [
     "Item",
     "Job",
     "JobStore",
+    "Outcome",
     "now_ms",
 ]
 
@@ -43,9 +44,10 @@ _CHUNK = 1000  # items per insert
 
 _JOB_FIELDS = (
     "id", "tenant", "key_id", "client_format", "created_ms", "expires_ms", "cancel_ms",
-    "ended_ms", "total",
+    "ended_ms", "total", "endpoint", "input_file_id", "metadata",
 )  # fmt: skip
 _JOB_COLUMNS = ", ".join(_JOB_FIELDS)
+_INSERT_JOB = f"INSERT INTO batches ({_JOB_COLUMNS}) VALUES ({', '.join('?' * len(_JOB_FIELDS))})"
 _INSERT_ITEM = (
     "INSERT INTO batch_items (batch_id, n, custom_id, params, state) VALUES (?, ?, ?, ?, ?)"
 )
@@ -66,6 +68,11 @@ class Job:
     cancel_ms: int | None
     ended_ms: int | None
     total: int
+    # OpenAI's batches: the endpoint every request goes to, the uploaded input file, and the
+    # caller's metadata (JSON text); None for Anthropic's.
+    endpoint: str | None = None
+    input_file_id: str | None = None
+    metadata: str | None = None
 
     @property
     def status(self) -> str:
@@ -85,11 +92,24 @@ class Item:
     params: str
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One item as the results show it. ``status`` and ``result`` (the answer's body, JSON
+    text in the job's wire format) are None for items that never ran."""
+
+    n: int
+    custom_id: str
+    state: str
+    status: int | None
+    result: str | None
+    request_id: str | None
+
+
 def _job(row: Sequence[Any]) -> Job:
     return Job(
         str(row[0]), str(row[1]), row[2], str(row[3]), int(row[4]), int(row[5]),
         None if row[6] is None else int(row[6]), None if row[7] is None else int(row[7]),
-        int(row[8]),
+        int(row[8]), row[9], row[10], row[11],
     )  # fmt: skip
 
 
@@ -105,6 +125,10 @@ class JobStore:
         client_format: str,
         items: Sequence[tuple[str, str]],
         expire_ms: int,
+        *,
+        endpoint: str | None = None,
+        input_file_id: str | None = None,
+        metadata: str | None = None,
     ) -> Job:
         """A new job of ``items`` ((custom_id, params JSON), in order), queued.
 
@@ -113,39 +137,47 @@ class JobStore:
         through their job row, so a job is never seen, or worked on, half-written."""
         created = now_ms()
         job_row = (job_id, tenant, key_id, client_format, created, created + expire_ms,
-                   None, None, len(items))  # fmt: skip
+                   None, None, len(items), endpoint, input_file_id, metadata)  # fmt: skip
         try:
             for start in range(0, len(items), _CHUNK):
                 chunk = items[start : start + _CHUNK]
                 rows = [(job_id, start + i, cid, p, QUEUED) for i, (cid, p) in enumerate(chunk)]
                 await self._store.executemany([(_INSERT_ITEM, rows)])
                 await asyncio.sleep(0)
-            await self._store.execute(
-                f"INSERT INTO batches ({_JOB_COLUMNS}) VALUES ({', '.join('?' * 9)})", job_row
-            )
+            await self._store.execute(_INSERT_JOB, job_row)
         except BaseException:
             await self._store.execute("DELETE FROM batch_items WHERE batch_id = ?", (job_id,))
             raise
         return _job(job_row)
 
-    async def get(self, job_id: str, tenant: str | None) -> Job | None:
-        """The job, if it exists and ``tenant`` may see it (None: any tenant's)."""
-        where, params = _scope("id = ?", [job_id], tenant)
+    async def get(
+        self, job_id: str, tenant: str | None, client_format: str | None = None
+    ) -> Job | None:
+        """The job, if it exists and ``tenant`` may see it (None: any tenant's) through
+        ``client_format``'s API (None: either)."""
+        where, params = _scope("id = ?", [job_id], tenant, client_format)
         rows = await self._store.fetchall(
             f"SELECT {_JOB_COLUMNS} FROM batches WHERE {where}", params
         )
         return _job(rows[0]) if rows else None
 
     async def page(
-        self, tenant: str | None, limit: int, *, after: str | None, before: str | None
+        self,
+        tenant: str | None,
+        limit: int,
+        *,
+        after: str | None,
+        before: str | None = None,
+        client_format: str | None = None,
     ) -> tuple[list[Job], bool]:
         """Newest first: ``after`` continues past that id (older jobs), ``before`` goes back
         (newer ones). Returns the page and whether more lie in that direction."""
         if before is not None:
-            where, params = _scope("id > ?", [before], tenant)
+            where, params = _scope("id > ?", [before], tenant, client_format)
             order = "ASC"
         else:
-            where, params = _scope("id < ?" if after else "1 = 1", [after] if after else [], tenant)
+            cursor = ("id < ?", [after]) if after else ("1 = 1", [])
+            where, params = _scope(*cursor, tenant, client_format)
             order = "DESC"
         rows = await self._store.fetchall(
             f"SELECT {_JOB_COLUMNS} FROM batches WHERE {where} ORDER BY id {order} LIMIT ?",
@@ -163,16 +195,14 @@ class JobStore:
         )
         return {str(state): int(n) for state, n in rows}
 
-    async def results(
-        self, job_id: str, after: int, limit: int
-    ) -> list[tuple[int, str, str, str | None, str | None]]:
-        """Items ``n > after`` in order: (n, custom_id, state, result JSON, request id)."""
+    async def results(self, job_id: str, after: int, limit: int) -> list[Outcome]:
+        """Items ``n > after``, in order."""
         rows = await self._store.fetchall(
-            "SELECT n, custom_id, state, result, request_id FROM batch_items "
+            "SELECT n, custom_id, state, status, result, request_id FROM batch_items "
             "WHERE batch_id = ? AND n > ? ORDER BY n LIMIT ?",
             (job_id, after, limit),
         )
-        return [(int(r[0]), str(r[1]), str(r[2]), r[3], r[4]) for r in rows]
+        return [Outcome(int(r[0]), str(r[1]), str(r[2]), r[3], r[4], r[5]) for r in rows]
 
     async def cancel(self, job: Job) -> None:
         """Stop a job: its unclaimed items are canceled now; claimed ones finish."""
@@ -220,16 +250,18 @@ class JobStore:
         return claimed
 
     async def finish(
-        self, item: Item, owner: str, state: str, result: str, request_id: str | None
+        self, item: Item, owner: str, status: int, result: str, request_id: str | None
     ) -> bool:
-        """Store an item's result while ``owner`` still holds its lease; returns whether it
-        did (False: the lease ran out and another replica took the item over)."""
+        """Store an item's answer (HTTP status and body) while ``owner`` still holds its
+        lease; returns whether it did (False: the lease ran out and another replica took the
+        item over). Status 200 is ``succeeded``, any other ``errored``."""
         moment = now_ms()
+        state = SUCCEEDED if status == 200 else ERRORED
         stored = await self._store.execute(
-            "UPDATE batch_items SET state = ?, result = ?, request_id = ?, done_ms = ?, "
-            "lease_owner = NULL, lease_until_ms = NULL "
+            "UPDATE batch_items SET state = ?, status = ?, result = ?, request_id = ?, "
+            "done_ms = ?, lease_owner = NULL, lease_until_ms = NULL "
             "WHERE batch_id = ? AND n = ? AND state = 'queued' AND lease_owner = ?",
-            (state, result, request_id, moment, item.job.id, item.n, owner),
+            (state, status, result, request_id, moment, item.job.id, item.n, owner),
         )
         await self._end_if_done(item.job.id, moment)
         return stored > 0
@@ -268,7 +300,11 @@ class JobStore:
         )
 
 
-def _scope(where: str, params: list[Any], tenant: str | None) -> tuple[str, list[Any]]:
-    if tenant is None:
-        return where, params
-    return f"{where} AND tenant = ?", [*params, tenant]
+def _scope(
+    where: str, params: list[Any], tenant: str | None, client_format: str | None
+) -> tuple[str, list[Any]]:
+    if tenant is not None:
+        where, params = f"{where} AND tenant = ?", [*params, tenant]
+    if client_format is not None:
+        where, params = f"{where} AND client_format = ?", [*params, client_format]
+    return where, params

@@ -19,7 +19,7 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from tiergate.batch.jobs import ERRORED, SUCCEEDED, Item, JobStore
+from tiergate.batch.jobs import Item, JobStore
 
 __all__ = ["BatchRunner", "ItemResult"]
 
@@ -28,9 +28,12 @@ logger = logging.getLogger("tiergate")
 
 @dataclass(frozen=True, slots=True)
 class ItemResult:
-    succeeded: bool
-    result: str  # the result object as JSON text, as the results endpoint serves it
-    request_id: str | None  # the item's row in the request log
+    """An item's answer as its wire format gives it: the HTTP status and body (JSON text) the
+    same request would have got from the chat endpoint, and its row in the request log."""
+
+    status: int
+    body: str
+    request_id: str | None
 
 
 Execute = Callable[[Item], Awaitable[ItemResult]]
@@ -98,11 +101,10 @@ class BatchRunner:
             # bug. The item stays claimed until its lease runs out, then runs again.
             logger.exception("batch %s item %d failed unexpectedly", item.job.id, item.n)
             return
-        state = SUCCEEDED if outcome.succeeded else ERRORED
         stored = False
         try:
             stored = await self._jobs.finish(
-                item, self.owner, state, outcome.result, outcome.request_id
+                item, self.owner, outcome.status, outcome.body, outcome.request_id
             )
         except Exception:
             logger.exception("batch %s item %d: result not stored", item.job.id, item.n)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
 
 import orjson
 
 from tiergate.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied
 from tiergate.server.auth import Principal
+from tiergate.server.query import query_params
 from tiergate.server.responses import Scope, Send, send_json
 from tiergate.store.records import from_nano
 from tiergate.tenancy.keys import MAX_EXPIRY_DAYS, MAX_RATE, PERIODS, parse_budget
@@ -88,8 +88,7 @@ async def handle_admin(
         await send_json(send, 201, {**info.public(), "key": secret})
         return
     if parts == ["admin", "keys"] and method == "GET":
-        query = parse_qs(scope.get("query_string", b"").decode())
-        tenant = query.get("tenant", [None])[-1]
+        tenant = query_params(scope).get("tenant")
         await send_json(send, 200, {"data": [k.public() for k in await keys.list(tenant)]})
         return
     if len(parts) >= 3 and parts[:2] == ["admin", "keys"]:

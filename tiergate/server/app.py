@@ -15,7 +15,7 @@ from typing import Any
 from tiergate.errors import ConfigError, GatewayError, InternalError, NotFound
 from tiergate.server import endpoints
 from tiergate.server.auth import OPEN, Principal
-from tiergate.server.batches import PREFIX as BATCHES
+from tiergate.server.batches import PATHS as BATCH_PATHS
 from tiergate.server.batches import Batches
 from tiergate.server.chat import handle_chat
 from tiergate.server.gateway import Gateway
@@ -101,7 +101,7 @@ class App:
         # ``_chat_request``.
         failure: GatewayError | None = None
         try:
-            if path.startswith(BATCHES):
+            if path.startswith(BATCH_PATHS):
                 await self._batches(scope, receive, send)
                 return
             if path.startswith("/admin/") or path == "/v1/tiergate/report":

@@ -92,13 +92,12 @@ async def metrics(gateway: Gateway, send: Send) -> None:
 
 async def report(gateway: Gateway, principal: Principal, scope: Scope, send: Send) -> None:
     """The dashboard's data: spend, savings, mix, latency for a time range, tenant, route."""
-    from urllib.parse import parse_qs
-
+    from tiergate.server.query import query_params
     from tiergate.store.reports import ReportFilter, summary
 
     if gateway.store is None:
         raise InvalidRequest("the request log is not open")
-    query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+    query = query_params(scope)
     query["tenant"] = principal.report_tenant(query.get("tenant") or None) or ""
     try:
         filters = ReportFilter.from_query(query)

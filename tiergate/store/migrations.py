@@ -132,6 +132,19 @@ def _pico_money(table: str, columns: dict[str, str]) -> tuple[str, ...]:
     return (*add, f"UPDATE {table} SET {copy}", *drop)
 
 
+def _files_table(bytes_type: str) -> str:
+    return f"""CREATE TABLE files (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        key_id TEXT,
+        purpose TEXT NOT NULL,
+        filename TEXT NOT NULL,
+        bytes BIGINT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        content {bytes_type} NOT NULL
+    )"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     *(Migration(name, tuple(statements)) for name, statements in _ORIGINAL),
     Migration(
@@ -218,7 +231,10 @@ MIGRATIONS: tuple[Migration, ...] = (
                 expires_ms BIGINT NOT NULL,
                 cancel_ms BIGINT,
                 ended_ms BIGINT,
-                total INTEGER NOT NULL
+                total INTEGER NOT NULL,
+                endpoint TEXT,
+                input_file_id TEXT,
+                metadata TEXT
             )""",
             "CREATE INDEX batches_tenant ON batches (tenant, id)",
             """CREATE TABLE batch_items (
@@ -227,6 +243,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 custom_id TEXT NOT NULL,
                 params TEXT NOT NULL,
                 state TEXT NOT NULL,
+                status INTEGER,
                 lease_owner TEXT,
                 lease_until_ms BIGINT,
                 result TEXT,
@@ -236,5 +253,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
             "CREATE INDEX batch_items_state ON batch_items (state, batch_id, n)",
         ),
+        # Uploaded files (OpenAI's Files API, purpose "batch"): the bytes live in the store, so
+        # every replica can read what another accepted. Only the bytes' type differs.
+        sqlite=(_files_table("BLOB"), "CREATE INDEX files_tenant ON files (tenant, id)"),
+        postgresql=(_files_table("BYTEA"), "CREATE INDEX files_tenant ON files (tenant, id)"),
     ),
 )

@@ -17,16 +17,13 @@ import orjson
 
 from tiergate.errors import GatewayError, InvalidRequest, PayloadTooLarge
 from tiergate.wire.anthropic_decode import decode_request
-from tiergate.wire.anthropic_encode import error_body
 
 __all__ = [
     "decode_batch",
     "encode_batch",
     "encode_deleted",
     "encode_page",
-    "errored_result",
     "result_line",
-    "succeeded_result",
 ]
 
 _CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
@@ -139,23 +136,17 @@ def encode_deleted(job_id: str) -> dict[str, Any]:
     return {"id": job_id, "type": "message_batch_deleted"}
 
 
-def succeeded_result(message: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "succeeded", "message": message}
-
-
-def errored_result(error: GatewayError) -> dict[str, Any]:
-    return {"type": "errored", "error": error_body(error)}
-
-
-def result_line(custom_id: str, state: str, result: str | None, extra: str | None = None) -> bytes:
-    """One JSONL line of the results file. ``result`` is the stored result object (JSON text);
-    canceled and expired items have none. ``extra`` (JSON text of an object) rides along
-    under ``tiergate``, which the SDK ignores."""
-    if state in _NO_RESULT or result is None:
-        body = b'{"type":"%s"}' % state.encode()
+def result_line(custom_id: str, state: str, body: str | None, request_id: str | None) -> bytes:
+    """One JSONL line of the results file. ``body`` is the item's answer as ``/v1/messages``
+    gives it (a message, or an error body); canceled and expired items have none. The item's
+    request-log row rides along under ``tiergate``, which the SDK ignores."""
+    if state in _NO_RESULT or body is None:
+        result = b'{"type":"%s"}' % state.encode()
+    elif state == "succeeded":
+        result = b'{"type":"succeeded","message":%s}' % body.encode()
     else:
-        body = result.encode()
-    line = b'{"custom_id":%s,"result":%s' % (orjson.dumps(custom_id), body)
-    if extra is not None:
-        line += b',"tiergate":' + extra.encode()
+        result = b'{"type":"errored","error":%s}' % body.encode()
+    line = b'{"custom_id":%s,"result":%s' % (orjson.dumps(custom_id), result)
+    if request_id is not None:
+        line += b',"tiergate":{"request_id":%s}' % orjson.dumps(request_id)
     return line + b"}\n"

@@ -1,0 +1,134 @@
+"""Anthropic's Message Batches API over tiergate's batch jobs.
+
+POST   /v1/messages/batches                create (up to ``batch.max_requests`` requests)
+GET    /v1/messages/batches                list, newest first (limit, before_id, after_id)
+GET    /v1/messages/batches/{id}           retrieve: status and counts
+POST   /v1/messages/batches/{id}/cancel    cancel: unstarted requests are dropped
+GET    /v1/messages/batches/{id}/results   the results, JSON Lines, once the job has ended
+DELETE /v1/messages/batches/{id}           delete an ended job
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from tiergate.batch import Job
+from tiergate.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied
+from tiergate.server.auth import Principal
+from tiergate.server.batches import ANTHROPIC_PREFIX, base_url, visible_to
+from tiergate.server.query import page_limit, query_params
+from tiergate.server.request_id import new_request_id
+from tiergate.server.responses import Receive, Scope, Send, read_body, send_json
+from tiergate.wire import anthropic_batches as shapes
+from tiergate.wire.anthropic import FORMAT as ANTHROPIC
+
+if TYPE_CHECKING:
+    from tiergate.server.batches import Batches
+
+__all__ = ["handle"]
+
+_RESULTS_PAGE = 1000  # items read from the store per chunk of the results file
+_JSONL = (b"content-type", b"application/x-jsonl")
+
+
+async def handle(
+    batches: Batches, principal: Principal, scope: Scope, receive: Receive, send: Send
+) -> None:
+    method: str = scope["method"]
+    parts = scope["path"][len(ANTHROPIC_PREFIX) :].strip("/").split("/")
+    if parts == [""]:
+        if method == "POST":
+            await _create(batches, principal, receive, send)
+        elif method == "GET":
+            await _list(batches, principal, scope, send)
+        else:
+            raise GatewayError(f"method {method} is not allowed on {ANTHROPIC_PREFIX}", status=405)
+        return
+    job = await _job(batches, parts[0], principal)
+    action = (method, parts[1] if len(parts) == 2 else "" if len(parts) == 1 else None)
+    if action == ("GET", ""):
+        await send_json(send, 200, await _shown(batches, job, scope))
+    elif action == ("DELETE", ""):
+        if job.ended_ms is None:
+            raise InvalidRequest(
+                f"batch {job.id} is still {job.status}; cancel it and wait for it to end "
+                "before deleting it"
+            )
+        await batches.jobs.delete(job.id)
+        await send_json(send, 200, shapes.encode_deleted(job.id))
+    elif action == ("POST", "cancel"):
+        await batches.jobs.cancel(job)
+        job = await _job(batches, job.id, principal)
+        await send_json(send, 200, await _shown(batches, job, scope))
+    elif action == ("GET", "results"):
+        await _results(batches, job, send)
+    else:
+        raise NotFound(f"no such endpoint: {method} {scope['path']}")
+
+
+async def _create(batches: Batches, principal: Principal, receive: Receive, send: Send) -> None:
+    config = batches.config
+    body = await read_body(receive, config.max_body_bytes)
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
+    items = shapes.decode_batch(payload, config.max_requests)
+    for i, (_, params) in enumerate(items):  # refuse what the key may never run, now
+        try:
+            principal.check_model(orjson.loads(params)["model"])
+        except PermissionDenied as exc:
+            where = f"requests[{i}].params.model"
+            raise PermissionDenied(f"{where}: {exc.message}", param=where) from None
+    job = await batches.jobs.create(
+        "msgbatch_" + new_request_id()[4:],
+        principal.tenant,
+        principal.key_id,
+        ANTHROPIC.name,
+        items,
+        int(config.expire_hours * 3_600_000),
+    )
+    batches.runner.wake()
+    await send_json(send, 200, shapes.encode_batch(job, {"queued": job.total}, None))
+
+
+async def _list(batches: Batches, principal: Principal, scope: Scope, send: Send) -> None:
+    query = query_params(scope)
+    jobs, more = await batches.jobs.page(
+        visible_to(principal),
+        page_limit(query),
+        after=query.get("after_id"),
+        before=query.get("before_id"),
+        client_format=ANTHROPIC.name,
+    )
+    shown = [await _shown(batches, job, scope) for job in jobs]
+    await send_json(send, 200, shapes.encode_page(shown, more))
+
+
+async def _results(batches: Batches, job: Job, send: Send) -> None:
+    if job.ended_ms is None:
+        raise InvalidRequest(
+            f"batch {job.id} is still {job.status}; its results are ready once "
+            "processing_status is ended"
+        )
+    await send({"type": "http.response.start", "status": 200, "headers": [_JSONL]})
+    after = -1
+    while rows := await batches.jobs.results(job.id, after, _RESULTS_PAGE):
+        lines = [shapes.result_line(r.custom_id, r.state, r.result, r.request_id) for r in rows]
+        await send({"type": "http.response.body", "body": b"".join(lines), "more_body": True})
+        after = rows[-1].n
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _job(batches: Batches, job_id: str, principal: Principal) -> Job:
+    job = await batches.jobs.get(job_id, visible_to(principal), ANTHROPIC.name)
+    if job is None:
+        raise NotFound(f"no such batch: {job_id}")
+    return job
+
+
+async def _shown(batches: Batches, job: Job, scope: Scope) -> dict[str, Any]:
+    results_url = f"{base_url(scope)}{ANTHROPIC_PREFIX}/{job.id}/results"
+    return shapes.encode_batch(job, await batches.jobs.counts(job.id), results_url)

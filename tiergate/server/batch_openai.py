@@ -1,0 +1,242 @@
+"""OpenAI's Batch and Files APIs over tiergate's batch jobs.
+
+    POST   /v1/files                    upload a batch input file (multipart, purpose=batch)
+    GET    /v1/files                    list, newest first (limit, after)
+    GET    /v1/files/{id}               a file object
+    GET    /v1/files/{id}/content       its bytes; for a batch's output and error files, its lines
+    DELETE /v1/files/{id}               delete an uploaded file
+    POST   /v1/batches                  create from an uploaded file (/v1/chat/completions, 24h)
+    GET    /v1/batches                  list, newest first (limit, after)
+    GET    /v1/batches/{id}             retrieve: status, counts, output and error file ids
+    POST   /v1/batches/{id}/cancel      cancel: unstarted requests are dropped
+
+A batch's output file (answered requests) and error file (failed, canceled or expired ones) are
+not stored twice: their ids (``file-<batch id>-output`` / ``-errors``) name the job, and their
+lines are rendered from its items when read.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from python_multipart import parse_form
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import Field, File
+
+from tiergate.batch import Job, StoredFile
+from tiergate.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied
+from tiergate.server.auth import Principal
+from tiergate.server.batches import visible_to
+from tiergate.server.query import page_limit, query_params
+from tiergate.server.request_id import new_request_id
+from tiergate.server.responses import (
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    request_headers,
+    send_bytes,
+    send_json,
+)
+from tiergate.wire import openai_batches as shapes
+from tiergate.wire.openai import FORMAT as OPENAI
+
+if TYPE_CHECKING:
+    from tiergate.server.batches import Batches
+
+__all__ = ["handle"]
+
+_RESULTS_PAGE = 1000
+_OUTPUT, _ERRORS = "-output", "-errors"
+_OCTETS = (b"content-type", b"application/octet-stream")
+
+
+async def handle(
+    batches: Batches, principal: Principal, scope: Scope, receive: Receive, send: Send
+) -> None:
+    method: str = scope["method"]
+    kind, _, rest = scope["path"].removeprefix("/v1/").partition("/")
+    parts = [part for part in rest.split("/") if part]
+    if kind == "files":
+        await _files(batches, principal, method, parts, scope, receive, send)
+    elif not parts and method == "POST":
+        await _create(batches, principal, receive, send)
+    elif not parts and method == "GET":
+        query = query_params(scope)
+        jobs, more = await batches.jobs.page(
+            visible_to(principal), page_limit(query), after=query.get("after"),
+            client_format=OPENAI.name,
+        )  # fmt: skip
+        shown = [await _shown(batches, job) for job in jobs]
+        await send_json(send, 200, shapes.encode_list(shown, more))
+    elif len(parts) == 1 and method == "GET":
+        await send_json(send, 200, await _shown(batches, await _job(batches, parts[0], principal)))
+    elif parts[1:] == ["cancel"] and method == "POST":
+        job = await _job(batches, parts[0], principal)
+        await batches.jobs.cancel(job)
+        await send_json(send, 200, await _shown(batches, await _job(batches, job.id, principal)))
+    else:
+        raise NotFound(f"no such endpoint: {method} {scope['path']}")
+
+
+async def _create(batches: Batches, principal: Principal, receive: Receive, send: Send) -> None:
+    body = await read_body(receive, 1024 * 1024)
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
+    file_id, metadata = shapes.decode_create(payload)
+    stored = await batches.files.get(file_id, visible_to(principal))
+    if stored is None:
+        raise NotFound(f"no such file: {file_id}", param="input_file_id")
+    if stored.purpose != "batch":
+        raise InvalidRequest(f"file {file_id} was uploaded with purpose {stored.purpose!r}, "
+                             "not 'batch'", param="input_file_id")  # fmt: skip
+    items = shapes.decode_input(await batches.files.content(file_id), batches.config.max_requests)
+    for number, (_, params) in enumerate(items, start=1):  # refuse what the key may never run
+        try:
+            principal.check_model(orjson.loads(params)["model"])
+        except PermissionDenied as exc:
+            raise PermissionDenied(f"input file request {number}: {exc.message}",
+                                   param="input_file_id") from None  # fmt: skip
+    job = await batches.jobs.create(
+        "batch_" + new_request_id()[4:],
+        principal.tenant,
+        principal.key_id,
+        OPENAI.name,
+        items,
+        int(batches.config.expire_hours * 3_600_000),
+        endpoint=shapes.ENDPOINT,
+        input_file_id=file_id,
+        metadata=orjson.dumps(metadata).decode() if metadata else None,
+    )
+    batches.runner.wake()
+    await send_json(send, 200, shapes.encode_batch(job, {"queued": job.total}, None, None))
+
+
+async def _files(
+    batches: Batches, principal: Principal, method: str, parts: list[str], scope: Scope,
+    receive: Receive, send: Send,
+) -> None:  # fmt: skip
+    if not parts and method == "POST":
+        await _upload(batches, principal, scope, receive, send)
+        return
+    if not parts and method == "GET":
+        query = query_params(scope)
+        files, more = await batches.files.page(
+            visible_to(principal), page_limit(query, 10_000, 10_000), query.get("after")
+        )
+        await send_json(send, 200, shapes.encode_list([shapes.encode_file(f) for f in files], more))
+        return
+    if not parts or len(parts) > 2 or parts[1:] not in ([], ["content"]):
+        raise NotFound(f"no such endpoint: {method} {scope['path']}")
+    file_id = parts[0]
+    output = await _output_of(batches, file_id, principal)
+    if output is not None:
+        job, failed = output
+        content = await _render(batches, job, failed)
+        if parts[1:] == ["content"] and method == "GET":
+            await send_bytes(send, 200, content, None, _OCTETS)
+        elif method == "GET":
+            view = StoredFile(file_id, job.tenant, job.key_id, "batch_output",
+                              file_id + ".jsonl", len(content), job.ended_ms or 0)  # fmt: skip
+            await send_json(send, 200, shapes.encode_file(view))
+        else:
+            raise InvalidRequest(f"file {file_id} is a batch's output: delete the batch's "
+                                 "input file instead, or leave it")  # fmt: skip
+        return
+    stored = await batches.files.get(file_id, visible_to(principal))
+    if stored is None:
+        raise NotFound(f"no such file: {file_id}")
+    if parts[1:] == ["content"] and method == "GET":
+        await send_bytes(send, 200, await batches.files.content(file_id), None, _OCTETS)
+    elif not parts[1:] and method == "GET":
+        await send_json(send, 200, shapes.encode_file(stored))
+    elif not parts[1:] and method == "DELETE":
+        await batches.files.delete(file_id)
+        await send_json(send, 200, {"id": file_id, "object": "file", "deleted": True})
+    else:
+        raise GatewayError(f"method {method} is not allowed on {scope['path']}", status=405)
+
+
+async def _upload(
+    batches: Batches, principal: Principal, scope: Scope, receive: Receive, send: Send
+) -> None:
+    content_type = request_headers(scope).get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise InvalidRequest("upload a file as multipart/form-data (fields: file, purpose)")
+    body = await read_body(receive, batches.config.max_body_bytes)
+    fields: dict[str, bytes] = {}
+    uploads: list[tuple[str, bytes]] = []
+
+    def on_field(field: Field) -> None:
+        fields[field.field_name.decode() if field.field_name else ""] = field.value or b""
+
+    def on_file(file: File) -> None:
+        file.file_object.seek(0)
+        name = (file.file_name or b"upload.jsonl").decode("utf-8", "replace")
+        uploads.append((name, file.file_object.read()))
+
+    try:
+        headers = {"Content-Type": content_type.encode("latin-1")}
+        parse_form(headers, io.BytesIO(body), on_field, on_file)  # type: ignore[arg-type]
+    except (FormParserError, ValueError) as exc:
+        raise InvalidRequest(f"malformed multipart body: {exc}") from None
+    purpose = fields.get("purpose", b"").decode()
+    if purpose != "batch":
+        raise InvalidRequest("purpose: only 'batch' files are accepted here", param="purpose")
+    if len(uploads) != 1:
+        raise InvalidRequest("file: send exactly one file", param="file")
+    filename, content = uploads[0]
+    stored = await batches.files.create(
+        "file-" + new_request_id()[4:], principal.tenant, principal.key_id, purpose, filename,
+        content,
+    )  # fmt: skip
+    await send_json(send, 200, shapes.encode_file(stored))
+
+
+async def _job(batches: Batches, job_id: str, principal: Principal) -> Job:
+    job = await batches.jobs.get(job_id, visible_to(principal), OPENAI.name)
+    if job is None:
+        raise NotFound(f"no such batch: {job_id}")
+    return job
+
+
+async def _shown(batches: Batches, job: Job) -> dict[str, Any]:
+    counts = await batches.jobs.counts(job.id)
+    output = errors = None
+    if job.ended_ms is not None:
+        if counts.get("succeeded"):
+            output = f"file-{job.id}{_OUTPUT}"
+        if sum(counts.get(s, 0) for s in ("errored", "canceled", "expired")):
+            errors = f"file-{job.id}{_ERRORS}"
+    return shapes.encode_batch(job, counts, output, errors)
+
+
+async def _output_of(
+    batches: Batches, file_id: str, principal: Principal
+) -> tuple[Job, bool] | None:
+    """(job, whether it is the error file) for a batch's output or error file id."""
+    for suffix, failed in ((_OUTPUT, False), (_ERRORS, True)):
+        if file_id.startswith("file-batch_") and file_id.endswith(suffix):
+            job_id = file_id.removeprefix("file-").removesuffix(suffix)
+            job = await batches.jobs.get(job_id, visible_to(principal), OPENAI.name)
+            if job is None or job.ended_ms is None:
+                raise NotFound(f"no such file: {file_id}")
+            return job, failed
+    return None
+
+
+async def _render(batches: Batches, job: Job, failed: bool) -> bytes:
+    lines: list[bytes] = []
+    after = -1
+    while rows := await batches.jobs.results(job.id, after, _RESULTS_PAGE):
+        lines += [
+            shapes.output_line(job.id, r.n, r.custom_id, r.state, r.status, r.result, r.request_id)
+            for r in rows
+            if (r.state != "succeeded") == failed
+        ]
+        after = rows[-1].n
+    return b"".join(lines)
