@@ -173,3 +173,10 @@ def test_files_and_batches_belong_to_their_tenant(make_gateway: Callable[..., st
     with pytest.raises(openai.NotFoundError):
         theirs.files.content(done.output_file_id or "")
     assert list(theirs.batches.list()) == [] and list(theirs.files.list()) == []
+
+    narrow = client(gateway, new_key(gateway, tenant="acme", models=["gpt-5.4"])["key"])
+    mixed = upload(narrow, [line("a", "gpt-5.4", "x"), line("b", "claude-haiku-4-5", "y")])
+    with pytest.raises(openai.PermissionDeniedError, match="input file request 2"):
+        narrow.batches.create(
+            input_file_id=mixed, endpoint="/v1/chat/completions", completion_window="24h"
+        )

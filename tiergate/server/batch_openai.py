@@ -17,6 +17,7 @@ lines are rendered from its items when read.
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +27,9 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import Field, File
 
 from tiergate.batch import Job, StoredFile
-from tiergate.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied
+from tiergate.errors import GatewayError, InvalidRequest, NotFound
 from tiergate.server.auth import Principal
-from tiergate.server.batches import visible_to
+from tiergate.server.batches import check_models, visible_to
 from tiergate.server.query import page_limit, query_params
 from tiergate.server.request_id import new_request_id
 from tiergate.server.responses import (
@@ -94,19 +95,15 @@ async def _create(batches: Batches, principal: Principal, receive: Receive, send
     if stored.purpose != "batch":
         raise InvalidRequest(f"file {file_id} was uploaded with purpose {stored.purpose!r}, "
                              "not 'batch'", param="input_file_id")  # fmt: skip
-    items = shapes.decode_input(await batches.files.content(file_id), batches.config.max_requests)
-    for number, (_, params) in enumerate(items, start=1):  # refuse what the key may never run
-        try:
-            principal.check_model(orjson.loads(params)["model"])
-        except PermissionDenied as exc:
-            raise PermissionDenied(f"input file request {number}: {exc.message}",
-                                   param="input_file_id") from None  # fmt: skip
+    content = await batches.files.content(file_id)
+    items = await asyncio.to_thread(shapes.decode_input, content, batches.config.max_requests)
+    check_models(principal, [m for _, _, m in items], lambda i: f"input file request {i + 1}")
     job = await batches.jobs.create(
         "batch_" + new_request_id()[4:],
         principal.tenant,
         principal.key_id,
         OPENAI.name,
-        items,
+        [(custom_id, params) for custom_id, params, _ in items],
         int(batches.config.expire_hours * 3_600_000),
         endpoint=shapes.ENDPOINT,
         input_file_id=file_id,

@@ -24,7 +24,7 @@ import orjson
 
 from tiergate.batch import BatchRunner, FileStore, Item, ItemResult, Job, JobStore
 from tiergate.batch.jobs import now_ms
-from tiergate.errors import AuthenticationFailed, GatewayError, InternalError
+from tiergate.errors import AuthenticationFailed, GatewayError, InternalError, PermissionDenied
 from tiergate.providers.base import CallOptions
 from tiergate.server.auth import ADMIN, OPEN, Principal
 from tiergate.server.chat import admit, decode
@@ -38,7 +38,7 @@ from tiergate.wire.openai import FORMAT as OPENAI
 if TYPE_CHECKING:
     from tiergate.server.gateway import Gateway
 
-__all__ = ["PATHS", "Batches", "visible_to"]
+__all__ = ["PATHS", "Batches", "base_url", "check_models", "visible_to"]
 
 logger = logging.getLogger("tiergate")
 
@@ -123,6 +123,17 @@ class Batches:
         if problem is not None:
             raise AuthenticationFailed(problem)
         return Principal(info.tenant, info, False, info.allowed_models)
+
+
+def check_models(principal: Principal, models: list[str], where: Callable[[int], str]) -> None:
+    """Refuse, at creation, a job holding a request for a model the key may never use; the
+    message names the first such request (``where`` of its index)."""
+    for model in dict.fromkeys(models):
+        try:
+            principal.check_model(model)
+        except PermissionDenied as exc:
+            at = where(models.index(model))
+            raise PermissionDenied(f"{at}: {exc.message}", param=at) from None
 
 
 def visible_to(principal: Principal) -> str | None:

@@ -47,8 +47,8 @@ class BatchJob(Protocol):
     def cancel_ms(self) -> int | None: ...
 
 
-def decode_batch(payload: Any, max_requests: int) -> list[tuple[str, str]]:
-    """The create body -> [(custom_id, params as JSON text)], every request checked."""
+def decode_batch(payload: Any, max_requests: int) -> list[tuple[str, str, str]]:
+    """The create body -> [(custom_id, params as JSON text, model)], every request checked."""
     if not isinstance(payload, dict):
         raise InvalidRequest("request body must be a JSON object")
     requests = payload.get("requests")
@@ -59,7 +59,7 @@ def decode_batch(payload: Any, max_requests: int) -> list[tuple[str, str]]:
             f"requests: {len(requests)} requests; a batch holds at most {max_requests}",
             param="requests",
         )
-    items: list[tuple[str, str]] = []
+    items: list[tuple[str, str, str]] = []
     seen: set[str] = set()
     for i, entry in enumerate(requests):
         where = f"requests[{i}]"
@@ -88,7 +88,7 @@ def decode_batch(payload: Any, max_requests: int) -> list[tuple[str, str]]:
             raise InvalidRequest(
                 f"{where}.params.stream: batch requests cannot stream", param=f"{where}.params"
             )
-        items.append((custom_id, orjson.dumps(params).decode()))
+        items.append((custom_id, orjson.dumps(params).decode(), request.model))
     return items
 
 

@@ -91,9 +91,9 @@ def decode_create(payload: Any) -> tuple[str, dict[str, str] | None]:
     return file_id, metadata
 
 
-def decode_input(content: bytes, max_requests: int) -> list[tuple[str, str]]:
-    """The input file -> [(custom_id, body as JSON text)], every line checked."""
-    items: list[tuple[str, str]] = []
+def decode_input(content: bytes, max_requests: int) -> list[tuple[str, str, str]]:
+    """The input file -> [(custom_id, body as JSON text, model)], every line checked."""
+    items: list[tuple[str, str, str]] = []
     seen: set[str] = set()
     for number, raw in enumerate(content.splitlines(), start=1):
         if not raw.strip():
@@ -128,7 +128,7 @@ def decode_input(content: bytes, max_requests: int) -> list[tuple[str, str]]:
             raise InvalidRequest(
                 f"{where}: body.stream: batch requests cannot stream", param="input_file_id"
             )
-        items.append((custom_id, orjson.dumps(body).decode()))
+        items.append((custom_id, orjson.dumps(body).decode(), request.model))
         if len(items) > max_requests:
             raise PayloadTooLarge(
                 f"input file: a batch holds at most {max_requests} requests",
