@@ -22,7 +22,7 @@ SECRETS = ("sk-ant-upstream-secret", "sk-openai-upstream-secret")
 PATHS = ["/v1/chat/completions", "/v1/messages", "/v1/messages/count_tokens"]
 
 
-def check(client: httpx.Client, path: str, body: bytes) -> int:
+def check(client: httpx.Client, path: str, body: bytes) -> httpx.Response:
     response = client.post(path, content=body, headers={"content-type": "application/json"})
     assert response.status_code < 500, (response.status_code, response.text, body)
     text = response.text + str(dict(response.headers))
@@ -30,7 +30,7 @@ def check(client: httpx.Client, path: str, body: bytes) -> int:
     if response.status_code >= 400:
         payload = response.json()  # errors are JSON in the caller's format
         assert "error" in payload
-    return response.status_code
+    return response
 
 
 def test_fuzz_both_endpoints(
@@ -48,7 +48,7 @@ def test_fuzz_both_endpoints(
         )  # fmt: skip
         @given(path=st.sampled_from(PATHS), body=bodies())
         def run(path: str, body: bytes) -> None:
-            seen[(path, check(client, path, body))] += 1
+            seen[(path, check(client, path, body).status_code)] += 1
 
         run()
     total = sum(seen.values())
