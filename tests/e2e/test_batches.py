@@ -87,6 +87,9 @@ def test_a_batch_runs_each_request_through_the_gateway_and_keeps_the_results(
     assert len(row_ids) == 4 and all(r.startswith("req_") for r in row_ids)
     assert len(openai_upstream.requests) == 1 and len(anthropic_upstream.requests) == 2
 
+    metrics = httpx.get(gateway + "/metrics").text
+    assert "tiergate_batch_completed_total 4.0" in metrics, metrics
+
     listed = [b.id for b in sdk.messages.batches.list()]
     assert listed == [batch.id]
     assert sdk.messages.batches.delete(batch.id).type == "message_batch_deleted"

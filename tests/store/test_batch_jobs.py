@@ -151,3 +151,31 @@ async def test_pages_go_newest_first_both_ways(store: Any) -> None:
     await jobs.delete("msgbatch_0")
     assert await jobs.get("msgbatch_0", None) is None
     assert await jobs.results("msgbatch_0", -1, 10) == []
+
+
+async def test_a_result_the_database_refused_is_stored_on_a_later_try_not_run_again(
+    store: Any, monkeypatch: Any
+) -> None:
+    jobs = JobStore(store)
+    real_finish = jobs.finish
+    refusals = [OSError("database away"), OSError("still away")]
+
+    async def flaky_finish(*args: Any) -> bool:
+        if refusals:
+            raise refusals.pop(0)
+        return await real_finish(*args)
+
+    monkeypatch.setattr(jobs, "finish", flaky_finish)
+    runs: list[int] = []
+
+    async def execute(item: Item) -> ItemResult:
+        runs.append(item.n)
+        return ItemResult(200, "{}", None)
+
+    worker = runner(jobs, execute)
+    worker.start()
+    job = await jobs.create("msgbatch_6", "acme", None, "anthropic", items(1), 3_600_000)
+    worker.wake()
+    assert await ended(jobs, job.id) == {"succeeded": 1}
+    await worker.aclose()
+    assert runs == [0] and refusals == [] and worker.completed == 1

@@ -37,6 +37,7 @@ class ItemResult:
 
 
 Execute = Callable[[Item], Awaitable[ItemResult]]
+_STORE_RETRIES = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)  # seconds between tries to store a result
 
 
 class BatchRunner:
@@ -61,6 +62,7 @@ class BatchRunner:
         self._loop: asyncio.Task[None] | None = None
         self._stopping = False
         self.completed = 0  # items this replica finished (their result stored)
+        self.lost = 0  # items whose lease ran out before their result was stored
 
     def start(self) -> None:
         self._loop = asyncio.ensure_future(self._run())
@@ -101,20 +103,36 @@ class BatchRunner:
             # bug. The item stays claimed until its lease runs out, then runs again.
             logger.exception("batch %s item %d failed unexpectedly", item.job.id, item.n)
             return
-        stored = False
-        try:
-            stored = await self._jobs.finish(
-                item, self.owner, outcome.status, outcome.body, outcome.request_id
-            )
-        except Exception:
-            logger.exception("batch %s item %d: result not stored", item.job.id, item.n)
+        stored = await self._store(item, outcome)
+        if stored is None:
+            return
         if stored:
             self.completed += 1
         else:
+            self.lost += 1
             logger.warning(
                 "batch %s item %d: lease lost before its result was stored (request %s)",
                 item.job.id, item.n, outcome.request_id,
             )  # fmt: skip
+
+    async def _store(self, item: Item, outcome: ItemResult) -> bool | None:
+        """``finish``, retried while the database is away: the answer is paid for, and an
+        item whose result is never stored runs (and is paid for) again after its lease.
+        None when every try failed."""
+        for wait in (*_STORE_RETRIES, None):
+            failure: Exception | None = None
+            try:
+                return await self._jobs.finish(
+                    item, self.owner, outcome.status, outcome.body, outcome.request_id
+                )
+            except Exception as exc:
+                failure = exc
+            if wait is None:
+                logger.error("batch %s item %d: result not stored (request %s): %r",
+                             item.job.id, item.n, outcome.request_id, failure)  # fmt: skip
+                return None
+            await asyncio.sleep(wait)
+        return None
 
     @property
     def running(self) -> int:

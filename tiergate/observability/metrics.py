@@ -29,6 +29,7 @@ from prometheus_client.registry import Collector
 from tiergate.store.records import RequestRecord
 
 if TYPE_CHECKING:
+    from tiergate.batch import BatchRunner
     from tiergate.server.shadowing import Shadower
     from tiergate.store.request_log import RequestLog
 
@@ -113,6 +114,10 @@ class Metrics:
         """Export shadow traffic's counters (``tiergate_shadow_*``) at scrape time."""
         self.registry.register(_ShadowCollector(shadows))
 
+    def watch_batches(self, runner: BatchRunner) -> None:
+        """Export this replica's batch work (``tiergate_batch_*``) at scrape time."""
+        self.registry.register(_BatchCollector(runner))
+
     def exposition(self) -> bytes:
         """The ``/metrics`` body, in Prometheus text format (``CONTENT_TYPE``)."""
         return generate_latest(self.registry)
@@ -187,4 +192,25 @@ class _ShadowCollector(Collector):
             "tiergate_shadow_skipped",
             "Sampled requests not shadowed because the route's shadow calls were at their cap",
             value=shadows.skipped,
+        )
+
+
+class _BatchCollector(Collector):
+    def __init__(self, runner: BatchRunner) -> None:
+        self._runner = runner
+
+    def collect(self) -> Iterator[Any]:
+        runner = self._runner
+        yield GaugeMetricFamily(
+            "tiergate_batch_running", "Batch items running on this replica", value=runner.running
+        )
+        yield CounterMetricFamily(
+            "tiergate_batch_completed", "Batch items this replica ran and stored a result for",
+            value=runner.completed,
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "tiergate_batch_lease_lost",
+            "Batch items whose lease ran out before this replica stored their result (another "
+            "replica ran them again: raise batch.lease_seconds)",
+            value=runner.lost,
         )
