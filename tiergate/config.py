@@ -84,8 +84,10 @@ class BatchConfig(_Frozen):
     lease_seconds: float = Field(default=600.0, gt=0)
     # How often an idle replica looks for work queued by another (its own wake it at once).
     poll_seconds: float = Field(default=1.0, gt=0)
-    # A job's results are kept this long after it is created; unstarted items then expire.
+    # Items not started this long after their job was created expire.
     expire_hours: float = Field(default=24.0, gt=0)
+    # Ended jobs (their results) and uploaded files are deleted this long after creation.
+    keep_days: float = Field(default=29.0, gt=0)
     max_requests: int = Field(default=100_000, gt=0)
     max_body_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
 

@@ -179,3 +179,26 @@ async def test_a_result_the_database_refused_is_stored_on_a_later_try_not_run_ag
     assert await ended(jobs, job.id) == {"succeeded": 1}
     await worker.aclose()
     assert runs == [0] and refusals == [] and worker.completed == 1
+
+
+async def test_old_ended_jobs_and_files_are_purged_and_running_ones_kept(store: Any) -> None:
+    from tiergate.batch import FileStore
+    from tiergate.batch.jobs import now_ms
+
+    jobs, files = JobStore(store), FileStore(store)
+    ended_job = await jobs.create("msgbatch_a", "acme", None, "anthropic", items(2), 3_600_000)
+    await jobs.cancel(ended_job)  # nothing claimed: ends at once
+    running = await jobs.create("msgbatch_b", "acme", None, "anthropic", items(2), 3_600_000)
+    await files.create("file-a", "acme", None, "batch", "in.jsonl", b"{}")
+    await jobs.purge(now_ms() - 3_600_000)  # older than an hour: none yet
+    await files.purge(now_ms() - 3_600_000)
+    assert await jobs.get(ended_job.id, None) is not None
+    assert await files.get("file-a", None) is not None
+    await asyncio.sleep(0.01)
+    await jobs.purge(now_ms())
+    await files.purge(now_ms())
+    assert await jobs.get(ended_job.id, None) is None
+    assert await jobs.results(ended_job.id, -1, 10) == []
+    assert await jobs.get(running.id, None) is not None  # not ended: kept
+    assert len(await jobs.results(running.id, -1, 10)) == 2
+    assert await files.get("file-a", None) is None

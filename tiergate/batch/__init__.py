@@ -6,7 +6,7 @@ works through it. The HTTP endpoints and the per-item pipeline live in ``server/
 """
 
 from tiergate.batch.files import FileStore, StoredFile
-from tiergate.batch.jobs import Item, Job, JobStore, Outcome
+from tiergate.batch.jobs import Item, ItemRow, Job, JobStore
 from tiergate.batch.runner import BatchRunner, ItemResult
 
 __all__ = [
@@ -14,8 +14,8 @@ __all__ = [
     "FileStore",
     "Item",
     "ItemResult",
+    "ItemRow",
     "Job",
     "JobStore",
-    "Outcome",
     "StoredFile",
 ]

@@ -79,3 +79,6 @@ class FileStore:
 
     async def delete(self, file_id: str) -> None:
         await self._store.execute("DELETE FROM files WHERE id = ?", (file_id,))
+
+    async def purge(self, created_before_ms: int) -> None:
+        await self._store.execute("DELETE FROM files WHERE created_ms < ?", (created_before_ms,))

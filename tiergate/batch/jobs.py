@@ -30,9 +30,9 @@ __all__ = [
     "QUEUED",
     "STATES",
     "Item",
+    "ItemRow",
     "Job",
     "JobStore",
-    "Outcome",
     "now_ms",
 ]
 
@@ -93,7 +93,7 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class ItemRow:
     """One item as the results show it. ``status`` and ``result`` (the answer's body, JSON
     text in the job's wire format) are None for items that never ran."""
 
@@ -195,14 +195,14 @@ class JobStore:
         )
         return {str(state): int(n) for state, n in rows}
 
-    async def results(self, job_id: str, after: int, limit: int) -> list[Outcome]:
+    async def results(self, job_id: str, after: int, limit: int) -> list[ItemRow]:
         """Items ``n > after``, in order."""
         rows = await self._store.fetchall(
             "SELECT n, custom_id, state, status, result, request_id FROM batch_items "
             "WHERE batch_id = ? AND n > ? ORDER BY n LIMIT ?",
             (job_id, after, limit),
         )
-        return [Outcome(int(r[0]), str(r[1]), str(r[2]), r[3], r[4], r[5]) for r in rows]
+        return [ItemRow(int(r[0]), str(r[1]), str(r[2]), r[3], r[4], r[5]) for r in rows]
 
     async def cancel(self, job: Job) -> None:
         """Stop a job: its unclaimed items are canceled now; claimed ones finish."""
@@ -219,6 +219,19 @@ class JobStore:
             [
                 ("DELETE FROM batch_items WHERE batch_id = ?", [(job_id,)]),
                 ("DELETE FROM batches WHERE id = ?", [(job_id,)]),
+            ]
+        )
+
+    async def purge(self, created_before_ms: int) -> None:
+        """Delete the ended jobs created before then, with their items."""
+        old = "SELECT id FROM batches WHERE ended_ms IS NOT NULL AND created_ms < ?"
+        await self._store.executemany(
+            [
+                (f"DELETE FROM batch_items WHERE batch_id IN ({old})", [(created_before_ms,)]),
+                (
+                    "DELETE FROM batches WHERE ended_ms IS NOT NULL AND created_ms < ?",
+                    [(created_before_ms,)],
+                ),
             ]
         )
 

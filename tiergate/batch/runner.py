@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ class ItemResult:
 
 
 Execute = Callable[[Item], Awaitable[ItemResult]]
+_HOUSEKEEPING_SECONDS = 3600.0
 _STORE_RETRIES = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)  # seconds between tries to store a result
 
 
@@ -50,12 +52,15 @@ class BatchRunner:
         lease_seconds: float,
         poll_seconds: float,
         owner: str | None = None,
+        housekeeping: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._jobs = jobs
         self._execute = execute
         self._concurrency = concurrency
         self._lease_ms = int(lease_seconds * 1000)
         self._poll = poll_seconds
+        self._housekeeping = housekeeping
+        self._housekept = float("-inf")  # monotonic time of the last housekeeping
         self.owner = owner or f"{os.uname().nodename}:{os.getpid()}:{os.urandom(4).hex()}"
         self._wake = asyncio.Event()
         self._running: dict[asyncio.Task[None], Item] = {}
@@ -73,6 +78,7 @@ class BatchRunner:
 
     async def _run(self) -> None:
         while not self._stopping:
+            await self._housekeep()
             free = self._concurrency - len(self._running)
             claimed: list[Item] = []
             if free > 0:
@@ -89,6 +95,17 @@ class BatchRunner:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll)
+
+    async def _housekeep(self) -> None:
+        """Run ``housekeeping`` (deleting old jobs and files) at most once an hour."""
+        now = time.monotonic()
+        if self._housekeeping is None or now - self._housekept < _HOUSEKEEPING_SECONDS:
+            return
+        self._housekept = now
+        try:
+            await self._housekeeping()
+        except Exception:
+            logger.exception("batch: housekeeping failed")
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._running.pop(task, None)

@@ -18,9 +18,8 @@ import orjson
 from tiergate.batch import Job
 from tiergate.errors import GatewayError, InvalidRequest, NotFound
 from tiergate.server.auth import Principal
-from tiergate.server.batches import ANTHROPIC_PREFIX, base_url, check_models, visible_to
+from tiergate.server.batches import ANTHROPIC_PREFIX, base_url, visible_to
 from tiergate.server.query import page_limit, query_params
-from tiergate.server.request_id import new_request_id
 from tiergate.server.responses import Receive, Scope, Send, read_body, send_json
 from tiergate.wire import anthropic_batches as shapes
 from tiergate.wire.anthropic import FORMAT as ANTHROPIC
@@ -74,16 +73,9 @@ async def _create(batches: Batches, principal: Principal, receive: Receive, send
     body = await read_body(receive, config.max_body_bytes)
     # Up to 256 MB of JSON: parsed and checked off the event loop, which keeps serving.
     items = await asyncio.to_thread(_decode, body, config.max_requests)
-    check_models(principal, [model for _, _, model in items], "requests[{}].params.model".format)
-    job = await batches.jobs.create(
-        "msgbatch_" + new_request_id()[4:],
-        principal.tenant,
-        principal.key_id,
-        ANTHROPIC.name,
-        [(custom_id, params) for custom_id, params, _ in items],
-        int(config.expire_hours * 3_600_000),
+    job = await batches.submit(
+        principal, ANTHROPIC, "msgbatch_", items, "requests[{}].params.model".format
     )
-    batches.runner.wake()
     await send_json(send, 200, shapes.encode_batch(job, {"queued": job.total}, None))
 
 

@@ -29,7 +29,7 @@ from python_multipart.multipart import Field, File
 from tiergate.batch import Job, StoredFile
 from tiergate.errors import GatewayError, InvalidRequest, NotFound
 from tiergate.server.auth import Principal
-from tiergate.server.batches import check_models, visible_to
+from tiergate.server.batches import visible_to
 from tiergate.server.query import page_limit, query_params
 from tiergate.server.request_id import new_request_id
 from tiergate.server.responses import (
@@ -60,6 +60,8 @@ async def handle(
     method: str = scope["method"]
     kind, _, rest = scope["path"].removeprefix("/v1/").partition("/")
     parts = [part for part in rest.split("/") if part]
+    if kind not in ("files", "batches"):
+        raise NotFound(f"no such endpoint: {method} {scope['path']}")
     if kind == "files":
         await _files(batches, principal, method, parts, scope, receive, send)
     elif not parts and method == "POST":
@@ -97,19 +99,16 @@ async def _create(batches: Batches, principal: Principal, receive: Receive, send
                              "not 'batch'", param="input_file_id")  # fmt: skip
     content = await batches.files.content(file_id)
     items = await asyncio.to_thread(shapes.decode_input, content, batches.config.max_requests)
-    check_models(principal, [m for _, _, m in items], lambda i: f"input file request {i + 1}")
-    job = await batches.jobs.create(
-        "batch_" + new_request_id()[4:],
-        principal.tenant,
-        principal.key_id,
-        OPENAI.name,
-        [(custom_id, params) for custom_id, params, _ in items],
-        int(batches.config.expire_hours * 3_600_000),
+    job = await batches.submit(
+        principal,
+        OPENAI,
+        "batch_",
+        items,
+        lambda i: f"input file request {i + 1}",
         endpoint=shapes.ENDPOINT,
         input_file_id=file_id,
         metadata=orjson.dumps(metadata).decode() if metadata else None,
     )
-    batches.runner.wake()
     await send_json(send, 200, shapes.encode_batch(job, {"queued": job.total}, None, None))
 
 

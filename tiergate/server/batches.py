@@ -38,7 +38,7 @@ from tiergate.wire.openai import FORMAT as OPENAI
 if TYPE_CHECKING:
     from tiergate.server.gateway import Gateway
 
-__all__ = ["PATHS", "Batches", "base_url", "check_models", "visible_to"]
+__all__ = ["PATHS", "Batches", "base_url", "visible_to"]
 
 logger = logging.getLogger("tiergate")
 
@@ -64,13 +64,45 @@ class Batches:
             concurrency=self.config.concurrency,
             lease_seconds=self.config.lease_seconds,
             poll_seconds=self.config.poll_seconds,
+            housekeeping=self.purge,
         )
+
+    async def purge(self) -> None:
+        """Delete ended jobs and uploaded files older than ``batch.keep_days``."""
+        before = now_ms() - int(self.config.keep_days * 86_400_000)
+        await self.jobs.purge(before)
+        await self.files.purge(before)
 
     def start(self) -> None:
         self.runner.start()
 
     async def aclose(self) -> None:
         await self.runner.aclose()
+
+    async def submit(
+        self,
+        principal: Principal,
+        wire: WireFormat,
+        id_prefix: str,
+        items: list[tuple[str, str, str]],
+        where: Callable[[int], str],
+        **extra: str | None,
+    ) -> Job:
+        """Queue a job of checked ``items`` ((custom_id, params JSON, model)) for
+        ``principal``, refusing it if it holds a model the key may never use (``where`` names
+        the request by its index); the runner is woken at once."""
+        check_models(principal, [model for _, _, model in items], where)
+        job = await self.jobs.create(
+            id_prefix + new_request_id()[4:],
+            principal.tenant,
+            principal.key_id,
+            wire.name,
+            [(custom_id, params) for custom_id, params, _ in items],
+            int(self.config.expire_hours * 3_600_000),
+            **extra,
+        )
+        self.runner.wake()
+        return job
 
     async def handle(
         self, principal: Principal, scope: Scope, receive: Receive, send: Send

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from tiergate.errors import GatewayError, InvalidRequest, PayloadTooLarge
 from tiergate.wire.anthropic_decode import decode_request
+from tiergate.wire.batch_job import BatchJob, rfc3339
 
 __all__ = [
     "decode_batch",
@@ -28,23 +28,6 @@ __all__ = [
 
 _CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _NO_RESULT = ("canceled", "expired")  # item states whose result line has only a type
-
-
-class BatchJob(Protocol):
-    """What a batch object shows of a stored job (``tiergate.batch.Job``)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def created_ms(self) -> int: ...
-    @property
-    def expires_ms(self) -> int: ...
-    @property
-    def ended_ms(self) -> int | None: ...
-    @property
-    def cancel_ms(self) -> int | None: ...
 
 
 def decode_batch(payload: Any, max_requests: int) -> list[tuple[str, str, str]]:
@@ -92,12 +75,6 @@ def decode_batch(payload: Any, max_requests: int) -> list[tuple[str, str, str]]:
     return items
 
 
-def _time(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
-
-
 def encode_batch(
     job: BatchJob, counts: Mapping[str, int], results_url: str | None
 ) -> dict[str, Any]:
@@ -114,10 +91,10 @@ def encode_batch(
             "canceled": counts.get("canceled", 0),
             "expired": counts.get("expired", 0),
         },
-        "created_at": _time(job.created_ms),
-        "expires_at": _time(job.expires_ms),
-        "ended_at": _time(job.ended_ms),
-        "cancel_initiated_at": _time(job.cancel_ms),
+        "created_at": rfc3339(job.created_ms),
+        "expires_at": rfc3339(job.expires_ms),
+        "ended_at": rfc3339(job.ended_ms),
+        "cancel_initiated_at": rfc3339(job.cancel_ms),
         "archived_at": None,
         "results_url": results_url if job.ended_ms is not None else None,
     }

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import orjson
 
 from tiergate.errors import GatewayError, InvalidRequest, PayloadTooLarge
+from tiergate.wire.batch_job import BatchJob
 from tiergate.wire.openai_decode import decode_request
 
 __all__ = [
@@ -30,27 +31,6 @@ __all__ = [
 ENDPOINT = "/v1/chat/completions"  # the one endpoint a batch may target here
 _WINDOW = "24h"
 _FAILED_CODE = {"canceled": "batch_cancelled", "expired": "batch_expired"}
-
-
-class BatchJob(Protocol):
-    """What a batch object shows of a stored job (``tiergate.batch.Job``)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def created_ms(self) -> int: ...
-    @property
-    def expires_ms(self) -> int: ...
-    @property
-    def ended_ms(self) -> int | None: ...
-    @property
-    def cancel_ms(self) -> int | None: ...
-    @property
-    def total(self) -> int: ...
-    @property
-    def input_file_id(self) -> str | None: ...
-    @property
-    def metadata(self) -> str | None: ...
 
 
 class FileView(Protocol):
