@@ -84,6 +84,10 @@ class BatchConfig(_Frozen):
     lease_seconds: float = Field(default=600.0, gt=0)
     # How often an idle replica looks for work queued by another (its own wake it at once).
     poll_seconds: float = Field(default=1.0, gt=0)
+    # Tries per item when it fails in a way waiting can fix (an upstream 429 or 5xx after the
+    # executor's own retries, the key's rate limit): the item waits (retry-after, else 30 s
+    # doubling, at most 10 minutes) and runs again; after the last try its error is the result.
+    max_tries: int = Field(default=5, gt=0)
     # Items not started this long after their job was created expire.
     expire_hours: float = Field(default=24.0, gt=0)
     # Ended jobs (their results) and uploaded files are deleted this long after creation.

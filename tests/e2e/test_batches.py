@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.e2e.test_tenancy import ADMIN, admin, new_key
-from tests.fakes.script import FakeUsage, Reply
+from tests.fakes.script import Fail, FakeUsage, Reply
 from tests.fakes.upstream import FakeUpstream
 
 USAGE = FakeUsage(input_tokens=1000, output_tokens=10)
@@ -183,3 +183,38 @@ def test_a_batch_runs_as_its_key_and_only_its_tenant_sees_it(
     errors = [line.result.error.error for line in lines if line.result.type == "errored"]  # type: ignore[union-attr]
     assert [e.type for e in errors] == ["authentication_error"] * 2
     assert "revoked" in errors[0].message
+
+
+def test_a_failure_that_time_fixes_is_waited_out_and_the_item_runs_again(
+    make_gateway: Callable[..., str], anthropic_upstream: FakeUpstream
+) -> None:
+    gateway = make_gateway(batch={"concurrency": 1, "max_tries": 2, "poll_seconds": 0.2})
+    anthropic_upstream.script(
+        Fail(429, retry_after=1),  # a: waits 1 s
+        Fail(503, retry_after=1),  # b: waits 1 s
+        Fail(503, retry_after=1),  # a again: its last try, so this is its result
+    )  # then b again: answered
+    sdk = client(gateway)
+    batch = sdk.messages.batches.create(
+        requests=[request("a", "claude-haiku-4-5", "one"), request("b", "claude-haiku-4-5", "two")]
+    )
+    done = wait_ended(sdk, batch.id)
+    assert (done.request_counts.succeeded, done.request_counts.errored) == (1, 1)
+    lines = {line.custom_id: line.result for line in sdk.messages.batches.results(batch.id)}
+    assert lines["b"].message.content[0].text == "echo: two"  # type: ignore[union-attr]
+    assert lines["a"].type == "errored" and lines["a"].error.error.type == "api_error"  # type: ignore[union-attr]
+    assert len(anthropic_upstream.requests) == 4  # every try is a real call, and a logged one
+    report = httpx.get(gateway + "/v1/tiergate/report").json()
+    assert report["totals"]["requests"] == 4
+    assert "tiergate_batch_deferred_total 2.0" in httpx.get(gateway + "/metrics").text
+
+
+def test_a_bad_request_is_not_tried_again(
+    make_gateway: Callable[..., str], anthropic_upstream: FakeUpstream
+) -> None:
+    gateway = make_gateway(batch={"max_tries": 5})
+    anthropic_upstream.script(Fail(400, "prompt is too long"))
+    sdk = client(gateway)
+    batch = sdk.messages.batches.create(requests=[request("a", "claude-haiku-4-5", "one")])
+    done = wait_ended(sdk, batch.id)
+    assert done.request_counts.errored == 1 and len(anthropic_upstream.requests) == 1

@@ -90,6 +90,7 @@ class Item:
     n: int
     custom_id: str
     params: str
+    tries: int = 0  # earlier runs that ended in a failure worth waiting out
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +243,8 @@ class JobStore:
         moment = now_ms()
         await self._settle(moment)
         rows = await self._store.fetchall(
-            f"SELECT i.n, i.custom_id, i.params, {', '.join('b.' + c for c in _JOB_FIELDS)} "
+            f"SELECT i.n, i.custom_id, i.params, i.tries, "
+            f"{', '.join('b.' + c for c in _JOB_FIELDS)} "
             "FROM batch_items i JOIN batches b ON b.id = i.batch_id "
             "WHERE i.state = 'queued' AND b.cancel_ms IS NULL AND b.expires_ms > ? "
             "AND (i.lease_until_ms IS NULL OR i.lease_until_ms < ?) "
@@ -250,7 +252,7 @@ class JobStore:
             (moment, moment, limit),
         )
         claimed: list[Item] = []
-        for n, custom_id, params, *job_row in rows:
+        for n, custom_id, params, tries, *job_row in rows:
             job = _job(job_row)
             won = await self._store.execute(
                 "UPDATE batch_items SET lease_owner = ?, lease_until_ms = ? "
@@ -259,7 +261,7 @@ class JobStore:
                 (owner, moment + lease_ms, job.id, int(n), moment),
             )
             if won:
-                claimed.append(Item(job, int(n), str(custom_id), str(params)))
+                claimed.append(Item(job, int(n), str(custom_id), str(params), int(tries)))
         return claimed
 
     async def finish(
@@ -278,6 +280,18 @@ class JobStore:
         )
         await self._end_if_done(item.job.id, moment)
         return stored > 0
+
+    async def defer(self, item: Item, owner: str, until_ms: int) -> bool:
+        """Give a claimed item back to run again from ``until_ms`` on (any replica), counting
+        the try; returns whether ``owner`` still held it."""
+        return (
+            await self._store.execute(
+                "UPDATE batch_items SET lease_owner = NULL, lease_until_ms = ?, tries = tries + 1 "
+                "WHERE batch_id = ? AND n = ? AND state = 'queued' AND lease_owner = ?",
+                (until_ms, item.job.id, item.n, owner),
+            )
+            > 0
+        )
 
     async def release(self, items: Sequence[Item], owner: str) -> None:
         """Give claimed items back unrun (shutdown), for any replica to take at once."""

@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from tiergate.batch.jobs import Item, JobStore
+from tiergate.batch.jobs import Item, JobStore, now_ms
 
 __all__ = ["BatchRunner", "ItemResult"]
 
@@ -35,6 +35,8 @@ class ItemResult:
     status: int
     body: str
     request_id: str | None
+    # Set when the failure is one waiting can fix: run the item again this many seconds on.
+    retry_after: float | None = None
 
 
 Execute = Callable[[Item], Awaitable[ItemResult]]
@@ -51,6 +53,7 @@ class BatchRunner:
         concurrency: int,
         lease_seconds: float,
         poll_seconds: float,
+        max_tries: int = 1,
         owner: str | None = None,
         housekeeping: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
@@ -59,6 +62,7 @@ class BatchRunner:
         self._concurrency = concurrency
         self._lease_ms = int(lease_seconds * 1000)
         self._poll = poll_seconds
+        self._max_tries = max_tries
         self._housekeeping = housekeeping
         self._housekept = float("-inf")  # monotonic time of the last housekeeping
         self.owner = owner or f"{os.uname().nodename}:{os.getpid()}:{os.urandom(4).hex()}"
@@ -68,6 +72,7 @@ class BatchRunner:
         self._stopping = False
         self.completed = 0  # items this replica finished (their result stored)
         self.lost = 0  # items whose lease ran out before their result was stored
+        self.deferred = 0  # failed runs put back to run again later
 
     def start(self) -> None:
         self._loop = asyncio.ensure_future(self._run())
@@ -120,6 +125,14 @@ class BatchRunner:
             # bug. The item stays claimed until its lease runs out, then runs again.
             logger.exception("batch %s item %d failed unexpectedly", item.job.id, item.n)
             return
+        if outcome.retry_after is not None and item.tries + 1 < self._max_tries:
+            until = now_ms() + int(outcome.retry_after * 1000)
+            try:
+                if await self._jobs.defer(item, self.owner, until):
+                    self.deferred += 1
+                    return
+            except Exception:  # the database is away: store the answer below instead
+                logger.exception("batch %s item %d: could not defer", item.job.id, item.n)
         stored = await self._store(item, outcome)
         if stored is None:
             return

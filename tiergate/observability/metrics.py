@@ -209,6 +209,11 @@ class _BatchCollector(Collector):
             value=runner.completed,
         )  # fmt: skip
         yield CounterMetricFamily(
+            "tiergate_batch_deferred",
+            "Batch item runs that failed in a way waiting can fix, put back to run again later",
+            value=runner.deferred,
+        )
+        yield CounterMetricFamily(
             "tiergate_batch_lease_lost",
             "Batch items whose lease ran out before this replica stored their result (another "
             "replica ran them again: raise batch.lease_seconds)",

@@ -24,7 +24,14 @@ import orjson
 
 from tiergate.batch import BatchRunner, FileStore, Item, ItemResult, Job, JobStore
 from tiergate.batch.jobs import now_ms
-from tiergate.errors import AuthenticationFailed, GatewayError, InternalError, PermissionDenied
+from tiergate.errors import (
+    AuthenticationFailed,
+    GatewayError,
+    InternalError,
+    PermissionDenied,
+    ProviderError,
+    RateLimited,
+)
 from tiergate.providers.base import CallOptions
 from tiergate.server.auth import ADMIN, OPEN, Principal
 from tiergate.server.chat import admit, decode
@@ -48,6 +55,7 @@ OPENAI_PREFIXES = ("/v1/batches", "/v1/files")
 PATHS = (ANTHROPIC_PREFIX, *OPENAI_PREFIXES)
 _FORMATS: dict[str, WireFormat] = {ANTHROPIC.name: ANTHROPIC, OPENAI.name: OPENAI}
 _OPTIONS = CallOptions()  # the gateway's own provider keys: no caller headers to forward
+_LONGEST_WAIT = 600.0  # seconds: a failure that needs longer to pass is the item's result
 
 
 class Batches:
@@ -64,6 +72,7 @@ class Batches:
             concurrency=self.config.concurrency,
             lease_seconds=self.config.lease_seconds,
             poll_seconds=self.config.poll_seconds,
+            max_tries=self.config.max_tries,
             housekeeping=self.purge,
         )
 
@@ -140,7 +149,8 @@ class Batches:
             failure = InternalError(f"internal error (request id {trace.request_id})")
         trace.finish(gateway.accountant, status=failure.status, error=failure)
         status, _, body = wire.encode_error(failure)
-        return ItemResult(status, body.decode(), trace.request_id)
+        wait = _wait_out(failure, item.tries)
+        return ItemResult(status, body.decode(), trace.request_id, wait)
 
     async def _principal(self, job: Job) -> Principal:
         """Who the job's items run as: its key, looked up again (it may have been revoked,
@@ -166,6 +176,21 @@ def check_models(principal: Principal, models: list[str], where: Callable[[int],
         except PermissionDenied as exc:
             at = where(models.index(model))
             raise PermissionDenied(f"{at}: {exc.message}", param=at) from None
+
+
+def _wait_out(failure: GatewayError, tries: int) -> float | None:
+    """Seconds to wait before running a failed item again, or None when waiting cannot help.
+
+    An upstream's 429 or 5xx (after the executor's own retries and fail-over) and the key's
+    rate limit pass with time; a spent budget (its period ends in days) and a bad request do
+    not. The upstream's or limit's own hint is used, else 30 s doubling per try."""
+    hint = failure.retry_after
+    if isinstance(failure, ProviderError):
+        if not failure.retryable:
+            return None
+    elif not isinstance(failure, RateLimited) or hint is None or hint > _LONGEST_WAIT:
+        return None
+    return min(hint if hint is not None else 30.0 * 2**tries, _LONGEST_WAIT)
 
 
 def visible_to(principal: Principal) -> str | None:

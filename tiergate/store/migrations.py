@@ -244,6 +244,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 params TEXT NOT NULL,
                 state TEXT NOT NULL,
                 status INTEGER,
+                tries INTEGER NOT NULL DEFAULT 0,
                 lease_owner TEXT,
                 lease_until_ms BIGINT,
                 result TEXT,
