@@ -80,7 +80,9 @@ def test_a_batch_from_an_uploaded_file_answers_into_output_and_error_files(
     assert done.request_counts.failed == 1
     assert done.output_file_id and done.error_file_id
 
-    output = jsonl(sdk.files.content(done.output_file_id).text)
+    output_file = sdk.files.content(done.output_file_id)
+    assert sdk.files.retrieve(done.output_file_id).bytes == len(output_file.content)
+    output = jsonl(output_file.text)
     assert sorted(output) == ["a", "b"]
     for custom_id, word in (("a", "one"), ("b", "two")):
         response = output[custom_id]["response"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -132,12 +133,17 @@ async def _files(
     output = await _output_of(batches, file_id, principal)
     if output is not None:
         job, failed = output
-        content = await _render(batches, job, failed)
         if parts[1:] == ["content"] and method == "GET":
-            await send_bytes(send, 200, content, None, _OCTETS)
+            await send({"type": "http.response.start", "status": 200, "headers": [_OCTETS]})
+            async for chunk in _render(batches, job, failed):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
         elif method == "GET":
+            size = 0
+            async for chunk in _render(batches, job, failed):
+                size += len(chunk)
             view = StoredFile(file_id, job.tenant, job.key_id, "batch_output",
-                              file_id + ".jsonl", len(content), job.ended_ms or 0)  # fmt: skip
+                              file_id + ".jsonl", size, job.ended_ms or 0)  # fmt: skip
             await send_json(send, 200, shapes.encode_file(view))
         else:
             raise InvalidRequest(f"file {file_id} is a batch's output: delete the batch's "
@@ -225,14 +231,14 @@ async def _output_of(
     return None
 
 
-async def _render(batches: Batches, job: Job, failed: bool) -> bytes:
-    lines: list[bytes] = []
+async def _render(batches: Batches, job: Job, failed: bool) -> AsyncIterator[bytes]:
+    """The output (or error) file's lines, a page of items at a time: a 100,000-item job's
+    file is never held whole."""
     after = -1
     while rows := await batches.jobs.results(job.id, after, _RESULTS_PAGE):
-        lines += [
+        yield b"".join(
             shapes.output_line(job.id, r.n, r.custom_id, r.state, r.status, r.result, r.request_id)
             for r in rows
             if (r.state != "succeeded") == failed
-        ]
+        )
         after = rows[-1].n
-    return b"".join(lines)
