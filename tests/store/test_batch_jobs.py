@@ -10,6 +10,7 @@ from collections import Counter
 from typing import Any
 
 from tiergate.batch import BatchRunner, Item, ItemResult, JobStore
+from tiergate.store.backend import open_store
 
 
 def items(count: int) -> list[tuple[str, str]]:
@@ -33,8 +34,9 @@ async def ended(jobs: JobStore, job_id: str, seconds: float = 10) -> dict[str, i
         await asyncio.sleep(0.02)
 
 
-async def test_two_replicas_share_a_job_and_run_each_item_once(store: Any) -> None:
+async def test_two_replicas_share_a_job_and_run_each_item_once(store: Any, store_url: str) -> None:
     jobs = JobStore(store)
+    other = await open_store(store_url)  # the second replica: its own connections
     runs: Counter[tuple[str, int]] = Counter()
     by_runner: Counter[str] = Counter()
 
@@ -47,13 +49,14 @@ async def test_two_replicas_share_a_job_and_run_each_item_once(store: Any) -> No
 
         return execute
 
-    first, second = runner(jobs, executor("a")), runner(jobs, executor("b"))
+    first, second = runner(jobs, executor("a")), runner(JobStore(other), executor("b"))
     first.start()
     second.start()
     job = await jobs.create("msgbatch_1", "acme", "key_1", "anthropic", items(60), 3_600_000)
     counts = await ended(jobs, job.id)
     await first.aclose()
     await second.aclose()
+    await other.aclose()
 
     assert counts == {"succeeded": 48, "errored": 12}
     assert sorted(runs) == [(job.id, n) for n in range(60)] and set(runs.values()) == {1}
