@@ -74,7 +74,8 @@ class RetryConfig(_Frozen):
 
 
 class BatchConfig(_Frozen):
-    """Batch jobs (``/v1/messages/batches``): how each replica works through them."""
+    """Batch jobs (Anthropic's and OpenAI's batch APIs, docs/batches.md): how each replica
+    works through them."""
 
     # Items one replica runs at once: batches fill idle capacity, they never crowd out
     # interactive traffic.
