@@ -205,3 +205,14 @@ async def test_old_ended_jobs_and_files_are_purged_and_running_ones_kept(store: 
     assert await jobs.get(running.id, None) is not None  # not ended: kept
     assert len(await jobs.results(running.id, -1, 10)) == 2
     assert await files.get("file-a", None) is None
+
+
+async def test_cancel_reaches_items_waiting_out_a_retry(store: Any) -> None:
+    jobs = JobStore(store)
+    job = await jobs.create("msgbatch_7", "acme", None, "anthropic", items(2), 3_600_000)
+    claimed = await jobs.claim("replica-a", 2, lease_ms=60_000)
+    assert await jobs.defer(claimed[0], "replica-a", until_ms=10**15)  # waits "forever"
+    await jobs.cancel(job)
+    assert await jobs.counts(job.id) == {"queued": 1, "canceled": 1}  # the running one stays
+    assert await jobs.finish(claimed[1], "replica-a", 200, "{}", None)
+    assert await ended(jobs, job.id) == {"succeeded": 1, "canceled": 1}

@@ -305,7 +305,8 @@ class JobStore:
     async def _settle(self, moment: int) -> None:
         """Cancel the unclaimed items of canceled jobs, expire those of expired jobs, and end
         the jobs left with nothing queued."""
-        free = "state = 'queued' AND (lease_until_ms IS NULL OR lease_until_ms < ?)"
+        # Unclaimed: never claimed, handed back, waiting out a retry-after, or a lease run out.
+        free = "state = 'queued' AND (lease_owner IS NULL OR lease_until_ms < ?)"
         await self._store.execute(
             f"UPDATE batch_items SET state = 'canceled', done_ms = ? WHERE {free} AND batch_id IN "
             "(SELECT id FROM batches WHERE cancel_ms IS NOT NULL AND ended_ms IS NULL)",
