@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anthropic
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from tests.e2e.test_tenancy import ADMIN, admin, new_key
 from tests.fakes.script import Fail, FakeUsage, Reply
 from tests.fakes.upstream import FakeUpstream
+from tiergate.cli.report import report as cli_report
 
 USAGE = FakeUsage(input_tokens=1000, output_tokens=10)
 
@@ -43,6 +46,8 @@ def test_a_batch_runs_each_request_through_the_gateway_and_keeps_the_results(
     anthropic_upstream: FakeUpstream,
     openai_upstream: FakeUpstream,
     database_url: str | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     gateway = make_gateway(
         database_url=database_url, routes={"auto": {"default": "claude-haiku-4-5"}}
@@ -86,6 +91,21 @@ def test_a_batch_runs_each_request_through_the_gateway_and_keeps_the_results(
     row_ids = {line.model_extra["tiergate"]["request_id"] for line in results.values()}  # type: ignore[index]
     assert len(row_ids) == 4 and all(r.startswith("req_") for r in row_ids)
     assert len(openai_upstream.requests) == 1 and len(anthropic_upstream.requests) == 2
+
+    [job] = report["batches"]  # the report: progress and what the kept answers cost
+    assert (job["id"], job["status"], job["requests"]) == (batch.id, "ended", 4)
+    assert (job["succeeded"], job["errored"], job["queued"]) == (3, 1, 0)
+    assert job["cost_usd"] == pytest.approx(report["totals"]["cost_usd"])  # all batch traffic
+    assert job["cost_usd"] >= 2 * 0.00105
+
+    if database_url is None:  # `tiergate report` shows the same table to people
+        monkeypatch.setenv("TIERGATE_DATA_DIR", str(tmp_path))
+    else:
+        monkeypatch.setenv("TIERGATE_DATABASE_URL", database_url)
+    printed = CliRunner().invoke(cli_report, [], env={"COLUMNS": "200"})
+    assert printed.exit_code == 0, printed.output
+    row = next(line for line in printed.output.splitlines() if batch.id in line)
+    assert "ended" in row and "anthropic" in row
 
     metrics = httpx.get(gateway + "/metrics").text
     assert "tiergate_batch_completed_total 4.0" in metrics, metrics

@@ -58,6 +58,7 @@ def test_dashboard_renders_spend_mix_and_latency(
     assert "claude-haiku-4-5" in dom.stdout and "gpt-5.4" in dom.stdout
     assert ">20<" in dom.stdout  # total requests KPI
     assert 'id="shadow-card" hidden' in dom.stdout  # no shadow traffic, no empty card
+    assert 'id="batch-card" hidden' in dom.stdout  # nor batch jobs
     shot = tmp_path / "dashboard.png"
     result = _chromium([f"--screenshot={shot}", gateway + "/dashboard"], tmp_path / "p2")
     assert shot.exists(), result.stderr[-2000:]
@@ -67,3 +68,18 @@ def test_dashboard_renders_spend_mix_and_latency(
     assert len(colours) > 50, "the screenshot is blank"
     if os.environ.get("TIERGATE_SAVE_DASHBOARD"):
         shutil.copy(shot, os.environ["TIERGATE_SAVE_DASHBOARD"])
+
+
+def test_dashboard_shows_batch_jobs(
+    make_gateway: Callable[..., str], anthropic_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    import anthropic
+
+    gateway = make_gateway()
+    sdk = anthropic.Anthropic(base_url=gateway, api_key="x", max_retries=0)
+    params = {"model": "claude-haiku-4-5", "max_tokens": 5,
+              "messages": [{"role": "user", "content": "t"}]}  # fmt: skip
+    batch = sdk.messages.batches.create(requests=[{"custom_id": "a", "params": params}])
+    dom = _chromium(["--dump-dom", gateway + "/dashboard"], tmp_path / "p1")
+    assert 'data-loaded="1"' in dom.stdout, dom.stderr[-2000:]
+    assert 'id="batch-card" hidden' not in dom.stdout and batch.id in dom.stdout

@@ -95,6 +95,8 @@ def report(
     _print_tables(data, by)
     if data["shadows"]:
         _print_shadows(data["shadows"])
+    if data["batches"]:
+        _print_batches(data["batches"])
     if "ab" in data:
         _print_ab(data["ab"])
 
@@ -141,6 +143,20 @@ def _print_shadows(rows: list[dict[str, Any]]) -> None:
     table = Table(title="shadow traffic (candidate = model)")
     for column in columns:
         table.add_column(column, justify="left" if column.endswith(("route", "model")) else "right")
+    for row in rows:
+        table.add_row(*(_cell(column, row.get(column)) for column in columns))
+    Console().print(table)
+
+
+def _print_batches(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    columns = ["id", "tenant", "format", "created", "status", "requests", "queued",
+               "succeeded", "errored", "canceled", "expired", "cost_usd"]  # fmt: skip
+    table = Table(title="batch jobs (newest first)")
+    for column in columns:
+        table.add_column(column, justify="right" if column in columns[5:] else "left")
     for row in rows:
         table.add_row(*(_cell(column, row.get(column)) for column in columns))
     Console().print(table)

@@ -293,6 +293,50 @@ async def shadows(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
     return out
 
 
+_BATCH_STATES = ("queued", "succeeded", "errored", "canceled", "expired")
+_RECENT_BATCHES = 50
+
+
+async def batches(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
+    """The newest batch jobs created in the window (at most 50; tenant-scoped like the rest):
+    progress by item state, and what the runs whose answers were kept cost (from their
+    request-log rows; a failed run that was tried again is in the spend, not here)."""
+    clauses, params = ["1=1"], []
+    for clause, value in (
+        ("b.created_ms >= ?", filters.since_ms),
+        ("b.created_ms < ?", filters.until_ms),
+        ("b.tenant = ?", filters.tenant),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    states = ", ".join(
+        f"sum(CASE WHEN i.state = '{state}' THEN 1 ELSE 0 END)" for state in _BATCH_STATES
+    )
+    rows = await store.fetchall(
+        f"SELECT b.id, b.tenant, b.client_format, b.created_ms, b.cancel_ms, b.ended_ms, "
+        f"b.total, {states}, sum(r.cost_pusd / {_MICRO}), sum(r.cost_pusd % {_MICRO}) "
+        "FROM batches b JOIN batch_items i ON i.batch_id = b.id "
+        "LEFT JOIN requests r ON r.id = i.request_id "
+        f"WHERE {' AND '.join(clauses)} "
+        "GROUP BY b.id, b.tenant, b.client_format, b.created_ms, b.cancel_ms, b.ended_ms, "
+        f"b.total ORDER BY b.id DESC LIMIT {_RECENT_BATCHES}",
+        params,
+    )
+    out = []
+    for job_id, tenant, client_format, created, cancel, ended, total, *rest in rows:
+        counts = dict(zip(_BATCH_STATES, (int(n or 0) for n in rest[:5]), strict=True))
+        status = "ended" if ended is not None else "canceling" if cancel is not None else (
+            "in_progress")  # fmt: skip
+        out.append(
+            {"id": job_id, "tenant": tenant, "format": client_format,
+             "created": datetime.fromtimestamp(int(created) / 1000, UTC).isoformat(
+                 timespec="seconds"), "status": status, "requests": int(total),
+             **counts, "cost_usd": float(_money(rest[5], rest[6]))}
+        )  # fmt: skip
+    return out
+
+
 async def summary(store: Store, filters: ReportFilter) -> dict[str, Any]:
     """Everything the dashboard and ``tiergate report --json`` show, for one filter."""
     parts = await breakdowns(store, filters)
@@ -305,4 +349,5 @@ async def summary(store: Store, filters: ReportFilter) -> dict[str, Any]:
         **parts,
         "tiers": await tiers(store, filters),
         "shadows": await shadows(store, filters),
+        "batches": await batches(store, filters),
     }
