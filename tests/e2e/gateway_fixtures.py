@@ -22,6 +22,7 @@ from tiergate.server.app import App
 from tiergate.server.factory import create_app
 
 __all__ = [
+    "cli_report",
     "database_url",
     "gateway",
     "gateway_settings",
@@ -111,3 +112,21 @@ def unpriced_deployment(openai: FakeUpstream) -> dict[str, Any]:
         "base_url": openai.url + "/v1",
         "api_key": "k",
     }
+
+
+def cli_report(
+    args: list[str], database_url: str | None, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """``tiergate report ARGS`` as a user runs it beside the gateway (same store, found through
+    the environment), wide enough that table rows do not wrap; returns what it printed."""
+    from click.testing import CliRunner
+
+    from tiergate.cli.report import report
+
+    if database_url is None:
+        monkeypatch.setenv("TIERGATE_DATA_DIR", str(data_dir))
+    else:
+        monkeypatch.setenv("TIERGATE_DATABASE_URL", database_url)
+    printed = CliRunner().invoke(report, args, env={"COLUMNS": "200"})
+    assert printed.exit_code == 0, printed.output
+    return printed.output

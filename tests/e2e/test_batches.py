@@ -12,12 +12,11 @@ from typing import Any
 import anthropic
 import httpx
 import pytest
-from click.testing import CliRunner
 
+from tests.e2e.gateway_fixtures import cli_report
 from tests.e2e.test_tenancy import ADMIN, admin, new_key
 from tests.fakes.script import Fail, FakeUsage, Reply
 from tests.fakes.upstream import FakeUpstream
-from tiergate.cli.report import report as cli_report
 
 USAGE = FakeUsage(input_tokens=1000, output_tokens=10)
 
@@ -98,13 +97,8 @@ def test_a_batch_runs_each_request_through_the_gateway_and_keeps_the_results(
     assert job["cost_usd"] == pytest.approx(report["totals"]["cost_usd"])  # all batch traffic
     assert job["cost_usd"] >= 2 * 0.00105
 
-    if database_url is None:  # `tiergate report` shows the same table to people
-        monkeypatch.setenv("TIERGATE_DATA_DIR", str(tmp_path))
-    else:
-        monkeypatch.setenv("TIERGATE_DATABASE_URL", database_url)
-    printed = CliRunner().invoke(cli_report, [], env={"COLUMNS": "200"})
-    assert printed.exit_code == 0, printed.output
-    row = next(line for line in printed.output.splitlines() if batch.id in line)
+    printed = cli_report([], database_url, tmp_path, monkeypatch)  # the same, for people
+    row = next(line for line in printed.splitlines() if batch.id in line)
     assert "ended" in row and "anthropic" in row
 
     metrics = httpx.get(gateway + "/metrics").text

@@ -18,11 +18,10 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from click.testing import CliRunner
 
+from tests.e2e.gateway_fixtures import cli_report
 from tests.fakes.script import FakeUsage, Reply
 from tests.fakes.upstream import FakeUpstream
-from tiergate.cli.report import report
 from tiergate.store.backend import open_store
 
 
@@ -69,13 +68,7 @@ def test_10000_requests_leave_10000_rows_with_exact_sums(
     # gpt-5.4: 120 x $2 + 30 x $8 per million = $0.00048 a request
     assert Decimal(str(summary["cost_usd"])) == Decimal("4.8")
     assert summary["input_tokens"] == 1_200_000
-    if database_url is None:
-        monkeypatch.setenv("TIERGATE_DATA_DIR", str(tmp_path))
-    else:
-        monkeypatch.setenv("TIERGATE_DATABASE_URL", database_url)
-    result = CliRunner().invoke(report, ["--json"])
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(cli_report(["--json"], database_url, tmp_path, monkeypatch))
     assert data["requests"] == 10_000 and data["cost_usd"] == pytest.approx(4.8)
 
 

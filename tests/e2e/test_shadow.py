@@ -14,12 +14,11 @@ import anthropic
 import httpx
 import openai
 import pytest
-from click.testing import CliRunner
 
+from tests.e2e.gateway_fixtures import cli_report
 from tests.e2e.test_tenancy import ADMIN, admin, new_key
 from tests.fakes.script import FakeUsage, Reply, ToolCall
 from tests.fakes.upstream import FakeUpstream
-from tiergate.cli.report import report as cli_report
 
 # Served by claude-sonnet-4-6 ($3/$15 per million, the Anthropic fake); every answered request
 # is shadowed to gpt-5.4 ($2/$8, the OpenAI fake).
@@ -84,14 +83,9 @@ def test_an_answered_request_is_shadowed_compared_and_priced(
     assert not sent.get("stream")
 
     # `tiergate report` shows the same, as a table for people.
-    if database_url is None:
-        monkeypatch.setenv("TIERGATE_DATA_DIR", str(tmp_path))
-    else:
-        monkeypatch.setenv("TIERGATE_DATABASE_URL", database_url)
-    printed = CliRunner().invoke(cli_report, [], env={"COLUMNS": "200"})
-    assert printed.exit_code == 0, printed.output
-    assert "shadow traffic" in printed.output
-    line = next(x for x in printed.output.splitlines() if "gpt-5.4" in x)
+    printed = cli_report([], database_url, tmp_path, monkeypatch)
+    assert "shadow traffic" in printed
+    line = next(x for x in printed.splitlines() if "gpt-5.4" in x)
     assert "claude-sonnet-4-6" in line and "100.0%" in line and "0.66x" in line
 
 
