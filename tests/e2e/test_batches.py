@@ -99,7 +99,8 @@ def test_a_batch_runs_each_request_through_the_gateway_and_keeps_the_results(
 
     printed = cli_report([], database_url, tmp_path, monkeypatch)  # the same, for people
     row = next(line for line in printed.splitlines() if batch.id in line)
-    assert "ended" in row and "anthropic" in row
+    cells = [cell.strip() for cell in row.split("│") if cell.strip()]
+    assert cells[:6] == [batch.id, "ended", "4", "0", "3", "1"], row  # items, queued, done, failed
 
     metrics = httpx.get(gateway + "/metrics").text
     assert "tiergate_batch_completed_total 4.0" in metrics, metrics

@@ -152,13 +152,18 @@ def _print_batches(rows: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    columns = ["id", "tenant", "format", "created", "status", "requests", "queued",
-               "succeeded", "errored", "canceled", "expired", "cost_usd"]  # fmt: skip
-    table = Table(title="batch jobs (newest first)")
-    for column in columns:
-        table.add_column(column, justify="right" if column in columns[5:] else "left")
+    table = Table(title="batch jobs (newest first; failed = errored, canceled or expired)")
+    table.add_column("id", justify="left", overflow="fold", min_width=14)
+    table.add_column("status", justify="left")
+    for column in ("items", "queued", "done", "failed", "cost_usd"):
+        table.add_column(column, justify="right")
     for row in rows:
-        table.add_row(*(_cell(column, row.get(column)) for column in columns))
+        failed = row["errored"] + row["canceled"] + row["expired"]
+        table.add_row(
+            row["id"], row["status"],
+            *(_cell(c, v) for c, v in (("items", row["requests"]), ("queued", row["queued"]),
+              ("done", row["succeeded"]), ("failed", failed), ("cost_usd", row["cost_usd"]))),
+        )  # fmt: skip
     Console().print(table)
 
 
