@@ -13,14 +13,12 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from tiergate.batch import Job
 from tiergate.errors import GatewayError, InvalidRequest, NotFound
 from tiergate.server.auth import Principal
 from tiergate.server.batches import ANTHROPIC_PREFIX, base_url, visible_to
 from tiergate.server.query import page_limit, query_params
-from tiergate.server.responses import Receive, Scope, Send, read_body, send_json
+from tiergate.server.responses import Receive, Scope, Send, json_body, read_body, send_json
 from tiergate.wire import anthropic_batches as shapes
 from tiergate.wire.anthropic import FORMAT as ANTHROPIC
 
@@ -80,11 +78,7 @@ async def _create(batches: Batches, principal: Principal, receive: Receive, send
 
 
 def _decode(body: bytes, max_requests: int) -> list[tuple[str, str, str]]:
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
-    return shapes.decode_batch(payload, max_requests)
+    return shapes.decode_batch(json_body(body), max_requests)
 
 
 async def _list(batches: Batches, principal: Principal, scope: Scope, send: Send) -> None:

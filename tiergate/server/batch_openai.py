@@ -37,6 +37,7 @@ from tiergate.server.responses import (
     Receive,
     Scope,
     Send,
+    json_body,
     read_body,
     request_headers,
     send_bytes,
@@ -87,11 +88,7 @@ async def handle(
 
 async def _create(batches: Batches, principal: Principal, receive: Receive, send: Send) -> None:
     body = await read_body(receive, 1024 * 1024)
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
-    file_id, metadata = shapes.decode_create(payload)
+    file_id, metadata = shapes.decode_create(json_body(body))
     stored = await batches.files.get(file_id, visible_to(principal))
     if stored is None:
         raise NotFound(f"no such file: {file_id}", param="input_file_id")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import orjson
 
@@ -21,14 +21,13 @@ from tiergate.errors import (
     KIND_TIMEOUT,
     GatewayError,
     InternalError,
-    InvalidRequest,
     PayloadTooLarge,
 )
 from tiergate.providers.base import CallOptions
 from tiergate.server.auth import Principal
 from tiergate.server.ready import Pending, next_ready
 from tiergate.server.record import RequestTrace
-from tiergate.server.responses import Receive, Send, send_bytes
+from tiergate.server.responses import Receive, Send, json_body, send_bytes
 from tiergate.types import ChatRequest, StreamEvent
 from tiergate.wire.format import WireFormat
 
@@ -43,11 +42,7 @@ _SSE = (b"content-type", b"text/event-stream")
 
 
 def decode(wire: WireFormat, body: bytes, gateway: Gateway) -> ChatRequest:
-    try:
-        payload: Any = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
-    request = wire.decode_request(payload)
+    request = wire.decode_request(json_body(body))
     limits = gateway.settings.limits
     if len(request.messages) > limits.max_messages:
         raise PayloadTooLarge(

@@ -6,10 +6,8 @@ import functools
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from tiergate.errors import InvalidRequest
-from tiergate.server.responses import Scope, Send, send_bytes, send_json
+from tiergate.server.responses import Scope, Send, json_body, send_bytes, send_json
 
 if TYPE_CHECKING:
     from tiergate.server.auth import Principal
@@ -57,10 +55,7 @@ async def count_tokens(gateway: Gateway, body: bytes, send: Send) -> None:
     from tiergate.tokens import estimate_input_tokens
     from tiergate.wire.anthropic import FORMAT
 
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
+    payload = json_body(body)
     if isinstance(payload, dict) and "max_tokens" not in payload:
         payload = {**payload, "max_tokens": 1}  # count_tokens takes no max_tokens
     request = FORMAT.decode_request(payload)

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from tiergate.errors import GatewayError, PayloadTooLarge
+from tiergate.errors import GatewayError, InvalidRequest, PayloadTooLarge
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -58,6 +58,14 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         if not message.get("more_body", False):
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def json_body(body: bytes) -> Any:
+    """A request body parsed as JSON, or a 400 saying why not."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
 
 
 class ClientGone(Exception):
