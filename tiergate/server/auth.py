@@ -23,6 +23,11 @@ class Principal:
     admin: bool = False
     allowed_models: frozenset[str] = field(default_factory=frozenset)
 
+    @classmethod
+    def of_key(cls, info: KeyInfo) -> Principal:
+        """The caller a virtual key stands for (``usable_key`` says whether it may call)."""
+        return cls(info.tenant, info, False, info.allowed_models)
+
     @property
     def key_id(self) -> str | None:
         return self.key.id if self.key is not None else None
@@ -46,6 +51,15 @@ class Principal:
 
 OPEN = Principal()
 ADMIN = Principal(tenant="*", admin=True)
+
+
+def usable_key(info: KeyInfo) -> None:
+    """Refuse (401) a key that is revoked or expired; checked on every use, not only at
+    lookup, since a cached key expires in place."""
+    if info.revoked_ms is not None or info.expires_ms is not None:
+        problem = info.usable(int(time.time() * 1000))
+        if problem is not None:
+            raise AuthenticationFailed(problem)
 
 
 def presented_key(headers: dict[str, str]) -> str | None:
@@ -93,14 +107,11 @@ class Authenticator:
         info = await self._keys.lookup(secret) if self._keys is not None else None
         if info is None:
             raise AuthenticationFailed("invalid API key")
-        if info.revoked_ms is not None or info.expires_ms is not None:
-            problem = info.usable(int(time.time() * 1000))
-            if problem is not None:
-                raise AuthenticationFailed(problem)
+        usable_key(info)
         known = self._principals.get(info.id)
         if known is not None and known[0] is info:
             return known[1]
-        principal = Principal(info.tenant, info, False, info.allowed_models)
+        principal = Principal.of_key(info)
         if len(self._principals) > 10_000:
             self._principals.clear()
         self._principals[info.id] = (info, principal)

@@ -33,7 +33,7 @@ from tiergate.errors import (
     RateLimited,
 )
 from tiergate.providers.base import CallOptions
-from tiergate.server.auth import ADMIN, OPEN, Principal
+from tiergate.server.auth import ADMIN, OPEN, Principal, usable_key
 from tiergate.server.chat import admit, decode
 from tiergate.server.record import RequestTrace
 from tiergate.server.request_id import new_request_id
@@ -161,10 +161,8 @@ class Batches:
         info = await keys.get(job.key_id) if keys is not None else None
         if info is None:
             raise AuthenticationFailed("the API key that created this batch no longer exists")
-        problem = info.usable(now_ms())
-        if problem is not None:
-            raise AuthenticationFailed(problem)
-        return Principal(info.tenant, info, False, info.allowed_models)
+        usable_key(info)
+        return Principal.of_key(info)
 
 
 def check_models(principal: Principal, models: list[str], where: Callable[[int], str]) -> None:
