@@ -20,8 +20,6 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import orjson
-
 from tiergate.batch import BatchRunner, FileStore, Item, ItemResult, Job, JobStore
 from tiergate.batch.jobs import now_ms
 from tiergate.errors import (
@@ -34,7 +32,7 @@ from tiergate.errors import (
 )
 from tiergate.providers.base import CallOptions
 from tiergate.server.auth import ADMIN, OPEN, Principal, usable_key
-from tiergate.server.chat import admit, decode
+from tiergate.server.chat import admit, complete, decode
 from tiergate.server.record import RequestTrace
 from tiergate.server.request_id import new_request_id
 from tiergate.server.responses import Receive, Scope, Send, request_headers
@@ -136,10 +134,7 @@ class Batches:
             trace.principal = principal
             request = decode(wire, item.params.encode(), gateway)
             plan = await admit(gateway, trace, request, principal)
-            outcome = await gateway.executor.run(request, plan, _OPTIONS, trace.attempts)
-            trace.outcome = outcome
-            trace.finish(gateway.accountant, status=200)
-            answer = orjson.dumps(wire.encode_response(outcome.response, request.model))
+            answer = await complete(gateway, wire, trace, request, plan, _OPTIONS)
             return ItemResult(200, answer.decode(), trace.request_id)
         except GatewayError as exc:
             failure = exc

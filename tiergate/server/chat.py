@@ -83,6 +83,22 @@ async def admit(
     return plan
 
 
+async def complete(
+    gateway: Gateway,
+    wire: WireFormat,
+    trace: RequestTrace,
+    request: ChatRequest,
+    plan: Plan,
+    options: CallOptions,
+) -> bytes:
+    """Run a non-streamed request to its end: its answer in the caller's format, priced and
+    handed to the log (``trace.finish``); for the chat endpoints and batch items alike."""
+    result = await gateway.executor.run(request, plan, options, trace.attempts)
+    trace.outcome = result
+    trace.finish(gateway.accountant, status=200)
+    return orjson.dumps(wire.encode_response(result.response, request.model))
+
+
 async def handle_chat(
     gateway: Gateway,
     wire: WireFormat,
@@ -104,11 +120,8 @@ async def handle_chat(
         trace.stream = outcome
         await _send_stream(gateway, wire, trace, outcome, request, receive, send)
         return
-    result = await gateway.executor.run(request, plan, options, trace.attempts)
-    trace.outcome = result
-    trace.finish(gateway.accountant, status=200)
-    payload = wire.encode_response(result.response, request.model)
-    answer, answer_headers = orjson.dumps(payload), trace.response_headers()
+    answer = await complete(gateway, wire, trace, request, plan, options)
+    answer_headers = trace.response_headers()
     trace.responded = True
     await send_bytes(send, 200, answer, answer_headers)
 
