@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tiergate.batch.jobs import now_ms
+from tiergate.batch.jobs import now_ms, scoped
 
 if TYPE_CHECKING:
     from tiergate.store.backend import Store
@@ -50,8 +50,7 @@ class FileStore:
 
     async def get(self, file_id: str, tenant: str | None) -> StoredFile | None:
         """The file, if it exists and ``tenant`` may see it (None: any tenant's)."""
-        where, params = ("id = ?", [file_id]) if tenant is None else (
-            "id = ? AND tenant = ?", [file_id, tenant])  # fmt: skip
+        where, params = scoped("id = ?", [file_id], tenant)
         rows = await self._store.fetchall(f"SELECT {_COLUMNS} FROM files WHERE {where}", params)
         return _file(rows[0]) if rows else None
 
@@ -63,14 +62,7 @@ class FileStore:
         self, tenant: str | None, limit: int, after: str | None
     ) -> tuple[list[StoredFile], bool]:
         """Newest first, continuing past ``after``."""
-        clauses, params = [], []
-        if tenant is not None:
-            clauses.append("tenant = ?")
-            params.append(tenant)
-        if after is not None:
-            clauses.append("id < ?")
-            params.append(after)
-        where = " AND ".join(clauses) or "1 = 1"
+        where, params = scoped(*(("id < ?", [after]) if after else ("1 = 1", [])), tenant)
         rows = await self._store.fetchall(
             f"SELECT {_COLUMNS} FROM files WHERE {where} ORDER BY id DESC LIMIT ?",
             [*params, limit + 1],

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ __all__ = [
     "Job",
     "JobStore",
     "now_ms",
+    "scoped",
 ]
 
 QUEUED, SUCCEEDED, ERRORED, CANCELED, EXPIRED = (
@@ -48,6 +49,8 @@ _JOB_FIELDS = (
 )  # fmt: skip
 _JOB_COLUMNS = ", ".join(_JOB_FIELDS)
 _INSERT_JOB = f"INSERT INTO batches ({_JOB_COLUMNS}) VALUES ({', '.join('?' * len(_JOB_FIELDS))})"
+# An item ``owner`` still holds (params: batch_id, n, owner).
+_HELD = "batch_id = ? AND n = ? AND state = 'queued' AND lease_owner = ?"
 _INSERT_ITEM = (
     "INSERT INTO batch_items (batch_id, n, custom_id, params, state) VALUES (?, ?, ?, ?, ?)"
 )
@@ -156,7 +159,7 @@ class JobStore:
     ) -> Job | None:
         """The job, if it exists and ``tenant`` may see it (None: any tenant's) through
         ``client_format``'s API (None: either)."""
-        where, params = _scope("id = ?", [job_id], tenant, client_format)
+        where, params = scoped("id = ?", [job_id], tenant, client_format)
         rows = await self._store.fetchall(
             f"SELECT {_JOB_COLUMNS} FROM batches WHERE {where}", params
         )
@@ -174,11 +177,11 @@ class JobStore:
         """Newest first: ``after`` continues past that id (older jobs), ``before`` goes back
         (newer ones). Returns the page and whether more lie in that direction."""
         if before is not None:
-            where, params = _scope("id > ?", [before], tenant, client_format)
+            where, params = scoped("id > ?", [before], tenant, client_format)
             order = "ASC"
         else:
             cursor = ("id < ?", [after]) if after else ("1 = 1", [])
-            where, params = _scope(*cursor, tenant, client_format)
+            where, params = scoped(*cursor, tenant, client_format)
             order = "DESC"
         rows = await self._store.fetchall(
             f"SELECT {_JOB_COLUMNS} FROM batches WHERE {where} ORDER BY id {order} LIMIT ?",
@@ -204,6 +207,14 @@ class JobStore:
             (job_id, after, limit),
         )
         return [ItemRow(int(r[0]), str(r[1]), str(r[2]), r[3], r[4], r[5]) for r in rows]
+
+    async def pages(self, job_id: str, size: int = 1000) -> AsyncIterator[list[ItemRow]]:
+        """Every item in order, ``size`` at a time: a 100,000-item job's results are never
+        read (or held) whole."""
+        after = -1
+        while rows := await self.results(job_id, after, size):
+            yield rows
+            after = rows[-1].n
 
     async def cancel(self, job: Job) -> None:
         """Stop a job: its unclaimed items are canceled now; claimed ones finish."""
@@ -274,8 +285,7 @@ class JobStore:
         state = SUCCEEDED if status == 200 else ERRORED
         stored = await self._store.execute(
             "UPDATE batch_items SET state = ?, status = ?, result = ?, request_id = ?, "
-            "done_ms = ?, lease_owner = NULL, lease_until_ms = NULL "
-            "WHERE batch_id = ? AND n = ? AND state = 'queued' AND lease_owner = ?",
+            f"done_ms = ?, lease_owner = NULL, lease_until_ms = NULL WHERE {_HELD}",
             (state, status, result, request_id, moment, item.job.id, item.n, owner),
         )
         await self._end_if_done(item.job.id, moment)
@@ -286,8 +296,8 @@ class JobStore:
         the try; returns whether ``owner`` still held it."""
         return (
             await self._store.execute(
-                "UPDATE batch_items SET lease_owner = NULL, lease_until_ms = ?, tries = tries + 1 "
-                "WHERE batch_id = ? AND n = ? AND state = 'queued' AND lease_owner = ?",
+                "UPDATE batch_items SET lease_owner = NULL, lease_until_ms = ?, "
+                f"tries = tries + 1 WHERE {_HELD}",
                 (until_ms, item.job.id, item.n, owner),
             )
             > 0
@@ -297,8 +307,7 @@ class JobStore:
         """Give claimed items back unrun (shutdown), for any replica to take at once."""
         for item in items:
             await self._store.execute(
-                "UPDATE batch_items SET lease_owner = NULL, lease_until_ms = NULL "
-                "WHERE batch_id = ? AND n = ? AND state = 'queued' AND lease_owner = ?",
+                f"UPDATE batch_items SET lease_owner = NULL, lease_until_ms = NULL WHERE {_HELD}",
                 (item.job.id, item.n, owner),
             )
 
@@ -328,9 +337,11 @@ class JobStore:
         )
 
 
-def _scope(
-    where: str, params: list[Any], tenant: str | None, client_format: str | None
+def scoped(
+    where: str, params: list[Any], tenant: str | None, client_format: str | None = None
 ) -> tuple[str, list[Any]]:
+    """``where`` narrowed to what ``tenant`` may see (None: every tenant) through
+    ``client_format``'s API (None: either)."""
     if tenant is not None:
         where, params = f"{where} AND tenant = ?", [*params, tenant]
     if client_format is not None:

@@ -18,7 +18,15 @@ from tiergate.errors import GatewayError, InvalidRequest, NotFound
 from tiergate.server.auth import Principal
 from tiergate.server.batches import ANTHROPIC_PREFIX, base_url, visible_to
 from tiergate.server.query import page_limit, query_params
-from tiergate.server.responses import Receive, Scope, Send, json_body, read_body, send_json
+from tiergate.server.responses import (
+    Receive,
+    Scope,
+    Send,
+    json_body,
+    read_body,
+    send_chunks,
+    send_json,
+)
 from tiergate.wire import anthropic_batches as shapes
 from tiergate.wire.anthropic import FORMAT as ANTHROPIC
 
@@ -27,7 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = ["handle"]
 
-_RESULTS_PAGE = 1000  # items read from the store per chunk of the results file
 _JSONL = (b"content-type", b"application/x-jsonl")
 
 
@@ -44,7 +51,7 @@ async def handle(
         else:
             raise GatewayError(f"method {method} is not allowed on {ANTHROPIC_PREFIX}", status=405)
         return
-    job = await _job(batches, parts[0], principal)
+    job = await batches.job(parts[0], principal, ANTHROPIC)
     action = (method, parts[1] if len(parts) == 2 else "" if len(parts) == 1 else None)
     if action == ("GET", ""):
         await send_json(send, 200, await _shown(batches, job, scope))
@@ -58,7 +65,7 @@ async def handle(
         await send_json(send, 200, shapes.encode_deleted(job.id))
     elif action == ("POST", "cancel"):
         await batches.jobs.cancel(job)
-        job = await _job(batches, job.id, principal)
+        job = await batches.job(job.id, principal, ANTHROPIC)
         await send_json(send, 200, await _shown(batches, job, scope))
     elif action == ("GET", "results"):
         await _results(batches, job, send)
@@ -100,20 +107,11 @@ async def _results(batches: Batches, job: Job, send: Send) -> None:
             f"batch {job.id} is still {job.status}; its results are ready once "
             "processing_status is ended"
         )
-    await send({"type": "http.response.start", "status": 200, "headers": [_JSONL]})
-    after = -1
-    while rows := await batches.jobs.results(job.id, after, _RESULTS_PAGE):
-        lines = [shapes.result_line(r.custom_id, r.state, r.result, r.request_id) for r in rows]
-        await send({"type": "http.response.body", "body": b"".join(lines), "more_body": True})
-        after = rows[-1].n
-    await send({"type": "http.response.body", "body": b""})
-
-
-async def _job(batches: Batches, job_id: str, principal: Principal) -> Job:
-    job = await batches.jobs.get(job_id, visible_to(principal), ANTHROPIC.name)
-    if job is None:
-        raise NotFound(f"no such batch: {job_id}")
-    return job
+    lines = (
+        b"".join(shapes.result_line(r.custom_id, r.state, r.result, r.request_id) for r in rows)
+        async for rows in batches.jobs.pages(job.id)
+    )
+    await send_chunks(send, [_JSONL], lines)
 
 
 async def _shown(batches: Batches, job: Job, scope: Scope) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from tiergate.server.responses import (
     read_body,
     request_headers,
     send_bytes,
+    send_chunks,
     send_json,
 )
 from tiergate.wire import openai_batches as shapes
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 
 __all__ = ["handle"]
 
-_RESULTS_PAGE = 1000
 _OUTPUT, _ERRORS = "-output", "-errors"
 _OCTETS = (b"content-type", b"application/octet-stream")
 
@@ -77,11 +77,12 @@ async def handle(
         shown = [await _shown(batches, job) for job in jobs]
         await send_json(send, 200, shapes.encode_list(shown, more))
     elif len(parts) == 1 and method == "GET":
-        await send_json(send, 200, await _shown(batches, await _job(batches, parts[0], principal)))
+        job = await batches.job(parts[0], principal, OPENAI)
+        await send_json(send, 200, await _shown(batches, job))
     elif parts[1:] == ["cancel"] and method == "POST":
-        job = await _job(batches, parts[0], principal)
-        await batches.jobs.cancel(job)
-        await send_json(send, 200, await _shown(batches, await _job(batches, job.id, principal)))
+        await batches.jobs.cancel(await batches.job(parts[0], principal, OPENAI))
+        job = await batches.job(parts[0], principal, OPENAI)  # as the cancel left it
+        await send_json(send, 200, await _shown(batches, job))
     else:
         raise NotFound(f"no such endpoint: {method} {scope['path']}")
 
@@ -131,10 +132,7 @@ async def _files(
     if output is not None:
         job, failed = output
         if parts[1:] == ["content"] and method == "GET":
-            await send({"type": "http.response.start", "status": 200, "headers": [_OCTETS]})
-            async for chunk in _render(batches, job, failed):
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
+            await send_chunks(send, [_OCTETS], _render(batches, job, failed))
         elif method == "GET":
             size = 0
             async for chunk in _render(batches, job, failed):
@@ -196,13 +194,6 @@ async def _upload(
     await send_json(send, 200, shapes.encode_file(stored))
 
 
-async def _job(batches: Batches, job_id: str, principal: Principal) -> Job:
-    job = await batches.jobs.get(job_id, visible_to(principal), OPENAI.name)
-    if job is None:
-        raise NotFound(f"no such batch: {job_id}")
-    return job
-
-
 async def _shown(batches: Batches, job: Job) -> dict[str, Any]:
     counts = await batches.jobs.counts(job.id)
     output = errors = None
@@ -229,13 +220,10 @@ async def _output_of(
 
 
 async def _render(batches: Batches, job: Job, failed: bool) -> AsyncIterator[bytes]:
-    """The output (or error) file's lines, a page of items at a time: a 100,000-item job's
-    file is never held whole."""
-    after = -1
-    while rows := await batches.jobs.results(job.id, after, _RESULTS_PAGE):
+    """The output (or error) file's lines, a page of items at a time."""
+    async for rows in batches.jobs.pages(job.id):
         yield b"".join(
             shapes.output_line(job.id, r.n, r.custom_id, r.state, r.status, r.result, r.request_id)
             for r in rows
             if (r.state != "succeeded") == failed
         )
-        after = rows[-1].n

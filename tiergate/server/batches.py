@@ -26,6 +26,7 @@ from tiergate.errors import (
     AuthenticationFailed,
     GatewayError,
     InternalError,
+    NotFound,
     PermissionDenied,
     ProviderError,
     RateLimited,
@@ -109,6 +110,13 @@ class Batches:
             **extra,
         )
         self.runner.wake()
+        return job
+
+    async def job(self, job_id: str, principal: Principal, wire: WireFormat) -> Job:
+        """The job ``principal`` asked for through ``wire``'s API; 404 if it cannot see it."""
+        job = await self.jobs.get(job_id, visible_to(principal), wire.name)
+        if job is None:
+            raise NotFound(f"no such batch: {job_id}")
         return job
 
     async def handle(

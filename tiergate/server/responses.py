@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 import orjson
@@ -34,6 +34,16 @@ async def send_bytes(
         raw.extend(headers if isinstance(headers, list) else header_list(headers))
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+async def send_chunks(
+    send: Send, headers: list[tuple[bytes, bytes]], chunks: AsyncIterator[bytes]
+) -> None:
+    """A 200 whose body goes out as ``chunks`` come (its size is not known up front)."""
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    async for chunk in chunks:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def send_json(
