@@ -54,14 +54,18 @@ class ReportFilter:
             query.get("route") or None,
         )
 
-    def where(self, alias: str = "") -> tuple[str, list[Any]]:
+    def where(
+        self, alias: str = "", *, time: str = "ts_ms", by_route: bool = True
+    ) -> tuple[str, list[Any]]:
+        """The filter as SQL over a table (``alias``) whose time column is ``time``; tables
+        with no route (batch jobs) leave the route out."""
         prefix = f"{alias}." if alias else ""
         clauses, params = ["1=1"], []
         for clause, value in (
-            (f"{prefix}ts_ms >= ?", self.since_ms),
-            (f"{prefix}ts_ms < ?", self.until_ms),
+            (f"{prefix}{time} >= ?", self.since_ms),
+            (f"{prefix}{time} < ?", self.until_ms),
             (f"{prefix}tenant = ?", self.tenant),
-            (f"{prefix}route = ?", self.route),
+            (f"{prefix}route = ?", self.route if by_route else None),
         ):
             if value is not None:
                 clauses.append(clause)
@@ -301,15 +305,7 @@ async def batches(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
     """The newest batch jobs created in the window (at most 50; tenant-scoped like the rest):
     progress by item state, and what the runs whose answers were kept cost (from their
     request-log rows; a failed run that was tried again is in the spend, not here)."""
-    clauses, params = ["1=1"], []
-    for clause, value in (
-        ("b.created_ms >= ?", filters.since_ms),
-        ("b.created_ms < ?", filters.until_ms),
-        ("b.tenant = ?", filters.tenant),
-    ):
-        if value is not None:
-            clauses.append(clause)
-            params.append(value)
+    where, params = filters.where("b", time="created_ms", by_route=False)
     states = ", ".join(
         f"sum(CASE WHEN i.state = '{state}' THEN 1 ELSE 0 END)" for state in _BATCH_STATES
     )
@@ -318,7 +314,7 @@ async def batches(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
         f"b.total, {states}, sum(r.cost_pusd / {_MICRO}), sum(r.cost_pusd % {_MICRO}) "
         "FROM batches b JOIN batch_items i ON i.batch_id = b.id "
         "LEFT JOIN requests r ON r.id = i.request_id "
-        f"WHERE {' AND '.join(clauses)} "
+        f"WHERE {where} "
         "GROUP BY b.id, b.tenant, b.client_format, b.created_ms, b.cancel_ms, b.ended_ms, "
         f"b.total ORDER BY b.id DESC LIMIT {_RECENT_BATCHES}",
         params,
