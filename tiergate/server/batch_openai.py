@@ -200,7 +200,7 @@ async def _shown(batches: Batches, job: Job) -> dict[str, Any]:
     if job.ended_ms is not None:
         if counts.get("succeeded"):
             output = f"file-{job.id}{_OUTPUT}"
-        if sum(counts.get(s, 0) for s in ("errored", "canceled", "expired")):
+        if shapes.failed_count(counts):
             errors = f"file-{job.id}{_ERRORS}"
     return shapes.encode_batch(job, counts, output, errors)
 

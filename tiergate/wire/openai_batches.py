@@ -25,6 +25,7 @@ __all__ = [
     "encode_batch",
     "encode_file",
     "encode_list",
+    "failed_count",
     "output_line",
 ]
 
@@ -123,6 +124,11 @@ def _seconds(ms: int | None) -> int | None:
     return None if ms is None else ms // 1000
 
 
+def failed_count(counts: Mapping[str, int]) -> int:
+    """OpenAI's ``failed``: items errored, canceled or expired (the error file's lines)."""
+    return sum(counts.get(state, 0) for state in ("errored", "canceled", "expired"))
+
+
 def status_of(job: BatchJob, counts: Mapping[str, int]) -> str:
     if job.ended_ms is None:
         return "in_progress" if job.cancel_ms is None else "cancelling"
@@ -141,7 +147,7 @@ def encode_batch(
     once the job has ended (and only for files with lines in them)."""
     status = status_of(job, counts)
     ended = _seconds(job.ended_ms)
-    failed = sum(counts.get(state, 0) for state in ("errored", "canceled", "expired"))
+    failed = failed_count(counts)
     return {
         "id": job.id,
         "object": "batch",
