@@ -80,9 +80,9 @@ class BatchConfig(_Frozen):
     # Items one replica runs at once: batches fill idle capacity, they never crowd out
     # interactive traffic.
     concurrency: int = Field(default=4, gt=0)
-    # A claimed item belongs to its replica this long; longer than any one item can take
-    # (deployment timeout x retries x ladder rungs), or a slow item may run twice.
-    lease_seconds: float = Field(default=600.0, gt=0)
+    # A claimed item belongs to its replica this long, renewed every third of it while the
+    # item runs: how long the items of a replica that died wait before another runs them.
+    lease_seconds: float = Field(default=120.0, gt=0)
     # How often an idle replica looks for work queued by another (its own wake it at once).
     poll_seconds: float = Field(default=1.0, gt=0)
     # Tries per item when it fails in a way waiting can fix (an upstream 429 or 5xx after the

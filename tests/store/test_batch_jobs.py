@@ -88,6 +88,42 @@ async def test_a_lost_lease_is_run_again_and_the_late_result_is_not_stored(store
     assert await ended(jobs, job.id) == {"succeeded": 1}
 
 
+async def test_an_item_running_longer_than_its_lease_keeps_it_and_runs_once(
+    store: Any, store_url: str
+) -> None:
+    """The lease is renewed while the item runs: a replica polling beside it never takes over
+    an item that is merely slow (which would run, and pay for, it twice)."""
+    jobs = JobStore(store)
+    other = await open_store(store_url)
+    runs: Counter[str] = Counter()
+
+    def executor(name: str) -> Any:
+        async def execute(item: Item) -> ItemResult:
+            runs[name] += 1
+            await asyncio.sleep(1.2)  # four leases long
+            return ItemResult(200, f'{{"by": "{name}"}}', f"req_{name}")
+
+        return execute
+
+    first = runner(jobs, executor("a"), lease_seconds=0.3)
+    first.start()
+    job = await jobs.create("msgbatch_8", "acme", None, "anthropic", items(1), 3_600_000)
+    first.wake()
+    while not runs:
+        await asyncio.sleep(0.01)
+    second = runner(JobStore(other), executor("b"), lease_seconds=0.3)
+    second.start()
+    assert await ended(jobs, job.id) == {"succeeded": 1}
+    await first.aclose()
+    await second.aclose()
+    await other.aclose()
+
+    assert runs == {"a": 1}
+    assert (first.completed, first.lost) == (1, 0)
+    [row] = await jobs.results(job.id, -1, 10)
+    assert (row.result, row.request_id) == ('{"by": "a"}', "req_a")
+
+
 async def test_cancel_drops_queued_items_and_lets_running_ones_finish(store: Any) -> None:
     jobs = JobStore(store)
     job = await jobs.create("msgbatch_3", "acme", None, "anthropic", items(5), 3_600_000)

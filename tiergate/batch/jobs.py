@@ -4,9 +4,9 @@ Every state change is one conditional statement, so replicas sharing PostgreSQL 
 locks held across calls:
 
 - an item is ``queued`` until a replica claims it (``lease_owner``, ``lease_until_ms``), runs
-  it, and stores its result (``succeeded`` / ``errored``), but only while it still holds the
-  lease: a replica that stalled past its lease cannot overwrite the result of the replica that
-  took the item over;
+  it (renewing the lease while it runs), and stores its result (``succeeded`` / ``errored``),
+  but only while it still holds the lease: a replica that stalled past its lease cannot
+  overwrite the result of the replica that took the item over;
 - ``cancel`` marks every unclaimed item ``canceled``; items already running finish;
 - past ``expires_ms`` unclaimed items become ``expired``;
 - a job has ended once no item is ``queued``; whoever sees that first sets ``ended_ms``.
@@ -290,6 +290,21 @@ class JobStore:
         )
         await self._end_if_done(item.job.id, moment)
         return stored > 0
+
+    async def renew(self, items: Sequence[Item], owner: str, lease_ms: int) -> list[Item]:
+        """Extend ``owner``'s lease on items it is still running, so a slow item (a long
+        generation, retries, a ladder's rungs) is never taken over while its replica lives;
+        returns the items whose lease had already been lost."""
+        until = now_ms() + lease_ms
+        lost: list[Item] = []
+        for item in items:
+            held = await self._store.execute(
+                f"UPDATE batch_items SET lease_until_ms = ? WHERE {_HELD}",
+                (until, item.job.id, item.n, owner),
+            )
+            if not held:
+                lost.append(item)
+        return lost
 
     async def defer(self, item: Item, owner: str, until_ms: int) -> bool:
         """Give a claimed item back to run again from ``until_ms`` on (any replica), counting

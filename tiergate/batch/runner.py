@@ -2,9 +2,11 @@
 
 Each replica runs one ``BatchRunner``. It claims up to ``concurrency`` items (a lease in the
 store), runs each through ``execute`` (the gateway's own pipeline: routing, budget, executor,
-request log) and stores the result. A replica that dies mid-item leaves its lease to run out,
-and the item is claimed again elsewhere. So the work is shared between replicas and survives
-restarts, and nothing about a job lives only in one process.
+request log) and stores the result. While an item runs its lease is renewed every third of
+the lease, so however long the item takes (a slow generation, retries, a ladder's rungs) no
+other replica runs it, and pays for it, a second time. A replica that dies mid-item stops
+renewing; its lease runs out and the item is claimed again elsewhere. So the work is shared
+between replicas and survives restarts, and nothing about a job lives only in one process.
 
 Batches use spare capacity: at most ``concurrency`` items run at once per replica, so a
 100,000-request job never crowds out interactive traffic.
@@ -61,10 +63,12 @@ class BatchRunner:
         self._execute = execute
         self._concurrency = concurrency
         self._lease_ms = int(lease_seconds * 1000)
-        self._poll = poll_seconds
+        # The loop comes round at least this often: to look for work, and to renew leases.
+        self._tick = min(poll_seconds, lease_seconds / 3)
         self._max_tries = max_tries
         self._housekeeping = housekeeping
         self._housekept = float("-inf")  # monotonic time of the last housekeeping
+        self._renewed = time.monotonic()  # of the last lease renewal
         self.owner = owner or f"{os.uname().nodename}:{os.getpid()}:{os.urandom(4).hex()}"
         self._wake = asyncio.Event()
         self._running: dict[asyncio.Task[None], Item] = {}
@@ -84,6 +88,7 @@ class BatchRunner:
     async def _run(self) -> None:
         while not self._stopping:
             await self._housekeep()
+            await self._renew()
             free = self._concurrency - len(self._running)
             claimed: list[Item] = []
             if free > 0:
@@ -99,7 +104,7 @@ class BatchRunner:
                 continue  # there may be more: claim again as soon as a slot frees
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+                await asyncio.wait_for(self._wake.wait(), self._tick)
 
     async def _housekeep(self) -> None:
         """Run ``housekeeping`` (deleting old jobs and files) at most once an hour."""
@@ -111,6 +116,21 @@ class BatchRunner:
             await self._housekeeping()
         except Exception:
             logger.exception("batch: housekeeping failed")
+
+    async def _renew(self) -> None:
+        """Extend the leases of the items running here, every third of the lease."""
+        now = time.monotonic()
+        if not self._running or (now - self._renewed) * 1000 < self._lease_ms / 3:
+            return
+        self._renewed = now
+        try:
+            lost = await self._jobs.renew(list(self._running.values()), self.owner, self._lease_ms)
+        except Exception:  # the database is away: the leases last a while yet; try next time
+            logger.exception("batch: renewing leases failed")
+            return
+        for item in lost:
+            logger.warning("batch %s item %d: lease lost while running (the database was away "
+                           "longer than the lease?)", item.job.id, item.n)  # fmt: skip
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._running.pop(task, None)

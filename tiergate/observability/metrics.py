@@ -216,6 +216,6 @@ class _BatchCollector(Collector):
         yield CounterMetricFamily(
             "tiergate_batch_lease_lost",
             "Batch items whose lease ran out before this replica stored their result (another "
-            "replica ran them again: raise batch.lease_seconds)",
+            "replica ran them again: the database was away longer than batch.lease_seconds)",
             value=runner.lost,
         )
