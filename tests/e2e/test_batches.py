@@ -200,6 +200,30 @@ def test_a_batch_runs_as_its_key_and_only_its_tenant_sees_it(
     assert "revoked" in errors[0].message
 
 
+def test_a_batch_made_while_open_stops_once_keys_exist(
+    make_gateway: Callable[..., str], anthropic_upstream: FakeUpstream
+) -> None:
+    """Made with no key while the gateway ran open: after the first key is created its
+    remaining items fail as an unauthenticated request would, instead of running unbudgeted."""
+    gateway = make_gateway(admin_key=ADMIN, batch={"concurrency": 1})
+    anthropic_upstream.script(Reply(delay=1.0))
+    batch = client(gateway).messages.batches.create(
+        requests=[request(f"r{i}", "claude-haiku-4-5", str(i)) for i in range(3)]
+    )
+    deadline = time.monotonic() + 5
+    while not anthropic_upstream.requests:  # the first item is running, open
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    new_key(gateway, tenant="acme")
+    done = wait_ended(client(gateway, ADMIN), batch.id)
+    assert (done.request_counts.succeeded, done.request_counts.errored) == (1, 2)
+    lines = list(client(gateway, ADMIN).messages.batches.results(batch.id))
+    errors = [line.result.error.error for line in lines if line.result.type == "errored"]  # type: ignore[union-attr]
+    assert [e.type for e in errors] == ["authentication_error"] * 2
+    assert "ran open" in errors[0].message
+    assert len(anthropic_upstream.requests) == 1
+
+
 def test_a_failure_that_time_fixes_is_waited_out_and_the_item_runs_again(
     make_gateway: Callable[..., str], anthropic_upstream: FakeUpstream
 ) -> None:

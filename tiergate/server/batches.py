@@ -159,7 +159,18 @@ class Batches:
         """Who the job's items run as: its key, looked up again (it may have been revoked,
         or its limits changed, since the job was created)."""
         if job.key_id is None:
-            return ADMIN if job.tenant == ADMIN.tenant else OPEN
+            if job.tenant == ADMIN.tenant:
+                return ADMIN
+            auth = self._gateway.auth
+            if auth is not None and not await auth.is_open():
+                # Made by an unauthenticated caller while no key existed: once keys exist,
+                # its requests left would run unbudgeted for a caller no one can name.
+                raise AuthenticationFailed(
+                    "this batch was created without an API key while the gateway ran open; "
+                    "keys exist now, so its remaining requests were not run: create it again "
+                    "with a key"
+                )
+            return OPEN
         keys = self._gateway.keys
         info = await keys.get(job.key_id) if keys is not None else None
         if info is None:
