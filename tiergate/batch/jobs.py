@@ -23,6 +23,14 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tiergate.store.batch_states import (
+    ERRORED,
+    QUEUED,
+    STATES,
+    SUCCEEDED,
+    job_status,
+)
+
 if TYPE_CHECKING:
     from tiergate.store.backend import Store
 
@@ -37,10 +45,6 @@ __all__ = [
     "scoped",
 ]
 
-QUEUED, SUCCEEDED, ERRORED, CANCELED, EXPIRED = (
-    "queued", "succeeded", "errored", "canceled", "expired",
-)  # fmt: skip
-STATES = (QUEUED, SUCCEEDED, ERRORED, CANCELED, EXPIRED)
 _CHUNK = 1000  # items per insert
 
 _JOB_FIELDS = (
@@ -80,9 +84,7 @@ class Job:
     @property
     def status(self) -> str:
         """Anthropic's ``processing_status``: in_progress, canceling or ended."""
-        if self.ended_ms is not None:
-            return "ended"
-        return "canceling" if self.cancel_ms is not None else "in_progress"
+        return job_status(self.cancel_ms, self.ended_ms)
 
 
 @dataclass(frozen=True, slots=True)

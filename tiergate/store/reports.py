@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from tiergate.store.backend import Store
+from tiergate.store.batch_states import STATES, job_status
 from tiergate.store.latency import percentiles_by_model
 from tiergate.store.records import PICO
 
@@ -297,7 +298,6 @@ async def shadows(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
     return out
 
 
-_BATCH_STATES = ("queued", "succeeded", "errored", "canceled", "expired")
 _RECENT_BATCHES = 50
 
 
@@ -306,9 +306,7 @@ async def batches(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
     progress by item state, and what the runs whose answers were kept cost (from their
     request-log rows; a failed run that was tried again is in the spend, not here)."""
     where, params = filters.where("b", time="created_ms", by_route=False)
-    states = ", ".join(
-        f"sum(CASE WHEN i.state = '{state}' THEN 1 ELSE 0 END)" for state in _BATCH_STATES
-    )
+    states = ", ".join(f"sum(CASE WHEN i.state = '{state}' THEN 1 ELSE 0 END)" for state in STATES)
     rows = await store.fetchall(
         f"SELECT b.id, b.tenant, b.client_format, b.created_ms, b.cancel_ms, b.ended_ms, "
         f"b.total, {states}, sum(r.cost_pusd / {_MICRO}), sum(r.cost_pusd % {_MICRO}) "
@@ -321,13 +319,11 @@ async def batches(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
     )
     out = []
     for job_id, tenant, client_format, created, cancel, ended, total, *rest in rows:
-        counts = dict(zip(_BATCH_STATES, (int(n or 0) for n in rest[:5]), strict=True))
-        status = "ended" if ended is not None else "canceling" if cancel is not None else (
-            "in_progress")  # fmt: skip
+        counts = dict(zip(STATES, (int(n or 0) for n in rest[:5]), strict=True))
         out.append(
             {"id": job_id, "tenant": tenant, "format": client_format,
              "created": datetime.fromtimestamp(int(created) / 1000, UTC).isoformat(
-                 timespec="seconds"), "status": status, "requests": int(total),
+                 timespec="seconds"), "status": job_status(cancel, ended), "requests": int(total),
              **counts, "cost_usd": float(_money(rest[5], rest[6]))}
         )  # fmt: skip
     return out
