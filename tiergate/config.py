@@ -50,6 +50,9 @@ class DeploymentConfig(_Frozen):
     # ``max_completion_tokens`` (its reasoning models refuse ``max_tokens``); some older
     # OpenAI-compatible servers know only ``max_tokens``.
     max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens"
+    # Batch jobs' items this deployment answers go through the provider's own batch API, at
+    # its batch price (Anthropic's Message Batches: half the price); docs/batches.md.
+    batch_api: bool = False
 
 
 class LogConfig(_Frozen):
@@ -95,6 +98,10 @@ class BatchConfig(_Frozen):
     keep_days: float = Field(default=29.0, gt=0)
     max_requests: int = Field(default=100_000, gt=0)
     max_body_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    # Deployments with ``batch_api``: how often a replica looks at a batch it sent to the
+    # provider (the provider takes minutes to hours), and the most requests sent in one.
+    upstream_poll_seconds: float = Field(default=60.0, gt=0)
+    upstream_max_requests: int = Field(default=10_000, gt=0, le=100_000)
 
 
 class Settings(_Frozen):

@@ -1,9 +1,9 @@
 """A fake Anthropic Messages API, written by hand from the API reference.
 
 Endpoints: ``POST /v1/messages`` (JSON or SSE), ``POST /v1/messages/count_tokens``,
-``GET /v1/models``. Auth as the real API: a key is required, as ``x-api-key`` or
-``Authorization: Bearer`` (401 ``authentication_error``), and so is ``anthropic-version``
-(400 ``invalid_request_error``).
+``GET /v1/models``, and the Message Batches API (``anthropic_batches.py``). Auth as the real
+API: a key is required, as ``x-api-key`` or ``Authorization: Bearer`` (401
+``authentication_error``), and so is ``anthropic-version`` (400 ``invalid_request_error``).
 
 Stream sequence, as documented: ``message_start``, ``ping``, then per block
 ``content_block_start`` / ``content_block_delta``* / ``content_block_stop`` (thinking first with
@@ -56,6 +56,12 @@ def error_body(error_type: str, message: str) -> dict[str, Any]:
 
 async def handle(upstream: Any, request: RecordedRequest, send: Send) -> None:
     route = (request.method, request.path)
+    if request.path.startswith("/v1/messages/batches"):
+        from tests.fakes import anthropic_batches
+
+        if not await _auth_failed(upstream, request, send):
+            await anthropic_batches.handle(upstream, request, send)
+        return
     if route == ("GET", "/v1/models"):
         if await _auth_failed(upstream, request, send):
             return
@@ -200,7 +206,8 @@ def _content(text: str | None, reply: Reply, ids: list[str]) -> list[dict[str, A
     return blocks
 
 
-async def send_reply(send: Send, body: dict[str, Any], reply: Reply) -> None:
+def message_for(body: dict[str, Any], reply: Reply) -> tuple[dict[str, Any], FakeUsage]:
+    """The Message a request gets for a scripted reply, and its usage."""
     text, usage, stop = _plan(body, reply)
     ids = [call.id or new_id("toolu_01") for call in reply.tool_calls]
     message = {
@@ -213,6 +220,11 @@ async def send_reply(send: Send, body: dict[str, Any], reply: Reply) -> None:
         "stop_sequence": reply.stop_sequence,
         "usage": usage_json(usage, usage.output_tokens),
     }
+    return message, usage
+
+
+async def send_reply(send: Send, body: dict[str, Any], reply: Reply) -> None:
+    message, usage = message_for(body, reply)
     headers = {"request-id": new_id("req_"), **reply.headers}
     if not body.get("stream"):
         await send_json(send, 200, message, headers=headers, die=reply.die_after is not None)

@@ -62,6 +62,10 @@ class FakeUpstream:
         self.models: list[str] = list(self._initial[1])
         # What to do when the script is empty; None means echo (``Reply()``).
         self.default: Step | None = None
+        # Anthropic's Message Batches (``anthropic_batches.py``): batches by id, and how many
+        # times a batch is retrieved as in_progress before it ends.
+        self.message_batches: dict[str, dict[str, Any]] = {}
+        self.batch_looks_before_end = 1
         self._script: deque[Step] = deque()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -108,6 +112,8 @@ class FakeUpstream:
         self.api_key, models = self._initial
         self.models = list(models)
         self.default = None
+        self.message_batches.clear()
+        self.batch_looks_before_end = 1
 
     # --- what the gateway sent -----------------------------------------------------------
     @property

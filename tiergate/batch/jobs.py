@@ -35,24 +35,26 @@ if TYPE_CHECKING:
     from tiergate.store.backend import Store
 
 __all__ = [
+    "JOB_FIELDS",
     "QUEUED",
     "STATES",
     "Item",
     "ItemRow",
     "Job",
     "JobStore",
+    "job_of",
     "now_ms",
     "scoped",
 ]
 
 _CHUNK = 1000  # items per insert
 
-_JOB_FIELDS = (
+JOB_FIELDS = (
     "id", "tenant", "key_id", "client_format", "created_ms", "expires_ms", "cancel_ms",
     "ended_ms", "total", "endpoint", "input_file_id", "metadata",
 )  # fmt: skip
-_JOB_COLUMNS = ", ".join(_JOB_FIELDS)
-_INSERT_JOB = f"INSERT INTO batches ({_JOB_COLUMNS}) VALUES ({', '.join('?' * len(_JOB_FIELDS))})"
+JOB_COLUMNS = ", ".join(JOB_FIELDS)
+_INSERT_JOB = f"INSERT INTO batches ({JOB_COLUMNS}) VALUES ({', '.join('?' * len(JOB_FIELDS))})"
 # An item ``owner`` still holds (params: batch_id, n, owner).
 _HELD = "batch_id = ? AND n = ? AND state = 'queued' AND lease_owner = ?"
 _INSERT_ITEM = (
@@ -96,6 +98,8 @@ class Item:
     custom_id: str
     params: str
     tries: int = 0  # earlier runs that ended in a failure worth waiting out
+    # The provider's batch API failed or refused it once: run it live (``batch/relay.py``).
+    live_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +115,8 @@ class ItemRow:
     request_id: str | None
 
 
-def _job(row: Sequence[Any]) -> Job:
+def job_of(row: Sequence[Any]) -> Job:
+    """A ``Job`` from its ``JOB_FIELDS`` columns."""
     return Job(
         str(row[0]), str(row[1]), row[2], str(row[3]), int(row[4]), int(row[5]),
         None if row[6] is None else int(row[6]), None if row[7] is None else int(row[7]),
@@ -154,7 +159,7 @@ class JobStore:
         except BaseException:
             await self._store.execute("DELETE FROM batch_items WHERE batch_id = ?", (job_id,))
             raise
-        return _job(job_row)
+        return job_of(job_row)
 
     async def get(
         self, job_id: str, tenant: str | None, client_format: str | None = None
@@ -163,9 +168,9 @@ class JobStore:
         ``client_format``'s API (None: either)."""
         where, params = scoped("id = ?", [job_id], tenant, client_format)
         rows = await self._store.fetchall(
-            f"SELECT {_JOB_COLUMNS} FROM batches WHERE {where}", params
+            f"SELECT {JOB_COLUMNS} FROM batches WHERE {where}", params
         )
-        return _job(rows[0]) if rows else None
+        return job_of(rows[0]) if rows else None
 
     async def page(
         self,
@@ -186,10 +191,10 @@ class JobStore:
             where, params = scoped(*cursor, tenant, client_format)
             order = "DESC"
         rows = await self._store.fetchall(
-            f"SELECT {_JOB_COLUMNS} FROM batches WHERE {where} ORDER BY id {order} LIMIT ?",
+            f"SELECT {JOB_COLUMNS} FROM batches WHERE {where} ORDER BY id {order} LIMIT ?",
             [*params, limit + 1],
         )
-        jobs = [_job(row) for row in rows[:limit]]
+        jobs = [job_of(row) for row in rows[:limit]]
         if before is not None:
             jobs.reverse()
         return jobs, len(rows) > limit
@@ -231,6 +236,7 @@ class JobStore:
     async def delete(self, job_id: str) -> None:
         await self._store.executemany(
             [
+                ("DELETE FROM upstream_batches WHERE job_id = ?", [(job_id,)]),
                 ("DELETE FROM batch_items WHERE batch_id = ?", [(job_id,)]),
                 ("DELETE FROM batches WHERE id = ?", [(job_id,)]),
             ]
@@ -241,6 +247,7 @@ class JobStore:
         old = "SELECT id FROM batches WHERE ended_ms IS NOT NULL AND created_ms < ?"
         await self._store.executemany(
             [
+                (f"DELETE FROM upstream_batches WHERE job_id IN ({old})", [(created_before_ms,)]),
                 (f"DELETE FROM batch_items WHERE batch_id IN ({old})", [(created_before_ms,)]),
                 (
                     "DELETE FROM batches WHERE ended_ms IS NOT NULL AND created_ms < ?",
@@ -256,17 +263,18 @@ class JobStore:
         moment = now_ms()
         await self._settle(moment)
         rows = await self._store.fetchall(
-            f"SELECT i.n, i.custom_id, i.params, i.tries, "
-            f"{', '.join('b.' + c for c in _JOB_FIELDS)} "
+            f"SELECT i.n, i.custom_id, i.params, i.tries, i.upstream, "
+            f"{', '.join('b.' + c for c in JOB_FIELDS)} "
             "FROM batch_items i JOIN batches b ON b.id = i.batch_id "
-            "WHERE i.state = 'queued' AND b.cancel_ms IS NULL AND b.expires_ms > ? "
+            "WHERE i.state = 'queued' AND i.upstream_params IS NULL "
+            "AND b.cancel_ms IS NULL AND b.expires_ms > ? "
             "AND (i.lease_until_ms IS NULL OR i.lease_until_ms < ?) "
             "ORDER BY i.batch_id, i.n LIMIT ?",
             (moment, moment, limit),
         )
         claimed: list[Item] = []
-        for n, custom_id, params, tries, *job_row in rows:
-            job = _job(job_row)
+        for n, custom_id, params, tries, upstream, *job_row in rows:
+            job = job_of(job_row)
             won = await self._store.execute(
                 "UPDATE batch_items SET lease_owner = ?, lease_until_ms = ? "
                 "WHERE batch_id = ? AND n = ? AND state = 'queued' "
@@ -274,7 +282,9 @@ class JobStore:
                 (owner, moment + lease_ms, job.id, int(n), moment),
             )
             if won:
-                claimed.append(Item(job, int(n), str(custom_id), str(params), int(tries)))
+                claimed.append(
+                    Item(job, int(n), str(custom_id), str(params), int(tries), upstream == "")
+                )
         return claimed
 
     async def finish(
@@ -290,7 +300,7 @@ class JobStore:
             f"done_ms = ?, lease_owner = NULL, lease_until_ms = NULL WHERE {_HELD}",
             (state, status, result, request_id, moment, item.job.id, item.n, owner),
         )
-        await self._end_if_done(item.job.id, moment)
+        await self.end_if_done(item.job.id, moment)
         return stored > 0
 
     async def renew(self, items: Sequence[Item], owner: str, lease_ms: int) -> list[Item]:
@@ -320,6 +330,19 @@ class JobStore:
             > 0
         )
 
+    async def park(self, item: Item, owner: str, deployment: str, upstream: str) -> bool:
+        """Hand a claimed item to the provider's batch API (``batch/relay.py``): its upstream
+        request (JSON text) waits to be sent in the next provider batch for ``deployment``;
+        returns whether ``owner`` still held it."""
+        return (
+            await self._store.execute(
+                "UPDATE batch_items SET upstream = ?, upstream_params = ?, lease_owner = NULL, "
+                f"lease_until_ms = NULL WHERE {_HELD}",
+                (deployment, upstream, item.job.id, item.n, owner),
+            )
+            > 0
+        )
+
     async def release(self, items: Sequence[Item], owner: str) -> None:
         """Give claimed items back unrun (shutdown), for any replica to take at once."""
         for item in items:
@@ -331,8 +354,12 @@ class JobStore:
     async def _settle(self, moment: int) -> None:
         """Cancel the unclaimed items of canceled jobs, expire those of expired jobs, and end
         the jobs left with nothing queued."""
-        # Unclaimed: never claimed, handed back, waiting out a retry-after, or a lease run out.
-        free = "state = 'queued' AND (lease_owner IS NULL OR lease_until_ms < ?)"
+        # Unclaimed: never claimed, handed back, waiting out a retry-after, or a lease run out;
+        # not in a provider's batch (that one is canceled or expires upstream: batch/relay.py).
+        free = (
+            "state = 'queued' AND upstream_batch IS NULL "
+            "AND (lease_owner IS NULL OR lease_until_ms < ?)"
+        )
         await self._store.execute(
             f"UPDATE batch_items SET state = 'canceled', done_ms = ? WHERE {free} AND batch_id IN "
             "(SELECT id FROM batches WHERE cancel_ms IS NOT NULL AND ended_ms IS NULL)",
@@ -343,9 +370,10 @@ class JobStore:
             "(SELECT id FROM batches WHERE expires_ms <= ? AND ended_ms IS NULL)",
             (moment, moment, moment),
         )
-        await self._end_if_done(None, moment)
+        await self.end_if_done(None, moment)
 
-    async def _end_if_done(self, job_id: str | None, moment: int) -> None:
+    async def end_if_done(self, job_id: str | None, moment: int) -> None:
+        """End ``job_id`` (None: every job) once it has no queued item left."""
         which = "id = ? AND " if job_id is not None else ""
         await self._store.execute(
             f"UPDATE batches SET ended_ms = ? WHERE {which}ended_ms IS NULL AND NOT EXISTS "

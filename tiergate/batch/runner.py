@@ -39,6 +39,9 @@ class ItemResult:
     request_id: str | None
     # Set when the failure is one waiting can fix: run the item again this many seconds on.
     retry_after: float | None = None
+    # Set instead of an answer when the item goes to a provider's batch API: the deployment
+    # and the request as the provider takes it (JSON text); ``batch/relay.py`` sends it.
+    relay: tuple[str, str] | None = None
 
 
 Execute = Callable[[Item], Awaitable[ItemResult]]
@@ -77,6 +80,7 @@ class BatchRunner:
         self.completed = 0  # items this replica finished (their result stored)
         self.lost = 0  # items whose lease ran out before their result was stored
         self.deferred = 0  # failed runs put back to run again later
+        self.parked = 0  # items handed to a provider's batch API (``batch/relay.py``)
 
     def start(self) -> None:
         self._loop = asyncio.ensure_future(self._run())
@@ -144,6 +148,13 @@ class BatchRunner:
             # ``execute`` answers every failure of a request as an errored result; this is a
             # bug. The item stays claimed until its lease runs out, then runs again.
             logger.exception("batch %s item %d failed unexpectedly", item.job.id, item.n)
+            return
+        if outcome.relay is not None:
+            try:
+                if await self._jobs.park(item, self.owner, *outcome.relay):
+                    self.parked += 1
+            except Exception:  # the database is away: the item runs again after its lease
+                logger.exception("batch %s item %d: could not park", item.job.id, item.n)
             return
         if outcome.retry_after is not None and item.tries + 1 < self._max_tries:
             until = now_ms() + int(outcome.retry_after * 1000)

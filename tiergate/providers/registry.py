@@ -35,6 +35,11 @@ def build_deployments(
                 f"{where}: deployment {config.name!r} has no api_key; set api_key: ${{ENV_VAR}} "
                 "in the config file, or byok: true to forward each caller's own key"
             )
+        if config.batch_api and (config.provider != "anthropic" or config.byok):
+            raise ConfigError(
+                f"{where}.batch_api: deployment {config.name!r}: only Anthropic deployments "
+                "with their own api_key can send batch jobs through the provider's batch API"
+            )
         deployment = Deployment(
             name=config.name,
             model_id=model.id,
@@ -46,6 +51,7 @@ def build_deployments(
             timeout=config.timeout,
             headers=dict(config.headers),
             max_tokens_field=config.max_tokens_field,
+            batch_api=config.batch_api,
         )
         by_model.setdefault(model.id, []).append(deployment)
     return by_model
@@ -57,6 +63,11 @@ class ProviderRegistry:
     def __init__(self, session: UpstreamSession | None = None) -> None:
         self._session = session or UpstreamSession()
         self._providers: dict[str, Provider] = {}
+
+    @property
+    def session(self) -> UpstreamSession:
+        """The pooled HTTP session every upstream call shares (provider batch calls too)."""
+        return self._session
 
     def get(self, kind: str) -> Provider:
         provider = self._providers.get(kind)

@@ -155,6 +155,18 @@ class UpstreamSession:
         except TRANSPORT_ERRORS as exc:
             raise as_provider_error(exc, provider) from exc
 
+    async def get(
+        self, url: str, headers: dict[str, str], timeout: float, provider: str
+    ) -> aiohttp.ClientResponse:
+        """GET ``url`` (off the request path: provider batch status and results); the caller
+        reads the response under ``transport_errors`` and must ``release()`` it."""
+        try:
+            return await self._client().get(
+                url, headers=headers, timeout=self._timeout(timeout, False)
+            )
+        except TRANSPORT_ERRORS as exc:
+            raise as_provider_error(exc, provider) from exc
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()

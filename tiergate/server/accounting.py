@@ -45,7 +45,9 @@ class Accountant:
         )
         return cls(catalog, baseline, plan)
 
-    def bill(self, attempts: list[Attempt]) -> Bill:
+    def bill(self, attempts: list[Attempt], *, batch: bool = False) -> Bill:
+        """Every attempt priced; ``batch``: answered through a provider's batch API, so at
+        the catalog's batch rates (and the baseline counterfactual at its batch rates too)."""
         total: Decimal | None = Decimal(0)
         credits: Decimal | None = Decimal(0) if self._plan is not None else None
         per_attempt: list[Decimal | None] = []
@@ -54,11 +56,13 @@ class Accountant:
             if usage is None:
                 per_attempt.append(Decimal(0))
                 continue
-            usd = usd_of(usage, attempt.model)
+            usd = usd_of(usage, attempt.model, batch=batch)
             per_attempt.append(usd)
             total = None if total is None or usd is None else total + usd
             if credits is not None and self._plan is not None:
-                used = credits_of(usage, attempt.model, self._plan, byok=attempt.deployment.byok)
+                used = credits_of(
+                    usage, attempt.model, self._plan, byok=attempt.deployment.byok, batch=batch
+                )
                 credits = None if used is None else credits + used
         # The counterfactual is "this request sent once to the baseline": the answering
         # attempt's usage priced at the baseline's rates (escalation and judge attempts
@@ -66,5 +70,5 @@ class Accountant:
         answered = answer_usage(attempts)
         baseline: Decimal | None = None
         if answered is not None and self._baseline is not None:
-            baseline = counterfactual_usd(answered, self._baseline)
+            baseline = counterfactual_usd(answered, self._baseline, batch=batch)
         return Bill(total, credits, baseline, per_attempt, answered)

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 from tiergate.batch import BatchRunner, FileStore, Item, ItemResult, Job, JobStore
 from tiergate.batch.jobs import now_ms
+from tiergate.batch.relay import Relay
+from tiergate.batch.relayed import RelayStore
 from tiergate.errors import (
     AuthenticationFailed,
     GatewayError,
@@ -33,6 +35,7 @@ from tiergate.errors import (
 )
 from tiergate.providers.base import CallOptions
 from tiergate.server.auth import ADMIN, OPEN, Principal, usable_key
+from tiergate.server.batch_relay import MessageBatchRelay, relay_target, upstream_request
 from tiergate.server.chat import admit, complete, decode
 from tiergate.server.record import RequestTrace
 from tiergate.server.request_id import new_request_id
@@ -74,6 +77,19 @@ class Batches:
             max_tries=self.config.max_tries,
             housekeeping=self.purge,
         )
+        relayed = RelayStore(gateway.store, self.jobs)
+        sends = any(d.batch_api for ds in gateway.deployments.values() for d in ds)
+        self.relay = Relay(
+            relayed,
+            MessageBatchRelay(gateway, relayed, _FORMATS, on_finish),
+            owner=self.runner.owner,
+            # Without a batch_api deployment there is nothing to send, only provider batches
+            # of an earlier config to bring home: look rarely.
+            tick_seconds=self.config.poll_seconds if sends else 60.0,
+            poll_seconds=self.config.upstream_poll_seconds,
+            max_requests=self.config.upstream_max_requests,
+            lease_seconds=self.config.lease_seconds,
+        )
 
     async def purge(self) -> None:
         """Delete ended jobs and uploaded files older than ``batch.keep_days``."""
@@ -83,9 +99,11 @@ class Batches:
 
     def start(self) -> None:
         self.runner.start()
+        self.relay.start()
 
     async def aclose(self) -> None:
         await self.runner.aclose()
+        await self.relay.aclose()
 
     async def submit(
         self,
@@ -142,6 +160,10 @@ class Batches:
             trace.principal = principal
             request = decode(wire, item.params.encode(), gateway)
             plan = await admit(gateway, trace, request, principal)
+            target = relay_target(item, request, plan, principal)
+            if target is not None:  # answered later, through the provider's batch API
+                upstream = upstream_request(request, plan, target, gateway.settings.auto_cache)
+                return ItemResult(0, "", None, relay=(target.name, upstream))
             answer = await complete(gateway, wire, trace, request, plan, _OPTIONS)
             return ItemResult(200, answer.decode(), trace.request_id)
         except GatewayError as exc:

@@ -42,6 +42,8 @@ class RequestTrace:
     # Set just before the response's status line is sent: from then on a failure can no
     # longer be answered as an HTTP error.
     responded: bool = False
+    # Answered through a provider's batch API: priced at batch rates.
+    batch: bool = False
 
     # Every upstream attempt as the executor makes it, kept when the request fails in the end
     # (an escalation that was paid for, then a failing last rung, is billed and logged).
@@ -62,7 +64,7 @@ class RequestTrace:
         self.error = error
         self.latency_ms = (time.perf_counter() - self.started) * 1000
         if accountant is not None and self.attempts:
-            self.bill = accountant.bill(self.attempts)
+            self.bill = accountant.bill(self.attempts, batch=self.batch)
         if self.on_finish is not None:
             self.on_finish(self)
 

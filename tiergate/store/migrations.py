@@ -259,4 +259,29 @@ MIGRATIONS: tuple[Migration, ...] = (
         sqlite=(_files_table("BLOB"), "CREATE INDEX files_tenant ON files (tenant, id)"),
         postgresql=(_files_table("BYTEA"), "CREATE INDEX files_tenant ON files (tenant, id)"),
     ),
+    Migration(
+        # Batch items sent through a provider's own batch API (``tiergate/batch/relay.py``):
+        # the deployment chosen ('' once an item must run live instead), the upstream request
+        # as sent, and the provider's batch it went in; one row per provider batch, polled
+        # under a lease like the items.
+        "0008_upstream_batches",
+        (
+            "ALTER TABLE batch_items ADD COLUMN upstream TEXT",
+            "ALTER TABLE batch_items ADD COLUMN upstream_params TEXT",
+            "ALTER TABLE batch_items ADD COLUMN upstream_batch TEXT",
+            "CREATE INDEX batch_items_upstream ON batch_items (upstream_batch)",
+            """CREATE TABLE upstream_batches (
+                id TEXT PRIMARY KEY,
+                job_id TEXT NOT NULL,
+                deployment TEXT NOT NULL,
+                created_ms BIGINT NOT NULL,
+                next_poll_ms BIGINT NOT NULL,
+                lease_owner TEXT,
+                lease_until_ms BIGINT,
+                cancel_ms BIGINT,
+                ended_ms BIGINT
+            )""",
+            "CREATE INDEX upstream_batches_due ON upstream_batches (ended_ms, next_poll_ms)",
+        ),
+    ),
 )

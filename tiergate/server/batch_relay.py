@@ -1,0 +1,240 @@
+"""Batch items through Anthropic's Message Batches API: which items go, and how the provider's
+answers come back as results and request-log rows, priced at batch rates (half price).
+
+An item goes to the provider's batch API when its plan is a single model with no validators
+and no shadow, the deployment that would answer it first has ``batch_api``, and its key has
+no budget (a provider batch answers hours later, after any live reservation would be long
+settled; such keys' items run live). Everything else about the item is decided as for a live
+request, when the runner looks at it: the key, its allowance and rate limits, the route.
+
+An answer the provider could not give (an overloaded or internal error, a batch canceled or
+expired upstream while the job runs on) is not the item's result: the item runs live instead.
+An invalid request is its result, as it would be live.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from tiergate.batch.jobs import Job, now_ms
+from tiergate.batch.relayed import Parked, RelayStore, SentBatch
+from tiergate.cost.caching import apply_cache_breakpoints
+from tiergate.errors import GatewayError, ProviderError
+from tiergate.executor import Attempt, Outcome
+from tiergate.providers.base import Deployment
+from tiergate.providers.message_batches import MessageBatchesAPI
+from tiergate.routing.plan import Plan, Tier
+from tiergate.server.auth import Principal
+from tiergate.server.chat import decode
+from tiergate.server.record import RequestTrace
+from tiergate.server.request_id import new_request_id
+from tiergate.store.batch_states import CANCELED, ERRORED, EXPIRED, SUCCEEDED
+from tiergate.types import ChatRequest
+from tiergate.wire.anthropic import FORMAT as ANTHROPIC
+from tiergate.wire.format import WireFormat
+
+if TYPE_CHECKING:
+    from tiergate.batch.jobs import Item
+    from tiergate.server.gateway import Gateway
+
+__all__ = ["MessageBatchRelay", "relay_target", "upstream_request"]
+
+logger = logging.getLogger("tiergate")
+
+
+def relay_target(item: Item, request: ChatRequest, plan: Plan, principal: Principal) -> (
+    Deployment | None
+):  # fmt: skip
+    """The deployment whose batch API answers this item, or None: it runs live."""
+    if item.live_only or request.stream or plan.validators or plan.shadow is not None:
+        return None
+    if len(plan.tiers) != 1 or not plan.tiers[0].deployments:
+        return None
+    if principal.key is not None and principal.key.budget_usd is not None:
+        return None
+    deployment = plan.tiers[0].deployments[0]
+    return deployment if deployment.batch_api else None
+
+
+def upstream_request(
+    request: ChatRequest, plan: Plan, deployment: Deployment, auto_cache: bool
+) -> str:
+    """What is parked for the provider (JSON text): the Messages API params, as the live call
+    would send them (cache breakpoints included), and the route and reason for the log row."""
+    model = plan.tiers[0].model
+    if auto_cache and model.provider == "anthropic":
+        request = apply_cache_breakpoints(request, model)
+    params = ANTHROPIC.encode_request(request, deployment.upstream_model)
+    return orjson.dumps({"route": plan.policy, "reason": plan.reason, "params": params}).decode()
+
+
+def _custom_id(n: int) -> str:
+    return f"item-{n}"  # the provider allows [a-zA-Z0-9_-]{1,64}
+
+
+class MessageBatchRelay:
+    """The ``BatchAPI`` (``batch/relay.py``) for Anthropic-format deployments."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        store: RelayStore,
+        formats: dict[str, WireFormat],
+        on_finish: Callable[[RequestTrace], None] | None,
+    ) -> None:
+        self._gateway = gateway
+        self._store = store
+        self._formats = formats
+        self._on_finish = on_finish
+        self._api = MessageBatchesAPI(gateway.providers.session)
+
+    def _deployment(self, name: str) -> Deployment | None:
+        for deployments in self._gateway.deployments.values():
+            for deployment in deployments:
+                if deployment.name == name and deployment.batch_api:
+                    return deployment
+        return None
+
+    async def send(self, deployment: str, parked: Sequence[Parked]) -> str:
+        target = self._deployment(deployment)
+        if target is None:
+            raise ProviderError(
+                f"deployment {deployment!r} no longer sends batches", status=400,
+                provider=deployment, retryable=False,
+            )  # fmt: skip
+        requests = [(_custom_id(p.item.n), orjson.loads(p.upstream)["params"]) for p in parked]
+        return (await self._api.create(target, requests)).id
+
+    async def cancel(self, sent: SentBatch) -> None:
+        target = self._deployment(sent.deployment)
+        if target is not None:
+            await self._api.cancel(target, sent.id)
+
+    async def collect(self, sent: SentBatch) -> bool:
+        target = self._deployment(sent.deployment)
+        if target is None:  # the config no longer has it: the items run live
+            for parked in await self._store.waiting(sent):
+                await self._store.to_live(sent, parked.item.n)
+            return True
+        batch = await self._api.retrieve(target, sent.id)
+        if batch.processing_status != "ended":
+            return False
+        if batch.results_url is None:
+            raise ProviderError(
+                f"upstream {target.name} ended batch {sent.id} without results",
+                status=502, provider=target.name,
+            )  # fmt: skip
+        lines = await self._api.results(target, batch.results_url)
+        waiting = {_custom_id(p.item.n): p for p in await self._store.waiting(sent)}
+        principal = await self._principal(sent.job)
+        for line in lines:
+            found = waiting.pop(key) if (key := str(line.get("custom_id"))) in waiting else None
+            if found is not None:
+                await self._one(sent, found, line.get("result"), target, principal)
+        for parked in waiting.values():  # the provider gave no line for it
+            await self._unanswered(sent, parked, None)
+        return True
+
+    async def _principal(self, job: Job) -> Principal:
+        """Whom the answers are logged for: the job's key as it is now (revoked or not: the
+        answers are paid for), else just its tenant."""
+        keys = self._gateway.keys
+        info = await keys.get(job.key_id) if keys is not None and job.key_id else None
+        return Principal.of_key(info) if info is not None else Principal(tenant=job.tenant)
+
+    async def _one(
+        self,
+        sent: SentBatch,
+        parked: Parked,
+        result: Any,
+        deployment: Deployment,
+        principal: Principal,
+    ) -> None:
+        kind = result.get("type") if isinstance(result, dict) else None
+        if kind == "succeeded":
+            await self._succeeded(sent, parked, result.get("message"), deployment, principal)
+        elif kind == "errored" and _error_type(result.get("error")) == "invalid_request_error":
+            await self._invalid(sent, parked, result["error"], deployment, principal)
+        else:
+            await self._unanswered(sent, parked, kind)
+
+    async def _unanswered(self, sent: SentBatch, parked: Parked, kind: str | None) -> None:
+        """No answer from the provider: the item's end if its job has ended that way (it was
+        canceled, or it expired), else it runs live."""
+        job, n = sent.job, parked.item.n
+        if kind == "canceled" and job.cancel_ms is not None:
+            await self._store.answer(sent, n, CANCELED, None, None, None)
+        elif kind == "expired" and job.expires_ms <= now_ms():
+            await self._store.answer(sent, n, EXPIRED, None, None, None)
+        else:
+            await self._store.to_live(sent, n)
+
+    def _trace(
+        self, sent: SentBatch, parked: Parked, deployment: Deployment, principal: Principal
+    ) -> tuple[RequestTrace, WireFormat, ChatRequest, Attempt]:
+        """The request-log trace of one answer: request, plan and attempt as they ran."""
+        wire = self._formats[sent.job.client_format]
+        trace = RequestTrace(new_request_id(), wire.name, on_finish=self._on_finish)
+        trace.principal = principal
+        trace.batch = True
+        request = decode(wire, parked.item.params.encode(), self._gateway)
+        trace.request = request
+        model = self._gateway.catalog.resolve(deployment.model_id)
+        envelope = orjson.loads(parked.upstream)
+        tier = Tier(model, (deployment,))
+        trace.plan = Plan((tier,), str(envelope["reason"]), str(envelope["route"]))
+        attempt = Attempt(1, 0, model, deployment)
+        trace.attempts.append(attempt)
+        return trace, wire, request, attempt
+
+    async def _succeeded(
+        self,
+        sent: SentBatch,
+        parked: Parked,
+        message: Any,
+        deployment: Deployment,
+        principal: Principal,
+    ) -> None:
+        try:
+            trace, wire, request, attempt = self._trace(sent, parked, deployment, principal)
+            response = ANTHROPIC.decode_response(message)
+        except GatewayError:  # not an answer we can read: run it live instead
+            logger.exception("batch %s item %d: unreadable answer in provider batch %s",
+                             sent.job.id, parked.item.n, sent.id)  # fmt: skip
+            await self._store.to_live(sent, parked.item.n)
+            return
+        attempt.usage, attempt.status = response.usage, 200
+        trace.outcome = Outcome(response, 0, attempt.model, deployment, trace.attempts)
+        body = orjson.dumps(wire.encode_response(response, request.model)).decode()
+        # Stored first, logged only if stored: a result another replica stored is its row.
+        if await self._store.answer(sent, parked.item.n, SUCCEEDED, 200, body, trace.request_id):
+            trace.finish(self._gateway.accountant, status=200)
+
+    async def _invalid(
+        self,
+        sent: SentBatch,
+        parked: Parked,
+        error: Any,
+        deployment: Deployment,
+        principal: Principal,
+    ) -> None:
+        trace, wire, _, attempt = self._trace(sent, parked, deployment, principal)
+        failure = ANTHROPIC.decode_error(400, {}, orjson.dumps(error), deployment.name)
+        attempt.outcome, attempt.status, attempt.error = "provider_error", 400, failure.message
+        status, _, body = wire.encode_error(failure)
+        stored = await self._store.answer(
+            sent, parked.item.n, ERRORED, status, body.decode(), trace.request_id
+        )
+        if stored:
+            trace.finish(self._gateway.accountant, status=status, error=failure)
+
+
+def _error_type(error: Any) -> str | None:
+    """The error type of an errored result line (``{"type": "error", "error": {...}}``)."""
+    inner = error.get("error") if isinstance(error, dict) else None
+    kind = inner.get("type") if isinstance(inner, dict) else None
+    return kind if isinstance(kind, str) else None
