@@ -99,6 +99,9 @@ def test_items_go_in_one_provider_batch_at_half_price_and_what_it_cannot_answer_
     assert by_tenant == {"acme": 4}
     [job] = summary["batches"]
     assert job["succeeded"] == 4 and job["cost_usd"] == pytest.approx(summary["totals"]["cost_usd"])
+    metrics = httpx.get(gateway + "/metrics").text
+    assert "tiergate_batch_upstream_sent_total 3.0" in metrics
+    assert "tiergate_batch_upstream_collected_total 1.0" in metrics
 
 
 def test_an_invalid_request_is_its_result_and_a_key_with_a_budget_runs_live(

@@ -106,7 +106,15 @@ class Relay:
                                deployment, len(parked), exc.message)  # fmt: skip
                 await self._store.unpark(parked, self._owner)
             return
-        await self._store.sent(parked, self._owner, batch_id, deployment, self._poll_ms)
+        try:
+            await self._store.sent(parked, self._owner, batch_id, deployment, self._poll_ms)
+        except Exception:
+            # The provider holds them, but the store does not know: once their lease ends
+            # they are sent (and paid for) again. Say which batch to cancel by hand.
+            logger.exception("batch relay: provider batch %s on %s (%d items of job %s) was "
+                             "not recorded; cancel it at the provider", batch_id, deployment,
+                             len(parked), parked[0].item.job.id)  # fmt: skip
+            return
         self.sent += len(parked)
 
     async def _collect(self, sent: SentBatch) -> None:

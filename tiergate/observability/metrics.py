@@ -30,6 +30,7 @@ from tiergate.store.records import RequestRecord
 
 if TYPE_CHECKING:
     from tiergate.batch import BatchRunner
+    from tiergate.batch.relay import Relay
     from tiergate.server.shadowing import Shadower
     from tiergate.store.request_log import RequestLog
 
@@ -114,9 +115,9 @@ class Metrics:
         """Export shadow traffic's counters (``tiergate_shadow_*``) at scrape time."""
         self.registry.register(_ShadowCollector(shadows))
 
-    def watch_batches(self, runner: BatchRunner) -> None:
+    def watch_batches(self, runner: BatchRunner, relay: Relay) -> None:
         """Export this replica's batch work (``tiergate_batch_*``) at scrape time."""
-        self.registry.register(_BatchCollector(runner))
+        self.registry.register(_BatchCollector(runner, relay))
 
     def exposition(self) -> bytes:
         """The ``/metrics`` body, in Prometheus text format (``CONTENT_TYPE``)."""
@@ -196,8 +197,9 @@ class _ShadowCollector(Collector):
 
 
 class _BatchCollector(Collector):
-    def __init__(self, runner: BatchRunner) -> None:
+    def __init__(self, runner: BatchRunner, relay: Relay) -> None:
         self._runner = runner
+        self._relay = relay
 
     def collect(self) -> Iterator[Any]:
         runner = self._runner
@@ -218,4 +220,14 @@ class _BatchCollector(Collector):
             "Batch items whose lease ran out before this replica stored their result (another "
             "replica ran them again: the database was away longer than batch.lease_seconds)",
             value=runner.lost,
+        )
+        yield CounterMetricFamily(
+            "tiergate_batch_upstream_sent",
+            "Batch items this replica sent to a provider's batch API (deployments with batch_api)",
+            value=self._relay.sent,
+        )
+        yield CounterMetricFamily(
+            "tiergate_batch_upstream_collected",
+            "Provider batches whose answers this replica brought back",
+            value=self._relay.answered,
         )

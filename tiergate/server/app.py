@@ -228,7 +228,7 @@ class App:
         self.batches = Batches(gateway, on_finish)
         self.batches.start()
         if gateway.metrics is not None:
-            gateway.metrics.watch_batches(self.batches.runner)
+            gateway.metrics.watch_batches(self.batches.runner, self.batches.relay)
         if gateway.auth is not None and await gateway.auth.is_open():
             host = gateway.settings.host
             if host not in ("127.0.0.1", "localhost", "::1"):

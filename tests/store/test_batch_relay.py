@@ -1,0 +1,105 @@
+"""Items sent through a provider's batch API, in the store, on SQLite and PostgreSQL: two
+replicas' relays send each parked item in exactly one provider batch and store each answer
+once; a job goes out only once the runner has looked at all of it (or a batch is full); a
+provider's refusal sends its items back to run live."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from tiergate.batch import JobStore
+from tiergate.batch.relay import Relay
+from tiergate.batch.relayed import Parked, RelayStore, SentBatch
+from tiergate.errors import ProviderError
+from tiergate.store.backend import open_store
+from tiergate.store.batch_states import SUCCEEDED
+
+
+class Provider:
+    """An in-process stand-in for the provider side (``server/batch_relay.py`` is tested over
+    HTTP in tests/e2e/test_batch_relay.py): batches end at their first look."""
+
+    def __init__(self, name: str, store: RelayStore, refuse: bool = False) -> None:
+        self.name = name
+        self.store = store
+        self.refuse = refuse
+        self.sent: list[list[int]] = []
+        self.answered: Counter[int] = Counter()
+
+    async def send(self, deployment: str, parked: Sequence[Parked]) -> str:
+        if self.refuse:
+            raise ProviderError("no batches here", status=400, provider="a", retryable=False)
+        await asyncio.sleep(0.01)  # the other replica gets a turn
+        self.sent.append([p.item.n for p in parked])
+        return f"{self.name}-{len(self.sent)}"
+
+    async def cancel(self, sent: SentBatch) -> None:
+        raise AssertionError("nothing is canceled here")
+
+    async def collect(self, sent: SentBatch) -> bool:
+        for parked in await self.store.waiting(sent):
+            n = parked.item.n
+            if await self.store.answer(sent, n, SUCCEEDED, 200, "{}", f"req_{n}"):
+                self.answered[n] += 1
+        return True
+
+
+def relay(store: RelayStore, provider: Provider, owner: str, max_requests: int) -> Relay:
+    return Relay(store, provider, owner=owner, tick_seconds=0.01, poll_seconds=0.0,
+                 max_requests=max_requests, lease_seconds=60)  # fmt: skip
+
+
+async def park_all(jobs: JobStore, job_id: str, count: int) -> None:
+    for item in await jobs.claim("runner", count, lease_ms=60_000):
+        assert item.job.id == job_id
+        assert await jobs.park(item, "runner", "anthropic-a", '{"params": {}}')
+
+
+async def test_two_replicas_send_each_item_once_and_store_each_answer_once(
+    store: Any, store_url: str
+) -> None:
+    jobs = JobStore(store)
+    other = await open_store(store_url)
+    job = await jobs.create("msgbatch_r1", "acme", None, "anthropic",
+                            [(f"c{i}", "{}") for i in range(40)], 3_600_000)  # fmt: skip
+    await park_all(jobs, job.id, 40)
+    first_store, second_store = RelayStore(store, jobs), RelayStore(other, JobStore(other))
+    a, b = Provider("a", first_store), Provider("b", second_store)
+    relays = [relay(first_store, a, "replica-a", 15), relay(second_store, b, "replica-b", 15)]
+    for _ in range(3):
+        await asyncio.gather(*(r.step() for r in relays))
+    await other.aclose()
+
+    sent = sorted(n for provider in (a, b) for batch in provider.sent for n in batch)
+    assert sent == list(range(40))  # every item in exactly one provider batch
+    assert all(len(batch) <= 15 for provider in (a, b) for batch in provider.sent)
+    answered = a.answered + b.answered
+    assert sorted(answered) == list(range(40)) and set(answered.values()) == {1}
+    assert await jobs.counts(job.id) == {"succeeded": 40}
+    ended = await jobs.get(job.id, None)
+    assert ended is not None and ended.ended_ms is not None
+
+
+async def test_a_job_goes_out_once_the_runner_has_looked_at_all_of_it(store: Any) -> None:
+    jobs = JobStore(store)
+    relayed = RelayStore(store, jobs)
+    job = await jobs.create("msgbatch_r2", "acme", None, "anthropic",
+                            [(f"c{i}", "{}") for i in range(3)], 3_600_000)  # fmt: skip
+    await park_all(jobs, job.id, 2)  # the third is still undecided
+    assert await relayed.take_parked("replica-a", 10, 60_000) == []
+    full = await relayed.take_parked("replica-a", 2, 60_000)  # unless a batch is full
+    assert [p.item.n for p in full] == [0, 1] and full[0].deployment == "anthropic-a"
+
+
+async def test_a_refused_batch_sends_its_items_back_to_run_live(store: Any) -> None:
+    jobs = JobStore(store)
+    relayed = RelayStore(store, jobs)
+    job = await jobs.create("msgbatch_r3", "acme", None, "anthropic",
+                            [(f"c{i}", "{}") for i in range(2)], 3_600_000)  # fmt: skip
+    await park_all(jobs, job.id, 2)
+    await relay(relayed, Provider("a", relayed, refuse=True), "replica-a", 10).step()
+    again = await jobs.claim("runner", 10, lease_ms=60_000)
+    assert [(item.n, item.live_only) for item in again] == [(0, True), (1, True)]
