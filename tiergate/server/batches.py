@@ -8,10 +8,9 @@ item runs: a key revoked meanwhile fails the items left), retries and escalation
 in the request log, priced. Each result line names that row (``tiergate.request_id`` in
 Anthropic's, ``response.request_id`` in OpenAI's).
 
-Cost: items are sent to the model's provider as ordinary requests, at ordinary prices. The
-provider batch discount (0.5x) needs the provider's own batch API, which is not used (yet):
-what a batch buys here is one API for every model and route, results kept for the caller, and
-work that fills spare capacity instead of competing with live traffic.
+Cost: items are sent to the model's provider as ordinary requests, at ordinary prices,
+unless the deployment that answers them has ``batch_api``: then they go through the provider's
+own batch API at its batch price (``server/batch_relay.py``, ``batch/relay.py``).
 """
 
 from __future__ import annotations
