@@ -22,16 +22,20 @@ class Provider:
     """An in-process stand-in for the provider side (``server/batch_relay.py`` is tested over
     HTTP in tests/e2e/test_batch_relay.py): batches end at their first look."""
 
-    def __init__(self, name: str, store: RelayStore, refuse: bool = False) -> None:
+    def __init__(self, name: str, store: RelayStore, refuse: bool = False, away: int = 0) -> None:
         self.name = name
         self.store = store
         self.refuse = refuse
+        self.away = away  # sends that fail as a provider outage does (retryable)
         self.sent: list[list[int]] = []
         self.answered: Counter[int] = Counter()
 
     async def send(self, deployment: str, parked: Sequence[Parked]) -> str:
         if self.refuse:
             raise ProviderError("no batches here", status=400, provider="a", retryable=False)
+        if self.away:
+            self.away -= 1
+            raise ProviderError("overloaded", status=529, provider="a", retryable=True)
         await asyncio.sleep(0.01)  # the other replica gets a turn
         self.sent.append([p.item.n for p in parked])
         return f"{self.name}-{len(self.sent)}"
@@ -103,3 +107,17 @@ async def test_a_refused_batch_sends_its_items_back_to_run_live(store: Any) -> N
     await relay(relayed, Provider("a", relayed, refuse=True), "replica-a", 10).step()
     again = await jobs.claim("runner", 10, lease_ms=60_000)
     assert [(item.n, item.live_only) for item in again] == [(0, True), (1, True)]
+
+
+async def test_a_provider_outage_keeps_items_parked_for_the_next_tick(store: Any) -> None:
+    jobs = JobStore(store)
+    relayed = RelayStore(store, jobs)
+    job = await jobs.create("msgbatch_r4", "acme", None, "anthropic",
+                            [(f"c{i}", "{}") for i in range(2)], 3_600_000)  # fmt: skip
+    await park_all(jobs, job.id, 2)
+    provider = Provider("a", relayed, away=1)
+    worker = relay(relayed, provider, "replica-a", 10)
+    await asyncio.wait_for(worker.step(), 5)  # one failed try, not a loop
+    assert provider.sent == [] and await jobs.claim("runner", 10, lease_ms=60_000) == []
+    await worker.step()
+    assert provider.sent == [[0, 1]] and await jobs.counts(job.id) == {"succeeded": 2}

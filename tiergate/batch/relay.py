@@ -71,10 +71,15 @@ class Relay:
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
 
-    async def aclose(self) -> None:
+    async def aclose(self, grace: float = 30.0) -> None:
+        """Stop after the step under way, or cut it off after ``grace`` seconds (a provider
+        call can take long); what it held is leased, and taken up again after the lease."""
         self._stopping.set()
         if self._task is not None:
-            await self._task
+            try:
+                await asyncio.wait_for(self._task, grace)
+            except TimeoutError:
+                logger.warning("batch relay: stopped mid-step after %.0f s", grace)
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
@@ -88,11 +93,13 @@ class Relay:
     async def step(self) -> None:
         """One tick: send what is ready, collect what is due."""
         while parked := await self._store.take_parked(self._owner, self._max, self._lease_ms):
-            await self._send(parked)
+            if not await self._send(parked):
+                break  # the provider is away: the rest waits for the next tick too
         for sent in await self._store.due(self._owner, 16, self._lease_ms):
             await self._collect(sent)
 
-    async def _send(self, parked: list[Parked]) -> None:
+    async def _send(self, parked: list[Parked]) -> bool:
+        """Send one group; False when sending failed in a way that may pass."""
         deployment = parked[0].deployment
         try:
             batch_id = await self._api.send(deployment, parked)
@@ -101,11 +108,12 @@ class Relay:
                 logger.warning("batch relay: sending %d items to %s failed, will retry: %s",
                                len(parked), deployment, exc.message)  # fmt: skip
                 await self._store.release(parked, self._owner)
+                return False
             else:
                 logger.warning("batch relay: %s refused %d items, they run live: %s",
                                deployment, len(parked), exc.message)  # fmt: skip
                 await self._store.unpark(parked, self._owner)
-            return
+            return True
         try:
             await self._store.sent(parked, self._owner, batch_id, deployment, self._poll_ms)
         except Exception:
@@ -114,8 +122,9 @@ class Relay:
             logger.exception("batch relay: provider batch %s on %s (%d items of job %s) was "
                              "not recorded; cancel it at the provider", batch_id, deployment,
                              len(parked), parked[0].item.job.id)  # fmt: skip
-            return
+            return False
         self.sent += len(parked)
+        return True
 
     async def _collect(self, sent: SentBatch) -> None:
         cancel = sent.job.cancel_ms is not None and not sent.cancel_sent
