@@ -51,7 +51,8 @@ class DeploymentConfig(_Frozen):
     # OpenAI-compatible servers know only ``max_tokens``.
     max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens"
     # Batch jobs' items this deployment answers go through the provider's own batch API, at
-    # its batch price (Anthropic's Message Batches: half the price); docs/batches.md.
+    # its batch price (Anthropic's Message Batches, OpenAI's Batch API: half the price);
+    # docs/batches.md.
     batch_api: bool = False
 
 

@@ -1,14 +1,15 @@
 """Batch jobs through the provider's own batch API (``batch_api: true`` on a deployment): the
-items a deployment would answer go to the fake Anthropic upstream's Message Batches API in one
-provider batch and come back priced at batch rates; what the provider cannot answer runs live;
-cancel reaches the provider's batch; on both stores, through both SDKs."""
+items a deployment would answer go to the fake upstream's batch API (Anthropic's Message
+Batches, OpenAI's Files and Batch APIs) in one provider batch and come back priced at batch
+rates; what the provider cannot answer runs live; cancel reaches the provider's batch; on both
+stores, through both SDKs."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
-import anthropic
 import httpx
 import pytest
 
@@ -28,6 +29,7 @@ def relay_gateway(
     make_gateway: Callable[..., str],
     anthropic_upstream: FakeUpstream,
     openai_upstream: FakeUpstream,
+    openai_batch_api: bool = False,
     **overrides: Any,
 ) -> str:
     deployments = [
@@ -35,7 +37,8 @@ def relay_gateway(
          "base_url": anthropic_upstream.url, "api_key": "sk-ant-upstream-secret",
          "batch_api": True},
         {"name": "openai-a", "model": "gpt-5.4", "provider": "openai",
-         "base_url": openai_upstream.url + "/v1", "api_key": "sk-openai-upstream-secret"},
+         "base_url": openai_upstream.url + "/v1", "api_key": "sk-openai-upstream-secret",
+         "batch_api": openai_batch_api},
     ]  # fmt: skip
     batch = {"poll_seconds": 0.05, "upstream_poll_seconds": 0.1, **overrides.pop("batch", {})}
     return make_gateway(deployments=deployments, batch=batch, **overrides)
@@ -145,7 +148,7 @@ def test_cancel_reaches_the_provider_batch(
     batch = sdk.messages.batches.create(
         requests=[request(f"r{i}", "claude-haiku-4-5", str(i)) for i in range(3)]
     )
-    while not anthropic_upstream.message_batches:  # sent to the provider
+    while not anthropic_upstream.batches:  # sent to the provider
         assert sdk.messages.batches.retrieve(batch.id).processing_status == "in_progress"
     sdk.messages.batches.cancel(batch.id)
     done = wait_ended(sdk, batch.id)
@@ -176,13 +179,54 @@ def test_an_openai_batch_is_answered_by_the_anthropic_batch_api_in_openai_format
     assert "POST /v1/messages" not in paths(anthropic_upstream)
 
 
+def test_an_openai_deployment_sends_items_through_the_openai_batch_api(
+    make_gateway: Callable[..., str],
+    anthropic_upstream: FakeUpstream,
+    openai_upstream: FakeUpstream,
+    database_url: str | None,
+) -> None:
+    gateway = relay_gateway(
+        make_gateway, anthropic_upstream, openai_upstream, database_url=database_url,
+        openai_batch_api=True,
+    )  # fmt: skip
+    openai_upstream.default = Reply(usage=USAGE)
+    openai_upstream.script(
+        Reply(usage=USAGE), Fail(400, "bad parameter"), Fail(500, "server melted")
+    )  # then the live retry of the third: the default reply
+    sdk = client(gateway)
+    batch = sdk.messages.batches.create(  # an Anthropic-format job, answered by OpenAI
+        requests=[request(f"g{i}", "gpt-5.4", f"w{i}") for i in range(3)]
+    )
+    done = wait_ended(sdk, batch.id)
+    assert (done.request_counts.succeeded, done.request_counts.errored) == (2, 1), done
+
+    sent = paths(openai_upstream)
+    assert sent[:2] == ["POST /v1/files", "POST /v1/batches"]
+    assert sent.count("POST /v1/chat/completions") == 1  # the server error, run live
+    uploaded = openai_upstream.requests[0]
+    assert uploaded.header("authorization") == "Bearer sk-openai-upstream-secret"
+    [content] = list(openai_upstream.files.values())[:1]
+    first = json.loads(content.splitlines()[0])
+    assert (first["custom_id"], first["url"]) == ("item-0", "/v1/chat/completions")
+    assert first["body"]["model"] == "gpt-5.4" and first["body"]["max_completion_tokens"] == 50
+
+    results = {r.custom_id: r.result for r in sdk.messages.batches.results(batch.id)}
+    assert results["g0"].message.content[0].text == "echo: w0"  # type: ignore[union-attr]
+    assert results["g2"].message.content[0].text == "echo: w2"  # type: ignore[union-attr]
+    assert results["g1"].error.error.type == "invalid_request_error"  # type: ignore[union-attr]
+    assert "bad parameter" in results["g1"].error.error.message  # type: ignore[union-attr]
+
+    gpt = next(row for row in report(gateway)["by_model"] if row["model"] == "gpt-5.4")
+    # g0 at the batch table ($1 / $4 per million), g2 live ($2 / $8), g1's 400 unbilled
+    assert gpt["cost_usd"] == pytest.approx((1000 * 1 + 10 * 4 + 1000 * 2 + 10 * 8) * 1e-6)
+
+
 def test_batch_api_is_refused_where_it_cannot_work(
-    make_gateway: Callable[..., str], openai_upstream: FakeUpstream
+    make_gateway: Callable[..., str], anthropic_upstream: FakeUpstream
 ) -> None:
     from tiergate.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"deployments\[0\]\.batch_api"):
-        make_gateway(deployments=[{"name": "o", "model": "gpt-5.4", "provider": "openai",
-                                   "base_url": openai_upstream.url + "/v1", "api_key": "k",
-                                   "batch_api": True}])  # fmt: skip
-    assert anthropic is not None
+        make_gateway(deployments=[{"name": "b", "model": "claude-haiku-4-5",
+                                   "provider": "anthropic", "base_url": anthropic_upstream.url,
+                                   "byok": True, "batch_api": True}])  # fmt: skip

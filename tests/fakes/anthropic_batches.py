@@ -38,7 +38,7 @@ async def handle(upstream: Any, request: RecordedRequest, send: Send) -> None:
     if request.method == "POST" and not tail:
         await _create(upstream, request, send)
         return
-    batch = upstream.message_batches.get(batch_id)
+    batch = upstream.batches.get(batch_id)
     if batch is None:
         await send_json(send, 404, error_body("not_found_error", f"no batch {batch_id}"))
     elif request.method == "GET" and not action:
@@ -84,7 +84,7 @@ async def _create(upstream: Any, request: RecordedRequest, send: Send) -> None:
         return
     batch_id = new_id("msgbatch_")
     host = request.header("host") or "127.0.0.1"
-    upstream.message_batches[batch_id] = {
+    upstream.batches[batch_id] = {
         "id": batch_id,
         "requests": requests,
         "looks": 0,
@@ -94,7 +94,7 @@ async def _create(upstream: Any, request: RecordedRequest, send: Send) -> None:
         "results": [],
         "results_url": f"http://{host}{_PREFIX}/{batch_id}/results",
     }
-    await send_json(send, 200, _shown(upstream.message_batches[batch_id]))
+    await send_json(send, 200, _shown(upstream.batches[batch_id]))
 
 
 def _end(upstream: Any, batch: dict[str, Any]) -> None:

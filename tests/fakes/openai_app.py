@@ -2,7 +2,8 @@
 
 Endpoints: ``POST /v1/chat/completions`` (JSON, or ``chat.completion.chunk`` SSE ending in
 ``data: [DONE]``, with a final ``choices: []`` usage chunk when
-``stream_options.include_usage``), ``GET /v1/models``. Auth: ``Authorization: Bearer <key>``
+``stream_options.include_usage``), ``GET /v1/models``, and the Files and Batch APIs
+(``openai_batches.py``). Auth: ``Authorization: Bearer <key>``
 (401 ``invalid_api_key`` otherwise). Thinking, which Chat Completions has no field for, is sent
 as DeepSeek's ``reasoning_content`` (what OpenAI-compatible reasoning models use).
 """
@@ -49,6 +50,12 @@ def error_body(
 
 async def handle(upstream: Any, request: RecordedRequest, send: Send) -> None:
     route = (request.method, request.path)
+    if request.path.startswith(("/v1/files", "/v1/batches")):
+        from tests.fakes import openai_batches
+
+        if not await _auth_failed(upstream, request, send):
+            await openai_batches.handle(upstream, request, send)
+        return
     if route not in (("POST", "/v1/chat/completions"), ("GET", "/v1/models")):
         await send_json(
             send,
@@ -56,20 +63,7 @@ async def handle(upstream: Any, request: RecordedRequest, send: Send) -> None:
             error_body(f"Invalid URL ({request.method} {request.path})", "invalid_request_error"),
         )
         return
-    auth = request.header("authorization") or ""
-    key = auth[7:] if auth.lower().startswith("bearer ") else ""
-    if not key or (upstream.api_key is not None and key != upstream.api_key):
-        shown = f"{key[:3]}***" if key else "none"
-        await send_json(
-            send,
-            401,
-            error_body(
-                f"Incorrect API key provided: {shown}. You can find your API key at "
-                "https://platform.openai.com/account/api-keys.",
-                "invalid_request_error",
-                "invalid_api_key",
-            ),
-        )
+    if await _auth_failed(upstream, request, send):
         return
     if request.method == "GET":
         await send_json(
@@ -96,6 +90,25 @@ async def handle(upstream: Any, request: RecordedRequest, send: Send) -> None:
         await send_fail(send, step)
         return
     await send_reply(send, request.json, step)
+
+
+async def _auth_failed(upstream: Any, request: RecordedRequest, send: Send) -> bool:
+    auth = request.header("authorization") or ""
+    key = auth[7:] if auth.lower().startswith("bearer ") else ""
+    if key and (upstream.api_key is None or key == upstream.api_key):
+        return False
+    shown = f"{key[:3]}***" if key else "none"
+    await send_json(
+        send,
+        401,
+        error_body(
+            f"Incorrect API key provided: {shown}. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            "invalid_request_error",
+            "invalid_api_key",
+        ),
+    )
+    return True
 
 
 async def send_fail(send: Send, fail: Fail) -> None:
@@ -160,7 +173,11 @@ def token_logprobs(pieces: list[str], top: int) -> list[dict[str, Any]]:
     return out
 
 
-async def send_reply(send: Send, body: dict[str, Any], reply: Reply) -> None:
+def _parts(
+    body: dict[str, Any], reply: Reply
+) -> tuple[str | None, FakeUsage, str, list[dict[str, Any]], dict[str, Any]]:
+    """What a reply says, whichever way it is sent: text, usage, finish reason, tool calls and
+    the fields every chunk or completion carries."""
     text = reply.text
     if text is None and not reply.tool_calls and reply.thinking is None:
         text = f"echo: {last_user_text(body)}"
@@ -185,40 +202,52 @@ async def send_reply(send: Send, body: dict[str, Any], reply: Reply) -> None:
         "service_tier": "default",
         "system_fingerprint": FINGERPRINT,
     }
-    headers = {"x-request-id": new_id("req_"), **reply.headers}
+    return text, usage, finish, calls, base
+
+
+def completion_for(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    """The ``chat.completion`` a non-streamed request gets for a scripted reply."""
+    text, usage, finish, calls, base = _parts(body, reply)
     top = body.get("top_logprobs") or 0
-    logprobs = body.get("logprobs") is True
-    if not body.get("stream"):
-        message: dict[str, Any] = {
-            "role": "assistant",
-            "content": text,
-            "refusal": None,
-            "annotations": [],
-        }
-        if calls:
-            message["tool_calls"] = calls
-        if reply.thinking is not None:
-            message["reasoning_content"] = reply.thinking
-        completion = {
-            **base,
-            "object": "chat.completion",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": message,
-                    "logprobs": {
-                        "content": token_logprobs(text_pieces(text or ""), top),
-                        "refusal": None,
-                    }
-                    if logprobs
-                    else None,
-                    "finish_reason": finish,
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": text,
+        "refusal": None,
+        "annotations": [],
+    }
+    if calls:
+        message["tool_calls"] = calls
+    if reply.thinking is not None:
+        message["reasoning_content"] = reply.thinking
+    return {
+        **base,
+        "object": "chat.completion",
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": {
+                    "content": token_logprobs(text_pieces(text or ""), top),
+                    "refusal": None,
                 }
-            ],
-            "usage": usage_json(usage),
-        }
+                if body.get("logprobs") is True
+                else None,
+                "finish_reason": finish,
+            }
+        ],
+        "usage": usage_json(usage),
+    }
+
+
+async def send_reply(send: Send, body: dict[str, Any], reply: Reply) -> None:
+    headers = {"x-request-id": new_id("req_"), **reply.headers}
+    if not body.get("stream"):
+        completion = completion_for(body, reply)
         await send_json(send, 200, completion, headers=headers, die=reply.die_after is not None)
         return
+    text, usage, finish, calls, base = _parts(body, reply)
+    top = body.get("top_logprobs") or 0
+    logprobs = body.get("logprobs") is True
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     frames = stream_frames(
         base, text, reply, calls, finish, usage, include_usage, top if logprobs else None

@@ -62,9 +62,10 @@ class FakeUpstream:
         self.models: list[str] = list(self._initial[1])
         # What to do when the script is empty; None means echo (``Reply()``).
         self.default: Step | None = None
-        # Anthropic's Message Batches (``anthropic_batches.py``): batches by id, and how many
-        # times a batch is retrieved as in_progress before it ends.
-        self.message_batches: dict[str, dict[str, Any]] = {}
+        # Batch APIs (``anthropic_batches.py``, ``openai_batches.py``): batches and uploaded
+        # files by id, and how many times a batch is retrieved unfinished before it ends.
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, bytes] = {}
         self.batch_looks_before_end = 1
         self._script: deque[Step] = deque()
         self._requests: list[RecordedRequest] = []
@@ -112,7 +113,8 @@ class FakeUpstream:
         self.api_key, models = self._initial
         self.models = list(models)
         self.default = None
-        self.message_batches.clear()
+        self.batches.clear()
+        self.files.clear()
         self.batch_looks_before_end = 1
 
     # --- what the gateway sent -----------------------------------------------------------

@@ -8,6 +8,7 @@ injected, pooled ``UpstreamSession``, which also maps transport failures to ``Pr
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 
@@ -42,6 +43,16 @@ def _first_frame_apart(chunk: bytes) -> tuple[bytes, ...]:
     the client before the rest of the read (often the whole answer) is decoded."""
     cut = chunk.find(b"\n\n") + 2
     return (chunk[:cut], chunk[cut:]) if 1 < cut < len(chunk) else (chunk,)
+
+
+def upstream_payload(
+    wire: WireFormat, request: ChatRequest, deployment: Deployment
+) -> dict[str, Any]:
+    """The request as ``deployment``'s API takes it (live, or in a provider batch)."""
+    payload = wire.encode_request(request, deployment.upstream_model)
+    if deployment.max_tokens_field == "max_tokens" and "max_completion_tokens" in payload:
+        payload["max_tokens"] = payload.pop("max_completion_tokens")  # an older server
+    return payload
 
 
 class HTTPProvider:
@@ -86,10 +97,7 @@ class HTTPProvider:
             )
         if options.forward_headers:
             headers.update(options.forward_headers)
-        payload = self._wire.encode_request(request, deployment.upstream_model)
-        if deployment.max_tokens_field == "max_tokens" and "max_completion_tokens" in payload:
-            payload["max_tokens"] = payload.pop("max_completion_tokens")  # an older server
-        return url, headers, orjson.dumps(payload)
+        return url, headers, orjson.dumps(upstream_payload(self._wire, request, deployment))
 
     async def complete(
         self, request: ChatRequest, deployment: Deployment, options: CallOptions

@@ -1,61 +1,29 @@
-"""Anthropic's Message Batches API, the upstream side: create, retrieve, cancel, results.
-
-Batch jobs' items whose deployment has ``batch_api`` are sent here in bulk instead of one
-``/v1/messages`` call each (``tiergate/batch/relay.py``): the provider answers within 24 hours
-at half the price. Requests and answers are the Messages API's own JSON, so the Anthropic wire
-format encodes the one and decodes the other; this module only moves them.
-"""
+"""Anthropic's Message Batches API (``ProviderBatches``): one POST with every request, a
+status to poll, and the results as JSON Lines at the batch's ``results_url``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from tiergate.errors import ProviderError
 from tiergate.providers.base import Deployment
-from tiergate.providers.transport import (
-    TRANSPORT_ERRORS,
-    USER_AGENT,
-    UpstreamSession,
-    as_provider_error,
+from tiergate.providers.batch_api import (
+    BatchLine,
+    UpstreamBatch,
+    batch_id_of,
+    json_lines,
+    json_of,
+    read_body,
 )
+from tiergate.providers.transport import USER_AGENT, UpstreamSession
 from tiergate.wire.anthropic import FORMAT as ANTHROPIC
 
-__all__ = ["MessageBatchesAPI", "UpstreamBatch"]
+__all__ = ["MessageBatchesAPI"]
 
 _PATH = "/v1/messages/batches"
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamBatch:
-    id: str
-    processing_status: str  # in_progress | canceling | ended
-    results_url: str | None
-
-
-def _batch(body: Any, provider: str) -> UpstreamBatch:
-    if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-        raise ProviderError(
-            f"upstream {provider} answered a batch call without a batch", status=502,
-            provider=provider,
-        )  # fmt: skip
-    url = body.get("results_url")
-    return UpstreamBatch(
-        body["id"], str(body.get("processing_status")), url if isinstance(url, str) else None
-    )
-
-
-def _json(content: bytes, deployment: Deployment) -> Any:
-    try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError as exc:
-        raise ProviderError(
-            f"upstream {deployment.name} sent a body that is not JSON", status=502,
-            provider=deployment.name,
-        ) from exc  # fmt: skip
+_KINDS = ("succeeded", "errored", "canceled", "expired")
 
 
 class MessageBatchesAPI:
@@ -76,57 +44,61 @@ class MessageBatchesAPI:
     async def create(
         self, deployment: Deployment, requests: Sequence[tuple[str, dict[str, Any]]]
     ) -> UpstreamBatch:
-        """Send ``requests`` ((custom_id, Messages API params)) as one provider batch."""
         body = orjson.dumps(
             {"requests": [{"custom_id": cid, "params": params} for cid, params in requests]}
         )
-        return _batch(await self._post(deployment, self._url(deployment), body), deployment.name)
+        return self._batch(await self._call("POST", deployment, self._url(deployment), body),
+                           deployment)  # fmt: skip
 
     async def retrieve(self, deployment: Deployment, batch_id: str) -> UpstreamBatch:
         url = self._url(deployment, f"/{batch_id}")
-        return _batch(_json(await self._get(deployment, url), deployment), deployment.name)
+        return self._batch(await self._call("GET", deployment, url), deployment)
 
-    async def cancel(self, deployment: Deployment, batch_id: str) -> UpstreamBatch:
-        url = self._url(deployment, f"/{batch_id}/cancel")
-        return _batch(await self._post(deployment, url, b""), deployment.name)
+    async def cancel(self, deployment: Deployment, batch_id: str) -> None:
+        await self._call("POST", deployment, self._url(deployment, f"/{batch_id}/cancel"), b"")
 
-    async def results(self, deployment: Deployment, results_url: str) -> list[dict[str, Any]]:
-        """The ended batch's result lines (JSON Lines: ``custom_id`` and ``result``)."""
-        content = await self._get(deployment, results_url)
-        lines = []
-        for line in content.splitlines():
-            if line.strip():
-                try:
-                    lines.append(orjson.loads(line))
-                except orjson.JSONDecodeError as exc:
-                    raise ProviderError(
-                        f"upstream {deployment.name} sent a batch result that is not JSON",
-                        status=502, provider=deployment.name,
-                    ) from exc  # fmt: skip
+    async def results(self, deployment: Deployment, batch: UpstreamBatch) -> list[BatchLine]:
+        lines: list[BatchLine] = []
+        for url in batch.results:
+            content = await self._raw("GET", deployment, url)
+            for entry in json_lines(content, deployment):
+                result = entry.get("result")
+                kind = result.get("type") if isinstance(result, dict) else None
+                if kind not in _KINDS or not isinstance(result, dict):
+                    continue
+                lines.append(_line(str(entry.get("custom_id")), kind, result))
         return lines
 
-    async def _post(self, deployment: Deployment, url: str, body: bytes) -> Any:
-        response = await self._session.post(
-            url, self._headers(deployment), body, deployment.timeout, deployment.name
-        )
-        return _json(await self._read(response, deployment), deployment)
-
-    async def _get(self, deployment: Deployment, url: str) -> bytes:
-        response = await self._session.get(
-            url, self._headers(deployment), deployment.timeout, deployment.name
-        )
-        return await self._read(response, deployment)
-
     @staticmethod
-    async def _read(response: Any, deployment: Deployment) -> bytes:
-        try:
-            content: bytes = await response.read()
-        except TRANSPORT_ERRORS as exc:
-            raise as_provider_error(exc, deployment.name) from exc
-        finally:
-            response.release()
-        if response.status >= 400:
-            raise ANTHROPIC.decode_error(
-                response.status, response.headers, content, deployment.name
-            )
-        return content
+    def _batch(body: Any, deployment: Deployment) -> UpstreamBatch:
+        batch_id = batch_id_of(body, deployment)
+        url = body.get("results_url")
+        ended = body.get("processing_status") == "ended"
+        return UpstreamBatch(batch_id, ended, (url,) if ended and isinstance(url, str) else ())
+
+    async def _call(
+        self, method: str, deployment: Deployment, url: str, body: bytes | None = None
+    ) -> Any:
+        return json_of(await self._raw(method, deployment, url, body), deployment)
+
+    async def _raw(
+        self, method: str, deployment: Deployment, url: str, body: bytes | None = None
+    ) -> bytes:
+        response = await self._session.request(
+            method, url, self._headers(deployment), body, deployment.timeout, deployment.name
+        )
+        return await read_body(response, deployment, ANTHROPIC)
+
+
+def _line(custom_id: str, kind: str, result: dict[str, Any]) -> BatchLine:
+    if kind == "succeeded":
+        return BatchLine(custom_id, "succeeded", result.get("message"))
+    if kind == "errored":
+        error = result.get("error")
+        inner = error.get("error") if isinstance(error, dict) else None
+        error_type = inner.get("type") if isinstance(inner, dict) else None
+        # Only a request's own fault is its result; the provider's (overloaded, api_error)
+        # is worth a live try.
+        final = error_type == "invalid_request_error"
+        return BatchLine(custom_id, "errored", error, 400 if final else 500, final)
+    return BatchLine(custom_id, "canceled" if kind == "canceled" else "expired")

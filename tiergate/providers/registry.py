@@ -35,10 +35,11 @@ def build_deployments(
                 f"{where}: deployment {config.name!r} has no api_key; set api_key: ${{ENV_VAR}} "
                 "in the config file, or byok: true to forward each caller's own key"
             )
-        if config.batch_api and (config.provider != "anthropic" or config.byok):
+        if config.batch_api and (config.provider == "local" or config.byok):
             raise ConfigError(
-                f"{where}.batch_api: deployment {config.name!r}: only Anthropic deployments "
-                "with their own api_key can send batch jobs through the provider's batch API"
+                f"{where}.batch_api: deployment {config.name!r}: only Anthropic and OpenAI "
+                "deployments with their own api_key can send batch jobs through the "
+                "provider's batch API"
             )
         deployment = Deployment(
             name=config.name,

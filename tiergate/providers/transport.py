@@ -155,14 +155,20 @@ class UpstreamSession:
         except TRANSPORT_ERRORS as exc:
             raise as_provider_error(exc, provider) from exc
 
-    async def get(
-        self, url: str, headers: dict[str, str], timeout: float, provider: str
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        data: bytes | aiohttp.FormData | None,
+        timeout: float,
+        provider: str,
     ) -> aiohttp.ClientResponse:
-        """GET ``url`` (off the request path: provider batch status and results); the caller
-        reads the response under ``transport_errors`` and must ``release()`` it."""
+        """Any other call (off the request path: providers' batch APIs); the caller reads the
+        response under ``transport_errors`` and must ``release()`` it."""
         try:
-            return await self._client().get(
-                url, headers=headers, timeout=self._timeout(timeout, False)
+            return await self._client().request(
+                method, url, data=data, headers=headers, timeout=self._timeout(timeout, False)
             )
         except TRANSPORT_ERRORS as exc:
             raise as_provider_error(exc, provider) from exc

@@ -1,5 +1,6 @@
-"""Batch items through Anthropic's Message Batches API: which items go, and how the provider's
-answers come back as results and request-log rows, priced at batch rates (half price).
+"""Batch items through the providers' own batch APIs (Anthropic's Message Batches, OpenAI's
+Batch API): which items go, and how the provider's answers come back as results and
+request-log rows, priced at batch rates (half price).
 
 An item goes to the provider's batch API when its plan is a single model with no validators
 and no shadow, the deployment that would answer it first has ``batch_api``, and its key has
@@ -26,7 +27,10 @@ from tiergate.cost.caching import apply_cache_breakpoints
 from tiergate.errors import GatewayError, ProviderError
 from tiergate.executor import Attempt, Outcome
 from tiergate.providers.base import Deployment
+from tiergate.providers.batch_api import BatchLine, ProviderBatches
+from tiergate.providers.http import upstream_payload
 from tiergate.providers.message_batches import MessageBatchesAPI
+from tiergate.providers.openai_batches import OpenAIBatchesAPI
 from tiergate.routing.plan import Plan, Tier
 from tiergate.server.auth import Principal
 from tiergate.server.chat import decode
@@ -36,12 +40,13 @@ from tiergate.store.batch_states import CANCELED, ERRORED, EXPIRED, SUCCEEDED
 from tiergate.types import ChatRequest
 from tiergate.wire.anthropic import FORMAT as ANTHROPIC
 from tiergate.wire.format import WireFormat
+from tiergate.wire.openai import FORMAT as OPENAI
 
 if TYPE_CHECKING:
     from tiergate.batch.jobs import Item
     from tiergate.server.gateway import Gateway
 
-__all__ = ["MessageBatchRelay", "relay_target", "upstream_request"]
+__all__ = ["ProviderBatchRelay", "relay_target", "upstream_request"]
 
 logger = logging.getLogger("tiergate")
 
@@ -68,16 +73,19 @@ def upstream_request(
     model = plan.tiers[0].model
     if auto_cache and model.provider == "anthropic":
         request = apply_cache_breakpoints(request, model)
-    params = ANTHROPIC.encode_request(request, deployment.upstream_model)
+    params = upstream_payload(_WIRES[deployment.provider], request, deployment)
     return orjson.dumps({"route": plan.policy, "reason": plan.reason, "params": params}).decode()
+
+
+_WIRES: dict[str, WireFormat] = {"anthropic": ANTHROPIC, "openai": OPENAI}
 
 
 def _custom_id(n: int) -> str:
     return f"item-{n}"  # the provider allows [a-zA-Z0-9_-]{1,64}
 
 
-class MessageBatchRelay:
-    """The ``BatchAPI`` (``batch/relay.py``) for Anthropic-format deployments."""
+class ProviderBatchRelay:
+    """The ``BatchAPI`` (``batch/relay.py``): each deployment's provider batch API."""
 
     def __init__(
         self,
@@ -90,7 +98,11 @@ class MessageBatchRelay:
         self._store = store
         self._formats = formats
         self._on_finish = on_finish
-        self._api = MessageBatchesAPI(gateway.providers.session)
+        session = gateway.providers.session
+        self._apis: dict[str, ProviderBatches] = {
+            "anthropic": MessageBatchesAPI(session),
+            "openai": OpenAIBatchesAPI(session),
+        }
 
     def _deployment(self, name: str) -> Deployment | None:
         for deployments in self._gateway.deployments.values():
@@ -107,12 +119,12 @@ class MessageBatchRelay:
                 provider=deployment, retryable=False,
             )  # fmt: skip
         requests = [(_custom_id(p.item.n), orjson.loads(p.upstream)["params"]) for p in parked]
-        return (await self._api.create(target, requests)).id
+        return (await self._apis[target.provider].create(target, requests)).id
 
     async def cancel(self, sent: SentBatch) -> None:
         target = self._deployment(sent.deployment)
         if target is not None:
-            await self._api.cancel(target, sent.id)
+            await self._apis[target.provider].cancel(target, sent.id)
 
     async def collect(self, sent: SentBatch) -> bool:
         target = self._deployment(sent.deployment)
@@ -120,21 +132,17 @@ class MessageBatchRelay:
             for parked in await self._store.waiting(sent):
                 await self._store.to_live(sent, parked.item.n)
             return True
-        batch = await self._api.retrieve(target, sent.id)
-        if batch.processing_status != "ended":
+        api = self._apis[target.provider]
+        batch = await api.retrieve(target, sent.id)
+        if not batch.ended:
             return False
-        if batch.results_url is None:
-            raise ProviderError(
-                f"upstream {target.name} ended batch {sent.id} without results",
-                status=502, provider=target.name,
-            )  # fmt: skip
-        lines = await self._api.results(target, batch.results_url)
+        lines = await api.results(target, batch)
         waiting = {_custom_id(p.item.n): p for p in await self._store.waiting(sent)}
         principal = await self._principal(sent.job)
         for line in lines:
-            found = waiting.pop(key) if (key := str(line.get("custom_id"))) in waiting else None
+            found = waiting.pop(line.custom_id) if line.custom_id in waiting else None
             if found is not None:
-                await self._one(sent, found, line.get("result"), target, principal)
+                await self._one(sent, found, line, target, principal)
         for parked in waiting.values():  # the provider gave no line for it
             await self._unanswered(sent, parked, None)
         return True
@@ -150,17 +158,16 @@ class MessageBatchRelay:
         self,
         sent: SentBatch,
         parked: Parked,
-        result: Any,
+        line: BatchLine,
         deployment: Deployment,
         principal: Principal,
     ) -> None:
-        kind = result.get("type") if isinstance(result, dict) else None
-        if kind == "succeeded":
-            await self._succeeded(sent, parked, result.get("message"), deployment, principal)
-        elif kind == "errored" and _error_type(result.get("error")) == "invalid_request_error":
-            await self._invalid(sent, parked, result["error"], deployment, principal)
+        if line.kind == "succeeded":
+            await self._succeeded(sent, parked, line.body, deployment, principal)
+        elif line.kind == "errored" and line.final:
+            await self._invalid(sent, parked, line, deployment, principal)
         else:
-            await self._unanswered(sent, parked, kind)
+            await self._unanswered(sent, parked, line.kind)
 
     async def _unanswered(self, sent: SentBatch, parked: Parked, kind: str | None) -> None:
         """No answer from the provider: the item's end if its job has ended that way (it was
@@ -201,7 +208,7 @@ class MessageBatchRelay:
     ) -> None:
         try:
             trace, wire, request, attempt = self._trace(sent, parked, deployment, principal)
-            response = ANTHROPIC.decode_response(message)
+            response = _WIRES[deployment.provider].decode_response(message)
         except GatewayError:  # not an answer we can read: run it live instead
             logger.exception("batch %s item %d: unreadable answer in provider batch %s",
                              sent.job.id, parked.item.n, sent.id)  # fmt: skip
@@ -218,23 +225,19 @@ class MessageBatchRelay:
         self,
         sent: SentBatch,
         parked: Parked,
-        error: Any,
+        line: BatchLine,
         deployment: Deployment,
         principal: Principal,
     ) -> None:
         trace, wire, _, attempt = self._trace(sent, parked, deployment, principal)
-        failure = ANTHROPIC.decode_error(400, {}, orjson.dumps(error), deployment.name)
-        attempt.outcome, attempt.status, attempt.error = "provider_error", 400, failure.message
+        failure = _WIRES[deployment.provider].decode_error(
+            line.status, {}, orjson.dumps(line.body), deployment.name
+        )
+        attempt.outcome, attempt.status = "provider_error", line.status
+        attempt.error = failure.message
         status, _, body = wire.encode_error(failure)
         stored = await self._store.answer(
             sent, parked.item.n, ERRORED, status, body.decode(), trace.request_id
         )
         if stored:
             trace.finish(self._gateway.accountant, status=status, error=failure)
-
-
-def _error_type(error: Any) -> str | None:
-    """The error type of an errored result line (``{"type": "error", "error": {...}}``)."""
-    inner = error.get("error") if isinstance(error, dict) else None
-    kind = inner.get("type") if isinstance(inner, dict) else None
-    return kind if isinstance(kind, str) else None

@@ -34,7 +34,7 @@ from tiergate.errors import (
 )
 from tiergate.providers.base import CallOptions
 from tiergate.server.auth import ADMIN, OPEN, Principal, usable_key
-from tiergate.server.batch_relay import MessageBatchRelay, relay_target, upstream_request
+from tiergate.server.batch_relay import ProviderBatchRelay, relay_target, upstream_request
 from tiergate.server.chat import admit, complete, decode
 from tiergate.server.record import RequestTrace
 from tiergate.server.request_id import new_request_id
@@ -80,7 +80,7 @@ class Batches:
         sends = any(d.batch_api for ds in gateway.deployments.values() for d in ds)
         self.relay = Relay(
             relayed,
-            MessageBatchRelay(gateway, relayed, _FORMATS, on_finish),
+            ProviderBatchRelay(gateway, relayed, _FORMATS, on_finish),
             owner=self.runner.owner,
             # Without a batch_api deployment there is nothing to send, only provider batches
             # of an earlier config to bring home: look rarely.

@@ -1,0 +1,105 @@
+"""Providers' own batch APIs, the upstream side, behind one small protocol.
+
+Batch jobs' items whose deployment has ``batch_api`` are sent to the provider in bulk
+(``tiergate/batch/relay.py``) instead of one call each: the provider answers within 24 hours
+at its batch price. Each provider's API (Anthropic's Message Batches:
+``message_batches.py``; OpenAI's Files and Batch APIs: ``openai_batches.py``) is mapped to
+these few calls and to one shape of result line, so the relay and the server know no
+provider's batch format. Requests and answers stay in the provider's own JSON: its wire format
+encodes the one and decodes the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import orjson
+
+from tiergate.errors import ProviderError
+from tiergate.providers.base import Deployment
+from tiergate.providers.transport import TRANSPORT_ERRORS, as_provider_error
+from tiergate.wire.format import WireFormat
+
+__all__ = ["BatchLine", "ProviderBatches", "UpstreamBatch", "json_of", "read_body"]
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamBatch:
+    """A provider batch as last seen: whether it has ended, and where its results are (the
+    provider's own locators: Anthropic's results URL, OpenAI's output and error file ids)."""
+
+    id: str
+    ended: bool
+    results: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLine:
+    """One request's outcome in a provider batch.
+
+    ``succeeded``: ``body`` is the answer (the provider's response JSON). ``errored``:
+    ``status`` and ``body`` are the error as the live API would have answered it, and
+    ``final`` says whether it is the request's own fault (an invalid request: its result) or
+    the provider's (overloaded, internal: worth running live). ``canceled`` / ``expired``:
+    the provider did not run it."""
+
+    custom_id: str
+    kind: Literal["succeeded", "errored", "canceled", "expired"]
+    body: Any = None
+    status: int = 200
+    final: bool = False
+
+
+class ProviderBatches(Protocol):
+    async def create(
+        self, deployment: Deployment, requests: Sequence[tuple[str, dict[str, Any]]]
+    ) -> UpstreamBatch:
+        """Send ``requests`` ((custom_id, the live API's request JSON)) as one batch."""
+        ...
+
+    async def retrieve(self, deployment: Deployment, batch_id: str) -> UpstreamBatch: ...
+
+    async def cancel(self, deployment: Deployment, batch_id: str) -> None: ...
+
+    async def results(self, deployment: Deployment, batch: UpstreamBatch) -> list[BatchLine]:
+        """An ended batch's outcomes (requests it has no line for are left out)."""
+        ...
+
+
+async def read_body(response: Any, deployment: Deployment, wire: WireFormat) -> bytes:
+    """A batch call's response body, released; an HTTP error as ``wire`` maps it."""
+    try:
+        content: bytes = await response.read()
+    except TRANSPORT_ERRORS as exc:
+        raise as_provider_error(exc, deployment.name) from exc
+    finally:
+        response.release()
+    if response.status >= 400:
+        raise wire.decode_error(response.status, response.headers, content, deployment.name)
+    return content
+
+
+def json_of(content: bytes, deployment: Deployment) -> Any:
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        raise ProviderError(
+            f"upstream {deployment.name} sent a body that is not JSON", status=502,
+            provider=deployment.name,
+        ) from exc  # fmt: skip
+
+
+def json_lines(content: bytes, deployment: Deployment) -> list[Mapping[str, Any]]:
+    """JSON Lines (a results file), blank lines skipped."""
+    return [json_of(line, deployment) for line in content.splitlines() if line.strip()]
+
+
+def batch_id_of(body: Any, deployment: Deployment) -> str:
+    if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+        raise ProviderError(
+            f"upstream {deployment.name} answered a batch call without a batch", status=502,
+            provider=deployment.name,
+        )  # fmt: skip
+    return str(body["id"])
