@@ -104,16 +104,15 @@ class Relay:
         try:
             batch_id = await self._api.send(deployment, parked)
         except ProviderError as exc:
-            if exc.retryable:
-                logger.warning("batch relay: sending %d items to %s failed, will retry: %s",
-                               len(parked), deployment, exc.message)  # fmt: skip
-                await self._store.release(parked, self._owner)
-                return False
-            else:
+            if not exc.retryable:
                 logger.warning("batch relay: %s refused %d items, they run live: %s",
                                deployment, len(parked), exc.message)  # fmt: skip
                 await self._store.unpark(parked, self._owner)
-            return True
+                return True
+            logger.warning("batch relay: sending %d items to %s failed, will retry: %s",
+                           len(parked), deployment, exc.message)  # fmt: skip
+            await self._store.release(parked, self._owner)
+            return False
         try:
             await self._store.sent(parked, self._owner, batch_id, deployment, self._poll_ms)
         except Exception:

@@ -80,7 +80,6 @@ class BatchRunner:
         self.completed = 0  # items this replica finished (their result stored)
         self.lost = 0  # items whose lease ran out before their result was stored
         self.deferred = 0  # failed runs put back to run again later
-        self.parked = 0  # items handed to a provider's batch API (``batch/relay.py``)
 
     def start(self) -> None:
         self._loop = asyncio.ensure_future(self._run())
@@ -151,8 +150,7 @@ class BatchRunner:
             return
         if outcome.relay is not None:
             try:
-                if await self._jobs.park(item, self.owner, *outcome.relay):
-                    self.parked += 1
+                await self._jobs.park(item, self.owner, *outcome.relay)
             except Exception:  # the database is away: the item runs again after its lease
                 logger.exception("batch %s item %d: could not park", item.job.id, item.n)
             return

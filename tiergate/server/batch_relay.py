@@ -162,12 +162,17 @@ class ProviderBatchRelay:
         deployment: Deployment,
         principal: Principal,
     ) -> None:
-        if line.kind == "succeeded":
-            await self._succeeded(sent, parked, line.body, deployment, principal)
-        elif line.kind == "errored" and line.final:
-            await self._invalid(sent, parked, line, deployment, principal)
-        else:
-            await self._unanswered(sent, parked, line.kind)
+        try:
+            if line.kind == "succeeded":
+                await self._succeeded(sent, parked, line.body, deployment, principal)
+            elif line.kind == "errored" and line.final:
+                await self._invalid(sent, parked, line, deployment, principal)
+            else:
+                await self._unanswered(sent, parked, line.kind)
+        except GatewayError:  # an answer (or error) we cannot read: run the item live instead
+            logger.exception("batch %s item %d: unreadable line in provider batch %s",
+                             sent.job.id, parked.item.n, sent.id)  # fmt: skip
+            await self._store.to_live(sent, parked.item.n)
 
     async def _unanswered(self, sent: SentBatch, parked: Parked, kind: str | None) -> None:
         """No answer from the provider: the item's end if its job has ended that way (it was
@@ -206,14 +211,8 @@ class ProviderBatchRelay:
         deployment: Deployment,
         principal: Principal,
     ) -> None:
-        try:
-            trace, wire, request, attempt = self._trace(sent, parked, deployment, principal)
-            response = _WIRES[deployment.provider].decode_response(message)
-        except GatewayError:  # not an answer we can read: run it live instead
-            logger.exception("batch %s item %d: unreadable answer in provider batch %s",
-                             sent.job.id, parked.item.n, sent.id)  # fmt: skip
-            await self._store.to_live(sent, parked.item.n)
-            return
+        trace, wire, request, attempt = self._trace(sent, parked, deployment, principal)
+        response = _WIRES[deployment.provider].decode_response(message)
         attempt.usage, attempt.status = response.usage, 200
         trace.outcome = Outcome(response, 0, attempt.model, deployment, trace.attempts)
         body = orjson.dumps(wire.encode_response(response, request.model)).decode()
