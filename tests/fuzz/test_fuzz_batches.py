@@ -7,13 +7,16 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.e2e.gateway_fixtures import gateway_settings
 from tests.fakes.upstream import FakeUpstream
 from tests.fuzz.strategies import bodies, json_values
 from tests.fuzz.test_fuzz_endpoints import check
@@ -67,12 +70,23 @@ def input_files(draw: st.DrawFn) -> bytes:
     return b"\n".join(lines)
 
 
+@pytest.mark.parametrize("batch_api", [False, True], ids=["live", "provider-batches"])
 def test_fuzz_batch_endpoints(
     make_gateway: Callable[..., str],
     anthropic_upstream: FakeUpstream,
     openai_upstream: FakeUpstream,
+    batch_api: bool,
 ) -> None:
-    gateway = make_gateway()
+    """With ``batch_api`` the items go through the fake upstreams' own batch APIs: whatever the
+    gateway accepts, the provider's batch answers (or the item runs live)."""
+    overrides: dict[str, Any] = {}
+    if batch_api:
+        settings_ = gateway_settings(anthropic_upstream, openai_upstream, Path("."))
+        overrides["deployments"] = [
+            {**d.model_dump(exclude_none=True), "batch_api": True} for d in settings_.deployments
+        ]
+        overrides["batch"] = {"poll_seconds": 0.05, "upstream_poll_seconds": 0.05}
+    gateway = make_gateway(**overrides)
     seen: Counter[tuple[str, int]] = Counter()
     created: list[str] = []
     with httpx.Client(base_url=gateway, timeout=30) as client:
@@ -110,6 +124,8 @@ def test_fuzz_batch_endpoints(
             counts = batch["request_counts"]
             assert counts.get("processing", 0) == 0
             assert counts.get("errored", counts.get("failed")) == 0, batch
+    if batch_api:  # the accepted items went through the providers' batch APIs
+        assert anthropic_upstream.batches or openai_upstream.batches
     print(f"\nbatch fuzz: {sum(seen.values())} jobs, no 5xx")
     for (path, status), count in sorted(seen.items()):
         print(f"  {path:24} {status}  {count}")
