@@ -7,6 +7,9 @@ locks held across calls:
   it (renewing the lease while it runs), and stores its result (``succeeded`` / ``errored``),
   but only while it still holds the lease: a replica that stalled past its lease cannot
   overwrite the result of the replica that took the item over;
+- an item handed to a provider's batch API (``park``) stays ``queued`` with its upstream
+  request set: the runner no longer claims it, the relay sends it (``batch/relayed.py``), and
+  once it is in a provider batch, cancel and expiry are the provider's to carry out;
 - ``cancel`` marks every unclaimed item ``canceled``; items already running finish;
 - past ``expires_ms`` unclaimed items become ``expired``;
 - a job has ended once no item is ``queued``; whoever sees that first sets ``ended_ms``.

@@ -62,7 +62,8 @@ class RelayStore:
         or that holds ``limit`` items already."""
         moment = now_ms()
         parked = (
-            "i.state = 'queued' AND i.upstream_params IS NOT NULL AND i.upstream_batch IS NULL "
+            "i.upstream_batch IS NULL AND i.upstream > '' AND i.state = 'queued' "
+            "AND i.upstream_params IS NOT NULL "
             "AND b.cancel_ms IS NULL AND b.expires_ms > ? "
             "AND (i.lease_until_ms IS NULL OR i.lease_until_ms < ?)"
         )

@@ -269,7 +269,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE batch_items ADD COLUMN upstream TEXT",
             "ALTER TABLE batch_items ADD COLUMN upstream_params TEXT",
             "ALTER TABLE batch_items ADD COLUMN upstream_batch TEXT",
-            "CREATE INDEX batch_items_upstream ON batch_items (upstream_batch)",
+            # The relay's two lookups: a provider batch's items (upstream_batch = ?), and the
+            # parked items not yet sent (upstream_batch IS NULL AND upstream > ''), without
+            # scanning the queued items of jobs that run live.
+            "CREATE INDEX batch_items_upstream ON batch_items (upstream_batch, upstream)",
             """CREATE TABLE upstream_batches (
                 id TEXT PRIMARY KEY,
                 job_id TEXT NOT NULL,
