@@ -157,6 +157,30 @@ def test_cancel_reaches_the_provider_batch(
     assert "POST /v1/messages" not in paths(anthropic_upstream)
 
 
+def test_an_answer_that_cannot_be_read_runs_its_item_live(
+    make_gateway: Callable[..., str],
+    anthropic_upstream: FakeUpstream,
+    openai_upstream: FakeUpstream,
+) -> None:
+    from tests.fakes import anthropic_batches
+
+    gateway = relay_gateway(make_gateway, anthropic_upstream, openai_upstream)
+    anthropic_upstream.batch_looks_before_end = 10_000  # ended below, by hand
+    anthropic_upstream.default = Reply(usage=USAGE)
+    sdk = client(gateway)
+    batch = sdk.messages.batches.create(requests=[request("a", "claude-haiku-4-5", "hi")])
+    while not anthropic_upstream.batches:
+        assert sdk.messages.batches.retrieve(batch.id).processing_status == "in_progress"
+    [upstream] = anthropic_upstream.batches.values()
+    anthropic_batches._end(anthropic_upstream, upstream)
+    upstream["results"][0]["result"]["message"] = {"type": "message", "content": "garbled"}
+    done = wait_ended(sdk, batch.id)
+    assert done.request_counts.succeeded == 1
+    [line] = list(sdk.messages.batches.results(batch.id))
+    assert line.result.message.content[0].text == "echo: hi"  # type: ignore[union-attr]
+    assert paths(anthropic_upstream).count("POST /v1/messages") == 1  # answered live
+
+
 def test_an_openai_batch_is_answered_by_the_anthropic_batch_api_in_openai_format(
     make_gateway: Callable[..., str],
     anthropic_upstream: FakeUpstream,
