@@ -15,14 +15,28 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+import aiohttp
 import orjson
 
 from tiergate.errors import ProviderError
 from tiergate.providers.base import Deployment
-from tiergate.providers.transport import TRANSPORT_ERRORS, as_provider_error
+from tiergate.providers.transport import (
+    TRANSPORT_ERRORS,
+    USER_AGENT,
+    UpstreamSession,
+    as_provider_error,
+)
 from tiergate.wire.format import WireFormat
 
-__all__ = ["BatchLine", "ProviderBatches", "UpstreamBatch", "json_of", "read_body"]
+__all__ = [
+    "BatchClient",
+    "BatchLine",
+    "ProviderBatches",
+    "UpstreamBatch",
+    "batch_id_of",
+    "json_lines",
+    "json_of",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +67,11 @@ class BatchLine:
 
 
 class ProviderBatches(Protocol):
+    @property
+    def wire(self) -> WireFormat:
+        """The provider's wire format: it encodes the requests, decodes answers and errors."""
+        ...
+
     async def create(
         self, deployment: Deployment, requests: Sequence[tuple[str, dict[str, Any]]]
     ) -> UpstreamBatch:
@@ -68,17 +87,56 @@ class ProviderBatches(Protocol):
         ...
 
 
-async def read_body(response: Any, deployment: Deployment, wire: WireFormat) -> bytes:
-    """A batch call's response body, released; an HTTP error as ``wire`` maps it."""
-    try:
-        content: bytes = await response.read()
-    except TRANSPORT_ERRORS as exc:
-        raise as_provider_error(exc, deployment.name) from exc
-    finally:
-        response.release()
-    if response.status >= 400:
-        raise wire.decode_error(response.status, response.headers, content, deployment.name)
-    return content
+class BatchClient:
+    """The HTTP side both providers' batch APIs share: the pooled session, the deployment's
+    key and headers, and HTTP errors as the provider's ``wire`` maps them."""
+
+    wire: WireFormat
+    path = ""  # where the API lives below a deployment's base URL
+
+    def __init__(self, session: UpstreamSession) -> None:
+        self._session = session
+
+    def _url(self, deployment: Deployment, tail: str = "") -> str:
+        return f"{(deployment.base_url or '').rstrip('/')}{self.path}{tail}"
+
+    def _headers(self, deployment: Deployment, body: bytes | aiohttp.FormData | None) -> (
+        dict[str, str]
+    ):  # fmt: skip
+        headers = {"user-agent": USER_AGENT}
+        if isinstance(body, bytes):  # a form sets its own (with the multipart boundary)
+            headers["content-type"] = "application/json"
+        headers.update(self.wire.auth_headers(deployment.api_key))
+        headers.update(deployment.headers)
+        return headers
+
+    async def _raw(
+        self, method: str, deployment: Deployment, url: str,
+        body: bytes | aiohttp.FormData | None = None,
+    ) -> bytes:  # fmt: skip
+        """The response body of one call, released; an HTTP error raised as ``ProviderError``."""
+        response = await self._session.request(
+            method, url, self._headers(deployment, body), body, deployment.timeout,
+            deployment.name,
+        )  # fmt: skip
+        try:
+            content: bytes = await response.read()
+        except TRANSPORT_ERRORS as exc:
+            raise as_provider_error(exc, deployment.name) from exc
+        finally:
+            response.release()
+        if response.status >= 400:
+            raise self.wire.decode_error(
+                response.status, response.headers, content, deployment.name
+            )
+        return content
+
+    async def _call(
+        self, method: str, deployment: Deployment, url: str,
+        body: bytes | aiohttp.FormData | None = None,
+    ) -> Any:  # fmt: skip
+        """``_raw``, parsed as JSON."""
+        return json_of(await self._raw(method, deployment, url, body), deployment)
 
 
 def json_of(content: bytes, deployment: Deployment) -> Any:

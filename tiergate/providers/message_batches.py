@@ -10,36 +10,22 @@ import orjson
 
 from tiergate.providers.base import Deployment
 from tiergate.providers.batch_api import (
+    BatchClient,
     BatchLine,
     UpstreamBatch,
     batch_id_of,
     json_lines,
-    json_of,
-    read_body,
 )
-from tiergate.providers.transport import USER_AGENT, UpstreamSession
 from tiergate.wire.anthropic import FORMAT as ANTHROPIC
 
 __all__ = ["MessageBatchesAPI"]
 
-_PATH = "/v1/messages/batches"
 _KINDS = ("succeeded", "errored", "canceled", "expired")
 
 
-class MessageBatchesAPI:
-    def __init__(self, session: UpstreamSession) -> None:
-        self._session = session
-
-    @staticmethod
-    def _headers(deployment: Deployment) -> dict[str, str]:
-        headers = {"content-type": "application/json", "user-agent": USER_AGENT}
-        headers.update(ANTHROPIC.auth_headers(deployment.api_key))
-        headers.update(deployment.headers)
-        return headers
-
-    @staticmethod
-    def _url(deployment: Deployment, tail: str = "") -> str:
-        return f"{(deployment.base_url or '').rstrip('/')}{_PATH}{tail}"
+class MessageBatchesAPI(BatchClient):
+    wire = ANTHROPIC
+    path = "/v1/messages/batches"
 
     async def create(
         self, deployment: Deployment, requests: Sequence[tuple[str, dict[str, Any]]]
@@ -75,19 +61,6 @@ class MessageBatchesAPI:
         url = body.get("results_url")
         ended = body.get("processing_status") == "ended"
         return UpstreamBatch(batch_id, ended, (url,) if ended and isinstance(url, str) else ())
-
-    async def _call(
-        self, method: str, deployment: Deployment, url: str, body: bytes | None = None
-    ) -> Any:
-        return json_of(await self._raw(method, deployment, url, body), deployment)
-
-    async def _raw(
-        self, method: str, deployment: Deployment, url: str, body: bytes | None = None
-    ) -> bytes:
-        response = await self._session.request(
-            method, url, self._headers(deployment), body, deployment.timeout, deployment.name
-        )
-        return await read_body(response, deployment, ANTHROPIC)
 
 
 def _line(custom_id: str, kind: str, result: dict[str, Any]) -> BatchLine:

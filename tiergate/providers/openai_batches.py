@@ -13,14 +13,12 @@ import orjson
 
 from tiergate.providers.base import Deployment
 from tiergate.providers.batch_api import (
+    BatchClient,
     BatchLine,
     UpstreamBatch,
     batch_id_of,
     json_lines,
-    json_of,
-    read_body,
 )
-from tiergate.providers.transport import USER_AGENT, UpstreamSession
 from tiergate.wire.openai import FORMAT as OPENAI
 
 __all__ = ["OpenAIBatchesAPI"]
@@ -32,22 +30,8 @@ _ENDED = ("completed", "failed", "expired", "cancelled")
 _FINAL = (400, 401, 403, 404, 413, 422)
 
 
-class OpenAIBatchesAPI:
-    def __init__(self, session: UpstreamSession) -> None:
-        self._session = session
-
-    @staticmethod
-    def _headers(deployment: Deployment, content_type: str | None) -> dict[str, str]:
-        headers = {"user-agent": USER_AGENT}
-        if content_type is not None:  # a form sets its own (with the multipart boundary)
-            headers["content-type"] = content_type
-        headers.update(OPENAI.auth_headers(deployment.api_key))
-        headers.update(deployment.headers)
-        return headers
-
-    @staticmethod
-    def _url(deployment: Deployment, tail: str) -> str:
-        return f"{(deployment.base_url or '').rstrip('/')}{tail}"
+class OpenAIBatchesAPI(BatchClient):
+    wire = OPENAI  # paths below the deployment's base URL, which ends in /v1
 
     async def create(
         self, deployment: Deployment, requests: Sequence[tuple[str, dict[str, Any]]]
@@ -62,24 +46,31 @@ class OpenAIBatchesAPI:
         form.add_field(
             "file", content, filename="tiergate-batch.jsonl", content_type="application/jsonl"
         )
-        uploaded = await self._call("POST", deployment, "/files", form)
+        uploaded = await self._call("POST", deployment, self._url(deployment, "/files"), form)
         body = orjson.dumps(
             {"input_file_id": batch_id_of(uploaded, deployment), "endpoint": _ENDPOINT,
              "completion_window": "24h"}
         )  # fmt: skip
-        return self._batch(await self._call("POST", deployment, "/batches", body), deployment)
+        return self._batch(
+            await self._call("POST", deployment, self._url(deployment, "/batches"), body),
+            deployment,
+        )
 
     async def retrieve(self, deployment: Deployment, batch_id: str) -> UpstreamBatch:
-        return self._batch(await self._call("GET", deployment, f"/batches/{batch_id}"),
-                           deployment)  # fmt: skip
+        url = self._url(deployment, f"/batches/{batch_id}")
+        return self._batch(await self._call("GET", deployment, url), deployment)
 
     async def cancel(self, deployment: Deployment, batch_id: str) -> None:
-        await self._call("POST", deployment, f"/batches/{batch_id}/cancel", b"")
+        await self._call(
+            "POST", deployment, self._url(deployment, f"/batches/{batch_id}/cancel"), b""
+        )
 
     async def results(self, deployment: Deployment, batch: UpstreamBatch) -> list[BatchLine]:
         lines: list[BatchLine] = []
         for file_id in batch.results:
-            content = await self._raw("GET", deployment, f"/files/{file_id}/content")
+            content = await self._raw(
+                "GET", deployment, self._url(deployment, f"/files/{file_id}/content")
+            )
             lines.extend(_line(entry) for entry in json_lines(content, deployment))
         return lines
 
@@ -89,23 +80,6 @@ class OpenAIBatchesAPI:
         ended = body.get("status") in _ENDED
         files = (body.get("output_file_id"), body.get("error_file_id"))
         return UpstreamBatch(batch_id, ended, tuple(f for f in files if isinstance(f, str)))
-
-    async def _call(
-        self, method: str, deployment: Deployment, tail: str,
-        body: bytes | aiohttp.FormData | None = None,
-    ) -> Any:  # fmt: skip
-        return json_of(await self._raw(method, deployment, tail, body), deployment)
-
-    async def _raw(
-        self, method: str, deployment: Deployment, tail: str,
-        body: bytes | aiohttp.FormData | None = None,
-    ) -> bytes:  # fmt: skip
-        content_type = "application/json" if isinstance(body, bytes) else None
-        response = await self._session.request(
-            method, self._url(deployment, tail), self._headers(deployment, content_type), body,
-            deployment.timeout, deployment.name,
-        )  # fmt: skip
-        return await read_body(response, deployment, OPENAI)
 
 
 def _line(entry: Mapping[str, Any]) -> BatchLine:

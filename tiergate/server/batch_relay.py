@@ -38,15 +38,13 @@ from tiergate.server.record import RequestTrace
 from tiergate.server.request_id import new_request_id
 from tiergate.store.batch_states import CANCELED, ERRORED, EXPIRED, SUCCEEDED
 from tiergate.types import ChatRequest
-from tiergate.wire.anthropic import FORMAT as ANTHROPIC
 from tiergate.wire.format import WireFormat
-from tiergate.wire.openai import FORMAT as OPENAI
 
 if TYPE_CHECKING:
     from tiergate.batch.jobs import Item
     from tiergate.server.gateway import Gateway
 
-__all__ = ["ProviderBatchRelay", "relay_target", "upstream_request"]
+__all__ = ["ProviderBatchRelay", "relay_target"]
 
 logger = logging.getLogger("tiergate")
 
@@ -63,21 +61,6 @@ def relay_target(item: Item, request: ChatRequest, plan: Plan, principal: Princi
         return None
     deployment = plan.tiers[0].deployments[0]
     return deployment if deployment.batch_api else None
-
-
-def upstream_request(
-    request: ChatRequest, plan: Plan, deployment: Deployment, auto_cache: bool
-) -> str:
-    """What is parked for the provider (JSON text): the Messages API params, as the live call
-    would send them (cache breakpoints included), and the route and reason for the log row."""
-    model = plan.tiers[0].model
-    if auto_cache and model.provider == "anthropic":
-        request = apply_cache_breakpoints(request, model)
-    params = upstream_payload(_WIRES[deployment.provider], request, deployment)
-    return orjson.dumps({"route": plan.policy, "reason": plan.reason, "params": params}).decode()
-
-
-_WIRES: dict[str, WireFormat] = {"anthropic": ANTHROPIC, "openai": OPENAI}
 
 
 def _custom_id(n: int) -> str:
@@ -103,6 +86,17 @@ class ProviderBatchRelay:
             "anthropic": MessageBatchesAPI(session),
             "openai": OpenAIBatchesAPI(session),
         }
+
+    def upstream_request(self, request: ChatRequest, plan: Plan, deployment: Deployment) -> str:
+        """What is parked for the provider (JSON text): the request as the live call would
+        send it (cache breakpoints included), and the route and reason for the log row."""
+        model = plan.tiers[0].model
+        if self._gateway.settings.auto_cache and model.provider == "anthropic":
+            request = apply_cache_breakpoints(request, model)
+        wire = self._apis[deployment.provider].wire
+        params = upstream_payload(wire, request, deployment)
+        envelope = {"route": plan.policy, "reason": plan.reason, "params": params}
+        return orjson.dumps(envelope).decode()
 
     def _deployment(self, name: str) -> Deployment | None:
         for deployments in self._gateway.deployments.values():
@@ -212,7 +206,7 @@ class ProviderBatchRelay:
         principal: Principal,
     ) -> None:
         trace, wire, request, attempt = self._trace(sent, parked, deployment, principal)
-        response = _WIRES[deployment.provider].decode_response(message)
+        response = self._apis[deployment.provider].wire.decode_response(message)
         attempt.usage, attempt.status = response.usage, 200
         trace.outcome = Outcome(response, 0, attempt.model, deployment, trace.attempts)
         body = orjson.dumps(wire.encode_response(response, request.model)).decode()
@@ -229,7 +223,7 @@ class ProviderBatchRelay:
         principal: Principal,
     ) -> None:
         trace, wire, _, attempt = self._trace(sent, parked, deployment, principal)
-        failure = _WIRES[deployment.provider].decode_error(
+        failure = self._apis[deployment.provider].wire.decode_error(
             line.status, {}, orjson.dumps(line.body), deployment.name
         )
         attempt.outcome, attempt.status = "provider_error", line.status

@@ -34,7 +34,7 @@ from tiergate.errors import (
 )
 from tiergate.providers.base import CallOptions
 from tiergate.server.auth import ADMIN, OPEN, Principal, usable_key
-from tiergate.server.batch_relay import ProviderBatchRelay, relay_target, upstream_request
+from tiergate.server.batch_relay import ProviderBatchRelay, relay_target
 from tiergate.server.chat import admit, complete, decode
 from tiergate.server.record import RequestTrace
 from tiergate.server.request_id import new_request_id
@@ -78,9 +78,10 @@ class Batches:
         )
         relayed = RelayStore(gateway.store, self.jobs)
         sends = any(d.batch_api for ds in gateway.deployments.values() for d in ds)
+        self.provider_batches = ProviderBatchRelay(gateway, relayed, _FORMATS, on_finish)
         self.relay = Relay(
             relayed,
-            ProviderBatchRelay(gateway, relayed, _FORMATS, on_finish),
+            self.provider_batches,
             owner=self.runner.owner,
             # Without a batch_api deployment there is nothing to send, only provider batches
             # of an earlier config to bring home: look rarely.
@@ -161,7 +162,7 @@ class Batches:
             plan = await admit(gateway, trace, request, principal)
             target = relay_target(item, request, plan, principal)
             if target is not None:  # answered later, through the provider's batch API
-                upstream = upstream_request(request, plan, target, gateway.settings.auto_cache)
+                upstream = self.provider_batches.upstream_request(request, plan, target)
                 return ItemResult(0, "", None, relay=(target.name, upstream))
             answer = await complete(gateway, wire, trace, request, plan, _OPTIONS)
             return ItemResult(200, answer.decode(), trace.request_id)
