@@ -38,7 +38,9 @@ if TYPE_CHECKING:
     from tiergate.store.backend import Store
 
 __all__ = [
+    "HELD",
     "JOB_FIELDS",
+    "LEASABLE",
     "QUEUED",
     "STATES",
     "Item",
@@ -59,7 +61,11 @@ JOB_FIELDS = (
 JOB_COLUMNS = ", ".join(JOB_FIELDS)
 _INSERT_JOB = f"INSERT INTO batches ({JOB_COLUMNS}) VALUES ({', '.join('?' * len(JOB_FIELDS))})"
 # An item ``owner`` still holds (params: batch_id, n, owner).
-_HELD = "batch_id = ? AND n = ? AND state = 'queued' AND lease_owner = ?"
+HELD = "batch_id = ? AND n = ? AND state = 'queued' AND lease_owner = ?"
+# An item any replica may lease now (params: batch_id, n, now): its lease is free or over.
+LEASABLE = (
+    "batch_id = ? AND n = ? AND state = 'queued' AND (lease_until_ms IS NULL OR lease_until_ms < ?)"
+)
 _INSERT_ITEM = (
     "INSERT INTO batch_items (batch_id, n, custom_id, params, state) VALUES (?, ?, ?, ?, ?)"
 )
@@ -279,9 +285,7 @@ class JobStore:
         for n, custom_id, params, tries, upstream, *job_row in rows:
             job = job_of(job_row)
             won = await self._store.execute(
-                "UPDATE batch_items SET lease_owner = ?, lease_until_ms = ? "
-                "WHERE batch_id = ? AND n = ? AND state = 'queued' "
-                "AND (lease_until_ms IS NULL OR lease_until_ms < ?)",
+                f"UPDATE batch_items SET lease_owner = ?, lease_until_ms = ? WHERE {LEASABLE}",
                 (owner, moment + lease_ms, job.id, int(n), moment),
             )
             if won:
@@ -300,7 +304,7 @@ class JobStore:
         state = SUCCEEDED if status == 200 else ERRORED
         stored = await self._store.execute(
             "UPDATE batch_items SET state = ?, status = ?, result = ?, request_id = ?, "
-            f"done_ms = ?, lease_owner = NULL, lease_until_ms = NULL WHERE {_HELD}",
+            f"done_ms = ?, lease_owner = NULL, lease_until_ms = NULL WHERE {HELD}",
             (state, status, result, request_id, moment, item.job.id, item.n, owner),
         )
         await self.end_if_done(item.job.id, moment)
@@ -314,7 +318,7 @@ class JobStore:
         lost: list[Item] = []
         for item in items:
             held = await self._store.execute(
-                f"UPDATE batch_items SET lease_until_ms = ? WHERE {_HELD}",
+                f"UPDATE batch_items SET lease_until_ms = ? WHERE {HELD}",
                 (until, item.job.id, item.n, owner),
             )
             if not held:
@@ -327,7 +331,7 @@ class JobStore:
         return (
             await self._store.execute(
                 "UPDATE batch_items SET lease_owner = NULL, lease_until_ms = ?, "
-                f"tries = tries + 1 WHERE {_HELD}",
+                f"tries = tries + 1 WHERE {HELD}",
                 (until_ms, item.job.id, item.n, owner),
             )
             > 0
@@ -340,19 +344,24 @@ class JobStore:
         return (
             await self._store.execute(
                 "UPDATE batch_items SET upstream = ?, upstream_params = ?, lease_owner = NULL, "
-                f"lease_until_ms = NULL WHERE {_HELD}",
+                f"lease_until_ms = NULL WHERE {HELD}",
                 (deployment, upstream, item.job.id, item.n, owner),
             )
             > 0
         )
 
     async def release(self, items: Sequence[Item], owner: str) -> None:
-        """Give claimed items back unrun (shutdown), for any replica to take at once."""
-        for item in items:
-            await self._store.execute(
-                f"UPDATE batch_items SET lease_owner = NULL, lease_until_ms = NULL WHERE {_HELD}",
-                (item.job.id, item.n, owner),
-            )
+        """Give claimed items back unrun (shutdown, or a provider batch not sent), for any
+        replica to take at once."""
+        await self._store.executemany(
+            [
+                (
+                    "UPDATE batch_items SET lease_owner = NULL, lease_until_ms = NULL "
+                    f"WHERE {HELD}",
+                    [(item.job.id, item.n, owner) for item in items],
+                )
+            ]
+        )
 
     async def _settle(self, moment: int) -> None:
         """Cancel the unclaimed items of canceled jobs, expire those of expired jobs, and end

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tiergate.batch.jobs import JOB_FIELDS, Item, Job, JobStore, job_of, now_ms
+from tiergate.batch.jobs import HELD, JOB_FIELDS, LEASABLE, Item, Job, JobStore, job_of, now_ms
 
 if TYPE_CHECKING:
     from tiergate.store.backend import Store
@@ -87,9 +87,7 @@ class RelayStore:
                 job = job_of(job_row)
                 won = await self._store.execute(
                     "UPDATE batch_items SET lease_owner = ?, lease_until_ms = ? "
-                    "WHERE batch_id = ? AND n = ? AND state = 'queued' "
-                    "AND upstream_batch IS NULL "
-                    "AND (lease_until_ms IS NULL OR lease_until_ms < ?)",
+                    f"WHERE {LEASABLE} AND upstream_batch IS NULL",
                     (owner, moment + lease_ms, job.id, int(n), moment),
                 )
                 if won:
@@ -123,7 +121,7 @@ class RelayStore:
                 ),
                 (
                     "UPDATE batch_items SET upstream_batch = ?, lease_owner = NULL, "
-                    "lease_until_ms = NULL WHERE batch_id = ? AND n = ? AND lease_owner = ?",
+                    f"lease_until_ms = NULL WHERE {HELD}",
                     [(batch_id, job_id, p.item.n, owner) for p in parked],
                 ),
             ]
@@ -135,8 +133,7 @@ class RelayStore:
             [
                 (
                     "UPDATE batch_items SET upstream = '', upstream_params = NULL, "
-                    "lease_owner = NULL, lease_until_ms = NULL "
-                    "WHERE batch_id = ? AND n = ? AND lease_owner = ?",
+                    f"lease_owner = NULL, lease_until_ms = NULL WHERE {HELD}",
                     [(p.item.job.id, p.item.n, owner) for p in parked],
                 )
             ]
@@ -144,15 +141,7 @@ class RelayStore:
 
     async def release(self, parked: Sequence[Parked], owner: str) -> None:
         """Sending failed in a way that may pass: the items wait for the next try."""
-        await self._store.executemany(
-            [
-                (
-                    "UPDATE batch_items SET lease_owner = NULL, lease_until_ms = NULL "
-                    "WHERE batch_id = ? AND n = ? AND lease_owner = ?",
-                    [(p.item.job.id, p.item.n, owner) for p in parked],
-                )
-            ]
-        )
+        await self._jobs.release([p.item for p in parked], owner)
 
     async def due(self, owner: str, limit: int, lease_ms: int) -> list[SentBatch]:
         """Provider batches whose next look is due, leased to ``owner``."""
