@@ -40,6 +40,20 @@ def wait_ended(sdk: anthropic.Anthropic, batch_id: str, seconds: float = 15) -> 
         time.sleep(0.05)
 
 
+def first_call(upstream: FakeUpstream, seconds: float = 5) -> None:
+    """Wait until the upstream has received a call (a batch item is running)."""
+    deadline = time.monotonic() + seconds
+    while not upstream.requests:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def errored(sdk: anthropic.Anthropic, batch_id: str) -> list[Any]:
+    """The error objects of a batch's errored result lines, in order."""
+    lines = list(sdk.messages.batches.results(batch_id))
+    return [line.result.error.error for line in lines if line.result.type == "errored"]  # type: ignore[union-attr]
+
+
 def test_a_batch_runs_each_request_through_the_gateway_and_keeps_the_results(
     make_gateway: Callable[..., str],
     anthropic_upstream: FakeUpstream,
@@ -187,15 +201,11 @@ def test_a_batch_runs_as_its_key_and_only_its_tenant_sees_it(
     assert [b.id for b in client(gateway, ADMIN).messages.batches.list()] == [batch.id]
 
     # Revoked while its batch runs: the items still queued fail as the key would.
-    deadline = time.monotonic() + 5
-    while not anthropic_upstream.requests:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    first_call(anthropic_upstream)
     assert admin(gateway, "DELETE", f"/admin/keys/{mine_key['id']}").status_code == 200
     done = wait_ended(client(gateway, ADMIN), batch.id)
     assert (done.request_counts.succeeded, done.request_counts.errored) == (1, 2)
-    lines = list(client(gateway, ADMIN).messages.batches.results(batch.id))
-    errors = [line.result.error.error for line in lines if line.result.type == "errored"]  # type: ignore[union-attr]
+    errors = errored(client(gateway, ADMIN), batch.id)
     assert [e.type for e in errors] == ["authentication_error"] * 2
     assert "revoked" in errors[0].message
 
@@ -210,15 +220,11 @@ def test_a_batch_made_while_open_stops_once_keys_exist(
     batch = client(gateway).messages.batches.create(
         requests=[request(f"r{i}", "claude-haiku-4-5", str(i)) for i in range(3)]
     )
-    deadline = time.monotonic() + 5
-    while not anthropic_upstream.requests:  # the first item is running, open
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    first_call(anthropic_upstream)  # the first item is running, open
     new_key(gateway, tenant="acme")
     done = wait_ended(client(gateway, ADMIN), batch.id)
     assert (done.request_counts.succeeded, done.request_counts.errored) == (1, 2)
-    lines = list(client(gateway, ADMIN).messages.batches.results(batch.id))
-    errors = [line.result.error.error for line in lines if line.result.type == "errored"]  # type: ignore[union-attr]
+    errors = errored(client(gateway, ADMIN), batch.id)
     assert [e.type for e in errors] == ["authentication_error"] * 2
     assert "ran open" in errors[0].message
     assert len(anthropic_upstream.requests) == 1

@@ -56,10 +56,15 @@ def relay(store: RelayStore, provider: Provider, owner: str, max_requests: int) 
                  max_requests=max_requests, lease_seconds=60)  # fmt: skip
 
 
-async def park_all(jobs: JobStore, job_id: str, count: int) -> None:
-    for item in await jobs.claim("runner", count, lease_ms=60_000):
+async def parked_job(jobs: JobStore, job_id: str, count: int, parked: int | None = None) -> str:
+    """A job of ``count`` items, the first ``parked`` (all by default) handed to the relay as
+    the runner would."""
+    await jobs.create(job_id, "acme", None, "anthropic", [(f"c{i}", "{}") for i in range(count)],
+                      3_600_000)  # fmt: skip
+    for item in await jobs.claim("runner", count if parked is None else parked, lease_ms=60_000):
         assert item.job.id == job_id
         assert await jobs.park(item, "runner", "anthropic-a", '{"params": {}}')
+    return job_id
 
 
 async def test_two_replicas_send_each_item_once_and_store_each_answer_once(
@@ -67,9 +72,7 @@ async def test_two_replicas_send_each_item_once_and_store_each_answer_once(
 ) -> None:
     jobs = JobStore(store)
     other = await open_store(store_url)
-    job = await jobs.create("msgbatch_r1", "acme", None, "anthropic",
-                            [(f"c{i}", "{}") for i in range(40)], 3_600_000)  # fmt: skip
-    await park_all(jobs, job.id, 40)
+    job_id = await parked_job(jobs, "msgbatch_r1", 40)
     first_store, second_store = RelayStore(store, jobs), RelayStore(other, JobStore(other))
     a, b = Provider("a", first_store), Provider("b", second_store)
     relays = [relay(first_store, a, "replica-a", 15), relay(second_store, b, "replica-b", 15)]
@@ -82,17 +85,15 @@ async def test_two_replicas_send_each_item_once_and_store_each_answer_once(
     assert all(len(batch) <= 15 for provider in (a, b) for batch in provider.sent)
     answered = a.answered + b.answered
     assert sorted(answered) == list(range(40)) and set(answered.values()) == {1}
-    assert await jobs.counts(job.id) == {"succeeded": 40}
-    ended = await jobs.get(job.id, None)
+    assert await jobs.counts(job_id) == {"succeeded": 40}
+    ended = await jobs.get(job_id, None)
     assert ended is not None and ended.ended_ms is not None
 
 
 async def test_a_job_goes_out_once_the_runner_has_looked_at_all_of_it(store: Any) -> None:
     jobs = JobStore(store)
     relayed = RelayStore(store, jobs)
-    job = await jobs.create("msgbatch_r2", "acme", None, "anthropic",
-                            [(f"c{i}", "{}") for i in range(3)], 3_600_000)  # fmt: skip
-    await park_all(jobs, job.id, 2)  # the third is still undecided
+    await parked_job(jobs, "msgbatch_r2", 3, parked=2)  # the third is still undecided
     assert await relayed.take_parked("replica-a", 10, 60_000) == []
     full = await relayed.take_parked("replica-a", 2, 60_000)  # unless a batch is full
     assert [p.item.n for p in full] == [0, 1] and full[0].deployment == "anthropic-a"
@@ -101,9 +102,7 @@ async def test_a_job_goes_out_once_the_runner_has_looked_at_all_of_it(store: Any
 async def test_a_refused_batch_sends_its_items_back_to_run_live(store: Any) -> None:
     jobs = JobStore(store)
     relayed = RelayStore(store, jobs)
-    job = await jobs.create("msgbatch_r3", "acme", None, "anthropic",
-                            [(f"c{i}", "{}") for i in range(2)], 3_600_000)  # fmt: skip
-    await park_all(jobs, job.id, 2)
+    await parked_job(jobs, "msgbatch_r3", 2)
     await relay(relayed, Provider("a", relayed, refuse=True), "replica-a", 10).step()
     again = await jobs.claim("runner", 10, lease_ms=60_000)
     assert [(item.n, item.live_only) for item in again] == [(0, True), (1, True)]
@@ -112,12 +111,10 @@ async def test_a_refused_batch_sends_its_items_back_to_run_live(store: Any) -> N
 async def test_a_provider_outage_keeps_items_parked_for_the_next_tick(store: Any) -> None:
     jobs = JobStore(store)
     relayed = RelayStore(store, jobs)
-    job = await jobs.create("msgbatch_r4", "acme", None, "anthropic",
-                            [(f"c{i}", "{}") for i in range(2)], 3_600_000)  # fmt: skip
-    await park_all(jobs, job.id, 2)
+    job_id = await parked_job(jobs, "msgbatch_r4", 2)
     provider = Provider("a", relayed, away=1)
     worker = relay(relayed, provider, "replica-a", 10)
     await asyncio.wait_for(worker.step(), 5)  # one failed try, not a loop
     assert provider.sent == [] and await jobs.claim("runner", 10, lease_ms=60_000) == []
     await worker.step()
-    assert provider.sent == [[0, 1]] and await jobs.counts(job.id) == {"succeeded": 2}
+    assert provider.sent == [[0, 1]] and await jobs.counts(job_id) == {"succeeded": 2}
