@@ -101,6 +101,7 @@ def test_a_batch_runs_each_request_through_the_gateway_and_keeps_the_results(
     assert report["totals"]["requests"] == 4
     haiku = next(row for row in report["by_model"] if row["model"] == "claude-haiku-4-5")
     assert haiku["requests"] == 2 and haiku["cost_usd"] == pytest.approx(2 * 0.00105)
+    assert haiku["p50_ms"] is None  # nobody waited on a batch item: no latency figure
     row_ids = {line.model_extra["tiergate"]["request_id"] for line in results.values()}  # type: ignore[index]
     assert len(row_ids) == 4 and all(r.startswith("req_") for r in row_ids)
     assert len(openai_upstream.requests) == 1 and len(anthropic_upstream.requests) == 2

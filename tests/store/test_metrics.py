@@ -45,6 +45,22 @@ def test_observe_counts_requests_tokens_cost_latency() -> None:
     assert got[("tiergate_ttft_seconds_count", haiku)] == 2
 
 
+def test_batch_job_items_are_counted_and_priced_but_not_timed() -> None:
+    metrics = Metrics()
+    metrics.observe(RequestRecord(id="i", ts_ms=0, model="m", route="r", latency_ms=300.0,
+                                  cost_usd=Decimal("0.002")))  # fmt: skip
+    metrics.observe(RequestRecord(id="b", ts_ms=0, model="m", route="r", latency_ms=0.2,
+                                  ttft_ms=0.1, cost_usd=Decimal("0.001"),
+                                  batch_id="batch_1"))  # fmt: skip
+    got = samples(metrics)
+    series = (("model", "m"), ("route", "r"))
+    assert got[("tiergate_requests_total", (*series, ("status", "200")))] == 2
+    assert abs(got[("tiergate_cost_usd_total", series)] - 0.003) < 1e-12
+    assert got[("tiergate_latency_seconds_count", series)] == 1
+    assert got[("tiergate_latency_seconds_sum", series)] == 0.3
+    assert got.get(("tiergate_ttft_seconds_count", series), 0) == 0
+
+
 def test_histogram_buckets_are_less_or_equal_and_cumulative() -> None:
     """A latency exactly on a bound counts in that bucket (Prometheus' ``le``), buckets are
     cumulative, and repeat (model, route) pairs add to one series."""

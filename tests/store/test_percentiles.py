@@ -49,3 +49,36 @@ async def test_percentiles_match_nearest_rank_on_random_data(store: Any) -> None
             **{f"p{p}_ms": nearest_rank(latencies, p) for p in (50, 95, 99)},
             **{f"ttft_p{p}_ms": nearest_rank(ttfts, p) for p in (50, 95)},
         }, model
+
+
+async def test_batch_job_rows_are_left_out_of_the_percentiles(store: Any) -> None:
+    # An answer collected from a provider batch is logged with ~0 ms; a live-run item waited
+    # on nobody. Neither may pull the interactive figures down.
+    interactive = [
+        RequestRecord(id=f"req_{i}", ts_ms=1_000 + i, model="m", latency_ms=100.0 + i,
+                      ttft_ms=50.0 + i)
+        for i in range(20)
+    ]  # fmt: skip
+    batch = [
+        RequestRecord(id=f"bat_{i}", ts_ms=2_000 + i, model="m", latency_ms=0.01 * i,
+                      ttft_ms=0.01 * i, batch_id="msgbatch_1")
+        for i in range(60)
+    ]  # fmt: skip
+    only_batch = RequestRecord(id="bat_x", ts_ms=3_000, model="n", latency_ms=1.0, batch_id="b2")
+    log = RequestLog(store)
+    await log.start()
+    for record in [*interactive, *batch, only_batch]:
+        log.submit(record)
+    await log.aclose()
+
+    got = await percentiles_by_model(store, "1 = 1", [])
+    latencies = sorted(r.latency_ms for r in interactive)
+    ttfts = sorted(r.ttft_ms for r in interactive if r.ttft_ms is not None)
+    assert got == {
+        "m": {
+            **{f"p{p}_ms": nearest_rank(latencies, p) for p in (50, 95, 99)},
+            **{f"ttft_p{p}_ms": nearest_rank(ttfts, p) for p in (50, 95)},
+        }
+    }
+    rows = await store.fetchall("SELECT count(*) FROM requests WHERE batch_id = ?", ["msgbatch_1"])
+    assert rows[0][0] == 60  # still logged, with the job named

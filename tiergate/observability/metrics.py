@@ -103,6 +103,8 @@ class Metrics:
         tokens[3] += record.cache_read_tokens
         if record.cost_usd:
             series.cost += float(record.cost_usd)
+        if record.batch_id is not None:
+            return  # a batch job's item: counted and priced, but nobody waited on it
         series.latency.observe(record.latency_ms / 1000)
         if record.ttft_ms is not None:
             series.ttft.observe(record.ttft_ms / 1000)

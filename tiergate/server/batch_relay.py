@@ -186,7 +186,7 @@ class ProviderBatchRelay:
         wire = self._formats[sent.job.client_format]
         trace = RequestTrace(new_request_id(), wire.name, on_finish=self._on_finish)
         trace.principal = principal
-        trace.batch = True
+        trace.batch, trace.batch_id = True, sent.job.id
         request = decode(wire, parked.item.params.encode(), self._gateway)
         trace.request = request
         model = self._gateway.catalog.resolve(deployment.model_id)

@@ -154,6 +154,7 @@ class Batches:
         gateway = self._gateway
         wire = _FORMATS[item.job.client_format]
         trace = RequestTrace(new_request_id(), wire.name, on_finish=self._on_finish)
+        trace.batch_id = item.job.id
         failure: GatewayError | None = None
         try:
             principal = await self._principal(item.job)

@@ -44,6 +44,8 @@ class RequestTrace:
     responded: bool = False
     # Answered through a provider's batch API: priced at batch rates.
     batch: bool = False
+    # The batch job this request is an item of (logged; kept out of latency figures).
+    batch_id: str | None = None
 
     # Every upstream attempt as the executor makes it, kept when the request fails in the end
     # (an escalation that was paid for, then a failing last rung, is billed and logged).

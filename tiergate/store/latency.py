@@ -7,6 +7,10 @@ wanted rank and a second scan brings back only those buckets' values, so a handf
 per model leave the database, never the million latencies, and nothing big is sorted. Both
 backends return the same figures for the same rows.
 
+Batch-job rows (``batch_id`` set) are left out: nobody waited on them, and an answer collected
+from a provider's batch has no latency of its own, so they would only pull the figures of the
+interactive traffic down.
+
 No index is kept for this: an index keyed on (model, latency) puts every new row on a random
 page of a large index, which doubled what the request log pays per row at a million rows
 (``bench/store/log_write_cost.py``) to make an occasional report faster. The log's write path
@@ -21,6 +25,13 @@ from tiergate.store.backend import Store
 
 LATENCY_PERCENTILES = (50, 95, 99)
 TTFT_PERCENTILES = (50, 95)
+# What a model with no timed rows (only batch work) shows.
+NO_PERCENTILES: dict[str, float | None] = {
+    **{f"p{p}_ms": None for p in LATENCY_PERCENTILES},
+    **{f"ttft_p{p}_ms": None for p in TTFT_PERCENTILES},
+}
+# The rows whose latency means something: answered by a model, and not a batch job's.
+_TIMED = "model IS NOT NULL AND batch_id IS NULL"
 
 
 def nearest_rank(sorted_values: list[float], p: int) -> float | None:
@@ -37,7 +48,7 @@ async def _sqlite(
     # Two scans, no sort of the whole set. 1: how many values of each model fall in each
     # whole-millisecond bucket. 2: the values of only the buckets that hold a wanted rank; the
     # rank is then found among those few, sorted here. Exact, like percentile_disc.
-    matching = f"FROM requests WHERE {where} AND model IS NOT NULL AND {column} IS NOT NULL"
+    matching = f"FROM requests WHERE {where} AND {_TIMED} AND {column} IS NOT NULL"
     histogram = await store.fetchall(
         f"SELECT model, CAST({column} AS INTEGER) AS bucket, count(*) {matching} "
         "GROUP BY model, bucket ORDER BY model, bucket",
@@ -87,7 +98,7 @@ async def _postgres(
     fractions = ", ".join(str(p / 100) for p in percentiles)
     rows = await store.fetchall(
         f"SELECT model, percentile_disc(ARRAY[{fractions}]) WITHIN GROUP (ORDER BY {column}) "
-        f"FROM requests WHERE {where} AND model IS NOT NULL AND {column} IS NOT NULL "
+        f"FROM requests WHERE {where} AND {_TIMED} AND {column} IS NOT NULL "
         "GROUP BY model",
         params,
     )

@@ -287,4 +287,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX upstream_batches_due ON upstream_batches (ended_ms, next_poll_ms)",
         ),
     ),
+    Migration(
+        # The batch job a request-log row answered (NULL for interactive traffic): spend and
+        # mix count batch work, latency figures leave it out (an answer collected from a
+        # provider batch has no latency of its own, and no one waited on a live-run item).
+        "0009_request_batch",
+        ("ALTER TABLE requests ADD COLUMN batch_id TEXT",),
+    ),
 )

@@ -82,7 +82,8 @@ class RequestRecord:
 
     ``cost_usd`` None means unpriced (never shown as $0); ``tool_args_valid`` None means no
     tool calls were made; ``prompt``/``response`` are set only when body logging is on, and
-    then already redacted.
+    then already redacted. ``batch_id`` names the batch job of a row that answered one of its
+    requests (live, or through a provider's batch API).
     """
 
     id: str
@@ -117,6 +118,7 @@ class RequestRecord:
     byok: bool = False
     prompt: str | None = None
     response: str | None = None
+    batch_id: str | None = None
     attempt_rows: list[AttemptRecord] = field(default_factory=list)
 
     @property

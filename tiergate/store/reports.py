@@ -22,7 +22,7 @@ from typing import Any
 
 from tiergate.store.backend import Store
 from tiergate.store.batch_states import STATES, job_status
-from tiergate.store.latency import percentiles_by_model
+from tiergate.store.latency import NO_PERCENTILES, percentiles_by_model
 from tiergate.store.records import PICO
 
 _MICRO = 1_000_000
@@ -191,11 +191,16 @@ async def totals(store: Store, filters: ReportFilter) -> dict[str, Any]:
 async def by_model(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
     """Per answering model: spend, savings, rates, and latency / TTFT percentiles."""
     rows = await grouped(store, {"model": "model"}, filters)
+    await _add_latency(store, filters, rows)
+    return rows
+
+
+async def _add_latency(store: Store, filters: ReportFilter, rows: list[dict[str, Any]]) -> None:
+    """Each model row's percentiles; ``None`` where it has no timed rows (only batch work)."""
     where, params = filters.where()
     latency = await percentiles_by_model(store, where, params)
     for row in rows:
-        row.update(latency.get(row["model"], {}))
-    return rows
+        row.update(latency.get(row["model"], NO_PERCENTILES))
 
 
 async def tiers(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
@@ -332,10 +337,7 @@ async def batches(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
 async def summary(store: Store, filters: ReportFilter) -> dict[str, Any]:
     """Everything the dashboard and ``tiergate report --json`` show, for one filter."""
     parts = await breakdowns(store, filters)
-    where, params = filters.where()
-    latency = await percentiles_by_model(store, where, params)
-    for row in parts["by_model"]:
-        row.update(latency.get(row["model"], {}))
+    await _add_latency(store, filters, parts["by_model"])
     return {
         "filters": asdict(filters),
         **parts,
