@@ -7,6 +7,7 @@ stores, through both SDKs."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from tests.e2e.test_batches import client, request, wait_ended
 from tests.e2e.test_batches_openai import client as openai_client
 from tests.e2e.test_batches_openai import jsonl, line, upload, wait_done
 from tests.e2e.test_tenancy import ADMIN, new_key
+from tests.fakes.openai_batches import form_fields
 from tests.fakes.script import Fail, FakeUsage, Reply
 from tests.fakes.upstream import FakeUpstream
 
@@ -46,6 +48,15 @@ def relay_gateway(
 
 def paths(upstream: FakeUpstream) -> list[str]:
     return [f"{r.method} {r.path}" for r in upstream.requests]
+
+
+def deleted(upstream: FakeUpstream, count: int, seconds: float = 5) -> None:
+    """Wait until the relay has deleted ``count`` provider objects (after storing answers)."""
+    deadline = time.monotonic() + seconds
+    while len(upstream.deleted) < count:
+        assert time.monotonic() < deadline, upstream.deleted
+        time.sleep(0.02)
+    assert len(upstream.deleted) == count, upstream.deleted
 
 
 def report(gateway: str) -> dict[str, Any]:
@@ -87,6 +98,8 @@ def test_items_go_in_one_provider_batch_at_half_price_and_what_it_cannot_answer_
     assert sent[0].header("x-api-key") == "sk-ant-upstream-secret"
     assert paths(anthropic_upstream).count("POST /v1/messages") == 1  # h3, live, after
     assert any(p.endswith("/results") for p in paths(anthropic_upstream))
+    deleted(anthropic_upstream, 1)  # the provider's copy, once the answers are stored
+    assert anthropic_upstream.batches == {}
     assert len(openai_upstream.requests) == 1
 
     results = {r.custom_id: r.result for r in sdk.messages.batches.results(batch.id)}
@@ -234,7 +247,7 @@ def test_an_openai_deployment_sends_items_through_the_openai_batch_api(
     assert sent.count("POST /v1/chat/completions") == 1  # the server error, run live
     uploaded = openai_upstream.requests[0]
     assert uploaded.header("authorization") == "Bearer sk-openai-upstream-secret"
-    [content] = list(openai_upstream.files.values())[:1]
+    content = form_fields(uploaded)["file"].get_payload(decode=True)
     first = json.loads(content.splitlines()[0])
     assert (first["custom_id"], first["url"]) == ("item-0", "/v1/chat/completions")
     assert first["body"]["model"] == "gpt-5.4" and first["body"]["max_completion_tokens"] == 50
@@ -244,6 +257,11 @@ def test_an_openai_deployment_sends_items_through_the_openai_batch_api(
     assert results["g2"].message.content[0].text == "echo: w2"  # type: ignore[union-attr]
     assert results["g1"].error.error.type == "invalid_request_error"  # type: ignore[union-attr]
     assert "bad parameter" in results["g1"].error.error.message  # type: ignore[union-attr]
+
+    # Once stored, the provider's copies go: input, output and error files.
+    deleted(openai_upstream, 3)
+    assert openai_upstream.files == {}
+    assert paths(openai_upstream)[-3:] == ["DELETE /v1/files/" + f for f in openai_upstream.deleted]
 
     gpt = next(row for row in report(gateway)["by_model"] if row["model"] == "gpt-5.4")
     # g0 at the batch table ($1 / $4 per million), g2 live ($2 / $8), g1's 400 unbilled

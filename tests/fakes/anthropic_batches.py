@@ -2,7 +2,8 @@
 
 ``POST /v1/messages/batches`` (``{"requests": [{"custom_id", "params"}]}``; a custom_id must
 match ``[a-zA-Z0-9_-]{1,64}`` and be unique, else 400), ``GET .../{id}``,
-``POST .../{id}/cancel``, ``GET .../{id}/results`` (JSON Lines, once ended; before that 400).
+``POST .../{id}/cancel``, ``GET .../{id}/results`` (JSON Lines, once ended; before that 400),
+``DELETE .../{id}`` (once ended; before that 400).
 
 A batch stays ``in_progress`` for ``upstream.batch_looks_before_end`` retrieves, then ends: each
 request takes the next scripted step, as a ``/v1/messages`` call would (a ``Reply`` is a
@@ -46,6 +47,14 @@ async def handle(upstream: Any, request: RecordedRequest, send: Send) -> None:
         if batch["looks"] > upstream.batch_looks_before_end or batch["cancel_initiated_at"]:
             _end(upstream, batch)
         await send_json(send, 200, _shown(batch))
+    elif request.method == "DELETE" and not action:
+        if batch["ended_at"] is None:
+            message = "batch is still in progress: cancel it, and delete it once it has ended"
+            await send_json(send, 400, error_body("invalid_request_error", message))
+            return
+        del upstream.batches[batch_id]
+        upstream.deleted.append(batch_id)
+        await send_json(send, 200, {"id": batch_id, "type": "message_batch_deleted"})
     elif request.method == "POST" and action == "cancel":
         if batch["ended_at"] is None:
             batch["cancel_initiated_at"] = _now()

@@ -1,6 +1,7 @@
 """A fake of OpenAI's Files and Batch APIs, written from the API reference.
 
 ``POST /v1/files`` (multipart: ``purpose`` and ``file``), ``GET /v1/files/{id}/content``,
+``DELETE /v1/files/{id}``,
 ``POST /v1/batches`` (``input_file_id``, ``endpoint`` ``/v1/chat/completions``,
 ``completion_window`` ``24h``), ``GET /v1/batches/{id}``, ``POST /v1/batches/{id}/cancel``.
 
@@ -43,6 +44,12 @@ async def handle(upstream: Any, request: RecordedRequest, send: Send) -> None:
             await send_json(send, 404, _not_found(f"File object: {object_id}"))
         else:
             await send_body(send, 200, content, headers={"content-type": "application/jsonl"})
+    elif request.method == "DELETE" and kind == "files" and not action:
+        if upstream.files.pop(object_id, None) is None:
+            await send_json(send, 404, _not_found(f"File object: {object_id}"))
+        else:
+            upstream.deleted.append(object_id)
+            await send_json(send, 200, {"id": object_id, "object": "file", "deleted": True})
     elif (request.method, kind, object_id) == ("POST", "batches", ""):
         await _create(upstream, request, send)
     elif kind == "batches" and object_id in upstream.batches:
@@ -62,13 +69,18 @@ async def handle(upstream: Any, request: RecordedRequest, send: Send) -> None:
         await send_json(send, 404, _not_found(f"{kind} {object_id}"))
 
 
-async def _upload(upstream: Any, request: RecordedRequest, send: Send) -> None:
+def form_fields(request: RecordedRequest) -> dict[str, Any]:
+    """A multipart upload's parts by field name (``email.message.EmailMessage`` each)."""
     content_type = request.header("content-type") or ""
     form = BytesParser(policy=HTTP).parsebytes(
         f"Content-Type: {content_type}\r\n\r\n".encode() + request.body
     )
-    fields = {part.get_param("name", header="content-disposition"): part
-              for part in form.iter_parts()} if form.is_multipart() else {}  # fmt: skip
+    return {part.get_param("name", header="content-disposition"): part
+            for part in form.iter_parts()} if form.is_multipart() else {}  # fmt: skip
+
+
+async def _upload(upstream: Any, request: RecordedRequest, send: Send) -> None:
+    fields = form_fields(request)
     file_part, purpose = fields.get("file"), fields.get("purpose")
     if file_part is None or purpose is None or purpose.get_content().strip() != "batch":
         message = "multipart fields file and purpose=batch are required"

@@ -66,6 +66,7 @@ class FakeUpstream:
         # files by id, and how many times a batch is retrieved unfinished before it ends.
         self.batches: dict[str, dict[str, Any]] = {}
         self.files: dict[str, bytes] = {}
+        self.deleted: list[str] = []  # batches (Anthropic) or files (OpenAI), in order
         self.batch_looks_before_end = 1
         self._script: deque[Step] = deque()
         self._requests: list[RecordedRequest] = []
@@ -115,6 +116,7 @@ class FakeUpstream:
         self.default = None
         self.batches.clear()
         self.files.clear()
+        self.deleted.clear()
         self.batch_looks_before_end = 1
 
     # --- what the gateway sent -----------------------------------------------------------

@@ -22,13 +22,17 @@ class Provider:
     """An in-process stand-in for the provider side (``server/batch_relay.py`` is tested over
     HTTP in tests/e2e/test_batch_relay.py): batches end at their first look."""
 
-    def __init__(self, name: str, store: RelayStore, refuse: bool = False, away: int = 0) -> None:
+    def __init__(
+        self, name: str, store: RelayStore, refuse: bool = False, away: int = 0, keep: bool = False
+    ) -> None:
         self.name = name
+        self.keep = keep  # deleting the provider's copy fails
         self.store = store
         self.refuse = refuse
         self.away = away  # sends that fail as a provider outage does (retryable)
         self.sent: list[list[int]] = []
         self.answered: Counter[int] = Counter()
+        self.discarded: list[str] = []
 
     async def send(self, deployment: str, parked: Sequence[Parked]) -> str:
         if self.refuse:
@@ -49,6 +53,11 @@ class Provider:
             if await self.store.answer(sent, n, SUCCEEDED, 200, "{}", f"req_{n}"):
                 self.answered[n] += 1
         return True
+
+    async def discard(self, sent: SentBatch) -> None:
+        self.discarded.append(sent.id)
+        if self.keep:
+            raise ProviderError("deleting failed", status=500, provider="a", retryable=True)
 
 
 def relay(store: RelayStore, provider: Provider, owner: str, max_requests: int) -> Relay:
@@ -85,6 +94,11 @@ async def test_two_replicas_send_each_item_once_and_store_each_answer_once(
     assert all(len(batch) <= 15 for provider in (a, b) for batch in provider.sent)
     answered = a.answered + b.answered
     assert sorted(answered) == list(range(40)) and set(answered.values()) == {1}
+    # each provider batch deleted once, by the replica that collected it
+    discarded = a.discarded + b.discarded
+    assert sorted(discarded) == sorted(
+        f"{provider.name}-{i + 1}" for provider in (a, b) for i in range(len(provider.sent))
+    )
     assert await jobs.counts(job_id) == {"succeeded": 40}
     ended = await jobs.get(job_id, None)
     assert ended is not None and ended.ended_ms is not None
@@ -118,3 +132,17 @@ async def test_a_provider_outage_keeps_items_parked_for_the_next_tick(store: Any
     assert provider.sent == [] and await jobs.claim("runner", 10, lease_ms=60_000) == []
     await worker.step()
     assert provider.sent == [[0, 1]] and await jobs.counts(job_id) == {"succeeded": 2}
+
+
+async def test_a_failed_delete_at_the_provider_is_tried_once_and_loses_nothing(
+    store: Any,
+) -> None:
+    jobs = JobStore(store)
+    relayed = RelayStore(store, jobs)
+    job_id = await parked_job(jobs, "msgbatch_r5", 2)
+    provider = Provider("a", relayed, keep=True)
+    worker = relay(relayed, provider, "replica-a", 10)
+    for _ in range(3):
+        await worker.step()
+    assert provider.discarded == ["a-1"]  # once: the copy is left to expire at the provider
+    assert await jobs.counts(job_id) == {"succeeded": 2} and worker.answered == 1

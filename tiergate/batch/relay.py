@@ -6,7 +6,8 @@ Each replica runs one ``Relay`` beside its ``BatchRunner``. Every tick it:
    has no item left undecided (the runner has looked at every one) or the group has reached
    ``max_requests``: so a job goes to the provider in as few batches as it can;
 2. looks at each provider batch whose next look is due (every ``upstream_poll_seconds``):
-   the ``BatchAPI`` asks the provider, and once the batch has ended stores every answer.
+   the ``BatchAPI`` asks the provider, and once the batch has ended stores every answer, then
+   deletes the provider's copy (best effort, once).
 
 Both steps run under leases, so replicas sharing the store never send an item twice or store
 one answer twice. What the provider is and how answers become results is the ``BatchAPI``'s
@@ -41,6 +42,10 @@ class BatchAPI(Protocol):
 
     async def collect(self, sent: SentBatch) -> bool:
         """Look at ``sent``; once it has ended, store every answer and return True."""
+        ...
+
+    async def discard(self, sent: SentBatch) -> None:
+        """Free what ``sent`` keeps at the provider; its answers are stored."""
         ...
 
 
@@ -125,6 +130,17 @@ class Relay:
         self.sent += len(parked)
         return True
 
+    async def _discard(self, sent: SentBatch) -> None:
+        """Once: a failure here leaves the provider's copy behind (it expires there), never
+        the answers, which are stored."""
+        try:
+            await self._api.discard(sent)
+        except ProviderError as exc:
+            logger.warning("batch relay: deleting %s on %s failed: %s", sent.id,
+                           sent.deployment, exc.message)  # fmt: skip
+        except Exception:
+            logger.exception("batch relay: deleting %s failed", sent.id)
+
     async def _collect(self, sent: SentBatch) -> None:
         cancel = sent.job.cancel_ms is not None and not sent.cancel_sent
         canceled = False
@@ -143,6 +159,7 @@ class Relay:
         if ended:
             await self._store.close(sent)
             self.answered += 1
+            await self._discard(sent)
         else:
             # Once canceling, look again soon: the provider ends a canceled batch quickly.
             poll = min(self._poll_ms, 5000) if canceled or sent.cancel_sent else self._poll_ms

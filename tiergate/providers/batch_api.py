@@ -86,6 +86,11 @@ class ProviderBatches(Protocol):
         """An ended batch's outcomes (requests it has no line for are left out)."""
         ...
 
+    async def discard(self, deployment: Deployment, batch_id: str) -> None:
+        """Free what an ended batch keeps at the provider once its answers are stored (the
+        prompts and answers should not outlive their use in the team's provider account)."""
+        ...
+
 
 class BatchClient:
     """The HTTP side both providers' batch APIs share: the pooled session, the deployment's

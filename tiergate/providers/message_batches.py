@@ -43,6 +43,10 @@ class MessageBatchesAPI(BatchClient):
     async def cancel(self, deployment: Deployment, batch_id: str) -> None:
         await self._call("POST", deployment, self._url(deployment, f"/{batch_id}/cancel"), b"")
 
+    async def discard(self, deployment: Deployment, batch_id: str) -> None:
+        """Delete the ended batch, results included (Anthropic would keep them 29 days)."""
+        await self._call("DELETE", deployment, self._url(deployment, f"/{batch_id}"))
+
     async def results(self, deployment: Deployment, batch: UpstreamBatch) -> list[BatchLine]:
         lines: list[BatchLine] = []
         for url in batch.results:

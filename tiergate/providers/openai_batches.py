@@ -74,6 +74,16 @@ class OpenAIBatchesAPI(BatchClient):
             lines.extend(_line(entry) for entry in json_lines(content, deployment))
         return lines
 
+    async def discard(self, deployment: Deployment, batch_id: str) -> None:
+        """Delete the batch's input, output and error files: OpenAI keeps files until they
+        are deleted, and they count against the organisation's storage."""
+        url = self._url(deployment, f"/batches/{batch_id}")
+        body = await self._call("GET", deployment, url)
+        for field in ("input_file_id", "output_file_id", "error_file_id"):
+            file_id = body.get(field) if isinstance(body, dict) else None
+            if isinstance(file_id, str):
+                await self._call("DELETE", deployment, self._url(deployment, f"/files/{file_id}"))
+
     @staticmethod
     def _batch(body: Any, deployment: Deployment) -> UpstreamBatch:
         batch_id = batch_id_of(body, deployment)

@@ -120,6 +120,11 @@ class ProviderBatchRelay:
         if target is not None:
             await self._apis[target.provider].cancel(target, sent.id)
 
+    async def discard(self, sent: SentBatch) -> None:
+        target = self._deployment(sent.deployment)
+        if target is not None:
+            await self._apis[target.provider].discard(target, sent.id)
+
     async def collect(self, sent: SentBatch) -> bool:
         target = self._deployment(sent.deployment)
         if target is None:  # the config no longer has it: the items run live
