@@ -252,3 +252,36 @@ async def test_cancel_reaches_items_waiting_out_a_retry(store: Any) -> None:
     assert await jobs.counts(job.id) == {"queued": 1, "canceled": 1}  # the running one stays
     assert await jobs.finish(claimed[1], "replica-a", 200, "{}", None)
     assert await ended(jobs, job.id) == {"succeeded": 1, "canceled": 1}
+
+
+async def test_tenants_share_the_runners_and_one_tenants_big_job_does_not_hold_up_another(
+    store: Any,
+) -> None:
+    jobs = JobStore(store)
+    await jobs.create("msgbatch_a1", "big", None, "anthropic", items(30), 3_600_000)
+    await jobs.create("msgbatch_a2", "big", None, "anthropic", items(5), 3_600_000)
+    await jobs.create("msgbatch_b1", "small", None, "anthropic", items(3), 3_600_000)
+
+    first = await jobs.claim("replica-a", 4, lease_ms=60_000)
+    by_tenant = Counter(item.job.tenant for item in first)
+    assert by_tenant == {"big": 2, "small": 2}, first
+    # a tenant's own jobs stay in order: its oldest first, item by item
+    assert [(i.job.id, i.n) for i in first if i.job.tenant == "big"] == [
+        ("msgbatch_a1", 0), ("msgbatch_a1", 1),
+    ]  # fmt: skip
+    second = await jobs.claim("replica-a", 4, lease_ms=60_000)
+    assert Counter(item.job.tenant for item in second) == {"small": 1, "big": 3}
+    assert {(i.job.id, i.n) for i in first + second if i.job.tenant == "small"} == {
+        ("msgbatch_b1", 0), ("msgbatch_b1", 1), ("msgbatch_b1", 2),
+    }  # fmt: skip
+    # with one item at a time, the tenant served first turns: no tenant waits behind another
+    await jobs.create("msgbatch_c1", "third", None, "anthropic", items(3), 3_600_000)
+    singles = [await jobs.claim("replica-a", 1, lease_ms=60_000) for _ in range(4)]
+    assert sorted(item.job.tenant for [item] in singles[:2]) == ["big", "third"]
+    # everything is claimed once, and nothing twice
+    rest = await jobs.claim("replica-a", 100, lease_ms=60_000)
+    claimed = [(i.job.id, i.n) for i in first + second + rest] + [
+        (i.job.id, i.n) for single in singles for i in single
+    ]
+    assert len(claimed) == len(set(claimed)) == 30 + 5 + 3 + 3
+    assert await jobs.claim("replica-a", 10, lease_ms=60_000) == []

@@ -136,6 +136,7 @@ def job_of(row: Sequence[Any]) -> Job:
 class JobStore:
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._last = ""  # the tenant ``claim`` served last: the next claim starts after it
 
     async def create(
         self,
@@ -266,32 +267,67 @@ class JobStore:
         )
 
     async def claim(self, owner: str, limit: int, lease_ms: int) -> list[Item]:
-        """Up to ``limit`` queued items of running jobs, oldest job first, leased to
-        ``owner``. Each claim is a conditional update: when two replicas reach for the same
-        item, one wins and the other moves on."""
+        """Up to ``limit`` queued items of running jobs, leased to ``owner``, shared between
+        tenants: each tenant with work gets an equal part of ``limit`` (its oldest job first),
+        and the tenants take turns (by name, after the one served last) when ``limit`` is
+        smaller than their number, so one tenant's 100,000-item job does not hold up
+        another's ten. Each claim is a conditional update: when two replicas
+        reach for the same item, one wins and the other moves on."""
         moment = now_ms()
         await self._settle(moment)
         rows = await self._store.fetchall(
-            f"SELECT i.n, i.custom_id, i.params, i.tries, i.upstream, "
-            f"{', '.join('b.' + c for c in JOB_FIELDS)} "
-            "FROM batch_items i JOIN batches b ON b.id = i.batch_id "
-            "WHERE i.state = 'queued' AND i.upstream_params IS NULL "
-            "AND b.cancel_ms IS NULL AND b.expires_ms > ? "
-            "AND (i.lease_until_ms IS NULL OR i.lease_until_ms < ?) "
-            "ORDER BY i.batch_id, i.n LIMIT ?",
-            (moment, moment, limit),
+            f"SELECT {JOB_COLUMNS} FROM batches WHERE ended_ms IS NULL AND cancel_ms IS NULL "
+            "AND expires_ms > ? ORDER BY id",
+            (moment,),
         )
+        by_tenant: dict[str, list[Job]] = {}
+        for row in rows:
+            job = job_of(row)
+            by_tenant.setdefault(job.tenant, []).append(job)
+        # Round robin by name, starting after the tenant this store served last.
+        tenants = sorted(by_tenant)
+        start = next((i for i, t in enumerate(tenants) if t > self._last), 0)
+        tenants = tenants[start:] + tenants[:start]
         claimed: list[Item] = []
-        for n, custom_id, params, tries, upstream, *job_row in rows:
-            job = job_of(job_row)
-            won = await self._store.execute(
-                f"UPDATE batch_items SET lease_owner = ?, lease_until_ms = ? WHERE {LEASABLE}",
-                (owner, moment + lease_ms, job.id, int(n), moment),
+        while tenants and len(claimed) < limit:
+            share = max(1, (limit - len(claimed)) // len(tenants))
+            for tenant in list(tenants):
+                want = min(share, limit - len(claimed))
+                got = await self._claim_from(by_tenant[tenant], owner, want, moment, lease_ms)
+                if got:
+                    claimed += got
+                    self._last = tenant
+                if len(got) < want:
+                    tenants.remove(tenant)  # nothing more it could take now
+                if len(claimed) >= limit:
+                    break
+        return claimed
+
+    async def _claim_from(
+        self, jobs: list[Job], owner: str, limit: int, moment: int, lease_ms: int
+    ) -> list[Item]:
+        """Up to ``limit`` items of ``jobs`` (one tenant's, oldest first), leased to ``owner``;
+        a job that has nothing left to take is dropped from ``jobs``."""
+        claimed: list[Item] = []
+        while jobs and len(claimed) < limit:
+            job, want = jobs[0], limit - len(claimed)
+            rows = await self._store.fetchall(
+                "SELECT n, custom_id, params, tries, upstream FROM batch_items "
+                "WHERE batch_id = ? AND state = 'queued' AND upstream_params IS NULL "
+                "AND (lease_until_ms IS NULL OR lease_until_ms < ?) ORDER BY n LIMIT ?",
+                (job.id, moment, want),
             )
-            if won:
-                claimed.append(
-                    Item(job, int(n), str(custom_id), str(params), int(tries), upstream == "")
+            for n, custom_id, params, tries, upstream in rows:
+                won = await self._store.execute(
+                    f"UPDATE batch_items SET lease_owner = ?, lease_until_ms = ? WHERE {LEASABLE}",
+                    (owner, moment + lease_ms, job.id, int(n), moment),
                 )
+                if won:
+                    claimed.append(
+                        Item(job, int(n), str(custom_id), str(params), int(tries), upstream == "")
+                    )
+            if len(rows) < want:  # the job has no more to take now; items lost to another
+                jobs.pop(0)  # replica's claim are not read again (they are leased)
         return claimed
 
     async def finish(
