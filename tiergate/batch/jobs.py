@@ -271,8 +271,8 @@ class JobStore:
         tenants: each tenant with work gets an equal part of ``limit`` (its oldest job first),
         and the tenants take turns (by name, after the one served last) when ``limit`` is
         smaller than their number, so one tenant's 100,000-item job does not hold up
-        another's ten. Each claim is a conditional update: when two replicas
-        reach for the same item, one wins and the other moves on."""
+        another's ten. Each claim is a conditional update: when two replicas reach for the
+        same item, one wins and the other moves on."""
         moment = now_ms()
         await self._settle(moment)
         rows = await self._store.fetchall(
