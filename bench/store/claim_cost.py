@@ -27,16 +27,21 @@ from tiergate.store.backend import open_store
 DAY_MS = 86_400_000
 
 
+async def _admin(url: str, *statements: str) -> None:
+    """Run ``statements`` on the PostgreSQL server of ``url`` (outside a transaction)."""
+    import psycopg
+
+    admin = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    for statement in statements:
+        await admin.execute(statement)  # type: ignore[arg-type]
+    await admin.close()
+
+
 async def _store(url: str | None, name: str, items: int, indexed: bool) -> Any:
     if url is None:
         store = await open_store(f"sqlite:///{tempfile.mkdtemp()}/{name}.db")
     else:
-        import psycopg
-
-        admin = await psycopg.AsyncConnection.connect(url, autocommit=True)
-        await admin.execute(f"DROP DATABASE IF EXISTS {name}")
-        await admin.execute(f"CREATE DATABASE {name}")
-        await admin.close()
+        await _admin(url, f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
         store = await open_store(url.rsplit("/", 1)[0] + "/" + name)
     jobs = JobStore(store)
     await jobs.create("msgbatch_parked", "acme", None, "anthropic",
@@ -83,12 +88,9 @@ async def main() -> None:
     for store, _ in stores.values():
         await store.aclose()
     if args.url:
-        import psycopg
-
-        admin = await psycopg.AsyncConnection.connect(args.url, autocommit=True)
-        for name in ("claim_idx", "claim_noidx"):
-            await admin.execute(f"DROP DATABASE IF EXISTS {name}")
-        await admin.close()
+        await _admin(
+            args.url, *(f"DROP DATABASE IF EXISTS {n}" for n in ("claim_idx", "claim_noidx"))
+        )
     backend = "PostgreSQL" if args.url else "SQLite"
     print(f"{backend}, {args.items:,} parked items, median of {args.rounds} claims of 4 items:")
     for name, values in times.items():

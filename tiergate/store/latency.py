@@ -25,11 +25,18 @@ from tiergate.store.backend import Store
 
 LATENCY_PERCENTILES = (50, 95, 99)
 TTFT_PERCENTILES = (50, 95)
+
+
+def _figures(latency: dict[int, float], ttft: dict[int, float]) -> dict[str, float | None]:
+    """One model's percentiles under their report names; None where it has none."""
+    return {
+        **{f"p{p}_ms": latency.get(p) for p in LATENCY_PERCENTILES},
+        **{f"ttft_p{p}_ms": ttft.get(p) for p in TTFT_PERCENTILES},
+    }
+
+
 # What a model with no timed rows (only batch work) shows.
-NO_PERCENTILES: dict[str, float | None] = {
-    **{f"p{p}_ms": None for p in LATENCY_PERCENTILES},
-    **{f"ttft_p{p}_ms": None for p in TTFT_PERCENTILES},
-}
+NO_PERCENTILES = _figures({}, {})
 # The rows whose latency means something: answered by a model, and not a batch job's.
 _TIMED = "model IS NOT NULL AND batch_id IS NULL"
 
@@ -116,12 +123,7 @@ async def percentiles_by_model(
     query = _postgres if store.dialect == "postgresql" else _sqlite
     latency = await query(store, "latency_ms", LATENCY_PERCENTILES, where, params)
     ttft = await query(store, "ttft_ms", TTFT_PERCENTILES, where, params)
-    out: dict[str, dict[str, float | None]] = {}
-    for model in latency.keys() | ttft.keys():
-        mine = latency.get(model, {})
-        first = ttft.get(model, {})
-        out[model] = {
-            **{f"p{p}_ms": mine.get(p) for p in LATENCY_PERCENTILES},
-            **{f"ttft_p{p}_ms": first.get(p) for p in TTFT_PERCENTILES},
-        }
-    return out
+    return {
+        model: _figures(latency.get(model, {}), ttft.get(model, {}))
+        for model in latency.keys() | ttft.keys()
+    }
