@@ -18,8 +18,10 @@ and the median over rounds of each target's CPU relative to the first target's i
 
     .venv/bin/python bench/gateway/ab.py --variant no-log --variant no-record --rounds 10
 
-``--loaded-passthrough`` adds a control: the pass-through with tiergate's whole app built in
-its process but unused, which tells the cost of the process's size from that of the work.
+``--pyreqwest-passthrough`` adds the pass-through on tiergate's own upstream client (the
+default one, the reference issue 7 names, uses aiohttp). ``--loaded-passthrough`` adds a
+control: the pass-through with tiergate's whole app built in its process but unused, which
+tells the cost of the process's size from that of the work.
 """
 
 from __future__ import annotations
@@ -63,6 +65,11 @@ def main() -> None:
         "--compiled", action="store_true", help="also run the compiled build (build/compiled)"
     )
     parser.add_argument(
+        "--pyreqwest-passthrough",
+        action="store_true",
+        help="also run the pass-through on pyreqwest, tiergate's upstream client",
+    )
+    parser.add_argument(
         "--loaded-passthrough",
         action="store_true",
         help="also run the pass-through with tiergate's app built in its process "
@@ -99,6 +106,10 @@ def main() -> None:
     passthrough = tg.passthrough(9200, upstream_url, "aiohttp")
     passthrough.cores = "0"
     runs.append(("passthrough", passthrough))
+    if args.pyreqwest_passthrough:
+        same_client = tg.passthrough(9202, upstream_url, "pyreqwest", name="passthrough-pyreqwest")
+        same_client.cores = "0"
+        runs.append(("passthrough pyreqwest", same_client))
     if args.loaded_passthrough:
         loaded = tg.passthrough(9201, upstream_url, "aiohttp", name="passthrough-loaded")
         loaded.cores = "0"

@@ -6,9 +6,10 @@ and returns the upstream's status and body (streamed through, chunk by chunk, wh
 streams). No parsing, no auth, no routing, no logging: whatever tiergate costs beyond this is
 the price of its features.
 
-``--client aiohttp`` (default: the fastest pooled Python HTTP client, and the one tiergate uses)
-or ``--client httpx`` (the one tiergate used until 2026-11-30), so the table separates the cost
-of the HTTP client from the cost of the gateway's own work.
+``--client aiohttp`` (default: the reference issue 7 names, "a lean Python pass-through", ~6,500
+requests/s on one core, and tiergate's client until 2026-12-01), ``--client pyreqwest`` (Rust's
+reqwest, the client tiergate uses since) or ``--client httpx`` (tiergate's until 2026-11-30), so
+the table separates the cost of the HTTP client from the cost of the gateway's own work.
 
 Usage: ``python passthrough.py --upstream http://127.0.0.1:9100 --port 9200``
 """
@@ -84,7 +85,34 @@ def make_app(upstream: str, client_kind: str) -> Callable[[Scope, Receive, Send]
         finally:
             await r.aclose()
 
-    forward = forward_aiohttp if client_kind == "aiohttp" else forward_httpx
+    async def forward_pyreqwest(path: str, body: bytes, send: Send) -> None:
+        # No read-ahead (streamed_read_buffer_limit 0), as tiergate sends: else the response
+        # is held back until 64 KB of its body arrived.
+        request = state["client"].post(upstream + path).headers(state["headers"])
+        async with request.body_bytes(body).streamed_read_buffer_limit(0).build_streamed() as r:
+            streaming = (r.headers.get("content-type") or "").startswith("text/event-stream")
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": r.status,
+                    "headers": SSE if streaming else JSON,
+                }
+            )
+            if not streaming:
+                await send({"type": "http.response.body", "body": (await r.bytes()).to_bytes()})
+                return
+            reader = r.body_reader
+            while (chunk := await reader.read_chunk()) is not None:
+                await send(
+                    {"type": "http.response.body", "body": chunk.to_bytes(), "more_body": True}
+                )
+            await send({"type": "http.response.body", "body": b""})
+
+    forward = {
+        "aiohttp": forward_aiohttp,
+        "httpx": forward_httpx,
+        "pyreqwest": forward_pyreqwest,
+    }[client_kind]
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -101,6 +129,10 @@ def make_app(upstream: str, client_kind: str) -> Callable[[Scope, Receive, Send]
                         state["client"] = aiohttp.ClientSession(
                             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=None)
                         )
+                    elif client_kind == "pyreqwest":
+                        from pyreqwest.client import ClientBuilder
+
+                        state["client"] = ClientBuilder().no_proxy().build()
                     else:
                         import httpx
 
@@ -111,7 +143,7 @@ def make_app(upstream: str, client_kind: str) -> Callable[[Scope, Receive, Send]
                 elif message["type"] == "lifespan.shutdown":
                     client = state.get("client")
                     if client is not None:
-                        await (client.close() if client_kind == "aiohttp" else client.aclose())
+                        await (client.aclose() if client_kind == "httpx" else client.close())
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["type"] != "http":
@@ -131,7 +163,7 @@ def main() -> None:
     parser.add_argument("--upstream", default="http://127.0.0.1:9100")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9200)
-    parser.add_argument("--client", choices=["aiohttp", "httpx"], default="aiohttp")
+    parser.add_argument("--client", choices=["aiohttp", "httpx", "pyreqwest"], default="aiohttp")
     args = parser.parse_args()
     uvicorn.run(
         make_app(args.upstream.rstrip("/"), args.client),

@@ -6,7 +6,7 @@ would (scope, receive, send) with the benchmark's config (key check, the ``auto`
 cost, the SQLite request log), on one core, with the upstream replaced by a canned answer
 returned through the real ``HTTPProvider`` (so the upstream request is still encoded and the
 answer decoded). What it leaves out is what every Python gateway pays alike: the HTTP server
-(uvicorn) and the HTTP client's socket work (aiohttp).
+(uvicorn) and the HTTP client's socket work (pyreqwest).
 
 It reports µs per request as the minimum over batches (noise only ever adds), with and
 without the request log's writer thread busy, and a cProfile of one batch with ``--profile``.
@@ -44,6 +44,7 @@ from tiergate.config import load_settings  # noqa: E402
 from tiergate.providers.base import CallOptions  # noqa: E402
 from tiergate.providers.http import HTTPProvider  # noqa: E402
 from tiergate.providers.registry import ProviderRegistry  # noqa: E402
+from tiergate.providers.transport import Reply  # noqa: E402
 from tiergate.server.app import App  # noqa: E402
 from tiergate.server.chat import call_options, decode  # noqa: E402
 from tiergate.server.gateway import Gateway, build_gateway  # noqa: E402
@@ -63,30 +64,14 @@ BODY = orjson.dumps(
 )
 
 
-class _Canned:
-    """Stands in for aiohttp's response: status, headers, body, release."""
-
-    status = 200
-    headers: dict[str, str] = {"content-type": "application/json"}
-
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    async def read(self) -> bytes:
-        return self._body
-
-    def release(self) -> None:
-        pass
-
-
 class CannedSession:
-    """An ``UpstreamSession`` that answers every POST with the fake upstream's body."""
+    """An ``UpstreamSession`` that answers every call with the fake upstream's body."""
 
     def __init__(self) -> None:
-        self._body = _openai_body()
+        self._reply = Reply(200, {"content-type": "application/json"}, _openai_body())
 
-    async def post(self, url: str, headers: Any, body: bytes, *args: Any, **kw: Any) -> _Canned:
-        return _Canned(self._body)
+    async def fetch(self, *args: Any, **kw: Any) -> Reply:
+        return self._reply
 
     async def aclose(self) -> None:
         pass

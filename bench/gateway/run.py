@@ -37,6 +37,7 @@ ALL = [
     "direct",
     "passthrough",
     "passthrough-httpx",
+    "passthrough-pyreqwest",
     "tiergate",
     "tiergate-compiled",
     "tiergate-1m",
@@ -53,6 +54,9 @@ def build_targets(names: list[str], args: argparse.Namespace) -> list[tg.Target]
         "direct": lambda: tg.direct(args.upstream_port),
         "passthrough": lambda: tg.passthrough(9200, up, args.passthrough_client),
         "passthrough-httpx": lambda: tg.passthrough(9201, up, "httpx", "passthrough-httpx"),
+        "passthrough-pyreqwest": lambda: tg.passthrough(
+            9202, up, "pyreqwest", "passthrough-pyreqwest"
+        ),
         "tiergate": lambda: tg.tiergate("tiergate", 9300, up, 1, core),
         "tiergate-compiled": lambda: tg.tiergate_compiled("tiergate-compiled", 9330, up, core),
         "tiergate-1m": lambda: tg.tiergate("tiergate-1m", 9320, up, 1, core, args.log_rows),
@@ -170,6 +174,7 @@ def _checks_for(
         ("portkey", 4),
         ("passthrough", 0.6),
         ("passthrough-httpx", 0.6),
+        ("passthrough-pyreqwest", 0.6),
     ):
         row = results.get(peer, {}).get("json c=16")
         if row and "json c=16" in t:
@@ -230,7 +235,9 @@ def main() -> None:
     parser.add_argument("--target-core", type=int, default=0)
     parser.add_argument("--load-core", type=int, default=1)
     parser.add_argument("--upstream-port", type=int, default=9100)
-    parser.add_argument("--passthrough-client", choices=["aiohttp", "httpx"], default="aiohttp")
+    parser.add_argument(
+        "--passthrough-client", choices=["aiohttp", "httpx", "pyreqwest"], default="aiohttp"
+    )
     parser.add_argument(
         "--log-rows",
         type=int,

@@ -26,7 +26,7 @@ fi
 "$root/.venv/bin/python" -c "import psutil" 2>/dev/null \
     || "$root/.venv/bin/pip" install -q psutil
 [ -x "$root/.venv/bin/py-spy" ] || "$root/.venv/bin/pip" install -q py-spy
-# aiohttp: the pass-through reference's client (the fastest pooled Python HTTP client).
+# aiohttp: the client of the pass-through reference issue 7 names (tiergate itself uses pyreqwest).
 "$root/.venv/bin/python" -c "import aiohttp" 2>/dev/null \
     || "$root/.venv/bin/pip" install -q aiohttp
 

@@ -15,17 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-import aiohttp
 import orjson
 
 from tiergate.errors import ProviderError
 from tiergate.providers.base import Deployment
-from tiergate.providers.transport import (
-    TRANSPORT_ERRORS,
-    USER_AGENT,
-    UpstreamSession,
-    as_provider_error,
-)
+from tiergate.providers.transport import USER_AGENT, Body, UpstreamSession
 from tiergate.wire.format import WireFormat
 
 __all__ = [
@@ -105,9 +99,7 @@ class BatchClient:
     def _url(self, deployment: Deployment, tail: str = "") -> str:
         return f"{(deployment.base_url or '').rstrip('/')}{self.path}{tail}"
 
-    def _headers(self, deployment: Deployment, body: bytes | aiohttp.FormData | None) -> (
-        dict[str, str]
-    ):  # fmt: skip
+    def _headers(self, deployment: Deployment, body: Body) -> dict[str, str]:
         headers = {"user-agent": USER_AGENT}
         if isinstance(body, bytes):  # a form sets its own (with the multipart boundary)
             headers["content-type"] = "application/json"
@@ -117,28 +109,20 @@ class BatchClient:
 
     async def _raw(
         self, method: str, deployment: Deployment, url: str,
-        body: bytes | aiohttp.FormData | None = None,
+        body: Body = None,
     ) -> bytes:  # fmt: skip
-        """The response body of one call, released; an HTTP error raised as ``ProviderError``."""
-        response = await self._session.request(
+        """The response body of one call; an HTTP error raised as ``ProviderError``."""
+        status, headers, content = await self._session.fetch(
             method, url, self._headers(deployment, body), body, deployment.timeout,
             deployment.name,
         )  # fmt: skip
-        try:
-            content: bytes = await response.read()
-        except TRANSPORT_ERRORS as exc:
-            raise as_provider_error(exc, deployment.name) from exc
-        finally:
-            response.release()
-        if response.status >= 400:
-            raise self.wire.decode_error(
-                response.status, response.headers, content, deployment.name
-            )
+        if status >= 400:
+            raise self.wire.decode_error(status, headers, content, deployment.name)
         return content
 
     async def _call(
         self, method: str, deployment: Deployment, url: str,
-        body: bytes | aiohttp.FormData | None = None,
+        body: Body = None,
     ) -> Any:  # fmt: skip
         """``_raw``, parsed as JSON."""
         return json_of(await self._raw(method, deployment, url, body), deployment)

@@ -14,13 +14,7 @@ import orjson
 
 from tiergate.errors import GatewayError, ProviderError
 from tiergate.providers.base import CallOptions, Deployment
-from tiergate.providers.transport import (
-    TRANSPORT_ERRORS,
-    USER_AGENT,
-    UpstreamSession,
-    as_provider_error,
-    transport_errors,
-)
+from tiergate.providers.transport import USER_AGENT, UpstreamSession, transport_errors
 from tiergate.redaction import redact
 from tiergate.types import ChatRequest, ChatResponse, MessageStop, StreamEvent
 from tiergate.wire.format import WireFormat
@@ -103,18 +97,12 @@ class HTTPProvider:
         self, request: ChatRequest, deployment: Deployment, options: CallOptions
     ) -> ChatResponse:
         url, headers, body = self._prepare(request, deployment, options)
-        response = await self._session.post(url, headers, body, deployment.timeout, deployment.name)
-        try:
-            content = await response.read()
-        except TRANSPORT_ERRORS as exc:
-            raise as_provider_error(exc, deployment.name) from exc
-        finally:
-            response.release()
-        if response.status >= 400:
+        status, answer_headers, content = await self._session.fetch(
+            "POST", url, headers, body, deployment.timeout, deployment.name
+        )
+        if status >= 400:
             raise _scrubbed(
-                self._wire.decode_error(
-                    response.status, response.headers, content, deployment.name
-                ),
+                self._wire.decode_error(status, answer_headers, content, deployment.name),
                 deployment,
                 options,
             )
@@ -136,13 +124,12 @@ class HTTPProvider:
         headers["accept"] = "text/event-stream"
         decoder = self._wire.stream_decoder()
         finished = False
-        response = await self._session.post(
-            url, headers, body, deployment.timeout, deployment.name, stream=True
-        )
-        try:
+        async with self._session.stream(
+            url, headers, body, deployment.timeout, deployment.name
+        ) as response:
             with transport_errors(deployment.name):
                 if response.status >= 400:
-                    content = await response.read()
+                    content = (await response.bytes()).to_bytes()
                     raise _scrubbed(
                         self._wire.decode_error(
                             response.status, response.headers, content, deployment.name
@@ -150,15 +137,15 @@ class HTTPProvider:
                         deployment,
                         options,
                     )
+                reader = response.body_reader
                 first = True
-                async for chunk in response.content.iter_any():
+                while (read := await reader.read_chunk()) is not None:
+                    chunk = read.to_bytes()
                     for piece in _first_frame_apart(chunk) if first else (chunk,):
                         for event in decoder.feed(piece):
                             finished = finished or isinstance(event, MessageStop)
                             yield event
                     first = False
-        finally:
-            response.release()
         for event in decoder.close():
             finished = finished or isinstance(event, MessageStop)
             yield event

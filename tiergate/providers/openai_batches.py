@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import aiohttp
 import orjson
+from pyreqwest.multipart import FormBuilder, PartBuilder
 
 from tiergate.providers.base import Deployment
 from tiergate.providers.batch_api import (
@@ -41,10 +41,15 @@ class OpenAIBatchesAPI(BatchClient):
             + b"\n"
             for cid, params in requests
         )
-        form = aiohttp.FormData()
-        form.add_field("purpose", "batch")
-        form.add_field(
-            "file", content, filename="tiergate-batch.jsonl", content_type="application/jsonl"
+        form = (
+            FormBuilder()
+            .text("purpose", "batch")
+            .part(
+                "file",
+                PartBuilder.from_bytes(content)
+                .file_name("tiergate-batch.jsonl")
+                .mime("application/jsonl"),
+            )
         )
         uploaded = await self._call("POST", deployment, self._url(deployment, "/files"), form)
         body = orjson.dumps(

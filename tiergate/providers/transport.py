@@ -1,13 +1,17 @@
 """The one pooled HTTP client every upstream call goes through, and its failure mapping.
 
-aiohttp, not httpx: on the gateway benchmark (docs/benchmarks.md, "Gateway overhead") httpx's
-connection pool cost ~70% of the event loop's time per request (``is_socket_readable`` on every
-pooled connection, anyio cancel scopes), and a pass-through on aiohttp served 8x the requests of
-the same pass-through on httpx. Sessions, pooling, timeouts and the mapping of aiohttp's errors
-to ``ProviderError`` live here; ``providers/http.py`` reads the response it returns (status,
-headers, body or stream) inside ``transport_errors`` and releases it.
+pyreqwest (Python bindings to Rust's reqwest and hyper), not aiohttp or httpx: the upstream
+client is most of what a gateway costs per request. On the gateway benchmark's bare
+pass-through, aiohttp's client took about 130 us of CPU per request and pyreqwest's about 70
+(docs/benchmarks.md, "The upstream client"); httpx cost 8x aiohttp's (its pool checks every
+socket, anyio cancel scopes). The HTTP/1.1 framing, pooling, decompression and timers run in
+Rust, on a Tokio thread that hands finished responses to the event loop.
 
-Two production details:
+Sessions, pooling, timeouts and the mapping of the client's errors to ``ProviderError`` live
+here; ``providers/http.py`` and ``providers/batch_api.py`` see only ``Reply`` (a whole answer)
+or a streamed response read under ``transport_errors``.
+
+Production details:
 - Keep-alive connections are dropped after ``KEEPALIVE_SECONDS``, below the 5 s idle timeout of
   common servers (uvicorn, gunicorn), so the pool rarely hands out a socket the upstream is
   closing.
@@ -18,16 +22,28 @@ Two production details:
   again unseen could run (and bill) the generation twice. That failure is reported (a
   retryable 502), so the executor's retries, which show in the attempts, decide. A failure
   after the status line is never retried here.
+- No proxies from the environment, no cookie jar (one client serves every tenant: a cookie one
+  upstream sets must never ride along on another caller's request), no redirects followed (an
+  API key is never sent on to another address).
+- Timeouts are per deployment: the whole exchange for a plain answer, the gap between reads for
+  a stream, so a long stream that keeps sending is never cut off and a silent one is. reqwest
+  sets the gap per client, so there is one client (and pool) per distinct deployment timeout,
+  usually one.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import timedelta
+from typing import NamedTuple
 
-import aiohttp
-from yarl import URL
+from pyreqwest.client import Client, ClientBuilder
+from pyreqwest.exceptions import ConnectError, NetworkError, RequestError
+from pyreqwest.multipart import FormBuilder
+from pyreqwest.request import RequestBuilder, StreamRequest
+from pyreqwest.response import Response
 
 from tiergate import __version__
 from tiergate.errors import ProviderError
@@ -42,23 +58,35 @@ RACE_SECONDS = 0.1
 __all__ = [
     "TRANSPORT_ERRORS",
     "USER_AGENT",
+    "Body",
+    "Reply",
     "UpstreamSession",
+    "UpstreamStream",
     "as_provider_error",
     "transport_errors",
 ]
 
+# What an upstream exchange can raise: the client's own errors, and a deadline.
+TRANSPORT_ERRORS = (TimeoutError, RequestError)
 
-# What an upstream exchange can raise: aiohttp's own errors, and the deadline.
-TRANSPORT_ERRORS = (TimeoutError, aiohttp.ClientError)
+Body = bytes | FormBuilder | None  # a form sets its own content type (with its boundary)
+
+
+class Reply(NamedTuple):
+    """A whole upstream answer, already read."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
 
 
 def as_provider_error(exc: BaseException, provider: str) -> ProviderError:
     """The most specific retryable ``ProviderError`` for one of ``TRANSPORT_ERRORS``."""
-    if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
+    if isinstance(exc, TimeoutError):  # pyreqwest's timeouts are TimeoutErrors too
         return ProviderError(
             f"upstream {provider} timed out ({type(exc).__name__})", status=504, provider=provider
         )
-    if isinstance(exc, (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)):
+    if isinstance(exc, NetworkError):
         return ProviderError(
             f"upstream {provider} connection failed ({type(exc).__name__})",
             status=502,
@@ -71,7 +99,7 @@ def as_provider_error(exc: BaseException, provider: str) -> ProviderError:
 
 @contextmanager
 def transport_errors(provider: str) -> Iterator[None]:
-    """Re-raise aiohttp failures as ``as_provider_error`` does (for longer blocks; the
+    """Re-raise the client's failures as ``as_provider_error`` does (for longer blocks; the
     per-request calls use a plain ``try`` on ``TRANSPORT_ERRORS``, which costs nothing when
     nothing fails)."""
     try:
@@ -80,100 +108,134 @@ def transport_errors(provider: str) -> Iterator[None]:
         raise as_provider_error(exc, provider) from exc
 
 
-class UpstreamSession:
-    """Owns the shared ``aiohttp.ClientSession``, created on first use inside the event loop.
+def _raced(sent: float) -> bool:
+    """A ``ConnectError`` (no status line) at once: the keep-alive race (see the docstring).
+    A refused connection is a ``ConnectError`` too; sending that once more is as harmless."""
+    return time.monotonic() - sent <= RACE_SECONDS
 
-    Timeouts are per deployment: the whole exchange for a plain answer, the gap between reads
-    for a stream, so a long stream that keeps sending is never cut off and a silent one is.
-    """
 
-    def __init__(self) -> None:
-        self._session: aiohttp.ClientSession | None = None
-        self._timeouts: dict[tuple[float, bool], aiohttp.ClientTimeout] = {}
-        self._urls: dict[str, URL] = {}
+class UpstreamStream:
+    """An open streamed exchange: sent (once more after the keep-alive race) on entry, its
+    failures raised as ``ProviderError``; closed on exit. A class rather than an
+    ``asynccontextmanager`` because the compiled build (mypyc) has no async generators."""
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_SECONDS
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                # One session serves every tenant: a cookie one upstream sets must never ride
-                # along on another caller's request (and not keeping a jar is cheaper).
-                cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=True,
-                # No skip_auto_headers: with it aiohttp rebuilds the header set on every
-                # request. Providers send their own User-Agent (USER_AGENT) instead of
-                # aiohttp's, so the default is never added.
-            )
-        return self._session
+    def __init__(self, request: Callable[[], RequestBuilder], provider: str) -> None:
+        self._request = request
+        self._provider = provider
+        self._opened: StreamRequest | None = None
 
-    def _timeout(self, seconds: float, stream: bool) -> aiohttp.ClientTimeout:
-        timeout = self._timeouts.get((seconds, stream))
-        if timeout is None:
-            timeout = self._timeouts[(seconds, stream)] = aiohttp.ClientTimeout(
-                # A whole answer has a deadline (one timer per call); a stream may run long
-                # as long as it keeps sending (a timer re-armed on every read).
-                total=None if stream else seconds,
-                sock_connect=CONNECT_SECONDS,
-                sock_read=seconds if stream else None,
-            )
-        return timeout
-
-    async def post(
-        self,
-        url: str,
-        headers: dict[str, str],
-        body: bytes,
-        timeout: float,
-        provider: str,
-        *,
-        stream: bool = False,
-    ) -> aiohttp.ClientResponse:
-        """POST ``body``; the caller reads the response under ``transport_errors`` and must
-        ``release()`` it."""
-        client = self._client()
-        target = self._urls.get(url)
-        if target is None:  # parsed once per upstream URL, not on every call
-            target = self._urls[url] = URL(url)
+    async def __aenter__(self) -> Response:
         sent = time.monotonic()
         try:
+            self._opened = self._request().build_streamed()
             try:
-                return await client.post(
-                    target, data=body, headers=headers, timeout=self._timeout(timeout, stream)
-                )
-            except aiohttp.ServerDisconnectedError:
-                # Closed before any status line. At once: the keep-alive race (the upstream
-                # never read the request), sent once more on another connection, after this
-                # handler rather than inside it (see server/app.py). Later: see the docstring.
-                if time.monotonic() - sent > RACE_SECONDS:
+                return await self._opened.__aenter__()
+            except ConnectError:
+                if not _raced(sent):
                     raise
-            return await client.post(
-                target, data=body, headers=headers, timeout=self._timeout(timeout, stream)
-            )
+            self._opened = self._request().build_streamed()
+            return await self._opened.__aenter__()
         except TRANSPORT_ERRORS as exc:
-            raise as_provider_error(exc, provider) from exc
+            self._opened = None
+            raise as_provider_error(exc, self._provider) from exc
 
-    async def request(
+    async def __aexit__(self, *exc: object) -> None:
+        if self._opened is not None:
+            await self._opened.__aexit__(None, None, None)
+
+
+class UpstreamSession:
+    """Owns the pooled clients, created on first use inside the event loop."""
+
+    def __init__(self) -> None:
+        self._clients: dict[float, Client] = {}
+        self._deadlines: dict[float, timedelta] = {}
+
+    def _client(self, seconds: float) -> Client:
+        client = self._clients.get(seconds)
+        if client is None:
+            client = self._clients[seconds] = (
+                ClientBuilder()
+                .max_connections(MAX_CONNECTIONS)
+                .pool_idle_timeout(timedelta(seconds=KEEPALIVE_SECONDS))
+                .connect_timeout(timedelta(seconds=CONNECT_SECONDS))
+                .read_timeout(timedelta(seconds=seconds))
+                .no_proxy()
+                .default_cookie_store(False)
+                .follow_redirects(False)
+                .referer(False)
+                .user_agent(USER_AGENT)
+                .build()
+            )
+        return client
+
+    def _request(
         self,
         method: str,
         url: str,
-        headers: dict[str, str],
-        data: bytes | aiohttp.FormData | None,
+        headers: Mapping[str, str],
+        body: Body,
+        seconds: float,
+        *,
+        whole: bool,
+    ) -> RequestBuilder:
+        """The request, its reads at most ``seconds`` apart and, for a ``whole`` answer, the
+        exchange too."""
+        builder = self._client(seconds).request(method, url).headers(headers)
+        if isinstance(body, bytes):
+            builder = builder.body_bytes(body)
+        elif body is not None:
+            builder = builder.multipart(body)
+        if not whole:
+            # No read-ahead: by default the response is held back until 64 KB of its body
+            # (or its end) arrived, so a stream's first event waited for its last.
+            return builder.streamed_read_buffer_limit(0)
+        deadline = self._deadlines.get(seconds)
+        if deadline is None:
+            deadline = self._deadlines[seconds] = timedelta(seconds=seconds)
+        return builder.timeout(deadline)
+
+    async def fetch(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: Body,
         timeout: float,
         provider: str,
-    ) -> aiohttp.ClientResponse:
-        """Any other call (off the request path: providers' batch APIs); the caller reads the
-        response under ``transport_errors`` and must ``release()`` it."""
+    ) -> Reply:
+        """One whole exchange within ``timeout`` seconds, sent once more after the keep-alive
+        race; every failure raised as ``ProviderError``."""
+        sent = time.monotonic()
         try:
-            return await self._client().request(
-                method, url, data=data, headers=headers, timeout=self._timeout(timeout, False)
-            )
+            try:
+                return await self._whole(method, url, headers, body, timeout)
+            except ConnectError:
+                if not _raced(sent) or isinstance(body, FormBuilder):  # a form is spent
+                    raise
+            # Sent again after the handler, not inside it (see server/app.py).
+            return await self._whole(method, url, headers, body, timeout)
         except TRANSPORT_ERRORS as exc:
             raise as_provider_error(exc, provider) from exc
 
+    async def _whole(
+        self, method: str, url: str, headers: Mapping[str, str], body: Body, timeout: float
+    ) -> Reply:
+        request = self._request(method, url, headers, body, timeout, whole=True).build()
+        response = await request.send()
+        return Reply(response.status, response.headers, (await response.bytes()).to_bytes())
+
+    def stream(
+        self, url: str, headers: Mapping[str, str], body: bytes, timeout: float, provider: str
+    ) -> UpstreamStream:
+        """A POST whose answer is read as it arrives, with at most ``timeout`` seconds between
+        reads: ``async with session.stream(...) as response``; the caller reads it under
+        ``transport_errors``."""
+        return UpstreamStream(
+            lambda: self._request("POST", url, headers, body, timeout, whole=False), provider
+        )
+
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        clients, self._clients = self._clients, {}
+        for client in clients.values():
+            await client.close()
