@@ -160,6 +160,30 @@ async def test_a_silent_upstream_times_out_as_504(provider: HTTPProvider) -> Non
     assert caught.value.status == 504 and caught.value.retryable
 
 
+async def test_a_call_in_flight_is_cancelled_not_broken(provider: HTTPProvider) -> None:
+    """A cancelled upstream call (a client gone, a stream's first-event deadline) ends in
+    ``CancelledError``. In the compiled build the cancellation reaches pyreqwest's coroutines as
+    ``throw(type, value, traceback)``, which they refused with a ``TypeError`` until
+    ``providers/cancellable.py``; the suite's compiled pass runs this through compiled code."""
+
+    async def first_event(url: str) -> object:
+        async for event in provider.stream(REQUEST, _deployment(url), CallOptions()):
+            return event
+        return None
+
+    async with RawUpstream("silent") as url:
+        calls = [
+            asyncio.ensure_future(provider.complete(REQUEST, _deployment(url), CallOptions())),
+            asyncio.ensure_future(first_event(url)),
+        ]
+        await asyncio.sleep(0.3)  # both sent, both waiting for the status line
+        for call in calls:
+            call.cancel()
+        for call in calls:
+            with pytest.raises(asyncio.CancelledError):
+                await call
+
+
 async def test_a_refused_connection_is_a_retryable_502(provider: HTTPProvider) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -173,6 +197,9 @@ async def test_a_refused_connection_is_a_retryable_502(provider: HTTPProvider) -
 async def test_a_stream_cut_mid_body_is_an_error_not_a_short_answer(
     provider: HTTPProvider,
 ) -> None:
+    """What arrived before the cut is passed on. pyreqwest by default holds a streamed response
+    back until 64 KB of it has arrived, and then lost this text with the error; tiergate asks
+    for no read-ahead, which is also what lets a stream's first event through at once."""
     texts: list[str] = []
     async with RawUpstream("cut-stream") as url:
         with pytest.raises(ProviderError) as caught:

@@ -14,6 +14,7 @@ import orjson
 
 from tiergate.errors import GatewayError, ProviderError
 from tiergate.providers.base import CallOptions, Deployment
+from tiergate.providers.cancellable import cancellable
 from tiergate.providers.transport import USER_AGENT, UpstreamSession, transport_errors
 from tiergate.redaction import redact
 from tiergate.types import ChatRequest, ChatResponse, MessageStop, StreamEvent
@@ -129,7 +130,7 @@ class HTTPProvider:
         ) as response:
             with transport_errors(deployment.name):
                 if response.status >= 400:
-                    content = (await response.bytes()).to_bytes()
+                    content = (await cancellable(response.bytes())).to_bytes()
                     raise _scrubbed(
                         self._wire.decode_error(
                             response.status, response.headers, content, deployment.name
@@ -139,7 +140,7 @@ class HTTPProvider:
                     )
                 reader = response.body_reader
                 first = True
-                while (read := await reader.read_chunk()) is not None:
+                while (read := await cancellable(reader.read_chunk())) is not None:
                     chunk = read.to_bytes()
                     for piece in _first_frame_apart(chunk) if first else (chunk,):
                         for event in decoder.feed(piece):

@@ -47,6 +47,7 @@ from pyreqwest.response import Response
 
 from tiergate import __version__
 from tiergate.errors import ProviderError
+from tiergate.providers.cancellable import cancellable
 
 USER_AGENT = f"tiergate/{__version__}"
 KEEPALIVE_SECONDS = 4.0
@@ -129,19 +130,19 @@ class UpstreamStream:
         try:
             self._opened = self._request().build_streamed()
             try:
-                return await self._opened.__aenter__()
+                return await cancellable(self._opened.__aenter__())
             except ConnectError:
                 if not _raced(sent):
                     raise
             self._opened = self._request().build_streamed()
-            return await self._opened.__aenter__()
+            return await cancellable(self._opened.__aenter__())
         except TRANSPORT_ERRORS as exc:
             self._opened = None
             raise as_provider_error(exc, self._provider) from exc
 
     async def __aexit__(self, *exc: object) -> None:
         if self._opened is not None:
-            await self._opened.__aexit__(None, None, None)
+            await cancellable(self._opened.__aexit__(None, None, None))
 
 
 class UpstreamSession:
@@ -222,8 +223,9 @@ class UpstreamSession:
         self, method: str, url: str, headers: Mapping[str, str], body: Body, timeout: float
     ) -> Reply:
         request = self._request(method, url, headers, body, timeout, whole=True).build()
-        response = await request.send()
-        return Reply(response.status, response.headers, (await response.bytes()).to_bytes())
+        response = await cancellable(request.send())
+        content = await cancellable(response.bytes())
+        return Reply(response.status, response.headers, content.to_bytes())
 
     def stream(
         self, url: str, headers: Mapping[str, str], body: bytes, timeout: float, provider: str
@@ -238,4 +240,4 @@ class UpstreamSession:
     async def aclose(self) -> None:
         clients, self._clients = self._clients, {}
         for client in clients.values():
-            await client.close()
+            await cancellable(client.close())
