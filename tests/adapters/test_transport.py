@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import orjson
 import pytest
+import trustme
 
 from tiergate import __version__
 from tiergate.errors import GatewayError, ProviderError
@@ -63,8 +66,9 @@ class RawUpstream:
     """Answers the first request on every connection; on a connection's second request it
     closes the socket without a status line (what a keep-alive timeout race looks like)."""
 
-    def __init__(self, mode: str = "close-second") -> None:
+    def __init__(self, mode: str = "close-second", tls: ssl.SSLContext | None = None) -> None:
         self.mode = mode
+        self.tls = tls
         self.connections = 0
         self.requests = 0
         self.heads: list[str] = []
@@ -103,9 +107,9 @@ class RawUpstream:
             writer.close()
 
     async def __aenter__(self) -> str:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
         port = self.server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}/v1"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{port}/v1"
 
     async def __aexit__(self, *exc: object) -> None:
         assert self.server is not None
@@ -182,6 +186,35 @@ async def test_a_call_in_flight_is_cancelled_not_broken(provider: HTTPProvider) 
         for call in calls:
             with pytest.raises(asyncio.CancelledError):
                 await call
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_tls_upstreams_are_verified_against_the_trusted_cas(
+    trusted: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every real provider is HTTPS. The client verifies the upstream's certificate against the
+    system's CAs, or the bundle ``SSL_CERT_FILE`` names (a private CA in front of a self-hosted
+    model); a certificate from any other CA is a failed connection, never a silent answer."""
+    issuer = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    issuer.issue_cert("127.0.0.1").configure_cert(server_tls)
+    bundle = tmp_path / "ca.pem"
+    (issuer if trusted else trustme.CA()).cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    session = UpstreamSession()  # its client reads the CAs when first used, below
+    provider = HTTPProvider(OPENAI, session)
+    try:
+        async with RawUpstream("keep-alive", tls=server_tls) as url:
+            assert url.startswith("https://")
+            if trusted:
+                answer = await provider.complete(REQUEST, _deployment(url), CallOptions())
+                assert answer.text() == "answer 1"
+            else:
+                with pytest.raises(ProviderError) as caught:
+                    await provider.complete(REQUEST, _deployment(url), CallOptions())
+                assert caught.value.status == 502
+    finally:
+        await session.aclose()
 
 
 async def test_a_refused_connection_is_a_retryable_502(provider: HTTPProvider) -> None:

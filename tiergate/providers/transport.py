@@ -22,6 +22,8 @@ Production details:
   again unseen could run (and bill) the generation twice. That failure is reported (a
   retryable 502), so the executor's retries, which show in the attempts, decide. A failure
   after the status line is never retried here.
+- TLS is rustls, verifying upstreams against the system's CA store; ``SSL_CERT_FILE`` (or
+  ``SSL_CERT_DIR``) names another bundle, such as a private CA in front of a self-hosted model.
 - No proxies from the environment, no cookie jar (one client serves every tenant: a cookie one
   upstream sets must never ride along on another caller's request), no redirects followed (an
   API key is never sent on to another address).
