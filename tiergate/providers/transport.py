@@ -1,11 +1,13 @@
 """The one pooled HTTP client every upstream call goes through, and its failure mapping.
 
 pyreqwest (Python bindings to Rust's reqwest and hyper), not aiohttp or httpx: the upstream
-client is most of what a gateway costs per request. On the gateway benchmark's bare
-pass-through, aiohttp's client took about 130 us of CPU per request and pyreqwest's about 70
-(docs/benchmarks.md, "The upstream client"); httpx cost 8x aiohttp's (its pool checks every
-socket, anyio cancel scopes). The HTTP/1.1 framing, pooling, decompression and timers run in
-Rust, on a Tokio thread that hands finished responses to the event loop.
+client is most of what a bare proxy costs per request. The gateway benchmark's pass-through
+used 149 us of CPU per request on aiohttp and 77 on pyreqwest, and tiergate 292 and 226
+(docs/benchmarks.md, "The upstream client"); httpx cost several times aiohttp's (its pool
+checks every socket, anyio cancel scopes). The HTTP/1.1 framing, pooling, decompression and
+timers run in Rust, on a Tokio thread that hands each response, and each chunk of a stream, to
+the event loop; that hand-off per chunk makes a burst of stream chunks cost more than on
+aiohttp (575 -> 677 us for 20), a price paid for plain answers costing a fifth less.
 
 Sessions, pooling, timeouts and the mapping of the client's errors to ``ProviderError`` live
 here; ``providers/http.py`` and ``providers/batch_api.py`` see only ``Reply`` (a whole answer)
