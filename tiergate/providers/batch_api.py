@@ -19,7 +19,7 @@ import orjson
 
 from tiergate.errors import ProviderError
 from tiergate.providers.base import Deployment
-from tiergate.providers.transport import USER_AGENT, Body, UpstreamSession
+from tiergate.providers.transport import Body, UpstreamSession
 from tiergate.wire.format import WireFormat
 
 __all__ = [
@@ -100,7 +100,7 @@ class BatchClient:
         return f"{(deployment.base_url or '').rstrip('/')}{self.path}{tail}"
 
     def _headers(self, deployment: Deployment, body: Body) -> dict[str, str]:
-        headers = {"user-agent": USER_AGENT}
+        headers: dict[str, str] = {}
         if isinstance(body, bytes):  # a form sets its own (with the multipart boundary)
             headers["content-type"] = "application/json"
         headers.update(self.wire.auth_headers(deployment.api_key))

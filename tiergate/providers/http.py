@@ -15,7 +15,7 @@ import orjson
 from tiergate.errors import GatewayError, ProviderError
 from tiergate.providers.base import CallOptions, Deployment
 from tiergate.providers.cancellable import cancellable
-from tiergate.providers.transport import USER_AGENT, UpstreamSession, transport_errors
+from tiergate.providers.transport import UpstreamSession, transport_errors
 from tiergate.redaction import redact
 from tiergate.types import ChatRequest, ChatResponse, MessageStop, StreamEvent
 from tiergate.wire.format import WireFormat
@@ -59,7 +59,7 @@ class HTTPProvider:
         self._fixed: dict[int, tuple[Deployment, str, dict[str, str]]] = {}
 
     def _headers(self, deployment: Deployment, key: str | None) -> dict[str, str]:
-        headers = {"content-type": "application/json", "user-agent": USER_AGENT}
+        headers = {"content-type": "application/json"}
         headers.update(self._wire.auth_headers(key))
         headers.update(deployment.headers)
         return headers

@@ -38,10 +38,10 @@ Production details:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from pyreqwest.client import Client, ClientBuilder
 from pyreqwest.exceptions import ConnectError, NetworkError, RequestError
@@ -70,6 +70,8 @@ __all__ = [
     "as_provider_error",
     "transport_errors",
 ]
+
+T = TypeVar("T")
 
 # What an upstream exchange can raise: the client's own errors, and a deadline.
 TRANSPORT_ERRORS = (TimeoutError, RequestError)
@@ -113,16 +115,30 @@ def transport_errors(provider: str) -> Iterator[None]:
         raise as_provider_error(exc, provider) from exc
 
 
-def _raced(sent: float) -> bool:
-    """A ``ConnectError`` (no status line) at once: the keep-alive race (see the docstring).
-    A refused connection is a ``ConnectError`` too; sending that once more is as harmless."""
-    return time.monotonic() - sent <= RACE_SECONDS
+async def _resent_after_race(
+    send: Callable[[], Awaitable[T]], provider: str, *, resend: bool = True
+) -> T:
+    """``send()``, once more if it failed at once with no status line (the keep-alive race,
+    see the docstring: pyreqwest reports it as a ``ConnectError``, as it does a refused
+    connection, which is as harmless to send again); every failure raised as
+    ``ProviderError``."""
+    sent = time.monotonic()
+    try:
+        try:
+            return await send()
+        except ConnectError:
+            if not resend or time.monotonic() - sent > RACE_SECONDS:
+                raise
+        # Sent again after the handler, not inside it (see server/app.py).
+        return await send()
+    except TRANSPORT_ERRORS as exc:
+        raise as_provider_error(exc, provider) from exc
 
 
 class UpstreamStream:
-    """An open streamed exchange: sent (once more after the keep-alive race) on entry, its
-    failures raised as ``ProviderError``; closed on exit. A class rather than an
-    ``asynccontextmanager`` because the compiled build (mypyc) has no async generators."""
+    """An open streamed exchange: sent on entry (``_resent_after_race``), closed on exit. A
+    class rather than an ``asynccontextmanager``: the compiled build (mypyc) has no async
+    generators."""
 
     def __init__(self, request: Callable[[], RequestBuilder], provider: str) -> None:
         self._request = request
@@ -130,19 +146,11 @@ class UpstreamStream:
         self._opened: StreamRequest | None = None
 
     async def __aenter__(self) -> Response:
-        sent = time.monotonic()
-        try:
-            self._opened = self._request().build_streamed()
-            try:
-                return await cancellable(self._opened.__aenter__())
-            except ConnectError:
-                if not _raced(sent):
-                    raise
-            self._opened = self._request().build_streamed()
-            return await cancellable(self._opened.__aenter__())
-        except TRANSPORT_ERRORS as exc:
-            self._opened = None
-            raise as_provider_error(exc, self._provider) from exc
+        return await _resent_after_race(self._open, self._provider)
+
+    async def _open(self) -> Response:
+        self._opened = self._request().build_streamed()
+        return await cancellable(self._opened.__aenter__())
 
     async def __aexit__(self, *exc: object) -> None:
         if self._opened is not None:
@@ -169,7 +177,7 @@ class UpstreamSession:
                 .default_cookie_store(False)
                 .follow_redirects(False)
                 .referer(False)
-                .user_agent(USER_AGENT)
+                .user_agent(USER_AGENT)  # unless a deployment's own headers name another
                 .build()
             )
         return client
@@ -211,17 +219,11 @@ class UpstreamSession:
     ) -> Reply:
         """One whole exchange within ``timeout`` seconds, sent once more after the keep-alive
         race; every failure raised as ``ProviderError``."""
-        sent = time.monotonic()
-        try:
-            try:
-                return await self._whole(method, url, headers, body, timeout)
-            except ConnectError:
-                if not _raced(sent) or isinstance(body, FormBuilder):  # a form is spent
-                    raise
-            # Sent again after the handler, not inside it (see server/app.py).
-            return await self._whole(method, url, headers, body, timeout)
-        except TRANSPORT_ERRORS as exc:
-            raise as_provider_error(exc, provider) from exc
+        return await _resent_after_race(
+            lambda: self._whole(method, url, headers, body, timeout),
+            provider,
+            resend=not isinstance(body, FormBuilder),  # a form is spent by its first send
+        )
 
     async def _whole(
         self, method: str, url: str, headers: Mapping[str, str], body: Body, timeout: float
