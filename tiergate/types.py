@@ -172,6 +172,9 @@ class Usage:
     cache_read_input_tokens: int = 0
     cache_creation_5m: int | None = None
     cache_creation_1h: int | None = None
+    # Of ``output_tokens``, those spent reasoning, where the upstream says (OpenAI's
+    # ``reasoning_tokens``); informational, already counted and priced in ``output_tokens``.
+    reasoning_tokens: int = 0
 
     def total_input(self) -> int:
         return self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
@@ -209,6 +212,7 @@ class Usage:
             cache_creation_1h=self.cache_creation_1h
             if final.cache_creation_1h is None
             else final.cache_creation_1h,
+            reasoning_tokens=final.reasoning_tokens or self.reasoning_tokens,
         )
 
     def add(self, other: Usage) -> Usage:
@@ -223,6 +227,7 @@ class Usage:
             cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
             cache_creation_5m=five + o_five if split else None,
             cache_creation_1h=hour + o_hour if split else None,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
         )
 
 

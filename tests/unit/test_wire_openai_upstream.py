@@ -296,7 +296,9 @@ def test_decode_response_deepseek_reasoning_and_cache_hits() -> None:
         TextBlock("9.11 is smaller."),
     ]
     assert response.stop_reason == "max_tokens"
-    assert response.usage == Usage(input_tokens=4, output_tokens=300, cache_read_input_tokens=16)
+    assert response.usage == Usage(
+        input_tokens=4, output_tokens=300, cache_read_input_tokens=16, reasoning_tokens=280
+    )
 
 
 def test_decode_response_tolerates_vendor_variants() -> None:

@@ -7,6 +7,7 @@ sits on every request, so dispatch is one dict lookup and no middleware stack ru
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
@@ -32,11 +33,18 @@ from tiergate.server.responses import (
     send_bytes,
     send_json,
 )
-from tiergate.wire.format import WireFormat
+from tiergate.server.responses_endpoint import PATHS as RESPONSES_PATHS
+from tiergate.server.responses_endpoint import handle_responses
+from tiergate.wire.format import ErrorFormat, WireFormat
 
 logger = logging.getLogger("tiergate")
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+# A model endpoint once the caller is known and the body read: (trace, body, headers,
+# principal, receive, send).
+Serve = Callable[
+    [RequestTrace, bytes, dict[str, str], Principal, Receive, Send], Awaitable[None]
+]
 
 # Young objects (net allocations) that trigger a collection; Python's default is 700.
 GC_YOUNG_THRESHOLD = 50_000
@@ -61,14 +69,20 @@ class App:
     def __init__(self, gateway: Gateway) -> None:
         from tiergate.wire.anthropic import FORMAT as ANTHROPIC
         from tiergate.wire.openai import FORMAT as OPENAI
+        from tiergate.wire.responses import FORMAT as RESPONSES
 
         self.gateway = gateway
         self._openai: WireFormat = OPENAI
         self._anthropic: WireFormat = ANTHROPIC
-        self._chat: dict[str, WireFormat] = {
-            "/v1/chat/completions": OPENAI,
-            "/chat/completions": OPENAI,
-            "/v1/messages": ANTHROPIC,
+        openai = (OPENAI, functools.partial(handle_chat, gateway, OPENAI))
+        # The Responses API: the same pipeline, its own decoding and answer (see
+        # ``server/responses_endpoint.py``).
+        responses = (RESPONSES, functools.partial(handle_responses, gateway))
+        self._chat: dict[str, tuple[ErrorFormat, Serve]] = {
+            "/v1/chat/completions": openai,
+            "/chat/completions": openai,
+            "/v1/messages": (ANTHROPIC, functools.partial(handle_chat, gateway, ANTHROPIC)),
+            **dict.fromkeys(RESPONSES_PATHS, responses),
         }
         self._get: dict[str, Callable[[Scope, Send], Awaitable[None]]] = {
             "/health": lambda scope, send: endpoints.health(self.gateway, send),
@@ -92,11 +106,11 @@ class App:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
-        wire = self._chat.get(path)
-        if wire is not None and method == "POST":
-            await self._chat_request(wire, scope, receive, send)
+        endpoint = self._chat.get(path)
+        if endpoint is not None and method == "POST":
+            await self._chat_request(*endpoint, scope, receive, send)
             return
-        wire = self._anthropic if path.startswith("/v1/messages") else self._openai
+        wire: ErrorFormat = self._anthropic if path.startswith("/v1/messages") else self._openai
         # Errors are answered after their ``except`` block, never from inside one: see
         # ``_chat_request``.
         failure: GatewayError | None = None
@@ -115,7 +129,7 @@ class App:
             if getter is not None and method in ("GET", "HEAD"):
                 await getter(scope, send)
                 return
-            if wire is not None and (getter is not None or path in self._chat):
+            if getter is not None or endpoint is not None:
                 raise GatewayError(f"method {method} is not allowed on {path}", status=405)
             raise NotFound(f"no such endpoint: {method} {path}")
         except ClientGone:
@@ -128,8 +142,10 @@ class App:
         await self._send_error(wire, failure, send, {})
 
     async def _chat_request(
-        self, wire: WireFormat, scope: Scope, receive: Receive, send: Send
+        self, wire: ErrorFormat, serve: Serve, scope: Scope, receive: Receive, send: Send
     ) -> None:
+        """One model request: ``serve`` runs it; a failure before the answer started is
+        answered here, in ``wire``'s error shape."""
         trace = RequestTrace(new_request_id(), wire.name, on_finish=self.on_finish)
         # The error answer is sent after the ``except`` block, not inside it: a coroutine
         # compiled by mypyc (the optional compiled build) that awaits inside a handler leaves
@@ -140,7 +156,7 @@ class App:
             principal = await self.authenticate(headers)
             trace.principal = principal
             body = await read_body(receive, self.gateway.settings.limits.max_body_bytes)
-            await handle_chat(self.gateway, wire, trace, body, headers, principal, receive, send)
+            await serve(trace, body, headers, principal, receive, send)
             return
         except ClientGone:
             trace.finish(self.gateway.accountant, status=499)
@@ -176,7 +192,7 @@ class App:
         return OPEN if auth is None else await auth.authenticate(headers)
 
     async def _send_error(
-        self, wire: WireFormat, error: GatewayError, send: Send, extra: dict[str, str]
+        self, wire: ErrorFormat, error: GatewayError, send: Send, extra: dict[str, str]
     ) -> None:
         status, headers, body = wire.encode_error(error)
         headers = {**headers, **extra}

@@ -29,7 +29,7 @@ from tiergate.server.ready import Pending, next_ready
 from tiergate.server.record import RequestTrace
 from tiergate.server.responses import Receive, Send, json_body, send_bytes
 from tiergate.types import ChatRequest, StreamEvent
-from tiergate.wire.format import WireFormat
+from tiergate.wire.format import ClientFormat, WireFormat
 
 if TYPE_CHECKING:
     from tiergate.executor import StreamOutcome
@@ -42,7 +42,10 @@ _SSE = (b"content-type", b"text/event-stream")
 
 
 def decode(wire: WireFormat, body: bytes, gateway: Gateway) -> ChatRequest:
-    request = wire.decode_request(json_body(body))
+    return check_size(wire.decode_request(json_body(body)), gateway)
+
+
+def check_size(request: ChatRequest, gateway: Gateway) -> ChatRequest:
     limits = gateway.settings.limits
     if len(request.messages) > limits.max_messages:
         raise PayloadTooLarge(
@@ -85,7 +88,7 @@ async def admit(
 
 async def complete(
     gateway: Gateway,
-    wire: WireFormat,
+    wire: ClientFormat,
     trace: RequestTrace,
     request: ChatRequest,
     plan: Plan,
@@ -118,7 +121,7 @@ async def handle_chat(
     if request.stream:
         outcome = await gateway.executor.open_stream(request, plan, options, trace.attempts)
         trace.stream = outcome
-        await _send_stream(gateway, wire, trace, outcome, request, receive, send)
+        await send_stream(gateway, wire, trace, outcome, request, receive, send)
         return
     answer = await complete(gateway, wire, trace, request, plan, options)
     answer_headers = trace.response_headers()
@@ -126,9 +129,9 @@ async def handle_chat(
     await send_bytes(send, 200, answer, answer_headers)
 
 
-async def _send_stream(
+async def send_stream(
     gateway: Gateway,
-    wire: WireFormat,
+    wire: ClientFormat,
     trace: RequestTrace,
     outcome: StreamOutcome,
     request: ChatRequest,

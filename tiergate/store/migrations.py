@@ -306,4 +306,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             "WHERE upstream_params IS NULL",
         ),
     ),
+    Migration(
+        # Responses API answers kept for ``previous_response_id`` (``store/responses.py``):
+        # the whole conversation up to and including each answer, as Responses items, so a
+        # follow-up is one primary-key read; looked up only within the caller's tenant.
+        "0011_responses",
+        (
+            """CREATE TABLE responses (
+                id TEXT PRIMARY KEY,
+                tenant TEXT NOT NULL,
+                created_ms BIGINT NOT NULL,
+                model TEXT NOT NULL,
+                conversation TEXT NOT NULL
+            )""",
+        ),
+    ),
 )

@@ -40,20 +40,29 @@ class StreamDecoder(Protocol):
         ...
 
 
-class WireFormat(Protocol):
-    name: str  # "openai" | "anthropic"
+class ErrorFormat(Protocol):
+    """What answering a failure needs: the client's error shape."""
 
-    # --- serving clients -----------------------------------------------------------------
-    def decode_request(self, body: Any) -> ChatRequest:
-        """Raise ``InvalidRequest`` naming the bad field for anything malformed."""
+    name: str  # "openai" | "anthropic" | "responses"
+
+    def encode_error(self, error: GatewayError) -> tuple[int, dict[str, str], bytes]:
+        """(status, extra headers, body) in this format's error shape."""
         ...
+
+
+class ClientFormat(ErrorFormat, Protocol):
+    """The serving half's encoders: what an endpoint needs to answer in the client's format
+    once the request is decoded (the Responses API makes one per request)."""
 
     def encode_response(self, response: ChatResponse, model: str) -> dict[str, Any]: ...
 
     def stream_encoder(self, model: str, include_usage: bool) -> StreamEncoder: ...
 
-    def encode_error(self, error: GatewayError) -> tuple[int, dict[str, str], bytes]:
-        """(status, extra headers, body) in this format's error shape."""
+
+class WireFormat(ClientFormat, Protocol):
+    # --- serving clients -----------------------------------------------------------------
+    def decode_request(self, body: Any) -> ChatRequest:
+        """Raise ``InvalidRequest`` naming the bad field for anything malformed."""
         ...
 
     # --- calling upstreams ---------------------------------------------------------------

@@ -149,10 +149,12 @@ def decode_usage(raw: Any) -> Usage:
     cached = _int(details.get("cached_tokens")) if isinstance(details, dict) else 0
     cached = cached or _int(raw.get("prompt_cache_hit_tokens"))
     prompt = _int(raw.get("prompt_tokens"))
+    output = raw.get("completion_tokens_details")
     return Usage(
         input_tokens=max(prompt - cached, 0),
         output_tokens=_int(raw.get("completion_tokens")),
         cache_read_input_tokens=min(cached, prompt) if prompt else cached,
+        reasoning_tokens=_int(output.get("reasoning_tokens")) if isinstance(output, dict) else 0,
     )
 
 
