@@ -392,7 +392,8 @@ def test_unsupported_or_malformed_requests_are_400s(
     with pytest.raises(openai.BadRequestError) as error:
         oai(gateway).responses.create(**body)
     assert error.value.param == param
-    assert isinstance(error.value.body, dict) and error.value.body["type"] == "invalid_request_error"
+    assert isinstance(error.value.body, dict)
+    assert error.value.body["type"] == "invalid_request_error"
     assert anthropic_upstream.requests == []
 
 
