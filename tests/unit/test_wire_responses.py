@@ -6,6 +6,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tiergate.errors import InvalidRequest
 from tiergate.executor.replay import response_events
@@ -182,6 +184,8 @@ def test_tools_choice_and_format() -> None:
         ({"input": "x", "temperature": "hot"}, "temperature"),
         ({"input": "x", "text": {"format": {"type": "xml"}}}, "text.format.type"),
         ({"input": "x", "frobnicate": 1}, "frobnicate"),
+        ({"input": "x", "truncation": "middle"}, "truncation"),
+        ({"input": "x", "include": [1]}, "include"),
     ],
 )
 def test_bad_requests_name_the_field(body: dict[str, Any], param: str) -> None:
@@ -376,3 +380,33 @@ def test_stream_error_frames() -> None:
     assert error["message"] == "bad" and error["param"] == "input"
     failed = orjson.loads(frames[1].data)["response"]
     assert failed["status"] == "failed" and failed["error"]["code"] == "server_error"
+
+
+# --- any body: a 400 or a request, never a crash ------------------------------------------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(
+        st.sampled_from(["type", "role", "content", "text", "name", "call_id", "arguments",
+                         "output", "image_url", "format", "schema", "effort", "summary",
+                         "encrypted_content", "parameters", "verbosity"]),
+        inner,
+        max_size=5,
+    ),
+    max_leaves=20,
+)  # fmt: skip
+_FIELDS = ["input", "instructions", "tools", "tool_choice", "text", "reasoning", "metadata",
+           "max_output_tokens", "temperature", "store", "previous_response_id", "truncation",
+           "service_tier", "include", "parallel_tool_calls", "stream"]  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(_FIELDS), _JSON, max_size=6))
+def test_any_body_decodes_or_is_a_400(fields: dict[str, Any]) -> None:
+    try:
+        decoded = decode_request({"model": "m", **fields})
+    except InvalidRequest:
+        return
+    encode_response(ANSWER, "m", decoded.echo, "resp_h", 0)
+    orjson.dumps(decoded.echo)

@@ -82,6 +82,22 @@ def openapi_document() -> dict[str, Any]:
             "tools": {"type": "array", "items": {"type": "object"}},
         },
     }
+    responses = {
+        "type": "object",
+        "required": ["model"],
+        "properties": {
+            "model": {"type": "string"},
+            "input": _TEXT_OR_PARTS,
+            "instructions": {"type": "string"},
+            "max_output_tokens": {"type": "integer"},
+            "temperature": {"type": "number"},
+            "stream": {"type": "boolean"},
+            "store": {"type": "boolean"},
+            "previous_response_id": {"type": "string"},
+            "tools": {"type": "array", "items": {"type": "object"}},
+            "text": {"type": "object"},
+        },
+    }
     return {
         "openapi": "3.0.3",
         "info": {"title": "tiergate", "version": "0.1.0"},
@@ -89,5 +105,6 @@ def openapi_document() -> dict[str, Any]:
             "/v1/chat/completions": _post(chat, "OpenAI Chat Completions"),
             "/v1/messages": _post(messages, "Anthropic Messages"),
             "/v1/messages/count_tokens": _post(messages, "Anthropic token count (estimate)"),
+            "/v1/responses": _post(responses, "OpenAI Responses"),
         },
     }

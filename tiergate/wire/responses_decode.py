@@ -36,22 +36,30 @@ from tiergate.types import (
     ToolUseBlock,
 )
 
-# Accepted and echoed in the response object, with nothing to forward.
-_ECHOED = frozenset({"service_tier", "truncation", "include", "stream_options", "user"})
+# Hints with nothing to honour beyond what the gateway does anyway: accepted, echoed where the
+# response object has a field for them. (Prompt caching hints go on to OpenAI-format upstreams.)
+_HINTS = frozenset(
+    {
+        "service_tier", "truncation", "include", "stream_options", "user", "safety_identifier",
+        "prompt_cache_key", "prompt_cache_retention", "prompt_cache_options", "access_programs",
+        "image", "background_options",
+    }
+)  # fmt: skip
 
-# Refused: the gateway cannot honour them, and ignoring them would change the answer.
+# Refused when set: the gateway cannot honour them, and ignoring them would change the answer.
 _REFUSED = {
     "background": "background mode is not supported; send the request without it",
     "conversation": "the Conversations API is not supported; use previous_response_id",
     "prompt": "stored prompt templates are not supported; send instructions and input",
+    "context_management": "server-side context compaction is not supported",
+    "moderation": "moderation is not supported by the gateway",
 }
 
 _KNOWN = frozenset(
     {
         "model", "input", "instructions", "max_output_tokens", "temperature", "top_p", "tools",
         "tool_choice", "parallel_tool_calls", "text", "stream", "store", "previous_response_id",
-        "metadata", "reasoning", "safety_identifier", "prompt_cache_key", "top_logprobs",
-        "max_tool_calls", *_ECHOED, *_REFUSED,
+        "metadata", "reasoning", "top_logprobs", "max_tool_calls", *_HINTS, *_REFUSED,
     }
 )  # fmt: skip
 
@@ -110,7 +118,7 @@ def decode_request(body: Any) -> ResponsesRequest:
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
     for key, why in _REFUSED.items():
-        if body.get(key) not in (None, False):
+        if body.get(key):
             raise _fail(why, key)
     unknown = sorted(k for k in body if k not in _KNOWN)
     if unknown:
@@ -150,6 +158,15 @@ def decode_request(body: Any) -> ResponsesRequest:
         if not isinstance(effort, str):
             raise _fail("must be a string", "reasoning.effort")
         extra["reasoning_effort"] = effort  # Chat Completions' name, for OpenAI-format upstreams
+    if body.get("truncation") not in (None, "auto", "disabled"):
+        raise _fail("must be auto or disabled", "truncation")
+    _optional(body, "service_tier", str, "a string")
+    include = _optional(body, "include", list, "an array of strings") or []
+    if not all(isinstance(name, str) for name in include):
+        raise _fail("must be an array of strings", "include")
+    for key in ("prompt_cache_key", "prompt_cache_retention"):
+        if body.get(key) is not None:
+            extra[key] = _optional(body, key, str, "a string")
     text = _optional(body, "text", dict, "an object")
     verbosity = (text or {}).get("verbosity")
     if verbosity is not None:
