@@ -425,3 +425,35 @@ def test_failure_mid_stream_is_an_error_event_then_response_failed(
     failed = events[-1].response
     assert failed.status == "failed" and failed.error is not None
     assert failed.error.code == "server_error"
+
+
+def test_thinking_comes_back_as_reasoning_and_returns_signed(
+    gateway: str, anthropic_upstream: FakeUpstream
+) -> None:
+    anthropic_upstream.script(
+        Reply(thinking="The user wants a number.", tool_calls=(ToolCall("pick", {"n": 3}),))
+    )
+    tool = {"type": "function", "name": "pick", "parameters": {"type": "object"}}
+    client = oai(gateway)
+    first = client.responses.create(model="claude-haiku-4-5", input="pick one", tools=[tool])
+    reasoning, call = first.output
+    assert reasoning.type == "reasoning"
+    assert reasoning.content is not None
+    assert reasoning.content[0].text == "The user wants a number."
+    assert call.type == "function_call"
+    client.responses.create(
+        model="claude-haiku-4-5",
+        tools=[tool],
+        input=[
+            {"role": "user", "content": "pick one"},
+            *[item.model_dump(exclude_none=True) for item in first.output],
+            {"type": "function_call_output", "call_id": call.call_id, "output": "ok"},
+        ],
+    )
+    thinking, tool_use = anthropic_upstream.last.json["messages"][1]["content"]
+    assert thinking == {
+        "type": "thinking",
+        "thinking": "The user wants a number.",
+        "signature": "EqQBCkYIBxgCKkBfakesignature==",
+    }
+    assert tool_use["type"] == "tool_use" and tool_use["id"] == call.call_id

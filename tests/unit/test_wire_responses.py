@@ -63,7 +63,7 @@ def test_items_fold_into_alternating_turns() -> None:
             "id": "rs_1",
             "summary": [],
             "content": [{"type": "reasoning_text", "text": "think"}],
-            "encrypted_content": "sig",
+            "encrypted_content": "tiergate.signature:sig",
         },
         {
             "type": "message",
@@ -105,6 +105,28 @@ def test_items_fold_into_alternating_turns() -> None:
             ],
         ),
     ]
+
+
+def test_reasoning_items_from_elsewhere_and_redacted() -> None:
+    foreign = {
+        "type": "reasoning",
+        "id": "rs_x",
+        "summary": [{"type": "summary_text", "text": "thought"}],
+        "encrypted_content": "gAAAA-openai-sealed",
+    }
+    redacted = {"type": "reasoning", "id": "rs_y", "summary": [],
+                "encrypted_content": "tiergate.redacted:EmwKAh"}  # fmt: skip
+    answer = {"type": "message", "role": "assistant", "content": "ok"}
+    chat = decode(input=[{"role": "user", "content": "q"}, foreign, redacted, answer]).chat
+    assert chat.messages[1].content == [
+        ThinkingBlock("thought"),
+        ThinkingBlock("EmwKAh", redacted=True),
+        TextBlock("ok"),
+    ]
+    body = encode_response(ChatResponse("x", "m", [ThinkingBlock("EmwKAh", redacted=True)]),
+                           "m", ECHO, "resp_z", 0)  # fmt: skip
+    assert body["output"][0]["encrypted_content"] == "tiergate.redacted:EmwKAh"
+    assert body["output"][0]["content"] == []
 
 
 def test_image_parts() -> None:
@@ -253,7 +275,7 @@ def test_encode_response_items_and_usage() -> None:
         "status": "completed",
         "summary": [],
         "content": [{"type": "reasoning_text", "text": "hmm"}],
-        "encrypted_content": "sig==",
+        "encrypted_content": "tiergate.signature:sig==",
     }
     assert message["type"] == "message" and message["content"][0]["text"] == "Checking."
     assert call == {

@@ -35,6 +35,7 @@ from tiergate.types import (
     ToolResultBlock,
     ToolUseBlock,
 )
+from tiergate.wire.responses_encode import REDACTED, SIGNATURE
 
 # Hints with nothing to honour beyond what the gateway does anyway: accepted, echoed where the
 # response object has a field for them. (Prompt caching hints go on to OpenAI-format upstreams.)
@@ -371,9 +372,11 @@ def _function_output(item: dict[str, Any], where: str) -> ToolResultBlock:
 
 
 def _reasoning(item: dict[str, Any], where: str) -> ThinkingBlock | None:
-    """A reasoning item given back. Its text (``content``, else ``summary``) and its
-    ``encrypted_content`` (which holds an Anthropic thinking signature, or the data of redacted
-    thinking, when this gateway made the item) restore the thinking block the answer had."""
+    """A reasoning item given back. Its text (``content``, else ``summary``) and, when this
+    gateway made the item, its ``encrypted_content`` (an Anthropic thinking signature, or the
+    data of redacted thinking) restore the thinking block the answer had. Another server's
+    encrypted reasoning means nothing here: the text stays, unsigned (so Anthropic upstreams
+    leave it out, as they must)."""
     texts: list[str] = []
     for key in ("content", "summary"):
         parts = item.get(key)
@@ -389,11 +392,10 @@ def _reasoning(item: dict[str, Any], where: str) -> ThinkingBlock | None:
     if sealed is not None and not isinstance(sealed, str):
         raise _fail("must be a string", f"{where}.encrypted_content")
     text = "".join(texts)
-    if text:
-        return ThinkingBlock(text, signature=sealed or None)
-    if sealed:
-        return ThinkingBlock(sealed, redacted=True)
-    return None
+    if sealed and sealed.startswith(REDACTED):
+        return ThinkingBlock(sealed.removeprefix(REDACTED), redacted=True)
+    signature = sealed.removeprefix(SIGNATURE) if sealed and sealed.startswith(SIGNATURE) else None
+    return ThinkingBlock(text, signature=signature) if text else None
 
 
 def _tools(raw: Any) -> list[Tool]:

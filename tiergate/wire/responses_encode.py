@@ -3,8 +3,9 @@
 Each core content block becomes one output item, in order: text -> a ``message`` item with one
 ``output_text`` part (a ``refusal`` part when the model declined in OpenAI's terms), a tool
 use -> a ``function_call`` item, thinking -> a ``reasoning`` item whose ``encrypted_content``
-keeps an Anthropic signature (or redacted thinking's data), so the item given back as input
-restores the block. The streamed encoder (``responses_stream``) builds the same items.
+keeps an Anthropic signature (or redacted thinking's data), marked as the gateway's own, so the
+item given back as input restores the block. The streamed encoder (``responses_stream``)
+builds the same items.
 
 Usage counts every input token in ``input_tokens`` (cache reads and writes included, as OpenAI
 counts them), with reads in ``cached_tokens`` and writes in ``cache_write_tokens``.
@@ -85,13 +86,20 @@ def function_call_item(
     }
 
 
+# ``encrypted_content`` of the reasoning items this gateway makes: which Anthropic field the
+# rest holds. Marked, so that OpenAI's own encrypted reasoning given back is never sent to
+# Anthropic as a signature.
+SIGNATURE = "tiergate.signature:"
+REDACTED = "tiergate.redacted:"
+
+
 def reasoning_item(ident: str, block: ThinkingBlock, status: str) -> dict[str, Any]:
     if block.redacted:
         content: list[dict[str, str]] = []
-        sealed: str | None = block.thinking
+        sealed: str | None = REDACTED + block.thinking
     else:
         content = [{"type": "reasoning_text", "text": block.thinking}]
-        sealed = block.signature
+        sealed = SIGNATURE + block.signature if block.signature else None
     return {
         "id": ident,
         "type": "reasoning",
