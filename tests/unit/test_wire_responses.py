@@ -217,8 +217,16 @@ def test_bad_requests_name_the_field(body: dict[str, Any], param: str) -> None:
 
 
 def test_with_history_puts_the_stored_conversation_first() -> None:
-    decoded = decode(previous_response_id="resp_1", input="and then?", instructions="new")
+    decoded = decode(
+        previous_response_id="resp_1",
+        instructions="new",
+        input=[
+            {"role": "developer", "content": "dev now"},
+            {"role": "user", "content": "and then?"},
+        ],
+    )
     history = [
+        {"type": "message", "role": "developer", "content": "dev before"},
         {"type": "message", "role": "user", "content": "first"},
         {
             "type": "message",
@@ -232,8 +240,10 @@ def test_with_history_puts_the_stored_conversation_first() -> None:
         Message("assistant", [TextBlock("answer")]),
         Message("user", [TextBlock("and then?")]),
     ]
-    assert decoded.chat.system == [TextBlock("new")]
-    assert decoded.items[:2] == history and len(decoded.items) == 3
+    assert decoded.chat.system == [
+        TextBlock("new"), TextBlock("dev before"), TextBlock("dev now")
+    ]  # fmt: skip
+    assert decoded.items[:3] == history and len(decoded.items) == 5
 
 
 def test_previous_response_alone_needs_no_input() -> None:

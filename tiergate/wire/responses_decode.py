@@ -216,8 +216,12 @@ def decode_request(body: Any) -> ResponsesRequest:
 def with_history(request: ResponsesRequest, history: list[Any]) -> None:
     """Continue a stored conversation: ``history`` (the earlier request's items and its
     answer's output items, as stored) goes in front of this request's input. Only the new
-    ``instructions`` apply: OpenAI does not carry an earlier response's instructions over."""
-    _, earlier = decode_items(history, "previous_response_id")
+    ``instructions`` apply: OpenAI does not carry an earlier response's instructions over,
+    but system and developer messages among the earlier items are part of the conversation."""
+    system, earlier = decode_items(history, "previous_response_id")
+    if system:
+        after = 1 if request.echo.get("instructions") else 0
+        request.chat.system[after:after] = system
     request.items = [*history, *request.items]
     messages = request.chat.messages
     request.chat.messages = earlier
