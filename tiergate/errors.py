@@ -123,7 +123,8 @@ class InternalError(GatewayError):
 
 class ProviderError(GatewayError):
     """An upstream call failed. ``retryable`` says whether the same request may succeed later
-    (or on another deployment); ``retry_after`` is the upstream's own hint in seconds."""
+    (or on another deployment); ``retry_after`` is the upstream's own hint in seconds;
+    ``upstream_status`` the status the upstream sent (``status`` is the client's)."""
 
     def __init__(
         self,
@@ -134,6 +135,7 @@ class ProviderError(GatewayError):
         kind: ErrorKind | None = None,
         retryable: bool | None = None,
         retry_after: float | None = None,
+        upstream_status: int | None = None,
     ) -> None:
         super().__init__(
             message,
@@ -144,6 +146,10 @@ class ProviderError(GatewayError):
         )
         self.provider = provider
         self.retryable = status in RETRYABLE_STATUSES if retryable is None else retryable
+        # What the upstream answered, where the client is told another status (an upstream
+        # 401 is the gateway's key refused, a 502 to the client): fail-over and the request
+        # log go by this one.
+        self.upstream_status = status if upstream_status is None else upstream_status
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tiergate.executor.breaker import CircuitBreakers
+from tiergate.executor.breaker import NO_PROBE, CircuitBreakers
 from tiergate.wire.sse import SSEEvent, SSEParser, encode_sse
 
 
@@ -54,22 +54,58 @@ class Clock:
 def test_breaker_opens_after_threshold_then_probes_once() -> None:
     clock = Clock()
     breakers = CircuitBreakers(threshold=2, cooldown=10, clock=clock)
-    assert breakers.allow("d")
+    assert breakers.claim("d", 5) == NO_PROBE
     breakers.record_failure("d")
-    assert breakers.allow("d")
+    assert breakers.claim("d", 5) == NO_PROBE
     breakers.record_failure("d")
-    assert not breakers.allow("d")
+    assert breakers.claim("d", 5) is None
     assert breakers.open_deployments() == frozenset({"d"})
     clock.now += 10
-    assert breakers.allow("d")  # the probe
-    assert not breakers.allow("d")  # only one probe at a time
+    assert breakers.open_deployments() == frozenset()  # a request may probe it
+    probe = breakers.claim("d", 5)
+    assert probe is not None and probe != NO_PROBE
+    assert breakers.claim("d", 5) is None  # only one probe at a time
+    assert breakers.open_deployments() == frozenset({"d"})  # routes look elsewhere meanwhile
     breakers.record_failure("d")
-    assert not breakers.allow("d")
+    assert breakers.claim("d", 5) is None
     clock.now += 10
-    assert breakers.allow("d")
+    assert breakers.claim("d", 5) not in (None, NO_PROBE)
     breakers.record_success("d")
-    assert breakers.allow("d") and breakers.allow("d")
+    assert breakers.claim("d", 5) == NO_PROBE and breakers.claim("d", 5) == NO_PROBE
     assert breakers.open_deployments() == frozenset()
+
+
+def test_a_released_probe_frees_the_slot_and_leaves_the_breaker_half_open() -> None:
+    """A probe that ended saying nothing of the upstream (a client that left, a cancellation)
+    hands the slot back; the next request probes."""
+    clock = Clock()
+    breakers = CircuitBreakers(threshold=1, cooldown=10, clock=clock)
+    breakers.record_failure("d")
+    clock.now += 10
+    probe = breakers.claim("d", 60)
+    assert probe is not None
+    breakers.release("d", probe)
+    assert breakers.open_deployments() == frozenset()
+    again = breakers.claim("d", 60)
+    assert again not in (None, NO_PROBE, probe)
+
+
+def test_a_probe_that_never_reports_back_loses_the_slot_after_its_lease() -> None:
+    clock = Clock()
+    breakers = CircuitBreakers(threshold=1, cooldown=10, clock=clock)
+    breakers.record_failure("d")
+    clock.now += 10
+    lost = breakers.claim("d", 3)
+    assert lost is not None
+    clock.now += 2.9
+    assert breakers.claim("d", 3) is None
+    clock.now += 0.2
+    second = breakers.claim("d", 3)
+    assert second not in (None, NO_PROBE, lost)
+    breakers.release("d", lost)  # the lost probe's late release must not free the new one
+    assert breakers.claim("d", 3) is None
+    breakers.release("d", second)
+    assert breakers.claim("d", 3) is not None
 
 
 def test_routing_state_is_reused_until_a_breaker_opens_or_closes() -> None:

@@ -7,11 +7,18 @@ Order of fallbacks for one request:
 2. the next deployment of the same model (also on 401/403/404 from an upstream, which point at
    that deployment's key or URL, not at the request);
 3. the next tier of the plan. Client errors (400, 413) end the request at once: another model
-   would reject it too.
+   would reject it too;
+4. when the last tier failed the way an outage does (what fails over in 2., or every breaker
+   open), the plan's ``fallback`` (a route's cheapest capable reachable models), so the
+   request that met the outage is answered too, not only the ones routed after it.
+
+Breakers are asked deployment by deployment, just before each is called, and a probe slot a
+call holds is handed back on every way out (answer, failure, a 4xx, cancellation, a stream
+the client leaves), so a request never holds probes it does not use (``breaker.py``).
 
 A ladder's non-final tiers are called without streaming so validators can read the whole
 answer; only the final tier (or a passing answer re-emitted as events) streams to the client.
-Once a stream's first event has gone to the client it is never retried.
+Once a stream's first event has gone to the client it is never retried nor moved.
 
 Retry back-offs are awaited after the ``except`` block that caught the failure, never inside
 it: a coroutine compiled by mypyc that is suspended inside a handler leaves the handled
@@ -22,6 +29,7 @@ should stay ready to join the compiled build.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -34,7 +42,7 @@ from tiergate.catalog import ModelInfo
 from tiergate.config import RetryConfig
 from tiergate.cost.caching import apply_cache_breakpoints
 from tiergate.errors import GatewayError, ProviderError
-from tiergate.executor.breaker import CircuitBreakers
+from tiergate.executor.breaker import NO_PROBE, CircuitBreakers
 from tiergate.executor.replay import response_events
 from tiergate.providers.base import CallOptions, Deployment
 from tiergate.providers.registry import ProviderRegistry
@@ -54,6 +62,8 @@ from tiergate.types import (
 
 # Upstream statuses that say "this deployment is misconfigured", not "the request is bad".
 _FAILOVER_STATUSES = frozenset({401, 403, 404})
+# Statuses that say the request itself is at fault: no other model or tier is tried.
+_REQUEST_FAULTS = frozenset({400, 413, 422})
 
 
 @dataclass(slots=True)
@@ -105,6 +115,8 @@ class Outcome:
     model: ModelInfo
     deployment: Deployment
     attempts: list[Attempt]
+    # Why the answer comes from the plan's fallback, for the reason header; None if it does not.
+    note: str | None = None
 
 
 @dataclass(slots=True)
@@ -129,13 +141,24 @@ class StreamOutcome:
     started: float = 0.0
     # The answer's text deltas, kept only when the plan has a shadow that may compare them.
     text: list[str] | None = None
+    note: str | None = None  # as ``Outcome.note``
+    # Hands back the breaker's probe slot the stream holds (``let_go``); None once done.
+    release: Callable[[], None] | None = None
+
+    def let_go(self) -> None:
+        """Give back the probe slot the stream may hold: it ended, failed or was left."""
+        release, self.release = self.release, None
+        if release is not None:
+            release()
 
     def cut(self, request: ChatRequest, status: int) -> None:
         """The stream stopped before its end (the client left, or ``max_stream_seconds``): the
         live attempt is charged for what it used so far. That is the usage the upstream
         reported (Anthropic sends the input at the start), and where it reported none (OpenAI
         sends usage only at the end) an estimate: the prompt's tokens, and one output token per
-        four characters streamed. A stream that already ended is left as it is."""
+        four characters streamed. A stream that already ended is left as it is. Either way
+        its probe slot, if it holds one, is free from here on."""
+        self.let_go()
         attempt = self.live
         if attempt is None:
             return
@@ -193,14 +216,43 @@ class Executor:
                 )
             except ProviderError as exc:
                 last_error = exc
-                if exc.status in (400, 413, 422) or final:
+                if exc.status in _REQUEST_FAULTS or (final and not _fails_over(exc)):
                     raise
+                if final:
+                    break
                 continue
             graded = not final and bool(plan.validators)
             if graded and not await self._validate(request, response, plan, attempts):
                 continue
             return Outcome(response, index, tier.model, deployment, attempts)
+        if isinstance(last_error, ProviderError):
+            for index, tier, note in self._fallbacks(request, plan, last_error):
+                try:
+                    response, deployment = await self._call_tier(
+                        request, tier, index, options, attempts
+                    )
+                except ProviderError as exc:
+                    if not _fails_over(exc):
+                        raise
+                    continue
+                return Outcome(response, index, tier.model, deployment, attempts, note)
         raise last_error or GatewayError("routing plan has no tiers", status=500)
+
+    def _fallbacks(
+        self, request: ChatRequest, plan: Plan, error: ProviderError
+    ) -> list[tuple[int, Tier, str]]:
+        """The plan's fallback tiers after its last tier failed with ``error`` (which fails
+        over): their tier numbers (after the plan's own) and the note the reason gets."""
+        if plan.fallback is None:
+            return []
+        tried = {tier.model.id for tier in plan.tiers}
+        tiers = plan.fallback.tiers(request, tried, self.breakers.open_deployments())
+        why = "circuit open" if isinstance(error, _CircuitOpen) else f"{error.upstream_status}"
+        failed = f"{plan.tiers[-1].model.id} failed ({why}), fallback"
+        return [
+            (len(plan.tiers) + k, tier, f"{failed} {tier.model.id}")
+            for k, tier in enumerate(tiers)
+        ]
 
     async def _validate(
         self, request: ChatRequest, response: ChatResponse, plan: Plan, attempts: list[Attempt]
@@ -243,46 +295,51 @@ class Executor:
         attempts: list[Attempt],
     ) -> tuple[ChatResponse, Deployment]:
         last: ProviderError | None = None
-        for deployment in self._available(tier):
-            provider = self._providers.get(deployment.provider)
-            for retry in range(self._retry.max_retries + 1):
-                attempt = Attempt(len(attempts) + 1, index, tier.model, deployment)
-                attempts.append(attempt)
-                started = time.perf_counter()
-                response: ChatResponse | None = None
-                try:
-                    response = await provider.complete(
-                        _cached(request, tier, self._auto_cache), deployment, options
-                    )
-                except ProviderError as exc:
-                    self._failed(attempt, exc, started)
-                    last = exc
-                if response is None:  # back-off after the handler: see the module docstring
-                    if last is None or not await self._should_retry(last, retry):
-                        break
-                    continue
-                attempt.latency_ms = (time.perf_counter() - started) * 1000
-                attempt.usage = response.usage
-                attempt.status = 200
-                self.breakers.record_success(deployment.name)
-                return response, deployment
+        for deployment in tier.deployments:
+            # Asked one deployment at a time: a request holds at most the probe it uses.
+            probe = self.breakers.claim(deployment.name, deployment.timeout)
+            if probe is None:
+                continue
+            try:
+                provider = self._providers.get(deployment.provider)
+                for retry in range(self._retry.max_retries + 1):
+                    attempt = Attempt(len(attempts) + 1, index, tier.model, deployment)
+                    attempts.append(attempt)
+                    started = time.perf_counter()
+                    response: ChatResponse | None = None
+                    try:
+                        response = await provider.complete(
+                            _cached(request, tier, self._auto_cache), deployment, options
+                        )
+                    except ProviderError as exc:
+                        self._failed(attempt, exc, started)
+                        last = exc
+                    if response is None:  # back-off after the handler: see the docstring
+                        if last is None or not await self._should_retry(last, retry):
+                            break
+                        continue
+                    attempt.latency_ms = (time.perf_counter() - started) * 1000
+                    attempt.usage = response.usage
+                    attempt.status = 200
+                    self.breakers.record_success(deployment.name)
+                    return response, deployment
+            finally:  # every way out, cancellation included, hands the probe back
+                self.breakers.release(deployment.name, probe)
             if last is not None and not _fails_over(last):
                 raise last
         raise last or _all_open(tier)
 
-    def _available(self, tier: Tier) -> list[Deployment]:
-        allowed = [d for d in tier.deployments if self.breakers.allow(d.name)]
-        if not allowed:
-            raise _all_open(tier)
-        return allowed
-
     def _failed(self, attempt: Attempt, exc: ProviderError, started: float) -> None:
+        """Record a failed attempt. What fails over counts against the deployment's breaker;
+        any other error is an answer about the request (a 400), which shows the upstream up."""
         attempt.latency_ms = (time.perf_counter() - started) * 1000
         attempt.outcome = "provider_error"
-        attempt.status = exc.status
+        attempt.status = exc.upstream_status
         attempt.error = exc.message
-        if exc.retryable or exc.status in _FAILOVER_STATUSES:
+        if _fails_over(exc):
             self.breakers.record_failure(attempt.deployment.name)
+        else:
+            self.breakers.record_success(attempt.deployment.name)
 
     async def _should_retry(self, exc: ProviderError, retry: int) -> bool:
         if not exc.retryable or retry >= self._retry.max_retries:
@@ -331,8 +388,19 @@ class Executor:
                 return await self._open_tier(request, tier, index, options, attempts)
             except ProviderError as exc:
                 last_error = exc
-                if exc.status in (400, 413, 422) or final:
+                if exc.status in _REQUEST_FAULTS or (final and not _fails_over(exc)):
                     raise
+        if isinstance(last_error, ProviderError):
+            # Nothing has reached the client yet: the fallback may still answer.
+            for index, tier, note in self._fallbacks(request, plan, last_error):
+                try:
+                    outcome = await self._open_tier(request, tier, index, options, attempts)
+                except ProviderError as exc:
+                    if not _fails_over(exc):
+                        raise
+                    continue
+                outcome.note = note
+                return outcome
         raise last_error or GatewayError("routing plan has no tiers", status=500)
 
     def _replayed(
@@ -374,50 +442,81 @@ class Executor:
         attempts: list[Attempt],
     ) -> StreamOutcome:
         last: ProviderError | None = None
-        for deployment in self._available(tier):
-            provider = self._providers.get(deployment.provider)
-            for retry in range(self._retry.max_retries + 1):
-                attempt = Attempt(len(attempts) + 1, index, tier.model, deployment)
-                attempts.append(attempt)
-                started = time.perf_counter()
-                iterator = provider.stream(
-                    _cached(request, tier, self._auto_cache), deployment, options
-                ).__aiter__()
-                first: StreamEvent | None = None
-                try:
-                    # The deployment's timeout bounds the wait for the first event too: the
-                    # read timeout alone restarts on every chunk, so an upstream sending only
-                    # keep-alive comments would hold the request (and its connection) forever.
-                    async with asyncio.timeout(deployment.timeout):
-                        first = await iterator.__anext__()
-                except TimeoutError:
-                    last = ProviderError(
-                        f"upstream {deployment.name} sent no event within {deployment.timeout:g} s",
-                        status=504,
-                        provider=deployment.name,
+        for deployment in tier.deployments:
+            probe = self.breakers.claim(deployment.name, deployment.timeout)
+            if probe is None:
+                continue
+            outcome: StreamOutcome | None = None
+            try:
+                outcome, last = await self._open_deployment(
+                    request, tier, index, deployment, options, attempts
+                )
+            finally:  # a stream that opened holds the probe until it ends (``let_go``)
+                if outcome is None:
+                    self.breakers.release(deployment.name, probe)
+            if outcome is not None:
+                if probe != NO_PROBE:
+                    outcome.release = functools.partial(
+                        self.breakers.release, deployment.name, probe
                     )
-                    self._failed(attempt, last, started)
-                except StopAsyncIteration:
-                    empty = ProviderError(
-                        "upstream sent an empty stream", status=502, provider=deployment.name
-                    )
-                    self._failed(attempt, empty, started)
-                    last = empty
-                    continue
-                except ProviderError as exc:
-                    self._failed(attempt, exc, started)
-                    last = exc
-                if first is None:  # back-off after the handler: see the module docstring
-                    if last is None or not await self._should_retry(last, retry):
-                        break
-                    continue
-                outcome = StreamOutcome(index, tier.model, deployment, attempts, _empty())
-                outcome.live, outcome.started = attempt, started
-                outcome.events = self._follow(outcome, attempt, first, iterator, started)
                 return outcome
             if last is not None and not _fails_over(last):
                 raise last
         raise last or _all_open(tier)
+
+    async def _open_deployment(
+        self,
+        request: ChatRequest,
+        tier: Tier,
+        index: int,
+        deployment: Deployment,
+        options: CallOptions,
+        attempts: list[Attempt],
+    ) -> tuple[StreamOutcome | None, ProviderError | None]:
+        """A stream from ``deployment`` whose first event arrived (after retries), or None and
+        the last failure."""
+        last: ProviderError | None = None
+        provider = self._providers.get(deployment.provider)
+        for retry in range(self._retry.max_retries + 1):
+            attempt = Attempt(len(attempts) + 1, index, tier.model, deployment)
+            attempts.append(attempt)
+            started = time.perf_counter()
+            iterator = provider.stream(
+                _cached(request, tier, self._auto_cache), deployment, options
+            ).__aiter__()
+            first: StreamEvent | None = None
+            try:
+                # The deployment's timeout bounds the wait for the first event too: the
+                # read timeout alone restarts on every chunk, so an upstream sending only
+                # keep-alive comments would hold the request (and its connection) forever.
+                async with asyncio.timeout(deployment.timeout):
+                    first = await iterator.__anext__()
+            except TimeoutError:
+                last = ProviderError(
+                    f"upstream {deployment.name} sent no event within {deployment.timeout:g} s",
+                    status=504,
+                    provider=deployment.name,
+                )
+                self._failed(attempt, last, started)
+            except StopAsyncIteration:
+                empty = ProviderError(
+                    "upstream sent an empty stream", status=502, provider=deployment.name
+                )
+                self._failed(attempt, empty, started)
+                last = empty
+                continue
+            except ProviderError as exc:
+                self._failed(attempt, exc, started)
+                last = exc
+            if first is None:  # back-off after the handler: see the module docstring
+                if last is None or not await self._should_retry(last, retry):
+                    break
+                continue
+            outcome = StreamOutcome(index, tier.model, deployment, attempts, _empty())
+            outcome.live, outcome.started = attempt, started
+            outcome.events = self._follow(outcome, attempt, first, iterator, started)
+            return outcome, last
+        return None, last
 
     async def _follow(
         self,
@@ -457,6 +556,7 @@ class Executor:
             attempt.usage = outcome.usage
             raise
         finally:
+            outcome.let_go()  # before the close below, which awaits and may be cancelled
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:
                 await aclose()
@@ -478,11 +578,15 @@ def _cached(request: ChatRequest, tier: Tier, enabled: bool) -> ChatRequest:
 
 
 def _fails_over(error: ProviderError) -> bool:
-    return error.retryable or error.status in _FAILOVER_STATUSES
+    return error.retryable or error.upstream_status in _FAILOVER_STATUSES
+
+
+class _CircuitOpen(ProviderError):
+    """Every deployment of a tier was refused by its breaker: nothing was sent."""
 
 
 def _all_open(tier: Tier) -> ProviderError:
-    return ProviderError(
+    return _CircuitOpen(
         f"every deployment of {tier.model.id} is failing; try again shortly",
         status=503,
         provider=",".join(d.name for d in tier.deployments) or "none",

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from tiergate.errors import GatewayError, ProviderError
+from tiergate.errors import KIND_API, GatewayError, ProviderError
 from tiergate.providers.base import CallOptions, Deployment
 from tiergate.providers.cancellable import cancellable
 from tiergate.providers.transport import UpstreamSession, transport_errors
@@ -31,6 +31,26 @@ def _scrubbed(error: ProviderError, deployment: Deployment, options: CallOptions
     error.message = redact(message)
     error.args = (error.message,)
     return error
+
+
+def _refused(error: ProviderError, deployment: Deployment, options: CallOptions) -> ProviderError:
+    """An upstream error as the client should see it: ``_scrubbed``, and an upstream 401/403
+    to the gateway's own key made a 502. Passed on as it is, the client's SDK would report
+    its own key as wrong (401) or short of rights (403), when the gateway's key for this
+    deployment is what was refused; only a key the caller sent (``byok``) is the caller's."""
+    error = _scrubbed(error, deployment, options)
+    if error.status not in (401, 403) or deployment.byok:
+        return error
+    said = error.message.removeprefix(f"upstream {deployment.name}: ")
+    return ProviderError(
+        f"upstream {deployment.name} refused the gateway's own credentials (HTTP "
+        f"{error.status}: {said}); the gateway's provider key for it needs fixing, not yours",
+        status=502,
+        provider=error.provider,
+        kind=KIND_API,
+        retryable=False,
+        upstream_status=error.status,
+    )
 
 
 def _first_frame_apart(chunk: bytes) -> tuple[bytes, ...]:
@@ -102,7 +122,7 @@ class HTTPProvider:
             "POST", url, headers, body, deployment.timeout, deployment.name
         )
         if status >= 400:
-            raise _scrubbed(
+            raise _refused(
                 self._wire.decode_error(status, answer_headers, content, deployment.name),
                 deployment,
                 options,
@@ -131,7 +151,7 @@ class HTTPProvider:
             with transport_errors(deployment.name):
                 if response.status >= 400:
                     content = (await cancellable(response.bytes())).to_bytes()
-                    raise _scrubbed(
+                    raise _refused(
                         self._wire.decode_error(
                             response.status, response.headers, content, deployment.name
                         ),

@@ -44,7 +44,7 @@ from datetime import timedelta
 from typing import NamedTuple, TypeVar
 
 from pyreqwest.client import Client, ClientBuilder
-from pyreqwest.exceptions import ConnectError, NetworkError, RequestError
+from pyreqwest.exceptions import ConnectError, ConnectTimeoutError, NetworkError, RequestError
 from pyreqwest.multipart import FormBuilder
 from pyreqwest.request import RequestBuilder, StreamRequest
 from pyreqwest.response import Response
@@ -90,9 +90,11 @@ class Reply(NamedTuple):
 def as_provider_error(exc: BaseException, provider: str) -> ProviderError:
     """The most specific retryable ``ProviderError`` for one of ``TRANSPORT_ERRORS``."""
     if isinstance(exc, TimeoutError):  # pyreqwest's timeouts are TimeoutErrors too
-        return ProviderError(
-            f"upstream {provider} timed out ({type(exc).__name__})", status=504, provider=provider
-        )
+        if _while_connecting(exc):
+            what = f"connect timed out (no connection within {CONNECT_SECONDS:g} s)"
+        else:
+            what = "read timed out (no answer within the deployment's timeout)"
+        return ProviderError(f"upstream {provider} {what}", status=504, provider=provider)
     if isinstance(exc, NetworkError):
         return ProviderError(
             f"upstream {provider} connection failed ({type(exc).__name__})",
@@ -101,6 +103,21 @@ def as_provider_error(exc: BaseException, provider: str) -> ProviderError:
         )
     return ProviderError(
         f"upstream {provider} failed ({type(exc).__name__})", status=502, provider=provider
+    )
+
+
+def _while_connecting(exc: TimeoutError) -> bool:
+    """Whether a timeout hit while the TCP (or TLS) connection was being made. pyreqwest calls
+    every timeout before the status line a ``ConnectTimeoutError``, a silent upstream that
+    accepted the connection included; only the causes reqwest lists tell a connect apart (its
+    connector's "client error (Connect)", "tcp connect error")."""
+    if not isinstance(exc, ConnectTimeoutError):
+        return False
+    causes = exc.details.get("causes") or []
+    return any(
+        "connect" in cause["message"].lower()
+        for cause in causes
+        if not cause["message"].startswith("error sending request for url")
     )
 
 

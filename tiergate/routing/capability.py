@@ -7,14 +7,16 @@ a check, the cheapest model that passes (by catalog input price) takes over, and
 reason says why, so a surprising choice can always be explained from the response headers.
 The same stand-in answers when every deployment of the chosen model has its circuit breaker
 open (``RoutingState.unhealthy``), so an outage of one provider moves a route's traffic to
-what still works instead of failing it.
+what still works instead of failing it. And when the model a plan tries fails the same way
+during the request itself, the selector is the plan's ``Fallback``: the cheapest capable
+reachable models answer that request (``tiers``), not only the ones after it.
 
 ``Need`` is computed once per request; the checks themselves are a few comparisons.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -22,7 +24,7 @@ from tiergate.catalog import ModelInfo
 from tiergate.cost import usd_of
 from tiergate.errors import InvalidRequest
 from tiergate.providers.base import Deployment
-from tiergate.routing.plan import RoutingState
+from tiergate.routing.plan import RoutingState, Tier
 from tiergate.tokens import estimate_input_tokens
 from tiergate.types import ChatRequest, Usage
 
@@ -83,6 +85,11 @@ class Choice:
     note: str = ""
 
 
+# Models a plan's fallback tries after its own tiers failed: each costs a full round of
+# retries, so an outage of several providers ends in an error rather than a long wait.
+MAX_FALLBACKS = 2
+
+
 class Selector:
     """Picks the wanted model or the cheapest capable stand-in among ``candidates``.
 
@@ -98,6 +105,7 @@ class Selector:
     ) -> None:
         served = [m for m in candidates if deployments.get(m.id)]
         self._candidates = tuple(sorted(served, key=_price_key))
+        self._deployments = deployments
         self.max_cost = Decimal(str(max_cost_usd)) if max_cost_usd is not None else None
         self._as_wanted: dict[str, Choice] = {}  # Choice(model) is immutable: one per model
 
@@ -143,6 +151,25 @@ class Selector:
 
     def capable(self, model: ModelInfo, need: Need) -> str | None:
         return shortfall(model, need, self.max_cost)
+
+    def tiers(
+        self, request: ChatRequest, tried: Collection[str], unhealthy: frozenset[str]
+    ) -> tuple[Tier, ...]:
+        """The plan's ``Fallback``: up to ``MAX_FALLBACKS`` candidates, cheapest first, that
+        can serve ``request``, were not ``tried`` and have a deployment outside ``unhealthy``
+        (the rest would only fail too)."""
+        need = Need.of(request)
+        found: list[Tier] = []
+        for model in self._candidates:
+            if model.id in tried or shortfall(model, need, self.max_cost) is not None:
+                continue
+            deployments = tuple(self._deployments.get(model.id, ()))
+            if all(d.name in unhealthy for d in deployments):
+                continue
+            found.append(Tier(model, deployments))
+            if len(found) == MAX_FALLBACKS:
+                break
+        return tuple(found)
 
 
 def describe(need: Need, max_cost: Decimal | None) -> str:

@@ -4,7 +4,8 @@ The policy only decides which rungs this request may use: a rung that lacks a ca
 request needs (vision, tools, context room) or breaks the route's cost cap is left out, and
 the reason says so. So is a rung whose deployments all have their circuit breaker open: the
 next rung answers at once, and the reason tells why. If no rung is left, the cheapest capable
-served model that can be reached answers alone.
+served model that can be reached answers alone; if every rung fails in an outage during the
+request, the route's fallback (``capability.Selector.tiers``) answers it.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ class LadderPolicy:
             tiers.append(Tier(model, deployments))
         if not tiers:
             choice = self._selector.choose(self._models[-1], need, state)
-            return single_tier_plan(self.name, choice, f"{self._summary}: no rung fits", state)
+            reason = f"{self._summary}: no rung fits"
+            return single_tier_plan(self.name, choice, reason, state, self._selector)
         reason = self._summary
         if skipped:
             reason += "; skipped " + ", ".join(skipped)
@@ -57,4 +59,5 @@ class LadderPolicy:
             reason=clean_reason(reason),
             policy=self.name,
             validators=self._validators,
+            fallback=self._selector,
         )

@@ -47,4 +47,6 @@ class LearnedPolicy:
         comparison = ">=" if strong else "<"
         why = f"learned score {score:.3f} {comparison} threshold {self._threshold:.3f}"
         choice = self._selector.choose(wanted, Need.of(request), state)
-        return single_tier_plan(self.name, choice, f"{why} -> {wanted.id}", state)
+        return single_tier_plan(
+            self.name, choice, f"{why} -> {wanted.id}", state, self._selector
+        )

@@ -6,7 +6,7 @@ decision can be logged and returned in headers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -57,6 +57,19 @@ class Shadow:
     max_in_flight: int
 
 
+class Fallback(Protocol):
+    """Where a route's request goes when every tier of its plan failed the way an outage does
+    (retryable errors, every breaker open, an upstream refusing the gateway's key) before
+    anything reached the client. Asked only then, so the happy path never computes it."""
+
+    def tiers(
+        self, request: ChatRequest, tried: Collection[str], unhealthy: frozenset[str]
+    ) -> Sequence[Tier]:
+        """Models to try in order: capable of ``request``, not in ``tried`` (model ids), with
+        a deployment outside ``unhealthy``."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     tiers: tuple[Tier, ...]
@@ -66,13 +79,17 @@ class Plan:
     validators: tuple[Validator, ...] = ()
     # A candidate model to send the same request to after replying (logged, never returned).
     shadow: Shadow | None = None
+    # Where the request goes when every tier failed in an outage (a route's; None: nowhere,
+    # as for a model named directly).
+    fallback: Fallback | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RoutingState:
     """What a policy may look at besides the request: which deployments exist, and which of
-    them have their circuit breaker open (``unhealthy``: failing, inside the cool-down; a
-    breaker past its cool-down counts as healthy again so that a request can probe it)."""
+    them have their circuit breaker open (``unhealthy``: failing, inside the cool-down or with
+    its one probe out; a breaker past its cool-down whose probe slot is free counts as healthy
+    again so that a request can probe it)."""
 
     deployments: Mapping[str, tuple[Deployment, ...]]
     unhealthy: frozenset[str] = field(default_factory=frozenset)

@@ -28,6 +28,9 @@ from tiergate.routing.shadow import ShadowedPolicy
 from tiergate.routing.spec import LearnedSpec, RouteSpec
 from tiergate.routing.validators import JudgeClient, build_validator
 
+# The catalog's provider of models run in process (``providers/local.py``).
+LOCAL_PROVIDER = "local"
+
 
 def build_policies(
     routes: Mapping[str, Mapping[str, Any]],
@@ -125,8 +128,11 @@ class _RouteBuilder:
         return model
 
     def _fallback(self, spec: RouteSpec) -> list[ModelInfo]:
+        """The route's stand-in candidates. ``any`` leaves out the embedded local model: it
+        is $0, so it would always be the "cheapest" stand-in, and a small local model is no
+        replacement for a cloud one; a route that wants it as a fallback lists it."""
         if spec.fallback == "any":
-            return self.catalog.models()
+            return [m for m in self.catalog.models() if m.provider != LOCAL_PROVIDER]
         if spec.fallback == "none":
             return []
         return [self.model(m, f"{self.where}.fallback[{i}]") for i, m in enumerate(spec.fallback)]

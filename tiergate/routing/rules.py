@@ -14,7 +14,7 @@ from tiergate.catalog import Catalog, ModelInfo
 from tiergate.errors import NotFound
 from tiergate.providers.base import Deployment
 from tiergate.routing.capability import Choice, Need, Selector
-from tiergate.routing.plan import Plan, RoutingState, Tier, clean_reason
+from tiergate.routing.plan import Fallback, Plan, RoutingState, Tier, clean_reason
 from tiergate.routing.spec import WhenSpec
 from tiergate.types import ChatRequest
 
@@ -80,27 +80,39 @@ class RulesPolicy:
                 wanted, why = rule.model, f"rule {rule.number} ({held})"
                 break
         choice = self._selector.choose(wanted, need, state)
-        return single_tier_plan(self.name, choice, f"{why} -> {wanted.id}", state)
+        return single_tier_plan(
+            self.name, choice, f"{why} -> {wanted.id}", state, self._selector
+        )
 
 
 # Plans are immutable and a route makes few distinct ones (one per rule and model, give or
 # take the prompt-length figures in a reason), so each is built once: this runs per request.
-_PLANS: dict[tuple[str, str, str, str, int], tuple[tuple[Deployment, ...], Plan]] = {}
+_PLANS: dict[
+    tuple[str, str, str, str, int, int], tuple[tuple[Deployment, ...], Fallback | None, Plan]
+] = {}
 _PLANS_LIMIT = 4096
 
 
-def single_tier_plan(name: str, choice: Choice, why: str, state: RoutingState) -> Plan:
-    """A one-model plan whose reason tells what was wanted and, if it changed, why."""
+def single_tier_plan(
+    name: str, choice: Choice, why: str, state: RoutingState, fallback: Fallback | None = None
+) -> Plan:
+    """A one-model plan whose reason tells what was wanted and, if it changed, why; the route's
+    ``fallback`` answers if that model fails in an outage."""
     deployments = state.deployments_for(choice.model.id)
-    key = (name, choice.model.id, choice.note, why, id(deployments))
+    key = (name, choice.model.id, choice.note, why, id(deployments), id(fallback))
     cached = _PLANS.get(key)
-    if cached is not None and cached[0] is deployments:
-        return cached[1]
+    if cached is not None and cached[0] is deployments and cached[1] is fallback:
+        return cached[2]
     if not deployments:  # checked at start-up; only a changed deployment table gets here
         raise NotFound(f"route {name!r} chose {choice.model.id}, which no deployment serves")
     reason = why if not choice.note else f"{why}; {choice.note}"
-    plan = Plan(tiers=(Tier(choice.model, deployments),), reason=clean_reason(reason), policy=name)
+    plan = Plan(
+        tiers=(Tier(choice.model, deployments),),
+        reason=clean_reason(reason),
+        policy=name,
+        fallback=fallback,
+    )
     if len(_PLANS) >= _PLANS_LIMIT:
         _PLANS.clear()
-    _PLANS[key] = (deployments, plan)  # holding ``deployments`` keeps its id from reuse
+    _PLANS[key] = (deployments, fallback, plan)  # holding both keeps their ids from reuse
     return plan

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tiergate.errors import GatewayError
+from tiergate.routing.plan import clean_reason
 from tiergate.types import ChatRequest
 
 if TYPE_CHECKING:
@@ -51,6 +52,15 @@ class RequestTrace:
     # (an escalation that was paid for, then a failing last rung, is billed and logged).
     attempts: list[Attempt] = field(default_factory=list)
 
+    def reason(self) -> str | None:
+        """The plan's reason, and why a fallback answered if one did."""
+        if self.plan is None:
+            return None
+        source = self.outcome or self.stream
+        if source is None or source.note is None:
+            return self.plan.reason
+        return clean_reason(f"{self.plan.reason}; {source.note}")
+
     def answered_by(self) -> str | None:
         source = self.outcome or self.stream
         return source.model.id if source is not None else None
@@ -83,7 +93,7 @@ class RequestTrace:
             )
         if self.plan is not None:
             headers.append((b"x-tiergate-route", _latin1(self.plan.policy)))
-            headers.append((b"x-tiergate-reason", _latin1(self.plan.reason)))
+            headers.append((b"x-tiergate-reason", _latin1(self.reason() or "")))
         return headers
 
     def response_headers(self) -> list[tuple[bytes, bytes]]:
