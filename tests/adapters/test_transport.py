@@ -8,16 +8,18 @@ import socket
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 import trustme
+from pyreqwest.exceptions import ConnectTimeoutError
 
 from tiergate import __version__
 from tiergate.errors import GatewayError, ProviderError
 from tiergate.providers.base import CallOptions, Deployment
 from tiergate.providers.http import HTTPProvider
-from tiergate.providers.transport import UpstreamSession
+from tiergate.providers.transport import UpstreamSession, as_provider_error
 from tiergate.types import BlockDelta, ChatRequest, Message, TextBlock
 from tiergate.wire.openai import FORMAT as OPENAI
 
@@ -157,11 +159,38 @@ async def test_an_upstream_that_dies_after_reading_the_request_is_not_sent_it_ag
     assert upstream.requests == 1
 
 
-async def test_a_silent_upstream_times_out_as_504(provider: HTTPProvider) -> None:
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_silent_upstream_times_out_as_504_reported_as_a_read_timeout(
+    provider: HTTPProvider, stream: bool
+) -> None:
+    """The upstream accepted the connection and read the request, then said nothing. pyreqwest
+    raises ``ConnectTimeoutError`` for that too; the message must not send whoever reads it
+    to look at the network when the upstream is what was slow."""
     async with RawUpstream("silent") as url:
         with pytest.raises(ProviderError) as caught:
-            await provider.complete(REQUEST, _deployment(url, timeout=0.3), CallOptions())
+            if stream:
+                async for _ in provider.stream(REQUEST, _deployment(url, 0.3), CallOptions()):
+                    pass
+            else:
+                await provider.complete(REQUEST, _deployment(url, timeout=0.3), CallOptions())
     assert caught.value.status == 504 and caught.value.retryable
+    assert caught.value.message == (
+        "upstream raw read timed out (no answer within the deployment's timeout)"
+    )
+
+
+def test_a_timeout_while_connecting_is_reported_as_a_connect_timeout() -> None:
+    """What reqwest raises when the TCP connection itself is not made in time (its causes,
+    as pyreqwest hands them over for a port whose accept queue is full)."""
+    causes: Any = [
+        {"message": "error sending request for url (http://127.0.0.1:9/v1/chat/completions)"},
+        {"message": "client error (Connect)"},
+        {"message": "tcp connect error"},
+        {"message": "deadline has elapsed"},
+    ]
+    error = as_provider_error(ConnectTimeoutError("connection timeout", {"causes": causes}), "x")
+    assert error.status == 504
+    assert error.message == "upstream x connect timed out (no connection within 10 s)"
 
 
 async def test_a_call_in_flight_is_cancelled_not_broken(provider: HTTPProvider) -> None:

@@ -216,6 +216,7 @@ def test_a_ladder_whose_last_rung_fails_still_bills_and_logs_the_rungs_it_paid_f
         "triage": {
             "ladder": ["claude-haiku-4-5", "claude-sonnet-4-6"],
             "validators": [{"type": "one_of", "labels": ["billing", "bug"]}],
+            "fallback": "none",  # else another model would answer after the last rung failed
         }
     }
     usage = FakeUsage(input_tokens=1000, output_tokens=10)
