@@ -15,7 +15,7 @@ import pytest
 from tests.e2e.gateway_fixtures import make_gateway  # noqa: F401  (pytest fixture)
 from tests.fakes import Reply
 from tests.fakes.upstream import FakeUpstream
-from tests.routing.builders import CATALOG, ask, policies
+from tests.routing.builders import CATALOG, SERVED, ask, policies
 from tiergate.routing.plan import Plan, RoutingState
 
 RULES: dict[str, Any] = {
@@ -213,3 +213,28 @@ def test_a_route_uses_its_fallback_while_the_probe_of_its_model_is_out(
         assert "gpt-5.4 circuit open" in raw.headers["x-tiergate-reason"]
         assert probe.result().choices[0].message.content == "slow probe"
     assert len(openai_upstream.requests) == 2
+
+
+def test_the_fallback_of_a_failing_request_is_priced_capable_and_reachable() -> None:
+    """What the executor asks when the plan's model failed in the request: cheapest first,
+    never the model that failed, one whose deployments are all refusing calls, one that
+    cannot serve the request, or one without a price (its cost could not be held to the
+    request's budget reservation)."""
+    served = (*SERVED, "deepseek-v4-flash")  # the catalog leaves it unpriced on purpose
+    table, state = policies(RULES, served=served)
+    plan = table["auto"](ask(), CATALOG, state)
+    assert plan.fallback is not None
+
+    def fallback(*unhealthy: str, **request: Any) -> list[str]:
+        down = down_names(state, *unhealthy)
+        tried = {tier.model.id for tier in plan.tiers}
+        assert plan.fallback is not None
+        return [tier.model.id for tier in plan.fallback.tiers(ask(**request), tried, down)]
+
+    assert fallback() == ["claude-sonnet-4-6", "claude-opus-4-7"]
+    assert fallback("claude-sonnet-4-6") == ["claude-opus-4-7"]
+    assert fallback(image=True, max_tokens=100_000) == ["claude-opus-4-7"]  # sonnet: 64k out
+
+
+def down_names(state: RoutingState, *models: str) -> frozenset[str]:
+    return frozenset(d.name for m in models for d in state.deployments_for(m))

@@ -157,11 +157,14 @@ class Selector:
     ) -> tuple[Tier, ...]:
         """The plan's ``Fallback``: up to ``MAX_FALLBACKS`` candidates, cheapest first, that
         can serve ``request``, were not ``tried`` and have a deployment outside ``unhealthy``
-        (the rest would only fail too)."""
+        (the rest would only fail too). Priced ones only: the request's budget reservation
+        was made for the plan, and a model without a price could spend without limit."""
         need = Need.of(request)
         found: list[Tier] = []
         for model in self._candidates:
-            if model.id in tried or shortfall(model, need, self.max_cost) is not None:
+            if model.pricing is None or model.id in tried:
+                continue
+            if shortfall(model, need, self.max_cost) is not None:
                 continue
             deployments = tuple(self._deployments.get(model.id, ()))
             if all(d.name in unhealthy for d in deployments):
