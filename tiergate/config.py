@@ -10,7 +10,8 @@ with the key path too, and ``Settings.locate`` adds the line from the file's YAM
 
 With no file at all, the embedded default serves the local SmolLM2 model (no keys, no network),
 plus Anthropic / OpenAI deployments for whichever of ``ANTHROPIC_API_KEY`` / ``OPENAI_API_KEY``
-is set.
+is set; with the Anthropic key, every other ``claude-*`` id goes to Anthropic too (a family
+deployment, ``tiergate.providers.families``), so that a model newer than the catalog works.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ class DeploymentConfig(_Frozen):
     """One upstream that can serve one model: a wire format + base URL + key."""
 
     name: str
-    model: str  # catalog id or alias of the model this deployment serves
+    # Catalog id or alias of the model this deployment serves, or a pattern (``claude-*``):
+    # then it serves every matching id no other deployment serves (tiergate.providers.families).
+    model: str
     provider: Literal["anthropic", "openai", "local"]
     base_url: str | None = None
     api_key: str | None = None
@@ -122,8 +125,9 @@ class Settings(_Frozen):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
-    # Passed through to upstreams when the client sends them (Anthropic beta features etc.).
-    forward_headers: tuple[str, ...] = ("anthropic-beta",)
+    # Passed through to upstreams when the client sends them (Anthropic beta features, the API
+    # version the client was written for); ``anthropic-*`` headers go to Anthropic upstreams only.
+    forward_headers: tuple[str, ...] = ("anthropic-beta", "anthropic-version")
     # The file these settings came from and its YAML tree: errors found later, while the
     # gateway is built from them (routes, deployments, models, credits), can name the line.
     _source: tuple[str, yaml.Node] | None = PrivateAttr(default=None)
@@ -155,10 +159,10 @@ def default_deployments(env: Mapping[str, str]) -> list[DeploymentConfig]:
     """The embedded default: local SmolLM2, plus cloud providers whose key is in ``env``."""
     deployments = [DeploymentConfig(name="local", model="local/smollm2-135m", provider="local")]
     if env.get("ANTHROPIC_API_KEY"):
-        for model in ("claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7"):
+        for model in ("claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7", "claude-*"):
             deployments.append(
                 DeploymentConfig(
-                    name=f"anthropic/{model}",
+                    name=f"anthropic/{model}" if model != "claude-*" else "anthropic",
                     model=model,
                     provider="anthropic",
                     base_url=env.get("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),

@@ -18,6 +18,8 @@ heavy import on the hot path). The estimate, and why each number:
   ~1.15-megapixel image costs; larger ones are scaled down to that). Dimensions are read from the
   first bytes of a base64 PNG or GIF; any other image (JPEG, URL) is charged the cap, which errs
   high -- the safe side for a budget check.
+- Documents: a plain-text source counts at the text rate; a PDF or other source is charged
+  ``IMAGE_TOKENS`` (a page's worth; its real cost grows with its pages, which are not read here).
 - Tool calls and thinking already in the conversation count at the text rate.
 """
 
@@ -30,6 +32,7 @@ import orjson
 
 from tiergate.types import (
     ChatRequest,
+    DocumentBlock,
     ImageBlock,
     TextBlock,
     ThinkingBlock,
@@ -67,6 +70,14 @@ def _dimensions(data: str) -> tuple[int, int] | None:
     return None
 
 
+def document_chars_and_tokens(document: DocumentBlock) -> tuple[int, int]:
+    """(characters, fixed tokens) of a document (see the module docstring)."""
+    data = document.source.get("data")
+    if document.source_type == "text" and isinstance(data, str):
+        return len(data), 0
+    return 0, IMAGE_TOKENS
+
+
 def tokens_for_chars(chars: int) -> int:
     return (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
 
@@ -81,14 +92,22 @@ def estimate_input_tokens(request: ChatRequest) -> int:
                 chars += len(block.text)
             elif isinstance(block, ImageBlock):
                 tokens += image_tokens(block)
+            elif isinstance(block, DocumentBlock):
+                more_chars, more_tokens = document_chars_and_tokens(block)
+                chars += more_chars
+                tokens += more_tokens
             elif isinstance(block, ToolUseBlock):
                 chars += len(block.name) + len(orjson.dumps(block.input))
             elif isinstance(block, ToolResultBlock):
                 for part in block.content:
                     if isinstance(part, TextBlock):
                         chars += len(part.text)
-                    else:
+                    elif isinstance(part, ImageBlock):
                         tokens += image_tokens(part)
+                    else:
+                        more_chars, more_tokens = document_chars_and_tokens(part)
+                        chars += more_chars
+                        tokens += more_tokens
             elif isinstance(block, ThinkingBlock):
                 chars += len(block.thinking)
     if request.tools:

@@ -7,8 +7,10 @@ format never touches routing, cost or storage.
 Semantics follow the Anthropic Messages API where the two formats differ, because it is the
 richer of the two (content blocks, thinking, split cache usage):
 - ``system`` is kept apart from ``messages``; OpenAI ``system``/``developer`` messages fold into it.
-- ``Message.role`` is only ``user`` or ``assistant``; OpenAI ``tool`` messages become
-  ``ToolResultBlock`` inside a user message.
+- ``Message.role`` is ``user`` or ``assistant``, or ``system`` for an instruction placed inside
+  the conversation (Anthropic's mid-conversation system messages; an OpenAI ``system`` /
+  ``developer`` message after the first user turn); leading system text goes to ``system``.
+  OpenAI ``tool`` messages become ``ToolResultBlock`` inside a user message.
 - ``Usage.input_tokens`` *excludes* cache reads and cache writes (as Anthropic reports it);
   OpenAI's ``prompt_tokens`` includes ``cached_tokens`` and is split on decode.
 - Stop reasons use Anthropic names: end_turn, max_tokens, stop_sequence, tool_use, refusal,
@@ -20,10 +22,11 @@ request on the hot path, and validation already happened in the wire decoders.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Role = Literal["user", "assistant"]
+Role = Literal["user", "assistant", "system"]
 StopReason = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use", "refusal", "pause_turn"]
 
 
@@ -31,6 +34,8 @@ StopReason = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use", "ref
 class TextBlock:
     text: str
     cache_control: dict[str, Any] | None = None
+    # Anthropic citations on an answer's text (documents with ``citations`` enabled), as sent.
+    citations: list[dict[str, Any]] | None = None
     type: Literal["text"] = "text"
 
 
@@ -47,6 +52,29 @@ class ImageBlock:
 
 
 @dataclass(slots=True)
+class DocumentBlock:
+    """A document to read (Anthropic ``document``): ``source`` as given, a PDF (``base64`` with
+    ``media_type`` application/pdf, or ``url``), plain ``text``, ``content`` blocks or a
+    ``file`` id. ``extra`` keeps ``title``, ``context``, ``citations`` and any newer field, so
+    an Anthropic upstream receives the block unchanged; other formats take what they can carry
+    (``tiergate.wire.documents``)."""
+
+    source: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+    cache_control: dict[str, Any] | None = None
+    type: Literal["document"] = "document"
+
+    @property
+    def source_type(self) -> str:
+        return str(self.source.get("type"))
+
+    @property
+    def title(self) -> str | None:
+        title = self.extra.get("title")
+        return title if isinstance(title, str) else None
+
+
+@dataclass(slots=True)
 class ToolUseBlock:
     id: str
     name: str
@@ -58,7 +86,7 @@ class ToolUseBlock:
 @dataclass(slots=True)
 class ToolResultBlock:
     tool_use_id: str
-    content: list[TextBlock | ImageBlock] = field(default_factory=list)
+    content: list[TextBlock | ImageBlock | DocumentBlock] = field(default_factory=list)
     is_error: bool = False
     cache_control: dict[str, Any] | None = None
     type: Literal["tool_result"] = "tool_result"
@@ -72,13 +100,18 @@ class ThinkingBlock:
     type: Literal["thinking"] = "thinking"
 
 
-ContentBlock = TextBlock | ImageBlock | ToolUseBlock | ToolResultBlock | ThinkingBlock
+ContentBlock = (
+    TextBlock | ImageBlock | DocumentBlock | ToolUseBlock | ToolResultBlock | ThinkingBlock
+)
 
 
 @dataclass(slots=True)
 class Message:
     role: Role
     content: list[ContentBlock]
+    # Anthropic message fields besides role and content (a per-turn ``output_config``, ...),
+    # forwarded only to an Anthropic upstream.
+    extra: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -87,9 +120,12 @@ class Tool:
     description: str | None = None
     input_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
     cache_control: dict[str, Any] | None = None
-    # OpenAI's ``function.strict``: arguments must follow the schema exactly. Passed on to
-    # OpenAI upstreams; Anthropic's Messages API takes no such flag, so there it is dropped.
+    # Arguments must follow the schema exactly: OpenAI's ``function.strict`` and Anthropic's
+    # ``strict`` (strict tool use) alike, so it is carried both ways.
     strict: bool | None = None
+    # Anthropic tool fields with no OpenAI counterpart (``eager_input_streaming``,
+    # ``input_examples``, ``defer_loading``, ...), kept as given for an Anthropic upstream.
+    extra: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -118,7 +154,9 @@ class ChatRequest:
     stream: bool = False
     # OpenAI ``stream_options.include_usage``: whether a final usage chunk is sent to the client.
     stream_include_usage: bool = False
-    # OpenAI ``response_format`` (json_object / json_schema), kept as given.
+    # Structured output in OpenAI's spelling (``response_format``: json_object / json_schema),
+    # kept as given; Anthropic's ``output_config.format`` / ``output_format`` decode to the
+    # json_schema form (``tiergate.wire.structured``).
     response_format: dict[str, Any] | None = None
     # Anthropic ``thinking`` config ({"type": "enabled", "budget_tokens": N}) as given.
     thinking: dict[str, Any] | None = None
@@ -129,14 +167,23 @@ class ChatRequest:
     source_format: str | None = None
 
     def has_images(self) -> bool:
+        return self._has(ImageBlock)
+
+    def has_documents(self) -> bool:
+        return self._has(DocumentBlock)
+
+    def needs_vision(self) -> bool:
+        """Images, or documents other than plain text (a PDF is read page by page as images
+        too): what a text-only model cannot take."""
+        return self._has(ImageBlock) or self._has(DocumentBlock, lambda b: b.source_type != "text")
+
+    def _has(self, kind: type, also: Callable[[Any], bool] | None = None) -> bool:
         for message in self.messages:
             for block in message.content:
-                if isinstance(block, ImageBlock):
-                    return True
-                if isinstance(block, ToolResultBlock) and any(
-                    isinstance(b, ImageBlock) for b in block.content
-                ):
-                    return True
+                inner = block.content if isinstance(block, ToolResultBlock) else (block,)
+                for item in inner:
+                    if isinstance(item, kind) and (also is None or also(item)):
+                        return True
         return False
 
     def text(self) -> str:

@@ -117,7 +117,6 @@ def test_openai_shaped_conversation_becomes_a_valid_messages_body() -> None:
         tool_choice=ToolChoice("tool", "weather", disable_parallel_tool_use=True),
         temperature=1.7,
         stop_sequences=["###"],
-        response_format={"type": "json_object"},
         metadata={"user_id": 42, "team": "search"},
         extra={"logit_bias": {"1": 2}, "seed": 7},
         source_format="openai",
@@ -149,7 +148,7 @@ def test_openai_shaped_conversation_becomes_a_valid_messages_body() -> None:
     assert body["temperature"] == 1.0
     assert body["stop_sequences"] == ["###"]
     assert body["metadata"] == {"user_id": "42"}
-    for absent in ("response_format", "logit_bias", "seed", "team"):
+    for absent in ("response_format", "output_config", "logit_bias", "seed", "team"):
         assert absent not in body
 
 

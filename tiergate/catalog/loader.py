@@ -8,6 +8,7 @@ Lookups afterwards are one dict access: ``resolve`` runs on every request.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from functools import cache
 from importlib.resources import files
@@ -20,6 +21,8 @@ from tiergate.catalog.models import CAPABILITIES, ModelInfo, ModelSpec
 from tiergate.errors import ConfigError, NotFound
 
 DATA_FILE = "models.yaml"
+# A dated snapshot id: the model's id plus ``-YYYYMMDD`` (``claude-opus-4-7-20260415``).
+_DATED = re.compile(r"^(.+)-(20\d{6})$")
 
 
 class Catalog:
@@ -48,10 +51,15 @@ class Catalog:
                 self._names[name] = model
 
     def get(self, name: str) -> ModelInfo | None:
-        return self._names.get(name)
+        """The entry ``name`` names: an id, alias or snapshot, or a dated snapshot id of a
+        known model (its id plus ``-YYYYMMDD``), which resolves to that model's entry."""
+        model = self._names.get(name)
+        if model is None and (dated := _DATED.match(name)) is not None:
+            model = self._names.get(dated.group(1))
+        return model
 
     def resolve(self, name: str) -> ModelInfo:
-        model = self._names.get(name)
+        model = self.get(name)
         if model is not None:
             return model
         close = difflib.get_close_matches(name, list(self._names), n=3, cutoff=0.5)

@@ -109,7 +109,7 @@ def _block_cost(block: ContentBlock) -> tuple[int, int]:
         for part in block.content:
             if isinstance(part, TextBlock):
                 chars += len(part.text)
-            else:
+            elif isinstance(part, ImageBlock):
                 fixed += image_tokens(part)
         return chars, fixed
     if isinstance(block, ThinkingBlock):
@@ -181,5 +181,5 @@ def apply_cache_breakpoints(req: ChatRequest, model: ModelInfo, ttl: Ttl = "5m")
             message = messages[bp.index]
             content = list(message.content)
             content[bp.block] = dataclasses.replace(content[bp.block], cache_control=control)  # type: ignore[arg-type,call-arg]
-            messages[bp.index] = Message(message.role, content)
+            messages[bp.index] = Message(message.role, content, message.extra)
     return dataclasses.replace(req, tools=tools, system=system, messages=messages)

@@ -20,6 +20,10 @@ from tiergate.redaction import redact
 from tiergate.types import ChatRequest, ChatResponse, MessageStop, StreamEvent
 from tiergate.wire.format import WireFormat
 
+# Deployments whose URL and headers are kept ready (config ones, plus the per-id deployments
+# of model families, which client-chosen ids could otherwise grow without bound).
+_MAX_FIXED = 4096
+
 
 def _scrubbed(error: ProviderError, deployment: Deployment, options: CallOptions) -> ProviderError:
     """Upstream error messages can quote the key they were sent (OpenAI's 401 does): remove
@@ -92,6 +96,8 @@ class HTTPProvider:
             raise GatewayError(f"deployment {deployment.name!r} has no base_url", status=500)
         url = deployment.base_url.rstrip("/") + self._wire.request_path
         headers = self._headers(deployment, None if deployment.byok else deployment.api_key)
+        if len(self._fixed) >= _MAX_FIXED:  # family deployments are made per model id
+            self._fixed.clear()
         self._fixed[id(deployment)] = (deployment, url, headers)  # holds it: no id reuse
         return url, headers
 
@@ -111,7 +117,14 @@ class HTTPProvider:
                 kind="authentication_error",
             )
         if options.forward_headers:
-            headers.update(options.forward_headers)
+            if self._wire.name == "anthropic":
+                headers.update(options.forward_headers)
+            else:  # Anthropic's headers mean nothing to (or break) another format's API
+                headers.update(
+                    (k, v)
+                    for k, v in options.forward_headers.items()
+                    if not k.startswith("anthropic-")
+                )
         return url, headers, orjson.dumps(upstream_payload(self._wire, request, deployment))
 
     async def complete(

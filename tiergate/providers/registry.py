@@ -12,29 +12,27 @@ from tiergate.catalog import Catalog
 from tiergate.config import DeploymentConfig
 from tiergate.errors import ConfigError
 from tiergate.providers.base import Deployment, Provider
+from tiergate.providers.families import Family, ModelFamilies, is_pattern
 from tiergate.providers.transport import UpstreamSession
 
 
 def build_deployments(
     configs: Iterable[DeploymentConfig], catalog: Catalog
 ) -> dict[str, list[Deployment]]:
-    """Deployments grouped by the canonical id of the model they serve, in config order."""
+    """Deployments grouped by the canonical id of the model they serve, in config order.
+    Family deployments (a pattern for ``model``) are left to ``build_families``."""
     by_model: dict[str, list[Deployment]] = {}
     for index, config in enumerate(configs):
         where = f"deployments[{index}]"
+        if is_pattern(config.model):
+            continue
         model = catalog.get(config.model)
         if model is None:
             raise ConfigError(
                 f"{where}.model: deployment {config.name!r} serves model {config.model!r}, "
                 "which is not in the catalog; add it under `models:` in the config file"
             )
-        if config.provider != "local" and not config.base_url:
-            raise ConfigError(f"{where}: deployment {config.name!r} needs a base_url")
-        if config.provider != "local" and not config.byok and not config.api_key:
-            raise ConfigError(
-                f"{where}: deployment {config.name!r} has no api_key; set api_key: ${{ENV_VAR}} "
-                "in the config file, or byok: true to forward each caller's own key"
-            )
+        _check_upstream(config, where)
         if config.batch_api and (config.provider == "local" or config.byok):
             raise ConfigError(
                 f"{where}.batch_api: deployment {config.name!r}: only Anthropic and OpenAI "
@@ -56,6 +54,50 @@ def build_deployments(
         )
         by_model.setdefault(model.id, []).append(deployment)
     return by_model
+
+
+def _check_upstream(config: DeploymentConfig, where: str) -> None:
+    if config.provider != "local" and not config.base_url:
+        raise ConfigError(f"{where}: deployment {config.name!r} needs a base_url")
+    if config.provider != "local" and not config.byok and not config.api_key:
+        raise ConfigError(
+            f"{where}: deployment {config.name!r} has no api_key; set api_key: ${{ENV_VAR}} "
+            "in the config file, or byok: true to forward each caller's own key"
+        )
+
+
+def build_families(configs: Iterable[DeploymentConfig]) -> ModelFamilies:
+    """The family deployments (``model: claude-*``), in config order."""
+    families: list[Family] = []
+    for index, config in enumerate(configs):
+        if not is_pattern(config.model):
+            continue
+        where = f"deployments[{index}]"
+        if config.provider == "local":
+            raise ConfigError(
+                f"{where}.model: deployment {config.name!r}: a model pattern needs an "
+                "anthropic or openai deployment (the local model is one model)"
+            )
+        if config.batch_api:
+            raise ConfigError(
+                f"{where}.batch_api: deployment {config.name!r}: a deployment serving a model "
+                "pattern cannot send batch jobs through the provider's batch API"
+            )
+        _check_upstream(config, where)
+        deployment = Deployment(
+            name=config.name,
+            model_id=config.model,
+            provider=config.provider,
+            upstream_model=config.upstream_model or "",
+            base_url=config.base_url,
+            api_key=config.api_key,
+            byok=config.byok,
+            timeout=config.timeout,
+            headers=dict(config.headers),
+            max_tokens_field=config.max_tokens_field,
+        )
+        families.append(Family(config.model, deployment))
+    return ModelFamilies(families)
 
 
 class ProviderRegistry:

@@ -46,7 +46,7 @@ class Need:
     @classmethod
     def of(cls, request: ChatRequest) -> Need:
         return cls(
-            vision=request.has_images(),
+            vision=request.needs_vision(),
             tools=bool(request.tools),
             prompt_tokens=estimate_input_tokens(request),
             max_tokens=request.max_tokens,

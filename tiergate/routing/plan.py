@@ -12,6 +12,7 @@ from typing import Protocol
 
 from tiergate.catalog import Catalog, ModelInfo
 from tiergate.providers.base import Deployment
+from tiergate.providers.families import ModelFamilies
 from tiergate.types import ChatRequest, ChatResponse
 
 
@@ -93,6 +94,8 @@ class RoutingState:
 
     deployments: Mapping[str, tuple[Deployment, ...]]
     unhealthy: frozenset[str] = field(default_factory=frozenset)
+    # Deployments serving model-id patterns (``claude-*``), for ids no deployment serves.
+    families: ModelFamilies | None = None
 
     def deployments_for(self, model_id: str) -> tuple[Deployment, ...]:
         return self.deployments.get(model_id, ())

@@ -15,7 +15,8 @@ from tiergate.catalog import Catalog, ModelInfo, load_catalog
 from tiergate.config import Settings
 from tiergate.executor import Attempt, Executor, record_validation_calls
 from tiergate.providers.base import CallOptions, Deployment
-from tiergate.providers.registry import ProviderRegistry, build_deployments
+from tiergate.providers.families import ModelFamilies
+from tiergate.providers.registry import ProviderRegistry, build_deployments, build_families
 from tiergate.routing.direct import DirectPolicy
 from tiergate.routing.plan import Policy, RoutingState
 from tiergate.routing.shadow import ShadowedPolicy
@@ -50,6 +51,7 @@ class Gateway:
     guard: Guard | None = None
     auth: Authenticator | None = None
     shadows: Shadower | None = None
+    families: ModelFamilies | None = None
     _state: RoutingState | None = field(default=None, init=False, repr=False)
 
     def routing_state(self) -> RoutingState:
@@ -61,7 +63,7 @@ class Gateway:
             or state.unhealthy != unhealthy
             or state.deployments is not self.deployments
         ):
-            state = self._state = RoutingState(self.deployments, unhealthy)
+            state = self._state = RoutingState(self.deployments, unhealthy, self.families)
         return state
 
     def served_models(self) -> list[ModelInfo]:
@@ -114,6 +116,7 @@ def build_gateway(settings: Settings, providers: ProviderRegistry | None = None)
     executor = Executor(providers, settings.retry, auto_cache=settings.auto_cache)
     accountant = Accountant.from_settings(settings, catalog)
     gateway = Gateway(settings, catalog, deployments, providers, executor, accountant)
+    gateway.families = build_families(settings.deployments) or None
     from tiergate.routing.routes import build_policies
 
     gateway.policies = build_policies(

@@ -13,6 +13,7 @@ from typing import Any
 from tiergate.errors import InvalidRequest
 from tiergate.types import (
     ContentBlock,
+    DocumentBlock,
     ImageBlock,
     TextBlock,
     ThinkingBlock,
@@ -46,9 +47,14 @@ def decode_block(raw: Any, where: str) -> ContentBlock:
         raise fail("must be an object", where)
     kind = raw.get("type")
     if kind == "text":
-        return TextBlock(_string(raw, "text", where), cache_control(raw, where))
+        citations = raw.get("citations")
+        if citations is not None and not isinstance(citations, list):
+            raise fail("must be an array", f"{where}.citations")
+        return TextBlock(_string(raw, "text", where), cache_control(raw, where), citations or None)
     if kind == "image":
         return decode_image(raw, where)
+    if kind == "document":
+        return decode_document(raw, where)
     if kind == "tool_use":
         tool_input = raw.get("input", {})
         if not isinstance(tool_input, dict):
@@ -76,14 +82,14 @@ def _decode_tool_result(raw: dict[str, Any], where: str) -> ToolResultBlock:
     if not isinstance(tool_use_id, str) or not tool_use_id:
         raise fail("tool_result needs tool_use_id", f"{where}.tool_use_id")
     content = raw.get("content")
-    parts: list[TextBlock | ImageBlock] = []
+    parts: list[TextBlock | ImageBlock | DocumentBlock] = []
     if isinstance(content, str):
         parts.append(TextBlock(content))
     elif isinstance(content, list):
         for j, item in enumerate(content):
             block = decode_block(item, f"{where}.content[{j}]")
-            if not isinstance(block, TextBlock | ImageBlock):
-                raise fail("only text and image blocks", f"{where}.content[{j}]")
+            if not isinstance(block, TextBlock | ImageBlock | DocumentBlock):
+                raise fail("only text, image and document blocks", f"{where}.content[{j}]")
             parts.append(block)
     elif content is not None:
         raise fail("must be a string or an array", f"{where}.content")
@@ -110,10 +116,41 @@ def decode_image(raw: dict[str, Any], where: str) -> ImageBlock:
     raise fail("source.type must be base64 or url", f"{where}.source.type")
 
 
+# A document's source types, and the string fields each one needs (the API reference's shapes).
+_DOCUMENT_SOURCES: dict[str, tuple[str, ...]] = {
+    "base64": ("media_type", "data"),
+    "url": ("url",),
+    "text": ("data",),
+    "content": (),
+    "file": ("file_id",),
+}
+
+
+def decode_document(raw: dict[str, Any], where: str) -> DocumentBlock:
+    """The source is checked as the API checks it; everything else is kept as given."""
+    source = raw.get("source")
+    if not isinstance(source, dict):
+        raise fail("document needs a source object", f"{where}.source")
+    kind = source.get("type")
+    if kind not in _DOCUMENT_SOURCES:
+        raise fail("source.type must be base64, url, text, content or file", f"{where}.source.type")
+    for key in _DOCUMENT_SOURCES[kind]:
+        if not isinstance(source.get(key), str):
+            raise fail(f"a {kind} source needs {key} (a string)", f"{where}.source.{key}")
+    if kind == "content" and not isinstance(source.get("content"), str | list):
+        raise fail("a content source needs content", f"{where}.source.content")
+    extra = {k: v for k, v in raw.items() if k not in ("type", "source", "cache_control")}
+    return DocumentBlock(source, extra, cache_control(raw, where))
+
+
 def encode_block(block: ContentBlock) -> dict[str, Any]:
     out: dict[str, Any]
     if isinstance(block, TextBlock):
         out = {"type": "text", "text": block.text}
+        if block.citations:
+            out["citations"] = block.citations
+    elif isinstance(block, DocumentBlock):
+        out = {"type": "document", "source": block.source, **block.extra}
     elif isinstance(block, ToolUseBlock):
         out = {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
     elif isinstance(block, ImageBlock):

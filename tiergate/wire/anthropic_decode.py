@@ -2,8 +2,11 @@
 
 Validation mirrors the real API closely enough that a client sees the same class of error
 (400 ``invalid_request_error`` naming the field) before any upstream is called. Fields the core
-model has no place for (``service_tier``, ``container``, server tools, ...) are kept in
-``extra`` so that an Anthropic upstream still receives them.
+model has no place for (``service_tier``, ``container``, server tools, a tool's
+``eager_input_streaming``, a message's per-turn fields, ...) are kept in ``extra`` so that an
+Anthropic upstream still receives them. A ``system`` message inside ``messages`` (Anthropic's
+mid-conversation system messages) stays in place as a ``system`` ``Message``; the API's own
+placement rules are left to the upstream, which knows which models take it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 
 from tiergate.errors import InvalidRequest
 from tiergate.types import ChatRequest, ContentBlock, Message, TextBlock, Tool, ToolChoice
+from tiergate.wire import structured
 from tiergate.wire.anthropic_blocks import cache_control, decode_block, fail
 
 _KNOWN = frozenset(
@@ -21,6 +25,8 @@ _KNOWN = frozenset(
     }
 )  # fmt: skip
 _CHOICES = ("auto", "any", "tool", "none")
+# Tool fields the core ``Tool`` holds; any other field of a custom tool goes to ``Tool.extra``.
+_TOOL_FIELDS = frozenset({"name", "description", "input_schema", "cache_control", "strict", "type"})
 
 
 def _number(body: dict[str, Any], key: str) -> float | None:
@@ -59,6 +65,12 @@ def decode_request(body: Any) -> ChatRequest:
     extra = {k: v for k, v in body.items() if k not in _KNOWN}
     if server_tools:
         extra["server_tools"] = server_tools
+    response_format = structured.decode_anthropic(body)
+    extra.pop("output_format", None)  # the old beta spelling: now ``response_format``
+    if isinstance(extra.get("output_config"), dict):
+        rest = {k: v for k, v in extra.pop("output_config").items() if k != "format"}
+        if rest:  # effort, task budget, ...: Anthropic-only settings
+            extra["output_config"] = rest
     return ChatRequest(
         model=model,
         messages=messages,
@@ -74,6 +86,7 @@ def decode_request(body: Any) -> ChatRequest:
         stream=stream,
         stream_include_usage=True,  # Anthropic streams always carry usage
         thinking=_optional(body, "thinking", dict, "an object"),
+        response_format=response_format,
         extra=extra,
         source_format="anthropic",
     )
@@ -88,8 +101,10 @@ def _messages(raw: Any) -> list[Message]:
         if not isinstance(item, dict):
             raise fail("must be an object", where)
         role = item.get("role")
-        if role not in ("user", "assistant"):
-            raise fail(f"unknown role {role!r}; expected user or assistant", f"{where}.role")
+        if role not in ("user", "assistant", "system"):
+            raise fail(
+                f"unknown role {role!r}; expected user, assistant or system", f"{where}.role"
+            )
         content = item.get("content")
         blocks: list[ContentBlock]
         if isinstance(content, str):
@@ -98,7 +113,17 @@ def _messages(raw: Any) -> list[Message]:
             blocks = [decode_block(b, f"{where}.content[{j}]") for j, b in enumerate(content)]
         else:
             raise fail("must be a string or an array of content blocks", f"{where}.content")
-        messages.append(Message(role, blocks))
+        if role == "system":
+            if i == 0:
+                raise fail(
+                    "a system message cannot come first; use the top-level system field",
+                    f"{where}.role",
+                )
+            for j, block in enumerate(blocks):
+                if not isinstance(block, TextBlock):
+                    raise fail("a system message holds text blocks only", f"{where}.content[{j}]")
+        extra = {k: v for k, v in item.items() if k not in ("role", "content")}
+        messages.append(Message(role, blocks, extra or None))
     return messages
 
 
@@ -140,7 +165,20 @@ def _tools(raw: Any) -> tuple[list[Tool], list[dict[str, Any]]]:
         description = item.get("description")
         if description is not None and not isinstance(description, str):
             raise fail("must be a string", f"{where}.description")
-        tools.append(Tool(item["name"], description, schema, cache_control(item, where)))
+        strict = item.get("strict")
+        if strict is not None and not isinstance(strict, bool):
+            raise fail("must be a boolean", f"{where}.strict")
+        extra = {k: v for k, v in item.items() if k not in _TOOL_FIELDS}
+        tools.append(
+            Tool(
+                item["name"],
+                description,
+                schema,
+                cache_control(item, where),
+                strict=strict,
+                extra=extra or None,
+            )
+        )
     return tools, server
 
 

@@ -5,7 +5,9 @@ encoder repairs what the Messages API would reject rather than passing it on: ad
 same-role messages are merged (the API requires alternation), tool results are put first in
 their user message, unsigned thinking blocks and empty text blocks are dropped (the API
 rejects both), and
-``temperature`` is clamped to Anthropic's 0..1.
+``temperature`` is clamped to Anthropic's 0..1. What the client sent in Anthropic's own terms
+goes up unchanged: ``system`` messages in place, documents, every tool field, a message's
+per-turn fields; structured output goes as ``output_config.format`` (``tiergate.wire.structured``).
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from tiergate.types import (
     Message,
     StopReason,
     ThinkingBlock,
+    Tool,
     Usage,
 )
+from tiergate.wire import structured
 from tiergate.wire.anthropic_blocks import decode_block, empty_text, encode_block
 
 DEFAULT_MAX_TOKENS = 4096
@@ -37,12 +41,12 @@ def _merged(messages: list[Message]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for message in messages:
         blocks = [encode_block(b) for b in message.content if _sendable(b)]
-        if not blocks:
-            continue
-        if out and out[-1]["role"] == message.role:
+        if not blocks and not (message.role == "system" and message.extra):
+            continue  # (a system message may carry only a per-message setting: effort)
+        if out and out[-1]["role"] == message.role != "system":
             out[-1]["content"].extend(blocks)
         else:
-            out.append({"role": message.role, "content": blocks})
+            out.append({"role": message.role, "content": blocks, **(message.extra or {})})
     for entry in out:
         if entry["role"] == "user" and any(b["type"] == "tool_result" for b in entry["content"]):
             # the API wants tool results first in the user turn, any text after them
@@ -69,10 +73,23 @@ def _tool_choice(request: ChatRequest) -> dict[str, Any] | None:
     return choice
 
 
+def _tool(tool: Tool) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": tool.name, "input_schema": tool.input_schema}
+    if tool.description:
+        entry["description"] = tool.description
+    if tool.cache_control is not None:
+        entry["cache_control"] = tool.cache_control
+    if tool.strict is not None:
+        entry["strict"] = tool.strict
+    if tool.extra:
+        entry.update(tool.extra)
+    return entry
+
+
 def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
-    """A valid Messages body. ``response_format`` is dropped (the API has no JSON mode);
-    ``extra`` is forwarded only when the client spoke Anthropic, since other formats' extras
-    would be rejected as unknown fields."""
+    """A valid Messages body. ``extra`` is forwarded only when the client spoke Anthropic,
+    since other formats' extras would be rejected as unknown fields; ``response_format``
+    becomes ``output_config.format``, or an ``InvalidRequest`` when it has no such form."""
     body: dict[str, Any] = {
         "model": upstream_model,
         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
@@ -90,15 +107,7 @@ def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
     if request.stop_sequences:
         body["stop_sequences"] = request.stop_sequences
     if request.tools:
-        tools: list[dict[str, Any]] = []
-        for tool in request.tools:
-            entry: dict[str, Any] = {"name": tool.name, "input_schema": tool.input_schema}
-            if tool.description:
-                entry["description"] = tool.description
-            if tool.cache_control is not None:
-                entry["cache_control"] = tool.cache_control
-            tools.append(entry)
-        body["tools"] = tools
+        body["tools"] = [_tool(tool) for tool in request.tools]
     choice = _tool_choice(request)
     if choice is not None:
         body["tool_choice"] = choice
@@ -107,12 +116,15 @@ def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
         body["metadata"] = {"user_id": str(user_id)}  # the only metadata field the API takes
     if request.thinking is not None:
         body["thinking"] = request.thinking
+    output_format = structured.anthropic_format(request.response_format)
     if request.source_format == "anthropic":
         extra = dict(request.extra)
         server_tools = extra.pop("server_tools", None)
         if server_tools:
             body["tools"] = body.get("tools", []) + server_tools
         body.update(extra)
+    if output_format is not None:
+        body["output_config"] = {**body.get("output_config", {}), "format": output_format}
     if request.stream:
         body["stream"] = True
     return body

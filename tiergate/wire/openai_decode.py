@@ -14,6 +14,7 @@ from tiergate.errors import InvalidRequest
 from tiergate.types import (
     ChatRequest,
     ContentBlock,
+    DocumentBlock,
     ImageBlock,
     Message,
     TextBlock,
@@ -22,6 +23,7 @@ from tiergate.types import (
     ToolResultBlock,
     ToolUseBlock,
 )
+from tiergate.wire.documents import from_openai_file
 
 _KNOWN = frozenset(
     {
@@ -139,7 +141,8 @@ def _messages(raw: list[Any]) -> tuple[list[TextBlock], list[Message]]:
                 raise _fail("a tool message needs tool_call_id", f"{where}.tool_call_id")
             content = _parts(item.get("content", ""), f"{where}.content")
             result = ToolResultBlock(
-                call_id, [b for b in content if isinstance(b, TextBlock | ImageBlock)]
+                call_id,
+                [b for b in content if isinstance(b, TextBlock | ImageBlock | DocumentBlock)],
             )
             _append(messages, "user", [result])
         else:
@@ -206,6 +209,8 @@ def _parts(content: Any, where: str, text_only: bool = False) -> list[ContentBlo
             blocks.append(TextBlock(text))
         elif kind == "image_url" and not text_only:
             blocks.append(_image(part.get("image_url"), f"{here}.image_url"))
+        elif kind == "file" and not text_only:
+            blocks.append(from_openai_file(part.get("file"), f"{here}.file"))
         elif kind == "refusal":
             blocks.append(TextBlock(str(part.get("refusal", ""))))
         else:

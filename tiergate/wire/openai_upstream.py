@@ -8,7 +8,10 @@ What a Chat Completions body cannot carry is dropped on the way up: thinking blo
 ``cache_control``, a tool result's ``is_error``, and ``metadata`` (OpenAI refuses it unless
 ``store`` is on, and the gateway keeps its own tags there) except ``user_id``, sent as ``user``.
 Tool results become ``tool`` messages placed right after the assistant's tool calls, as the API
-requires; their images (a ``tool`` message can hold only text) follow in a user message.
+requires; their images and documents (a ``tool`` message can hold only text) follow in a user
+message. Documents become ``file`` or text parts (``tiergate.wire.documents``); a ``system``
+message inside the conversation stays in place as a ``system`` message, which Chat Completions
+takes at any position. Anthropic-only tool fields (``eager_input_streaming``, ...) are dropped.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from tiergate.types import (
     ChatRequest,
     ChatResponse,
     ContentBlock,
+    DocumentBlock,
     ImageBlock,
     StopReason,
     TextBlock,
@@ -33,6 +37,7 @@ from tiergate.types import (
     ToolUseBlock,
     Usage,
 )
+from tiergate.wire.documents import openai_parts
 from tiergate.wire.openai_logprobs import decode_logprobs
 
 STOP_REASON: dict[str | None, StopReason] = {
@@ -51,13 +56,24 @@ def _image_part(block: ImageBlock) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": url}}
 
 
-def _content(blocks: list[TextBlock | ImageBlock]) -> str | list[dict[str, Any]]:
+Part = TextBlock | ImageBlock | dict[str, Any]  # a dict: a ready part (a PDF's ``file``)
+
+
+def _content(blocks: list[Part]) -> str | list[dict[str, Any]]:
     if all(isinstance(b, TextBlock) for b in blocks):
         return "".join(b.text for b in blocks if isinstance(b, TextBlock))
     return [
-        {"type": "text", "text": b.text} if isinstance(b, TextBlock) else _image_part(b)
+        {"type": "text", "text": b.text}
+        if isinstance(b, TextBlock)
+        else _image_part(b)
+        if isinstance(b, ImageBlock)
+        else b
         for b in blocks
     ]
+
+
+def _parts(block: TextBlock | ImageBlock | DocumentBlock) -> list[Part]:
+    return openai_parts(block) if isinstance(block, DocumentBlock) else [block]
 
 
 def _function(tool: Tool) -> dict[str, Any]:
@@ -75,6 +91,11 @@ def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
     if request.system:
         messages.append({"role": "system", "content": "\n\n".join(b.text for b in request.system)})
     for message in request.messages:
+        if message.role == "system":
+            text = "\n\n".join(b.text for b in message.content if isinstance(b, TextBlock))
+            if text:  # one carrying only an Anthropic per-message setting has no text
+                messages.append({"role": "system", "content": text})
+            continue
         if message.role == "assistant":
             text = "".join(b.text for b in message.content if isinstance(b, TextBlock))
             calls = [
@@ -92,16 +113,24 @@ def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
                 entry["tool_calls"] = calls
             messages.append(entry)
             continue
-        pending: list[TextBlock | ImageBlock] = []
+        pending: list[Part] = []
         for block in message.content:
             if isinstance(block, ToolResultBlock):
                 texts = [b.text for b in block.content if isinstance(b, TextBlock)]
+                attached = [
+                    part
+                    for b in block.content
+                    if not isinstance(b, TextBlock)
+                    for part in _parts(b)
+                ]
+                if attached and not any(texts):
+                    texts = ["(the result is attached to the next user message)"]
                 messages.append(
                     {"role": "tool", "tool_call_id": block.tool_use_id, "content": "\n".join(texts)}
                 )
-                pending.extend(b for b in block.content if isinstance(b, ImageBlock))
-            elif isinstance(block, TextBlock | ImageBlock):
-                pending.append(block)
+                pending.extend(attached)
+            elif isinstance(block, TextBlock | ImageBlock | DocumentBlock):
+                pending.extend(_parts(block))
         if pending:
             messages.append({"role": "user", "content": _content(pending)})
     body: dict[str, Any] = {"model": upstream_model, "messages": messages}
