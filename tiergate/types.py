@@ -23,7 +23,7 @@ request on the hot path, and validation already happened in the wire decoders.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 Role = Literal["user", "assistant", "system"]
@@ -196,6 +196,29 @@ class ChatRequest:
                 elif isinstance(block, ToolResultBlock):
                     parts.extend(b.text for b in block.content if isinstance(b, TextBlock))
         return "\n".join(parts)
+
+    def has_system_messages(self) -> bool:
+        return any(m.role == "system" for m in self.messages)
+
+    def with_system_messages_folded(self) -> ChatRequest:
+        """This request for a model that takes no ``system`` message inside the conversation:
+        each one's text joins the user turn before it, marked as a system reminder (the
+        convention Claude models know from Claude Code), and its other fields are dropped."""
+        messages: list[Message] = []
+        for message in self.messages:
+            if message.role != "system":
+                messages.append(message)
+                continue
+            text = "\n\n".join(b.text for b in message.content if isinstance(b, TextBlock))
+            if not text:
+                continue  # only a per-message setting (effort): nothing to say
+            reminder = TextBlock(f"<system-reminder>\n{text}\n</system-reminder>")
+            if messages and messages[-1].role == "user":
+                last = messages[-1]
+                messages[-1] = Message("user", [*last.content, reminder], last.extra)
+            else:
+                messages.append(Message("user", [reminder]))
+        return replace(self, messages=messages)
 
     def last_user_text(self) -> str:
         for message in reversed(self.messages):

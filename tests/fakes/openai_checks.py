@@ -182,6 +182,16 @@ def _check_messages(messages: Any) -> Problem | None:
                         f"Missing required parameter: '{where}.content[{j}].image_url.url'.",
                         f"{where}.content[{j}].image_url.url",
                     )
+                if role == "tool" and part["type"] != "text":
+                    return (
+                        f"Invalid value for '{where}.content[{j}].type': a tool message "
+                        "takes text parts only.",
+                        f"{where}.content[{j}].type",
+                    )
+                if part["type"] == "file":
+                    problem = _check_file(part.get("file"), f"{where}.content[{j}].file")
+                    if problem:
+                        return problem
         elif content is not None and not isinstance(content, str):
             return (f"Invalid type for '{where}.content'.", f"{where}.content")
     if open_calls:
@@ -190,4 +200,18 @@ def _check_messages(messages: Any) -> Problem | None:
             "responding to each 'tool_call_id'.",
             "messages",
         )
+    return None
+
+
+def _check_file(file: Any, where: str) -> Problem | None:
+    """A ``file`` content part (the PDF input guide): ``file_id``, or ``file_data`` as a base64
+    data URL together with its ``filename``."""
+    if not isinstance(file, dict) or not (file.get("file_id") or file.get("file_data")):
+        return (f"Missing required parameter: '{where}.file_data' or '{where}.file_id'.", where)
+    data = file.get("file_data")
+    if data is not None:
+        if not isinstance(data, str) or not data.startswith("data:") or ";base64," not in data:
+            return (f"Invalid '{where}.file_data': expected a base64 data URL.", where)
+        if not isinstance(file.get("filename"), str) or not file["filename"]:
+            return (f"Missing required parameter: '{where}.filename'.", where)
     return None

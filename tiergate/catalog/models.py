@@ -26,7 +26,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MILLION = Decimal(1_000_000)
-CAPABILITIES = frozenset({"vision", "tools", "thinking", "json_mode", "prompt_caching"})
+# ``system_messages``: takes ``role: "system"`` messages inside the conversation (Anthropic's
+# mid-conversation system messages); other Anthropic models get them folded into the user turn.
+CAPABILITIES = frozenset(
+    {"vision", "tools", "thinking", "json_mode", "prompt_caching", "system_messages"}
+)
 
 _Price = Decimal  # USD per million tokens; pydantic parses "0.10" exactly
 

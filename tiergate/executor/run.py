@@ -570,9 +570,16 @@ class Executor:
 
 
 def _cached(request: ChatRequest, tier: Tier, enabled: bool) -> ChatRequest:
-    """Prompt caching done for the caller: Anthropic models get ``cache_control`` breakpoints
-    on the stable prefix (a request that sets its own is left alone; see cost/caching.py)."""
-    if not enabled or tier.model.provider != "anthropic":
+    """The request as the tier's Anthropic model takes it: ``system`` messages inside the
+    conversation folded into the user turn for a model without them (Claude Code sends them
+    whatever model it is pointed at), and prompt caching done for the caller: ``cache_control``
+    breakpoints on the stable prefix (a request that sets its own is left alone; see
+    cost/caching.py)."""
+    if tier.model.provider != "anthropic":
+        return request
+    if "system_messages" not in tier.model.capabilities and request.has_system_messages():
+        request = request.with_system_messages_folded()
+    if not enabled:
         return request
     return apply_cache_breakpoints(request, tier.model)
 
