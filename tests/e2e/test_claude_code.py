@@ -175,7 +175,10 @@ def _generation_calls(upstream: FakeUpstream) -> list[dict[str, Any]]:
 
 def _explain(run: Run, upstream: FakeUpstream) -> str:
     seen = [(r.method, r.path) for r in upstream.requests]
-    return f"exit {run.returncode}\nstdout: {run.stdout[-2000:]}\nstderr: {run.stderr[-3000:]}\nupstream saw: {seen}"
+    return (
+        f"exit {run.returncode}\nstdout: {run.stdout[-2000:]}\n"
+        f"stderr: {run.stderr[-3000:]}\nupstream saw: {seen}"
+    )
 
 
 MODES = {"default": (), "route": ("--model", "auto")}
@@ -191,7 +194,11 @@ def test_claude_code_writes_a_file(
 ) -> None:
     target = tmp_path / "work" / "hello.txt"
     upstream.script(
-        Reply(tool_calls=(ToolCall("Write", {"file_path": str(target), "content": "hi from tiergate\n"}),)),
+        Reply(
+            tool_calls=(
+                ToolCall("Write", {"file_path": str(target), "content": "hi from tiergate\n"}),
+            )
+        ),
         Reply(text="I wrote hello.txt for you."),
     )
     run = claude(gateway_for(upstream), "Write 'hi from tiergate' to hello.txt", *MODES[mode])
@@ -261,3 +268,38 @@ def test_claude_code_reads_a_pdf(
         assert [f["file_data"] for f in files] == [f"data:application/pdf;base64,{encoded}"], (
             _explain(run, upstream)
         )
+
+
+@pytest.mark.skipif(not NETNS, reason="unshare -n is not available here")
+def test_inside_the_namespace_only_the_gateway_is_reachable(
+    gateway: str, tmp_path: Path
+) -> None:
+    """What makes "no request leaves loopback" a fact rather than a hope: from where Claude
+    Code runs, an outside address is unreachable and the relayed gateway answers."""
+    probe = (
+        "import socket, urllib.request\n"
+        "try:\n"
+        "    socket.create_connection(('1.1.1.1', 443), timeout=3)\n"
+        "    print('outside: reached')\n"
+        "except OSError as exc:\n"
+        "    print('outside: unreachable', exc.errno)\n"
+        f"url = 'http://127.0.0.1:{NETNS_PORT}/health'\n"
+        "print('gateway:', urllib.request.urlopen(url, timeout=10).status)\n"
+    )
+    socket_path = str(tmp_path / "probe.sock")
+    relay = UnixToTcp(socket_path, int(gateway.rsplit(":", 1)[1]))
+    try:
+        done = subprocess.run(
+            [
+                "unshare", "-n", sys.executable, "-m", "tests.support.relay", "netns",
+                socket_path, str(NETNS_PORT), "--", sys.executable, "-c", probe,
+            ],  # fmt: skip
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        relay.close()
+    assert done.returncode == 0, done.stderr
+    assert "outside: unreachable" in done.stdout and "gateway: 200" in done.stdout

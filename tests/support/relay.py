@@ -10,6 +10,7 @@ socket PATH and runs COMMAND; the test side relays PATH to the gateway's TCP por
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -26,10 +27,8 @@ def _pipe(source: socket.socket, target: socket.socket) -> None:
         pass
     finally:
         for sock in (source, target):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def serve(listener: socket.socket, connect: Callable[[], socket.socket]) -> None:
