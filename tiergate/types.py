@@ -365,7 +365,9 @@ class BlockDelta:
     index: int
     # "refusal": text of a refusal as OpenAI streams it (``delta.refusal``); formats without
     # such a field show it as text.
-    kind: Literal["text", "input_json", "thinking", "signature", "refusal"]
+    # "citation": one Anthropic citation of the text block (its JSON), which formats without
+    # citations leave out.
+    kind: Literal["text", "input_json", "thinking", "signature", "refusal", "citation"]
     value: str
     # The tokens of a text or refusal delta with their log probabilities, when the upstream
     # reported them (see ``TokenLogprob``).

@@ -502,3 +502,33 @@ def test_prompt_over_the_context_is_a_400_before_anything_is_streamed(
             stream=stream,
         )
     assert "context window" in str(caught.value)
+
+
+CITATION = {
+    "type": "page_location",
+    "cited_text": "The secret word is marmalade.",
+    "document_index": 0,
+    "document_title": "report.pdf",
+    "start_page_number": 1,
+    "end_page_number": 2,
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_citations_reach_the_anthropic_client(
+    gateway: str, anthropic_upstream: FakeUpstream, stream: bool
+) -> None:
+    anthropic_upstream.reply("The word is marmalade.", citations=(CITATION,))
+    client = ant(gateway)
+    if stream:
+        with client.messages.stream(
+            model="claude-haiku-4-5", max_tokens=50, messages=_ask(PDF_DOCUMENT)
+        ) as events:
+            message = events.get_final_message()
+    else:
+        message = client.messages.create(
+            model="claude-haiku-4-5", max_tokens=50, messages=_ask(PDF_DOCUMENT)
+        )
+    block = message.content[0]
+    assert block.type == "text" and block.text == "The word is marmalade."
+    assert [c.model_dump(exclude_none=True) for c in block.citations or []] == [CITATION]

@@ -289,11 +289,12 @@ def test_inside_the_namespace_only_the_gateway_is_reachable(
     socket_path = str(tmp_path / "probe.sock")
     relay = UnixToTcp(socket_path, int(gateway.rsplit(":", 1)[1]))
     try:
+        command = [
+            "unshare", "-n", sys.executable, "-m", "tests.support.relay", "netns",
+            socket_path, str(NETNS_PORT), "--", sys.executable, "-c", probe,
+        ]  # fmt: skip
         done = subprocess.run(
-            [
-                "unshare", "-n", sys.executable, "-m", "tests.support.relay", "netns",
-                socket_path, str(NETNS_PORT), "--", sys.executable, "-c", probe,
-            ],  # fmt: skip
+            command,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             capture_output=True,
             text=True,

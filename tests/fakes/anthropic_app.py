@@ -199,6 +199,8 @@ def _content(text: str | None, reply: Reply, ids: list[str]) -> list[dict[str, A
         )
     if text is not None:
         blocks.append({"type": "text", "text": text})
+        if reply.citations:
+            blocks[-1]["citations"] = list(reply.citations)
     for call, call_id in zip(reply.tool_calls, ids, strict=True):
         blocks.append(
             {"type": "tool_use", "id": call_id, "name": call.name, "input": call.arguments}
@@ -266,6 +268,9 @@ def stream_frames(message: dict[str, Any], reply: Reply, usage: FakeUsage) -> li
         elif kind == "text":
             opening = {"type": "text", "text": ""}
             deltas = [{"type": "text_delta", "text": p} for p in text_pieces(block["text"])]
+            deltas += [
+                {"type": "citations_delta", "citation": c} for c in block.get("citations", ())
+            ]
         else:
             opening = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
             deltas = [

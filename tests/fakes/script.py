@@ -66,6 +66,8 @@ class Reply:
     error_after: int | None = None
     stream_error: str = "overloaded_error"
     headers: dict[str, str] = field(default_factory=dict)
+    # Anthropic citations on the text (documents with citations on); the OpenAI fake has none.
+    citations: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.tool_calls, list):  # accept a list for convenience

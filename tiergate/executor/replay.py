@@ -15,6 +15,7 @@ from tiergate.types import (
     BlockStart,
     BlockStop,
     ChatResponse,
+    DocumentBlock,
     ImageBlock,
     MessageDelta,
     MessageStart,
@@ -47,6 +48,8 @@ def response_events(response: ChatResponse) -> list[StreamEvent]:
                 kind: Literal["text", "refusal"] = "refusal" if response.refusal else "text"
                 events.append(BlockDelta(index, kind, block.text, logprobs))
                 logprobs = None
+            for citation in block.citations or ():
+                events.append(BlockDelta(index, "citation", orjson.dumps(citation).decode()))
         elif isinstance(block, ToolUseBlock):
             events.append(BlockStart(index, ToolUseBlock(block.id, block.name, {})))
             events.append(BlockDelta(index, "input_json", orjson.dumps(block.input).decode()))
@@ -56,7 +59,7 @@ def response_events(response: ChatResponse) -> list[StreamEvent]:
                 events.append(BlockDelta(index, "thinking", block.thinking))
             if block.signature:
                 events.append(BlockDelta(index, "signature", block.signature))
-        elif isinstance(block, ImageBlock | ToolResultBlock):
+        elif isinstance(block, ImageBlock | ToolResultBlock | DocumentBlock):
             continue  # never part of an assistant answer
         events.append(BlockStop(index))
         index += 1

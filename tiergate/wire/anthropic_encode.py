@@ -121,6 +121,12 @@ class AnthropicStreamEncoder:
 
     def encode(self, event: StreamEvent) -> bytes:
         if isinstance(event, BlockDelta):
+            if event.kind == "citation":
+                return _frame(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": event.index,
+                     "delta": {"type": "citations_delta", "citation": orjson.loads(event.value)}},
+                )  # fmt: skip
             kind, field = _DELTA_TYPE[event.kind]
             return _frame(
                 "content_block_delta",

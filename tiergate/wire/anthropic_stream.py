@@ -5,7 +5,8 @@ Events map one to one, with three repairs so that consumers can rely on the core
 - blocks the core model has no type for (``server_tool_use``, ``web_search_tool_result``, ...)
   are dropped with their deltas, and later blocks renumbered;
 - text or thinking already present in a ``content_block_start`` is re-sent as a delta;
-- ``redacted_thinking`` arrives whole in its start event, which keeps its ``data``.
+- ``redacted_thinking`` arrives whole in its start event, which keeps its ``data``;
+- a ``citations_delta`` (documents with citations on) becomes a ``citation`` delta.
 Usage from ``message_start`` is overlaid with the final ``message_delta`` usage, so the
 ``MessageDelta`` event carries the totals (``output_tokens`` there is cumulative).
 """
@@ -96,6 +97,9 @@ class AnthropicStreamDecoder:
             mapped = _DELTA_KIND.get(str(delta.get("type"))) if isinstance(delta, dict) else None
             if index is not None and mapped is not None and isinstance(delta, dict):
                 out.append(BlockDelta(index, mapped[0], str(delta.get(mapped[1], ""))))
+            elif index is not None and isinstance(delta, dict) and "citation" in delta:
+                citation = orjson.dumps(delta["citation"]).decode()  # a citations_delta
+                out.append(BlockDelta(index, "citation", citation))
         elif kind == "content_block_start":
             self._start(payload, out)
         elif kind == "content_block_stop":
