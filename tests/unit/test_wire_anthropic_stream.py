@@ -3,6 +3,7 @@ encoder -> decoder round trip."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -133,13 +134,32 @@ def test_ping_comments_and_unknown_events_are_ignored() -> None:
         + frame({"type": "content_block_start", "index": 0,
                  "content_block": {"type": "text", "text": ""}})
         + frame({"type": "content_block_delta", "index": 0,
-                 "delta": {"type": "citations_delta", "citation": {}}})
+                 "delta": {"type": "brand_new_delta", "value": {}}})
         + frame({"type": "brand_new_event"})
         + b"event: content_block_delta\ndata: not json\n\n"
         + frame({"type": "content_block_stop", "index": 0})
     )  # fmt: skip
     events = decode_all([data])
     assert [type(e) for e in events] == [MessageStart, BlockStart, BlockStop]
+
+
+def test_citations_delta_becomes_a_citation_event_and_back() -> None:
+    citation = {"type": "char_location", "cited_text": "jam", "document_index": 0,
+                "start_char_index": 0, "end_char_index": 3}  # fmt: skip
+    data = (
+        message_start({"input_tokens": 1, "output_tokens": 0})
+        + frame({"type": "content_block_start", "index": 0,
+                 "content_block": {"type": "text", "text": ""}})
+        + frame({"type": "content_block_delta", "index": 0,
+                 "delta": {"type": "citations_delta", "citation": citation}})
+    )  # fmt: skip
+    event = decode_all([data])[2]
+    assert isinstance(event, BlockDelta) and event.kind == "citation"
+    sent = FORMAT.stream_encoder("m", True).encode(event)
+    assert json.loads(sent.split(b"data: ", 1)[1]) == {
+        "type": "content_block_delta", "index": 0,
+        "delta": {"type": "citations_delta", "citation": citation},
+    }  # fmt: skip
 
 
 def test_block_start_content_is_resent_as_deltas() -> None:
