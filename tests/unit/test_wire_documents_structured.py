@@ -83,8 +83,8 @@ def test_structured_output_maps_both_ways() -> None:
     schema = {"type": "object", "properties": {}, "additionalProperties": False}
     legacy = {"output_format": {"type": "json_schema", "schema": schema}}
     core = structured.decode_anthropic(legacy)
-    assert core == {"type": "json_schema",
-                    "json_schema": {"name": "output", "schema": schema, "strict": True}}  # fmt: skip
+    spec = {"name": "output", "schema": schema, "strict": True}
+    assert core == {"type": "json_schema", "json_schema": spec}
     assert structured.anthropic_format(core) == {"type": "json_schema", "schema": schema}
     assert structured.anthropic_format({"type": "text"}) is None
     with pytest.raises(InvalidRequest, match="json_schema"):
