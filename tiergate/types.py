@@ -74,6 +74,10 @@ class DocumentBlock:
         return title if isinstance(title, str) else None
 
 
+# What a tool result may hold.
+ToolResultPart = TextBlock | ImageBlock | DocumentBlock
+
+
 @dataclass(slots=True)
 class ToolUseBlock:
     id: str
@@ -86,7 +90,7 @@ class ToolUseBlock:
 @dataclass(slots=True)
 class ToolResultBlock:
     tool_use_id: str
-    content: list[TextBlock | ImageBlock | DocumentBlock] = field(default_factory=list)
+    content: list[ToolResultPart] = field(default_factory=list)
     is_error: bool = False
     cache_control: dict[str, Any] | None = None
     type: Literal["tool_result"] = "tool_result"

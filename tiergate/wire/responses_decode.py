@@ -33,6 +33,7 @@ from tiergate.types import (
     Tool,
     ToolChoice,
     ToolResultBlock,
+    ToolResultPart,
     ToolUseBlock,
 )
 from tiergate.wire.responses_encode import REDACTED, SIGNATURE
@@ -363,7 +364,7 @@ def _function_call(item: dict[str, Any], where: str) -> ToolUseBlock:
 def _function_output(item: dict[str, Any], where: str) -> ToolResultBlock:
     output = item.get("output")
     if isinstance(output, str):
-        content: list[TextBlock | ImageBlock] = [TextBlock(output)]
+        content: list[ToolResultPart] = [TextBlock(output)]
     elif isinstance(output, list):
         content = [
             b
