@@ -91,3 +91,12 @@ def test_structured_output_maps_both_ways() -> None:
         structured.anthropic_format({"type": "json_object"})
     with pytest.raises(InvalidRequest):
         structured.anthropic_format({"type": "yaml"})
+
+
+def test_text_document_reaches_the_local_model_as_text() -> None:
+    from tiergate.providers.local import to_chat_messages
+
+    note = DocumentBlock({"type": "text", "media_type": "text/plain", "data": "jam"},
+                         {"title": "n.txt"})  # fmt: skip
+    request = ChatRequest("local/smollm2-135m", [Message("user", [note, TextBlock("word?")])])
+    assert to_chat_messages(request) == [{"role": "user", "content": "n.txt\njam\nword?"}]

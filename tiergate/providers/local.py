@@ -43,6 +43,7 @@ from tiergate.types import (
     BlockStop,
     ChatRequest,
     ChatResponse,
+    DocumentBlock,
     ImageBlock,
     MessageDelta,
     MessageStart,
@@ -372,17 +373,32 @@ def to_chat_messages(request: ChatRequest) -> list[dict[str, str]]:
                 parts.append(block.text)
             elif isinstance(block, ImageBlock):
                 parts.append("[image]")
+            elif isinstance(block, DocumentBlock):
+                parts.append(_document_text(block))
             elif isinstance(block, ToolUseBlock):
                 parts.append(f"[called tool {block.name} with {json.dumps(block.input)}]")
             elif isinstance(block, ToolResultBlock):
                 inner = " ".join(
-                    b.text if isinstance(b, TextBlock) else "[image]" for b in block.content
+                    b.text
+                    if isinstance(b, TextBlock)
+                    else _document_text(b)
+                    if isinstance(b, DocumentBlock)
+                    else "[image]"
+                    for b in block.content
                 )
                 label = "tool error" if block.is_error else "tool result"
                 parts.append(f"[{label}: {inner}]")
             # ThinkingBlock: earlier reasoning is not replayed to a model that cannot use it.
         messages.append({"role": message.role, "content": "\n".join(parts)})
     return messages
+
+
+def _document_text(document: DocumentBlock) -> str:
+    """A plain-text document's text (PDFs never get here: the model has no vision)."""
+    data = document.source.get("data")
+    if document.source_type == "text" and isinstance(data, str):
+        return f"{document.title}\n{data}" if document.title else data
+    return "[document]"
 
 
 class StopScanner:
