@@ -20,7 +20,8 @@ heavy import on the hot path). The estimate, and why each number:
   high -- the safe side for a budget check.
 - Documents: a plain-text source counts at the text rate; a PDF or other source is charged
   ``IMAGE_TOKENS`` (a page's worth; its real cost grows with its pages, which are not read here).
-- Tool calls and thinking already in the conversation count at the text rate.
+- Tool calls, thinking and blocks kept as given (server tool results, ...) already in the
+  conversation count at the text rate (their JSON, for the last).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from tiergate.types import (
     ChatRequest,
     DocumentBlock,
     ImageBlock,
+    OpaqueBlock,
     TextBlock,
     ThinkingBlock,
     ToolResultBlock,
@@ -96,6 +98,8 @@ def estimate_input_tokens(request: ChatRequest) -> int:
                 more_chars, more_tokens = document_chars_and_tokens(block)
                 chars += more_chars
                 tokens += more_tokens
+            elif isinstance(block, OpaqueBlock):
+                chars += len(orjson.dumps(block.data))
             elif isinstance(block, ToolUseBlock):
                 chars += len(block.name) + len(orjson.dumps(block.input))
             elif isinstance(block, ToolResultBlock):
@@ -104,10 +108,12 @@ def estimate_input_tokens(request: ChatRequest) -> int:
                         chars += len(part.text)
                     elif isinstance(part, ImageBlock):
                         tokens += image_tokens(part)
-                    else:
+                    elif isinstance(part, DocumentBlock):
                         more_chars, more_tokens = document_chars_and_tokens(part)
                         chars += more_chars
                         tokens += more_tokens
+                    else:
+                        chars += len(orjson.dumps(part.data))
             elif isinstance(block, ThinkingBlock):
                 chars += len(block.thinking)
     if request.tools:

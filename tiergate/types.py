@@ -74,8 +74,22 @@ class DocumentBlock:
         return title if isinstance(title, str) else None
 
 
+@dataclass(slots=True)
+class OpaqueBlock:
+    """An Anthropic content block the core model has no type for (``server_tool_use``,
+    ``web_search_tool_result``, ``search_result``, a tool search's ``tool_reference``, ...),
+    kept as given: an Anthropic upstream receives it unchanged; other formats cannot carry it
+    (a 400), except inside a tool result, where it is shown as its JSON."""
+
+    data: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.data.get("type"))
+
+
 # What a tool result may hold.
-ToolResultPart = TextBlock | ImageBlock | DocumentBlock
+ToolResultPart = TextBlock | ImageBlock | DocumentBlock | OpaqueBlock
 
 
 @dataclass(slots=True)
@@ -105,7 +119,13 @@ class ThinkingBlock:
 
 
 ContentBlock = (
-    TextBlock | ImageBlock | DocumentBlock | ToolUseBlock | ToolResultBlock | ThinkingBlock
+    TextBlock
+    | ImageBlock
+    | DocumentBlock
+    | ToolUseBlock
+    | ToolResultBlock
+    | ThinkingBlock
+    | OpaqueBlock
 )
 
 

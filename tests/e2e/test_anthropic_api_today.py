@@ -532,3 +532,52 @@ def test_citations_reach_the_anthropic_client(
     block = message.content[0]
     assert block.type == "text" and block.text == "The word is marmalade."
     assert [c.model_dump(exclude_none=True) for c in block.citations or []] == [CITATION]
+
+
+# --- 1. blocks the core model has no type for -----------------------------------------------
+
+SEARCH_HISTORY: list[Any] = [
+    {"role": "user", "content": "find the lookup tool"},
+    {
+        "role": "assistant",
+        "content": [{"type": "tool_use", "id": "toolu_1", "name": "ToolSearch",
+                     "input": {"query": "lookup"}}],
+    },
+    {
+        "role": "user",
+        "content": [{"type": "tool_result", "tool_use_id": "toolu_1",
+                     "content": [{"type": "tool_reference", "tool_name": "lookup"}]}],
+    },
+]  # fmt: skip
+
+
+def test_tool_reference_in_a_tool_result_passed_through_to_anthropic(
+    gateway: str, anthropic_upstream: FakeUpstream
+) -> None:
+    """Claude Code's ToolSearch answers with ``tool_reference`` blocks: kept as given."""
+    ant(gateway).messages.create(model="claude-haiku-4-5", max_tokens=50, messages=SEARCH_HISTORY)
+    assert _messages(anthropic_upstream)[2]["content"][0]["content"] == [
+        {"type": "tool_reference", "tool_name": "lookup"}
+    ]
+
+
+def test_tool_reference_shown_as_json_to_openai(
+    gateway: str, openai_upstream: FakeUpstream
+) -> None:
+    ant(gateway).messages.create(model="gpt-5.4", max_tokens=50, messages=SEARCH_HISTORY)
+    tool = openai_upstream.last.json["messages"][2]
+    assert tool["role"] == "tool"
+    assert json.loads(tool["content"]) == {"type": "tool_reference", "tool_name": "lookup"}
+
+
+def test_server_tool_block_to_openai_is_a_400(gateway: str, openai_upstream: FakeUpstream) -> None:
+    history = [
+        {"role": "user", "content": "search the web"},
+        {"role": "assistant", "content": [{"type": "server_tool_use", "id": "srvtoolu_1",
+                                           "name": "web_search", "input": {"query": "x"}}]},
+        {"role": "user", "content": "go on"},
+    ]  # fmt: skip
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        ant(gateway).messages.create(model="gpt-5.4", max_tokens=50, messages=history)  # type: ignore[arg-type]
+    assert "server_tool_use" in str(caught.value)
+    assert openai_upstream.requests == []

@@ -74,6 +74,7 @@ BLOCK_TYPES = frozenset(
         "web_search_tool_result",
         "search_result",
         "container_upload",
+        "tool_reference",
     }
 )
 
@@ -331,6 +332,7 @@ def _check_block(block: Any, where: str, role: str, tool_uses: set[str]) -> str 
                 "image",
                 "document",
                 "search_result",
+                "tool_reference",
             ):
                 return f"{where}.content.{k}.type: Input tag does not match the expected tags"
             if item.get("type") == "text" and not item.get("text"):

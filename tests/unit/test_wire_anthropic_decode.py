@@ -13,6 +13,7 @@ from tiergate.errors import InvalidRequest
 from tiergate.types import (
     ChatRequest,
     ImageBlock,
+    OpaqueBlock,
     TextBlock,
     ThinkingBlock,
     Tool,
@@ -207,7 +208,6 @@ INVALID: list[tuple[Any, str]] = [
     (_message(None), "messages[0].content"),
     (_message(42), "messages[0].content"),
     (_message(["hi"]), "messages[0].content[0]"),
-    (_message([{"type": "audio", "source": {}}]), "messages[0].content[0].type"),
     (_message([{"type": "document", "source": {}}]), "messages[0].content[0].source.type"),
     (_message([{"type": "document"}]), "messages[0].content[0].source"),
     (_message([{"type": "document", "source": {"type": "base64", "data": "JVBE"}}]),
@@ -308,9 +308,18 @@ def test_nested_error_in_a_later_message_names_its_path() -> None:
     messages = [
         {"role": "user", "content": "a"},
         {"role": "assistant", "content": "b"},
-        {"role": "user", "content": [{"type": "text", "text": "c"}, {"type": "video"}]},
+        {"role": "user", "content": [{"type": "text", "text": "c"}, {"type": "image"}]},
     ]
     with pytest.raises(InvalidRequest) as caught:
         decode(minimal(messages=messages))
-    assert caught.value.param == "messages[2].content[1].type"
-    assert "'video'" in caught.value.message
+    assert caught.value.param == "messages[2].content[1].source"
+
+
+def test_blocks_without_a_core_type_are_kept_as_given() -> None:
+    block = {"type": "search_result", "source": "https://x.test", "title": "t",
+             "content": [{"type": "text", "text": "r"}]}  # fmt: skip
+    request = decode(minimal(messages=[{"role": "user", "content": [block]}]))
+    assert request.messages[0].content == [OpaqueBlock(block)]
+    with pytest.raises(InvalidRequest) as caught:
+        decode(minimal(messages=[{"role": "user", "content": [{"type": ""}]}]))
+    assert caught.value.param == "messages[0].content[0].type"

@@ -17,6 +17,7 @@ from tiergate.types import (
     ChatRequest,
     ImageBlock,
     Message,
+    OpaqueBlock,
     TextBlock,
     ThinkingBlock,
     Tool,
@@ -256,13 +257,17 @@ def test_decode_response_fixture() -> None:
     response = FORMAT.decode_response(load("upstream_response.json"))
     assert response.id == "msg_01XFDUDYJgAACzvnptvVoYEL"
     assert response.model == "claude-sonnet-4-6"
-    # server tool blocks have no core type and are left out; everything else is kept in order
-    assert response.content == [
+    # server tool blocks have no core type: kept as given (an Anthropic client gets them back,
+    # as it must to continue the turn); everything is kept in order
+    body = load("upstream_response.json")
+    opaque = [OpaqueBlock(b) for b in body["content"] if b["type"].startswith(("server", "web"))]
+    assert [b for b in response.content if not isinstance(b, OpaqueBlock)] == [
         ThinkingBlock("The user wants the weather.", "EqQBCgIYAhIM1gbcDa9GJwZA"),
         ThinkingBlock("EmwKAhgBEgy3va3pzix/LafPsn4a", redacted=True),
         TextBlock("Let me check."),
         ToolUseBlock("toolu_01A", "get_weather", {"city": "Paris"}),
     ]
+    assert [b for b in response.content if isinstance(b, OpaqueBlock)] == opaque and opaque
     assert response.stop_reason == "tool_use" and response.stop_sequence is None
     assert response.usage == Usage(
         input_tokens=120,

@@ -47,6 +47,7 @@ from tiergate.types import (
     ContentBlock,
     ImageBlock,
     Message,
+    OpaqueBlock,
     TextBlock,
     ThinkingBlock,
     Tool,
@@ -86,7 +87,9 @@ def count_breakpoints(req: ChatRequest) -> int:
             if getattr(block, "cache_control", None) is not None:
                 count += 1
             if isinstance(block, ToolResultBlock):
-                count += sum(1 for part in block.content if part.cache_control is not None)
+                count += sum(
+                    1 for part in block.content if getattr(part, "cache_control", None) is not None
+                )
     if "cache_control" in req.extra:
         count += 1
     return count
@@ -147,8 +150,8 @@ def plan_cache_breakpoints(req: ChatRequest, model: ModelInfo, ttl: Ttl = "5m") 
             block_chars, block_fixed = _block_cost(block)
             chars += block_chars
             fixed += block_fixed
-            if isinstance(block, ThinkingBlock):
-                continue  # thinking blocks cannot carry cache_control
+            if isinstance(block, ThinkingBlock | OpaqueBlock):
+                continue  # thinking blocks cannot carry cache_control; opaque ones: as given
             tokens = _tokens(chars, fixed)
             if history_end:
                 # Keep overwriting: the last cacheable block of the message wins.

@@ -20,6 +20,7 @@ from tiergate.types import (
     MessageDelta,
     MessageStart,
     MessageStop,
+    OpaqueBlock,
     StreamEvent,
     TextBlock,
     ThinkingBlock,
@@ -59,8 +60,8 @@ def response_events(response: ChatResponse) -> list[StreamEvent]:
                 events.append(BlockDelta(index, "thinking", block.thinking))
             if block.signature:
                 events.append(BlockDelta(index, "signature", block.signature))
-        elif isinstance(block, ImageBlock | ToolResultBlock | DocumentBlock):
-            continue  # never part of an assistant answer
+        elif isinstance(block, ImageBlock | ToolResultBlock | DocumentBlock | OpaqueBlock):
+            continue  # not part of an answer, or (opaque: server tool blocks) not streamable
         events.append(BlockStop(index))
         index += 1
     events.append(MessageDelta(response.stop_reason, response.stop_sequence, usage))

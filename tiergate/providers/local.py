@@ -48,6 +48,7 @@ from tiergate.types import (
     MessageDelta,
     MessageStart,
     MessageStop,
+    OpaqueBlock,
     StopReason,
     StreamEvent,
     TextBlock,
@@ -375,6 +376,8 @@ def to_chat_messages(request: ChatRequest) -> list[dict[str, str]]:
                 parts.append("[image]")
             elif isinstance(block, DocumentBlock):
                 parts.append(_document_text(block))
+            elif isinstance(block, OpaqueBlock):
+                parts.append(f"[{block.kind}]")
             elif isinstance(block, ToolUseBlock):
                 parts.append(f"[called tool {block.name} with {json.dumps(block.input)}]")
             elif isinstance(block, ToolResultBlock):
@@ -383,6 +386,8 @@ def to_chat_messages(request: ChatRequest) -> list[dict[str, str]]:
                     if isinstance(b, TextBlock)
                     else _document_text(b)
                     if isinstance(b, DocumentBlock)
+                    else f"[{b.kind}]"
+                    if isinstance(b, OpaqueBlock)
                     else "[image]"
                     for b in block.content
                 )

@@ -15,9 +15,11 @@ from tiergate.types import (
     ContentBlock,
     DocumentBlock,
     ImageBlock,
+    OpaqueBlock,
     TextBlock,
     ThinkingBlock,
     ToolResultBlock,
+    ToolResultPart,
     ToolUseBlock,
 )
 
@@ -74,7 +76,9 @@ def decode_block(raw: Any, where: str) -> ContentBlock:
         return ThinkingBlock(_string(raw, "thinking", where), signature)
     if kind == "redacted_thinking":
         return ThinkingBlock(_string(raw, "data", where), None, redacted=True)
-    raise fail(f"unsupported content block type {kind!r}", f"{where}.type")
+    if isinstance(kind, str) and kind:
+        return OpaqueBlock(raw)  # newer or server-side blocks: for an Anthropic upstream
+    raise fail("required, the content block's type", f"{where}.type")
 
 
 def _decode_tool_result(raw: dict[str, Any], where: str) -> ToolResultBlock:
@@ -82,14 +86,14 @@ def _decode_tool_result(raw: dict[str, Any], where: str) -> ToolResultBlock:
     if not isinstance(tool_use_id, str) or not tool_use_id:
         raise fail("tool_result needs tool_use_id", f"{where}.tool_use_id")
     content = raw.get("content")
-    parts: list[TextBlock | ImageBlock | DocumentBlock] = []
+    parts: list[ToolResultPart] = []
     if isinstance(content, str):
         parts.append(TextBlock(content))
     elif isinstance(content, list):
         for j, item in enumerate(content):
             block = decode_block(item, f"{where}.content[{j}]")
-            if not isinstance(block, TextBlock | ImageBlock | DocumentBlock):
-                raise fail("only text, image and document blocks", f"{where}.content[{j}]")
+            if not isinstance(block, TextBlock | ImageBlock | DocumentBlock | OpaqueBlock):
+                raise fail("not allowed in a tool result", f"{where}.content[{j}]")
             parts.append(block)
     elif content is not None:
         raise fail("must be a string or an array", f"{where}.content")
@@ -151,6 +155,8 @@ def encode_block(block: ContentBlock) -> dict[str, Any]:
             out["citations"] = block.citations
     elif isinstance(block, DocumentBlock):
         out = {"type": "document", "source": block.source, **block.extra}
+    elif isinstance(block, OpaqueBlock):
+        return block.data
     elif isinstance(block, ToolUseBlock):
         out = {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
     elif isinstance(block, ImageBlock):

@@ -171,7 +171,7 @@ def decode_response(body: Any) -> ChatResponse:
         try:
             content.append(decode_block(raw, f"content[{i}]"))
         except InvalidRequest:
-            continue  # a server-tool block (web search, ...) the core model has no place for
+            continue  # malformed: left out (server-tool blocks decode as OpaqueBlock, kept)
     return ChatResponse(
         id=str(body.get("id") or "msg_upstream"),
         model=str(body.get("model") or ""),

@@ -22,18 +22,20 @@ from typing import Any
 
 import orjson
 
-from tiergate.errors import ProviderError, parse_retry_after
+from tiergate.errors import InvalidRequest, ProviderError, parse_retry_after
 from tiergate.types import (
     ChatRequest,
     ChatResponse,
     ContentBlock,
     DocumentBlock,
     ImageBlock,
+    OpaqueBlock,
     StopReason,
     TextBlock,
     ThinkingBlock,
     Tool,
     ToolResultBlock,
+    ToolResultPart,
     ToolUseBlock,
     Usage,
 )
@@ -72,8 +74,20 @@ def _content(blocks: list[Part]) -> str | list[dict[str, Any]]:
     ]
 
 
-def _parts(block: TextBlock | ImageBlock | DocumentBlock) -> list[Part]:
-    return openai_parts(block) if isinstance(block, DocumentBlock) else [block]
+def _parts(block: ToolResultPart) -> list[Part]:
+    if isinstance(block, DocumentBlock):
+        return openai_parts(block)
+    if isinstance(block, OpaqueBlock):  # inside a tool result: shown as what it is
+        return [TextBlock(orjson.dumps(block.data).decode())]
+    return [block]
+
+
+def _opaque(block: OpaqueBlock) -> InvalidRequest:
+    return InvalidRequest(
+        f"a {block.kind!r} content block cannot be sent to this model's OpenAI-format API "
+        "(only an Anthropic upstream takes it)",
+        param="messages.content.type",
+    )
 
 
 def _function(tool: Tool) -> dict[str, Any]:
@@ -97,6 +111,9 @@ def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
                 messages.append({"role": "system", "content": text})
             continue
         if message.role == "assistant":
+            for block in message.content:
+                if isinstance(block, OpaqueBlock):
+                    raise _opaque(block)
             text = "".join(b.text for b in message.content if isinstance(b, TextBlock))
             calls = [
                 {"id": b.id, "type": "function",
@@ -116,11 +133,17 @@ def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
         pending: list[Part] = []
         for block in message.content:
             if isinstance(block, ToolResultBlock):
-                texts = [b.text for b in block.content if isinstance(b, TextBlock)]
+                texts = [
+                    p.text
+                    for b in block.content
+                    if isinstance(b, TextBlock | OpaqueBlock)
+                    for p in _parts(b)
+                    if isinstance(p, TextBlock)
+                ]
                 attached = [
                     part
                     for b in block.content
-                    if not isinstance(b, TextBlock)
+                    if isinstance(b, ImageBlock | DocumentBlock)
                     for part in _parts(b)
                 ]
                 if attached and not any(texts):
@@ -131,6 +154,8 @@ def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
                 pending.extend(attached)
             elif isinstance(block, TextBlock | ImageBlock | DocumentBlock):
                 pending.extend(_parts(block))
+            elif isinstance(block, OpaqueBlock):
+                raise _opaque(block)
         if pending:
             messages.append({"role": "user", "content": _content(pending)})
     body: dict[str, Any] = {"model": upstream_model, "messages": messages}
