@@ -21,8 +21,10 @@ from __future__ import annotations
 import base64
 import os
 import platform
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,6 +175,20 @@ def _generation_calls(upstream: FakeUpstream) -> list[dict[str, Any]]:
     return [c.json for c in calls]
 
 
+def _logged(data_dir: Path, count: int) -> list[tuple[Any, ...]]:
+    """The gateway's request-log rows (requested model, model, status, cost), once ``count``
+    have landed (the log writes in batches)."""
+    deadline = time.monotonic() + 10
+    while True:
+        with sqlite3.connect(data_dir / "tiergate.db") as db:
+            rows = db.execute(
+                "SELECT requested_model, model, status, cost_pusd FROM requests ORDER BY ts_ms"
+            ).fetchall()
+        if len(rows) >= count or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
+
+
 def _explain(run: Run, upstream: FakeUpstream) -> str:
     seen = [(r.method, r.path) for r in upstream.requests]
     return (
@@ -219,6 +235,11 @@ def test_claude_code_writes_a_file(
         assert first["model"] == ("gpt-4o" if mode == "default" else "gpt-5.4")
         results = [m for m in second["messages"] if m["role"] == "tool"]
     assert len(results) == 1, _explain(run, upstream)
+    # Each call logged and priced: claude-opus-5-5 is in the catalog, the route's models too.
+    rows = _logged(tmp_path, 2)
+    requested = DEFAULT_MODEL if mode == "default" else "auto"
+    assert [(r[0], r[2]) for r in rows] == [(requested, 200)] * 2
+    assert all(r[3] is not None and r[3] > 0 for r in rows), rows
     if mode == "default" and upstream.dialect == "anthropic":
         # What broke Claude Code before: a system message inside the conversation, passed on.
         assert any(m["role"] == "system" for m in first["messages"])

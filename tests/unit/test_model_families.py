@@ -110,3 +110,19 @@ def test_unknown_family_model_is_not_checked() -> None:
     big = Message("user", [TextBlock("word " * 10_000)])
     request = ChatRequest("claude-new", [big], tools=[Tool("f")])
     assert DirectPolicy()(request, CATALOG, _state(_config())).tiers
+
+
+def test_a_price_added_in_the_config_prices_a_family_model() -> None:
+    catalog = load_catalog(
+        [{"id": "claude-sonnet-9-9", "provider": "anthropic", "context_window": 200000,
+          "max_output": 64000, "capabilities": ["tools"],
+          "pricing": {"input": "3", "output": "15"}}]
+    )  # fmt: skip
+    configs = [_config()]
+    state = RoutingState({}, frozenset(), build_families(configs))
+    plan = DirectPolicy()(_request("claude-sonnet-9-9"), catalog, state)
+    model = plan.tiers[0].model
+    assert model.priced and model.input_price() == 3
+    with pytest.raises(InvalidRequest, match="text only"):  # and checked against its entry
+        image = Message("user", [ImageBlock("url", url="https://x.test/a.png")])
+        DirectPolicy()(ChatRequest("claude-sonnet-9-9", [image]), catalog, state)
