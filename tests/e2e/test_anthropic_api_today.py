@@ -581,3 +581,18 @@ def test_server_tool_block_to_openai_is_a_400(gateway: str, openai_upstream: Fak
         ant(gateway).messages.create(model="gpt-5.4", max_tokens=50, messages=history)  # type: ignore[arg-type]
     assert "server_tool_use" in str(caught.value)
     assert openai_upstream.requests == []
+
+
+def test_streamed_citations_stay_out_of_other_formats_text(
+    gateway: str, anthropic_upstream: FakeUpstream
+) -> None:
+    for _ in range(2):
+        anthropic_upstream.reply("The word is marmalade.", citations=(CITATION,))
+    chat = oai(gateway).chat.completions.create(
+        model="claude-haiku-4-5", messages=[{"role": "user", "content": "w?"}], stream=True
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chat if c.choices)
+    assert text == "The word is marmalade."
+    with oai(gateway).responses.stream(model="claude-haiku-4-5", input="w?") as events:
+        response = events.get_final_response()
+    assert response.output_text == "The word is marmalade."

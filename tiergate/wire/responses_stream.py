@@ -155,6 +155,8 @@ class ResponsesStreamEncoder:
         if event.kind == "signature":
             state.signature = (state.signature or "") + event.value
             return b""
+        if event.kind == "citation":
+            return b""  # Anthropic citations: the Responses text has no place for them
         if not event.value:
             return b""
         state.chunks.append(event.value)
