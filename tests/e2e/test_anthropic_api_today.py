@@ -596,3 +596,21 @@ def test_streamed_citations_stay_out_of_other_formats_text(
     with oai(gateway).responses.stream(model="claude-haiku-4-5", input="w?") as events:
         response = events.get_final_response()
     assert response.output_text == "The word is marmalade."
+
+
+def test_refusals_made_while_encoding_are_400s_for_streams_too(
+    gateway: str, anthropic_upstream: FakeUpstream, openai_upstream: FakeUpstream
+) -> None:
+    with pytest.raises(openai.BadRequestError):
+        oai(gateway).chat.completions.create(
+            model="claude-haiku-4-5",
+            messages=[{"role": "user", "content": "json please"}],
+            response_format={"type": "json_object"},
+            stream=True,
+        )
+    document = {"type": "document", "source": {"type": "url", "url": "https://x.test/a.pdf"}}
+    with pytest.raises(anthropic.BadRequestError):
+        ant(gateway).messages.create(
+            model="gpt-5.4", max_tokens=50, messages=_ask(document), stream=True
+        )
+    assert anthropic_upstream.requests == [] and openai_upstream.requests == []
