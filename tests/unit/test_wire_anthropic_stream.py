@@ -21,6 +21,7 @@ from tiergate.types import (
     MessageDelta,
     MessageStart,
     MessageStop,
+    OpaqueBlock,
     StreamEvent,
     TextBlock,
     ThinkingBlock,
@@ -44,13 +45,20 @@ EXPECTED: list[StreamEvent] = [
     BlockDelta(1, "text", "Let me "),
     BlockDelta(1, "text", "check."),
     BlockStop(1),
-    # upstream blocks 2 (server_tool_use) and 3 (web_search_tool_result) are dropped; the
-    # client tool call that followed is renumbered to stay contiguous
-    BlockStart(2, ToolUseBlock("toolu_01A", "get_weather", {})),
-    BlockDelta(2, "input_json", ""),
-    BlockDelta(2, "input_json", '{"city": "Pa'),
-    BlockDelta(2, "input_json", 'ris"}'),
+    # server tool blocks have no core type: they pass as opaque starts, with the server tool's
+    # input as input_json deltas (an Anthropic client gets them back; other formats skip them)
+    BlockStart(2, OpaqueBlock({"type": "server_tool_use", "id": "srvtoolu_01",
+                               "name": "web_search", "input": {}})),
+    BlockDelta(2, "input_json", '{"query": "paris weather"}'),
     BlockStop(2),
+    BlockStart(3, OpaqueBlock({"type": "web_search_tool_result", "tool_use_id": "srvtoolu_01",
+                               "content": []})),
+    BlockStop(3),
+    BlockStart(4, ToolUseBlock("toolu_01A", "get_weather", {})),
+    BlockDelta(4, "input_json", ""),
+    BlockDelta(4, "input_json", '{"city": "Pa'),
+    BlockDelta(4, "input_json", 'ris"}'),
+    BlockStop(4),
     MessageDelta("tool_use", None, Usage(120, 80, 3000, 500, 1000, 2000)),
     MessageStop(),
 ]
@@ -240,6 +248,8 @@ def assemble(events: list[StreamEvent]) -> ChatResponse:
             block = blocks[event.index]
             if isinstance(block, ToolUseBlock):
                 block.input = orjson.loads("".join(json_parts.get(event.index, [])) or "{}")
+            elif isinstance(block, OpaqueBlock) and event.index in json_parts:
+                block.data = {**block.data, "input": orjson.loads("".join(json_parts[event.index]))}
         elif isinstance(event, MessageDelta):
             response.stop_reason, response.stop_sequence = event.stop_reason, event.stop_sequence
             response.usage = event.usage
@@ -252,8 +262,12 @@ def test_fixture_stream_assembles_like_the_non_streaming_answer() -> None:
     assert response.content == [
         ThinkingBlock("The user wants the weather — ☀️.", "EqQBCgIYAhIM1gbcDa9GJwZA"),
         TextBlock("Let me check."),
+        OpaqueBlock({"type": "server_tool_use", "id": "srvtoolu_01", "name": "web_search",
+                     "input": {"query": "paris weather"}}),
+        OpaqueBlock({"type": "web_search_tool_result", "tool_use_id": "srvtoolu_01",
+                     "content": []}),
         ToolUseBlock("toolu_01A", "get_weather", {"city": "Paris"}),
-    ]
+    ]  # fmt: skip
     assert response.stop_reason == "tool_use"
     assert response.usage == Usage(120, 80, 3000, 500, 1000, 2000)
 
@@ -290,3 +304,15 @@ def test_encoder_to_decoder_round_trip() -> None:
         TextBlock('Line one\nline "two" ünïcode'),
         ToolUseBlock("toolu_x", "search", {"q": "a\nb", "k": [1, 2]}),
     ]
+
+
+def test_server_tool_blocks_reach_anthropic_clients_only() -> None:
+    anthropic_sse = b"".join(FORMAT.stream_encoder("m", True).encode(e) for e in EXPECTED)
+    assert b'"content_block":{"type":"server_tool_use","id":"srvtoolu_01"' in anthropic_sse
+    assert b'"partial_json":"{\\"query\\": \\"paris weather\\"}"' in anthropic_sse
+    from tiergate.wire.openai import FORMAT as OPENAI
+
+    encoder = OPENAI.stream_encoder("m", True)
+    openai_sse = b"".join(encoder.encode(e) for e in EXPECTED) + encoder.finish()
+    assert b"srvtoolu" not in openai_sse and b"paris weather" not in openai_sse
+    assert openai_sse.count(b'"tool_calls"') >= 1  # the client tool call still streams

@@ -60,8 +60,10 @@ def response_events(response: ChatResponse) -> list[StreamEvent]:
                 events.append(BlockDelta(index, "thinking", block.thinking))
             if block.signature:
                 events.append(BlockDelta(index, "signature", block.signature))
-        elif isinstance(block, ImageBlock | ToolResultBlock | DocumentBlock | OpaqueBlock):
-            continue  # not part of an answer, or (opaque: server tool blocks) not streamable
+        elif isinstance(block, OpaqueBlock):
+            events.append(BlockStart(index, block))  # a server tool block, whole
+        elif isinstance(block, ImageBlock | ToolResultBlock | DocumentBlock):
+            continue  # never part of an assistant answer
         events.append(BlockStop(index))
         index += 1
     events.append(MessageDelta(response.stop_reason, response.stop_sequence, usage))

@@ -3,7 +3,8 @@
 Events map one to one, with three repairs so that consumers can rely on the core contract
 (contiguous block indexes, every block's text carried by deltas):
 - blocks the core model has no type for (``server_tool_use``, ``web_search_tool_result``, ...)
-  are dropped with their deltas, and later blocks renumbered;
+  pass as ``OpaqueBlock`` starts (as the upstream opened them; a ``server_tool_use``'s input
+  follows as ``input_json`` deltas), for an Anthropic client; other encoders skip them;
 - text or thinking already present in a ``content_block_start`` is re-sent as a delta;
 - ``redacted_thinking`` arrives whole in its start event, which keeps its ``data``;
 - a ``citations_delta`` (documents with citations on) becomes a ``citation`` delta.
@@ -26,6 +27,7 @@ from tiergate.types import (
     MessageDelta,
     MessageStart,
     MessageStop,
+    OpaqueBlock,
     StreamEvent,
     TextBlock,
     ThinkingBlock,
@@ -164,6 +166,8 @@ class AnthropicStreamDecoder:
                 follow.append(BlockDelta(index, "signature", str(raw["signature"])))
         elif block_type == "redacted_thinking":
             block = ThinkingBlock(str(raw.get("data") or ""), redacted=True)
+        elif isinstance(block_type, str) and block_type:
+            block = OpaqueBlock(raw)
         else:
             self._index[upstream] = None
             return
