@@ -8,9 +8,8 @@ Semantics follow the Anthropic Messages API where the two formats differ, becaus
 richer of the two (content blocks, thinking, split cache usage):
 - ``system`` is kept apart from ``messages``; OpenAI ``system``/``developer`` messages fold into it.
 - ``Message.role`` is ``user`` or ``assistant``, or ``system`` for an instruction placed inside
-  the conversation (Anthropic's mid-conversation system messages; an OpenAI ``system`` /
-  ``developer`` message after the first user turn); leading system text goes to ``system``.
-  OpenAI ``tool`` messages become ``ToolResultBlock`` inside a user message.
+  the conversation (Anthropic's mid-conversation system messages); OpenAI ``tool`` messages
+  become ``ToolResultBlock`` inside a user message.
 - ``Usage.input_tokens`` *excludes* cache reads and cache writes (as Anthropic reports it);
   OpenAI's ``prompt_tokens`` includes ``cached_tokens`` and is split on decode.
 - Stop reasons use Anthropic names: end_turn, max_tokens, stop_sequence, tool_use, refusal,
