@@ -285,3 +285,52 @@ async def test_tenants_share_the_runners_and_one_tenants_big_job_does_not_hold_u
     ]
     assert len(claimed) == len(set(claimed)) == 30 + 5 + 3 + 3
     assert await jobs.claim("replica-a", 10, lease_ms=60_000) == []
+
+
+async def test_an_item_run_again_after_its_replica_died_keeps_its_request_id(store: Any) -> None:
+    """A run that may have been answered and billed before its replica died: the next run is
+    the same request (one log row, one settlement); a try after a failure is a new one."""
+    jobs = JobStore(store)
+    await jobs.create("msgbatch_k", "acme", None, "anthropic", items(1), 3_600_000)
+    [died] = await jobs.claim("replica-a", 1, lease_ms=100)
+    await asyncio.sleep(0.15)
+    [again] = await jobs.claim("replica-b", 1, lease_ms=60_000)
+    assert died.request_id is not None and again.request_id == died.request_id
+    assert await jobs.defer(again, "replica-b", 0)
+    [retried] = await jobs.claim("replica-b", 1, lease_ms=60_000)
+    assert retried.request_id not in (None, died.request_id)
+
+
+async def test_an_answer_in_hand_is_stored_however_long_the_store_refuses_it(
+    store: Any, monkeypatch: Any
+) -> None:
+    """The result of an item whose upstream call finished is tried until it is stored, under
+    a renewed lease: it is never dropped for the item to run (and be paid for) again."""
+    import tiergate.batch.runner as runner_module
+
+    monkeypatch.setattr(runner_module, "_STORE_RETRIES", (0.05, 0.05))
+    jobs = JobStore(store)
+    refusals = 12  # ~0.6 s: twice the lease
+    finish = jobs.finish
+
+    async def refusing_finish(*args: Any) -> bool:
+        nonlocal refusals
+        if refusals:
+            refusals -= 1
+            raise OSError("database or disk is full")
+        return await finish(*args)
+
+    monkeypatch.setattr(jobs, "finish", refusing_finish)
+    runs: Counter[int] = Counter()
+
+    async def execute(item: Item) -> ItemResult:
+        runs[item.n] += 1
+        return ItemResult(200, "{}", item.request_id)
+
+    worker = runner(jobs, execute, lease_seconds=0.3)
+    worker.start()
+    job = await jobs.create("msgbatch_f", "acme", None, "anthropic", items(1), 3_600_000)
+    worker.wake()
+    assert await ended(jobs, job.id) == {"succeeded": 1}
+    await worker.aclose()
+    assert runs == {0: 1} and refusals == 0

@@ -21,8 +21,9 @@ server's batch endpoints write and read.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +110,9 @@ class Item:
     tries: int = 0  # earlier runs that ended in a failure worth waiting out
     # The provider's batch API failed or refused it once: run it live (``batch/relay.py``).
     live_only: bool = False
+    # The id of this run's request: kept by a run that starts again because its replica died
+    # (so its log row and its budget are written once), new for each try after a failure.
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +137,14 @@ def job_of(row: Sequence[Any]) -> Job:
     )  # fmt: skip
 
 
+def _random_id() -> str:
+    return "req_" + os.urandom(15).hex()
+
+
 class JobStore:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, new_id: Callable[[], str] = _random_id) -> None:
         self._store = store
+        self._new_id = new_id  # a run's request id (the server's time-ordered ids)
         self._last = ""  # the tenant ``claim`` served last: the next claim starts after it
 
     async def create(
@@ -312,20 +321,26 @@ class JobStore:
         while jobs and len(claimed) < limit:
             job, want = jobs[0], limit - len(claimed)
             rows = await self._store.fetchall(
-                "SELECT n, custom_id, params, tries, upstream FROM batch_items "
+                "SELECT n, custom_id, params, tries, upstream, request_id FROM batch_items "
                 "WHERE batch_id = ? AND state = 'queued' AND upstream_params IS NULL "
                 "AND (lease_until_ms IS NULL OR lease_until_ms < ?) ORDER BY n LIMIT ?",
                 (job.id, moment, want),
             )
-            for n, custom_id, params, tries, upstream in rows:
+            for n, custom_id, params, tries, upstream, request_id in rows:
+                # A run that ends without its result stored (its replica killed) may have been
+                # answered and billed: the next run takes the same request id, so the request
+                # log and the key's budget count it once.
+                request_id = request_id or self._new_id()
                 won = await self._store.execute(
-                    f"UPDATE batch_items SET lease_owner = ?, lease_until_ms = ? WHERE {LEASABLE}",
-                    (owner, moment + lease_ms, job.id, int(n), moment),
+                    "UPDATE batch_items SET lease_owner = ?, lease_until_ms = ?, request_id = ? "
+                    f"WHERE {LEASABLE}",
+                    (owner, moment + lease_ms, request_id, job.id, int(n), moment),
                 )
                 if won:
                     claimed.append(
-                        Item(job, int(n), str(custom_id), str(params), int(tries), upstream == "")
-                    )
+                        Item(job, int(n), str(custom_id), str(params), int(tries),
+                             upstream == "", str(request_id))
+                    )  # fmt: skip
             if len(rows) < want:  # the job has no more to take now; items lost to another
                 jobs.pop(0)  # replica's claim are not read again (they are leased)
         return claimed
@@ -367,7 +382,7 @@ class JobStore:
         return (
             await self._store.execute(
                 "UPDATE batch_items SET lease_owner = NULL, lease_until_ms = ?, "
-                f"tries = tries + 1 WHERE {HELD}",
+                f"tries = tries + 1, request_id = NULL WHERE {HELD}",
                 (until_ms, item.job.id, item.n, owner),
             )
             > 0

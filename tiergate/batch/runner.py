@@ -162,10 +162,7 @@ class BatchRunner:
                     return
             except Exception:  # the database is away: store the answer below instead
                 logger.exception("batch %s item %d: could not defer", item.job.id, item.n)
-        stored = await self._store(item, outcome)
-        if stored is None:
-            return
-        if stored:
+        if await self._store(item, outcome):
             self.completed += 1
         else:
             self.lost += 1
@@ -174,11 +171,12 @@ class BatchRunner:
                 item.job.id, item.n, outcome.request_id,
             )  # fmt: skip
 
-    async def _store(self, item: Item, outcome: ItemResult) -> bool | None:
-        """``finish``, retried while the database is away: the answer is paid for, and an
-        item whose result is never stored runs (and is paid for) again after its lease.
-        None when every try failed."""
-        for wait in (*_STORE_RETRIES, None):
+    async def _store(self, item: Item, outcome: ItemResult) -> bool:
+        """``finish``, tried until it goes through: the answer is paid for, and an item whose
+        result is never stored runs again. While it waits the item still counts as running
+        here, so its lease is renewed and no other replica runs it meanwhile."""
+        waits = iter(_STORE_RETRIES)
+        while True:
             failure: Exception | None = None
             try:
                 return await self._jobs.finish(
@@ -186,12 +184,10 @@ class BatchRunner:
                 )
             except Exception as exc:
                 failure = exc
-            if wait is None:
-                logger.error("batch %s item %d: result not stored (request %s): %r",
-                             item.job.id, item.n, outcome.request_id, failure)  # fmt: skip
-                return None
+            wait = next(waits, _STORE_RETRIES[-1])
+            logger.warning("batch %s item %d: result not stored yet (request %s): %r",
+                           item.job.id, item.n, outcome.request_id, failure)  # fmt: skip
             await asyncio.sleep(wait)
-        return None
 
     @property
     def running(self) -> int:

@@ -65,7 +65,7 @@ class Batches:
         self._gateway = gateway
         self._on_finish = on_finish
         self.config = gateway.settings.batch
-        self.jobs = JobStore(gateway.store)
+        self.jobs = JobStore(gateway.store, new_request_id)
         self.files = FileStore(gateway.store)
         self.runner = BatchRunner(
             self.jobs,
@@ -153,7 +153,8 @@ class Batches:
         failed request)."""
         gateway = self._gateway
         wire = _FORMATS[item.job.client_format]
-        trace = RequestTrace(new_request_id(), wire.name, on_finish=self._on_finish)
+        trace = RequestTrace(item.request_id or new_request_id(), wire.name,
+                             on_finish=self._on_finish)  # fmt: skip
         trace.batch_id = item.job.id
         failure: GatewayError | None = None
         try:

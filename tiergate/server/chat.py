@@ -82,7 +82,9 @@ async def admit(
     plan = policy(request, gateway.catalog, gateway.routing_state())
     trace.plan = plan
     if principal.key is not None and gateway.guard is not None:
-        trace.reservation = await gateway.guard.admit(principal.key, request, plan)
+        trace.reservation = await gateway.guard.admit(
+            principal.key, request, plan, trace.request_id, keep=trace.batch_id is not None
+        )
     return plan
 
 

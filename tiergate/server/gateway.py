@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from tiergate.server.auth import Authenticator
     from tiergate.server.shadowing import Shadower
     from tiergate.store.backend import Store
+    from tiergate.store.holders import Holder
     from tiergate.store.request_log import RequestLog
     from tiergate.tenancy import Guard, KeyStore
 
@@ -52,6 +53,7 @@ class Gateway:
     auth: Authenticator | None = None
     shadows: Shadower | None = None
     families: ModelFamilies | None = None
+    holder: Holder | None = None
     _state: RoutingState | None = field(default=None, init=False, repr=False)
 
     def routing_state(self) -> RoutingState:
@@ -74,6 +76,7 @@ class Gateway:
         from tiergate.observability.metrics import Metrics
         from tiergate.server.auth import Authenticator
         from tiergate.store.backend import open_store
+        from tiergate.store.holders import Holder
         from tiergate.store.location import store_url
         from tiergate.store.request_log import RequestLog
         from tiergate.tenancy import Guard, KeyStore, Ledger
@@ -94,7 +97,11 @@ class Gateway:
             self.shadows = Shadower(self.executor, self.accountant, self.log, settings.log.bodies)
             self.metrics.watch_shadows(self.shadows)
         self.keys = KeyStore(self.store)
-        self.guard = Guard(Ledger(self.store))
+        self.holder = Holder(self.store)
+        ledger = Ledger(self.store, self.holder.owner)
+        self.holder.on_tick(ledger.retry_unsettled)
+        await self.holder.start()
+        self.guard = Guard(ledger)
         self.auth = Authenticator(self.keys, settings.admin_key)
 
     async def aclose(self) -> None:
@@ -102,6 +109,8 @@ class Gateway:
             await self.shadows.aclose()
         if self.log is not None:
             await self.log.aclose()
+        if self.holder is not None:  # after the last settlement: it lets go of the rest
+            await self.holder.aclose()
         if self.store is not None:
             await self.store.aclose()
         await self.providers.aclose()

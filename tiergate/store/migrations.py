@@ -321,4 +321,29 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        # Budget reservations as leases (tiergate/tenancy/ledger.py): one row per request in
+        # flight, owned by a live gateway process (``holders``, renewed every few seconds), so
+        # what a killed process held, or a settlement that failed, is freed instead of holding
+        # the key's budget for good. The old running total of reservations goes: it is the sum
+        # of the rows now, and what it held before this migration belonged to no live request.
+        "0012_budget_leases",
+        (
+            """CREATE TABLE reservations (
+                id TEXT PRIMARY KEY,
+                key_id TEXT NOT NULL,
+                period TEXT NOT NULL,
+                nano BIGINT NOT NULL,
+                owner TEXT NOT NULL,
+                until_ms BIGINT NOT NULL,
+                settled_ms BIGINT
+            )""",
+            "CREATE INDEX reservations_key ON reservations (key_id, period)",
+            """CREATE TABLE holders (
+                owner TEXT PRIMARY KEY,
+                until_ms BIGINT NOT NULL
+            )""",
+            "ALTER TABLE spend DROP COLUMN reserved_nusd",
+        ),
+    ),
 )

@@ -43,7 +43,15 @@ class Guard:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
 
-    async def admit(self, key: KeyInfo, request: ChatRequest, plan: Plan) -> Reservation | None:
+    async def admit(
+        self,
+        key: KeyInfo,
+        request: ChatRequest,
+        plan: Plan,
+        request_id: str,
+        *,
+        keep: bool = False,
+    ) -> Reservation | None:
         if key.budget_usd is None and key.rpm is None and key.tpm is None:
             return None  # nothing to enforce: no estimate, no store round trip
         tokens = estimate_input_tokens(request)
@@ -63,4 +71,4 @@ class Guard:
                 "a budget",
                 param="model",
             )
-        return await self.ledger.reserve(key, to_nano(worst) or 0)
+        return await self.ledger.reserve(key, to_nano(worst) or 0, request_id, keep=keep)

@@ -1,19 +1,32 @@
 """Budgets and rate limits, enforced atomically in the store so replicas share them.
 
-Budget: before a call, ``reserve`` adds the request's worst-case cost (its input estimate plus
-``max_tokens`` of output, at the priciest model its plan may use) to ``reserved`` in one
-conditional UPDATE that succeeds only while ``spent + reserved + estimate <= budget``. After
-the call, ``settle`` moves the reservation to ``spent`` at the real cost. Since every admitted
-request holds its reservation, total spend can pass the budget only by what in-flight requests
-spend beyond their estimate; with the estimate taken from max_tokens that is at most the
-input-estimate error of the requests in flight when the limit was reached.
+Budget: before a call, ``reserve`` holds the request's worst-case cost (its input estimate
+plus ``max_tokens`` of output, at the priciest model its plan may use) as one row in
+``reservations``, inserted only while ``spent + held + estimate <= budget``. After the call,
+``settle`` adds the real cost to ``spent`` and drops the row, in one transaction. Since every
+admitted request holds its reservation, total spend can pass the budget only by what in-flight
+requests spend beyond their estimate; with the estimate taken from max_tokens that is at most
+the input-estimate error of the requests in flight when the limit was reached.
+
+A reservation is a lease, never a debt that outlives its request: it is owned by the gateway
+process that made it (``store/holders.py``) and freed once that process is gone (killed,
+crashed), and in any case ``hold_seconds`` after it was made. A settlement the database
+refuses (a full disk, an outage) is kept and tried again at every renewal of the process's
+lease until it goes through. So a key is never left "budget exhausted" by requests that no
+longer run.
+
+Settling is idempotent per request id for the rows kept after settling (``keep``: batch items,
+which may run again after their replica dies, with the same request id): a second settlement of
+the same id adds nothing, so an item is never billed twice.
 
 Rate limits: fixed one-minute windows per key; one upsert both counts and checks.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,6 +34,12 @@ from tiergate.errors import RateLimited
 from tiergate.store.backend import Store
 from tiergate.store.records import to_nano
 from tiergate.tenancy.keys import KeyInfo
+
+logger = logging.getLogger("tiergate")
+
+# Kept settled rows (batch items) outlive any run of their item: a job expires in a day.
+_KEEP_SETTLED_MS = 7 * 86_400_000
+_MAX_UNSETTLED = 100_000
 
 
 def period_bucket(period: str | None, now: float | None = None) -> str:
@@ -37,54 +56,145 @@ class Reservation:
     key_id: str
     period: str
     nano: int
+    id: str = ""  # the request's id
+    keep: bool = False  # keep the row after settling (idempotent: batch items)
+    settled: bool = False  # an earlier run of the same request was billed: settle adds nothing
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class Ledger:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, owner: str = "", *, hold_seconds: float = 3600.0) -> None:
         self._store = store
+        self.owner = owner
+        self._hold_ms = int(hold_seconds * 1000)
+        self._lock = " FOR UPDATE" if store.dialect == "postgresql" else ""
+        # Settlements the database refused, tried again at each ``retry_unsettled``.
+        self._unsettled: deque[tuple[Reservation, int]] = deque()
 
-    async def reserve(self, key: KeyInfo, estimate_nano: int) -> Reservation | None:
-        """Hold ``estimate_nano`` against the key's budget, or raise ``RateLimited``."""
+    async def reserve(
+        self, key: KeyInfo, estimate_nano: int, request_id: str, *, keep: bool = False
+    ) -> Reservation | None:
+        """Hold ``estimate_nano`` against the key's budget for request ``request_id``, or
+        raise ``RateLimited``."""
         if key.budget_usd is None:
             return None
         budget = to_nano(key.budget_usd) or 0
         period = period_bucket(key.budget_period)
-        results = await self._store.transaction(
+        moment = _now_ms()
+        steps: list[tuple[str, tuple[object, ...]]] = [
+            (
+                "INSERT INTO spend (key_id, period, spent_nusd) VALUES (?, ?, 0) "
+                "ON CONFLICT (key_id, period) DO NOTHING",
+                (key.id, period),
+            ),
+        ]
+        if self._lock:
+            # PostgreSQL: one reserver of a key at a time, so the sum below sees every
+            # reservation committed before it (SQLite's transactions are serial already).
+            steps.append(
+                (
+                    f"SELECT 1 FROM spend WHERE key_id = ? AND period = ?{self._lock}",
+                    (key.id, period),
+                )
+            )
+        until = moment + self._hold_ms
+        held = (key.id, period, estimate_nano, key.id, period, budget)
+        steps.append(
+            (
+                "INSERT INTO reservations (id, key_id, period, nano, owner, until_ms) "
+                "SELECT ?, ?, ?, ?, ?, ? FROM spend WHERE key_id = ? AND period = ? "
+                "AND spent_nusd + ? + (SELECT COALESCE(SUM(nano), 0) FROM reservations "
+                "WHERE key_id = ? AND period = ? AND settled_ms IS NULL) <= ? "
+                "ON CONFLICT (id) DO NOTHING RETURNING id",
+                (request_id, key.id, period, estimate_nano, self.owner, until, *held),
+            )
+        )
+        results = await self._store.transaction(steps)
+        if results[-1]:
+            return Reservation(key.id, period, estimate_nano, request_id, keep)
+        earlier = await self._earlier_run(request_id, moment)
+        if earlier is not None:
+            return Reservation(key.id, period, earlier[0], request_id, keep, earlier[1])
+        raise RateLimited(
+            f"budget exhausted: this key's {key.budget_period} budget of "
+            f"${key.budget_usd} is spent or held by requests in flight",
+            retry_after=_seconds_to_next(key.budget_period),
+        )
+
+    async def _earlier_run(self, request_id: str, moment: int) -> tuple[int, bool] | None:
+        """A reservation already made for this request id (a batch item run again after its
+        replica died): taken over by this process, with whether it was settled already."""
+        rows = await self._store.transaction(
             [
                 (
-                    "INSERT INTO spend (key_id, period, spent_nusd, reserved_nusd) "
-                    "VALUES (?, ?, 0, 0) ON CONFLICT (key_id, period) DO NOTHING",
-                    (key.id, period),
-                ),
-                (
-                    "UPDATE spend SET reserved_nusd = reserved_nusd + ? WHERE key_id = ? "
-                    "AND period = ? AND spent_nusd + reserved_nusd + ? <= ? "
-                    "RETURNING spent_nusd",
-                    (estimate_nano, key.id, period, estimate_nano, budget),
-                ),
+                    "UPDATE reservations SET owner = ?, until_ms = CASE WHEN settled_ms IS NULL "
+                    "THEN ? ELSE until_ms END WHERE id = ? RETURNING nano, settled_ms",
+                    (self.owner, moment + self._hold_ms, request_id),
+                )
             ]
         )
-        if not results[1]:
-            raise RateLimited(
-                f"budget exhausted: this key's {key.budget_period} budget of "
-                f"${key.budget_usd} is spent or held by requests in flight",
-                retry_after=_seconds_to_next(key.budget_period),
-            )
-        return Reservation(key.id, period, estimate_nano)
+        if not rows[0]:
+            return None
+        nano, settled_ms = rows[0][0]
+        return int(nano), settled_ms is not None
 
     async def settle(self, reservation: Reservation, actual_nano: int) -> None:
-        await self._store.execute(
-            "UPDATE spend SET reserved_nusd = reserved_nusd - ?, spent_nusd = spent_nusd + ? "
-            "WHERE key_id = ? AND period = ?",
-            (reservation.nano, actual_nano, reservation.key_id, reservation.period),
+        """Add the real cost to the key's spend and free the reservation. A failure (the
+        database away, a full disk) is kept and tried again at ``retry_unsettled``; until
+        then the reservation stays held, at most ``hold_seconds``."""
+        if reservation.settled:
+            return
+        try:
+            await self._settle(reservation, actual_nano)
+        except Exception as exc:
+            logger.warning("settling request %s failed (%r): will try again", reservation.id, exc)
+            if len(self._unsettled) >= _MAX_UNSETTLED:
+                self._unsettled.popleft()  # its reservation ends with its lease
+            self._unsettled.append((reservation, actual_nano))
+
+    async def _settle(self, reservation: Reservation, actual_nano: int) -> None:
+        moment = _now_ms()
+        # Billed unless this request id was settled already; a reservation freed meanwhile
+        # (its lease ran out) is still billed.
+        charge = (
+            "UPDATE spend SET spent_nusd = spent_nusd + ? WHERE key_id = ? AND period = ? "
+            "AND NOT EXISTS (SELECT 1 FROM reservations WHERE id = ? AND settled_ms IS NOT NULL)",
+            (actual_nano, reservation.key_id, reservation.period, reservation.id),
         )
+        if reservation.keep:
+            release: tuple[str, tuple[object, ...]] = (
+                "UPDATE reservations SET settled_ms = ?, until_ms = ? WHERE id = ?",
+                (moment, moment + _KEEP_SETTLED_MS, reservation.id),
+            )
+        else:
+            release = ("DELETE FROM reservations WHERE id = ?", (reservation.id,))
+        await self._store.transaction([charge, release])
+
+    async def retry_unsettled(self) -> None:
+        """Try the settlements the database refused again, oldest first; stop at the first
+        that fails again."""
+        while self._unsettled:
+            reservation, actual = self._unsettled[0]
+            await self._settle(reservation, actual)
+            self._unsettled.popleft()
+
+    @property
+    def unsettled(self) -> int:
+        return len(self._unsettled)
 
     async def spent(self, key: KeyInfo) -> tuple[int, int]:
+        """What the key spent this period, and what requests in flight hold."""
+        period = period_bucket(key.budget_period)
         rows = await self._store.fetchall(
-            "SELECT spent_nusd, reserved_nusd FROM spend WHERE key_id = ? AND period = ?",
-            (key.id, period_bucket(key.budget_period)),
+            "SELECT (SELECT COALESCE(MAX(spent_nusd), 0) FROM spend WHERE key_id = ? "
+            "AND period = ?), (SELECT COALESCE(SUM(nano), 0) FROM reservations "
+            "WHERE key_id = ? AND period = ? AND settled_ms IS NULL)",
+            (key.id, period, key.id, period),
         )
-        return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
+        return int(rows[0][0]), int(rows[0][1])
 
     async def count_rate(self, key: KeyInfo, tokens: int) -> None:
         """Count one request of ``tokens`` estimated tokens in this minute, or raise 429."""
