@@ -10,6 +10,7 @@
         ├── PayloadTooLarge       413   body, message count or tool count over the limit
         ├── RateLimited           429   over rate limit or budget (``retry_after`` seconds)
         ├── InternalError         500   a bug in tiergate; the message never carries details
+        ├── StoreUnavailable      503   the database is unreachable (``retry_after`` seconds)
         └── ProviderError        (any)  an upstream failed: keeps its ``status``, ``provider``,
                                         ``retryable`` and ``retry_after``. Timeouts and
                                         connection failures have status 502/504 and are
@@ -119,6 +120,14 @@ class RateLimited(GatewayError):
 class InternalError(GatewayError):
     status = 500
     kind = KIND_API
+
+
+class StoreUnavailable(GatewayError):
+    """The store (PostgreSQL) cannot be reached: answered at once, with a hint to retry soon,
+    rather than after waiting for a connection that will not come."""
+
+    status = 503
+    kind = KIND_OVERLOADED
 
 
 class ProviderError(GatewayError):
