@@ -108,6 +108,20 @@ class BatchConfig(_Frozen):
     upstream_max_requests: int = Field(default=10_000, gt=0, le=100_000)
 
 
+class ReportsConfig(_Frozen):
+    """Bounds on reports (``/v1/tiergate/report``, the dashboard): they run on connections of
+    their own, and no tenant's reports may take the gateway's time from others' requests."""
+
+    # A report query running longer is stopped (504); one returning more rows is refused
+    # (422): the caller narrows the time range, tenant or route.
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_rows: int = Field(default=500_000, gt=0)
+    # Per tenant and replica: reports running at once, and reports started per minute; past
+    # either the caller gets a 429 with retry-after.
+    per_tenant_concurrent: int = Field(default=1, gt=0)
+    per_tenant_per_minute: int = Field(default=30, gt=0)
+
+
 class Settings(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -125,6 +139,7 @@ class Settings(_Frozen):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
     # Passed through to upstreams when the client sends them (Anthropic beta features, the API
     # version the client was written for); ``anthropic-*`` headers go to Anthropic upstreams only.
     forward_headers: tuple[str, ...] = ("anthropic-beta", "anthropic-version")

@@ -8,6 +8,7 @@
         ├── PermissionDenied      403   model or route outside the key's allowance
         ├── NotFound              404   unknown model, route or path
         ├── PayloadTooLarge       413   body, message count or tool count over the limit
+        ├── ReportTooCostly  422 / 504  a report over its row or time bound: narrow it
         ├── RateLimited           429   over rate limit or budget (``retry_after`` seconds)
         ├── InternalError         500   a bug in tiergate; the message never carries details
         ├── StoreUnavailable      503   the database is unreachable (``retry_after`` seconds)
@@ -110,6 +111,27 @@ class NotFound(GatewayError):
 class PayloadTooLarge(GatewayError):
     status = 413
     kind = KIND_TOO_LARGE
+
+
+class ReportTooCostly(GatewayError):
+    """A report query returned more rows than allowed (422), or ran out of time (504)."""
+
+    status = 422
+    kind = KIND_INVALID_REQUEST
+
+    @classmethod
+    def rows(cls, limit: int) -> ReportTooCostly:
+        return cls(f"the report has more than {limit} rows; narrow it with since, until, "
+                   "tenant or route")  # fmt: skip
+
+    @classmethod
+    def time(cls, seconds: float) -> ReportTooCostly:
+        return cls(
+            f"the report took longer than {seconds:g} s and was stopped; narrow it with "
+            "since, until, tenant or route",
+            status=504,
+            kind=KIND_TIMEOUT,
+        )
 
 
 class RateLimited(GatewayError):

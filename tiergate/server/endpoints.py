@@ -98,6 +98,8 @@ async def report(gateway: Gateway, principal: Principal, scope: Scope, send: Sen
         filters = ReportFilter.from_query(query)
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
-    if gateway.log is not None:
-        await gateway.log.flush()
-    await send_json(send, 200, await summary(gateway.store, filters))
+    with gateway.reports.enter(principal.tenant):
+        if gateway.log is not None:
+            await gateway.log.flush()
+        data = await summary(gateway.store, filters)
+    await send_json(send, 200, data)

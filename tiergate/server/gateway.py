@@ -21,6 +21,7 @@ from tiergate.routing.direct import DirectPolicy
 from tiergate.routing.plan import Policy, RoutingState
 from tiergate.routing.shadow import ShadowedPolicy
 from tiergate.server.accounting import Accountant
+from tiergate.server.report_admission import ReportAdmission
 from tiergate.types import ChatRequest, ChatResponse
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class Gateway:
     shadows: Shadower | None = None
     families: ModelFamilies | None = None
     holder: Holder | None = None
+    reports: ReportAdmission = field(default_factory=lambda: ReportAdmission(1, 30))
     _state: RoutingState | None = field(default=None, init=False, repr=False)
 
     def routing_state(self) -> RoutingState:
@@ -84,6 +86,8 @@ class Gateway:
         settings = self.settings
         self.metrics = Metrics()
         self.store = await open_store(store_url(settings.database_url, settings.data_dir))
+        self.store.scan_seconds = settings.reports.timeout_seconds
+        self.store.scan_rows = settings.reports.max_rows
         self.log = RequestLog(
             self.store,
             batch_size=settings.log.batch_size,
@@ -126,6 +130,8 @@ def build_gateway(settings: Settings, providers: ProviderRegistry | None = None)
     accountant = Accountant.from_settings(settings, catalog)
     gateway = Gateway(settings, catalog, deployments, providers, executor, accountant)
     gateway.families = build_families(settings.deployments) or None
+    reports = settings.reports
+    gateway.reports = ReportAdmission(reports.per_tenant_concurrent, reports.per_tenant_per_minute)
     from tiergate.routing.routes import build_policies
 
     gateway.policies = build_policies(

@@ -42,8 +42,17 @@ class Store(Protocol):
         """Run several batched statements in one transaction."""
         ...
 
+    # Bounds on ``scan`` (None: none): seconds a query may run, rows it may return.
+    scan_seconds: float | None
+    scan_rows: int | None
+
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run one read-only query (on SQLite, off the writer, so it never waits for it)."""
+        ...
+
+    async def scan(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one long read-only query (a report) on connections of its own, never those of
+        the request path, within ``scan_seconds`` and ``scan_rows``."""
         ...
 
     async def transaction(self, steps: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:

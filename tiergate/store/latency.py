@@ -56,7 +56,7 @@ async def _sqlite(
     # whole-millisecond bucket. 2: the values of only the buckets that hold a wanted rank; the
     # rank is then found among those few, sorted here. Exact, like percentile_disc.
     matching = f"FROM requests WHERE {where} AND {_TIMED} AND {column} IS NOT NULL"
-    histogram = await store.fetchall(
+    histogram = await store.scan(
         f"SELECT model, CAST({column} AS INTEGER) AS bucket, count(*) {matching} "
         "GROUP BY model, bucket ORDER BY model, bucket",
         params,
@@ -77,7 +77,7 @@ async def _sqlite(
         f"(model = ? AND {column} >= ? AND {column} < ?)" for _ in range(len(wanted))
     )
     bounds = [value for model, bucket in wanted for value in (model, bucket, bucket + 1)]
-    rows = await store.fetchall(
+    rows = await store.scan(
         f"SELECT model, CAST({column} AS INTEGER), {column} {matching} AND ({ranges})",
         [*params, *bounds],
     )
@@ -103,7 +103,7 @@ async def _postgres(
     store: Store, column: str, percentiles: tuple[int, ...], where: str, params: list[Any]
 ) -> dict[str, dict[int, float]]:
     fractions = ", ".join(str(p / 100) for p in percentiles)
-    rows = await store.fetchall(
+    rows = await store.scan(
         f"SELECT model, percentile_disc(ARRAY[{fractions}]) WITHIN GROUP (ORDER BY {column}) "
         f"FROM requests WHERE {where} AND {_TIMED} AND {column} IS NOT NULL "
         "GROUP BY model",

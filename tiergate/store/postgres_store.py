@@ -27,7 +27,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tiergate.errors import StoreUnavailable
+from tiergate.errors import ReportTooCostly, StoreUnavailable
 from tiergate.store.migrations import MIGRATIONS
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ _CONNECTION: dict[str, Any] = {
 # down or not yet accepting; a failure with no SQLSTATE never reached the server at all.
 _LOST_STATES = ("08", "57P01", "57P02", "57P03")
 _RETRY_AFTER = 2.0
+_SCAN_CONNECTIONS = 2
 
 
 class PostgresStore:
@@ -79,20 +80,31 @@ class PostgresStore:
         self._wait = wait_seconds
         self._probe_seconds = probe_seconds
         self._pool = self._new_pool()
+        # Reports (``scan``): a small pool of their own, opened on first use, so a tenant's
+        # report never holds a connection the request path waits for.
+        self._scan_pool: AsyncConnectionPool[Any] | None = None
+        self.scan_seconds: float | None = None
+        self.scan_rows: int | None = None
         self._failures = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
         self._down = False
         self._probe: asyncio.Task[None] | None = None
         self._retired: set[asyncio.Task[None]] = set()
 
-    def _new_pool(self) -> AsyncConnectionPool[Any]:
+    def _new_pool(self, *, scans: bool = False) -> AsyncConnectionPool[Any]:
         from psycopg_pool import AsyncConnectionPool
 
+        kwargs = dict(_CONNECTION)
+        if scans:
+            options = "-c default_transaction_read_only=on"
+            if self.scan_seconds:
+                options += f" -c statement_timeout={int(self.scan_seconds * 1000)}"
+            kwargs["options"] = options
         return AsyncConnectionPool(
             self._url,
-            min_size=self._sizes[0],
-            max_size=self._sizes[1],
+            min_size=0 if scans else self._sizes[0],
+            max_size=_SCAN_CONNECTIONS if scans else self._sizes[1],
             timeout=self._wait,
-            kwargs=dict(_CONNECTION),
+            kwargs=kwargs,
             open=False,
         )
 
@@ -109,13 +121,19 @@ class PostgresStore:
         return not self._down
 
     @contextlib.asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+    async def _connection(self, *, scans: bool = False) -> AsyncIterator[AsyncConnection[Any]]:
         """A pooled connection; ``StoreUnavailable`` at once while the database is down, and
         when this use finds it gone."""
         if self._down:
             raise StoreUnavailable(_UNAVAILABLE, retry_after=_RETRY_AFTER)
+        pool = self._pool
+        if scans:
+            if self._scan_pool is None:
+                self._scan_pool = self._new_pool(scans=True)
+                await self._scan_pool.open(wait=False)
+            pool = self._scan_pool
         try:
-            async with self._pool.connection() as conn:
+            async with pool.connection() as conn:
                 yield conn
         except self._failures as exc:
             if not _lost(exc):
@@ -145,11 +163,14 @@ class PostgresStore:
             except Exception:
                 continue
             old, self._pool = self._pool, fresh
+            scans, self._scan_pool = self._scan_pool, None  # made again on next use
             self._down = False
             logger.warning("PostgreSQL is back: serving again")
-            retired = asyncio.ensure_future(old.close(timeout=5))
-            self._retired.add(retired)
-            retired.add_done_callback(self._retired.discard)
+            for pool in (old, scans):
+                if pool is not None:
+                    retired = asyncio.ensure_future(pool.close(timeout=5))
+                    self._retired.add(retired)
+                    retired.add_done_callback(self._retired.discard)
             return
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -167,6 +188,20 @@ class PostgresStore:
         async with self._connection() as conn:
             cursor = await conn.execute(self._sql(sql), tuple(params))
             return [tuple(r) for r in await cursor.fetchall()]
+
+    async def scan(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        import psycopg
+
+        limit = self.scan_rows
+        try:
+            async with self._connection(scans=True) as conn:
+                cursor = await conn.execute(self._sql(sql), tuple(params))
+                rows = await (cursor.fetchmany(limit + 1) if limit else cursor.fetchall())
+        except psycopg.errors.QueryCanceled:
+            raise ReportTooCostly.time(self.scan_seconds or 0) from None
+        if limit and len(rows) > limit:
+            raise ReportTooCostly.rows(limit)
+        return [tuple(r) for r in rows]
 
     async def transaction(self, steps: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
         results: list[list[Row]] = []
@@ -212,6 +247,8 @@ class PostgresStore:
                 await self._probe
         if self._retired:
             await asyncio.gather(*self._retired, return_exceptions=True)
+        if self._scan_pool is not None:
+            await self._scan_pool.close()
         await self._pool.close()
 
 

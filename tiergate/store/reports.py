@@ -173,7 +173,7 @@ async def grouped(
     select = ", ".join(exprs)
     # NULL groups (no route, no model) last on both databases: SQLite sorts NULL first.
     order = ", ".join(f"({expr}) IS NULL, {i + 1}" for i, expr in enumerate(exprs))
-    rows = await store.fetchall(
+    rows = await store.scan(
         f"SELECT {select}, {_AGGREGATES} FROM requests WHERE {where} "
         f"GROUP BY {select} ORDER BY {order}",
         params,
@@ -184,7 +184,7 @@ async def grouped(
 
 async def totals(store: Store, filters: ReportFilter) -> dict[str, Any]:
     where, params = filters.where()
-    rows = await store.fetchall(f"SELECT {_AGGREGATES} FROM requests WHERE {where}", params)
+    rows = await store.scan(f"SELECT {_AGGREGATES} FROM requests WHERE {where}", params)
     return _row(rows[0], exact=True)
 
 
@@ -208,7 +208,7 @@ async def tiers(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
     (escalated), provider errors and cost; from the attempt rows. ``role`` tells the calls
     that answered (``answer``) from a judge's calls grading them (``judge``)."""
     where, params = filters.where("r")
-    rows = await store.fetchall(
+    rows = await store.scan(
         "SELECT r.route, a.tier, a.model, "
         "CASE WHEN a.outcome = 'judge' THEN 'judge' ELSE 'answer' END, count(*), "
         "sum(CASE WHEN a.outcome = 'validator_failed' THEN 1 ELSE 0 END), "
@@ -239,7 +239,7 @@ async def breakdowns(store: Store, filters: ReportFilter) -> dict[str, Any]:
     route, model) in SQL, and those few groups are summed up in Python (integer sums, so the
     roll-up stays exact). One sort of the matching rows instead of six."""
     where, params = filters.where()
-    rows = await store.fetchall(
+    rows = await store.scan(
         f"SELECT {_day_expr(store)}, tenant, route, model, {_AGGREGATES} FROM requests "
         f"WHERE {where} GROUP BY 1, 2, 3, 4",
         params,
@@ -272,7 +272,7 @@ async def shadows(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
     shadowing cost, failed calls included."""
     where, params = filters.where("s")
     ok = "s.status < 400"
-    rows = await store.fetchall(
+    rows = await store.scan(
         "SELECT s.route, s.served_model, s.model, count(*), "
         f"sum(CASE WHEN {ok} THEN 0 ELSE 1 END), "
         "sum(CASE WHEN s.agrees IS NOT NULL THEN 1 ELSE 0 END), "
@@ -312,7 +312,7 @@ async def batches(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
     request-log rows; a failed run that was tried again is in the spend, not here)."""
     where, params = filters.where("b", time="created_ms", by_route=False)
     states = ", ".join(f"sum(CASE WHEN i.state = '{state}' THEN 1 ELSE 0 END)" for state in STATES)
-    rows = await store.fetchall(
+    rows = await store.scan(
         f"SELECT b.id, b.tenant, b.client_format, b.created_ms, b.cancel_ms, b.ended_ms, "
         f"b.total, {states}, sum(r.cost_pusd / {_MICRO}), sum(r.cost_pusd % {_MICRO}) "
         "FROM batches b JOIN batch_items i ON i.batch_id = b.id "

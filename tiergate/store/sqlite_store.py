@@ -5,8 +5,10 @@ one dedicated writer thread that owns the one write connection (SQLite allows on
 time anyway); reads go to a small pool of reader threads, each with its own connection. In WAL
 mode readers never block the writer nor wait for it, so a dashboard scanning a million rows
 does not hold up the request log or a key lookup, and every read sees everything committed
-before it started. ``synchronous=NORMAL`` in WAL mode keeps commits atomic and durable across
-a process crash; only a power loss can undo the last commits.
+before it started. Reports (``scan``) have a thread and connection of their own besides: a
+tenant's report, however long, never occupies a reader that a key look-up waits for, and it is
+interrupted after ``scan_seconds``. ``synchronous=NORMAL`` in WAL mode keeps commits atomic
+and durable across a process crash; only a power loss can undo the last commits.
 
 One exception, for request-log batches (``executemany``) when the process may run on a single
 CPU (``inline_writes``): there the writer thread cannot run beside the event loop, only take
@@ -30,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tiergate.errors import ReportTooCostly
 from tiergate.store.migrations import MIGRATIONS
 
 Row = tuple[Any, ...]
@@ -79,6 +82,15 @@ class SQLiteStore:
         self._readers_lock = threading.Lock()
         # Held by whoever uses the write connection: the writer thread, or the loop (inline).
         self._write_lock = threading.Lock()
+        # Reports: one at a time, on their own thread and connection (made on first use).
+        self._scanner = (
+            self._writer
+            if memory
+            else ThreadPoolExecutor(1, thread_name_prefix="tiergate-sqlite-scanner")
+        )
+        self._scan_db: sqlite3.Connection | None = None
+        self.scan_seconds: float | None = None
+        self.scan_rows: int | None = None
         self.inline_writes = on_one_cpu() if inline_writes is None else inline_writes
         # Rows per request-log transaction the store asks for (None: no limit).
         self.log_batch_rows: int | None = INLINE_BATCH_ROWS if self.inline_writes else None
@@ -143,6 +155,47 @@ class SQLiteStore:
             return await self._on(self._writer, lambda: self._locked(run))
         return await self._on(self._reader, run)
 
+    async def scan(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        seconds, limit = self.scan_seconds, self.scan_rows
+
+        def run() -> list[Row]:
+            if self._scanner is self._writer:
+                db = self._db
+            elif self._scan_db is None:
+                db = self._scan_db = _connect(self._path)
+                db.execute("PRAGMA query_only=ON")
+            else:
+                db = self._scan_db
+            # Interrupted from a timer thread: nothing runs in the query's own thread (a
+            # progress handler would take the GIL from the event loop every few ms).
+            fired = threading.Event()
+
+            def stop() -> None:
+                fired.set()
+                db.interrupt()
+
+            timer = threading.Timer(seconds, stop) if seconds else None
+            if timer is not None:
+                timer.start()
+            try:
+                cursor = db.execute(sql, params)
+                rows = cursor.fetchmany(limit + 1) if limit else cursor.fetchall()
+                cursor.close()
+            except sqlite3.OperationalError:
+                if fired.is_set():
+                    raise ReportTooCostly.time(seconds or 0) from None
+                raise
+            finally:
+                if timer is not None:
+                    timer.cancel()
+            if limit and len(rows) > limit:
+                raise ReportTooCostly.rows(limit)
+            return list(rows)
+
+        if self._scanner is self._writer:
+            return await self._on(self._writer, lambda: self._locked(run))
+        return await self._on(self._scanner, run)
+
     async def transaction(self, steps: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
         def run() -> list[list[Row]]:
             return [list(self._db.execute(sql, params).fetchall()) for sql, params in steps]
@@ -183,5 +236,8 @@ class SQLiteStore:
         if self._reader is not self._writer:
             await asyncio.to_thread(self._reader.shutdown, True)
             close_readers()
+            await asyncio.to_thread(self._scanner.shutdown, True)
+            if self._scan_db is not None:
+                self._scan_db.close()
         await self._on(self._writer, lambda: self._locked(self._db.close))
         await asyncio.to_thread(self._writer.shutdown, True)
