@@ -103,10 +103,11 @@ class Holder:
         await self._store.transaction(
             [
                 ("DELETE FROM holders WHERE until_ms < ?", (moment,)),
+                ("DELETE FROM reservations WHERE until_ms < ?", (moment,)),
                 (
-                    "DELETE FROM reservations WHERE until_ms < ? OR (settled_ms IS NULL AND "
-                    "owner NOT IN (SELECT owner FROM holders))",
-                    (moment,),
+                    "DELETE FROM reservations WHERE settled_ms IS NULL "
+                    "AND owner NOT IN (SELECT owner FROM holders)",
+                    (),
                 ),
             ]
         )

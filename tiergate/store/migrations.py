@@ -338,7 +338,11 @@ MIGRATIONS: tuple[Migration, ...] = (
                 until_ms BIGINT NOT NULL,
                 settled_ms BIGINT
             )""",
-            "CREATE INDEX reservations_key ON reservations (key_id, period)",
+            # The reservations a key holds now (summed by every reservation of the key):
+            # settled rows kept for batch items are not in it.
+            "CREATE INDEX reservations_held ON reservations (key_id, period) "
+            "WHERE settled_ms IS NULL",
+            "CREATE INDEX reservations_until ON reservations (until_ms)",
             """CREATE TABLE holders (
                 owner TEXT PRIMARY KEY,
                 until_ms BIGINT NOT NULL

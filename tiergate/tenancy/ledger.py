@@ -37,8 +37,9 @@ from tiergate.tenancy.keys import KeyInfo
 
 logger = logging.getLogger("tiergate")
 
-# Kept settled rows (batch items) outlive any run of their item: a job expires in a day.
-_KEEP_SETTLED_MS = 7 * 86_400_000
+# Kept settled rows (batch items) outlive any run of their item: a job's items expire a day
+# after it was made.
+_KEEP_SETTLED_MS = 2 * 86_400_000
 _MAX_UNSETTLED = 100_000
 
 
@@ -115,7 +116,7 @@ class Ledger:
         results = await self._store.transaction(steps)
         if results[-1]:
             return Reservation(key.id, period, estimate_nano, request_id, keep)
-        earlier = await self._earlier_run(request_id, moment)
+        earlier = await self._earlier_run(request_id, moment) if keep else None
         if earlier is not None:
             return Reservation(key.id, period, earlier[0], request_id, keep, earlier[1])
         raise RateLimited(
