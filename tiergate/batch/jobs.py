@@ -401,6 +401,25 @@ class JobStore:
             > 0
         )
 
+    async def release_stopped(self, stopped: Callable[[str], bool]) -> int:
+        """Give back at once the items leased to owners that ``stopped`` says are gone (a
+        process of this machine killed before this one started), instead of after their
+        lease; returns how many."""
+        rows = await self._store.fetchall(
+            "SELECT DISTINCT lease_owner FROM batch_items WHERE state = 'queued' "
+            "AND lease_owner IS NOT NULL AND lease_until_ms >= ?",
+            (now_ms(),),
+        )
+        freed = 0
+        for (owner,) in rows:
+            if stopped(str(owner)):
+                freed += await self._store.execute(
+                    "UPDATE batch_items SET lease_owner = NULL, lease_until_ms = NULL "
+                    "WHERE state = 'queued' AND lease_owner = ?",
+                    (owner,),
+                )
+        return freed
+
     async def release(self, items: Sequence[Item], owner: str) -> None:
         """Give claimed items back unrun (shutdown, or a provider batch not sent), for any
         replica to take at once."""

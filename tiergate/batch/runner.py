@@ -17,12 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from tiergate.batch.jobs import Item, JobStore, now_ms
+from tiergate.store.holders import new_owner, stopped_here
 
 __all__ = ["BatchRunner", "ItemResult"]
 
@@ -72,7 +72,7 @@ class BatchRunner:
         self._housekeeping = housekeeping
         self._housekept = float("-inf")  # monotonic time of the last housekeeping
         self._renewed = time.monotonic()  # of the last lease renewal
-        self.owner = owner or f"{os.uname().nodename}:{os.getpid()}:{os.urandom(4).hex()}"
+        self.owner = owner or new_owner()
         self._wake = asyncio.Event()
         self._running: dict[asyncio.Task[None], Item] = {}
         self._loop: asyncio.Task[None] | None = None
@@ -89,6 +89,13 @@ class BatchRunner:
         self._wake.set()
 
     async def _run(self) -> None:
+        try:  # what a killed process of this machine was running runs now, not after its lease
+            freed = await self._jobs.release_stopped(lambda owner: stopped_here(owner, self.owner))
+        except Exception:
+            logger.exception("batch: releasing the items of stopped processes failed")
+        else:
+            if freed:
+                logger.info("batch: %d item(s) of stopped processes released", freed)
         while not self._stopping:
             await self._housekeep()
             await self._renew()

@@ -23,22 +23,28 @@ from collections.abc import Awaitable, Callable
 
 from tiergate.store.backend import Store
 
-__all__ = ["Holder", "new_owner"]
+__all__ = ["Holder", "new_owner", "stopped_here"]
 
 logger = logging.getLogger("tiergate.store")
 
 Tick = Callable[[], Awaitable[None]]
 
 
+_MINE: set[str] = set()  # owners made by this process (several: a holder, a batch runner)
+
+
 def new_owner() -> str:
-    """This process's name as holder: its machine, pid and a random part (pids are reused)."""
-    return f"{os.uname().nodename}:{os.getpid()}:{os.urandom(4).hex()}"
+    """A name for something this process holds: its machine, pid and a random part (pids are
+    reused)."""
+    owner = f"{os.uname().nodename}:{os.getpid()}:{os.urandom(4).hex()}"
+    _MINE.add(owner)
+    return owner
 
 
-def _gone_here(owner: str, me: str) -> bool:
+def stopped_here(owner: str, me: str) -> bool:
     """Whether ``owner`` was a process of this machine that no longer runs."""
     parts = owner.rsplit(":", 2)
-    if len(parts) != 3 or owner == me or parts[0] != os.uname().nodename:
+    if len(parts) != 3 or owner == me or owner in _MINE or parts[0] != os.uname().nodename:
         return False
     try:
         pid = int(parts[1])
@@ -75,7 +81,7 @@ class Holder:
         """Hold, free what dead processes of this machine held, and keep renewing."""
         await self.renew()
         rows = await self._store.fetchall("SELECT owner FROM holders")
-        gone = [str(owner) for (owner,) in rows if _gone_here(str(owner), self.owner)]
+        gone = [str(owner) for (owner,) in rows if stopped_here(str(owner), self.owner)]
         if gone:
             await self._store.executemany(
                 [("DELETE FROM holders WHERE owner = ?", [(owner,) for owner in gone])]
