@@ -77,6 +77,7 @@ class BatchRunner:
         self._running: dict[asyncio.Task[None], Item] = {}
         self._loop: asyncio.Task[None] | None = None
         self._stopping = False
+        self._claim_failing = False
         self.completed = 0  # items this replica finished (their result stored)
         self.lost = 0  # items whose lease ran out before their result was stored
         self.deferred = 0  # failed runs put back to run again later
@@ -104,8 +105,11 @@ class BatchRunner:
             if free > 0:
                 try:
                     claimed = await self._jobs.claim(self.owner, free, self._lease_ms)
+                    self._claim_failing = False
                 except Exception:  # the database is away: try again at the next poll
-                    logger.exception("batch: claiming items failed")
+                    if not self._claim_failing:  # once per outage, not once per poll
+                        logger.exception("batch: claiming items failed (until it works again)")
+                    self._claim_failing = True
             for item in claimed:
                 task = asyncio.ensure_future(self._one(item))
                 self._running[task] = item

@@ -116,6 +116,7 @@ class RequestLog:
         self.dropped = 0  # rows discarded: queue full while the store was failing, or closed
         self.rejected = 0  # rows the store refused for their data
         self.batches = 0  # transactions committed
+        self._failing = False  # the last write failed for the database (it is away, say)
 
     @property
     def pending(self) -> int:
@@ -150,8 +151,11 @@ class RequestLog:
 
     async def _run(self) -> None:
         while not self._closing:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+            if self._failing:  # the database is away: try again each interval, not each row
+                await asyncio.sleep(self._interval)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
             try:
                 await self.flush()
@@ -170,9 +174,15 @@ class RequestLog:
                 batch = [self._pending.popleft() for _ in range(size)]
                 failure = await self._try_write(batch)
                 if failure is None:
+                    if self._failing:
+                        self._failing = False
+                        logger.warning("request log writes resumed")
                     continue
                 if self._store.transient(failure):
-                    logger.warning("request log write failed (%s); %d rows kept", failure, size)
+                    if not self._failing:  # once per outage, not once per try
+                        self._failing = True
+                        logger.warning("request log write failed (%s); rows are kept and "
+                                       "written once the database takes them", failure)  # fmt: skip
                     self._pending.extendleft(reversed(batch))
                     return
                 left = await self._isolate(batch)
