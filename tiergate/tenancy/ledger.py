@@ -71,7 +71,7 @@ class Ledger:
         self._store = store
         self.owner = owner
         self._hold_ms = int(hold_seconds * 1000)
-        self._lock = " FOR UPDATE" if store.dialect == "postgresql" else ""
+        self._pg = store.dialect == "postgresql"
         # Settlements the database refused, tried again at each ``retry_unsettled``.
         self._unsettled: deque[tuple[Reservation, int]] = deque()
 
@@ -85,22 +85,17 @@ class Ledger:
         budget = to_nano(key.budget_usd) or 0
         period = period_bucket(key.budget_period)
         moment = _now_ms()
+        # The key's spend row, made if new. On PostgreSQL the upsert also locks it, so one
+        # reserver of a key runs at a time and the sum below sees every reservation committed
+        # before it (SQLite's write transactions run one at a time anyway).
+        conflict = "DO UPDATE SET spent_nusd = spend.spent_nusd" if self._pg else "DO NOTHING"
         steps: list[tuple[str, tuple[object, ...]]] = [
             (
                 "INSERT INTO spend (key_id, period, spent_nusd) VALUES (?, ?, 0) "
-                "ON CONFLICT (key_id, period) DO NOTHING",
+                f"ON CONFLICT (key_id, period) {conflict}",
                 (key.id, period),
             ),
         ]
-        if self._lock:
-            # PostgreSQL: one reserver of a key at a time, so the sum below sees every
-            # reservation committed before it (SQLite's transactions are serial already).
-            steps.append(
-                (
-                    f"SELECT 1 FROM spend WHERE key_id = ? AND period = ?{self._lock}",
-                    (key.id, period),
-                )
-            )
         until = moment + self._hold_ms
         held = (key.id, period, estimate_nano, key.id, period, budget)
         steps.append(
@@ -172,6 +167,12 @@ class Ledger:
             )
         else:
             release = ("DELETE FROM reservations WHERE id = ?", (reservation.id,))
+        if self._pg:  # one statement, one round trip (both parts see the same snapshot)
+            await self._store.execute(
+                f"WITH released AS ({release[0]} RETURNING id) {charge[0]}",
+                (*release[1], *charge[1]),
+            )
+            return
         await self._store.transaction([charge, release])
 
     async def retry_unsettled(self) -> None:
