@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -31,7 +32,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.support.pg_cluster import PgCluster  # noqa: E402
+from tests.support.pg_cluster import PgCluster
 
 ADMIN = "bench-admin-key"
 BODY = {"model": "gpt-5.4", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}
@@ -86,8 +87,10 @@ def describe(name: str, rows: list[tuple[float, float, int]]) -> None:
         return
     statuses = Counter(status for _, _, status in rows)
     latencies = sorted(elapsed * 1000 for _, elapsed, _ in rows)
-    print(f"{name}: {len(rows)} requests, by status {dict(sorted(statuses.items()))}, "
-          f"latency p50 {statistics.median(latencies):.1f} ms, max {latencies[-1]:.1f} ms")  # fmt: skip
+    by_status = dict(sorted(statuses.items()))
+    p50, worst = statistics.median(latencies), latencies[-1]
+    print(f"{name}: {len(rows)} requests, by status {by_status}, "
+          f"latency p50 {p50:.1f} ms, max {worst:.1f} ms")  # fmt: skip
 
 
 def main() -> None:
@@ -111,10 +114,11 @@ def main() -> None:
         )
         env = {**os.environ, "TIERGATE_DATA_DIR": str(work), "TIERGATE_ADMIN_KEY": ADMIN,
                "TIERGATE_DATABASE_URL": pg.url}  # fmt: skip
+        log = (work / "serve.log").open("wb")
         server = subprocess.Popen(
             [sys.executable, "-m", "tiergate.cli", "serve", "--config", str(config),
              "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=open(work / "serve.log", "wb"),
+            env=env, stdout=subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         try:
@@ -137,11 +141,13 @@ def main() -> None:
                 await task
                 return down, back, time.monotonic()
 
-            down, back, end = asyncio.run(run())
+            down, back, _ = asyncio.run(run())
         finally:
             server.terminate()
             server.wait(timeout=60)
+            log.close()
             upstream.terminate()
+            shutil.rmtree(work, ignore_errors=True)
     print(f"outage: {back - down:.1f} s (database stopped at {args.before:.0f} s), "
           f"{args.clients} clients")  # fmt: skip
     describe("before", [r for r in results if r[0] < down])

@@ -7,9 +7,9 @@ Seeds ``--rows`` request-log rows (``report_1m.py``'s generator, all of them ten
 ``noisy``'s) into a fresh SQLite file, starts the fake upstream of ``bench/gateway/upstream.py``
 and ``tiergate serve`` on that file, and makes two keys: ``noisy`` and ``quiet``. Then, for
 ``--seconds`` each: (1) ``quiet`` alone sends chat requests back to back; (2) the same while
-``--loops`` clients of ``noisy`` fetch ``/v1/tiergate/report`` back to back (after
-a 429 they wait its ``retry-after``, unless ``--ignore-retry-after``). Printed: quiet's requests, p50 / p95 / max, and
-the p50 ratio of (2) to (1); the report loops' answers by status.
+``--loops`` clients of ``noisy`` fetch ``/v1/tiergate/report`` back to back (after a 429 they
+wait its ``retry-after``, unless ``--ignore-retry-after``). Printed: quiet's requests, p50 /
+p95 / max, and the p50 ratio of (2) to (1); the report loops' answers by status.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -29,7 +30,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report_1m import seed  # noqa: E402
+from report_1m import seed
 
 ADMIN = "bench-admin-key"
 BODY = {"model": "gpt-5.4", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}
@@ -115,8 +116,10 @@ def main() -> None:
     print(f"seeded {args.rows:,} rows of tenant noisy in {seconds:.1f} s")
     upstream_port, port = free_port(), free_port()
     bench = Path(__file__).resolve().parents[1]
-    upstream = subprocess.Popen([sys.executable, str(bench / "gateway" / "upstream.py"),
-                                 "--port", str(upstream_port)], stdout=subprocess.DEVNULL)  # fmt: skip
+    upstream = subprocess.Popen(
+        [sys.executable, str(bench / "gateway" / "upstream.py"), "--port", str(upstream_port)],
+        stdout=subprocess.DEVNULL,
+    )
     config = work / "tiergate.yaml"
     config.write_text(
         "deployments:\n"
@@ -148,6 +151,7 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=60)
         upstream.terminate()
+        shutil.rmtree(work, ignore_errors=True)
     before = describe("quiet alone", alone)
     after = describe(f"quiet beside {args.loops} report loops of noisy", beside)
     print(f"report loops' answers by status: {dict(sorted(seen.items()))}")
