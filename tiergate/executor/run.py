@@ -20,10 +20,9 @@ A ladder's non-final tiers are called without streaming so validators can read t
 answer; only the final tier (or a passing answer re-emitted as events) streams to the client.
 Once a stream's first event has gone to the client it is never retried nor moved.
 
-Retry back-offs are awaited after the ``except`` block that caught the failure, never inside
-it: a coroutine compiled by mypyc that is suspended inside a handler leaves the handled
-exception visible to every other task (``tests/test_compiled_build.py``), and this module
-should stay ready to join the compiled build.
+Retry back-offs are awaited after the ``except`` block that caught the failure, not inside it:
+an error raised during the back-off (a cancellation) then does not carry the upstream's failure
+as its context.
 """
 
 from __future__ import annotations

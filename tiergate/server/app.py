@@ -147,9 +147,6 @@ class App:
         """One model request: ``serve`` runs it; a failure before the answer started is
         answered here, in ``wire``'s error shape."""
         trace = RequestTrace(new_request_id(), wire.name, on_finish=self.on_finish)
-        # The error answer is sent after the ``except`` block, not inside it: a coroutine
-        # compiled by mypyc (the optional compiled build) that awaits inside a handler leaves
-        # the handled exception visible to every other task until it resumes.
         failure: GatewayError | None = None
         try:
             headers = request_headers(scope)
