@@ -22,4 +22,5 @@ fi
 eval "$(bash .ci/postgres.sh)"
 .venv/bin/ruff check tiergate tests
 .venv/bin/mypy
+.venv/bin/lint-imports --no-logo   # the layer contracts in pyproject.toml, [tool.importlinter]
 .venv/bin/pytest -q -p no:cacheprovider "$@"
