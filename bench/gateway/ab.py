@@ -8,7 +8,8 @@ machine (each round starting with the next target, so none always runs first or 
 same neighbour), and the figure compared is CPU time per request of the target's process tree
 (wrk's rps follows it: the target saturates its core). It prints each target's median and minimum,
 and the median over rounds of each target's CPU relative to the first target's in that round;
-then the same for wrk's requests/s.
+then the same for wrk's requests/s (and, with ``--ttfb N``, each target's streaming time to
+first byte over N sequential requests per round).
 
     .venv/bin/python bench/gateway/ab.py --baseline 3d600e6 --rounds 10
 
@@ -63,6 +64,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--stream", action="store_true")
     parser.add_argument(
+        "--ttfb",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time N sequential streaming requests per target per round (first byte)",
+    )
+    parser.add_argument(
         "--pyreqwest-passthrough",
         action="store_true",
         help="also run the pass-through on pyreqwest, tiergate's upstream client",
@@ -111,6 +119,7 @@ def main() -> None:
     upstream = tg.upstream(9100, "1")
     cpu: dict[str, list[float]] = {name: [] for name, _ in runs}
     rps: dict[str, list[float]] = {name: [] for name, _ in runs}
+    ttfb: dict[str, list[float]] = {name: [] for name, _ in runs}
     try:
         upstream.start(logs)
         upstream.wait_healthy(20)
@@ -134,6 +143,13 @@ def main() -> None:
                     raise RuntimeError(f"{name}: {result.errors} errors; see {logs}")
                 cpu[name].append(used * 1e6 / result.requests)
                 rps[name].append(result.rps)
+                if args.ttfb:
+                    timed = loadgen.measure_ttfb(
+                        target.url, target.body(True), target.all_headers(), args.ttfb
+                    )
+                    if timed.errors:
+                        raise RuntimeError(f"{name}: {timed.errors} TTFB errors; see {logs}")
+                    ttfb[name].append(timed.ttfb_p50_ms)
     finally:
         for _, target in runs:
             target.stop()
@@ -161,6 +177,13 @@ def main() -> None:
             f"| {name} | {statistics.median(values):.0f} | {max(values):.0f} | "
             f"{paired:.3f} | {rounds} |"
         )
+    if args.ttfb:
+        print(f"\nstreaming TTFB p50 ms, {args.ttfb} sequential requests per round")
+        print("| target | median | min | rounds |")
+        print("|---|---|---|---|")
+        for name, values in ttfb.items():
+            rounds = " ".join(f"{v:.3f}" for v in values)
+            print(f"| {name} | {statistics.median(values):.3f} | {min(values):.3f} | {rounds} |")
     if "passthrough" in cpu:
         for name, values in cpu.items():
             if name != "passthrough":
