@@ -135,18 +135,21 @@ class _RequestCollector(Collector):
     def collect(self) -> Iterator[Any]:
         labels = ["model", "route"]
         requests = CounterMetricFamily(
-            "tiergate_requests", "Requests by answering model, route and HTTP status",
+            "tiergate_requests",
+            "Requests by answering model, route and HTTP status",
             labels=[*labels, "status"],
-        )  # fmt: skip
+        )
         tokens = CounterMetricFamily(
-            "tiergate_tokens", "Tokens by kind (input, output, cache_write, cache_read)",
+            "tiergate_tokens",
+            "Tokens by kind (input, output, cache_write, cache_read)",
             labels=[*labels, "kind"],
-        )  # fmt: skip
+        )
         cost = CounterMetricFamily("tiergate_cost_usd", "Cost in USD", labels=labels)
         latency = HistogramMetricFamily(
-            "tiergate_latency_seconds", "Request latency, first byte in to last byte out",
+            "tiergate_latency_seconds",
+            "Request latency, first byte in to last byte out",
             labels=labels,
-        )  # fmt: skip
+        )
         ttft = HistogramMetricFamily(
             "tiergate_ttft_seconds", "Time to first token (streams)", labels=labels
         )
@@ -170,13 +173,19 @@ class _LogCollector(Collector):
         yield GaugeMetricFamily(
             "tiergate_log_pending", "Request log rows waiting to be written", value=log.pending
         )
-        for name, help_text, value in (
-            ("tiergate_log_written", "Request log rows committed", log.written),
-            ("tiergate_log_dropped", "Request log rows dropped (queue full or closed)",
-             log.dropped),
-            ("tiergate_log_rejected", "Request log rows the store refused", log.rejected),
-        ):  # fmt: skip
-            yield CounterMetricFamily(name, help_text, value=value)
+        yield CounterMetricFamily(
+            "tiergate_log_written", "Request log rows committed", value=log.written
+        )
+        yield CounterMetricFamily(
+            "tiergate_log_dropped",
+            "Request log rows dropped (queue full or closed)",
+            value=log.dropped,
+        )
+        yield CounterMetricFamily(
+            "tiergate_log_rejected",
+            "Request log rows the store refused",
+            value=log.rejected,
+        )
 
 
 class _ShadowCollector(Collector):
@@ -209,9 +218,10 @@ class _BatchCollector(Collector):
             "tiergate_batch_running", "Batch items running on this replica", value=runner.running
         )
         yield CounterMetricFamily(
-            "tiergate_batch_completed", "Batch items this replica ran and stored a result for",
+            "tiergate_batch_completed",
+            "Batch items this replica ran and stored a result for",
             value=runner.completed,
-        )  # fmt: skip
+        )
         yield CounterMetricFamily(
             "tiergate_batch_deferred",
             "Batch item runs that failed in a way waiting can fix, put back to run again later",
