@@ -55,9 +55,9 @@ def tune_collector() -> None:
 
     A request's objects (decoded request, plan, attempts, the HTTP client's and uvicorn's
     per-request objects) live until it ends, and with 16 requests in flight they outnumber 700
-    all the time: the collector then ran once every ~18 requests, scanned objects that were all
-    still in use, promoted them, and freed nothing (12-17 us of CPU per request, about 3%;
-    ``bench/gateway/gcstats.py``, docs/benchmarks.md). Reference counting frees a request's
+    all the time: the collector then ran every few requests, scanned objects that were all
+    still in use, promoted them, and freed nothing (``bench/gateway/gcstats.py`` measures it;
+    figures in bench/results/history.md). Reference counting frees a request's
     objects when it ends; the collector is only for cycles, and 50,000 leaves room for a few
     hundred requests in flight while still bounding cyclic garbage to a few megabytes.
     """
