@@ -51,11 +51,12 @@ async def test_an_error_is_raised_after_the_items_before_it() -> None:
     loop = asyncio.get_running_loop()
     reads: list[asyncio.Future[list[int]]] = [loop.create_future() for _ in range(2)]
     reads[0].set_result([1, 2])
-    batches = ready_batches(_burst(reads))
-    assert [await anext(batches), await anext(batches)] == [[1], [2]]
-    loop.call_soon(reads[1].set_exception, ValueError("upstream broke"))
+    loop.call_later(0.01, reads[1].set_exception, ValueError("upstream broke"))
+    got: list[list[int]] = []
     with pytest.raises(ValueError, match="upstream broke"):
-        await anext(batches)
+        async for batch in ready_batches(_burst(reads)):
+            got.append(batch)
+    assert got == [[1], [2]]
 
 
 async def test_cancelling_the_consumer_unwinds_the_iterator_before_it_returns() -> None:
