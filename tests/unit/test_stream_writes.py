@@ -14,7 +14,7 @@ from typing import Any
 
 from tiergate.config import load_settings
 from tiergate.executor import StreamOutcome
-from tiergate.server.chat import _send_stream
+from tiergate.server.chat import send_stream
 from tiergate.server.gateway import build_gateway
 from tiergate.server.record import RequestTrace
 from tiergate.types import (
@@ -74,7 +74,7 @@ async def test_events_of_one_read_go_out_in_one_message_and_the_first_alone() ->
         return {"type": "http.disconnect"}
 
     trace = RequestTrace("req_1", "anthropic")
-    await _send_stream(gateway, ANTHROPIC, trace, outcome, request, receive, send)
+    await send_stream(gateway, ANTHROPIC, trace, outcome, request, receive, send)
 
     writes = [
         re.findall(rb"^event: (\w+)", m["body"], re.MULTILINE)

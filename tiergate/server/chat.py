@@ -144,27 +144,14 @@ async def send_stream(
     trace.responded = True
     await send({"type": "http.response.start", "status": 200, "headers": headers})
 
-    async def flush(parts: list[bytes]) -> None:
-        body = parts[0] if len(parts) == 1 else b"".join(parts)
-        parts.clear()
-        await send({"type": "http.response.body", "body": body, "more_body": True})
-
     async def pump() -> None:
-        """Events that arrived together go out in one write (``ready_batches``)."""
-        parts: list[bytes] = []
-        try:
-            async with aclosing(ready_batches(outcome.events)) as batches:
-                async for batch in batches:
-                    for event in batch:
-                        chunk = encoder.encode(event)
-                        if chunk:
-                            parts.append(chunk)
-                    if parts:
-                        await flush(parts)
-        except Exception:
-            if parts:  # what was encoded before the failure still reaches the client
-                await flush(parts)
-            raise
+        """Events encoded as they arrive; those that arrived together go out in one write
+        (``ready_batches``), the first at once."""
+        async with aclosing(ready_batches(outcome.events, encoder.encode)) as batches:
+            async for chunks in batches:
+                body = b"".join(chunks)
+                if body:
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
 
     status = 200
     failure: GatewayError | None = None  # why the stream ended early, for the log's error_class

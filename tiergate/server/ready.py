@@ -10,10 +10,11 @@ so one write carries the events of one read, and the writer waits only when noth
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 __all__ = ["MAX_READY", "ready_batches"]
 
@@ -22,15 +23,23 @@ __all__ = ["MAX_READY", "ready_batches"]
 MAX_READY = 256
 
 
-async def ready_batches(items: AsyncIterator[T]) -> AsyncGenerator[list[T], None]:
-    """The items of ``items``, in order, in lists of those that arrived together. The first
-    item comes alone, at once, so grouping never delays the first byte.
+async def ready_batches(
+    items: AsyncIterator[T], convert: Callable[[T], U]
+) -> AsyncGenerator[list[U], None]:
+    """``convert`` of each item of ``items``, in order, in lists of those that arrived
+    together. The first item that converts to something (non-empty) comes alone, at once, so
+    grouping never delays the first byte.
 
-    An error of ``items`` is raised after the items that came before it. Closing this generator
-    (``contextlib.aclosing``) or cancelling its consumer cancels the reading task and waits for
-    ``items`` to unwind, so the upstream call is over when it returns.
+    ``convert`` runs on each item as soon as it is taken, before the next one is taken, as in
+    a plain loop: an iterator may rely on everything before its current item having been
+    converted (the Responses endpoint stores the encoded answer before its last event).
+
+    An error of ``items`` (or of ``convert``) is raised after the items that came before it.
+    Closing this generator (``contextlib.aclosing``) or cancelling its consumer cancels the
+    reading task and waits for ``items`` to unwind, so the upstream call is over when it
+    returns.
     """
-    ready: list[T] = []
+    ready: list[U] = []
     arrived = asyncio.Event()  # set when ``ready`` gained an item or the reader ended
     taken = asyncio.Event()  # set when the writer emptied ``ready``
 
@@ -38,9 +47,10 @@ async def ready_batches(items: AsyncIterator[T]) -> AsyncGenerator[list[T], None
         try:
             first = True
             async for item in items:
-                ready.append(item)
+                converted = convert(item)
+                ready.append(converted)
                 arrived.set()
-                if first:
+                if first and converted:
                     first = False
                     await asyncio.sleep(0)  # let the writer send the first item on its own
                 elif len(ready) >= MAX_READY:
