@@ -111,8 +111,6 @@ class App:
             await self._chat_request(*endpoint, scope, receive, send)
             return
         wire: ErrorFormat = self._anthropic if path.startswith("/v1/messages") else self._openai
-        # Errors are answered after their ``except`` block, never from inside one: see
-        # ``_chat_request``.
         failure: GatewayError | None = None
         try:
             if path.startswith(BATCH_PATHS):
