@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -31,8 +31,22 @@ from tiergate.store.records import RequestRecord
 if TYPE_CHECKING:
     from tiergate.batch import BatchRunner
     from tiergate.batch.relay import Relay
-    from tiergate.server.shadowing import Shadower
     from tiergate.store.request_log import RequestLog
+
+
+class ShadowCounts(Protocol):
+    """What the shadow metrics read (``server/shadowing.py: Shadower`` has it): named here, not
+    imported, so metrics need nothing from the server package above them."""
+
+    @property
+    def running(self) -> int: ...
+
+    @property
+    def launched(self) -> int: ...
+
+    @property
+    def skipped(self) -> int: ...
+
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 TTFT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -113,7 +127,7 @@ class Metrics:
         """Export the request log's queue and counters (``tiergate_log_*``) at scrape time."""
         self.registry.register(_LogCollector(log))
 
-    def watch_shadows(self, shadows: Shadower) -> None:
+    def watch_shadows(self, shadows: ShadowCounts) -> None:
         """Export shadow traffic's counters (``tiergate_shadow_*``) at scrape time."""
         self.registry.register(_ShadowCollector(shadows))
 
@@ -189,7 +203,7 @@ class _LogCollector(Collector):
 
 
 class _ShadowCollector(Collector):
-    def __init__(self, shadows: Shadower) -> None:
+    def __init__(self, shadows: ShadowCounts) -> None:
         self._shadows = shadows
 
     def collect(self) -> Iterator[Any]:
