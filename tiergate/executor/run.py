@@ -34,6 +34,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import orjson
 
@@ -65,15 +66,19 @@ _FAILOVER_STATUSES = frozenset({401, 403, 404})
 _REQUEST_FAULTS = frozenset({400, 413, 422})
 
 
+# What became of one upstream call, as the request log stores it: ok | provider_error |
+# validator_failed | judge (a validator's own call, billed with it) | cut (a stream stopped
+# early, billed for what it used: ``StreamOutcome.cut``).
+AttemptOutcome = Literal["ok", "provider_error", "validator_failed", "judge", "cut"]
+
+
 @dataclass(slots=True)
 class Attempt:
     n: int
     tier: int
     model: ModelInfo
     deployment: Deployment
-    # ok | provider_error | validator_failed | judge (a validator's own call, billed with it)
-    # | cut (a stream stopped early, billed for what it used: ``StreamOutcome.cut``)
-    outcome: str = "ok"
+    outcome: AttemptOutcome = "ok"
     latency_ms: float = 0.0
     usage: Usage | None = None
     status: int | None = None
