@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh machine and runs them:
 # a venv with tiergate and its test extras, a throwaway PostgreSQL server on loopback
-# (Debian's packages), headless Chromium, then lint, types and pytest (SQLite and PostgreSQL),
-# on the default build and then on the optional compiled one.
+# (Debian's packages), headless Chromium, then lint, types, the import layers and pytest (SQLite
+# and PostgreSQL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
@@ -22,13 +22,5 @@ fi
 eval "$(bash .ci/postgres.sh)"
 .venv/bin/ruff check tiergate tests
 .venv/bin/mypy
+.venv/bin/lint-imports --no-logo   # the layer contracts in pyproject.toml, [tool.importlinter]
 .venv/bin/pytest -q -p no:cacheprovider "$@"
-# The same suite once more against the optional compiled build (mypyc, setup.py), so it is held
-# to the same tests; TIERGATE_EXPECT_COMPILED makes the suite check that the compiled modules are
-# what ran. --import-mode=append keeps the checkout's own sources behind build/compiled on the path.
-# TIERGATE_TEST_COMPILED=0 skips this pass (quicker local runs).
-if [ "${TIERGATE_TEST_COMPILED:-1}" != "0" ]; then
-    bash scripts/build-compiled.sh
-    TIERGATE_EXPECT_COMPILED=1 PYTHONPATH=build/compiled \
-        .venv/bin/pytest -q -p no:cacheprovider --import-mode=append "$@"
-fi

@@ -7,7 +7,9 @@ drives each target for ``--window`` seconds back to back, so paired windows see 
 machine (each round starting with the next target, so none always runs first or after the
 same neighbour), and the figure compared is CPU time per request of the target's process tree
 (wrk's rps follows it: the target saturates its core). It prints each target's median and minimum,
-and the median over rounds of each target's CPU relative to the first target's in that round.
+and the median over rounds of each target's CPU relative to the first target's in that round;
+then the same for wrk's requests/s (and, with ``--ttfb N``, each target's streaming time to
+first byte over N sequential requests per round).
 
     .venv/bin/python bench/gateway/ab.py --baseline 3d600e6 --rounds 10
 
@@ -62,7 +64,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--stream", action="store_true")
     parser.add_argument(
-        "--compiled", action="store_true", help="also run the compiled build (build/compiled)"
+        "--ttfb",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time N sequential streaming requests per target per round (first byte)",
     )
     parser.add_argument(
         "--pyreqwest-passthrough",
@@ -92,13 +98,6 @@ def main() -> None:
         before.env["PYTHONPATH"] = str(_worktree(args.baseline))
         runs.append((f"tiergate@{args.baseline}", before))
     runs.append(("tiergate", tg.tiergate("tiergate", 9300, upstream_url, 1, "0")))
-    if args.compiled:
-        runs.append(
-            (
-                "tiergate-compiled",
-                tg.tiergate_compiled("tiergate-compiled", 9340, upstream_url, "0"),
-            )
-        )
     for i, variant in enumerate(args.variant, start=1):
         ablated = tg.tiergate(f"tiergate-{variant}", 9300 + i, upstream_url, 1, "0")
         ablated.env["PYTHONPATH"] = str(ABLATIONS / variant)
@@ -119,6 +118,8 @@ def main() -> None:
     logs = Path(tempfile.mkdtemp(prefix="tiergate-ab-"))
     upstream = tg.upstream(9100, "1")
     cpu: dict[str, list[float]] = {name: [] for name, _ in runs}
+    rps: dict[str, list[float]] = {name: [] for name, _ in runs}
+    ttfb: dict[str, list[float]] = {name: [] for name, _ in runs}
     try:
         upstream.start(logs)
         upstream.wait_healthy(20)
@@ -141,6 +142,14 @@ def main() -> None:
                 if result.errors or not result.requests:
                     raise RuntimeError(f"{name}: {result.errors} errors; see {logs}")
                 cpu[name].append(used * 1e6 / result.requests)
+                rps[name].append(result.rps)
+                if args.ttfb:
+                    timed = loadgen.measure_ttfb(
+                        target.url, target.body(True), target.all_headers(), args.ttfb
+                    )
+                    if timed.errors:
+                        raise RuntimeError(f"{name}: {timed.errors} TTFB errors; see {logs}")
+                    ttfb[name].append(timed.ttfb_p50_ms)
     finally:
         for _, target in runs:
             target.stop()
@@ -158,6 +167,23 @@ def main() -> None:
             f"| {name} | {statistics.median(values):.0f} | {min(values):.0f} | "
             f"{paired:.3f} | {rounds} |"
         )
+    print(f"\nrequests/s (wrk), {mode}")
+    print("| target | median | max | vs " + first + " (median of per-round ratios) | rounds |")
+    print("|---|---|---|---|---|")
+    for name, values in rps.items():
+        paired = statistics.median(v / b for v, b in zip(values, rps[first], strict=True))
+        rounds = " ".join(f"{v:.0f}" for v in values)
+        print(
+            f"| {name} | {statistics.median(values):.0f} | {max(values):.0f} | "
+            f"{paired:.3f} | {rounds} |"
+        )
+    if args.ttfb:
+        print(f"\nstreaming TTFB p50 ms, {args.ttfb} sequential requests per round")
+        print("| target | median | min | rounds |")
+        print("|---|---|---|---|")
+        for name, values in ttfb.items():
+            rounds = " ".join(f"{v:.3f}" for v in values)
+            print(f"| {name} | {statistics.median(values):.3f} | {min(values):.3f} | {rounds} |")
     if "passthrough" in cpu:
         for name, values in cpu.items():
             if name != "passthrough":

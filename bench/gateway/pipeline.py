@@ -14,7 +14,7 @@ without the request log's writer thread busy, and a cProfile of one batch with `
     .venv/bin/python bench/gateway/pipeline.py --requests 3000 --batches 7 [--stages]
 
 ``--stages`` then times each step of a request on its own (timeit, on one real request's
-objects): the per-stage figures in docs/benchmarks.md.
+objects): the per-stage figures in bench/results/history.md.
 """
 
 from __future__ import annotations

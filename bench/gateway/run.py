@@ -39,7 +39,6 @@ ALL = [
     "passthrough-httpx",
     "passthrough-pyreqwest",
     "tiergate",
-    "tiergate-compiled",
     "tiergate-1m",
     "tiergate-2w",
     "litellm",
@@ -58,7 +57,6 @@ def build_targets(names: list[str], args: argparse.Namespace) -> list[tg.Target]
             9202, up, "pyreqwest", "passthrough-pyreqwest"
         ),
         "tiergate": lambda: tg.tiergate("tiergate", 9300, up, 1, core),
-        "tiergate-compiled": lambda: tg.tiergate_compiled("tiergate-compiled", 9330, up, core),
         "tiergate-1m": lambda: tg.tiergate("tiergate-1m", 9320, up, 1, core, args.log_rows),
         "tiergate-2w": lambda: tg.tiergate(
             "tiergate-2w", 9310, up, 2, f"{args.target_core},{args.load_core}"
@@ -145,13 +143,11 @@ def print_table(
 
 
 def check_targets(results: dict[str, dict[str, Row]], rss: dict[str, float | None]) -> list[str]:
-    """Issue 7's 'done when' figures, where the run measured them, for each tiergate build
-    in the run (the default pure-Python one and the optional compiled one)."""
+    """Issue 7's 'done when' figures, where the run measured them."""
     out: list[str] = []
-    for name in ("tiergate", "tiergate-compiled"):
-        if name in results:
-            out.append(f"{name}:")
-            out += ["  " + line for line in _checks_for(name, results, rss)]
+    if "tiergate" in results:
+        out.append("tiergate:")
+        out += ["  " + line for line in _checks_for("tiergate", results, rss)]
     out += check_log_size(results)
     print("\n".join(out))
     return out

@@ -30,11 +30,6 @@ fi
 "$root/.venv/bin/python" -c "import aiohttp" 2>/dev/null \
     || "$root/.venv/bin/pip" install -q aiohttp
 
-# tiergate's optional compiled build (mypyc) for the `tiergate-compiled` target, in build/compiled.
-# Rebuilt on every set-up: it must match the checkout (about 2 minutes on 2 cores).
-"$root/.venv/bin/python" -c "import mypyc" 2>/dev/null || "$root/.venv/bin/pip" install -q mypy
-bash "$root/scripts/build-compiled.sh"
-
 # LiteLLM proxy, pinned, in its own venv.
 lvenv="$work/litellm-venv"
 if ! "$lvenv/bin/python" -c "import litellm, sys; from importlib.metadata import version; \

@@ -275,38 +275,6 @@ def tiergate(
     )
 
 
-COMPILED = ROOT / "build" / "compiled"
-
-
-def compiled_sources_changed() -> list[str]:
-    """Modules whose source differs from the copy the compiled build was made from: a stale
-    build would measure old code under the new commit's name."""
-    changed = []
-    for source in sorted((ROOT / "tiergate").rglob("*.py")):
-        relative = source.relative_to(ROOT)
-        built = COMPILED / relative
-        if not built.is_file() or built.read_bytes() != source.read_bytes():
-            changed.append(str(relative))
-    return changed
-
-
-def tiergate_compiled(name: str, port: int, upstream_url: str, cores: str) -> Target:
-    """``tiergate serve`` from the optional compiled build (mypyc, ``setup.py``), which
-    ``scripts/build-compiled.sh`` (run by ``setup.sh``) puts in build/compiled: the same
-    config, the same pipeline, the request-path modules compiled."""
-    if not (COMPILED / "tiergate").is_dir():
-        raise SystemExit(f"no compiled build in {COMPILED}: run bash scripts/build-compiled.sh")
-    stale = compiled_sources_changed()
-    if stale:
-        raise SystemExit(
-            f"the compiled build in {COMPILED} is older than the source ({', '.join(stale[:3])} "
-            "changed since): run bash scripts/build-compiled.sh"
-        )
-    target = tiergate(name, port, upstream_url, 1, cores)
-    target.env["PYTHONPATH"] = str(COMPILED)
-    return target
-
-
 def litellm(port: int, upstream_url: str) -> Target:
     exe = WORK / "litellm-venv" / "bin" / "litellm"
     if not exe.exists():

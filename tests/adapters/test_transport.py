@@ -195,9 +195,8 @@ def test_a_timeout_while_connecting_is_reported_as_a_connect_timeout() -> None:
 
 async def test_a_call_in_flight_is_cancelled_not_broken(provider: HTTPProvider) -> None:
     """A cancelled upstream call (a client gone, a stream's first-event deadline) ends in
-    ``CancelledError``. In the compiled build the cancellation reaches pyreqwest's coroutines as
-    ``throw(type, value, traceback)``, which they refused with a ``TypeError`` until
-    ``providers/cancellable.py``; the suite's compiled pass runs this through compiled code."""
+    ``CancelledError``, never in another error from pyreqwest's own coroutines (which would
+    answer 500 where a deadline means 504)."""
 
     async def first_event(url: str) -> object:
         async for event in provider.stream(REQUEST, _deployment(url), CallOptions()):

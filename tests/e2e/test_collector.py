@@ -1,7 +1,7 @@
 """The gateway raises the cyclic collector's young-object threshold when it starts serving.
 
-Why: docs/benchmarks.md ("Gateway overhead"): with the default 700, collections ran every few
-requests under load and freed nothing.
+Why: with the default 700, collections ran every few requests under load and freed nothing
+(bench/results/history.md, "The cyclic garbage collector").
 """
 
 from __future__ import annotations

@@ -113,7 +113,7 @@ async def test_a_shadow_row_that_cannot_be_built_is_logged_not_lost_silently(
     from tiergate.server.record import RequestTrace
     from tiergate.server.shadowing import Shadower
 
-    class BrokenAccountant:  # the compiled build's Accountant cannot be subclassed
+    class BrokenAccountant:  # any object with ``bill``: the shadower asks for no more
         def bill(self, attempts: Any) -> Any:
             raise RuntimeError("pricing broke")
 

@@ -20,10 +20,9 @@ A ladder's non-final tiers are called without streaming so validators can read t
 answer; only the final tier (or a passing answer re-emitted as events) streams to the client.
 Once a stream's first event has gone to the client it is never retried nor moved.
 
-Retry back-offs are awaited after the ``except`` block that caught the failure, never inside
-it: a coroutine compiled by mypyc that is suspended inside a handler leaves the handled
-exception visible to every other task (``tests/test_compiled_build.py``), and this module
-should stay ready to join the compiled build.
+Retry back-offs are awaited after the ``except`` block that caught the failure, not inside it:
+an error raised during the back-off (a cancellation) then does not carry the upstream's failure
+as its context.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import orjson
 
@@ -66,15 +66,19 @@ _FAILOVER_STATUSES = frozenset({401, 403, 404})
 _REQUEST_FAULTS = frozenset({400, 413, 422})
 
 
+# What became of one upstream call, as the request log stores it: ok | provider_error |
+# validator_failed | judge (a validator's own call, billed with it) | cut (a stream stopped
+# early, billed for what it used: ``StreamOutcome.cut``).
+AttemptOutcome = Literal["ok", "provider_error", "validator_failed", "judge", "cut"]
+
+
 @dataclass(slots=True)
 class Attempt:
     n: int
     tier: int
     model: ModelInfo
     deployment: Deployment
-    # ok | provider_error | validator_failed | judge (a validator's own call, billed with it)
-    # | cut (a stream stopped early, billed for what it used: ``StreamOutcome.cut``)
-    outcome: str = "ok"
+    outcome: AttemptOutcome = "ok"
     latency_ms: float = 0.0
     usage: Usage | None = None
     status: int | None = None

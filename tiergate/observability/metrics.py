@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -31,8 +31,22 @@ from tiergate.store.records import RequestRecord
 if TYPE_CHECKING:
     from tiergate.batch import BatchRunner
     from tiergate.batch.relay import Relay
-    from tiergate.server.shadowing import Shadower
     from tiergate.store.request_log import RequestLog
+
+
+class ShadowCounts(Protocol):
+    """What the shadow metrics read (``server/shadowing.py: Shadower`` has it): named here, not
+    imported, so metrics need nothing from the server package above them."""
+
+    @property
+    def running(self) -> int: ...
+
+    @property
+    def launched(self) -> int: ...
+
+    @property
+    def skipped(self) -> int: ...
+
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 TTFT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -113,7 +127,7 @@ class Metrics:
         """Export the request log's queue and counters (``tiergate_log_*``) at scrape time."""
         self.registry.register(_LogCollector(log))
 
-    def watch_shadows(self, shadows: Shadower) -> None:
+    def watch_shadows(self, shadows: ShadowCounts) -> None:
         """Export shadow traffic's counters (``tiergate_shadow_*``) at scrape time."""
         self.registry.register(_ShadowCollector(shadows))
 
@@ -135,18 +149,21 @@ class _RequestCollector(Collector):
     def collect(self) -> Iterator[Any]:
         labels = ["model", "route"]
         requests = CounterMetricFamily(
-            "tiergate_requests", "Requests by answering model, route and HTTP status",
+            "tiergate_requests",
+            "Requests by answering model, route and HTTP status",
             labels=[*labels, "status"],
-        )  # fmt: skip
+        )
         tokens = CounterMetricFamily(
-            "tiergate_tokens", "Tokens by kind (input, output, cache_write, cache_read)",
+            "tiergate_tokens",
+            "Tokens by kind (input, output, cache_write, cache_read)",
             labels=[*labels, "kind"],
-        )  # fmt: skip
+        )
         cost = CounterMetricFamily("tiergate_cost_usd", "Cost in USD", labels=labels)
         latency = HistogramMetricFamily(
-            "tiergate_latency_seconds", "Request latency, first byte in to last byte out",
+            "tiergate_latency_seconds",
+            "Request latency, first byte in to last byte out",
             labels=labels,
-        )  # fmt: skip
+        )
         ttft = HistogramMetricFamily(
             "tiergate_ttft_seconds", "Time to first token (streams)", labels=labels
         )
@@ -170,17 +187,23 @@ class _LogCollector(Collector):
         yield GaugeMetricFamily(
             "tiergate_log_pending", "Request log rows waiting to be written", value=log.pending
         )
-        for name, help_text, value in (
-            ("tiergate_log_written", "Request log rows committed", log.written),
-            ("tiergate_log_dropped", "Request log rows dropped (queue full or closed)",
-             log.dropped),
-            ("tiergate_log_rejected", "Request log rows the store refused", log.rejected),
-        ):  # fmt: skip
-            yield CounterMetricFamily(name, help_text, value=value)
+        yield CounterMetricFamily(
+            "tiergate_log_written", "Request log rows committed", value=log.written
+        )
+        yield CounterMetricFamily(
+            "tiergate_log_dropped",
+            "Request log rows dropped (queue full or closed)",
+            value=log.dropped,
+        )
+        yield CounterMetricFamily(
+            "tiergate_log_rejected",
+            "Request log rows the store refused",
+            value=log.rejected,
+        )
 
 
 class _ShadowCollector(Collector):
-    def __init__(self, shadows: Shadower) -> None:
+    def __init__(self, shadows: ShadowCounts) -> None:
         self._shadows = shadows
 
     def collect(self) -> Iterator[Any]:
@@ -209,9 +232,10 @@ class _BatchCollector(Collector):
             "tiergate_batch_running", "Batch items running on this replica", value=runner.running
         )
         yield CounterMetricFamily(
-            "tiergate_batch_completed", "Batch items this replica ran and stored a result for",
+            "tiergate_batch_completed",
+            "Batch items this replica ran and stored a result for",
             value=runner.completed,
-        )  # fmt: skip
+        )
         yield CounterMetricFamily(
             "tiergate_batch_deferred",
             "Batch item runs that failed in a way waiting can fix, put back to run again later",

@@ -108,22 +108,24 @@ class BatchClient:
         return headers
 
     async def _raw(
-        self, method: str, deployment: Deployment, url: str,
-        body: Body = None,
-    ) -> bytes:  # fmt: skip
+        self, method: str, deployment: Deployment, url: str, body: Body = None
+    ) -> bytes:
         """The response body of one call; an HTTP error raised as ``ProviderError``."""
         status, headers, content = await self._session.fetch(
-            method, url, self._headers(deployment, body), body, deployment.timeout,
-            deployment.name,
-        )  # fmt: skip
+            method=method,
+            url=url,
+            headers=self._headers(deployment, body),
+            body=body,
+            timeout=deployment.timeout,
+            provider=deployment.name,
+        )
         if status >= 400:
             raise self.wire.decode_error(status, headers, content, deployment.name)
         return content
 
     async def _call(
-        self, method: str, deployment: Deployment, url: str,
-        body: Body = None,
-    ) -> Any:  # fmt: skip
+        self, method: str, deployment: Deployment, url: str, body: Body = None
+    ) -> Any:
         """``_raw``, parsed as JSON."""
         return json_of(await self._raw(method, deployment, url, body), deployment)
 
@@ -133,9 +135,10 @@ def json_of(content: bytes, deployment: Deployment) -> Any:
         return orjson.loads(content)
     except orjson.JSONDecodeError as exc:
         raise ProviderError(
-            f"upstream {deployment.name} sent a body that is not JSON", status=502,
+            f"upstream {deployment.name} sent a body that is not JSON",
+            status=502,
             provider=deployment.name,
-        ) from exc  # fmt: skip
+        ) from exc
 
 
 def json_lines(content: bytes, deployment: Deployment) -> list[Mapping[str, Any]]:
@@ -146,7 +149,8 @@ def json_lines(content: bytes, deployment: Deployment) -> list[Mapping[str, Any]
 def batch_id_of(body: Any, deployment: Deployment) -> str:
     if not isinstance(body, dict) or not isinstance(body.get("id"), str):
         raise ProviderError(
-            f"upstream {deployment.name} answered a batch call without a batch", status=502,
+            f"upstream {deployment.name} answered a batch call without a batch",
+            status=502,
             provider=deployment.name,
-        )  # fmt: skip
+        )
     return str(body["id"])

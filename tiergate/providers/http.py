@@ -14,7 +14,6 @@ import orjson
 
 from tiergate.errors import KIND_API, GatewayError, ProviderError
 from tiergate.providers.base import CallOptions, Deployment
-from tiergate.providers.cancellable import cancellable
 from tiergate.providers.transport import UpstreamSession, transport_errors
 from tiergate.redaction import redact
 from tiergate.types import ChatRequest, ChatResponse, MessageStop, StreamEvent
@@ -163,7 +162,7 @@ class HTTPProvider:
         ) as response:
             with transport_errors(deployment.name):
                 if response.status >= 400:
-                    content = (await cancellable(response.bytes())).to_bytes()
+                    content = (await response.bytes()).to_bytes()
                     raise _refused(
                         self._wire.decode_error(
                             response.status, response.headers, content, deployment.name
@@ -173,7 +172,7 @@ class HTTPProvider:
                     )
                 reader = response.body_reader
                 first = True
-                while (read := await cancellable(reader.read_chunk())) is not None:
+                while (read := await reader.read_chunk()) is not None:
                     chunk = read.to_bytes()
                     for piece in _first_frame_apart(chunk) if first else (chunk,):
                         for event in decoder.feed(piece):

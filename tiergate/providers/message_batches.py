@@ -33,8 +33,8 @@ class MessageBatchesAPI(BatchClient):
         body = orjson.dumps(
             {"requests": [{"custom_id": cid, "params": params} for cid, params in requests]}
         )
-        return self._batch(await self._call("POST", deployment, self._url(deployment), body),
-                           deployment)  # fmt: skip
+        answer = await self._call("POST", deployment, self._url(deployment), body)
+        return self._batch(answer, deployment)
 
     async def retrieve(self, deployment: Deployment, batch_id: str) -> UpstreamBatch:
         url = self._url(deployment, f"/{batch_id}")

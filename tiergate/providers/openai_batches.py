@@ -53,9 +53,12 @@ class OpenAIBatchesAPI(BatchClient):
         )
         uploaded = await self._call("POST", deployment, self._url(deployment, "/files"), form)
         body = orjson.dumps(
-            {"input_file_id": batch_id_of(uploaded, deployment), "endpoint": _ENDPOINT,
-             "completion_window": "24h"}
-        )  # fmt: skip
+            {
+                "input_file_id": batch_id_of(uploaded, deployment),
+                "endpoint": _ENDPOINT,
+                "completion_window": "24h",
+            }
+        )
         return self._batch(
             await self._call("POST", deployment, self._url(deployment, "/batches"), body),
             deployment,

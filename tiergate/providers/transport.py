@@ -1,13 +1,11 @@
 """The one pooled HTTP client every upstream call goes through, and its failure mapping.
 
 pyreqwest (Python bindings to Rust's reqwest and hyper), not aiohttp or httpx: the upstream
-client is most of what a bare proxy costs per request. The gateway benchmark's pass-through
-used 149 us of CPU per request on aiohttp and 77 on pyreqwest, and tiergate 292 and 226
-(docs/benchmarks.md, "The upstream client"); httpx cost several times aiohttp's (its pool
-checks every socket, anyio cancel scopes). The HTTP/1.1 framing, pooling, decompression and
-timers run in Rust, on a Tokio thread that hands each response, and each chunk of a stream, to
-the event loop; that hand-off per chunk makes a burst of stream chunks cost more than on
-aiohttp (575 -> 677 us for 20), a price paid for plain answers costing a fifth less.
+client is most of what a bare proxy costs per request, and pyreqwest's costs the least of the
+three (figures: bench/results/history.md, "The upstream client"). The HTTP/1.1 framing,
+pooling, decompression and timers run in Rust, on a Tokio thread that hands each response, and
+each chunk of a stream, to the event loop; that hand-off per chunk makes a burst of stream
+chunks cost more than on aiohttp, a price paid for plain answers costing less.
 
 Sessions, pooling, timeouts and the mapping of the client's errors to ``ProviderError`` live
 here; ``providers/http.py`` and ``providers/batch_api.py`` see only ``Reply`` (a whole answer)
@@ -51,7 +49,6 @@ from pyreqwest.response import Response
 
 from tiergate import __version__
 from tiergate.errors import ProviderError
-from tiergate.providers.cancellable import cancellable
 
 USER_AGENT = f"tiergate/{__version__}"
 KEEPALIVE_SECONDS = 4.0
@@ -146,16 +143,13 @@ async def _resent_after_race(
         except ConnectError:
             if not resend or time.monotonic() - sent > RACE_SECONDS:
                 raise
-        # Sent again after the handler, not inside it (see server/app.py).
-        return await send()
+            return await send()
     except TRANSPORT_ERRORS as exc:
         raise as_provider_error(exc, provider) from exc
 
 
 class UpstreamStream:
-    """An open streamed exchange: sent on entry (``_resent_after_race``), closed on exit. A
-    class rather than an ``asynccontextmanager``: the compiled build (mypyc) has no async
-    generators."""
+    """An open streamed exchange: sent on entry (``_resent_after_race``), closed on exit."""
 
     def __init__(self, request: Callable[[], RequestBuilder], provider: str) -> None:
         self._request = request
@@ -167,11 +161,11 @@ class UpstreamStream:
 
     async def _open(self) -> Response:
         self._opened = self._request().build_streamed()
-        return await cancellable(self._opened.__aenter__())
+        return await self._opened.__aenter__()
 
     async def __aexit__(self, *exc: object) -> None:
         if self._opened is not None:
-            await cancellable(self._opened.__aexit__(None, None, None))
+            await self._opened.__aexit__(None, None, None)
 
 
 class UpstreamSession:
@@ -246,8 +240,8 @@ class UpstreamSession:
         self, method: str, url: str, headers: Mapping[str, str], body: Body, timeout: float
     ) -> Reply:
         request = self._request(method, url, headers, body, timeout, whole=True).build()
-        response = await cancellable(request.send())
-        content = await cancellable(response.bytes())
+        response = await request.send()
+        content = await response.bytes()
         return Reply(response.status, response.headers, content.to_bytes())
 
     def stream(
@@ -263,4 +257,4 @@ class UpstreamSession:
     async def aclose(self) -> None:
         clients, self._clients = self._clients, {}
         for client in clients.values():
-            await cancellable(client.close())
+            await client.close()

@@ -55,9 +55,9 @@ def tune_collector() -> None:
 
     A request's objects (decoded request, plan, attempts, the HTTP client's and uvicorn's
     per-request objects) live until it ends, and with 16 requests in flight they outnumber 700
-    all the time: the collector then ran once every ~18 requests, scanned objects that were all
-    still in use, promoted them, and freed nothing (12-17 us of CPU per request, about 3%;
-    ``bench/gateway/gcstats.py``, docs/benchmarks.md). Reference counting frees a request's
+    all the time: the collector then ran every few requests, scanned objects that were all
+    still in use, promoted them, and freed nothing (``bench/gateway/gcstats.py`` measures it;
+    figures in bench/results/history.md). Reference counting frees a request's
     objects when it ends; the collector is only for cycles, and 50,000 leaves room for a few
     hundred requests in flight while still bounding cyclic garbage to a few megabytes.
     """
@@ -111,8 +111,6 @@ class App:
             await self._chat_request(*endpoint, scope, receive, send)
             return
         wire: ErrorFormat = self._anthropic if path.startswith("/v1/messages") else self._openai
-        # Errors are answered after their ``except`` block, never from inside one: see
-        # ``_chat_request``.
         failure: GatewayError | None = None
         try:
             if path.startswith(BATCH_PATHS):
@@ -147,9 +145,6 @@ class App:
         """One model request: ``serve`` runs it; a failure before the answer started is
         answered here, in ``wire``'s error shape."""
         trace = RequestTrace(new_request_id(), wire.name, on_finish=self.on_finish)
-        # The error answer is sent after the ``except`` block, not inside it: a coroutine
-        # compiled by mypyc (the optional compiled build) that awaits inside a handler leaves
-        # the handled exception visible to every other task until it resumes.
         failure: GatewayError | None = None
         try:
             headers = request_headers(scope)

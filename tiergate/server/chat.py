@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, cast
+from contextlib import aclosing
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -25,10 +26,10 @@ from tiergate.errors import (
 )
 from tiergate.providers.base import CallOptions
 from tiergate.server.auth import Principal
-from tiergate.server.ready import Pending, next_ready
+from tiergate.server.ready import ready_batches
 from tiergate.server.record import RequestTrace
 from tiergate.server.responses import Receive, Send, json_body, send_bytes
-from tiergate.types import ChatRequest, StreamEvent
+from tiergate.types import ChatRequest
 from tiergate.wire.format import ClientFormat, WireFormat
 
 if TYPE_CHECKING:
@@ -145,52 +146,20 @@ async def send_stream(
     trace.responded = True
     await send({"type": "http.response.start", "status": 200, "headers": headers})
 
-    async def flush(parts: list[bytes]) -> None:
-        body = parts[0] if len(parts) == 1 else b"".join(parts)
-        parts.clear()
-        await send({"type": "http.response.body", "body": body, "more_body": True})
-
     async def pump() -> None:
-        """Events already decoded go out together in one write; the first goes out alone, at
-        once, so batching never delays the first byte."""
-        events = outcome.events
-        parts: list[bytes] = []
-        first = True
-        failure: Exception | None = None
-        try:
-            while True:
-                try:
-                    ready, item = next_ready(events)
-                    if not ready:
-                        pending = cast(Pending[StreamEvent], item)
-                        if parts:
-                            try:
-                                await flush(parts)
-                            except BaseException as exc:  # cancelled: unwind the upstream too
-                                pending.abandon(exc)
-                                raise
-                        item = await pending
-                except StopAsyncIteration:
-                    break
-                chunk = encoder.encode(cast(StreamEvent, item))
-                if chunk:
-                    parts.append(chunk)
-                    if first:
-                        first = False
-                        await flush(parts)
-        except Exception as exc:
-            failure = exc  # flushed below, outside the handler (see server/app.py)
-        if parts:  # after a failure too: what was decoded before it still reaches the client
-            await flush(parts)
-        if failure is not None:
-            raise failure
+        """Events encoded as they arrive; those that arrived together go out in one write
+        (``ready_batches``), the first at once."""
+        async with aclosing(ready_batches(outcome.events, encoder.encode)) as batches:
+            async for chunks in batches:
+                body = b"".join(chunks)
+                if body:
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
 
     status = 200
     failure: GatewayError | None = None  # why the stream ended early, for the log's error_class
     pumping = asyncio.ensure_future(pump())
     watching = asyncio.ensure_future(_wait_disconnect(receive))
-    # Not ``finally``: the clean-up awaits, and it must not await inside a handler (see
-    # server/app.py), so an interruption is caught, cleaned up after, and raised again.
+    # An interruption (cancellation) is caught, cleaned up after, and raised again.
     interrupted: BaseException | None = None
     try:
         done, _ = await asyncio.wait(

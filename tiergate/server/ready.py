@@ -1,74 +1,88 @@
-"""Take the next item of an async iterator now if it is ready, without waiting.
+"""Hand on the items of an async iterator in the groups they became ready in.
 
 Why: an upstream usually delivers several SSE events in one network read, and the executor
 hands them on one by one. Sending each as its own ASGI message costs a write (and a system
-call) per event, the bulk of a streamed answer's gateway time. ``next_ready`` lets the stream
-writer gather every event that is already decoded and send them in one write, then wait for the
-network only when nothing is left.
-
-How: ``__anext__()`` is started by hand. If it completes without suspending, the item was ready.
-If it suspends (it awaits a future: more bytes from the upstream), ``Pending`` carries the
-suspended coroutine and awaiting it continues exactly where it stopped, in the caller's task:
-results and exceptions (cancellation included) are passed through as ``yield from`` would.
+call) per event, the bulk of a streamed answer's gateway time. ``ready_batches`` reads the
+iterator in a task of its own and gives the writer everything that arrived since it last asked,
+so one write carries the events of one read, and the writer waits only when nothing is left.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator
-from typing import Any, Generic, TypeVar
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import TypeVar
 
 T = TypeVar("T")
+U = TypeVar("U")
 
-__all__ = ["Pending", "next_ready"]
+__all__ = ["MAX_READY", "ready_batches"]
 
-
-class Pending(Generic[T]):
-    """An ``__anext__()`` that suspended; await it (once) to get the item."""
-
-    __slots__ = ("_step", "_yielded")
-
-    def __init__(self, step: Generator[Any, Any, T], yielded: Any) -> None:
-        self._step = step
-        self._yielded = yielded
-
-    def __await__(self) -> Generator[Any, Any, T]:
-        step, yielded = self._step, self._yielded
-        while True:
-            try:
-                sent = yield yielded
-            except GeneratorExit:
-                step.close()
-                raise
-            except BaseException as exc:  # thrown in (cancellation too): hand it on
-                try:
-                    yielded = step.throw(exc)
-                except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
-            else:
-                try:
-                    yielded = step.send(sent)
-                except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
-
-    def abandon(self, error: BaseException) -> None:
-        """Unwind the suspended step with ``error`` (its ``finally`` blocks run) when it will
-        never be awaited: the caller failed, or was cancelled, while this step was pending."""
-        try:
-            self._step.throw(error)
-        except BaseException:  # the step ended (with this error or another): done
-            return
-        self._step.close()  # it awaited again while unwinding: stop it there
+# The reader stops reading once this many items wait for a slow writer: the client's pace
+# still holds the upstream back, as it would without the reading task.
+MAX_READY = 256
 
 
-def next_ready(iterator: AsyncIterator[T]) -> tuple[bool, T | Pending[T]]:
-    """``(True, item)`` when the next item was ready; ``(False, pending)`` when it was not.
+async def ready_batches(
+    items: AsyncIterator[T], convert: Callable[[T], U]
+) -> AsyncGenerator[list[U], None]:
+    """``convert`` of each item of ``items``, in order, in lists of those that arrived
+    together. The first item that converts to something (non-empty) comes alone, at once, so
+    grouping never delays the first byte.
 
-    ``StopAsyncIteration`` (and any error the iterator raises before suspending) propagates
-    from this call, as it would from ``await anext(iterator)``.
+    ``convert`` runs on each item as soon as it is taken, before the next one is taken, as in
+    a plain loop: an iterator may rely on everything before its current item having been
+    converted (the Responses endpoint stores the encoded answer before its last event).
+
+    An error of ``items`` (or of ``convert``) is raised after the items that came before it.
+    Closing this generator (``contextlib.aclosing``) or cancelling its consumer cancels the
+    reading task and waits for ``items`` to unwind, so the upstream call is over when it
+    returns.
     """
-    step = iterator.__anext__().__await__()
+    ready: list[U] = []
+    arrived = asyncio.Event()  # set when ``ready`` gained an item or the reader ended
+    taken = asyncio.Event()  # set when the writer emptied ``ready``
+
+    async def read() -> None:
+        try:
+            first = True
+            async for item in items:
+                converted = convert(item)
+                ready.append(converted)
+                arrived.set()
+                if first and converted:
+                    first = False
+                    await asyncio.sleep(0)  # let the writer send the first item on its own
+                elif len(ready) >= MAX_READY:
+                    taken.clear()
+                    await taken.wait()
+        finally:
+            try:
+                # Left early (cancelled): an async generator paused at a ``yield`` unwinds
+                # only when closed, and that is where the upstream connection is let go.
+                close = getattr(items, "aclose", None)
+                if close is not None:
+                    await close()
+            finally:
+                arrived.set()
+
+    reader = asyncio.get_running_loop().create_task(read())
     try:
-        yielded = step.send(None)
-    except StopIteration as stop:
-        return True, stop.value
-    return False, Pending(step, yielded)
+        while True:
+            if ready:
+                batch = ready.copy()
+                ready.clear()
+                taken.set()
+                yield batch
+            elif reader.done():
+                reader.result()  # the iterator's error, if it ended with one
+                return
+            else:
+                arrived.clear()
+                await arrived.wait()
+    finally:
+        if not reader.done():
+            reader.cancel()
+            await asyncio.wait((reader,))
+        if not reader.cancelled():
+            reader.exception()  # seen here (or raised above): never reported as unretrieved

@@ -3,10 +3,9 @@
 ``req_`` + 12 hex digits of Unix milliseconds + 12 hex digits fixed per process (random, drawn
 once) + 6 hex digits of a per-process counter. Why not ``secrets.token_hex`` per request:
 random ids land all over the request log's primary-key index, while time-ordered ones append at
-its end; they also sort in the order requests arrived. (py-spy once charged ~30 us a request to
-``SystemRandom.randbytes`` here, but ``token_hex(12)`` alone measures ~1 us: a sampling
-artefact, not the reason.) Two processes collide only if their random 48-bit parts match; one
-process only if it makes 16.7 million ids within one millisecond.
+its end; they also sort in the order requests arrived. Two processes collide only if their
+random 48-bit parts match; one process only if it makes 16.7 million ids within one
+millisecond.
 """
 
 from __future__ import annotations

@@ -56,8 +56,9 @@ def from_pico(value: int | None) -> Decimal | None:
 class AttemptRecord:
     """One upstream call of a request: the first tier, a retry, a fail-over or an escalation.
 
-    ``outcome`` is ``ok``, ``provider_error`` or ``validator_failed``. ``request_id`` may be
-    left empty: the request log fills it from the request the attempt is submitted with.
+    ``outcome`` is one of ``executor.run.AttemptOutcome``: ``ok``, ``provider_error``,
+    ``validator_failed``, ``judge`` or ``cut``. ``request_id`` may be left empty: the request
+    log fills it from the request the attempt is submitted with.
     """
 
     n: int

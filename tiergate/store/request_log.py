@@ -191,9 +191,8 @@ class RequestLog:
                     return
 
     async def _try_write(self, batch: Sequence[Record]) -> Exception | None:
-        """``_write``, returning its failure instead of raising it: callers await their next
-        step outside any ``except`` block (a coroutine compiled by mypyc that awaits inside a
-        handler leaves the exception visible to every other task meanwhile)."""
+        """``_write``, returning its failure instead of raising it, for callers that decide
+        their next step by the kind of failure."""
         try:
             await self._write(batch)
         except Exception as exc:

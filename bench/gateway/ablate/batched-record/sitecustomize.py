@@ -4,7 +4,7 @@
 the queue into log rows and metrics every 50 ms in one pass (~150 requests at a time under
 wrk), instead of one request per loop turn. It asks whether running that code hot, many times
 in a row, costs less than interleaving it with the request path (a cache effect that
-``pipeline.py`` cannot see). It did not (docs/benchmarks.md), so tiergate does not do it.
+``pipeline.py`` cannot see). It did not (bench/results/history.md), so tiergate does not do it.
 """
 
 import asyncio

@@ -5,7 +5,7 @@ PYTHONPATH. It builds tiergate's app from the benchmark config (catalog, routes,
 store modules imported) and freezes it out of the collector, as ``tiergate serve`` does, then
 serves plain pass-through traffic: the same heap and loaded code as tiergate, none of its
 per-request work. If it cost as much more per request as tiergate does, the gap would be the
-process's size (caches, collector); it does not (docs/benchmarks.md), so the gap is the
+process's size (caches, collector); it does not (bench/results/history.md), so the gap is the
 request path's own work.
 """
 
