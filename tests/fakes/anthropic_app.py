@@ -93,7 +93,7 @@ async def handle(upstream: Any, request: RecordedRequest, send: Send) -> None:
     if counting:
         await send_json(send, 200, {"input_tokens": estimate_input(request.json)})
         return
-    step = upstream.next_step()
+    step = upstream.next_step(request.json)
     if step.delay:
         await asyncio.sleep(step.delay)
     if isinstance(step, Fail):

@@ -83,7 +83,7 @@ async def handle(upstream: Any, request: RecordedRequest, send: Send) -> None:
         message, param = problem
         await send_json(send, 400, error_body(message, "invalid_request_error", None, param))
         return
-    step = upstream.next_step()
+    step = upstream.next_step(request.json)
     if step.delay:
         await asyncio.sleep(step.delay)
     if isinstance(step, Fail):

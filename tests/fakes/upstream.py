@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import uvicorn
@@ -62,6 +62,10 @@ class FakeUpstream:
         self.models: list[str] = list(self._initial[1])
         # What to do when the script is empty; None means echo (``Reply()``).
         self.default: Step | None = None
+        # When the script is empty: the step for this request body, chosen by the test (a
+        # fake model whose answer depends on the prompt, e.g. right on some kinds, wrong on
+        # others). Runs on the server thread.
+        self.responder: Callable[[dict[str, Any]], Step] | None = None
         # Batch APIs (``anthropic_batches.py``, ``openai_batches.py``): batches and uploaded
         # files by id, and how many times a batch is retrieved unfinished before it ends.
         self.batches: dict[str, dict[str, Any]] = {}
@@ -94,10 +98,13 @@ class FakeUpstream:
     def fail(self, status: int, message: str = "scripted failure", **fields: Any) -> FakeUpstream:
         return self.script(Fail(status, message, **fields))
 
-    def next_step(self) -> Step:
+    def next_step(self, body: dict[str, Any] | None = None) -> Step:
         with self._lock:
             if self._script:
                 return self._script.popleft()
+            responder = self.responder
+        if responder is not None and body is not None:
+            return responder(body)
         return self.default or Reply()
 
     @property
@@ -114,6 +121,7 @@ class FakeUpstream:
         self.api_key, models = self._initial
         self.models = list(models)
         self.default = None
+        self.responder = None
         self.batches.clear()
         self.files.clear()
         self.deleted.clear()

@@ -14,7 +14,7 @@ request log's own health (rows queued, written, dropped, refused) is read at scr
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from tiergate.batch import BatchRunner
     from tiergate.batch.relay import Relay
     from tiergate.store.request_log import RequestLog
+    from tiergate.store.rollouts import RolloutRow
 
 
 class ShadowCounts(Protocol):
@@ -46,6 +47,26 @@ class ShadowCounts(Protocol):
 
     @property
     def skipped(self) -> int: ...
+
+
+class RolloutCounts(Protocol):
+    """What the rollout metrics read (``server/rollouts.py: Rollouts`` has it)."""
+
+    @property
+    def rows(self) -> Mapping[str, RolloutRow]: ...
+
+    @property
+    def events(self) -> Mapping[tuple[str, str], int]: ...
+
+
+class JudgedCounts(Protocol):
+    """What the judged-pair metrics read (``server/judging.py: Judging`` has it)."""
+
+    @property
+    def judged(self) -> int: ...
+
+    @property
+    def failed(self) -> int: ...
 
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -130,6 +151,14 @@ class Metrics:
     def watch_shadows(self, shadows: ShadowCounts) -> None:
         """Export shadow traffic's counters (``tiergate_shadow_*``) at scrape time."""
         self.registry.register(_ShadowCollector(shadows))
+
+    def watch_rollouts(self, rollouts: RolloutCounts) -> None:
+        """Export managed rollouts (``tiergate_rollout_*``) at scrape time."""
+        self.registry.register(_RolloutCollector(rollouts))
+
+    def watch_judging(self, judging: JudgedCounts) -> None:
+        """Export judged pairs (``tiergate_judged_pairs_total``) at scrape time."""
+        self.registry.register(_JudgingCollector(judging))
 
     def watch_batches(self, runner: BatchRunner, relay: Relay) -> None:
         """Export this replica's batch work (``tiergate_batch_*``) at scrape time."""
@@ -257,3 +286,40 @@ class _BatchCollector(Collector):
             "Provider batches whose answers this replica brought back",
             value=self._relay.answered,
         )
+
+
+class _RolloutCollector(Collector):
+    def __init__(self, rollouts: RolloutCounts) -> None:
+        self._rollouts = rollouts
+
+    def collect(self) -> Iterator[Any]:
+        rollouts = self._rollouts
+        percent = GaugeMetricFamily(
+            "tiergate_rollout_percent",
+            "The candidate's share of a managed rollout, as this replica last read it",
+            labels=["route", "model", "state"],
+        )
+        for route, row in sorted(rollouts.rows.items()):
+            percent.add_metric([route, row.model, row.state], row.percent)
+        events = CounterMetricFamily(
+            "tiergate_rollout_events",
+            "Rollout changes this replica made (start, step, rollback), by route and kind",
+            labels=["route", "kind"],
+        )
+        for (route, kind), count in sorted(rollouts.events.items()):
+            events.add_metric([route, kind], count)
+        yield from (percent, events)
+
+
+class _JudgingCollector(Collector):
+    def __init__(self, judging: JudgedCounts) -> None:
+        self._judging = judging
+
+    def collect(self) -> Iterator[Any]:
+        judged = CounterMetricFamily(
+            "tiergate_judged_pairs", "Answer pairs graded by a judge (shadow and rollout)",
+            labels=["outcome"],
+        )  # fmt: skip
+        judged.add_metric(["judged"], self._judging.judged)
+        judged.add_metric(["failed"], self._judging.failed)
+        yield judged

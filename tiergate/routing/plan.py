@@ -13,6 +13,7 @@ from typing import Protocol
 from tiergate.catalog import Catalog, ModelInfo
 from tiergate.providers.base import Deployment
 from tiergate.providers.families import ModelFamilies
+from tiergate.routing.spec import PairJudgeSpec
 from tiergate.types import ChatRequest, ChatResponse
 
 
@@ -56,6 +57,8 @@ class Shadow:
     tier: Tier
     sample: float
     max_in_flight: int
+    # Grades (served, candidate) pairs after the shadow call (None: exact agreement only).
+    judge: PairJudgeSpec | None = None
 
 
 class Fallback(Protocol):
@@ -83,19 +86,25 @@ class Plan:
     # Where the request goes when every tier failed in an outage (a route's; None: nowhere,
     # as for a model named directly).
     fallback: Fallback | None = None
+    # A rollout put its candidate in place of this tier (the incumbent), for the guard's
+    # judge to compare the two answers off the request path.
+    rolled_from: Tier | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RoutingState:
-    """What a policy may look at besides the request: which deployments exist, and which of
-    them have their circuit breaker open (``unhealthy``: failing, inside the cool-down or with
-    its one probe out; a breaker past its cool-down whose probe slot is free counts as healthy
-    again so that a request can probe it)."""
+    """What a policy may look at besides the request: which deployments exist, the managed
+    rollouts' shares, and which deployments have their circuit breaker open (``unhealthy``:
+    failing, inside the cool-down or with its one probe out; a breaker past its cool-down
+    whose probe slot is free counts as healthy again so that a request can probe it)."""
 
     deployments: Mapping[str, tuple[Deployment, ...]]
     unhealthy: frozenset[str] = field(default_factory=frozenset)
     # Deployments serving model-id patterns (``claude-*``), for ids no deployment serves.
     families: ModelFamilies | None = None
+    # Managed rollouts' current share by route (percent), as last read from the store; a
+    # route missing here serves no one with its candidate yet.
+    rollouts: Mapping[str, float] = field(default_factory=dict)
 
     def deployments_for(self, model_id: str) -> tuple[Deployment, ...]:
         return self.deployments.get(model_id, ())

@@ -72,11 +72,19 @@ class _RouteBuilder:
         policy = self._policy(spec, selector)
         if spec.rollout is not None:  # inside the shadow: a rolled-out plan may still shadow
             model = self.model(spec.rollout.model, f"{self.where}.rollout.model")
-            policy = RolloutPolicy(policy, model, spec.rollout.percent, selector)
+            guard = spec.rollout.guard
+            if guard is not None and guard.judge is not None:
+                self.model(guard.judge.model, f"{self.where}.rollout.guard.judge.model")
+            percent = None if spec.rollout.managed else spec.rollout.percent
+            policy = RolloutPolicy(policy, model, percent, selector)
         if spec.shadow is not None:
             shadow = spec.shadow
             model = self.model(shadow.model, f"{self.where}.shadow.model")
-            policy = ShadowedPolicy(policy, model, shadow.sample, shadow.max_in_flight)
+            if shadow.judge is not None:
+                self.model(shadow.judge.model, f"{self.where}.shadow.judge.model")
+            policy = ShadowedPolicy(
+                policy, model, shadow.sample, shadow.max_in_flight, shadow.judge
+            )
         return policy
 
     def _policy(self, spec: RouteSpec, selector: Selector) -> Policy:

@@ -11,12 +11,21 @@ from dataclasses import replace
 
 from tiergate.catalog import Catalog, ModelInfo
 from tiergate.routing.plan import Plan, Policy, RoutingState, Shadow, Tier
+from tiergate.routing.spec import PairJudgeSpec
 from tiergate.types import ChatRequest
 
 
 class ShadowedPolicy:
-    def __init__(self, inner: Policy, model: ModelInfo, sample: float, max_in_flight: int) -> None:
+    def __init__(
+        self,
+        inner: Policy,
+        model: ModelInfo,
+        sample: float,
+        max_in_flight: int,
+        judge: PairJudgeSpec | None = None,
+    ) -> None:
         self.name = inner.name
+        self._judge = judge
         self._inner = inner
         self._model = model
         self._sample = sample
@@ -34,5 +43,5 @@ class ShadowedPolicy:
         )
         if not deployments:
             return plan
-        shadow = Shadow(Tier(model, deployments), self._sample, self._max_in_flight)
+        shadow = Shadow(Tier(model, deployments), self._sample, self._max_in_flight, self._judge)
         return replace(plan, shadow=shadow)

@@ -11,6 +11,7 @@ A route is one of three kinds, told apart by which key it has:
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -99,6 +100,40 @@ class LearnedSpec(_Spec):
     threshold: float | None = None  # default: the router file's calibrated threshold
 
 
+DEFAULT_PAIRWISE_PROMPT = (
+    "You compare two answers to the same question. Reply with one word first: A if answer A "
+    "is better, B if answer B is better, TIE if they are equally good (or equally bad)."
+)
+DEFAULT_RUBRIC_PROMPT = (
+    "You grade an answer to a question. Reply with one word first: PASS if the answer is "
+    "correct and does what was asked, FAIL otherwise."
+)
+
+
+class PairJudgeSpec(_Spec):
+    """A model grading (served, candidate) answer pairs off the request path.
+
+    ``pairwise``: the judge sees both answers and names the better one, asked in both orders
+    (served first, then candidate first) so a judge that favours a position cancels out: a
+    pair counts as a win or a loss only when both orders agree, else as a tie. ``rubric``: the
+    judge grades each answer alone against ``prompt`` (``pass_if`` as for the judge
+    validator), and the candidate's pass rate is set against the served model's."""
+
+    model: str
+    mode: Literal["pairwise", "rubric"] = "pairwise"
+    prompt: str | None = None  # default: a generic prompt for the mode
+    pass_if: str = "PASS"
+    max_tokens: int = Field(default=16, gt=0)
+    # Share of the compared pairs that are judged (each costs two judge calls).
+    sample: float = Field(default=1.0, gt=0, le=1)
+
+    @property
+    def instructions(self) -> str:
+        if self.prompt is not None:
+            return self.prompt
+        return DEFAULT_PAIRWISE_PROMPT if self.mode == "pairwise" else DEFAULT_RUBRIC_PROMPT
+
+
 class ShadowSpec(_Spec):
     """Send a sample of the route's answered requests to a candidate model too, after the reply:
     its answer is logged beside the served one (``shadows`` table), never returned."""
@@ -109,13 +144,127 @@ class ShadowSpec(_Spec):
     # Shadow calls of this route running at once in one gateway process; past it a request
     # is not shadowed.
     max_in_flight: int = Field(default=8, gt=0)
+    # Grade the (served, candidate) pairs with a model; verdicts in ``judgments``.
+    judge: PairJudgeSpec | None = None
+
+
+def _duration_s(value: str) -> float:
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    text = value.strip().lower()
+    for unit in ("ms", "s", "m", "h"):
+        if text.endswith(unit):
+            number = text.removesuffix(unit).strip()
+            try:
+                seconds = float(number) * units[unit]
+            except ValueError:
+                break
+            if seconds > 0:
+                return seconds
+            break
+    raise ValueError(f"{value!r} is not a duration: write it like 30s, 500ms, 5m or 1h")
+
+
+class RampSpec(_Spec):
+    """Raise the candidate's share through ``steps`` (percentages, increasing), one step
+    every ``every``: a number of the route's requests (``200``) or a time (``30s``, ``5m``)."""
+
+    steps: tuple[float, ...] = Field(min_length=1)
+    every: int | str
+
+    @field_validator("steps")
+    @classmethod
+    def _increasing(cls, steps: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0 < s <= 100 for s in steps):
+            raise ValueError("every step is a percentage in (0, 100]")
+        if any(b <= a for a, b in itertools.pairwise(steps)):
+            raise ValueError("steps must increase")
+        return steps
+
+    @field_validator("every")
+    @classmethod
+    def _every(cls, every: int | str) -> int | str:
+        if isinstance(every, int):
+            if every <= 0:
+                raise ValueError("`every` is a positive number of requests or a duration")
+            return every
+        _duration_s(every)
+        return every
+
+    @property
+    def every_requests(self) -> int | None:
+        return self.every if isinstance(self.every, int) else None
+
+    @property
+    def every_seconds(self) -> float | None:
+        return None if isinstance(self.every, int) else _duration_s(self.every)
+
+
+class GuardSpec(_Spec):
+    """When the candidate's own traffic over the last ``window`` crosses a limit (once it has
+    ``min_requests`` there), the rollout goes back to 0% by itself."""
+
+    max_error_rate: float | None = Field(default=None, ge=0, le=1)
+    max_refusal_rate: float | None = Field(default=None, ge=0, le=1)
+    # Judged quality of the candidate's answers (pairwise: wins + half the ties over the
+    # pairs, 0.5 = as good as the incumbent; rubric: its pass rate).
+    min_judged_quality: float | None = Field(default=None, ge=0, le=1)
+    min_requests: int = Field(default=20, gt=0)
+    window: str = "5m"
+    # How the judged quality is measured: a sample of the candidate's answers, each set
+    # against the incumbent's answer to the same request (called off the request path).
+    judge: PairJudgeSpec | None = None
+    # How often each replica re-reads the shared state and checks the guard.
+    check_every: str = "2s"
+
+    @field_validator("window", "check_every")
+    @classmethod
+    def _is_duration(cls, value: str) -> str:
+        _duration_s(value)
+        return value
+
+    @property
+    def window_seconds(self) -> float:
+        return _duration_s(self.window)
+
+    @property
+    def check_seconds(self) -> float:
+        return _duration_s(self.check_every)
+
+    @model_validator(mode="after")
+    def _judge_for_quality(self) -> GuardSpec:
+        if self.min_judged_quality is not None and self.judge is None:
+            raise ValueError("`min_judged_quality` needs a `judge` to measure it")
+        return self
 
 
 class RolloutSpec(_Spec):
-    """Serve ``percent`` of the route's requests with a candidate model instead."""
+    """Serve ``percent`` of the route's requests with a candidate model instead; with a
+    ``ramp`` or a ``guard`` the share is managed: kept in the store (shared by replicas),
+    raised step by step and rolled back to 0 when the guard trips."""
 
     model: str
-    percent: float = Field(gt=0, le=100)
+    percent: float | None = Field(default=None, gt=0, le=100)
+    ramp: RampSpec | None = None
+    guard: GuardSpec | None = None
+
+    @model_validator(mode="after")
+    def _share(self) -> RolloutSpec:
+        if self.percent is None and self.ramp is None:
+            raise ValueError("a rollout needs a `percent` or a `ramp`")
+        if self.percent is not None and self.ramp is not None:
+            raise ValueError("give either `percent` (a fixed share) or `ramp`, not both")
+        return self
+
+    @property
+    def managed(self) -> bool:
+        return self.ramp is not None or self.guard is not None
+
+    @property
+    def steps(self) -> tuple[float, ...]:
+        if self.ramp is not None:
+            return self.ramp.steps
+        assert self.percent is not None
+        return (self.percent,)
 
 
 class RouteSpec(_Spec):

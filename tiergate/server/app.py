@@ -224,6 +224,7 @@ class App:
 
         loop = asyncio.get_running_loop()
         shadows = gateway.shadows
+        rollouts = gateway.rollouts
 
         def on_finish(trace: RequestTrace) -> None:
             # The log row and metrics are built on the loop's next turn: a non-streaming
@@ -234,6 +235,8 @@ class App:
                 self._background(self._settle(trace))
             if shadows is not None and trace.plan is not None and trace.plan.shadow is not None:
                 shadows.launch(trace)
+            if rollouts is not None and trace.plan is not None and trace.plan.rolled_from:
+                rollouts.launch_judge(trace)
 
         self.on_finish = on_finish
         self.batches = Batches(gateway, on_finish)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tiergate.catalog import Catalog, ModelInfo, load_catalog
 from tiergate.config import Settings
@@ -18,8 +18,9 @@ from tiergate.providers.base import CallOptions, Deployment
 from tiergate.providers.families import ModelFamilies
 from tiergate.providers.registry import ProviderRegistry, build_deployments, build_families
 from tiergate.routing.direct import DirectPolicy
-from tiergate.routing.plan import Policy, RoutingState
+from tiergate.routing.plan import Plan, Policy, RoutingState
 from tiergate.routing.shadow import ShadowedPolicy
+from tiergate.routing.spec import RolloutSpec
 from tiergate.server.accounting import Accountant
 from tiergate.server.report_admission import ReportAdmission
 from tiergate.types import ChatRequest, ChatResponse
@@ -27,6 +28,8 @@ from tiergate.types import ChatRequest, ChatResponse
 if TYPE_CHECKING:
     from tiergate.observability.metrics import Metrics
     from tiergate.server.auth import Authenticator
+    from tiergate.server.judging import Judging
+    from tiergate.server.rollouts import Rollouts
     from tiergate.server.shadowing import Shadower
     from tiergate.store.backend import Store
     from tiergate.store.holders import Holder
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
     from tiergate.tenancy import Guard, KeyStore
 
 logger = logging.getLogger("tiergate")
+
+_NO_ROLLOUTS: dict[str, float] = {}
 
 
 @dataclass
@@ -56,18 +61,24 @@ class Gateway:
     families: ModelFamilies | None = None
     holder: Holder | None = None
     reports: ReportAdmission = field(default_factory=lambda: ReportAdmission(1, 30))
+    judging: Judging | None = None
+    rollouts: Rollouts | None = None
     _state: RoutingState | None = field(default=None, init=False, repr=False)
 
     def routing_state(self) -> RoutingState:
         """Rebuilt only when the set of open breakers (or the deployment table) changed."""
         unhealthy = self.executor.breakers.open_deployments()
+        shares = self.rollouts.shares if self.rollouts is not None else _NO_ROLLOUTS
         state = self._state
         if (
             state is None
             or state.unhealthy != unhealthy
             or state.deployments is not self.deployments
+            or state.rollouts is not shares
         ):
-            state = self._state = RoutingState(self.deployments, unhealthy, self.families)
+            state = self._state = RoutingState(
+                self.deployments, unhealthy, self.families, shares
+            )
         return state
 
     def served_models(self) -> list[ModelInfo]:
@@ -95,11 +106,30 @@ class Gateway:
         )
         await self.log.start()
         self.metrics.watch_log(self.log)
+        from tiergate.server.rollouts import managed_rollouts
+
+        managed = managed_rollouts(settings.routes)
+        if _judged(settings.routes, managed):
+            from tiergate.server.judging import Judging
+
+            self.judging = Judging(self.executor, self.accountant, self.store, self._direct_plan)
+            self.metrics.watch_judging(self.judging)
         if any(isinstance(policy, ShadowedPolicy) for policy in self.policies.values()):
             from tiergate.server.shadowing import Shadower
 
-            self.shadows = Shadower(self.executor, self.accountant, self.log, settings.log.bodies)
+            self.shadows = Shadower(
+                self.executor, self.accountant, self.log, settings.log.bodies,
+                judging=self.judging,
+            )  # fmt: skip
             self.metrics.watch_shadows(self.shadows)
+        if managed:
+            from tiergate.server.rollouts import Rollouts
+
+            self.rollouts = Rollouts(
+                self.store, managed, self.executor, self._direct_plan, self.judging
+            )
+            await self.rollouts.start()
+            self.metrics.watch_rollouts(self.rollouts)
         self.keys = KeyStore(self.store)
         self.holder = Holder(self.store)
         ledger = Ledger(self.store, self.holder.owner)
@@ -108,7 +138,13 @@ class Gateway:
         self.guard = Guard(ledger)
         self.auth = Authenticator(self.keys, settings.admin_key)
 
+    def _direct_plan(self, request: ChatRequest) -> Plan:
+        """The plan for a model named directly (a judge's, an incumbent's)."""
+        return self.direct(request, self.catalog, self.routing_state())
+
     async def aclose(self) -> None:
+        if self.rollouts is not None:  # its judged pairs go to the store: before it closes
+            await self.rollouts.aclose()
         if self.shadows is not None:  # their rows go to the log: before it closes
             await self.shadows.aclose()
         if self.log is not None:
@@ -118,6 +154,15 @@ class Gateway:
         if self.store is not None:
             await self.store.aclose()
         await self.providers.aclose()
+
+
+def _judged(routes: dict[str, dict[str, Any]], managed: dict[str, RolloutSpec]) -> bool:
+    """Whether some route judges pairs: a judged shadow, or a rollout guard with a judge."""
+    for raw in routes.values():
+        shadow = raw.get("shadow") if isinstance(raw, dict) else None
+        if isinstance(shadow, dict) and shadow.get("judge"):
+            return True
+    return any(spec.guard is not None and spec.guard.judge for spec in managed.values())
 
 
 def build_gateway(settings: Settings, providers: ProviderRegistry | None = None) -> Gateway:

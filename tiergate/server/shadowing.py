@@ -10,6 +10,10 @@ real traffic moves.
 Who pays: the operator. A shadow call is not charged to the caller's key (budget, rate
 limits): the caller neither asked for it nor sees it. ``sample`` and ``max_in_flight`` bound
 what it can cost; past ``max_in_flight`` running calls a request is simply not shadowed.
+
+Judged shadow: with a ``judge`` on the route's shadow, a sample of the pairs (served answer,
+candidate answer) is graded by a judge model in the same background task, after the shadow
+row is queued (``server/judging.py``); the judge's calls count against ``max_in_flight`` too.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from tiergate.types import ChatResponse
 
 if TYPE_CHECKING:
     from tiergate.server.accounting import Accountant
+    from tiergate.server.judging import Judging
     from tiergate.server.record import RequestTrace
     from tiergate.store.request_log import RequestLog
 
@@ -66,7 +71,7 @@ def _agree(served: Answer, candidate: Answer) -> bool:
     return _normalised(served[0]) == _normalised(candidate[0]) and served[1] == candidate[1]
 
 
-def _served_answer(trace: RequestTrace) -> Answer | None:
+def served_answer(trace: RequestTrace) -> Answer | None:
     """What the client got: the response, or what was streamed (None for a stream whose text
     was not kept)."""
     if trace.outcome is not None:
@@ -85,8 +90,10 @@ class Shadower:
         log: RequestLog | None,
         bodies: bool,
         draw: Callable[[], float] = random.random,
+        judging: Judging | None = None,
     ) -> None:
         self._executor = executor
+        self._judging = judging
         self._accountant = accountant
         self._log = log
         self._bodies = bodies
@@ -145,6 +152,19 @@ class Shadower:
             return
         record.latency_ms = (time.perf_counter() - started) * 1000
         self._log.submit_shadow(record)
+        if response is not None and shadow.judge is not None and self._judging is not None:
+            judge = shadow.judge
+            served = served_answer(trace)
+            if served is not None and (judge.sample >= 1 or self._draw() < judge.sample):
+                from tiergate.server.judging import answer_text, response_text
+
+                await self._judging.grade(
+                    kind="shadow", spec=judge, request=request, request_id=trace.request_id,
+                    tenant=record.tenant, route=record.route,
+                    served_model=record.served_model or "", candidate_model=record.model,
+                    served=answer_text(*served), candidate=response_text(response),
+                    shadow_id=record.id,
+                )  # fmt: skip
 
     def _record(
         self,
@@ -157,7 +177,7 @@ class Shadower:
         principal = trace.principal
         usage = total_usage(attempts)
         bill = self._accountant.bill(attempts) if attempts else None
-        served = _served_answer(trace)
+        served = served_answer(trace)
         record = ShadowRecord(
             id="shd" + new_request_id()[3:],
             shadow_of=trace.request_id,

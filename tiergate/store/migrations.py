@@ -350,4 +350,63 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE spend DROP COLUMN reserved_nusd",
         ),
     ),
+    Migration(
+        # Judged shadow and guarded rollout (``server/judging.py``, ``server/rollouts.py``).
+        # ``judgments``: one row per judged pair (a shadow pair, or a rolled-out answer with
+        # the incumbent's), the verdict for the candidate and what the judge's calls cost,
+        # apart from ``requests`` like shadow rows. ``rollouts``: a route's rollout state,
+        # shared by replicas and changed only by compare-and-set on ``version``;
+        # ``rollout_events``: every change, with its reason.
+        "0013_judged_rollouts",
+        (
+            """CREATE TABLE judgments (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                ts_ms BIGINT NOT NULL,
+                tenant TEXT NOT NULL,
+                route TEXT,
+                request_id TEXT NOT NULL,
+                shadow_id TEXT,
+                served_model TEXT NOT NULL,
+                candidate_model TEXT NOT NULL,
+                judge_model TEXT NOT NULL,
+                mode TEXT NOT NULL,
+                verdict TEXT,
+                served_pass BOOLEAN,
+                candidate_pass BOOLEAN,
+                orders_agree BOOLEAN,
+                calls INTEGER NOT NULL,
+                input_tokens BIGINT NOT NULL,
+                output_tokens BIGINT NOT NULL,
+                cost_pusd BIGINT,
+                error TEXT
+            )""",
+            "CREATE INDEX judgments_route_ts ON judgments (route, ts_ms)",
+            """CREATE TABLE rollouts (
+                route TEXT PRIMARY KEY,
+                model TEXT NOT NULL,
+                percent DOUBLE PRECISION NOT NULL,
+                step INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                since_ms BIGINT NOT NULL,
+                epoch_ms BIGINT NOT NULL,
+                version BIGINT NOT NULL,
+                changed_by TEXT NOT NULL,
+                updated_ms BIGINT NOT NULL
+            )""",
+            """CREATE TABLE rollout_events (
+                id TEXT PRIMARY KEY,
+                route TEXT NOT NULL,
+                ts_ms BIGINT NOT NULL,
+                version BIGINT NOT NULL,
+                kind TEXT NOT NULL,
+                model TEXT NOT NULL,
+                from_percent DOUBLE PRECISION NOT NULL,
+                to_percent DOUBLE PRECISION NOT NULL,
+                reason TEXT NOT NULL,
+                replica TEXT NOT NULL
+            )""",
+            "CREATE UNIQUE INDEX rollout_events_version ON rollout_events (route, version)",
+        ),
+    ),
 )

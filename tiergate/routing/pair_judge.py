@@ -1,0 +1,104 @@
+"""A model judging a candidate's answer against the served one: the verdict of one pair.
+
+Used by judged shadow and by a rollout's guard (``server/judging.py`` calls it off the request
+path). One function, ``judge_pair``, so another judge (a distilled or calibrated one) can take
+its place without touching its callers. It calls models only through a ``JudgeClient`` (the
+gateway's executor in production), the same protocol the judge validator uses.
+
+``pairwise``: the judge sees both answers and names the better one, asked twice with the
+answers swapped; a pair is a win or a loss for the candidate only when both orders agree, else
+a tie, so a judge that prefers the first (or second) position adds ties, not a bias.
+``rubric``: each answer graded alone (PASS/FAIL), the verdict from the two grades.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from tiergate.routing.spec import PairJudgeSpec
+from tiergate.routing.validators.judge import JudgeClient
+from tiergate.types import ChatRequest, Message, TextBlock
+
+Verdict = Literal["win", "tie", "loss"]  # for the candidate, against the served answer
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+class JudgeReplyError(ValueError):
+    """The judge's reply names no verdict the prompt asked for."""
+
+
+@dataclass(frozen=True, slots=True)
+class PairVerdict:
+    verdict: Verdict
+    served_pass: bool | None = None  # rubric only
+    candidate_pass: bool | None = None  # rubric only
+    orders_agree: bool | None = None  # pairwise only: both orders named the same answer
+
+
+def _request(spec: PairJudgeSpec, body: str) -> ChatRequest:
+    return ChatRequest(
+        model=spec.model,
+        messages=[Message("user", [TextBlock(body)])],
+        system=[TextBlock(spec.instructions)],
+        max_tokens=spec.max_tokens,
+        temperature=0.0,
+        metadata={"task": "judge"},
+    )
+
+
+def pairwise_request(spec: PairJudgeSpec, question: str, first: str, second: str) -> ChatRequest:
+    """What the judge is sent to compare two answers (public so tests and docs can show it)."""
+    body = (
+        f"<question>\n{question}\n</question>\n\n"
+        f"<answer_a>\n{first}\n</answer_a>\n\n<answer_b>\n{second}\n</answer_b>"
+    )
+    return _request(spec, body)
+
+
+def rubric_request(spec: PairJudgeSpec, question: str, answer: str) -> ChatRequest:
+    """What the judge is sent to grade one answer (the judge validator's framing)."""
+    return _request(spec, f"<question>\n{question}\n</question>\n\n<answer>\n{answer}\n</answer>")
+
+
+def _choice(reply: str) -> Literal["A", "B", "TIE"]:
+    match = _WORD.search(reply)
+    word = match.group(0).upper() if match else ""
+    if word in ("A", "B", "TIE"):
+        return word  # type: ignore[return-value]
+    raise JudgeReplyError(f"judge replied {reply.strip()[:40]!r}, not A, B or TIE")
+
+
+async def judge_pair(
+    client: JudgeClient, spec: PairJudgeSpec, question: str, served: str, candidate: str
+) -> PairVerdict:
+    """The candidate's verdict against the served answer to ``question`` (two judge calls,
+    made together). Raises what the client raises, or ``JudgeReplyError``."""
+    if spec.mode == "rubric":
+        served_reply, candidate_reply = await asyncio.gather(
+            client.complete(rubric_request(spec, question, served)),
+            client.complete(rubric_request(spec, question, candidate)),
+        )
+        expected = spec.pass_if.strip().lower()
+        served_pass = served_reply.text().strip().lower().startswith(expected)
+        candidate_pass = candidate_reply.text().strip().lower().startswith(expected)
+        verdict: Verdict = (
+            "tie" if served_pass == candidate_pass else "win" if candidate_pass else "loss"
+        )
+        return PairVerdict(verdict, served_pass=served_pass, candidate_pass=candidate_pass)
+    served_first, candidate_first = await asyncio.gather(
+        client.complete(pairwise_request(spec, question, served, candidate)),
+        client.complete(pairwise_request(spec, question, candidate, served)),
+    )
+    # Each order's preference, as "candidate" / "served" / "tie".
+    one = {"A": "served", "B": "candidate", "TIE": "tie"}[_choice(served_first.text())]
+    two = {"A": "candidate", "B": "served", "TIE": "tie"}[_choice(candidate_first.text())]
+    if one == two == "candidate":
+        verdict = "win"
+    elif one == two == "served":
+        verdict = "loss"
+    else:
+        verdict = "tie"
+    return PairVerdict(verdict, orders_agree=one == two)
