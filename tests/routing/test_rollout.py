@@ -99,3 +99,33 @@ def test_a_rollout_and_a_shadow_of_the_same_model_never_call_it_twice() -> None:
     outside = built["auto"](_asked_by(_user(False, 25)), CATALOG, state)
     assert inside.tiers[0].model.id == "claude-haiku-4-5" and inside.shadow is None
     assert outside.tiers[0].model.id == "claude-sonnet-4-6" and outside.shadow is not None
+
+
+MANAGED = {
+    "default": "claude-sonnet-4-6",
+    "rollout": {"model": "claude-haiku-4-5", "ramp": {"steps": [10, 50, 100], "every": 100}},
+}
+
+
+def test_a_managed_rollout_serves_the_routing_states_share_and_keeps_users_as_it_grows() -> None:
+    built, state = policies({"auto": MANAGED})
+    policy = built["auto"]
+    users = [f"u{i}" for i in range(2000)]
+
+    def on_candidate(percent: float | None) -> set[str]:
+        shares = {} if percent is None else {"auto": percent}
+        routed = RoutingState(state.deployments, rollouts=shares)
+        return {
+            u for u in users
+            if policy(_asked_by(u), CATALOG, routed).tiers[0].model.id == "claude-haiku-4-5"
+        }  # fmt: skip
+
+    assert on_candidate(None) == set()  # not read from the store yet: nobody moves
+    ten, fifty, everyone = on_candidate(10), on_candidate(50), on_candidate(100)
+    assert 0.08 < len(ten) / len(users) < 0.12 and 0.46 < len(fifty) / len(users) < 0.54
+    assert ten < fifty < everyone == set(users)  # a step up keeps everyone already moved
+    assert on_candidate(0) == set()  # rolled back: everyone back
+    at_ten = RoutingState(state.deployments, rollouts={"auto": 10})
+    plan = policy(_asked_by(next(iter(ten))), CATALOG, at_ten)
+    assert plan.reason.startswith("rollout 10% -> claude-haiku-4-5 instead of claude-sonnet-4-6")
+    assert plan.rolled_from is not None and plan.rolled_from.model.id == "claude-sonnet-4-6"

@@ -14,6 +14,7 @@ _COMMANDS = {
     "report": "tiergate.cli.report:report",
     "router": "tiergate.cli.router:router",
     "keys": "tiergate.cli.keys:keys",
+    "rollout": "tiergate.cli.rollout:rollout",
 }
 
 

@@ -95,6 +95,10 @@ def report(
     _print_tables(data, by)
     if data["shadows"]:
         _print_shadows(data["shadows"])
+    if data["judged"]:
+        _print_judged(data["judged"])
+    if data["rollouts"]:
+        _print_rollouts(data["rollouts"])
     if data["batches"]:
         _print_batches(data["batches"])
     if "ab" in data:
@@ -146,6 +150,55 @@ def _print_shadows(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         table.add_row(*(_cell(column, row.get(column)) for column in columns))
     Console().print(table)
+
+
+def _interval(value: float | None, ci: list[float] | tuple[float, float] | None) -> str:
+    """``61.0% [55.2-66.5]``: a rate and its 95% interval."""
+    if value is None:
+        return "-"
+    return f"{value:.1%}" + (f" [{ci[0]:.1%}-{ci[1]:.1%}]" if ci else "")
+
+
+def _print_judged(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="judged quality, candidate vs served (95% intervals)")
+    for column in ("kind", "route", "served", "candidate", "judge", "pairs"):
+        table.add_column(column, justify="right" if column == "pairs" else "left")
+    for column in ("win", "tie", "loss", "quality", "ratio", "judge $"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        ratio = row.get("quality_ratio")
+        ci = row.get("quality_ratio_ci")
+        shown_ratio = "-" if ratio is None else f"{ratio:.2f}" + (
+            f" [{ci[0]:.2f}-{ci[1]:.2f}]" if ci else ""
+        )
+        table.add_row(
+            row["kind"], row["route"] or "-", row["served_model"], row["candidate_model"],
+            f"{row['judge_model']} ({row['mode']})", f"{row['judged']:,}",
+            _interval(row["win_rate"], row["win_ci"]), _interval(row["tie_rate"], row["tie_ci"]),
+            _interval(row["loss_rate"], row["loss_ci"]),
+            _interval(row["quality"], row["quality_ci"]), shown_ratio,
+            _cell("judge_cost_usd", row["judge_cost_usd"]),
+        )  # fmt: skip
+    Console().print(table)
+
+
+def _print_rollouts(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+
+    console = Console()
+    for row in rows:
+        console.print(
+            f"[bold]rollout {row['route']}[/bold] -> {row['model']}: {row['percent']:g}% "
+            f"({row['state']}, step {row['step'] + 1}, since {row['since']})"
+        )
+        for event in row["events"][:5]:
+            console.print(
+                f"  v{event['version']} {event['kind']}: {event['from_percent']:g}% -> "
+                f"{event['to_percent']:g}%  {event['reason']}"
+            )
 
 
 def _print_batches(rows: list[dict[str, Any]]) -> None:

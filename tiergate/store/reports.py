@@ -343,5 +343,32 @@ async def summary(store: Store, filters: ReportFilter) -> dict[str, Any]:
         **parts,
         "tiers": await tiers(store, filters),
         "shadows": await shadows(store, filters),
+        "judged": await judged_pairs(store, filters),
+        "rollouts": await rollouts(store, filters),
         "batches": await batches(store, filters),
     }
+
+
+async def judged_pairs(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
+    """Judged quality of each candidate against the model that served (``store/judgments``):
+    judged shadow and guarded rollouts' samples, with 95% intervals."""
+    from tiergate.store.judgments import judged
+
+    where, params = filters.where()
+    return await judged(store, where, params)
+
+
+async def rollouts(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
+    """Managed rollouts (on ``route`` if the filter names one): state and the latest events."""
+    from tiergate.store.rollouts import events, load
+
+    out = []
+    for row in await load(store, filters.route):
+        out.append(
+            {"route": row.route, "model": row.model, "percent": row.percent,
+             "step": row.step, "state": row.state, "version": row.version,
+             "since": datetime.fromtimestamp(row.since_ms / 1000, UTC).isoformat(
+                 timespec="seconds"),
+             "events": await events(store, row.route, limit=10)}
+        )  # fmt: skip
+    return out
