@@ -164,7 +164,7 @@ def _print_judged(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title="judged quality, candidate vs served (95% intervals)")
-    for column in ("kind", "route", "served", "candidate", "judge", "pairs"):
+    for column in ("kind", "route", "served", "candidate", "judge", "mode", "pairs"):
         table.add_column(column, justify="right" if column == "pairs" else "left")
     for column in ("win", "tie", "loss", "quality", "ratio", "judge $"):
         table.add_column(column, justify="right")
@@ -176,7 +176,7 @@ def _print_judged(rows: list[dict[str, Any]]) -> None:
         )
         table.add_row(
             row["kind"], row["route"] or "-", row["served_model"], row["candidate_model"],
-            f"{row['judge_model']} ({row['mode']})", f"{row['judged']:,}",
+            row["judge_model"], row["mode"], f"{row['judged']:,}",
             _interval(row["win_rate"], row["win_ci"]), _interval(row["tie_rate"], row["tie_ci"]),
             _interval(row["loss_rate"], row["loss_ci"]),
             _interval(row["quality"], row["quality_ci"]), shown_ratio,
