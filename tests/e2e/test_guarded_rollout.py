@@ -185,3 +185,62 @@ def test_two_replicas_ramp_in_steps_and_roll_back_once_when_the_candidate_fails(
     assert paused.exit_code == 0 and "pause 20% -> 20% (paused)" in paused.output
     again = runner.invoke(main, ["rollout", "pause", "auto", "--config", str(config)])
     assert again.exit_code != 0 and "is paused, not ramping" in again.output
+
+
+def test_judged_quality_below_the_guard_rolls_back_and_a_restart_keeps_the_state(
+    anthropic_upstream: FakeUpstream,
+    openai_upstream: FakeUpstream,
+    make_gateway: Callable[..., str],
+) -> None:
+    """The candidate answers right for ten requests, then wrong; a sample of its answers is
+    judged against the incumbent's (called off the request path), and the judged quality
+    falling under 0.4 rolls the rollout back. A gateway started again on the same store keeps
+    it rolled back instead of starting over."""
+    from tests.e2e.test_judged_shadow import anthropic_side
+
+    def candidate(body: dict[str, Any]) -> Reply:
+        asked = body["messages"][-1]["content"]
+        index = int(re.search(r"ticket (\d+)", asked).group(1))  # type: ignore[union-attr]
+        truth = re.search(r"truth: (\w+)", asked).group(1)  # type: ignore[union-attr]
+        return Reply(text=truth if index < 10 else "no idea")
+
+    anthropic_upstream.responder = anthropic_side
+    openai_upstream.responder = candidate
+    guard = {"min_judged_quality": 0.4, "min_requests": 8, "window": "30s",
+             "check_every": "100ms",
+             "judge": {"model": "claude-haiku-4-5", "mode": "pairwise", "sample": 1}}  # fmt: skip
+    rollout = {"model": "gpt-5.4", "percent": 100, "guard": guard}
+    routes = {"auto": {"default": "claude-sonnet-4-6", "rollout": rollout}}
+    settings: dict[str, Any] = {"routes": routes, "log": {"flush_interval": 0.05}}
+    gateway = make_gateway(**settings)
+    client = openai.OpenAI(base_url=gateway + "/v1", api_key="x", max_retries=0)
+    served: list[str] = []
+    deadline = time.monotonic() + 20
+    while share(gateway)[1] > 0:
+        assert time.monotonic() < deadline, "no rollback"
+        i = len(served)
+        raw = client.chat.completions.with_raw_response.create(
+            model="auto",
+            messages=[{"role": "user", "content": f"Label ticket {i}. (truth: billing)"}],
+        )
+        served.append(raw.headers["x-tiergate-model"])
+    assert share(gateway) == ("rolled_back", 0.0)
+    assert served[:10] == ["gpt-5.4"] * 10  # the candidate served everyone until then
+    data = httpx.get(gateway + "/v1/tiergate/report").json()
+    (row,) = data["judged"]
+    assert (row["kind"], row["served_model"], row["candidate_model"]) == (
+        "rollout", "claude-sonnet-4-6", "gpt-5.4"
+    )
+    assert row["win_rate"] == 0 and row["loss_rate"] > 0 and row["judge_calls"] >= 3 * 8
+    (state,) = data["rollouts"]
+    reason = state["events"][0]["reason"]
+    assert state["state"] == "rolled_back" and reason.startswith("guard: judged quality 0.")
+    assert [e["kind"] for e in reversed(state["events"])] == ["start", "rollback"]
+
+    again = make_gateway(**settings)  # a restart (same data dir, same store)
+    assert share(again) == ("rolled_back", 0.0)
+    answer = openai.OpenAI(base_url=again + "/v1", api_key="x", max_retries=0)
+    raw = answer.chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": "Label ticket 99. (truth: x)"}]
+    )
+    assert raw.headers["x-tiergate-model"] == "claude-sonnet-4-6"

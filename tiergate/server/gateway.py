@@ -108,7 +108,7 @@ class Gateway:
         self.metrics.watch_log(self.log)
         from tiergate.server.rollouts import managed_rollouts
 
-        managed = managed_rollouts(settings.routes)
+        managed = managed_rollouts(settings.routes, self.catalog)
         if _judged(settings.routes, managed):
             from tiergate.server.judging import Judging
 

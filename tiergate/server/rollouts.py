@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from tiergate.catalog import Catalog
 from tiergate.errors import GatewayError
 from tiergate.executor import Attempt, Executor
 from tiergate.providers.base import CallOptions
@@ -47,17 +48,25 @@ _OPTIONS = CallOptions()
 _MAX_JUDGES = 8  # judged pairs of a rollout's sample running at once in one process
 
 
-def managed_rollouts(routes: Mapping[str, Mapping[str, Any]]) -> dict[str, RolloutSpec]:
+def managed_rollouts(
+    routes: Mapping[str, Mapping[str, Any]], catalog: Catalog | None = None
+) -> dict[str, RolloutSpec]:
     """The routes whose rollout has a ramp or a guard (the config is already validated by
-    ``build_policies``; a route that does not parse is left to it)."""
+    ``build_policies``; a route that does not parse is left to it). With ``catalog``, the
+    candidate is named by its catalog id, as the request log names the model that answered."""
     out: dict[str, RolloutSpec] = {}
     for name, raw in routes.items():
         try:
             spec = RouteSpec.model_validate(dict(raw))
         except ValidationError:
             continue
-        if spec.rollout is not None and spec.rollout.managed:
-            out[str(name)] = spec.rollout
+        rollout = spec.rollout
+        if rollout is None or not rollout.managed:
+            continue
+        model = catalog.get(rollout.model) if catalog is not None else None
+        if model is not None:
+            rollout = rollout.model_copy(update={"model": model.id})
+        out[str(name)] = rollout
     return out
 
 
@@ -219,9 +228,11 @@ class Rollouts:
         if plan is None or plan.rolled_from is None or request is None or trace.status != 200:
             return False
         spec = self.specs.get(plan.policy)
-        judge = spec.guard.judge if spec is not None and spec.guard is not None else None
-        if judge is None or self.judging is None:
+        if spec is None or spec.guard is None or spec.guard.judge is None:
             return False
+        judge = spec.guard.judge
+        if self.judging is None or trace.answered_by() != spec.model:
+            return False  # (a fallback's answer is not the candidate's to judge)
         if judge.sample < 1 and self._draw() >= judge.sample:
             return False
         if self.judge_running >= _MAX_JUDGES:

@@ -359,9 +359,12 @@ async def judged_pairs(store: Store, filters: ReportFilter) -> list[dict[str, An
 
 
 async def rollouts(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
-    """Managed rollouts (on ``route`` if the filter names one): state and the latest events."""
+    """Managed rollouts (on ``route`` if the filter names one): state and the latest events.
+    Operator-wide, so not shown to a tenant-scoped report (their figures span tenants)."""
     from tiergate.store.rollouts import events, load
 
+    if filters.tenant is not None:
+        return []
     out = []
     for row in await load(store, filters.route):
         out.append(
