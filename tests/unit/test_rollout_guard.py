@@ -62,3 +62,20 @@ def test_a_timed_ramp_steps_after_its_time() -> None:
     assert decide(timed, row(since_ms=1_000), stats(), 30_999) is None
     change = decide(timed, row(since_ms=1_000), stats(), 31_000)
     assert change is not None and change.percent == 25 and "after 30s" in change.reason
+
+
+def test_a_managed_rollout_names_its_candidate_by_catalog_id() -> None:
+    from tiergate.catalog import load_catalog
+    from tiergate.server.rollouts import managed_rollouts
+
+    catalog = load_catalog()
+    alias = next(name for name in ("haiku", "sonnet") if catalog.get(name) is not None)
+    routes = {
+        "auto": {"default": "claude-sonnet-4-6",
+                 "rollout": {"model": alias, "ramp": {"steps": [10], "every": 5}}},
+        "fixed": {"default": "claude-sonnet-4-6", "rollout": {"model": alias, "percent": 5}},
+    }  # fmt: skip
+    managed = managed_rollouts(routes, catalog)
+    assert list(managed) == ["auto"]  # a fixed share without a guard stays in the config
+    model = catalog.get(alias)
+    assert model is not None and managed["auto"].model == model.id != alias
