@@ -182,3 +182,5 @@ def test_a_pairwise_judge_in_both_orders_cancels_its_position_bias(
     assert row["tie_rate"] == pytest.approx(1 - len(wrong) / PROMPTS)
     assert row["orders_agree_rate"] == pytest.approx(len(wrong) / PROMPTS)
     assert row["judge_calls"] == 2 * PROMPTS
+    metrics = httpx.get(gateway + "/metrics").text
+    assert f'tiergate_judged_pairs_total{{outcome="judged"}} {PROMPTS}.0' in metrics
