@@ -70,9 +70,10 @@ class RolloutPolicy:
             buckets, shown = self._fixed
         else:
             percent = state.rollouts.get(self.name, 0.0)
-            buckets, shown = _buckets(percent), f"{percent:g}%"
+            buckets, shown = _buckets(percent), ""
         if buckets == 0 or rollout_bucket(request) >= buckets:
             return plan
+        shown = shown or f"{percent:g}%"
         model, chosen = self.model, plan.tiers[0].model
         if chosen.id == model.id:
             return plan
