@@ -67,7 +67,7 @@ async def save_judgment(store: Store, record: JudgmentRecord) -> None:
     await store.execute(INSERT_JUDGMENT, record.row())
 
 
-_COUNTS = (
+COUNTS = (
     "count(*)",
     "sum(CASE WHEN verdict IS NULL THEN 1 ELSE 0 END)",
     "sum(CASE WHEN verdict = 'win' THEN 1 ELSE 0 END)",
@@ -92,7 +92,7 @@ async def judged(
     over the rows ``where`` selects (a ``ReportFilter``'s clause over ``judgments``)."""
     keys = ("kind", "route", "served_model", "candidate_model", "judge_model", "mode", *group)
     rows = await store.fetchall(
-        f"SELECT {', '.join(keys)}, {', '.join(_COUNTS)} FROM judgments WHERE {where} "
+        f"SELECT {', '.join(keys)}, {', '.join(COUNTS)} FROM judgments WHERE {where} "
         f"GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}",
         params,
     )
@@ -101,7 +101,7 @@ async def judged(
 
 
 def summarise(head: dict[str, Any], counts: tuple[Any, ...] | list[Any]) -> dict[str, Any]:
-    """One report row from the counts ``_COUNTS`` yields."""
+    """One report row from the counts ``COUNTS`` yields."""
     n, errors, win, tie, loss, both, served_only, cand_only, neither, agree, ordered, calls = (
         int(v or 0) for v in counts[:12]
     )

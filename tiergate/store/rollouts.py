@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tiergate.store.backend import Store
-from tiergate.store.judgments import _COUNTS, summarise
+from tiergate.store.judgments import COUNTS, summarise
 
 RAMPING, PAUSED, ROLLED_BACK = "ramping", "paused", "rolled_back"
 _ROW = "route, model, percent, step, state, since_ms, epoch_ms, version, changed_by, updated_ms"
@@ -161,7 +161,7 @@ async def guard_stats(
         "SELECT count(*) FROM requests WHERE route = ? AND ts_ms >= ?", [route, step_since_ms]
     )
     rows = await store.fetchall(
-        f"SELECT mode, {', '.join(_COUNTS)} FROM judgments WHERE kind = 'rollout' "
+        f"SELECT mode, {', '.join(COUNTS)} FROM judgments WHERE kind = 'rollout' "
         "AND route = ? AND candidate_model = ? AND ts_ms >= ? GROUP BY mode",
         [route, model, since_ms],
     )
