@@ -64,3 +64,45 @@ async def test_a_resume_starts_the_guards_measurements_afresh(store: Any) -> Non
     assert await apply(store, paused, resume, "cli")
     (resumed,) = await load(store)
     assert resumed.epoch_ms > row.epoch_ms and resumed.state == RAMPING
+
+
+async def test_the_guard_measures_the_candidates_own_traffic_in_its_window(store: Any) -> None:
+    """Calls to the candidate on the route (a failure a fallback answered included), its
+    answers and refusals, and the route's requests since the step, from the request log;
+    judged quality from the rollout's judged pairs. Other routes, models and older rows are
+    left out."""
+    from tiergate.store.judgments import JudgmentRecord, save_judgment
+    from tiergate.store.records import AttemptRecord, RequestRecord
+    from tiergate.store.request_log import RequestLog
+    from tiergate.store.rollouts import guard_stats
+
+    def request(n: int, ts: int, model: str, outcomes: list[tuple[str, str]], **kw: Any) -> None:
+        record = RequestRecord(id=f"req{n}", ts_ms=ts, route=kw.pop("route", "auto"),
+                               model=model, attempts=len(outcomes), **kw)  # fmt: skip
+        rows = [AttemptRecord(i + 1, 0, m, "dep", outcome) for i, (m, outcome) in
+                enumerate(outcomes)]  # fmt: skip
+        log.submit(record, rows)
+
+    log = RequestLog(store)
+    await log.start()
+    ok, failed = ("gpt", "ok"), ("gpt", "provider_error")
+    request(1, 1000, "gpt", [ok])
+    request(2, 1000, "gpt", [ok], refusal=True)
+    request(3, 1000, "sonnet", [failed, ("sonnet", "ok")], status=200)  # fallback answered
+    request(4, 1000, "sonnet", [("sonnet", "ok")])  # not rolled out
+    request(5, 10, "gpt", [failed])  # before the window
+    request(6, 1000, "gpt", [failed], route="other")  # another route
+    await log.aclose()
+    for n, verdict in enumerate(["tie", "tie", "loss", "win"]):
+        await save_judgment(store, JudgmentRecord(
+            id=f"j{n}", kind="rollout", ts_ms=1000, tenant="default", route="auto",
+            request_id=f"req{n}", shadow_id=None, served_model="sonnet", candidate_model="gpt",
+            judge_model="judge", mode="pairwise", verdict=verdict, calls=3))  # fmt: skip
+    await save_judgment(store, JudgmentRecord(
+        id="js", kind="shadow", ts_ms=1000, tenant="default", route="auto", request_id="r",
+        shadow_id="s", served_model="sonnet", candidate_model="gpt", judge_model="judge",
+        mode="pairwise", verdict="loss"))  # fmt: skip — a shadow pair is not the rollout's
+    stats = await guard_stats(store, "auto", "gpt", since_ms=500, step_since_ms=0)
+    assert (stats.attempts, stats.errors, stats.answered, stats.refusals) == (3, 1, 2, 1)
+    assert stats.route_requests == 5
+    assert stats.judged == 4 and stats.quality == 0.5  # (1 win + 2 ties / 2) / 4
