@@ -6,14 +6,14 @@ decision can be logged and returned in headers.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from tiergate.catalog import Catalog, ModelInfo
 from tiergate.providers.base import Deployment
 from tiergate.providers.families import ModelFamilies
-from tiergate.types import ChatRequest, ChatResponse
+from tiergate.types import ChatRequest, ChatResponse, Usage
 
 
 def clean_reason(text: str, limit: int = 200) -> str:
@@ -83,6 +83,15 @@ class Plan:
     # Where the request goes when every tier failed in an outage (a route's; None: nowhere,
     # as for a model named directly).
     fallback: Fallback | None = None
+    # Rows that belong together in the log (an agent conversation's turns): the request's
+    # ``trace_id`` unless the caller's request already has one.
+    trace_id: str | None = None
+    # Told which model answered and what its answer used, once the request succeeded: how a
+    # stateful route (agent loop) learns where a conversation's prompt cache is warm.
+    observe: Callable[[str, Usage | None], None] | None = None
+    # The model this route's counterfactual prices the answer at (agent loop: the strong
+    # model); None: the gateway's ``baseline_model``.
+    baseline: ModelInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)

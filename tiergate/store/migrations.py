@@ -350,4 +350,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE spend DROP COLUMN reserved_nusd",
         ),
     ),
+    Migration(
+        # The rows that belong together (``trace_id``): the inner calls of a multi-call route
+        # (fan-out, draft-then-review), or the turns of one agent conversation on an
+        # agent-loop route. NULL for a request that stands alone.
+        "0013_request_trace",
+        (
+            "ALTER TABLE requests ADD COLUMN trace_id TEXT",
+            "CREATE INDEX requests_trace ON requests (trace_id) WHERE trace_id IS NOT NULL",
+        ),
+    ),
 )
