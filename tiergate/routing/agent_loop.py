@@ -69,7 +69,7 @@ class Conversation:
 
 @dataclass(frozen=True, slots=True)
 class LoopSettings:
-    horizon_turns: int = 4
+    horizon_turns: int = 8
     hysteresis: float = 0.2
     error_streak: int = 2
     max_tool_result_tokens: int = 20_000

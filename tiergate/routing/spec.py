@@ -127,7 +127,7 @@ class AgentLoopSpec(_Spec):
     cheap: str
     # Turns a switch to the cheap model is expected to last, and the share of the strong
     # model's cost over them a switch must save (hysteresis), counting the cache re-write.
-    horizon_turns: int = Field(default=4, gt=0)
+    horizon_turns: int = Field(default=8, gt=0)
     hysteresis: float = Field(default=0.2, ge=0)
     # A step "looks hard" (strong model) after this many tool errors in a row, with more
     # tool-result tokens than this, or after this many cheap answers escalated in a row.
