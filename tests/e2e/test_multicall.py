@@ -8,6 +8,7 @@ logged start and end times must overlap (they ran in parallel).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -169,3 +170,35 @@ def test_draft_review_logs_n_plus_one_calls_and_names_the_winner(
     assert usd(data["cost_usd"]) == sum(usd(c["cost_usd"]) for c in calls)
     # 3 drafts at $0.00015 each, the review at $0.00132.
     assert usd(data["cost_usd"]) == Decimal("0.00177")
+
+
+def test_fanout_runs_under_the_callers_budget(
+    make_gateway: Callable[..., str], anthropic_upstream: FakeUpstream
+) -> None:
+    """Each inner call is admitted against the caller's key: once the planner has spent most
+    of a $0.02 budget, the workers (each reserving ~$0.005 at 1,000 tokens on Haiku) cannot
+    all run, and the request ends in the caller's 429, with nothing left reserved."""
+    from tests.e2e.test_tenancy import ADMIN, admin, new_key
+
+    routes = {"research": {"fanout": {**ROUTES["research"]["fanout"], "worker_max_tokens": 1000}}}
+    gateway = make_gateway(routes=routes, admin_key=ADMIN)
+    key = new_key(gateway, tenant="acme", budget_usd="0.02", budget_period="day")
+    anthropic_upstream.script(Reply(text=PLAN, usage=FakeUsage(10, 1000)))  # $0.01503
+    anthropic_upstream.default = Reply(usage=FakeUsage(10, 5))
+    client = openai.OpenAI(base_url=gateway + "/v1", api_key=key["key"], max_retries=0)
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(
+            model="research",
+            max_tokens=1000,
+            messages=[{"role": "user", "content": "Research A, B and C."}],
+        )
+    assert "budget" in str(caught.value)
+    assert len(anthropic_upstream.requests) < 4  # the planner and at most some workers ran
+    deadline = time.monotonic() + 5
+    while True:
+        spend = admin(gateway, "GET", f"/admin/keys/{key['id']}/spend").json()
+        if Decimal(spend["reserved_usd"]) == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert Decimal(spend["reserved_usd"]) == 0
+    assert Decimal("0.015") < Decimal(spend["spent_usd"]) <= Decimal("0.02")
