@@ -123,6 +123,11 @@ def test_escalations_in_a_row_keep_the_loop_on_strong() -> None:
     plan = policy(conversation(False), CATALOG, state)
     assert [t.model.id for t in plan.tiers] == [STRONG.id]
     assert "escalated 2 times" in plan.reason
+    # Until the next instruction: then the loop goes back to the cheap model.
+    planning = policy(conversation(), CATALOG, state)
+    assert planning.observe is not None
+    planning.observe(STRONG.id, None)
+    assert models(policy, conversation(False)) == [CHEAP.id, STRONG.id]
 
 
 def test_tool_arguments_validator() -> None:

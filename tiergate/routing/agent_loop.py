@@ -269,7 +269,9 @@ class AgentLoopPolicy:
             item = self.memory.get(turn.conversation)
             prompt = usage.total_input() if usage is not None else turn.prompt_tokens
             item.cached[model_id] = (prompt, now)
-            if decision.model == "cheap":
+            if turn.kind == "planning":
+                item.escalations = 0  # a new instruction: the cheap model gets another go
+            elif decision.model == "cheap":
                 # The cheap rung wrote its cache too, even when its answer was turned down.
                 item.cached[self.cheap.id] = (prompt, now)
                 item.escalations = item.escalations + 1 if model_id == self.strong.id else 0
