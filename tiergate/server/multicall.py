@@ -109,7 +109,7 @@ class InnerCalls:
     async def _reserve(self, trace: RequestTrace, request: ChatRequest, plan: Plan) -> None:
         key, guard = self.principal.key, self.gateway.guard
         if key is not None and guard is not None:
-            trace.reservation = await guard.admit(key, request, plan)
+            trace.reservation = await guard.admit(key, request, plan, trace.request_id)
 
 
 async def handle_multicall(
