@@ -8,9 +8,11 @@ logged start and end times must overlap (they ran in parallel).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -18,6 +20,7 @@ import httpx
 import openai
 import pytest
 
+from tests.e2e.gateway_fixtures import cli_report
 from tests.fakes.script import Fail, FakeUsage, Reply
 from tests.fakes.upstream import FakeUpstream
 
@@ -51,6 +54,8 @@ def test_fanout_runs_workers_in_parallel_and_prices_the_trace(
     make_gateway: Callable[..., str],
     anthropic_upstream: FakeUpstream,
     database_url: str | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     gateway = make_gateway(routes=ROUTES, database_url=database_url)
     anthropic_upstream.script(
@@ -90,6 +95,9 @@ def test_fanout_runs_workers_in_parallel_and_prices_the_trace(
     assert usd(data["cost_usd"]) == sum(usd(c["cost_usd"]) for c in calls) == Decimal("0.00405")
     # All on the planner (Sonnet): each worker's answer would cost $0.0009.
     assert usd(data["baseline_cost_usd"]) == Decimal("0.00585")
+    # The same trace from the command line, on the same store.
+    printed = cli_report(["--trace", trace_id, "--json"], database_url, tmp_path, monkeypatch)
+    assert json.loads(printed) == data
 
 
 def test_fanout_failing_worker_retries_then_escalates_alone_and_streams(
