@@ -8,6 +8,7 @@ logged start and end times must overlap (they ran in parallel).
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -109,8 +110,8 @@ def test_fanout_failing_worker_retries_then_escalates_alone_and_streams(
         Reply(text='{"subtasks": [{"id": "a", "prompt": "part A"}, {"prompt": "part B"}]}'),
         Fail(500),  # subtask a on Haiku
         Fail(500),  # ... its one retry there
-        Reply(),  # ... escalated to Sonnet
-        Reply(),  # subtask b (its id defaults to s2), on Haiku at once
+        Reply(delay=0.3),  # ... escalated to Sonnet
+        Reply(delay=0.3),  # subtask b (its id defaults to s2), on Haiku at once
         Reply(text="Composed, streamed."),
     )
     client = anthropic.Anthropic(base_url=gateway, api_key="x", max_retries=0)
@@ -130,6 +131,10 @@ def test_fanout_failing_worker_retries_then_escalates_alone_and_streams(
     assert ("fanout research: worker a (1/2) on claude-sonnet-4-6, escalated", 200) in reasons
     assert ("fanout research: worker s2 (2/2) on claude-haiku-4-5", 200) in reasons
     assert len(calls) == 6
+    # One worker at a time (max_parallel: 1): each starts after the one before it ended.
+    workers = sorted((c for c in calls if "worker" in c["reason"]), key=lambda c: c["started_ms"])
+    for before, after in itertools.pairwise(workers):
+        assert after["started_ms"] >= before["ended_ms"] - 50, workers
 
 
 def test_fanout_plan_that_is_not_json_is_a_clear_error(
