@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -80,6 +81,10 @@ def test_turn_kinds_and_error_streaks() -> None:
     named = conversation()
     named.metadata["conversation_id"] = "session-7"
     assert conversation_id(named) == "session-7"
+    # An id that could not go into a header as it is (it is returned in one) is hashed.
+    named.metadata["conversation_id"] = "a\r\nx-evil: 1"
+    hashed = conversation_id(named)
+    assert re.fullmatch(r"conv_[0-9a-f]{24}", hashed) and hashed == conversation_id(named)
 
 
 def test_planning_on_strong_loop_on_cheap_with_strong_behind_it() -> None:

@@ -26,6 +26,7 @@ first 200 characters), which is the same on every turn of one conversation.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from tiergate.routing.plan import Plan, RoutingState, Tier, Validator, Verdict, 
 from tiergate.tokens import estimate_input_tokens
 from tiergate.types import ChatRequest, ChatResponse, TextBlock, ToolResultBlock, Usage
 
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 CACHE_TTL_SECONDS = 300.0  # Anthropic's default (5-minute) cache lifetime
 _MAX_CONVERSATIONS = 10_000
 
@@ -112,7 +114,10 @@ def read_turn(request: ChatRequest) -> Turn:
 def conversation_id(request: ChatRequest) -> str:
     given = request.metadata.get("conversation_id")
     if isinstance(given, str) and given:
-        return given[:128]
+        if _PLAIN_ID.fullmatch(given):
+            return given
+        # It goes into a response header and the log: anything else is hashed, not trusted.
+        return "conv_" + hashlib.sha256(given.encode()).hexdigest()[:24]
     first = next((m for m in request.messages if m.role == "user"), None)
     digest = hashlib.sha256()
     digest.update("".join(b.text for b in request.system)[:200].encode())
