@@ -325,3 +325,73 @@ def test_inside_the_namespace_only_the_gateway_is_reachable(
         relay.close()
     assert done.returncode == 0, done.stderr
     assert "outside: unreachable" in done.stdout and "gateway: 200" in done.stdout
+
+
+def test_claude_code_on_an_agent_loop_route(
+    anthropic_upstream: FakeUpstream,
+    make_gateway: Callable[..., str],
+    claude: Callable[..., Run],
+    tmp_path: Path,
+) -> None:
+    """A multi-step file task on ``type: agent_loop``: the planning turn on the strong model,
+    the tool-loop turns on the cheap one, and the cheap model's invalid tool call (``Write``
+    without ``content``) escalated to the strong model within the same turn."""
+    strong, cheap = "claude-opus-4-7", "claude-haiku-4-5"
+    deployment = {"provider": "anthropic", "base_url": anthropic_upstream.url, "api_key": "k"}
+    gateway = make_gateway(
+        deployments=[
+            {"name": "opus", "model": strong, **deployment},
+            {"name": "haiku", "model": cheap, **deployment},
+        ],
+        routes={"agent": {"type": "agent_loop", "agent_loop": {"strong": strong, "cheap": cheap}}},
+    )
+    work = tmp_path / "work"
+    notes, summary = work / "notes.txt", work / "summary.txt"
+    anthropic_upstream.script(
+        Reply(tool_calls=(ToolCall("Write", {"file_path": str(notes), "content": "a, b\n"}),)),
+        Reply(tool_calls=(ToolCall("Read", {"file_path": str(notes)}),)),
+        Reply(tool_calls=(ToolCall("Write", {"file_path": str(summary)}),)),  # no content
+        Reply(tool_calls=(ToolCall("Write", {"file_path": str(summary), "content": "2\n"}),)),
+        Reply(text="Wrote notes.txt and summary.txt."),
+    )
+    run = claude(
+        gateway, "Write notes.txt, then count its items into summary.txt", "--model", "agent"
+    )
+    assert run.returncode == 0, _explain(run, anthropic_upstream)
+    assert notes.read_text() == "a, b\n" and summary.read_text() == "2\n"
+    assert "Wrote notes.txt and summary.txt." in run.stdout
+    models = [c["model"] for c in _generation_calls(anthropic_upstream)]
+    opus, haiku = "claude-opus-4-7", "claude-haiku-4-5-20251001"
+    assert models == [opus, haiku, haiku, opus, haiku], _explain(run, anthropic_upstream)
+    rows = _agent_rows(tmp_path, 4)
+    assert [r[0] for r in rows] == [strong, cheap, strong, cheap]
+    reasons = [r[1] for r in rows]
+    assert reasons[0] == "agent loop: planning turn (new user instruction)"
+    assert all(r.startswith("agent loop: tool-loop turn") for r in reasons[1:]), reasons
+    assert [r[2] for r in rows] == [1, 1, 2, 1]  # the escalated turn: two attempts
+    trace_ids = {r[3] for r in rows}
+    assert len(trace_ids) == 1 and next(iter(trace_ids)).startswith("conv_")
+    with sqlite3.connect(tmp_path / "tiergate.db") as db:
+        refused = db.execute(
+            "SELECT model, outcome, error FROM attempts WHERE outcome = 'validator_failed'"
+        ).fetchall()
+    assert [(m, o) for m, o, _ in refused] == [(cheap, "validator_failed")]
+    assert "tool_args: Write arguments invalid" in refused[0][2]
+    # The conversation's total against all turns on the strong model.
+    cost = sum(r[4] for r in rows)
+    all_strong = sum(r[5] for r in rows)
+    assert 0 < cost < all_strong
+
+
+def _agent_rows(data_dir: Path, count: int) -> list[tuple[Any, ...]]:
+    """(model, reason, attempts, trace_id, cost_pusd, baseline_pusd) per logged turn."""
+    deadline = time.monotonic() + 10
+    while True:
+        with sqlite3.connect(data_dir / "tiergate.db") as db:
+            rows = db.execute(
+                "SELECT model, reason, attempts, trace_id, cost_pusd, baseline_pusd "
+                "FROM requests ORDER BY ts_ms"
+            ).fetchall()
+        if len(rows) >= count or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)

@@ -38,7 +38,7 @@ from tiergate.errors import ConfigError
         ({"auto": {"ladder": []}}, "routes.auto: a route has exactly one of"),
         (
             {"auto": {"default": "haiku", "validators": [{"type": "json"}]}},
-            "`validators` only apply to a `ladder` route",
+            "`validators` only apply to a `ladder` or `agent_loop` route",
         ),
         ({"auto": {"default": "haiku", "max_cost_usd": -1}}, "routes.auto.max_cost_usd"),
         (

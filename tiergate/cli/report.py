@@ -4,7 +4,9 @@ A thin command over ``tiergate.store.reports``: the store comes from ``--databas
 ``TIERGATE_DATABASE_URL`` (PostgreSQL) or else SQLite in ``TIERGATE_DATA_DIR``. ``--json``
 prints one object with at least ``requests`` and ``cost_usd`` (the CLI contract), ``--csv``
 the ``--by`` breakdown, and otherwise rich tables for people. ``--ab A,B`` compares two models
-on the ``--route`` given.
+on the ``--route`` given. ``--trace ID`` prints one trace instead: the calls of a fan-out or
+draft-then-review request, or the turns of an agent conversation, with its total against all
+on the strong model (``tiergate.store.traces``).
 """
 
 from __future__ import annotations
@@ -38,8 +40,21 @@ async def _query(url: str, query: dict[str, str], ab: tuple[str, str] | None) ->
         await store.aclose()
 
 
+async def _trace(url: str, trace_id: str, tenant: str | None) -> dict[str, Any] | None:
+    from tiergate.store.backend import open_store
+    from tiergate.store.traces import trace_summary
+
+    store = await open_store(url)
+    try:
+        return await trace_summary(store, trace_id, tenant)
+    finally:
+        await store.aclose()
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object (for scripts).")
+@click.option("--trace", "trace_id", default=None, metavar="ID",
+              help="One trace: a multi-call request's calls or an agent conversation's turns.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV of the --by breakdown.")
 @click.option("--since", default=None, help="ISO date/time or a span like 7d, 24h.")
 @click.option("--until", default=None, help="ISO date/time (a date includes that whole day).")
@@ -52,8 +67,12 @@ async def _query(url: str, query: dict[str, str], ab: tuple[str, str] | None) ->
 def report(
     as_json: bool, as_csv: bool, since: str | None, until: str | None, tenant: str | None,
     route: str | None, by: str, ab: str | None, database_url: str | None,
+    trace_id: str | None = None,
 ) -> None:  # fmt: skip
     """Spend and savings by model, day, tenant and route; escalation; latency percentiles."""
+    if trace_id is not None:
+        _report_trace(store_url(database_url), trace_id, tenant, as_json)
+        return
     query = {
         k: v
         for k, v in {"since": since, "until": until, "tenant": tenant, "route": route}.items()
@@ -103,6 +122,41 @@ def report(
         _print_batches(data["batches"])
     if "ab" in data:
         _print_ab(data["ab"])
+
+
+def _report_trace(url: str, trace_id: str, tenant: str | None, as_json: bool) -> None:
+    try:
+        data = asyncio.run(_trace(url, trace_id, tenant))
+    except Exception as exc:
+        raise click.ClickException(
+            f"cannot read the request log: {type(exc).__name__}: {exc}"
+        ) from None
+    if data is None:
+        raise click.ClickException(f"no calls logged under trace {trace_id}")
+    if as_json:
+        import orjson
+
+        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"trace {trace_id}")
+    for column in ("model", "reason", "status", "in", "out", "cost_usd", "on strong"):
+        table.add_column(column, justify="left" if column in ("model", "reason") else "right")
+    for call in data["calls"]:
+        table.add_row(
+            call["model"] or "-", call["reason"] or "-", str(call["status"]),
+            f"{call['input_tokens'] + call['cache_creation_tokens'] + call['cache_read_tokens']:,}",
+            f"{call['output_tokens']:,}", call["cost_usd"] or "-",
+            call["baseline_cost_usd"] or "-",
+        )  # fmt: skip
+    console = Console()
+    console.print(table)
+    console.print(
+        f"{len(data['calls'])} calls: ${data['cost_usd'] or '?'} "
+        f"against ${data['baseline_cost_usd'] or '?'} all on the strong model"
+    )
 
 
 def _print_tables(data: dict[str, Any], by: str) -> None:

@@ -6,7 +6,7 @@ decision can be logged and returned in headers.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -14,7 +14,7 @@ from tiergate.catalog import Catalog, ModelInfo
 from tiergate.providers.base import Deployment
 from tiergate.providers.families import ModelFamilies
 from tiergate.routing.spec import PairJudgeSpec
-from tiergate.types import ChatRequest, ChatResponse
+from tiergate.types import ChatRequest, ChatResponse, Usage
 
 
 def clean_reason(text: str, limit: int = 200) -> str:
@@ -89,6 +89,15 @@ class Plan:
     # A rollout put its candidate in place of this tier (the incumbent), for the guard's
     # judge to compare the two answers off the request path.
     rolled_from: Tier | None = None
+    # Rows that belong together in the log (an agent conversation's turns): the request's
+    # ``trace_id`` unless the caller's request already has one.
+    trace_id: str | None = None
+    # Told which model answered and what its answer used, once the request succeeded: how a
+    # stateful route (agent loop) learns where a conversation's prompt cache is warm.
+    observe: Callable[[str, Usage | None], None] | None = None
+    # The model this route's counterfactual prices the answer at (agent loop: the strong
+    # model); None: the gateway's ``baseline_model``.
+    baseline: ModelInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,14 +18,16 @@ from pydantic import ValidationError
 from tiergate.catalog import Catalog, ModelInfo
 from tiergate.errors import ConfigError
 from tiergate.providers.base import Deployment
+from tiergate.routing.agent_loop import AgentLoopPolicy, LoopSettings
 from tiergate.routing.capability import Selector
 from tiergate.routing.ladder import LadderPolicy
 from tiergate.routing.learned_route import LearnedPolicy, Scorer
+from tiergate.routing.multicall import DraftReviewRoute, FanoutRoute
 from tiergate.routing.plan import Policy
 from tiergate.routing.rollout import RolloutPolicy
 from tiergate.routing.rules import Rule, RulesPolicy
 from tiergate.routing.shadow import ShadowedPolicy
-from tiergate.routing.spec import LearnedSpec, RouteSpec
+from tiergate.routing.spec import AgentLoopSpec, DraftReviewSpec, FanoutSpec, LearnedSpec, RouteSpec
 from tiergate.routing.validators import JudgeClient, build_validator
 
 # The catalog's provider of models run in process (``providers/local.py``).
@@ -99,6 +101,12 @@ class _RouteBuilder:
             return LadderPolicy(self.name, models, validators, selector)
         if spec.learned is not None:
             return self._learned(spec.learned, selector)
+        if spec.agent_loop is not None:
+            return self._agent_loop(spec, spec.agent_loop, selector)
+        if spec.fanout is not None:
+            return self._fanout(spec.fanout, selector)
+        if spec.draft_review is not None:
+            return self._draft_review(spec.draft_review, selector)
         assert spec.default is not None  # RouteSpec guarantees it for a rules route
         rules = tuple(
             Rule(i + 1, rule.when, self.model(rule.use, f"{self.where}.rules[{i}].use"))
@@ -144,6 +152,60 @@ class _RouteBuilder:
         if spec.fallback == "none":
             return []
         return [self.model(m, f"{self.where}.fallback[{i}]") for i, m in enumerate(spec.fallback)]
+
+    def _agent_loop(self, route: RouteSpec, spec: AgentLoopSpec, selector: Selector) -> Policy:
+        where = f"{self.where}.agent_loop"
+        validators = tuple(
+            build_validator(v, f"{self.where}.validators[{i}]", self.judge, self.model)
+            for i, v in enumerate(route.validators)
+        )
+        settings = LoopSettings(
+            horizon_turns=spec.horizon_turns,
+            hysteresis=spec.hysteresis,
+            error_streak=spec.error_streak,
+            max_tool_result_tokens=spec.max_tool_result_tokens,
+            escalations_before_stay=spec.escalations_before_stay,
+            output_tokens=spec.output_tokens,
+        )
+        return AgentLoopPolicy(
+            self.name,
+            self.model(spec.strong, f"{where}.strong"),
+            self.model(spec.cheap, f"{where}.cheap"),
+            validators,
+            settings,
+            selector,
+        )
+
+    def _fanout(self, spec: FanoutSpec, selector: Selector) -> Policy:
+        where = f"{self.where}.fanout"
+        planner = self.model(spec.planner, f"{where}.planner")
+        workers = tuple(
+            self.model(m, f"{where}.workers[{i}]") for i, m in enumerate(spec.workers)
+        )
+        composer = self.model(spec.composer, f"{where}.composer") if spec.composer else planner
+        return FanoutRoute(
+            self.name,
+            planner,
+            workers,
+            composer,
+            max_subtasks=spec.max_subtasks,
+            max_parallel=spec.max_parallel,
+            worker_retries=spec.worker_retries,
+            worker_max_tokens=spec.worker_max_tokens,
+            selector=selector,
+        )
+
+    def _draft_review(self, spec: DraftReviewSpec, selector: Selector) -> Policy:
+        where = f"{self.where}.draft_review"
+        return DraftReviewRoute(
+            self.name,
+            self.model(spec.drafter, f"{where}.drafter"),
+            self.model(spec.reviewer, f"{where}.reviewer"),
+            drafts=spec.drafts,
+            mode=spec.mode,
+            temperature=spec.temperature,
+            selector=selector,
+        )
 
     def _learned(self, spec: LearnedSpec, selector: Selector) -> Policy:
         where = f"{self.where}.learned"

@@ -5,8 +5,10 @@ start-up with the route and key named, not route traffic silently to the default
 here is ``extra="forbid"``; ``routes.build_policies`` turns these specs into policies and checks
 what pydantic cannot (model names against the catalog, regexes, schemas, callables).
 
-A route is one of three kinds, told apart by which key it has:
-``rules``/``default`` (rules route), ``ladder`` (escalation ladder), ``learned`` (learned router).
+A route is one of six kinds, told apart by which key it has (``type:`` may name it too):
+``rules``/``default`` (rules route), ``ladder`` (escalation ladder), ``learned`` (learned router),
+``agent_loop`` (per-turn routing of an agent's conversation), ``fanout`` (planner, parallel
+workers, composer) and ``draft_review`` (cheap drafts, a strong reviewer).
 """
 
 from __future__ import annotations
@@ -267,8 +269,60 @@ class RolloutSpec(_Spec):
         return (self.percent,)
 
 
+class AgentLoopSpec(_Spec):
+    """Planning turns on ``strong``, tool-loop turns on ``cheap`` (``routing/agent_loop.py``)."""
+
+    strong: str
+    cheap: str
+    # Turns a switch to the cheap model is expected to last, and the share of the strong
+    # model's cost over them a switch must save (hysteresis), counting the cache re-write.
+    horizon_turns: int = Field(default=8, gt=0)
+    hysteresis: float = Field(default=0.2, ge=0)
+    # A step "looks hard" (strong model) after this many tool errors in a row, with more
+    # tool-result tokens than this, or after this many cheap answers escalated in a row.
+    error_streak: int = Field(default=2, gt=0)
+    max_tool_result_tokens: int = Field(default=20_000, gt=0)
+    escalations_before_stay: int = Field(default=2, gt=0)
+    output_tokens: int = Field(default=400, gt=0)
+
+
+class FanoutSpec(_Spec):
+    """A planner splits the request into independent subtasks, workers run them in parallel,
+    a composer merges their answers (``routing/multicall.py``, ``server/multicall.py``)."""
+
+    planner: str
+    # A subtask runs on the first; when it fails there (after ``worker_retries``) it moves up.
+    workers: tuple[str, ...] = Field(min_length=1)
+    composer: str | None = None  # default: the planner
+    max_subtasks: int = Field(default=8, gt=0, le=64)
+    max_parallel: int = Field(default=4, gt=0, le=64)
+    worker_retries: int = Field(default=1, ge=0, le=5)
+    worker_max_tokens: int | None = Field(default=None, gt=0)
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class DraftReviewSpec(_Spec):
+    """``drafts`` answers from ``drafter`` in parallel; ``reviewer`` picks the best
+    (``pick``: that draft is the answer) or writes the answer from them (``refine``)."""
+
+    drafter: str
+    reviewer: str
+    drafts: int = Field(default=3, ge=2, le=8)
+    mode: Literal["pick", "refine"] = "pick"
+    temperature: float | None = Field(default=1.0, ge=0, le=2)
+
+
+RouteKind = Literal["rules", "ladder", "learned", "agent_loop", "fanout", "draft_review"]
+
+
 class RouteSpec(_Spec):
     description: str | None = None
+    # Optional: names the kind the keys below already imply, for readers of the YAML.
+    type: RouteKind | None = None
     # rules route
     rules: tuple[RuleSpec, ...] = ()
     default: str | None = None
@@ -277,6 +331,10 @@ class RouteSpec(_Spec):
     validators: tuple[ValidatorSpec, ...] = ()
     # learned route
     learned: LearnedSpec | None = None
+    # multi-turn and multi-call routes
+    agent_loop: AgentLoopSpec | None = None
+    fanout: FanoutSpec | None = None
+    draft_review: DraftReviewSpec | None = None
     # any route
     max_cost_usd: float | None = Field(default=None, gt=0)
     # Models a request may move to when the chosen one cannot serve it ("any": every served one).
@@ -285,28 +343,41 @@ class RouteSpec(_Spec):
     rollout: RolloutSpec | None = None
 
     @property
-    def kind(self) -> Literal["rules", "ladder", "learned"]:
+    def kind(self) -> RouteKind:
         if self.ladder is not None:
             return "ladder"
-        if self.learned is not None:
-            return "learned"
+        for kind in ("learned", "agent_loop", "fanout", "draft_review"):
+            if getattr(self, kind) is not None:
+                return kind  # type: ignore[return-value]
         return "rules"
 
     @model_validator(mode="after")
     def _one_kind(self) -> RouteSpec:
-        kinds = [k for k, v in (("ladder", self.ladder), ("learned", self.learned)) if v]
+        keyed = (
+            ("ladder", self.ladder),
+            ("learned", self.learned),
+            ("agent_loop", self.agent_loop),
+            ("fanout", self.fanout),
+            ("draft_review", self.draft_review),
+        )
+        kinds = [k for k, v in keyed if v]
         if self.rules or self.default is not None:
             kinds.append("rules/default")
         if len(kinds) != 1:
             given = " and ".join(kinds) if kinds else "none of them"
             raise ValueError(
-                f"a route has exactly one of `default` (with optional `rules`), `ladder` or "
-                f"`learned`; this one has {given}"
+                "a route has exactly one of `default` (with optional `rules`), `ladder`, "
+                f"`learned`, `agent_loop`, `fanout` or `draft_review`; this one has {given}"
+            )
+        if self.type is not None and self.type != self.kind:
+            raise ValueError(
+                f"`type: {self.type}` but the route's settings are those of a {self.kind} "
+                f"route; give the `{self.type}:` settings"
             )
         if self.kind == "rules" and self.default is None:
             raise ValueError("a rules route needs a `default` model for requests no rule matches")
         if self.ladder is not None and len(self.ladder) == 0:
             raise ValueError("`ladder` needs at least one model")
-        if self.validators and self.kind != "ladder":
-            raise ValueError("`validators` only apply to a `ladder` route")
+        if self.validators and self.kind not in ("ladder", "agent_loop"):
+            raise ValueError("`validators` only apply to a `ladder` or `agent_loop` route")
         return self

@@ -45,7 +45,9 @@ class Accountant:
         )
         return cls(catalog, baseline, plan)
 
-    def bill(self, attempts: list[Attempt], *, batch: bool = False) -> Bill:
+    def bill(
+        self, attempts: list[Attempt], *, batch: bool = False, baseline: ModelInfo | None = None
+    ) -> Bill:
         """Every attempt priced; ``batch``: answered through a provider's batch API, so at
         the catalog's batch rates (and the baseline counterfactual at its batch rates too)."""
         total: Decimal | None = Decimal(0)
@@ -68,7 +70,8 @@ class Accountant:
         # attempt's usage priced at the baseline's rates (escalation and judge attempts
         # don't count).
         answered = answer_usage(attempts)
-        baseline: Decimal | None = None
-        if answered is not None and self._baseline is not None:
-            baseline = counterfactual_usd(answered, self._baseline, batch=batch)
-        return Bill(total, credits, baseline, per_attempt, answered)
+        against = baseline or self._baseline
+        counterfactual: Decimal | None = None
+        if answered is not None and against is not None:
+            counterfactual = counterfactual_usd(answered, against, batch=batch)
+        return Bill(total, credits, counterfactual, per_attempt, answered)

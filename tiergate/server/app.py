@@ -116,7 +116,10 @@ class App:
             if path.startswith(BATCH_PATHS):
                 await self._batches(scope, receive, send)
                 return
-            if path.startswith("/admin/") or path == "/v1/tiergate/report":
+            if (
+                path.startswith(("/admin/", endpoints.TRACES_PATH))
+                or path == "/v1/tiergate/report"
+            ):
                 await self._authenticated(scope, receive, send)
                 return
             if method == "POST" and path == "/v1/messages/count_tokens":
@@ -172,6 +175,9 @@ class App:
         principal = await self.authenticate(request_headers(scope))
         if scope["path"] == "/v1/tiergate/report":
             await endpoints.report(self.gateway, principal, scope, send)
+            return
+        if scope["path"].startswith(endpoints.TRACES_PATH):
+            await endpoints.trace(self.gateway, principal, scope, send)
             return
         body = await read_body(receive, 1024 * 1024)
         await handle_admin(self.gateway, principal, scope, body, send)

@@ -25,6 +25,7 @@ from tiergate.errors import (
     PayloadTooLarge,
 )
 from tiergate.providers.base import CallOptions
+from tiergate.routing.multicall import DraftReviewRoute, FanoutRoute
 from tiergate.server.auth import Principal
 from tiergate.server.ready import ready_batches
 from tiergate.server.record import RequestTrace
@@ -82,6 +83,8 @@ async def admit(
     policy = gateway.policies.get(request.model, gateway.direct)
     plan = policy(request, gateway.catalog, gateway.routing_state())
     trace.plan = plan
+    if plan.trace_id is not None and trace.trace_id is None:
+        trace.trace_id = plan.trace_id
     if principal.key is not None and gateway.guard is not None:
         trace.reservation = await gateway.guard.admit(
             principal.key, request, plan, trace.request_id, keep=trace.batch_id is not None
@@ -119,6 +122,19 @@ async def handle_chat(
     task = headers.get("x-tiergate-task")
     if task:
         request.metadata["task"] = task
+    conversation = headers.get("x-tiergate-conversation")
+    if conversation:
+        request.metadata["conversation_id"] = conversation
+    route = gateway.policies.get(request.model)
+    if isinstance(route, FanoutRoute | DraftReviewRoute):
+        from tiergate.server.multicall import handle_multicall
+
+        principal.check_model(request.model)
+        options = call_options(headers, gateway)
+        await handle_multicall(
+            gateway, wire, trace, route, request, options, principal, receive, send
+        )
+        return
     plan = await admit(gateway, trace, request, principal)
     options = call_options(headers, gateway)
     if request.stream:

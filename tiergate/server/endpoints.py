@@ -85,6 +85,29 @@ async def metrics(gateway: Gateway, send: Send) -> None:
     await send_bytes(send, 200, body, content_type=(b"content-type", CONTENT_TYPE.encode()))
 
 
+TRACES_PATH = "/v1/tiergate/traces/"
+
+
+async def trace(gateway: Gateway, principal: Principal, scope: Scope, send: Send) -> None:
+    """Every call logged under one trace id (a multi-call route's, an agent conversation's),
+    with its total and its all-on-the-strong-model counterfactual; a key reads its own
+    tenant's traces only."""
+    from tiergate.errors import NotFound
+    from tiergate.store.traces import trace_summary
+
+    if gateway.store is None:
+        raise InvalidRequest("the request log is not open")
+    trace_id = scope["path"][len(TRACES_PATH) :]
+    if not trace_id or len(trace_id) > 128:
+        raise NotFound("no such trace")
+    if gateway.log is not None:
+        await gateway.log.flush()
+    found = await trace_summary(gateway.store, trace_id, principal.report_tenant(None))
+    if found is None:
+        raise NotFound(f"no calls logged under trace {trace_id}")
+    await send_json(send, 200, found)
+
+
 async def report(gateway: Gateway, principal: Principal, scope: Scope, send: Send) -> None:
     """The dashboard's data: spend, savings, mix, latency for a time range, tenant, route."""
     from tiergate.server.query import query_params

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tiergate.errors import GatewayError
+from tiergate.executor import answer_usage
 from tiergate.routing.plan import clean_reason
 from tiergate.types import ChatRequest
 
@@ -47,6 +48,11 @@ class RequestTrace:
     batch: bool = False
     # The batch job this request is an item of (logged; kept out of latency figures).
     batch_id: str | None = None
+    # Links rows that belong together (a multi-call route's calls, an agent conversation's
+    # turns); sent back as ``x-tiergate-trace-id``.
+    trace_id: str | None = None
+    # Headers a route adds to its answer (draft-then-review: which draft won).
+    extra_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
     # Every upstream attempt as the executor makes it, kept when the request fails in the end
     # (an escalation that was paid for, then a failing last rung, is billed and logged).
@@ -76,7 +82,13 @@ class RequestTrace:
         self.error = error
         self.latency_ms = (time.perf_counter() - self.started) * 1000
         if accountant is not None and self.attempts:
-            self.bill = accountant.bill(self.attempts, batch=self.batch)
+            baseline = self.plan.baseline if self.plan is not None else None
+            self.bill = accountant.bill(self.attempts, batch=self.batch, baseline=baseline)
+        plan = self.plan
+        if plan is not None and plan.observe is not None and status == 200:
+            source = self.outcome or self.stream
+            if source is not None:
+                plan.observe(source.model.id, answer_usage(self.attempts))
         if self.on_finish is not None:
             self.on_finish(self)
 
@@ -91,9 +103,13 @@ class RequestTrace:
                 (b"x-tiergate-tier", b"%d" % source.tier),
                 (b"x-tiergate-attempts", b"%d" % len(source.attempts)),
             )
+        if self.trace_id is not None:
+            headers.append((b"x-tiergate-trace-id", _latin1(self.trace_id)))
         if self.plan is not None:
             headers.append((b"x-tiergate-route", _latin1(self.plan.policy)))
             headers.append((b"x-tiergate-reason", _latin1(self.reason() or "")))
+        if self.extra_headers:
+            headers += self.extra_headers
         return headers
 
     def response_headers(self) -> list[tuple[bytes, bytes]]:

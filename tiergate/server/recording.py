@@ -88,6 +88,7 @@ def build_record(trace: RequestTrace, bodies: bool = False) -> RequestRecord:
         stream=bool(request and request.stream),
         byok=source.deployment.byok if source else False,
         batch_id=trace.batch_id,
+        trace_id=trace.trace_id,
     )
     attempt_usd = bill.attempt_usd if bill else None
     for i, attempt in enumerate(attempts):

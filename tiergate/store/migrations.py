@@ -409,4 +409,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE UNIQUE INDEX rollout_events_version ON rollout_events (route, version)",
         ),
     ),
+    Migration(
+        # The rows that belong together (``trace_id``): the inner calls of a multi-call route
+        # (fan-out, draft-then-review), or the turns of one agent conversation on an
+        # agent-loop route. NULL for a request that stands alone.
+        "0014_request_trace",
+        (
+            "ALTER TABLE requests ADD COLUMN trace_id TEXT",
+            "CREATE INDEX requests_trace ON requests (trace_id) WHERE trace_id IS NOT NULL",
+        ),
+    ),
 )

@@ -84,7 +84,8 @@ class RequestRecord:
     ``cost_usd`` None means unpriced (never shown as $0); ``tool_args_valid`` None means no
     tool calls were made; ``prompt``/``response`` are set only when body logging is on, and
     then already redacted. ``batch_id`` names the batch job of a row that answered one of its
-    requests (live, or through a provider's batch API).
+    requests (live, or through a provider's batch API). ``trace_id`` links rows that
+    belong together (``docs/recipes.md``).
     """
 
     id: str
@@ -120,6 +121,8 @@ class RequestRecord:
     prompt: str | None = None
     response: str | None = None
     batch_id: str | None = None
+    # The rows that belong together: a multi-call route's calls, an agent conversation's turns.
+    trace_id: str | None = None
     attempt_rows: list[AttemptRecord] = field(default_factory=list)
 
     @property

@@ -35,7 +35,7 @@ _REQUEST_COLUMNS = (
     "cache_creation_tokens", "cache_read_tokens", "cost_pusd", "credits_p", "baseline_pusd",
     "cache_savings_pusd", "latency_ms", "ttft_ms", "status", "stop_reason", "refusal",
     "tool_calls", "tool_args_valid", "error_class", "stream", "byok", "prompt", "response",
-    "batch_id",
+    "batch_id", "trace_id",
 )  # fmt: skip
 _ATTEMPT_COLUMNS = (
     "request_id", "n", "tier", "model", "deployment", "outcome", "status", "input_tokens",
@@ -72,7 +72,7 @@ def request_row(r: RequestRecord) -> tuple[Any, ...]:
         r.cache_creation_tokens, r.cache_read_tokens, to_pico(r.cost_usd), to_pico(r.credits),
         to_pico(r.baseline_cost_usd), to_pico(r.cache_savings_usd), r.latency_ms, r.ttft_ms,
         r.status, r.stop_reason, r.refusal, r.tool_calls, r.tool_args_valid, r.error_class,
-        r.stream, r.byok, r.prompt, r.response, r.batch_id,
+        r.stream, r.byok, r.prompt, r.response, r.batch_id, r.trace_id,
     )  # fmt: skip
 
 
