@@ -15,6 +15,7 @@ _COMMANDS = {
     "router": "tiergate.cli.router:router",
     "keys": "tiergate.cli.keys:keys",
     "rollout": "tiergate.cli.rollout:rollout",
+    "eval": "tiergate.cli.eval:eval_group",
 }
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from tiergate.cli.router_from_log import from_log_options, train_from_log
+
 
 def _say(message: str) -> None:
     click.echo(message, err=True)
@@ -75,15 +77,16 @@ def _as_json(value: Any) -> str:
 
 
 @router.command()
-@click.argument("data", type=click.Path(exists=True, dir_okay=False))
+@click.argument("data", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Router file.")
 @click.option("--features", default=None, help="Featuriser spec, e.g. 'tfidf:0.75+stats:0.25'.")
 @click.option("--folds", default=5, show_default=True, help="CV folds for metrics (0 = none).")
 @click.option("--strong-share", default=0.5, show_default=True, help="Initial threshold's share.")
 @click.option("--seed", default=0, show_default=True)
 @_with_pair
+@from_log_options
 def train(
-    data: str,
+    data: str | None,
     out: str,
     features: str | None,
     folds: int,
@@ -91,11 +94,21 @@ def train(
     seed: int,
     weak: str | None,
     strong: str | None,
+    from_log: bool,
+    **log_options: Any,
 ) -> None:
-    """Fit a router on DATA.jsonl and write it to --out."""
+    """Fit a router on DATA.jsonl (or, with --from-log, on a route's outcome rows in the
+    store, then calibrate it) and write it to --out."""
     from tiergate.evaluation import train_router
     from tiergate.routing.learned import DEFAULT_SPEC
 
+    if from_log or data is None:
+        if data is not None:
+            raise click.UsageError("give DATA.jsonl or --from-log, not both")
+        if not from_log:
+            raise click.UsageError("give DATA.jsonl, or --from-log --route R")
+        train_from_log(out, features, folds, seed, weak, strong, **log_options)
+        return
     outcomes, pair = _load(data, weak, strong)
     spec = features or DEFAULT_SPEC
     _say(f"training {spec} on {len(outcomes)} prompts")

@@ -419,4 +419,26 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX requests_trace ON requests (trace_id) WHERE trace_id IS NOT NULL",
         ),
     ),
+    Migration(
+        # Per-prompt outcomes (``store/outcomes.py``): how well each model answered each prompt
+        # of an evaluation run (a score in [0, 1]), the rows ``tiergate router train
+        # --from-log`` learns from. One row per run, item and model; a rerun replaces it.
+        "0015_outcomes",
+        (
+            """CREATE TABLE outcomes (
+                run_id TEXT NOT NULL,
+                item_id TEXT NOT NULL,
+                model TEXT NOT NULL,
+                ts_ms BIGINT NOT NULL,
+                source TEXT NOT NULL,
+                route TEXT,
+                tenant TEXT NOT NULL,
+                prompt TEXT NOT NULL,
+                score DOUBLE PRECISION NOT NULL,
+                request_id TEXT,
+                PRIMARY KEY (run_id, item_id, model)
+            )""",
+            "CREATE INDEX outcomes_route_ts ON outcomes (route, ts_ms)",
+        ),
+    ),
 )
