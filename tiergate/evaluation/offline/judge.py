@@ -33,7 +33,7 @@ DEFAULT_RUBRIC = (
     "given), 0 when it is wrong or does not answer; use the scale between for partial answers."
 )
 _SYSTEM = "You are a strict, impartial grader. Reply with one JSON object and nothing else."
-_SCORE = re.compile(r'"?score"?\s*[:=]\s*(-?\d+(?:\.\d+)?)')
+_SCORE = re.compile(r'"?score"?\s*[:=]\s*(-?\d+(?:\.\d+)?)', re.I)
 _WINNER = re.compile(r'"?winner"?\s*[:=]\s*"?(A|B|tie)\b', re.I)
 
 
