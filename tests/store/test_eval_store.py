@@ -71,6 +71,23 @@ async def test_sample_takes_logged_prompts_and_leaves_evaluation_traffic_out(sto
     assert all("reference" not in line for line in small.lines)
 
 
+async def test_reports_tell_evaluation_traffic_apart(store: Any) -> None:
+    from decimal import Decimal
+
+    from tiergate.store.reports import summary
+
+    records = [_request(n, cost_usd=Decimal("0.01")) for n in range(3)]
+    records += [_request(10 + n, batch_id="eval_run1", cost_usd=Decimal("0.02"),
+                         model="claude-sonnet-4-6" if n % 2 else "claude-haiku-4-5")
+                for n in range(4)]  # fmt: skip
+    records += [_request(20, batch_id="batch_xyz")]
+    await _log(store, records)
+    report = await summary(store, ReportFilter())
+    assert report["totals"]["requests"] == 8  # evaluation traffic is paid for: in the spend
+    assert [(r["run"], r["model"], r["requests"], r["cost_usd"]) for r in report["evaluations"]
+            ] == [("run1", "claude-haiku-4-5", 2, 0.04), ("run1", "claude-sonnet-4-6", 2, 0.04)]
+
+
 async def test_sample_refuses_when_no_prompt_was_logged(store: Any) -> None:
     await _log(store, [_request(n, prompt=None, response=None) for n in range(5)])
     with pytest.raises(NoPromptsLogged, match="body logging is off"):

@@ -120,6 +120,8 @@ def report(
         _print_rollouts(data["rollouts"])
     if data["batches"]:
         _print_batches(data["batches"])
+    if data.get("evaluations"):
+        _print_evaluations(data["evaluations"])
     if "ab" in data:
         _print_ab(data["ab"])
 
@@ -271,6 +273,20 @@ def _print_batches(rows: list[dict[str, Any]]) -> None:
             *(_cell(c, v) for c, v in (("items", row["requests"]), ("queued", row["queued"]),
               ("done", row["succeeded"]), ("failed", failed), ("cost_usd", row["cost_usd"]))),
         )  # fmt: skip
+    Console().print(table)
+
+
+def _print_evaluations(rows: list[dict[str, Any]]) -> None:
+    """Evaluation traffic (``tiergate eval run``), newest run first: in the spend above."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="evaluation runs (tiergate eval run; included in the spend above)")
+    for column in ("run", "model", "requests", "error_rate", "cost_usd"):
+        table.add_column(column, justify="left" if column in ("run", "model") else "right")
+    for row in rows:
+        table.add_row(row["run"], row["model"] or "-", str(row["requests"]),
+                      f"{row['error_rate']:.1%}", _cell("cost_usd", row["cost_usd"]))  # fmt: skip
     Console().print(table)
 
 

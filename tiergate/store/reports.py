@@ -334,6 +334,37 @@ async def batches(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
     return out
 
 
+# Evaluation runs (``tiergate eval run``) tag their rows ``batch_id = 'eval_<run id>'``.
+_EVALUATION = "batch_id LIKE 'eval\\_%' ESCAPE '\\'"
+
+
+async def evaluations(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
+    """Evaluation traffic per run and answering model. It is in the spend and mix like any
+    request (it was paid for) and out of latency figures (as batch work); here it is told
+    apart, so a team sees what its evaluations cost."""
+    where, params = filters.where()
+    rows = await store.fetchall(
+        f"SELECT batch_id, model, min(ts_ms), max(ts_ms), {_AGGREGATES} FROM requests "
+        f"WHERE {where} AND {_EVALUATION} GROUP BY batch_id, model "
+        "ORDER BY batch_id, model IS NULL, model",
+        params,
+    )
+    out = []
+    for run, model, first, last, *aggregates in rows:
+        row = _row(tuple(aggregates))
+        out.append(
+            {"run": str(run).removeprefix("eval_"), "model": model,
+             "first": datetime.fromtimestamp(int(first) / 1000, UTC).isoformat(timespec="seconds"),
+             "last": datetime.fromtimestamp(int(last) / 1000, UTC).isoformat(timespec="seconds"),
+             **{key: row[key] for key in ("requests", "cost_usd", "error_rate",
+                                          "input_tokens", "output_tokens")}}
+        )  # fmt: skip
+    newest: dict[str, str] = {}
+    for row in out:
+        newest[row["run"]] = max(newest.get(row["run"], ""), row["last"])
+    return sorted(out, key=lambda row: newest[row["run"]], reverse=True)  # newest run first
+
+
 async def summary(store: Store, filters: ReportFilter) -> dict[str, Any]:
     """Everything the dashboard and ``tiergate report --json`` show, for one filter."""
     parts = await breakdowns(store, filters)
@@ -346,6 +377,7 @@ async def summary(store: Store, filters: ReportFilter) -> dict[str, Any]:
         "judged": await judged_pairs(store, filters),
         "rollouts": await rollouts(store, filters),
         "batches": await batches(store, filters),
+        "evaluations": await evaluations(store, filters),
     }
 
 
