@@ -13,7 +13,6 @@ import asyncio
 import json
 import random
 from collections import Counter
-from itertools import combinations
 from typing import Any
 
 import click
@@ -61,19 +60,23 @@ async def _rows(config_path: str | None, route: str, since: str | None) -> list[
 
 def _pair_lines(lines: list[dict[str, Any]], weak: str | None, strong: str | None
                 ) -> tuple[list[dict[str, Any]], str, str]:  # fmt: skip
-    """The lines that hold both models of the pair, reduced to those two. Unnamed, the pair is
-    the two models scored together on the most prompts."""
-    if weak and strong:
-        pair = (weak, strong)
-    else:
-        together: Counter[tuple[str, str]] = Counter()
-        for line in lines:
-            together.update(combinations(sorted(line["outcomes"]), 2))
-        named = weak or strong
-        candidates = [p for p in together if named is None or named in p]
-        if not candidates:
-            raise click.ClickException("no two models were scored on the same prompts")
-        pair = max(candidates, key=lambda p: (together[p], p))
+    """The lines that hold both models of the pair, reduced to those two. Unnamed, the pair
+    comes from the models scored on the most prompts: the lowest mean outcome is the weak one,
+    the highest the strong one (as ``choose_pair`` does for a file)."""
+    present: Counter[str] = Counter()
+    totals: Counter[str] = Counter()
+    for line in lines:
+        present.update(list(line["outcomes"]))
+        for model, score in line["outcomes"].items():
+            totals[model] += score
+    most = max(present.values(), default=0)
+    common = [m for m in present if present[m] == most] if most else []
+    ranked = sorted(common, key=lambda m: (totals[m] / present[m], m))
+    chosen_weak = weak or next((m for m in ranked if m != strong), None)
+    chosen_strong = strong or next((m for m in reversed(ranked) if m != chosen_weak), None)
+    if chosen_weak is None or chosen_strong is None or chosen_weak == chosen_strong:
+        raise click.ClickException("no two models were scored on the same prompts")
+    pair = (chosen_weak, chosen_strong)
     kept = [{**line, "outcomes": {m: line["outcomes"][m] for m in pair}}
             for line in lines if all(m in line["outcomes"] for m in pair)]  # fmt: skip
     return kept, pair[0], pair[1]
@@ -145,8 +148,10 @@ def train_from_log(
 
         click.echo(_as_json(result))
         return
+    apgr = held_out["APGR"]
+    shown = "n/a (both models score the same)" if apgr != apgr else f"{apgr:.3f}"
     click.echo(
-        f"wrote {out}: held-out APGR {held_out['APGR']:.3f} (random 0.5); threshold "
+        f"wrote {out}: held-out APGR {shown} (random 0.5); threshold "
         f"{measured['threshold']:.4f} sends {100 * measured['strong_share']:.1f}% to "
         f"{pair.strong} for quality {measured['quality']:.3f} (target {target:.3f})"
     )

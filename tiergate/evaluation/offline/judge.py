@@ -134,7 +134,8 @@ class JudgeStats:
     verdicts: int = 0
     escalated: int = 0
     audited: int = 0
-    # (cheap verdict, strong verdict) where both judged: escalated and audited cases apart.
+    # (cheap verdict, strong verdict) where both judged: escalated and audited cases apart
+    # (the audit measures the cheap judge where it was sure; escalated, it hedged).
     escalated_pairs: list[tuple[float, float]] = field(default_factory=list)
     audit_pairs: list[tuple[float, float]] = field(default_factory=list)
     # (verdict, human label) where the data has labels: the final verdict, and the cheap one.

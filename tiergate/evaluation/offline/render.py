@@ -75,8 +75,7 @@ def _judge_line(judge: dict[str, Any]) -> str:
     line = (f"judge {judge['cheap']}" + (f" -> {judge['strong']}" if judge["strong"] else "")
             + f": {judge['verdicts']} verdicts, {judge['escalated']} escalated, cost "
             + _money(judge["total_cost_usd"]))  # fmt: skip
-    for name in ("agreement_on_audit", "agreement_on_escalated", "final_vs_labels",
-                 "cheap_vs_labels"):  # fmt: skip
+    for name in ("agreement_on_audit", "final_vs_labels", "cheap_vs_labels"):
         figure = judge.get(name)
         if figure:
             line += f"; {name.replace('_', ' ')} {figure['agreement']:.3f} (n={figure['n']})"

@@ -18,12 +18,12 @@ from tiergate.evaluation.offline.judge import JudgeStats
 from tiergate.evaluation.offline.runner import ItemScores, RunResult
 from tiergate.evaluation.offline.stats import bootstrap_mean, mean_interval, percentile, wilson
 
-__all__ = ["RULE", "paired_differences", "summarise"]
+__all__ = ["RULE", "difference_interval", "paired_differences", "summarise"]
 
 RULE = (
     "the cheapest model (cost per 1,000 requests) whose quality is not worse than the best "
-    "model's by more than delta at 95% confidence: the lower end of the 95% bootstrap interval "
-    "of the paired difference (model - best) is at least -delta"
+    "model's by more than delta at 95% confidence: the lower end of the 95% interval of the "
+    "paired difference (model - best; bootstrap over items) is at least -delta"
 )
 
 
@@ -43,6 +43,17 @@ def paired_differences(items: list[ItemScores], a: str, b: str) -> list[float]:
         elif a in scored.scores and b in scored.scores:
             values.append(scored.scores[a] - scored.scores[b])
     return values
+
+
+def difference_interval(diffs: list[float]) -> tuple[float, float]:
+    """95% interval of a mean paired difference: the bootstrap, except when every item gave
+    the same difference (the bootstrap can then only say [d, d]); there the Wilson bound on
+    a share of items that differ, none of n seen, widens it both ways, so 400 ties read as
+    "within 0.0095 either way", not "exactly equal"."""
+    if diffs and min(diffs) == max(diffs):
+        half = wilson(0, len(diffs))[1]
+        return (diffs[0] - half, diffs[0] + half)
+    return bootstrap_mean(diffs)
 
 
 def _model_row(items: list[ItemScores], model: str) -> dict[str, Any]:
@@ -73,7 +84,7 @@ def _pair_row(items: list[ItemScores], a: str, b: str) -> dict[str, Any]:
     diffs = paired_differences(items, a, b)
     n = len(diffs)
     win, tie = sum(d > 0 for d in diffs), sum(d == 0 for d in diffs)
-    low, high = bootstrap_mean(diffs)
+    low, high = difference_interval(diffs)
     return {
         "a": a,
         "b": b,
@@ -108,7 +119,6 @@ def _judge(stats: JudgeStats, cheap: str, strong: str | None) -> dict[str, Any]:
         "escalated_share": stats.escalated / stats.verdicts if stats.verdicts else None,
         "unreadable_replies": stats.unreadable,
         "audited": stats.audited,
-        "agreement_on_escalated": _agreement(stats.escalated_pairs),
         "agreement_on_audit": _agreement(stats.audit_pairs),
         "final_vs_labels": _agreement(stats.final_vs_label),
         "cheap_vs_labels": _agreement(stats.cheap_vs_label),
@@ -128,7 +138,7 @@ def _recommend(items: list[ItemScores], rows: list[dict[str, Any]], delta: float
         diffs = paired_differences(items, row["model"], best["model"])
         if not diffs:
             continue
-        low, high = bootstrap_mean(diffs)
+        low, high = difference_interval(diffs)
         if low >= -delta:
             candidates.append({"model": row["model"], "difference_ci95": [low, high]})
     cost = {row["model"]: row["cost_per_1k_usd"] for row in scored}
@@ -142,10 +152,11 @@ def _recommend(items: list[ItemScores], rows: list[dict[str, Any]], delta: float
         reason = (f"{model} has the best quality ({quality[model]:.3f}) and no cheaper model "
                   f"is within {delta:g} of it at 95% confidence")  # fmt: skip
     else:
-        low = chosen["difference_ci95"][0]
+        low, high = chosen["difference_ci95"]
         reason = (f"{model} costs ${cost[model] or 0:.4f} per 1,000 requests against "
-                  f"${cost[best['model']] or 0:.4f} for the best, {best['model']}; its quality "
-                  f"is at worst {-low:.3f} below it (95%), within delta {delta:g}")  # fmt: skip
+                  f"${cost[best['model']] or 0:.4f} for the best, {best['model']}; the 95% "
+                  f"interval of its paired difference to it is [{low:+.3f}, {high:+.3f}], "
+                  f"above -{delta:g}")  # fmt: skip
     return {
         "model": model,
         "best": best["model"],
