@@ -41,6 +41,10 @@ COMMANDS = [
     "tiergate eval run set.jsonl --models claude-haiku-4-5,claude-sonnet-4-6 --scorer judge "
     "--pairwise --judge gpt-5.4 --strong-judge claude-opus-4-7 --results pairwise.jsonl "
     "--config tiergate.yaml --no-progress",
+    "tiergate eval run set.jsonl --models claude-haiku-4-5,claude-sonnet-4-6 --scorer contains "
+    "--results budget.jsonl --budget-usd 0.05 --config tiergate.yaml --no-progress",
+    "tiergate eval run set.jsonl --models claude-haiku-4-5,claude-sonnet-4-6 --scorer contains "
+    "--results budget.jsonl --config tiergate.yaml --no-progress",
     "tiergate router train --from-log --route triage --weak claude-haiku-4-5 "
     "--strong claude-sonnet-4-6 --out triage.tgr --config tiergate.yaml",
     "TIERGATE_CONFIG=tiergate.yaml tiergate report",
