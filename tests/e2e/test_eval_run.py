@@ -66,8 +66,8 @@ def write_set(path: Path, tasks: list[Task], **extra: Any) -> Path:
     return path
 
 
-def run_cli(args: list[str], code: int = 0) -> dict[str, Any]:
-    result = CliRunner().invoke(main, args, catch_exceptions=False)
+def run_cli(args: list[str], code: int = 0, env: dict[str, str] | None = None) -> dict[str, Any]:
+    result = CliRunner().invoke(main, args, catch_exceptions=False, env=env)
     assert result.exit_code == code, result.output
     return dict(json.loads(result.stdout))
 
@@ -274,14 +274,17 @@ def test_bad_input_is_refused_before_anything_is_paid(
 
 
 def test_budget_stops_the_run_and_a_larger_one_finishes_it(
-    fakes: tuple[FakeUpstream, FakeUpstream], tmp_path: Path
+    fakes: tuple[FakeUpstream, FakeUpstream], tmp_path: Path, database_url: str | None
 ) -> None:
+    """On both stores: the request log and the outcome rows of a run stopped and resumed."""
     tasks = make_tasks(200)
     script(fakes, ScriptedQuality(tasks, APART))
-    config = write_config(tmp_path, *fakes)
+    extra = {"database_url": database_url} if database_url else {}
+    config = write_config(tmp_path, *fakes, **extra)
     data = write_set(tmp_path / "set.jsonl", tasks)
     args = ["eval", "run", str(data), "--models", f"{HAIKU},{SONNET}", "--scorer", "contains",
-            "--config", str(config), "--json", "--no-progress", "--budget-usd"]
+            "--config", str(config), "--json", "--no-progress", "--route", "budgeted",
+            "--budget-usd"]
     stopped = run_cli([*args, "0.01"], code=3)
     assert stopped["stopped"] == "budget" and not stopped["complete"]
     assert 0 < stopped["items"] < 200
@@ -292,6 +295,15 @@ def test_budget_stops_the_run_and_a_larger_one_finishes_it(
     assert set(answers_sent(*fakes).values()) == {1}
     assert finished["cost_usd"]["total"] == pytest.approx(
         stopped["cost_usd"]["total"] + finished["cost_usd"]["this_run"])
+    report = run_cli(["report", "--json"] if database_url is None
+                     else ["report", "--json", "--database-url", database_url],
+                     env={"TIERGATE_CONFIG": str(config)})  # fmt: skip
+    runs = {(row["run"], row["model"]): row["requests"] for row in report["evaluations"]}
+    assert runs == {(finished["run"], HAIKU): 200, (finished["run"], SONNET): 200}
+    made = run_cli(["router", "train", "--from-log", "--route", "budgeted", "--out",
+                    str(tmp_path / "r.tgr"), "--config", str(config), "--json", "--features",
+                    "tfidf", "--folds", "0"])  # fmt: skip
+    assert made["rows"] == 400
 
 
 def _spawn(args: list[str], tmp_path: Path) -> subprocess.Popen[bytes]:
