@@ -320,7 +320,8 @@ def _wait_for(upstreams: tuple[FakeUpstream, ...], count: int, process: Any) -> 
         time.sleep(0.02)
 
 
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL],
+                         ids=["SIGTERM", "SIGINT", "SIGKILL"])
 def test_a_killed_run_resumes_and_pays_for_no_answer_twice(
     fakes: tuple[FakeUpstream, FakeUpstream], tmp_path: Path, how: signal.Signals
 ) -> None:
@@ -329,8 +330,8 @@ def test_a_killed_run_resumes_and_pays_for_no_answer_twice(
     config = write_config(tmp_path, *fakes)
     data = write_set(tmp_path / "set.jsonl", tasks)
     args = ["eval", "run", str(data), "--models", f"{HAIKU},{SONNET}", "--scorer", "contains",
-            "--config", str(config), "--json", "--no-progress", "--concurrency", "4"]
-    process = _spawn(args, tmp_path)
+            "--config", str(config), "--json", "--concurrency", "4"]
+    process = _spawn(args, tmp_path)  # with the progress bar (on stderr)
     _wait_for(fakes, 60, process)
     process.send_signal(how)
     out, err = process.communicate(timeout=60)
