@@ -154,8 +154,6 @@ def _judge(options: dict[str, Any], call: Any) -> Any:
     from tiergate.evaluation.offline import DistilledJudge, Judge
     from tiergate.evaluation.offline.judge import DEFAULT_RUBRIC
 
-    if not options["judge_model"]:
-        raise click.UsageError("the judge scorer needs --judge MODEL")
     rubric = DEFAULT_RUBRIC
     if options["rubric"]:
         rubric = Path(options["rubric"]).read_text(encoding="utf-8").strip()
@@ -194,6 +192,12 @@ async def _run(**options: Any) -> dict[str, Any]:
         raise click.ClickException(f"{data}: {exc}") from None
     scorer_name = options["scorer"]
     scorer = None if scorer_name == "judge" else _scorer(options, items)
+    if scorer_name == "judge":  # checked before the results file is opened
+        if not options["judge_model"]:
+            raise click.UsageError("the judge scorer needs --judge MODEL")
+        if not 0 <= options["judge_audit"] <= 1:
+            raise click.BadParameter("a share between 0 and 1", param_hint="--judge-audit")
+        _band(options["judge_band"])
     if options["pairwise"] and (scorer_name != "judge" or len(models) < 2):
         raise click.UsageError("--pairwise needs --scorer judge and at least two models")
     budget = None
