@@ -227,7 +227,7 @@ async def _run(**options: Any) -> dict[str, Any]:
         except ResultsFileError as exc:
             raise click.ClickException(str(exc)) from None
         if header:
-            _say(f"resuming run {run_id} from {results}: {len(calls._answers)} answers kept, "
+            _say(f"resuming run {run_id} from {results}: {calls.kept} answers kept, "
                  f"${calls.spent:.4f} spent so far")  # fmt: skip
         if calls.resent:
             _say(f"{calls.resent} calls were in flight when the last run was killed; their "

@@ -146,6 +146,11 @@ class RecordedCalls:
         self._sent.clear()
 
     @property
+    def kept(self) -> int:
+        """Answers in the file (read back instead of sent when asked again)."""
+        return len(self._answers)
+
+    @property
     def spent(self) -> Decimal:
         """Everything this evaluation has cost so far, earlier runs included."""
         return self.earlier + self.paid
