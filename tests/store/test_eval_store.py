@@ -71,6 +71,33 @@ async def test_sample_takes_logged_prompts_and_leaves_evaluation_traffic_out(sto
     assert all("reference" not in line for line in small.lines)
 
 
+async def test_judged_pairs_are_outcome_rows_where_the_prompt_was_logged(store: Any) -> None:
+    from tiergate.store.judgments import JudgmentRecord, save_judgment
+    from tiergate.store.outcomes import judged_rows
+
+    await _log(store, [_request(n) for n in range(4)] + [_request(4, prompt=None)])
+    verdicts = [("pairwise", "win", None, None), ("pairwise", "tie", None, None),
+                ("rubric", "loss", True, False), ("pairwise", None, None, None),
+                ("pairwise", "loss", None, None)]  # fmt: skip
+    for n, (mode, verdict, served_pass, candidate_pass) in enumerate(verdicts):
+        await save_judgment(store, JudgmentRecord(
+            f"j{n}", "shadow", 2_000_000 + n, "default", "triage", f"req_{n:04d}", None,
+            "claude-sonnet-4-6", "claude-haiku-4-5", "gpt-5.4", mode, verdict, served_pass,
+            candidate_pass))  # fmt: skip
+    rows = await judged_rows(store, "triage")
+    got = {(r.item_id, r.model): r.score for r in rows}
+    assert got == {  # req_0003 was not judged (the judge failed), req_0004 has no prompt
+        ("req_0000", "claude-sonnet-4-6"): 0.0, ("req_0000", "claude-haiku-4-5"): 1.0,
+        ("req_0001", "claude-sonnet-4-6"): 0.5, ("req_0001", "claude-haiku-4-5"): 0.5,
+        ("req_0002", "claude-sonnet-4-6"): 1.0, ("req_0002", "claude-haiku-4-5"): 0.0,
+    }  # fmt: skip
+    assert {r.source for r in rows} == {"shadow"} and rows[0].prompt == "question 0"
+    assert rows_to_lines(rows)[0] == {"id": "judged-shadow/req_0000", "prompt": "question 0",
+        "outcomes": {"claude-sonnet-4-6": 0.0, "claude-haiku-4-5": 1.0}}  # fmt: skip
+    assert await judged_rows(store, "triage", since_ms=2_000_002) == rows[4:]
+    assert await judged_rows(store, "other") == []
+
+
 async def test_reports_tell_evaluation_traffic_apart(store: Any) -> None:
     from decimal import Decimal
 

@@ -46,14 +46,15 @@ async def _rows(config_path: str | None, route: str, since: str | None) -> list[
     from tiergate.config import load_settings
     from tiergate.store.backend import open_store
     from tiergate.store.location import store_url
-    from tiergate.store.outcomes import OutcomeStore
+    from tiergate.store.outcomes import OutcomeStore, judged_rows
     from tiergate.store.reports import ReportFilter
 
     settings = load_settings(config_path)
     since_ms = ReportFilter.from_query({"since": since}).since_ms if since else None
     store = await open_store(store_url(settings.database_url, settings.data_dir))
     try:
-        return await OutcomeStore(store).for_route(route, since_ms=since_ms)
+        evaluated = await OutcomeStore(store).for_route(route, since_ms=since_ms)
+        return evaluated + await judged_rows(store, route, since_ms=since_ms)
     finally:
         await store.aclose()
 
@@ -102,7 +103,8 @@ def train_from_log(
     if not rows:
         raise click.ClickException(
             f"the store holds no outcome rows for route {route!r}; write some with "
-            f"`tiergate eval run DATA.jsonl --models WEAK,STRONG --route {route}`"
+            f"`tiergate eval run DATA.jsonl --models WEAK,STRONG --route {route}`, or judge "
+            "its shadow pairs (a shadow with a judge, with log.bodies on for the prompts)"
         )
     lines, first, second = _pair_lines(rows_to_lines(rows), weak, strong)
     if len(lines) < _MIN_ROWS:
@@ -114,9 +116,10 @@ def train_from_log(
     train_data = parse_lines(json.dumps(line) for line in trained)
     held_data = parse_lines(json.dumps(line) for line in held)
     pair = choose_pair(train_data, weak, strong)
-    click.echo(f"{len(rows)} outcome rows of route {route!r}: {len(trained)} prompts to train, "
-               f"{len(held)} held out to calibrate; weak {pair.weak}, strong {pair.strong}",
-               err=True)  # fmt: skip
+    sources = ", ".join(f"{n} {s}" for s, n in sorted(Counter(r.source for r in rows).items()))
+    click.echo(f"{len(rows)} outcome rows of route {route!r} ({sources}): {len(trained)} "
+               f"prompts to train, {len(held)} held out to calibrate; weak {pair.weak}, "
+               f"strong {pair.strong}", err=True)  # fmt: skip
     spec = features or DEFAULT_SPEC
     usable_folds = folds if len(trained) >= 2 * folds else 0
     try:
