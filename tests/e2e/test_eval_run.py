@@ -354,3 +354,37 @@ def test_a_killed_run_resumes_and_pays_for_no_answer_twice(
         assert resumed["calls"]["resent_after_kill"] == 0
         assert set(sent.values()) == {1}
     assert resumed["calls"]["resumed"] + resumed["calls"]["sent"] == 300
+
+
+def test_messages_and_structured_scorers_through_the_pipeline(
+    fakes: tuple[FakeUpstream, FakeUpstream], tmp_path: Path
+) -> None:
+    """Chat-format lines (a system prompt, turns) reach both upstream formats; the fakes echo
+    the last user message, so JSON in it comes back as the answer to score."""
+    config = write_config(tmp_path, *fakes)
+    data = tmp_path / "set.jsonl"
+    lines = []
+    for n in range(20):
+        label = ("bug", "billing")[n % 2]
+        messages = [{"role": "system", "content": "Answer in JSON."},
+                    {"role": "user", "content": "Ticket: it crashed."},
+                    {"role": "assistant", "content": "Which product?"},
+                    {"role": "user", "content": json.dumps({"label": label, "n": n})}]  # fmt: skip
+        lines.append(json.dumps({"id": f"m{n}", "messages": messages, "reference": "bug"}))
+    data.write_text("\n".join(lines) + "\n")
+    field = run_cli(["eval", "run", str(data), "--models", f"{HAIKU},{GPT}", "--scorer",
+                     "json-field", "--field", "label", "--config", str(config), "--json",
+                     "--no-progress"])  # fmt: skip
+    assert {row["model"]: row["quality"] for row in field["models"]} == {HAIKU: 0.5, GPT: 0.5}
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"type": "object", "required": ["label", "n"],
+                                  "properties": {"n": {"type": "integer"}}}))  # fmt: skip
+    valid = run_cli(["eval", "run", str(data), "--models", f"{HAIKU},{GPT}", "--scorer",
+                     "json-schema", "--schema", str(schema), "--config", str(config), "--json",
+                     "--no-progress"])  # fmt: skip
+    assert [row["quality"] for row in valid["models"]] == [1.0, 1.0]
+    assert valid["calls"]["sent"] == 0  # the same calls: read back from the results file
+    anthropic_body = fakes[0].last.json
+    system = anthropic_body["system"]
+    assert (system if isinstance(system, str) else system[0]["text"]) == "Answer in JSON."
+    assert len(anthropic_body["messages"]) == 3
