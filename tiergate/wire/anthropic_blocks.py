@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from tiergate.errors import InvalidRequest
 from tiergate.types import (
     ContentBlock,
     DocumentBlock,
@@ -22,10 +21,7 @@ from tiergate.types import (
     ToolResultPart,
     ToolUseBlock,
 )
-
-
-def fail(message: str, param: str) -> InvalidRequest:
-    return InvalidRequest(f"{param}: {message}", param=param)
+from tiergate.wire.fields import fail
 
 
 def cache_control(raw: dict[str, Any], where: str) -> dict[str, Any] | None:

@@ -16,7 +16,10 @@ from typing import Any
 from tiergate.errors import InvalidRequest
 from tiergate.types import ChatRequest, ContentBlock, Message, TextBlock, Tool, ToolChoice
 from tiergate.wire import structured
-from tiergate.wire.anthropic_blocks import cache_control, decode_block, fail
+from tiergate.wire.anthropic_blocks import cache_control, decode_block
+from tiergate.wire.fields import fail
+from tiergate.wire.fields import number as _number
+from tiergate.wire.fields import optional as _optional
 
 _KNOWN = frozenset(
     {
@@ -27,23 +30,6 @@ _KNOWN = frozenset(
 _CHOICES = ("auto", "any", "tool", "none")
 # Tool fields the core ``Tool`` holds; any other field of a custom tool goes to ``Tool.extra``.
 _TOOL_FIELDS = frozenset({"name", "description", "input_schema", "cache_control", "strict", "type"})
-
-
-def _number(body: dict[str, Any], key: str) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise fail("must be a number", key)
-    return float(value)
-
-
-def _optional(body: dict[str, Any], key: str, kind: type, what: str) -> Any:
-    """``body[key]`` if absent/null or of ``kind`` (a bool is not accepted as an integer)."""
-    value = body.get(key)
-    if value is None or (isinstance(value, kind) and (kind is bool or not isinstance(value, bool))):
-        return value
-    raise fail(f"must be {what}", key)
 
 
 def decode_request(body: Any) -> ChatRequest:

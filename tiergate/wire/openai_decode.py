@@ -24,6 +24,10 @@ from tiergate.types import (
     ToolUseBlock,
 )
 from tiergate.wire.documents import from_openai_file
+from tiergate.wire.fields import fail as _fail
+from tiergate.wire.fields import image_from_url
+from tiergate.wire.fields import number as _number
+from tiergate.wire.fields import positive as _positive
 
 _KNOWN = frozenset(
     {
@@ -32,19 +36,6 @@ _KNOWN = frozenset(
         "response_format", "metadata", "user", "n",
     }
 )  # fmt: skip
-
-
-def _fail(message: str, param: str) -> InvalidRequest:
-    return InvalidRequest(f"{param}: {message}", param=param)
-
-
-def _number(body: dict[str, Any], key: str) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _fail("must be a number", key)
-    return float(value)
 
 
 def decode_request(body: Any) -> ChatRequest:
@@ -63,11 +54,7 @@ def decode_request(body: Any) -> ChatRequest:
     max_key = (
         "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
     )
-    max_tokens = body.get(max_key)
-    if max_tokens is not None and (
-        isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
-    ):
-        raise _fail("must be a positive integer", max_key)
+    max_tokens = _positive(body, max_key)
     stop = body.get("stop")
     if stop is None:
         stops: list[str] = []
@@ -222,15 +209,7 @@ def _image(value: Any, where: str) -> ImageBlock:
     url = value.get("url") if isinstance(value, dict) else value
     if not isinstance(url, str) or not url:
         raise _fail("needs a url", where)
-    if url.startswith("data:"):
-        header, sep, data = url[5:].partition(",")
-        media_type, _, encoding = header.partition(";")
-        if not sep or encoding != "base64" or not media_type.startswith("image/"):
-            raise _fail("data URLs must look like data:image/png;base64,...", where)
-        return ImageBlock("base64", media_type=media_type, data=data)
-    if url.startswith(("http://", "https://")):
-        return ImageBlock("url", url=url)
-    raise _fail("must be an http(s) URL or a data: URL", where)
+    return image_from_url(url, where)
 
 
 def _tool_calls(raw: Any, where: str) -> list[ToolUseBlock]:

@@ -36,6 +36,11 @@ from tiergate.types import (
     ToolResultPart,
     ToolUseBlock,
 )
+from tiergate.wire.fields import fail as _fail
+from tiergate.wire.fields import image_from_url
+from tiergate.wire.fields import number as _number
+from tiergate.wire.fields import optional as _optional
+from tiergate.wire.fields import positive as _positive
 from tiergate.wire.responses_encode import REDACTED, SIGNATURE
 
 # Hints with nothing to honour beyond what the gateway does anyway: accepted, echoed where the
@@ -82,38 +87,6 @@ class ResponsesRequest:
     previous_response_id: str | None = None
     store: bool = True
     echo: dict[str, Any] = field(default_factory=dict)
-
-
-def _fail(message: str, param: str) -> InvalidRequest:
-    return InvalidRequest(f"{param}: {message}", param=param)
-
-
-def _number(body: dict[str, Any], key: str) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _fail("must be a number", key)
-    return float(value)
-
-
-def _positive(body: dict[str, Any], key: str) -> int | None:
-    value = body.get(key)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise _fail("must be a positive integer", key)
-    return value
-
-
-def _optional(body: dict[str, Any], key: str, kind: type, what: str) -> Any:
-    value = body.get(key)
-    if value is None:
-        return None
-    ok = isinstance(value, bool) if kind is bool else (
-        isinstance(value, kind) and not isinstance(value, bool)
-    )
-    if not ok:
-        raise _fail(f"must be {what}", key)
-    return value
 
 
 def decode_request(body: Any) -> ResponsesRequest:
@@ -327,15 +300,7 @@ def _image(part: dict[str, Any], where: str) -> ImageBlock:
     url = part.get("image_url")
     if not isinstance(url, str) or not url:
         raise _fail("required, an http(s) URL or a data: URL", f"{where}.image_url")
-    if url.startswith("data:"):
-        header, sep, data = url[5:].partition(",")
-        media_type, _, encoding = header.partition(";")
-        if not sep or encoding != "base64" or not media_type.startswith("image/"):
-            raise _fail("data URLs must look like data:image/png;base64,...", f"{where}.image_url")
-        return ImageBlock("base64", media_type=media_type, data=data)
-    if url.startswith(("http://", "https://")):
-        return ImageBlock("url", url=url)
-    raise _fail("must be an http(s) URL or a data: URL", f"{where}.image_url")
+    return image_from_url(url, f"{where}.image_url")
 
 
 def _call_id(item: dict[str, Any], where: str) -> str:
