@@ -86,3 +86,18 @@ def test_a_summary_row_gives_rates_quality_and_intervals() -> None:
     assert rubric["served_pass_rate"] == 0.96 and rubric["candidate_pass_rate"] == 0.84
     assert rubric["quality_ratio"] == pytest.approx(0.84 / 0.96)
     assert rubric["judge_cost_usd"] is None
+
+
+def test_the_rubric_judge_frames_its_call_as_the_judge_validator_does() -> None:
+    from tiergate.catalog import load_catalog
+    from tiergate.routing.pair_judge import rubric_request
+    from tiergate.routing.validators import JudgeValidator
+    from tiergate.types import ChatRequest, ChatResponse, Message, TextBlock
+
+    model = load_catalog().resolve(RUBRIC.model)
+    validator = JudgeValidator(
+        FakeJudge(), model, RUBRIC.instructions, max_tokens=RUBRIC.max_tokens
+    )
+    question = ChatRequest(model="m", messages=[Message("user", [TextBlock("2+2?")])])
+    answer = ChatResponse(id="r", model="m", content=[TextBlock("4")], stop_reason="end_turn")
+    assert rubric_request(RUBRIC, "2+2?", "4") == validator.judge_request(question, answer)

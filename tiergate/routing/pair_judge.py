@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tiergate.routing.spec import PairJudgeSpec
-from tiergate.routing.validators.judge import JudgeClient
-from tiergate.types import ChatRequest, Message, TextBlock
+from tiergate.routing.validators.judge import JudgeClient, graded, judge_call, passes
+from tiergate.types import ChatRequest
 
 Verdict = Literal["win", "tie", "loss"]  # for the candidate, against the served answer
 _WORD = re.compile(r"[A-Za-z]+")
@@ -38,29 +38,18 @@ class PairVerdict:
     orders_agree: bool | None = None  # pairwise only: both orders named the same answer
 
 
-def _request(spec: PairJudgeSpec, body: str) -> ChatRequest:
-    return ChatRequest(
-        model=spec.model,
-        messages=[Message("user", [TextBlock(body)])],
-        system=[TextBlock(spec.instructions)],
-        max_tokens=spec.max_tokens,
-        temperature=0.0,
-        metadata={"task": "judge"},
-    )
-
-
 def pairwise_request(spec: PairJudgeSpec, question: str, first: str, second: str) -> ChatRequest:
     """What the judge is sent to compare two answers (public so tests and docs can show it)."""
     body = (
         f"<question>\n{question}\n</question>\n\n"
         f"<answer_a>\n{first}\n</answer_a>\n\n<answer_b>\n{second}\n</answer_b>"
     )
-    return _request(spec, body)
+    return judge_call(spec.model, spec.instructions, spec.max_tokens, body)
 
 
 def rubric_request(spec: PairJudgeSpec, question: str, answer: str) -> ChatRequest:
     """What the judge is sent to grade one answer (the judge validator's framing)."""
-    return _request(spec, f"<question>\n{question}\n</question>\n\n<answer>\n{answer}\n</answer>")
+    return judge_call(spec.model, spec.instructions, spec.max_tokens, graded(question, answer))
 
 
 def _choice(reply: str) -> Literal["A", "B", "TIE"]:
@@ -81,9 +70,8 @@ async def judge_pair(
             client.complete(rubric_request(spec, question, served)),
             client.complete(rubric_request(spec, question, candidate)),
         )
-        expected = spec.pass_if.strip().lower()
-        served_pass = served_reply.text().strip().lower().startswith(expected)
-        candidate_pass = candidate_reply.text().strip().lower().startswith(expected)
+        served_pass = passes(served_reply.text(), spec.pass_if)
+        candidate_pass = passes(candidate_reply.text(), spec.pass_if)
         verdict: Verdict = (
             "tie" if served_pass == candidate_pass else "win" if candidate_pass else "loss"
         )

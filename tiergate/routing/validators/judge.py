@@ -30,6 +30,31 @@ class JudgeClient(Protocol):
     async def complete(self, request: ChatRequest) -> ChatResponse: ...
 
 
+def judge_call(model_id: str, instructions: str, max_tokens: int, body: str) -> ChatRequest:
+    """A request to a judge model: its instructions as the system prompt, what it judges as
+    the one user message, deterministic, tagged ``task: judge``. Shared with the pair judge
+    (``routing/pair_judge.py``), so both judges frame their calls alike."""
+    return ChatRequest(
+        model=model_id,
+        messages=[Message("user", [TextBlock(body)])],
+        system=[TextBlock(instructions)],
+        max_tokens=max_tokens,
+        temperature=0.0,
+        metadata={"task": "judge"},
+    )
+
+
+def graded(question: str, answer: str) -> str:
+    """One answer to grade, with its question, as the judge reads it."""
+    return f"<question>\n{question}\n</question>\n\n<answer>\n{answer}\n</answer>"
+
+
+def passes(reply: str, pass_if: str) -> bool:
+    """Whether the judge's reply starts with the pass word (case and surrounding space
+    ignored)."""
+    return reply.strip().lower().startswith(pass_if.strip().lower())
+
+
 class JudgeValidator:
     name = "judge"
 
@@ -57,26 +82,16 @@ class JudgeValidator:
 
     def judge_request(self, request: ChatRequest, response: ChatResponse) -> ChatRequest:
         """What the judge is sent (public so tests and docs can show it)."""
-        body = (
-            f"<question>\n{request.last_user_text()}\n</question>\n\n"
-            f"<answer>\n{response.text()}\n</answer>"
-        )
-        return ChatRequest(
-            model=self.model.id,
-            messages=[Message("user", [TextBlock(body)])],
-            system=[TextBlock(self._prompt)],
-            max_tokens=self._max_tokens,
-            temperature=0.0,
-            metadata={"task": "judge"},
-        )
+        body = graded(request.last_user_text(), response.text())
+        return judge_call(self.model.id, self._prompt, self._max_tokens, body)
 
     async def check(self, request: ChatRequest, response: ChatResponse) -> Verdict:
         try:
-            graded = await self._client.complete(self.judge_request(request, response))
+            answer = await self._client.complete(self.judge_request(request, response))
         except GatewayError as exc:
             return Verdict(False, f"judge {self.model.id} failed: {exc.message[:80]}")
-        reply = graded.text().strip()
-        if reply.lower().startswith(self._pass_if):
+        reply = answer.text().strip()
+        if passes(reply, self._pass_if):
             return Verdict(True)
         first = reply.split("\n", 1)[0][:60]
         return Verdict(False, f"judge {self.model.id} said {first!r}")
