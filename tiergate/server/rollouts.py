@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
-import secrets
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -35,6 +32,7 @@ from tiergate.providers.base import CallOptions
 from tiergate.routing.plan import Plan
 from tiergate.routing.spec import RolloutSpec, RouteSpec
 from tiergate.store import rollouts as states
+from tiergate.store.holders import new_owner
 from tiergate.store.rollouts import RAMPING, Change, GuardStats, RolloutRow
 
 if TYPE_CHECKING:
@@ -149,7 +147,7 @@ class Rollouts:
         self._plan_for = plan_for
         self.judging = judging
         self._draw = draw
-        self.replica = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.replica = new_owner()  # machine:pid:random, as the store's leases name processes
         # Route -> percent, replaced (never mutated) on change: the routing state compares
         # it by identity.
         self.shares: dict[str, float] = {}
