@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,28 +32,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.support.pg_cluster import PgCluster
+from tests.support.serving import free_port, serving
 
 ADMIN = "bench-admin-key"
 BODY = {"model": "gpt-5.4", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise SystemExit(f"{url} did not start")
-        time.sleep(0.1)
 
 
 async def load(
@@ -101,7 +82,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tiergate-outage-"))
-    upstream_port, port = free_port(), free_port()
+    upstream_port = free_port()
     bench = Path(__file__).resolve().parents[1]
     upstream = subprocess.Popen([sys.executable, str(bench / "gateway" / "upstream.py"),
                                  "--port", str(upstream_port)])  # fmt: skip
@@ -115,36 +96,29 @@ def main() -> None:
         env = {**os.environ, "TIERGATE_DATA_DIR": str(work), "TIERGATE_ADMIN_KEY": ADMIN,
                "TIERGATE_DATABASE_URL": pg.url}  # fmt: skip
         log = (work / "serve.log").open("wb")
-        server = subprocess.Popen(
-            [sys.executable, "-m", "tiergate.cli", "serve", "--config", str(config),
-             "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=log,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
         try:
-            wait_up(url, server)
-            made = httpx.post(url + "/admin/keys", headers={"authorization": f"Bearer {ADMIN}"},
-                              json={"tenant": "bench", "budget_usd": "1000",
-                                    "budget_period": "day"})  # fmt: skip
-            key = made.json()["key"]
-            results: list[tuple[float, float, int]] = []
+            with serving(config, env, stderr=log, start_seconds=60) as (url, _):
+                made = httpx.post(url + "/admin/keys",
+                                  headers={"authorization": f"Bearer {ADMIN}"},
+                                  json={"tenant": "bench", "budget_usd": "1000",
+                                        "budget_period": "day"})  # fmt: skip
+                key = made.json()["key"]
+                results: list[tuple[float, float, int]] = []
 
-            async def run() -> tuple[float, float, float]:
-                total = args.before + args.outage + args.after
-                task = asyncio.ensure_future(load(url, key, args.clients, total, results))
-                await asyncio.sleep(args.before)
-                down = time.monotonic()
-                await asyncio.to_thread(pg.stop)
-                await asyncio.sleep(max(0.0, args.outage - (time.monotonic() - down)))
-                await asyncio.to_thread(pg.start)
-                back = time.monotonic()
-                await task
-                return down, back, time.monotonic()
+                async def run() -> tuple[float, float, float]:
+                    total = args.before + args.outage + args.after
+                    task = asyncio.ensure_future(load(url, key, args.clients, total, results))
+                    await asyncio.sleep(args.before)
+                    down = time.monotonic()
+                    await asyncio.to_thread(pg.stop)
+                    await asyncio.sleep(max(0.0, args.outage - (time.monotonic() - down)))
+                    await asyncio.to_thread(pg.start)
+                    back = time.monotonic()
+                    await task
+                    return down, back, time.monotonic()
 
-            down, back, _ = asyncio.run(run())
+                down, back, _ = asyncio.run(run())
         finally:
-            server.terminate()
-            server.wait(timeout=60)
             log.close()
             upstream.terminate()
             shutil.rmtree(work, ignore_errors=True)

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,29 +29,13 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from report_1m import seed
+
+from tests.support.serving import free_port, serving
 
 ADMIN = "bench-admin-key"
 BODY = {"model": "gpt-5.4", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise SystemExit(f"{url} did not start")
-        time.sleep(0.1)
 
 
 async def chat_loop(client: httpx.AsyncClient, key: str, stop: float) -> list[float]:
@@ -114,7 +97,7 @@ def main() -> None:
     with sqlite3.connect(database) as db:
         db.execute("UPDATE requests SET tenant = 'noisy'")
     print(f"seeded {args.rows:,} rows of tenant noisy in {seconds:.1f} s")
-    upstream_port, port = free_port(), free_port()
+    upstream_port = free_port()
     bench = Path(__file__).resolve().parents[1]
     upstream = subprocess.Popen(
         [sys.executable, str(bench / "gateway" / "upstream.py"), "--port", str(upstream_port)],
@@ -128,28 +111,20 @@ def main() -> None:
     )
     env = {**os.environ, "TIERGATE_DATA_DIR": str(work), "TIERGATE_ADMIN_KEY": ADMIN}
     env.pop("TIERGATE_DATABASE_URL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tiergate.cli", "serve", "--config", str(config),
-         "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_up(url, server)
-        admin = {"authorization": f"Bearer {ADMIN}"}
-        keys = {
-            tenant: httpx.post(url + "/admin/keys", headers=admin,
-                               json={"tenant": tenant}).json()["key"]
-            for tenant in ("noisy", "quiet")
-        }  # fmt: skip
-        alone, _ = asyncio.run(phase(url, keys["quiet"], keys["noisy"], 0, args.seconds))
-        beside, seen = asyncio.run(
-            phase(url, keys["quiet"], keys["noisy"], args.loops, args.seconds,
-                  not args.ignore_retry_after)
-        )  # fmt: skip
+        with serving(config, env, stderr=subprocess.DEVNULL, start_seconds=60) as (url, _):
+            admin = {"authorization": f"Bearer {ADMIN}"}
+            keys = {
+                tenant: httpx.post(url + "/admin/keys", headers=admin,
+                                   json={"tenant": tenant}).json()["key"]
+                for tenant in ("noisy", "quiet")
+            }  # fmt: skip
+            alone, _ = asyncio.run(phase(url, keys["quiet"], keys["noisy"], 0, args.seconds))
+            beside, seen = asyncio.run(
+                phase(url, keys["quiet"], keys["noisy"], args.loops, args.seconds,
+                      not args.ignore_retry_after)
+            )  # fmt: skip
     finally:
-        server.terminate()
-        server.wait(timeout=60)
         upstream.terminate()
         shutil.rmtree(work, ignore_errors=True)
     before = describe("quiet alone", alone)

@@ -7,12 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,6 +17,7 @@ import httpx
 from tests.e2e.test_tenancy import ADMIN, admin, new_key
 from tests.fakes.script import FakeUsage, Reply
 from tests.fakes.upstream import FakeUpstream
+from tests.support.serving import serving
 from tiergate.store.backend import open_store
 
 # gpt-5.4 at $2 / $8 per million: 5 tokens in and 50 out cost $0.00041; the worst case held
@@ -40,35 +36,6 @@ def _config(tmp_path: Path, upstream: FakeUpstream) -> Path:
         "batch: {concurrency: 2, lease_seconds: 60, poll_seconds: 0.1}\n"
     )
     return config
-
-
-@contextmanager
-def serving(config: Path, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tiergate.cli", "serve", "--config", str(config),
-         "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise AssertionError(server.stderr.read().decode() if server.stderr else "")
-            time.sleep(0.1)
-        yield url, server
-    finally:
-        if server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
 
 
 def _env(tmp_path: Path, database_url: str | None) -> dict[str, str]:

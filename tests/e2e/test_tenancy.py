@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import pytest
 from tests.e2e.gateway_fixtures import unpriced_deployment
 from tests.fakes.script import FakeUsage, Reply
 from tests.fakes.upstream import FakeUpstream
+from tests.support.serving import serving
 from tiergate.store.backend import open_store
 
 ADMIN = "admin-secret-for-tests"
@@ -277,28 +277,10 @@ def test_64_concurrent_requests_never_overspend_with_two_workers(
         "api_key: k}\n"
         "retry: {max_retries: 0}\n"
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     env = {**os.environ, "TIERGATE_DATA_DIR": str(tmp_path), "TIERGATE_ADMIN_KEY": ADMIN}
     if database_url:
         env["TIERGATE_DATABASE_URL"] = database_url
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tiergate.cli", "serve", "--config", str(config),
-         "--port", str(port), "--workers", "2"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, "server did not start"
-            time.sleep(0.1)
+    with serving(config, env, "--workers", "2") as (url, _):
         # Worst case per call: ~5 input + 50 max_tokens at $2/$8 per million = $0.00041.
         budget = Decimal("0.004")
         key = new_key(url, tenant="acme", budget_usd=str(budget), budget_period="total")
@@ -324,9 +306,6 @@ def test_64_concurrent_requests_never_overspend_with_two_workers(
         assert Decimal(spend["reserved_usd"]) == 0
         # Real cost per call: 5 x $2 + 50 x $8 per million = $0.00041; spend is what was served.
         assert Decimal(spend["spent_usd"]) == statuses.count(200) * Decimal("0.00041")
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
 
 
 def test_serving_open_off_loopback_is_refused_with_a_message_not_a_traceback(
