@@ -39,21 +39,28 @@ def build_deployments(
                 "deployments with their own api_key can send batch jobs through the "
                 "provider's batch API"
             )
-        deployment = Deployment(
-            name=config.name,
-            model_id=model.id,
-            provider=config.provider,
-            upstream_model=config.upstream_model or model.snapshot or model.id,
-            base_url=config.base_url,
-            api_key=config.api_key,
-            byok=config.byok,
-            timeout=config.timeout,
-            headers=dict(config.headers),
-            max_tokens_field=config.max_tokens_field,
-            batch_api=config.batch_api,
-        )
+        upstream_model = config.upstream_model or model.snapshot or model.id
+        deployment = _deployment(config, model.id, upstream_model)
         by_model.setdefault(model.id, []).append(deployment)
     return by_model
+
+
+def _deployment(config: DeploymentConfig, model_id: str, upstream_model: str) -> Deployment:
+    """The deployment a config row describes, serving ``model_id`` (a catalog id, or a
+    family's pattern) as ``upstream_model``."""
+    return Deployment(
+        name=config.name,
+        model_id=model_id,
+        provider=config.provider,
+        upstream_model=upstream_model,
+        base_url=config.base_url,
+        api_key=config.api_key,
+        byok=config.byok,
+        timeout=config.timeout,
+        headers=dict(config.headers),
+        max_tokens_field=config.max_tokens_field,
+        batch_api=config.batch_api,
+    )
 
 
 def _check_upstream(config: DeploymentConfig, where: str) -> None:
@@ -84,18 +91,7 @@ def build_families(configs: Iterable[DeploymentConfig]) -> ModelFamilies:
                 "pattern cannot send batch jobs through the provider's batch API"
             )
         _check_upstream(config, where)
-        deployment = Deployment(
-            name=config.name,
-            model_id=config.model,
-            provider=config.provider,
-            upstream_model=config.upstream_model or "",
-            base_url=config.base_url,
-            api_key=config.api_key,
-            byok=config.byok,
-            timeout=config.timeout,
-            headers=dict(config.headers),
-            max_tokens_field=config.max_tokens_field,
-        )
+        deployment = _deployment(config, config.model, config.upstream_model or "")  # "": as asked
         families.append(Family(config.model, deployment))
     return ModelFamilies(families)
 
