@@ -41,6 +41,12 @@ logger = logging.getLogger("tiergate")
 # after it was made.
 _KEEP_SETTLED_MS = 2 * 86_400_000
 _MAX_UNSETTLED = 100_000
+# What a key's requests in flight hold in one period (key_id, period): the reservations not
+# settled, which the partial index ``reservations_held`` (migration 0012) covers.
+_HELD = (
+    "(SELECT COALESCE(SUM(nano), 0) FROM reservations "
+    "WHERE key_id = ? AND period = ? AND settled_ms IS NULL)"
+)
 
 
 def period_bucket(period: str | None, now: float | None = None) -> str:
@@ -102,8 +108,7 @@ class Ledger:
             (
                 "INSERT INTO reservations (id, key_id, period, nano, owner, until_ms) "
                 "SELECT ?, ?, ?, ?, ?, ? FROM spend WHERE key_id = ? AND period = ? "
-                "AND spent_nusd + ? + (SELECT COALESCE(SUM(nano), 0) FROM reservations "
-                "WHERE key_id = ? AND period = ? AND settled_ms IS NULL) <= ? "
+                f"AND spent_nusd + ? + {_HELD} <= ? "
                 "ON CONFLICT (id) DO NOTHING RETURNING id",
                 (request_id, key.id, period, estimate_nano, self.owner, until, *held),
             )
@@ -192,8 +197,7 @@ class Ledger:
         period = period_bucket(key.budget_period)
         rows = await self._store.fetchall(
             "SELECT (SELECT COALESCE(MAX(spent_nusd), 0) FROM spend WHERE key_id = ? "
-            "AND period = ?), (SELECT COALESCE(SUM(nano), 0) FROM reservations "
-            "WHERE key_id = ? AND period = ? AND settled_ms IS NULL)",
+            f"AND period = ?), {_HELD}",
             (key.id, period, key.id, period),
         )
         return int(rows[0][0]), int(rows[0][1])
