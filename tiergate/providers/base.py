@@ -41,6 +41,11 @@ class CallOptions:
     forward_headers: Mapping[str, str] = field(default_factory=dict)
 
 
+# Calls the gateway makes on its own account (a judge, a shadow, a rollout's incumbent, a batch
+# item): its own provider keys, no caller headers to forward.
+OWN_CALL = CallOptions()
+
+
 class Provider(Protocol):
     async def complete(
         self, request: ChatRequest, deployment: Deployment, options: CallOptions

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from tiergate.catalog import Catalog, ModelInfo, load_catalog
 from tiergate.config import Settings
 from tiergate.executor import Attempt, Executor, record_validation_calls
-from tiergate.providers.base import CallOptions, Deployment
+from tiergate.providers.base import OWN_CALL, Deployment
 from tiergate.providers.families import ModelFamilies
 from tiergate.providers.registry import ProviderRegistry, build_deployments, build_families
 from tiergate.routing.direct import DirectPolicy
@@ -199,7 +199,7 @@ class ExecutorJudge:
         plan = gateway.direct(request, gateway.catalog, gateway.routing_state())
         calls: list[Attempt] = []
         try:
-            outcome = await gateway.executor.run(request, plan, CallOptions(), calls)
+            outcome = await gateway.executor.run(request, plan, OWN_CALL, calls)
         finally:  # a judge that failed in the end may still have made billable calls
             record_validation_calls(calls)
         return outcome.response

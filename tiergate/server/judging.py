@@ -20,7 +20,7 @@ import orjson
 
 from tiergate.errors import GatewayError
 from tiergate.executor import Attempt, Executor
-from tiergate.providers.base import CallOptions
+from tiergate.providers.base import OWN_CALL
 from tiergate.routing.pair_judge import JudgeReplyError, judge_pair
 from tiergate.routing.plan import Plan
 from tiergate.routing.spec import PairJudgeSpec
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
     from tiergate.store.backend import Store
 
 logger = logging.getLogger("tiergate")
-
-_OPTIONS = CallOptions()  # the gateway's own provider keys
 
 
 def answer_text(text: str, tool_calls: Sequence[tuple[str, Any]] = ()) -> str:
@@ -61,7 +59,7 @@ class _MeteredClient:
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         outcome = await self._executor.run(
-            request, self._plan_for(request), _OPTIONS, self.attempts
+            request, self._plan_for(request), OWN_CALL, self.attempts
         )
         return outcome.response
 

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from tiergate.catalog import Catalog
 from tiergate.errors import GatewayError
 from tiergate.executor import Attempt, Executor
-from tiergate.providers.base import CallOptions
+from tiergate.providers.base import OWN_CALL
 from tiergate.routing.plan import Plan
 from tiergate.routing.spec import RolloutSpec, RouteSpec
 from tiergate.store import rollouts as states
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("tiergate")
 
-_OPTIONS = CallOptions()
 _MAX_JUDGES = 8  # judged pairs of a rollout's sample running at once in one process
 
 
@@ -259,7 +258,7 @@ class Rollouts:
         incumbent = Plan(tiers=(plan.rolled_from,), reason="rollout guard", policy=plan.policy)
         attempts: list[Attempt] = []
         try:
-            answer = (await self._executor.run(request, incumbent, _OPTIONS, attempts)).response
+            answer = (await self._executor.run(request, incumbent, OWN_CALL, attempts)).response
         except GatewayError:
             return  # no incumbent answer, nothing to compare
         except Exception:

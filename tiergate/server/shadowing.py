@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from tiergate.errors import GatewayError, InternalError
 from tiergate.executor import Attempt, Executor
-from tiergate.providers.base import CallOptions
+from tiergate.providers.base import OWN_CALL
 from tiergate.redaction import redact
 from tiergate.routing.plan import Plan, Shadow
 from tiergate.server.recording import streamed_calls, total_usage
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
     from tiergate.store.request_log import RequestLog
 
 logger = logging.getLogger("tiergate")
-
-_OPTIONS = CallOptions()  # the gateway's own provider keys, no forwarded caller headers
 
 
 def _normalised(text: str) -> str:
@@ -137,7 +135,7 @@ class Shadower:
         response: ChatResponse | None = None
         error: GatewayError | None = None
         try:
-            response = (await self._executor.run(request, candidate, _OPTIONS, attempts)).response
+            response = (await self._executor.run(request, candidate, OWN_CALL, attempts)).response
         except GatewayError as exc:
             error = exc
         except Exception:
