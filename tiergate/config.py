@@ -16,6 +16,7 @@ deployment, ``tiergate.providers.families``), so that a model newer than the cat
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -197,6 +198,26 @@ def default_deployments(env: Mapping[str, str]) -> list[DeploymentConfig]:
     return deployments
 
 
+def default_auto_route(deployments: list[DeploymentConfig]) -> dict[str, Any]:
+    """``auto`` over the embedded default's deployments, cheapest first: the local model alone
+    when no cloud key is set; with keys, the cheapest cloud model answers, and requests a small
+    model does poorly (images; tools with a long prompt) go to a stronger one. The local
+    model is not a cloud route's default: it is a 135M-parameter model, there for trying
+    tiergate without keys, not for production answers."""
+    served = {d.model for d in deployments}
+    cheap = next((m for m in ("claude-haiku-4-5", "gpt-5.4") if m in served), None)
+    if cheap is None:
+        return {"default": "local/smollm2-135m"}
+    strong = next((m for m in ("claude-sonnet-4-6", "gpt-5.4") if m in served), cheap)
+    rules: list[dict[str, Any]] = []
+    if strong != cheap:
+        rules = [
+            {"when": {"has_images": True}, "use": strong},
+            {"when": {"has_tools": True, "min_prompt_tokens": 2000}, "use": strong},
+        ]
+    return {"rules": rules, "default": cheap}
+
+
 def load_settings(
     path: str | Path | None = None,
     *,
@@ -226,7 +247,11 @@ def load_settings(
     except ValidationError as exc:
         raise ConfigError(_describe(exc, root, str(path) if path else "<settings>")) from None
     if not settings.deployments:
-        settings = settings.model_copy(update={"deployments": default_deployments(env)})
+        deployments = default_deployments(env)
+        update: dict[str, Any] = {"deployments": deployments}
+        if "auto" not in settings.routes:
+            update["routes"] = {**settings.routes, "auto": default_auto_route(deployments)}
+        settings = settings.model_copy(update=update)
     if path is not None and root is not None:
         settings._source = (str(path), root)
     return settings
@@ -335,8 +360,53 @@ def _describe(exc: ValidationError, root: yaml.Node | None, name: str) -> str:
     for error in exc.errors():
         loc = tuple(error["loc"])
         key = ".".join(str(p) for p in loc) or "(top level)"
-        lines.append(f"  {key}{_line(root, loc)}: {error['msg']}")
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = unknown_key_message(loc)
+        lines.append(f"  {key}{_line(root, loc)}: {message}")
     return "\n".join(lines)
+
+
+def unknown_key_message(loc: tuple[Any, ...], root: type[BaseModel] | None = None) -> str:
+    """For a key no setting has: the closest valid keys at that place, and all of them, since
+    a typo is the usual cause and the valid list is what the person needs next. ``root`` is
+    the model ``loc`` starts from (the whole settings by default)."""
+    valid = _valid_keys(loc[:-1], root or Settings)
+    if not valid:
+        return "unknown key"
+    close = difflib.get_close_matches(str(loc[-1]), valid, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(close)}?" if close else "."
+    return f"unknown key{hint} Valid keys here: {', '.join(valid)}"
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation holds (through lists, unions, ``Annotated``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in getattr(annotation, "__args__", ()) for m in _models_in(arg)]
+
+
+def _valid_keys(parent: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
+    """The field names of the model at ``parent``: list indexes are skipped, and a union's
+    tag (``validators.0.one_of``) picks the member whose ``type`` it is."""
+    models = [root]
+    for part in parent:
+        if isinstance(part, int):
+            continue
+        fields = [m.model_fields[part] for m in models if part in m.model_fields]
+        if fields:
+            models = [m for f in fields for m in _models_in(f.annotation)]
+        else:
+            models = [m for m in models if str(part) in _tags(m)]
+        if not models:
+            return []
+    return sorted({name for m in models for name in m.model_fields}) if len(models) == 1 else []
+
+
+def _tags(model: type[BaseModel]) -> tuple[str, ...]:
+    field = model.model_fields.get("type")
+    return tuple(str(a) for a in getattr(field.annotation, "__args__", ())) if field else ()
+
 
 
 def _substitute_env(

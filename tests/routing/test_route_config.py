@@ -24,7 +24,7 @@ from tiergate.errors import ConfigError
         ),
         (
             {"auto": {"rules": [{"when": {"taks": "x"}, "use": "haiku"}], "default": "haiku"}},
-            "routes.auto.rules[0].when.taks: Extra inputs are not permitted",
+            "routes.auto.rules[0].when.taks: unknown key; did you mean task?",
         ),
         (
             {"auto": {"rules": [{"use": "haiku"}]}},
@@ -109,7 +109,7 @@ from tiergate.errors import ConfigError
         ),
         (
             {"auto": {"default": "haiku", "shadow": {"modle": "sonnet"}}},
-            "routes.auto.shadow.modle: Extra inputs are not permitted",
+            "routes.auto.shadow.modle: unknown key; did you mean model?",
         ),
     ],
 )

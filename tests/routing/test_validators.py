@@ -154,7 +154,7 @@ async def test_judge_custom_pass_word_and_failing_judge() -> None:
         ({"type": "judge", "model": "sonet", "prompt": "p"}, "unknown model 'sonet'"),
         ({"type": "judge", "model": "sonnet", "prompt": "p"}, "needs a judge client"),
         ({"type": "shout"}, "validators[0]: Input tag 'shout'"),
-        ({"type": "json", "strict": True}, "validators[0].json.strict: Extra inputs"),
+        ({"type": "json", "strict": True}, "validators[0].json.strict: unknown key. Valid"),
     ],
 )
 def test_bad_validator_config_is_a_start_up_error(spec: dict[str, Any], message: str) -> None:

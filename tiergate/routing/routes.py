@@ -122,8 +122,7 @@ class _RouteBuilder:
             return RouteSpec.model_validate(dict(raw))
         except ValidationError as exc:
             problems = "; ".join(
-                f"{self.where}{_path(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
-                for e in exc.errors()
+                f"{self.where}{_path(e['loc'])}: {_route_problem(e)}" for e in exc.errors()
             )
             raise ConfigError(problems) from None
 
@@ -230,3 +229,12 @@ def _load_router(path: str, where: str) -> tuple[Scorer, str, str, float]:
     except Exception as exc:  # unreadable, corrupt or foreign file: all start-up errors
         raise ConfigError(f"{where}.router: cannot load router file {path!r}: {exc}") from None
     return router, router.weak_model, router.strong_model, router.threshold
+
+
+def _route_problem(error: Any) -> str:
+    """A route's validation error; an unknown key names the valid ones (and the closest)."""
+    if error["type"] == "extra_forbidden":
+        from tiergate.config import unknown_key_message
+
+        return unknown_key_message(tuple(error["loc"]), RouteSpec)
+    return str(error["msg"]).removeprefix("Value error, ")
