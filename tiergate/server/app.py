@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from tiergate.errors import ConfigError, GatewayError, InternalError, NotFound
-from tiergate.server import endpoints
+from tiergate.server import dashboard_api, endpoints
 from tiergate.server.auth import OPEN, Principal
 from tiergate.server.batches import PATHS as BATCH_PATHS
 from tiergate.server.batches import Batches
@@ -48,6 +48,12 @@ Serve = Callable[
 
 # Young objects (net allocations) that trigger a collection; Python's default is 700.
 GC_YOUNG_THRESHOLD = 50_000
+# Paths that read the request log for the caller: they need to know who is asking.
+_REPORT_PATHS = ("/v1/tiergate/report", *dashboard_api.DASHBOARD_PATHS)
+
+
+def _asset_getter(path: str) -> Callable[[Scope, Send], Awaitable[None]]:
+    return lambda scope, send: dashboard_api.asset(path, send)
 
 
 def tune_collector() -> None:
@@ -90,6 +96,7 @@ class App:
             "/models": lambda scope, send: endpoints.models(self.gateway, scope, send),
             "/openapi.json": lambda scope, send: send_json(send, 200, openapi_document()),
             "/dashboard": lambda scope, send: endpoints.dashboard(send),
+            **{path: _asset_getter(path) for path in dashboard_api.ASSETS},
             "/metrics": lambda scope, send: endpoints.metrics(self.gateway, send),
         }
         self.on_finish: Callable[[RequestTrace], None] | None = None
@@ -116,10 +123,7 @@ class App:
             if path.startswith(BATCH_PATHS):
                 await self._batches(scope, receive, send)
                 return
-            if (
-                path.startswith(("/admin/", endpoints.TRACES_PATH))
-                or path == "/v1/tiergate/report"
-            ):
+            if path.startswith(("/admin/", endpoints.TRACES_PATH)) or path in _REPORT_PATHS:
                 await self._authenticated(scope, receive, send)
                 return
             if method == "POST" and path == "/v1/messages/count_tokens":
@@ -178,6 +182,9 @@ class App:
             return
         if scope["path"].startswith(endpoints.TRACES_PATH):
             await endpoints.trace(self.gateway, principal, scope, send)
+            return
+        if scope["path"] in dashboard_api.DASHBOARD_PATHS:
+            await dashboard_api.handle(self.gateway, principal, scope, send)
             return
         body = await read_body(receive, 1024 * 1024)
         await handle_admin(self.gateway, principal, scope, body, send)

@@ -1,0 +1,81 @@
+"""The dashboard's endpoints beyond the report: the page's static files, spend and mix over
+time (``/v1/tiergate/timeseries``) and the requests behind a figure
+(``/v1/tiergate/requests``). Both read the log like a report: tenant-scoped by the caller's
+key, and admitted by the same per-tenant bounds, so a dashboard left open cannot crowd out
+anyone's traffic."""
+
+from __future__ import annotations
+
+import functools
+from importlib.resources import files
+from typing import TYPE_CHECKING
+
+from tiergate.errors import InvalidRequest, NotFound
+from tiergate.server.query import page_limit, query_params
+from tiergate.server.responses import Scope, Send, send_bytes, send_json
+
+if TYPE_CHECKING:
+    from tiergate.server.auth import Principal
+    from tiergate.server.gateway import Gateway
+    from tiergate.store.reports import ReportFilter
+
+TIMESERIES_PATH = "/v1/tiergate/timeseries"
+REQUESTS_PATH = "/v1/tiergate/requests"
+DASHBOARD_PATHS = (TIMESERIES_PATH, REQUESTS_PATH)
+# The charting library (uPlot, MIT, vendored: the dashboard loads nothing from elsewhere).
+ASSETS = {
+    "/dashboard/uplot.min.js": ("uplot.min.js", "text/javascript; charset=utf-8"),
+    "/dashboard/uplot.min.css": ("uplot.min.css", "text/css; charset=utf-8"),
+}
+
+
+@functools.cache
+def _asset(name: str) -> bytes:
+    return files("tiergate.server").joinpath(f"static/{name}").read_bytes()
+
+
+async def asset(path: str, send: Send) -> None:
+    name, content_type = ASSETS[path]
+    headers = {"cache-control": "public, max-age=3600"}
+    await send_bytes(
+        send, 200, _asset(name), headers, content_type=(b"content-type", content_type.encode())
+    )
+
+
+def _filters(principal: Principal, query: dict[str, str]) -> ReportFilter:
+    from tiergate.store.reports import ReportFilter
+
+    query["tenant"] = principal.report_tenant(query.get("tenant") or None) or ""
+    try:
+        return ReportFilter.from_query(query)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
+
+
+async def handle(gateway: Gateway, principal: Principal, scope: Scope, send: Send) -> None:
+    """``GET`` one of ``DASHBOARD_PATHS``."""
+    from tiergate.store.request_list import RequestQuery, list_requests
+    from tiergate.store.timeseries import timeseries
+
+    if gateway.store is None:
+        raise InvalidRequest("the request log is not open")
+    if scope["method"] not in ("GET", "HEAD"):
+        raise NotFound(f"no such endpoint: {scope['method']} {scope['path']}")
+    query = query_params(scope)
+    filters = _filters(principal, query)
+    try:
+        if scope["path"] == TIMESERIES_PATH:
+            bucket = query.get("bucket") or None
+            with gateway.reports.enter(principal.tenant):
+                if gateway.log is not None:
+                    await gateway.log.flush()
+                data = await timeseries(gateway.store, filters, bucket)
+        else:
+            request_query = RequestQuery.from_query(query, filters, page_limit(query, 50, 500))
+            with gateway.reports.enter(principal.tenant):
+                if gateway.log is not None:
+                    await gateway.log.flush()
+                data = await list_requests(gateway.store, request_query)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
+    await send_json(send, 200, data)
