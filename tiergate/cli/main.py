@@ -16,6 +16,7 @@ _COMMANDS = {
     "keys": "tiergate.cli.keys:keys",
     "rollout": "tiergate.cli.rollout:rollout",
     "eval": "tiergate.cli.eval:eval_group",
+    "batch": "tiergate.cli.batch:batch",
 }
 
 
