@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import click
 
+from tiergate.cli.help import examples
 from tiergate.errors import TiergateError
 
 
@@ -40,16 +41,25 @@ _CONFIG = click.option(
 )
 
 
-@click.group()
+@click.group(epilog=examples("tiergate cost project --help"))
 def cost() -> None:
     """Cost tools: workload projections across models; price import."""
 
 
-@cost.command()
+@cost.command(
+    epilog=examples(
+        "tiergate cost project --model claude-haiku-4-5 --model gpt-5.4 \\",
+        "    --requests-per-day 10000 --input-tokens 1200 --output-tokens 300 \\",
+        "    --cached-prefix-tokens 1000 --cache-hit-rate 0.9",
+    )
+)
 @click.option(
     "--model", "models", multiple=True, required=True, help="Model id or alias (repeatable)."
 )
-@click.option("--requests-per-day", type=click.IntRange(min=0), required=True)
+@click.option(
+    "--requests-per-day", type=click.IntRange(min=0), required=True,
+    help="Requests the workload sends a day (the monthly figure is 30 days).",
+)  # fmt: skip
 @click.option("--input-tokens", type=click.IntRange(min=0), required=True, help="Per request.")
 @click.option("--output-tokens", type=click.IntRange(min=0), required=True, help="Per request.")
 @click.option(
@@ -154,7 +164,14 @@ def project(
     Console(width=max(100, len(shape) + 4)).print(table)
 
 
-@cost.command("import-prices")
+@cost.command(
+    "import-prices",
+    epilog=examples(
+        "tiergate cost import-prices --model claude-haiku-4-5 --out prices.yaml",
+        before="Output: YAML `models:` entries (id, pricing per million tokens) to paste\n"
+        "into your config.",
+    ),
+)
 @click.option("--model", "models", multiple=True, help="Catalog model id or alias (default: all).")
 @_CONFIG
 @click.option(

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from tiergate.cli.help import examples
 from tiergate.cli.store import database_url_option, store_url
 from tiergate.tenancy.keys import MAX_EXPIRY_DAYS, MAX_RATE, parse_budget
 
@@ -47,22 +48,34 @@ def _run(work: Callable[[Any], Awaitable[T]], database_url: str | None) -> T:
         raise click.ClickException(f"key store: {type(exc).__name__}: {exc}") from None
 
 
-@click.group()
+@click.group(epilog=examples("tiergate keys create --tenant acme --budget-usd 50 --rpm 600"))
 def keys() -> None:
     """Create, list, rotate and revoke virtual keys."""
 
 
-@keys.command()
-@click.option("--tenant", required=True)
-@click.option("--name", default=None)
+@keys.command(
+    epilog=examples(
+        "tiergate keys create --tenant acme",
+        "tiergate keys create --tenant acme --name ci --model auto --budget-usd 20 \\",
+        "    --budget-period day --rpm 60 --expires-in-days 30",
+    )
+)
+@click.option("--tenant", required=True, help="The tenant the key belongs to (reports, budgets).")
+@click.option("--name", default=None, help="A label to tell keys apart in `keys list`.")
 @click.option("--model", "models", multiple=True, help="Allowed model or route (repeatable).")
 @click.option(
     "--budget-usd", default=None, callback=_budget, help="Budget in USD for --budget-period."
 )
-@click.option("--budget-period", type=click.Choice(["day", "month", "total"]), default="month")
+@click.option(
+    "--budget-period", type=click.Choice(["day", "month", "total"]), default="month",
+    show_default=True, help="When the budget resets (UTC day or month), or never (total).",
+)  # fmt: skip
 @click.option("--rpm", type=click.IntRange(1, MAX_RATE), default=None, help="Requests per minute.")
 @click.option("--tpm", type=click.IntRange(1, MAX_RATE), default=None, help="Tokens per minute.")
-@click.option("--expires-in-days", type=click.IntRange(1, MAX_EXPIRY_DAYS), default=None)
+@click.option(
+    "--expires-in-days", type=click.IntRange(1, MAX_EXPIRY_DAYS), default=None,
+    help="The key stops working this many days from now (default: never).",
+)  # fmt: skip
 @database_url_option
 def create(
     tenant: str, name: str | None, models: tuple[str, ...], budget_usd: Decimal | None,
@@ -85,8 +98,8 @@ def create(
     click.echo("(store the key now: it is not shown again)", err=True)
 
 
-@keys.command(name="list")
-@click.option("--tenant", default=None)
+@keys.command(name="list", epilog=examples("tiergate keys list --tenant acme"))
+@click.option("--tenant", default=None, help="Only this tenant's keys (default: all).")
 @database_url_option
 def list_keys(tenant: str | None, database_url: str | None) -> None:
     """List keys (never their secrets)."""
@@ -96,7 +109,7 @@ def list_keys(tenant: str | None, database_url: str | None) -> None:
         click.echo(f"{info.id}  {info.prefix}...  tenant={info.tenant}  {state}{budget}")
 
 
-@keys.command()
+@keys.command(epilog=examples("tiergate keys rotate key_01H..."))
 @click.argument("key_id")
 @database_url_option
 def rotate(key_id: str, database_url: str | None) -> None:
@@ -107,7 +120,7 @@ def rotate(key_id: str, database_url: str | None) -> None:
     click.echo(rotated[1])
 
 
-@keys.command()
+@keys.command(epilog=examples("tiergate keys revoke key_01H..."))
 @click.argument("key_id")
 @database_url_option
 def revoke(key_id: str, database_url: str | None) -> None:

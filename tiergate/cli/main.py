@@ -7,6 +7,8 @@ import importlib
 
 import click
 
+from tiergate.cli.help import examples
+
 # command name -> "module:attribute"
 _COMMANDS = {
     "serve": "tiergate.cli.serve:serve",
@@ -39,7 +41,14 @@ class _LazyGroup(click.Group):
         return command
 
 
-@click.group(cls=_LazyGroup)
+@click.group(
+    cls=_LazyGroup,
+    epilog=examples(
+        "tiergate serve",
+        "tiergate report --since 24h",
+        "tiergate COMMAND --help      # every command's options, formats and an example",
+    ),
+)
 @click.version_option(package_name="tiergate")
 def main() -> None:
     """tiergate: send every LLM request to the cheapest model that does it well."""

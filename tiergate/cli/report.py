@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from tiergate.cli.help import examples
 from tiergate.cli.store import database_url_option, store_url
 
 _BY = {"model": "by_model", "day": "by_day", "tenant": "by_tenant", "route": "by_route",
@@ -51,16 +52,27 @@ async def _trace(url: str, trace_id: str, tenant: str | None) -> dict[str, Any] 
         await store.aclose()
 
 
-@click.command()
+@click.command(
+    epilog=examples(
+        "tiergate report --since 7d",
+        "tiergate report --since 24h --by route --tenant acme",
+        "tiergate report --since 2026-01-01 --until 2026-01-31 --csv --by day > jan.csv",
+        "tiergate report --route support --ab claude-haiku-4-5,gpt-5.4",
+        "tiergate report --trace conv_01...",
+    )
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object (for scripts).")
 @click.option("--trace", "trace_id", default=None, metavar="ID",
               help="One trace: a multi-call request's calls or an agent conversation's turns.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV of the --by breakdown.")
 @click.option("--since", default=None, help="ISO date/time or a span like 7d, 24h.")
 @click.option("--until", default=None, help="ISO date/time (a date includes that whole day).")
-@click.option("--tenant", default=None)
-@click.option("--route", default=None)
-@click.option("--by", "by", type=click.Choice(sorted(_BY)), default="model", show_default=True)
+@click.option("--tenant", default=None, help="Only this tenant's requests.")
+@click.option("--route", default=None, help="Only requests to this route (model: ROUTE).")
+@click.option(
+    "--by", "by", type=click.Choice(sorted(_BY)), default="model", show_default=True,
+    help="The breakdown the table (and --csv) shows.",
+)  # fmt: skip
 @click.option("--ab", default=None, metavar="MODEL_A,MODEL_B",
               help="Compare two models side by side (on --route, if given).")  # fmt: skip
 @database_url_option

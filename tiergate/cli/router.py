@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from tiergate.cli.help import OUTCOME_DATA, examples
 from tiergate.cli.router_from_log import from_log_options, train_from_log
 
 
@@ -55,7 +56,7 @@ def _with_pair(func: Any) -> Any:
     return func
 
 
-@click.group()
+@click.group(epilog=examples("tiergate router train outcomes.jsonl --out router.tgr"))
 def router() -> None:
     """Learned router: train on outcome data, evaluate (APGR, CPT), calibrate the threshold."""
 
@@ -76,13 +77,20 @@ def _as_json(value: Any) -> str:
     return json.dumps(finite(value), indent=2, allow_nan=False)
 
 
-@router.command()
+@router.command(
+    epilog=examples(
+        "tiergate router train outcomes.jsonl --out router.tgr --weak claude-haiku-4-5 \\",
+        "    --strong claude-sonnet-4-6",
+        "tiergate router train --from-log --route support --since 30d --out router.tgr",
+        before=OUTCOME_DATA,
+    )
+)
 @click.argument("data", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Router file.")
 @click.option("--features", default=None, help="Featuriser spec, e.g. 'tfidf:0.75+stats:0.25'.")
 @click.option("--folds", default=5, show_default=True, help="CV folds for metrics (0 = none).")
 @click.option("--strong-share", default=0.5, show_default=True, help="Initial threshold's share.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Seed of the fold split and the fit.")
 @_with_pair
 @from_log_options
 def train(
@@ -123,17 +131,29 @@ def train(
     _say(f"wrote {out}; {metrics.get('kind', '')} APGR (exact) {metrics.get('APGR_exact')}")
 
 
-@router.command(name="eval")
+@router.command(
+    name="eval",
+    epilog=examples(
+        "tiergate router eval outcomes.jsonl --folds 5 --plot curve.png",
+        "tiergate router eval heldout.jsonl --router router.tgr --json",
+        before=OUTCOME_DATA,
+    ),
+)
 @click.argument("data", type=click.Path(exists=True, dir_okay=False))
-@click.option("--router", "router_path", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--router", "router_path", type=click.Path(exists=True, dir_okay=False),
+    help="A trained router file to score; without it, k-fold cross-validation on DATA.",
+)  # fmt: skip
 @click.option("--folds", default=5, show_default=True, help="k for cross-validation.")
 @click.option("--features", default=None, help="Featuriser spec for cross-validation.")
 @click.option(
-    "--method", type=click.Choice(["exact", "decile"]), default="exact", show_default=True
+    "--method", type=click.Choice(["exact", "decile"]), default="exact", show_default=True,
+    help="Curve method for the headline figures (docs/routing.md: exact per prompt, or "
+    "RouteLLM's decile thresholds).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write the curve as a PNG.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Seed of the fold split and the fit.")
 @_with_pair
 def eval_command(
     data: str,
@@ -208,12 +228,21 @@ def _print_table(result: dict[str, Any], how: dict[str, str], pair: Any, method:
     click.echo(f"router APGR by the {other} method: {result['by_method'][f'APGR_{other}']:.3f}")
 
 
-@router.command()
+@router.command(
+    epilog=examples(
+        "tiergate router calibrate heldout.jsonl --router router.tgr --target-quality 0.78",
+        "tiergate router calibrate heldout.jsonl --router router.tgr --strong-share 0.3",
+        before=OUTCOME_DATA,
+    )
+)
 @click.argument("data", type=click.Path(exists=True, dir_okay=False))
-@click.option("--router", "router_path", type=click.Path(dir_okay=False))
+@click.option(
+    "--router", "router_path", type=click.Path(dir_okay=False),
+    help="The router file to update (default: $TIERGATE_DATA_DIR/router.tgr).",
+)  # fmt: skip
 @click.option("--target-quality", type=float, help="Mean outcome to reach, e.g. 0.78.")
 @click.option("--strong-share", type=float, help="Share of calls for the strong model, 0..1.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def calibrate(
     data: str,
     router_path: str | None,

@@ -8,10 +8,16 @@ from typing import Any
 
 import click
 
+from tiergate.cli.help import examples
 from tiergate.errors import ConfigError
 
 
-@click.command()
+@click.command(
+    epilog=examples(
+        "tiergate serve                          # the embedded default on 127.0.0.1:8000",
+        "tiergate serve --config tiergate.yaml --host 0.0.0.0 --workers 4",
+    )
+)
 @click.option(
     "--config",
     "config_path",
@@ -28,7 +34,11 @@ from tiergate.errors import ConfigError
     show_default=True,
     help="Worker processes; they share state through the store.",
 )
-@click.option("--log-level", default="warning", show_default=True)
+@click.option(
+    "--log-level", default="warning", show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"], case_sensitive=False),
+    help="How much the server logs (uvicorn's levels; info logs every request).",
+)  # fmt: skip
 def serve(
     config_path: str | None, host: str | None, port: int | None, workers: int, log_level: str
 ) -> None:
