@@ -66,6 +66,10 @@ def mixed_workload(
     for model, count in (("claude-haiku-4-5", 12), ("gpt-5.4", 4), ("claude-sonnet-4-6", 3)):
         for _ in range(count):
             ask(model)
+    cached = FakeUsage(input_tokens=100, output_tokens=60, cache_read=4000)
+    for _ in range(3):  # a long system prompt read from the prompt cache
+        anthropic_upstream.script(Reply(text="billing", usage=cached))
+        ask("claude-sonnet-4-6")
     openai_upstream.script(Fail(500))
     with pytest.raises(openai.InternalServerError):
         ask("gpt-5.4")
@@ -90,7 +94,7 @@ def mixed_workload(
     while sdk.messages.batches.retrieve(batch.id).processing_status != "ended":
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    return {"requests": 12 + 4 + 3 + 1 + 3 + 4 + 2 + 1 + 3, "escalated": 2, "batch": batch.id}
+    return {"requests": 12 + 4 + 3 + 3 + 1 + 3 + 4 + 2 + 1 + 3, "escalated": 2, "batch": batch.id}
 
 
 def spread_over_a_day(data_dir: Path) -> None:
@@ -145,6 +149,7 @@ def test_dashboard_after_a_mixed_workload_at_two_widths(
             assert kpi(browser, "requests") == str(sent["requests"])
             saved = kpi(browser, "saved vs baseline")  # the baseline here is Sonnet: saved > 0
             assert saved.startswith("$") and "$-" not in saved and len(saved.split(".")[1]) == 2
+            assert kpi(browser, "saved by prompt cache") != "$0.00"
             unpriced = browser.evaluate(
                 "document.querySelector('.kpi[data-kpi=\"spend\"] .n').textContent"
             )
