@@ -56,3 +56,14 @@ def test_anthropic_sdk_create_and_stream(default_gateway: str) -> None:
         final = stream.get_final_message()
     assert len(pieces) > 1 and "".join(pieces).strip()
     assert final.stop_reason in ("end_turn", "max_tokens")
+
+
+def test_auto_is_served_by_the_local_model(default_gateway: str) -> None:
+    """The README introduces routes with ``model: "auto"``: the default serves it."""
+    client = openai.OpenAI(base_url=default_gateway + "/v1", api_key="x", max_retries=0)
+    assert "auto" in {m.id for m in client.models.list()}
+    raw = client.chat.completions.with_raw_response.create(
+        model="auto", max_tokens=8, messages=[{"role": "user", "content": "Say hi."}]
+    )
+    assert raw.parse().choices[0].message.content
+    assert raw.headers["x-tiergate-model"] == MODEL and raw.headers["x-tiergate-route"] == "auto"
