@@ -28,8 +28,14 @@ from tests.fakes.upstream import FakeUpstream
 from tests.support.browser import FLAGS as BROWSER_FLAGS
 from tests.support.browser import Browser, require_chromium
 
+JUDGED_SHADOW = {"model": "gpt-5.4", "sample": 1,
+                 "judge": {"model": "claude-sonnet-4-6", "mode": "rubric"}}  # fmt: skip
 ROUTES = {
-    "auto": {"default": "claude-haiku-4-5", "shadow": {"model": "gpt-5.4", "sample": 1}},
+    "auto": {"default": "claude-haiku-4-5", "shadow": JUDGED_SHADOW},
+    "canary": {
+        "default": "claude-haiku-4-5",
+        "rollout": {"model": "gpt-5.4", "ramp": {"steps": [25, 50, 100], "every": 3600}},
+    },
     "triage": {
         "ladder": ["claude-haiku-4-5", "claude-sonnet-4-6"],
         "validators": [{"type": "one_of", "labels": ["billing", "bug"]}],
@@ -56,7 +62,14 @@ def mixed_workload(
     """A little of everything an operator sees: direct models, a rules route shadowed to a
     candidate, a ladder that escalates, an upstream error, a rejected request, an unpriced
     model and a batch job. Returns what was sent, for the assertions."""
-    anthropic_upstream.default = Reply(text="billing", usage=USAGE)
+    verdicts = iter(["PASS", "PASS", "FAIL"] * 10)
+
+    def anthropic_side(body: dict[str, Any]) -> Reply:
+        """The judge grades (rubric: an <answer> to PASS or FAIL); anyone else answers."""
+        asked = str(body["messages"][-1]["content"])
+        return Reply(text=next(verdicts) if "<answer>" in asked else "billing", usage=USAGE)
+
+    anthropic_upstream.responder = anthropic_side
     openai_upstream.default = Reply(text="billing", usage=USAGE)
     client = openai.OpenAI(base_url=gateway + "/v1", api_key=key, max_retries=0)
 
@@ -80,6 +93,8 @@ def mixed_workload(
     ask("triage")
     for _ in range(4):
         ask("auto")
+    for _ in range(4):
+        ask("canary")
     for _ in range(2):
         ask("deepseek-v4-flash")
     with pytest.raises(openai.NotFoundError):  # no such model: turned away before routing
@@ -94,17 +109,29 @@ def mixed_workload(
     while sdk.messages.batches.retrieve(batch.id).processing_status != "ended":
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    return {"requests": 12 + 4 + 3 + 3 + 1 + 3 + 4 + 2 + 1 + 3, "escalated": 2, "batch": batch.id}
+    deadline = time.monotonic() + 30
+    while sum(r["judged"] for r in report(gateway, key)["judged"]) < 4:  # judged off the path
+        assert time.monotonic() < deadline, report(gateway, key)["judged"]
+        time.sleep(0.1)
+    sent = 12 + 4 + 3 + 3 + 1 + 3 + 4 + 4 + 2 + 1 + 3
+    return {"requests": sent, "escalated": 2, "batch": batch.id}
+
+
+def report(gateway: str, key: str) -> dict[str, Any]:
+    answer = httpx.get(gateway + "/v1/tiergate/report", headers={"authorization": f"Bearer {key}"})
+    assert answer.status_code == 200, answer.text
+    data: dict[str, Any] = answer.json()
+    return data
 
 
 def spread_over_a_day(data_dir: Path) -> None:
-    """Move the logged rows back in time, one every 40 minutes, so the charts show a day of
+    """Move the logged rows back in time, one every 30 minutes, so the charts show a day of
     traffic rather than one minute of it (the workload itself runs in seconds)."""
     with sqlite3.connect(data_dir / "tiergate.db") as db:
         ids = [r[0] for r in db.execute("SELECT id FROM requests ORDER BY ts_ms, id")]
         for i, request_id in enumerate(ids):
             db.execute("UPDATE requests SET ts_ms = ts_ms - ? WHERE id = ?",
-                       ((len(ids) - 1 - i) * 40 * 60_000, request_id))  # fmt: skip
+                       ((len(ids) - 1 - i) * 30 * 60_000, request_id))  # fmt: skip
 
 
 LAYOUT = """(() => {
@@ -165,8 +192,12 @@ def test_dashboard_after_a_mixed_workload_at_two_widths(
                 assert name in legend
             latency = browser.evaluate("document.getElementById('latency').innerText")
             assert NO_ANSWER in latency and "unpriced" in latency
-            for card in ("shadow-card", "batch-card"):
+            for card in ("shadow-card", "judged-card", "rollout-card", "batch-card"):
                 assert browser.evaluate(f"!document.getElementById('{card}').hidden")
+            rollout = browser.evaluate("document.getElementById('rollouts').innerText")
+            assert "canary" in rollout and "gpt-5.4" in rollout and "25%" in rollout
+            judged = browser.evaluate("document.getElementById('judged').innerText")
+            assert "auto" in judged and "%" in judged
             progress = browser.evaluate("document.querySelector('#batches .bar i').style.width")
             assert progress == "100%"
             shots.append(browser.screenshot(tmp_path / f"dashboard-{width}.png"))

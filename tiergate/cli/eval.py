@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from tiergate.cli.help import examples
 from tiergate.errors import ConfigError
 
 EXIT_STOPPED = 3  # the run stopped before the end (budget or signal): run it again to go on
@@ -48,7 +49,10 @@ _config_option = click.option(
 )
 
 
-@click.group(name="eval")
+@click.group(
+    name="eval",
+    epilog=examples("tiergate eval run prompts.jsonl --models claude-haiku-4-5,gpt-5.4,auto"),
+)
 def eval_group() -> None:
     """Offline evaluation: run models over your prompts, score them, recommend one."""
 
@@ -74,11 +78,25 @@ def _band(text: str) -> tuple[float, float]:
     return low, high
 
 
-@eval_group.command(name="run")
+@eval_group.command(
+    name="run",
+    epilog=examples(
+        "tiergate eval run prompts.jsonl --models claude-haiku-4-5,gpt-5.4 --scorer exact",
+        "tiergate eval run tickets.jsonl --models claude-haiku-4-5,claude-sonnet-4-6 \\",
+        "    --scorer judge --judge claude-haiku-4-5 --strong-judge claude-sonnet-4-6 \\",
+        "    --budget-usd 5 --report eval.md",
+        before="\b\nDATA (JSONL, one item a line; docs/evaluation.md):\n"
+        '  {"id": "t0", "prompt": "Reply with the code only.", "reference": "C5FECEB"}\n'
+        '  {"id": "t1", "messages": [{"role": "user", "content": "..."}],\n'
+        '   "reference": {"label": "bug"}}',
+    ),
+)
 @click.argument("data", type=click.Path(exists=True, dir_okay=False))
 @click.option("--models", required=True, help="Comma-separated models or route names.")
 @click.option("--scorer", type=click.Choice(["exact", "contains", "regex", "json-field",
-              "json-schema", "judge"]), default="exact", show_default=True)  # fmt: skip
+              "json-schema", "judge"]), default="exact", show_default=True,
+              help="How an answer is scored against the item's reference (or by a judge "
+              "model).")  # fmt: skip
 @click.option("--pattern", help="regex scorer: the pattern (default: each line's reference).")
 @click.option("--field", "field_path", help="json-field scorer: the field, a dotted path.")
 @click.option("--schema", type=click.Path(exists=True, dir_okay=False),
@@ -303,13 +321,19 @@ def _common(items: list[Any], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-@eval_group.command(name="sample")
+@eval_group.command(
+    name="sample",
+    epilog=examples(
+        "tiergate eval sample --route support --since 7d --size 200 --out support.jsonl",
+        before="Output: JSONL in `eval run`'s DATA format (needs `log: {bodies: true}`).",
+    ),
+)
 @click.option("--route", required=True, help="The route (or model requested) to sample.")
 @click.option("--since", default="7d", show_default=True, help="Window: 7d, 24h, 30m, or a date.")
 @click.option("--until", default=None, help="End of the window (default: now).")
 @click.option("--tenant", default=None, help="Only this tenant's requests.")
 @click.option("--size", default=200, show_default=True, help="How many requests to export.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Seed of the random sample.")
 @click.option("--with-reference", is_flag=True,
               help="Use the logged answer as each line's reference (the served model's).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Output file (default stdout).")

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from tiergate.cli.help import examples
 from tiergate.cli.store import database_url_option
 
 _config_option = click.option(
@@ -40,12 +41,12 @@ def _url(config: str | None, database_url: str | None) -> str:
     return store_url(database_url or settings.database_url, settings.data_dir)
 
 
-@click.group()
+@click.group(epilog=examples("tiergate rollout status", "tiergate rollout pause support"))
 def rollout() -> None:
     """Managed rollouts: status, pause, resume, rollback."""
 
 
-@rollout.command()
+@rollout.command(epilog=examples("tiergate rollout status support --json"))
 @click.argument("route", required=False)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object (for scripts).")
 @click.option("--events", default=10, show_default=True, help="Latest events shown per route.")
@@ -112,7 +113,8 @@ def _change_command(kind: str, help_text: str) -> click.Command:
         click.echo(message)
 
     command.__doc__ = help_text
-    return rollout.command(name=kind)(command)
+    example = examples(f'tiergate rollout {kind} support --reason "judged quality dropped"')
+    return rollout.command(name=kind, epilog=example)(command)
 
 
 async def _change(url: str, route: str, kind: str, reason: str, spec: Any) -> str:
