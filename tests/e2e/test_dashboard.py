@@ -211,6 +211,14 @@ def test_dashboard_after_a_mixed_workload_at_two_widths(
         browser.evaluate("document.querySelector('#batches tbody tr').click()")
         browser.wait_for("document.getElementById('drill-filters').textContent.includes('batch')")
         browser.wait_for("document.querySelectorAll('#drill tbody tr').length === 3")
+        # a click on a chart bucket lists that hour's requests
+        left, top, width, height = browser.evaluate(
+            "(() => { window.scrollTo(0, 0); const box = document.querySelector('#mix .u-over')"
+            ".getBoundingClientRect(); return [box.left, box.top, box.width, box.height]; })()"
+        )
+        browser.click_at(left + width * 0.75, top + height / 2)  # the day's last quarter
+        browser.wait_for("document.getElementById('drill-filters').textContent.startsWith('hour')")
+        browser.wait_for("document.querySelectorAll('#drill tbody tr').length >= 1")
         # an hour's range: minute buckets
         browser.evaluate("const r = document.getElementById('range'); r.value = '1h';"
                          "r.dispatchEvent(new Event('change'))")  # fmt: skip

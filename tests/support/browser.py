@@ -116,6 +116,13 @@ class Browser:
                 raise AssertionError(f"timed out waiting for {expression}")
             time.sleep(0.1)
 
+    def click_at(self, x: float, y: float) -> None:
+        """A real mouse move and click at page coordinates (charts read the pointer)."""
+        self.call("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left",
+                      clickCount=1)  # fmt: skip
+
     def screenshot(self, path: Path, full_page: bool = True) -> Path:
         params: dict[str, Any] = {"format": "png"}
         if full_page:
