@@ -257,6 +257,11 @@ class Usage:
     ``input_tokens`` excludes cache reads and writes. ``cache_creation_input_tokens`` is the
     total of cache writes; ``cache_creation_5m`` / ``cache_creation_1h`` split it by TTL when the
     upstream reports the split (when it does not, the whole amount counts as 5-minute writes).
+
+    Price modifiers and fees, as the answer reports them: ``service_tier`` (OpenAI's top-level
+    ``service_tier``, Anthropic's ``usage.service_tier``), ``speed`` (Anthropic's fast mode),
+    ``inference_geo`` (Anthropic's
+    ``usage.inference_geo``) and server-tool calls (Anthropic's ``usage.server_tool_use``).
     """
 
     input_tokens: int = 0
@@ -268,6 +273,12 @@ class Usage:
     # Of ``output_tokens``, those spent reasoning, where the upstream says (OpenAI's
     # ``reasoning_tokens``); informational, already counted and priced in ``output_tokens``.
     reasoning_tokens: int = 0
+    service_tier: str | None = None
+    speed: str | None = None
+    inference_geo: str | None = None
+    web_search_requests: int = 0
+    web_fetch_requests: int = 0
+    code_execution_requests: int = 0
 
     def total_input(self) -> int:
         return self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
@@ -280,6 +291,26 @@ class Usage:
             or self.cache_creation_5m
             or self.cache_creation_1h
         )
+
+    def has_modifiers(self) -> bool:
+        """Whether anything beyond plain token counts was reported (most requests: no)."""
+        return bool(
+            self.service_tier
+            or self.speed
+            or self.inference_geo
+            or self.web_search_requests
+            or self.web_fetch_requests
+            or self.code_execution_requests
+        )
+
+    def server_tool_calls(self) -> dict[str, int]:
+        """Server-tool calls by the catalog's tool names, those made only."""
+        calls = {
+            "web_search": self.web_search_requests,
+            "web_fetch": self.web_fetch_requests,
+            "code_execution": self.code_execution_requests,
+        }
+        return {name: n for name, n in calls.items() if n}
 
     def cache_writes_by_ttl(self) -> tuple[int, int]:
         """(5-minute, 1-hour) cache write tokens. Writes the split does not account for (no
@@ -306,6 +337,13 @@ class Usage:
             if final.cache_creation_1h is None
             else final.cache_creation_1h,
             reasoning_tokens=final.reasoning_tokens or self.reasoning_tokens,
+            service_tier=final.service_tier or self.service_tier,
+            speed=final.speed or self.speed,
+            inference_geo=final.inference_geo or self.inference_geo,
+            web_search_requests=final.web_search_requests or self.web_search_requests,
+            web_fetch_requests=final.web_fetch_requests or self.web_fetch_requests,
+            code_execution_requests=final.code_execution_requests
+            or self.code_execution_requests,
         )
 
     def add(self, other: Usage) -> Usage:
@@ -321,6 +359,15 @@ class Usage:
             cache_creation_5m=five + o_five if split else None,
             cache_creation_1h=hour + o_hour if split else None,
             reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            # Modifiers belong to one answer; a sum of attempts keeps them only when they agree.
+            service_tier=self.service_tier if self.service_tier == other.service_tier else None,
+            speed=self.speed if self.speed == other.speed else None,
+            inference_geo=self.inference_geo
+            if self.inference_geo == other.inference_geo
+            else None,
+            web_search_requests=self.web_search_requests + other.web_search_requests,
+            web_fetch_requests=self.web_fetch_requests + other.web_fetch_requests,
+            code_execution_requests=self.code_execution_requests + other.code_execution_requests,
         )
 
 

@@ -18,7 +18,7 @@ REQUIRED = [
     ("claude-sonnet-4-6", "3", "15"),
     ("claude-opus-4-7", "5", "25"),
     ("claude-opus-4-6", "5", "25"),
-    ("gpt-5.4", "2", "8"),
+    ("gpt-5.4", "2.50", "15"),  # OpenAI's model page, read 2026-12-05
     ("gemini-3.1-flash-lite", "0.25", "1.50"),
     ("minimax-m2.7", "0.30", "1.20"),
     ("local/smollm2-135m", "0", "0"),
@@ -97,15 +97,15 @@ def test_unknown_model_suggests_close_names() -> None:
 
 
 def test_override_changes_a_price_and_keeps_the_rest() -> None:
-    catalog = load_catalog([{"id": "gpt-5.4", "pricing": {"input": "2.50", "output": "15"}}])
+    catalog = load_catalog([{"id": "gpt-5.4", "pricing": {"input": "3", "output": "15"}}])
     model = catalog.resolve("gpt-5-4")
     assert model.pricing is not None
-    assert model.pricing.standard.per_million()["input"] == D("2.5")
+    assert model.pricing.standard.per_million()["input"] == D("3")
     # cache rates not given are billed at the input rate; no batch table means standard rates
     assert model.pricing.standard.cache_read == model.pricing.standard.input
     assert model.pricing.batch is None
     assert model.context_window == CATALOG.resolve("gpt-5.4").context_window
-    assert CATALOG.resolve("gpt-5.4").pricing.standard.input == D(2) / 10**6  # type: ignore[union-attr]
+    assert CATALOG.resolve("gpt-5.4").pricing.standard.input == D("2.5") / 10**6  # type: ignore[union-attr]
 
 
 def test_override_adds_a_model() -> None:

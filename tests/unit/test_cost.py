@@ -69,9 +69,10 @@ CASES = [
     ("claude-sonnet-4-6", Usage(input_tokens=300_000), False, "0.9"),
     ("claude-opus-4-7", Usage(input_tokens=800, output_tokens=50), False, "0.00525"),
     ("claude-opus-4-6", Usage(input_tokens=800, output_tokens=50), True, "0.002625"),
-    ("gpt-5.4", Usage(input_tokens=12, output_tokens=3), False, "0.000048"),
+    # gpt-5.4 at OpenAI's published $2.50 / $15: 12 x 2.5 + 3 x 15 = 75 µ$
+    ("gpt-5.4", Usage(input_tokens=12, output_tokens=3), False, "0.000075"),
     ("gpt-5.4", Usage(cache_read_input_tokens=1000, cache_creation_input_tokens=1000), False,
-     "0.0022"),  # OpenAI: writes at the input rate (2000 µ$), reads 0.1x (200 µ$)
+     "0.00275"),  # OpenAI: writes at the input rate (2500 µ$), reads 0.1x (250 µ$)
     ("gemini-3.1-flash-lite", Usage(input_tokens=1000, output_tokens=1000), False, "0.00175"),
     ("gemini-3.1-flash-lite", Usage(cache_read_input_tokens=4000), True, "0.00005"),
     ("minimax-m2.7", Usage(input_tokens=1000, output_tokens=1000), False, "0.0015"),
@@ -118,6 +119,7 @@ def test_breakdown_per_component() -> None:
         "cache_write_5m": D("0.001125"),
         "cache_write_1h": D("0.0024"),
         "cache_read": D("0.00015"),
+        "server_tools": D(0),
     }
     assert format(cost.usd, "f") == "0.006975"  # type: ignore[arg-type]
 

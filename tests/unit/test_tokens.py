@@ -16,6 +16,8 @@ from tiergate.tokens import (
     TOOL_SYSTEM_PROMPT,
     estimate_input_tokens,
     image_tokens,
+    text_units,
+    tokens_for_text,
 )
 from tiergate.types import (
     ChatRequest,
@@ -122,3 +124,38 @@ def test_a_big_request_is_estimated_from_its_size_linearly() -> None:
     per_message = (hundred - fifty) / 50
     assert 200 <= per_message <= 300  # 1,000 characters, at about 4 a token, plus overhead
     assert fifty - one == pytest.approx(49 * per_message, rel=0.01)
+
+
+# Script-aware text rates, each with the rule it states (see tiergate/tokens.py).
+@pytest.mark.parametrize(
+    ("text", "tokens", "rule"),
+    [
+        ("abcd" * 250, 250, "ASCII: 4 characters a token"),
+        ("日本語のテキスト" * 125, 1000, "CJK ideographs and kana: 1 token a character"),
+        ("한국어" * 100, 300, "Hangul: 1 token a character"),
+        ("中文" * 500, 1000, "Chinese: 1 token a character (was 250 at 4 characters a token)"),
+        ("привет" * 100, 300, "Cyrillic: 2 characters a token"),
+        ("é" * 100, 50, "accented Latin: 2 characters a token"),
+        ("สวัสดี" * 10, 60, "Thai: 1 token a character"),
+        ("🙂" * 10, 20, "emoji: 2 tokens each"),
+        ("ab中", 2, "mixed: 1/4 + 1/4 + 1, rounded up once"),
+    ],
+)
+def test_text_tokens_by_script(text: str, tokens: int, rule: str) -> None:
+    assert tokens_for_text(text) == tokens, rule
+
+
+def test_a_cjk_prompt_is_estimated_near_one_token_a_character() -> None:
+    """Regression (issue 19 item 9): a 2,000-character Chinese prompt was estimated at 500
+    tokens, letting a budget check pass requests that cost 2.6x more than it reserved."""
+    prompt = "请总结以下文档的要点并给出建议。" * 125  # 2,000 characters
+    assert estimate_input_tokens(request(TextBlock(prompt))) == BASE + 2000
+
+
+def test_quarter_units_add_up_across_pieces_of_a_stream() -> None:
+    pieces = ["Hel", "lo, ", "世界", "!"]
+    assert sum(text_units(p) for p in pieces) == text_units("".join(pieces))
+
+
+def test_lone_surrogates_do_not_raise() -> None:
+    assert tokens_for_text("a\ud800b") >= 1

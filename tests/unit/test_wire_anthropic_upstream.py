@@ -276,7 +276,23 @@ def test_decode_response_fixture() -> None:
         cache_read_input_tokens=500,
         cache_creation_5m=1000,
         cache_creation_1h=2000,
+        # priced too: the tier served on and the server-tool calls (the search's fee)
+        service_tier="standard",
+        web_search_requests=1,
     )
+
+
+def test_decode_usage_reads_every_priced_field() -> None:
+    """What Anthropic's usage block reports that changes the price (tiergate/cost/engine.py)."""
+    usage = FORMAT.decode_response(
+        {"id": "m", "model": "m", "content": [], "stop_reason": "end_turn",
+         "usage": {"input_tokens": 1, "output_tokens": 2, "inference_geo": "us", "speed": "fast",
+                   "service_tier": "priority",
+                   "server_tool_use": {"web_search_requests": 3, "web_fetch_requests": 2,
+                                       "code_execution_requests": 1}}}
+    ).usage  # fmt: skip
+    assert (usage.inference_geo, usage.speed, usage.service_tier) == ("us", "fast", "priority")
+    assert usage.server_tool_calls() == {"web_search": 3, "web_fetch": 2, "code_execution": 1}
 
 
 def test_decode_response_without_ttl_split_leaves_it_unknown() -> None:

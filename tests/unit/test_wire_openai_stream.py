@@ -85,7 +85,15 @@ def test_text_stream_with_usage_chunk() -> None:
         BlockDelta(0, "text", " wörld 🌍"),
         BlockStop(0),
         MessageDelta(
-            "end_turn", None, Usage(input_tokens=48, output_tokens=4, cache_read_input_tokens=1152)
+            "end_turn",
+            None,
+            # the chunks' service_tier goes with the usage: the price depends on it
+            Usage(
+                input_tokens=48,
+                output_tokens=4,
+                cache_read_input_tokens=1152,
+                service_tier="default",
+            ),
         ),
         MessageStop(),
     ]

@@ -285,7 +285,10 @@ def test_decode_response_tool_calls_and_cached_usage() -> None:
         ToolUseBlock("call_1", "weather", {"city": "Oslo"}),
         ToolUseBlock("call_2", "weather", {"_raw": '{"city": "Ro'}),
     ]
-    assert response.usage == Usage(input_tokens=93, output_tokens=46, cache_read_input_tokens=1024)
+    # the answer's top-level service_tier goes with its usage: the price depends on it
+    assert response.usage == Usage(
+        input_tokens=93, output_tokens=46, cache_read_input_tokens=1024, service_tier="default"
+    )
     assert response.usage.total_input() == 1117
 
 

@@ -14,12 +14,21 @@ and the 0.5x batch discount are facts about today's Anthropic list prices, not l
 providers price caching differently (OpenAI charges nothing extra to write; Gemini bills storage).
 Where an entry leaves a rate out, nothing is invented: a missing cache rate is billed at the
 input rate (no discount, no premium) and a missing batch table means batch usage is billed at the
-standard rates. ``docs/cost.md`` states these rules.
+standard rates. The one derived table: a model with a batch table and a long-context table but no
+long-context batch table prices batch requests over the threshold at the long-context rates
+scaled by the batch table's own ratio to the standard one, field by field (both Anthropic and
+OpenAI apply their batch discount to long-context rates too).
+
+Modifiers the providers publish as multipliers stay multipliers, applied to every token rate of
+the table in use: ``service_tiers`` (OpenAI ``priority`` / ``flex``, by the tier the answer reports)
+and ``inference_geo`` (Anthropic's US-only inference). Server-tool fees (``server_tools``) are USD
+per 1,000 calls; a tool listed with no price (``null``) makes a request that used it unpriced.
+``docs/cost.md`` states these rules and their sources.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -68,6 +77,26 @@ class LongContextSpec(RatesSpec):
 class PricingSpec(RatesSpec):
     batch: RatesSpec | None = None
     long_context: LongContextSpec | None = None
+    # Multipliers on every token rate, by the service tier the answer reports (OpenAI
+    # ``service_tier``) and by where inference ran (Anthropic ``usage.inference_geo``).
+    service_tiers: dict[str, _Price] = Field(default_factory=dict)
+    inference_geo: dict[str, _Price] = Field(default_factory=dict)
+    # USD per 1,000 server-tool calls (``web_search``, ``web_fetch``, ``code_execution``);
+    # None: billed in a way one request cannot be priced by (explicitly unpriced).
+    server_tools: dict[str, _Price | None] = Field(default_factory=dict)
+
+    @field_validator("service_tiers", "inference_geo", "server_tools", mode="before")
+    @classmethod
+    def _no_float_values(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for name, item in value.items():
+                if isinstance(item, float):
+                    raise ValueError(f'{name}: write prices as quoted strings ("{item}")')
+                if item is not None and not isinstance(item, (str, int, Decimal)):
+                    raise ValueError(f"{name}: a price as a quoted string")
+                if item is not None and Decimal(str(item)) < 0:
+                    raise ValueError(f"{name}: must be >= 0")
+        return value
 
 
 class ModelSpec(BaseModel):
@@ -123,28 +152,60 @@ class Rates:
         }
 
 
+def _scaled(long: Rates, batch: Rates, standard: Rates) -> Rates:
+    """``long`` with each field scaled by ``batch / standard`` (that field's batch discount)."""
+
+    def one(name: str) -> Decimal:
+        base: Decimal = getattr(standard, name)
+        value: Decimal = getattr(long, name)
+        return value * getattr(batch, name) / base if base else value
+
+    return Rates(*(one(name) for name in _RATE_FIELDS))
+
+
+_RATE_FIELDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
+_NO_MODIFIERS: dict[str, Decimal] = {}
+_NO_FEES: dict[str, Decimal | None] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class Pricing:
     """A model's rate tables. ``batch`` is None when the model has no batch price (batch usage
-    is then billed at ``standard``); ``long_context`` is None when the model has no premium."""
+    is then billed at ``standard``); ``long_context`` is None when the model has no premium.
+    ``server_tools`` holds USD per call (None: unpriced)."""
 
     standard: Rates
     batch: Rates | None = None
     long_context: Rates | None = None
     long_context_batch: Rates | None = None
     long_context_threshold: int | None = None
+    service_tiers: dict[str, Decimal] = field(default_factory=lambda: _NO_MODIFIERS)
+    inference_geo: dict[str, Decimal] = field(default_factory=lambda: _NO_MODIFIERS)
+    server_tools: dict[str, Decimal | None] = field(default_factory=lambda: _NO_FEES)
 
     @classmethod
     def from_spec(cls, spec: PricingSpec) -> Pricing:
         long = spec.long_context
+        standard = Rates.from_spec(spec)
+        batch = Rates.from_spec(spec.batch) if spec.batch is not None else None
+        long_rates = Rates.from_spec(long) if long is not None else None
+        long_batch: Rates | None = None
+        if long is not None and long.batch is not None:
+            long_batch = Rates.from_spec(long.batch)
+        elif long_rates is not None and batch is not None:
+            long_batch = _scaled(long_rates, batch, standard)
         return cls(
-            standard=Rates.from_spec(spec),
-            batch=Rates.from_spec(spec.batch) if spec.batch is not None else None,
-            long_context=Rates.from_spec(long) if long is not None else None,
-            long_context_batch=(
-                Rates.from_spec(long.batch) if long is not None and long.batch is not None else None
-            ),
+            standard=standard,
+            batch=batch,
+            long_context=long_rates,
+            long_context_batch=long_batch,
             long_context_threshold=long.threshold_tokens if long is not None else None,
+            service_tiers=dict(spec.service_tiers),
+            inference_geo=dict(spec.inference_geo),
+            server_tools={
+                name: None if per_1000 is None else per_1000 / 1000
+                for name, per_1000 in spec.server_tools.items()
+            },
         )
 
     def rates(self, total_input_tokens: int, *, batch: bool) -> Rates:

@@ -19,7 +19,7 @@ shorter than the model's minimum cacheable length (no error; billed as plain inp
    entries come first as the API requires.
 4. A candidate whose prefix (everything up to and including its block) is estimated below the
    model's ``min_cacheable_tokens`` is skipped: it would not be cached, and tiergate does not
-   pretend it is. Estimates use ``tiergate.tokens`` (about 4 characters a token), so a prefix
+   pretend it is. Estimates use ``tiergate.tokens`` (rates by script), so a prefix
    within a few percent of the minimum may land on either side; a wrong guess upward costs
    nothing (the provider skips it), a wrong guess downward loses one cache entry.
 
@@ -36,11 +36,12 @@ import orjson
 
 from tiergate.catalog.models import ModelInfo
 from tiergate.tokens import (
-    CHARS_PER_TOKEN,
     MESSAGE_OVERHEAD,
     TOOL_OVERHEAD,
     TOOL_SYSTEM_PROMPT,
     image_tokens,
+    text_units,
+    tokens_for_units,
 )
 from tiergate.types import (
     ChatRequest,
@@ -95,33 +96,37 @@ def count_breakpoints(req: ChatRequest) -> int:
     return count
 
 
-def _tokens(chars: int, fixed: int) -> int:
-    return fixed + (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+def _tokens(units: int, fixed: int) -> int:
+    return fixed + tokens_for_units(units)
 
 
 def _block_cost(block: ContentBlock) -> tuple[int, int]:
-    """(characters, fixed tokens) a content block adds to the prefix."""
+    """(text units, fixed tokens) a content block adds to the prefix."""
     if isinstance(block, TextBlock):
-        return len(block.text), 0
+        return text_units(block.text), 0
     if isinstance(block, ImageBlock):
         return 0, image_tokens(block)
     if isinstance(block, ToolUseBlock):
-        return len(block.name) + len(orjson.dumps(block.input)), 0
+        return text_units(block.name) + len(orjson.dumps(block.input)), 0
     if isinstance(block, ToolResultBlock):
         chars = fixed = 0
         for part in block.content:
             if isinstance(part, TextBlock):
-                chars += len(part.text)
+                chars += text_units(part.text)
             elif isinstance(part, ImageBlock):
                 fixed += image_tokens(part)
         return chars, fixed
     if isinstance(block, ThinkingBlock):
-        return len(block.thinking), 0
+        return text_units(block.thinking), 0
     return 0, 0
 
 
 def _tool_chars(tool: Tool) -> int:
-    return len(tool.name) + len(tool.description or "") + len(orjson.dumps(tool.input_schema))
+    return (
+        text_units(tool.name)
+        + text_units(tool.description or "")
+        + len(orjson.dumps(tool.input_schema))
+    )
 
 
 def plan_cache_breakpoints(req: ChatRequest, model: ModelInfo, ttl: Ttl = "5m") -> list[Breakpoint]:
@@ -138,7 +143,7 @@ def plan_cache_breakpoints(req: ChatRequest, model: ModelInfo, ttl: Ttl = "5m") 
         chars += sum(_tool_chars(tool) for tool in req.tools)
         candidates.append(Breakpoint("tools", len(req.tools) - 1, None, _tokens(chars, fixed), ttl))
     if req.system:
-        chars += sum(len(block.text) for block in req.system)
+        chars += sum(text_units(block.text) for block in req.system)
         candidates.append(
             Breakpoint("system", len(req.system) - 1, None, _tokens(chars, fixed), ttl)
         )

@@ -15,6 +15,8 @@ credit price.
 
 - Bring-your-own-key calls are paid by the caller's own provider account: 0 credits.
 - A model the plan does not list has no credit price: None, never 0.
+- The baseline is priced on the tokens alone: service tiers, inference geography and
+  server-tool fees are the answering provider's, not the baseline's.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tiergate.catalog.models import ModelInfo
-from tiergate.cost.engine import usd_of
+from tiergate.cost.engine import tokens_only, usd_of
 from tiergate.errors import ConfigError, TiergateError
 from tiergate.types import Usage
 
@@ -92,7 +94,7 @@ def credits_of(
     multiplier = plan.multipliers.get(model.id)
     if multiplier is None:
         return None
-    baseline = usd_of(usage, plan.baseline, batch=batch)
+    baseline = usd_of(tokens_only(usage), plan.baseline, batch=batch)
     if baseline is None:
         return None
     return (baseline * multiplier / plan.usd_per_credit).normalize()

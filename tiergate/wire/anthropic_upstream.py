@@ -145,6 +145,8 @@ def decode_usage(raw: Any) -> Usage:
     if isinstance(split, dict):
         five = _count(split, "ephemeral_5m_input_tokens")
         hour = _count(split, "ephemeral_1h_input_tokens")
+    tools = raw.get("server_tool_use")
+    tools = tools if isinstance(tools, dict) else {}
     return Usage(
         input_tokens=_count(raw, "input_tokens"),
         output_tokens=_count(raw, "output_tokens"),
@@ -152,7 +154,19 @@ def decode_usage(raw: Any) -> Usage:
         cache_read_input_tokens=_count(raw, "cache_read_input_tokens"),
         cache_creation_5m=five,
         cache_creation_1h=hour,
+        # What the price depends on beyond tokens (tiergate/cost/engine.py).
+        service_tier=_name(raw, "service_tier"),
+        speed=_name(raw, "speed"),
+        inference_geo=_name(raw, "inference_geo"),
+        web_search_requests=_count(tools, "web_search_requests"),
+        web_fetch_requests=_count(tools, "web_fetch_requests"),
+        code_execution_requests=_count(tools, "code_execution_requests"),
     )
+
+
+def _name(raw: Mapping[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    return value[:64] if isinstance(value, str) and value else None
 
 
 def stop_reason(raw: Any) -> StopReason | None:

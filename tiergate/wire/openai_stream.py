@@ -37,7 +37,12 @@ from tiergate.types import (
     Usage,
 )
 from tiergate.wire.openai_logprobs import decode_logprobs
-from tiergate.wire.openai_upstream import STOP_REASON, decode_usage, error_message
+from tiergate.wire.openai_upstream import (
+    STOP_REASON,
+    decode_usage,
+    error_message,
+    with_service_tier,
+)
 from tiergate.wire.sse import SSEEvent, SSEParser
 
 # The status an error frame stands for, when it carries no numeric ``code`` of its own.
@@ -120,7 +125,11 @@ class OpenAIStreamDecoder:
                 )
             )
         if isinstance(payload.get("usage"), dict):
+            tier = self._usage.service_tier
             self._usage = decode_usage(payload["usage"])
+            self._usage.service_tier = tier
+        if isinstance(payload.get("service_tier"), str):
+            with_service_tier(self._usage, payload)
         choices = payload.get("choices")
         if isinstance(choices, list):
             for choice in choices:

@@ -212,6 +212,14 @@ def decode_usage(raw: Any) -> Usage:
     )
 
 
+def with_service_tier(usage: Usage, body: Mapping[str, Any]) -> Usage:
+    """``usage`` with the answer's top-level ``service_tier`` (what it is priced by)."""
+    tier = body.get("service_tier")
+    if isinstance(tier, str) and tier:
+        usage.service_tier = tier[:64]
+    return usage
+
+
 def decode_arguments(raw: Any) -> dict[str, Any]:
     """Tool-call arguments as a dict. Models do emit broken JSON; that is the model's answer,
     not a transport fault, so it is kept as ``{"_raw": text}`` for validators to judge."""
@@ -287,7 +295,7 @@ def decode_response(body: Any) -> ChatResponse:
         model=str(body.get("model") or ""),
         content=content,
         stop_reason=stop,
-        usage=decode_usage(body.get("usage")),
+        usage=with_service_tier(decode_usage(body.get("usage")), body),
         refusal=refused,
         # null unless the request asked for them
         logprobs=decode_logprobs(choice.get("logprobs"), refused is not None),
