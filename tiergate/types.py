@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any, Literal
 
 Role = Literal["user", "assistant", "system"]
@@ -449,11 +450,22 @@ class BlockStop:
     index: int
 
 
+@dataclass(frozen=True, slots=True)
+class StreamCost:
+    """What a streamed request cost when its final usage goes out: ``usd`` None is unpriced;
+    ``estimated``: some usage was estimated (the upstream did not report it)."""
+
+    usd: Decimal | None
+    estimated: bool = False
+
+
 @dataclass(slots=True)
 class MessageDelta:
     stop_reason: StopReason | None
     stop_sequence: str | None = None
     usage: Usage = field(default_factory=Usage)
+    # Set by the gateway before the event is encoded, so the client sees the cost.
+    cost: StreamCost | None = None
 
 
 @dataclass(slots=True)

@@ -220,7 +220,7 @@ def message_for(body: dict[str, Any], reply: Reply) -> tuple[dict[str, Any], Fak
         "content": _content(text, reply, ids),
         "stop_reason": stop,
         "stop_sequence": reply.stop_sequence,
-        "usage": usage_json(usage, usage.output_tokens),
+        "usage": {**usage_json(usage, usage.output_tokens), **reply.usage_fields},
     }
     return message, usage
 
@@ -251,7 +251,9 @@ def stream_frames(message: dict[str, Any], reply: Reply, usage: FakeUsage) -> li
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": usage_json(usage, 1),
+        "usage": {**usage_json(usage, 1), **{
+            k: v for k, v in reply.usage_fields.items() if k != "server_tool_use"
+        }},
     }
     frames = [
         sse({"type": "message_start", "message": start}, "message_start"),
@@ -290,6 +292,8 @@ def stream_frames(message: dict[str, Any], reply: Reply, usage: FakeUsage) -> li
         frames.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
     final_usage = usage_json(usage, usage.output_tokens)
     del final_usage["cache_creation"], final_usage["service_tier"]
+    # The API repeats server-tool counts in the final usage (the start has them at zero).
+    final_usage.update({k: v for k, v in reply.usage_fields.items() if k == "server_tool_use"})
     frames.append(
         sse(
             {

@@ -199,7 +199,7 @@ def _parts(
         "id": new_id("chatcmpl-"),
         "created": int(time.time()),
         "model": reply.model or body["model"],
-        "service_tier": "default",
+        "service_tier": reply.service_tier,
         "system_fingerprint": FINGERPRINT,
     }
     return text, usage, finish, calls, base
@@ -235,7 +235,7 @@ def completion_for(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
                 "finish_reason": finish,
             }
         ],
-        "usage": usage_json(usage),
+        **({} if reply.no_usage else {"usage": {**usage_json(usage), **reply.usage_fields}}),
     }
 
 
@@ -249,6 +249,7 @@ async def send_reply(send: Send, body: dict[str, Any], reply: Reply) -> None:
     top = body.get("top_logprobs") or 0
     logprobs = body.get("logprobs") is True
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    include_usage = include_usage and not reply.no_usage
     frames = stream_frames(
         base, text, reply, calls, finish, usage, include_usage, top if logprobs else None
     )
@@ -330,7 +331,7 @@ def stream_frames(
                     **base,
                     "object": "chat.completion.chunk",
                     "choices": [],
-                    "usage": usage_json(usage),
+                    "usage": {**usage_json(usage), **reply.usage_fields},
                 }
             )
         )

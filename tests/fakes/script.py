@@ -68,6 +68,13 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     # Anthropic citations on the text (documents with citations on); the OpenAI fake has none.
     citations: tuple[dict[str, Any], ...] = ()
+    # Billing fields beyond tokens, merged into the usage object as each API reports them
+    # (Anthropic: ``server_tool_use``, ``inference_geo``, ``service_tier``, ``speed``).
+    usage_fields: dict[str, Any] = field(default_factory=dict)
+    # OpenAI's top-level ``service_tier`` (the tier the answer was served on).
+    service_tier: str = "default"
+    # OpenAI-compatible servers that send no usage at all (no usage chunk, no ``usage``).
+    no_usage: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.tool_calls, list):  # accept a list for convenience

@@ -17,7 +17,7 @@ async def test_totals(seeded: Any) -> None:
     assert t["requests"] == 12
     assert t["exact"] == {
         "cost_usd": "0.0357", "baseline_usd": "0.0462", "savings_usd": "0.0105",
-        "cache_savings_usd": "0.027", "credits": "0",
+        "cache_savings_usd": "0.027", "credits": "0", "estimated_cost_usd": "0",
     }  # fmt: skip
     assert t["cost_usd"] == 0.0357 and t["savings_usd"] == 0.0105
     assert (t["input_tokens"], t["output_tokens"], t["cache_read_tokens"]) == (11000, 1100, 10000)

@@ -180,11 +180,24 @@ def _print_tables(data: dict[str, Any], by: str) -> None:
     console = Console()
     t = data["totals"]
     console.print(
-        f"[bold]{t['requests']:,} requests[/bold]  spend ${t['cost_usd']:.4f}  "
-        f"always-baseline ${t['baseline_usd']:.4f}  saved ${t['savings_usd']:.4f}  "
+        f"[bold]{t['requests']:,} requests[/bold]  spend {_spend(t)}  {_saved(t)}  "
         f"cache saved ${t['cache_savings_usd']:.4f}  escalated {t['escalation_rate']:.1%}  "
-        f"errors {t['error_rate']:.1%}"
+        f"errors {t['error_rate']:.1%}",
+        highlight=False,
     )
+    left_out = []
+    if t["unpriced_requests"]:
+        left_out.append(
+            f"{t['unpriced_requests']:,} unpriced requests are not in the spend (no price for "
+            "their model, tier or fee; never counted as $0)"
+        )
+    if t["estimated_requests"]:
+        left_out.append(
+            f"${t['estimated_cost_usd']:.4f} of the spend, over {t['estimated_requests']:,} "
+            "requests, is estimated (the upstream reported no usage, or the stream was cut)"
+        )
+    for line in left_out:
+        console.print(f"  note: {line}", highlight=False)
     rows = data[_BY[by]]
     if not rows:
         console.print("no requests match")
@@ -202,8 +215,32 @@ def _print_tables(data: dict[str, Any], by: str) -> None:
         else:
             table.add_column(column, justify="right")
     for row in rows:
-        table.add_row(*(_cell(column, row.get(column)) for column in columns))
+        table.add_row(
+            *(
+                _spend(row) if column == "cost_usd" and "unpriced_requests" in row
+                else _cell(column, row.get(column), "no baseline")
+                for column in columns
+            )
+        )  # fmt: skip
     console.print(table)
+
+
+def _spend(row: dict[str, Any]) -> str:
+    """A spend figure that says what it leaves out: unpriced requests (not in it, never $0)
+    and how much of it is estimated."""
+    text = _cell("cost_usd", row["cost_usd"])
+    if row.get("unpriced_requests"):
+        text += f" + {row['unpriced_requests']:,} unpriced"
+    if row.get("estimated_requests"):
+        estimated = _cell("cost_usd", row["estimated_cost_usd"])
+        text += f" (est. {estimated} over {row['estimated_requests']:,})"
+    return text
+
+
+def _saved(totals: dict[str, Any]) -> str:
+    if totals["savings_usd"] is None:
+        return "saved: no baseline"
+    return f"always-baseline ${totals['baseline_usd']:.4f}  saved ${totals['savings_usd']:.4f}"
 
 
 def _print_shadows(rows: list[dict[str, Any]]) -> None:
@@ -302,9 +339,9 @@ def _print_evaluations(rows: list[dict[str, Any]]) -> None:
     Console().print(table)
 
 
-def _cell(column: str, value: Any) -> str:
+def _cell(column: str, value: Any, missing: str = "-") -> str:
     if value is None:
-        return "-"
+        return missing if column in ("savings_usd", "baseline_usd") else "-"
     if column.endswith("_usd"):  # per-request figures need more places than totals
         return f"${value:,.6f}" if abs(value) < 0.1 else f"${value:,.4f}"
     if column == "cost_ratio":

@@ -41,13 +41,14 @@ import orjson
 from tiergate.catalog import ModelInfo
 from tiergate.config import RetryConfig
 from tiergate.cost.caching import apply_cache_breakpoints
+from tiergate.cost.estimate import complete_usage, needs_estimate, response_units
 from tiergate.errors import GatewayError, ProviderError
 from tiergate.executor.breaker import NO_PROBE, CircuitBreakers
 from tiergate.executor.replay import response_events
 from tiergate.providers.base import CallOptions, Deployment
 from tiergate.providers.registry import ProviderRegistry
 from tiergate.routing.plan import Plan, Tier
-from tiergate.tokens import estimate_input_tokens
+from tiergate.tokens import text_units
 from tiergate.types import (
     BlockDelta,
     BlockStart,
@@ -83,6 +84,9 @@ class Attempt:
     usage: Usage | None = None
     status: int | None = None
     error: str | None = None
+    # Part of ``usage`` was estimated: the upstream reported none, or the stream was cut
+    # (tiergate/cost/estimate.py).
+    estimated: bool = False
 
 
 # The upstream calls validators make while grading one answer (a judge model's), collected
@@ -139,9 +143,10 @@ class StreamOutcome:
     # Tool calls streamed so far: block index -> [name, accumulated JSON arguments].
     tool_calls: dict[int, list[str]] = field(default_factory=dict)
     # The attempt still streaming (None once its stream ended, or for a replayed answer), and
-    # the characters of text and tool arguments it has streamed: what ``cut`` charges for.
+    # what it has streamed (text, thinking, tool calls) in quarter tokens
+    # (``tiergate.tokens.text_units``): what an estimate charges for.
     live: Attempt | None = None
-    streamed_chars: int = 0
+    streamed_units: int = 0
     started: float = 0.0
     # The answer's text deltas, kept only when the plan has a shadow that may compare them.
     text: list[str] | None = None
@@ -155,25 +160,33 @@ class StreamOutcome:
         if release is not None:
             release()
 
+    # The request as sent upstream, for estimating usage the upstream did not report.
+    request: ChatRequest | None = None
+    estimated: bool = False
+
+    def settle(self, request: ChatRequest | None, *, ended: bool) -> Usage:
+        """The stream's usage with what the upstream did not report estimated
+        (tiergate/cost/estimate.py); marks the stream estimated when anything was."""
+        if request is None or (ended and not needs_estimate(self.usage)):
+            return self.usage
+        used, estimated = complete_usage(self.usage, request, self.streamed_units, ended=ended)
+        self.usage = used
+        self.estimated = self.estimated or estimated
+        return used
+
     def cut(self, request: ChatRequest, status: int) -> None:
         """The stream stopped before its end (the client left, or ``max_stream_seconds``): the
-        live attempt is charged for what it used so far. That is the usage the upstream
-        reported (Anthropic sends the input at the start), and where it reported none (OpenAI
-        sends usage only at the end) an estimate: the prompt's tokens, and one output token per
-        four characters streamed. A stream that already ended is left as it is. Either way
-        its probe slot, if it holds one, is free from here on."""
+        live attempt is charged for what it used so far, estimated where the upstream had not
+        reported it (tiergate/cost/estimate.py). A stream that already ended is left as is.
+        Either way its probe slot, if it holds one, is free from here on."""
         self.let_go()
         attempt = self.live
         if attempt is None:
             return
         self.live = None
-        used = self.usage
-        if not used.total_input():
-            used = replace(used, input_tokens=estimate_input_tokens(request))
-        streamed = (self.streamed_chars + 3) // 4
-        if streamed > used.output_tokens:
-            used = replace(used, output_tokens=streamed)
-        self.usage = attempt.usage = used
+        # Once the final usage event has arrived (stop_reason set), its counts are the total.
+        attempt.usage = self.settle(request, ended=self.stop_reason is not None)
+        attempt.estimated = self.estimated
         attempt.outcome = "cut"
         attempt.status = status
         attempt.latency_ms = (time.perf_counter() - self.started) * 1000
@@ -323,6 +336,10 @@ class Executor:
                             break
                         continue
                     attempt.latency_ms = (time.perf_counter() - started) * 1000
+                    if needs_estimate(response.usage):  # an upstream that reported no usage
+                        response.usage, attempt.estimated = complete_usage(
+                            response.usage, request, response_units(response), ended=True
+                        )
                     attempt.usage = response.usage
                     attempt.status = 200
                     self.breakers.record_success(deployment.name)
@@ -517,7 +534,7 @@ class Executor:
                     break
                 continue
             outcome = StreamOutcome(index, tier.model, deployment, attempts, _empty())
-            outcome.live, outcome.started = attempt, started
+            outcome.live, outcome.started, outcome.request = attempt, started, request
             outcome.events = self._follow(outcome, attempt, first, iterator, started)
             return outcome, last
         return None, last
@@ -535,7 +552,7 @@ class Executor:
         try:
             while event is not None:
                 if isinstance(event, BlockDelta):
-                    outcome.streamed_chars += len(event.value)
+                    outcome.streamed_units += text_units(event.value)
                     if event.kind == "text" and outcome.text is not None:
                         outcome.text.append(event.value)
                     if outcome.ttft_ms is None:
@@ -544,11 +561,17 @@ class Executor:
                         outcome.tool_calls[event.index][1] += event.value
                 elif isinstance(event, BlockStart) and isinstance(event.block, ToolUseBlock):
                     outcome.tool_calls[event.index] = [event.block.name, ""]
+                    outcome.streamed_units += text_units(event.block.name)
                 elif isinstance(event, MessageStart):
                     outcome.usage = event.usage
                 elif isinstance(event, MessageDelta):
                     outcome.usage = outcome.usage.overlay(event.usage)
                     outcome.stop_reason = event.stop_reason
+                    if needs_estimate(outcome.usage):  # the upstream reported no usage
+                        usage = outcome.settle(outcome.request, ended=True)
+                        event = replace(event, usage=usage)  # the client's final usage too
+                    # The final usage is known: the request can be priced before it ends.
+                    attempt.usage, attempt.estimated = outcome.usage, outcome.estimated
                 yield event
                 try:
                     event = await iterator.__anext__()
@@ -557,7 +580,9 @@ class Executor:
         except ProviderError as exc:
             outcome.live = None
             self._failed(attempt, exc, started)
-            attempt.usage = outcome.usage
+            # Cut by the upstream: what was delivered is paid for, estimated where unreported.
+            attempt.usage = outcome.settle(outcome.request, ended=outcome.stop_reason is not None)
+            attempt.estimated = outcome.estimated
             raise
         finally:
             outcome.let_go()  # before the close below, which awaits and may be cancelled
@@ -568,7 +593,9 @@ class Executor:
             return
         outcome.live = None
         attempt.latency_ms = (time.perf_counter() - started) * 1000
-        attempt.usage = outcome.usage
+        # A stream that ended without a final usage event (no MessageDelta) is estimated too.
+        attempt.usage = outcome.settle(outcome.request, ended=True)
+        attempt.estimated = outcome.estimated
         attempt.status = 200
         self.breakers.record_success(outcome.deployment.name)
 

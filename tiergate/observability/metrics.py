@@ -106,12 +106,17 @@ def _le(bound: float) -> str:
 class _Series:
     """Everything counted for one (model, route) pair."""
 
-    __slots__ = ("cost", "latency", "statuses", "tokens", "ttft")
+    __slots__ = (
+        "cost", "estimated", "estimated_cost", "latency", "statuses", "tokens", "ttft", "unpriced"
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.statuses: dict[int, int] = {}
         self.tokens = [0, 0, 0, 0]  # in _TOKEN_KINDS order
         self.cost = 0.0
+        self.estimated_cost = 0.0  # the part of ``cost`` resting on estimated usage
+        self.estimated = 0  # requests whose cost is estimated
+        self.unpriced = 0  # answered requests with no price (not in ``cost``, never $0)
         self.latency = _Histogram(LATENCY_BUCKETS)
         self.ttft = _Histogram(TTFT_BUCKETS)
 
@@ -138,6 +143,12 @@ class Metrics:
         tokens[3] += record.cache_read_tokens
         if record.cost_usd:
             series.cost += float(record.cost_usd)
+            if record.cost_estimated:
+                series.estimated_cost += float(record.cost_usd)
+        if record.cost_estimated:
+            series.estimated += 1
+        elif record.cost_usd is None and record.status < 400:
+            series.unpriced += 1
         if record.batch_id is not None:
             return  # a batch job's item: counted and priced, but nobody waited on it
         series.latency.observe(record.latency_ms / 1000)
@@ -188,6 +199,19 @@ class _RequestCollector(Collector):
             labels=[*labels, "kind"],
         )
         cost = CounterMetricFamily("tiergate_cost_usd", "Cost in USD", labels=labels)
+        estimated_cost = CounterMetricFamily(
+            "tiergate_cost_estimated_usd",
+            "The part of tiergate_cost_usd resting on estimated usage (not reported upstream)",
+            labels=labels,
+        )  # fmt: skip
+        estimated = CounterMetricFamily(
+            "tiergate_cost_estimated_requests", "Requests whose cost is estimated", labels=labels
+        )
+        unpriced = CounterMetricFamily(
+            "tiergate_unpriced_requests",
+            "Answered requests with no price (not in tiergate_cost_usd)",
+            labels=labels,
+        )  # fmt: skip
         latency = HistogramMetricFamily(
             "tiergate_latency_seconds",
             "Request latency, first byte in to last byte out",
@@ -202,9 +226,12 @@ class _RequestCollector(Collector):
             for kind, count in zip(_TOKEN_KINDS, series.tokens, strict=True):
                 tokens.add_metric([model, route, kind], count)
             cost.add_metric([model, route], series.cost)
+            estimated_cost.add_metric([model, route], series.estimated_cost)
+            estimated.add_metric([model, route], series.estimated)
+            unpriced.add_metric([model, route], series.unpriced)
             latency.add_metric([model, route], series.latency.buckets(), series.latency.total)
             ttft.add_metric([model, route], series.ttft.buckets(), series.ttft.total)
-        yield from (requests, tokens, cost, latency, ttft)
+        yield from (requests, tokens, cost, estimated_cost, estimated, unpriced, latency, ttft)
 
 
 class _LogCollector(Collector):

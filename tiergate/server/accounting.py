@@ -24,6 +24,8 @@ class Bill:
     attempt_usd: list[Decimal | None]
     # What the answer the client got used (``answer_usage``), for the cache savings too.
     answer_usage: Usage | None
+    # Some attempt's usage was estimated (tiergate/cost/estimate.py): the figure is too.
+    estimated: bool = False
 
     def header(self) -> str:
         return "unpriced" if self.usd is None else format(self.usd, "f")
@@ -53,11 +55,13 @@ class Accountant:
         total: Decimal | None = Decimal(0)
         credits: Decimal | None = Decimal(0) if self._plan is not None else None
         per_attempt: list[Decimal | None] = []
+        estimated = False
         for attempt in attempts:
             usage = attempt.usage
             if usage is None:
-                per_attempt.append(Decimal(0))
+                per_attempt.append(Decimal(0))  # failed before any use (no answer, no stream)
                 continue
+            estimated = estimated or attempt.estimated
             usd = usd_of(usage, attempt.model, batch=batch)
             per_attempt.append(usd)
             total = None if total is None or usd is None else total + usd
@@ -74,4 +78,4 @@ class Accountant:
         counterfactual: Decimal | None = None
         if answered is not None and against is not None:
             counterfactual = counterfactual_usd(answered, against, batch=batch)
-        return Bill(total, credits, counterfactual, per_attempt, answered)
+        return Bill(total, credits, counterfactual, per_attempt, answered, estimated)

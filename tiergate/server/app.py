@@ -126,6 +126,10 @@ class App:
             if path.startswith(("/admin/", endpoints.TRACES_PATH)) or path in _REPORT_PATHS:
                 await self._authenticated(scope, receive, send)
                 return
+            if path.startswith(endpoints.REQUESTS_PATH) and method in ("GET", "HEAD"):
+                principal = await self.authenticate(request_headers(scope))
+                await endpoints.request_record(self.gateway, principal, path, send)
+                return
             if method == "POST" and path == "/v1/messages/count_tokens":
                 body = await read_body(receive, self.gateway.settings.limits.max_body_bytes)
                 await endpoints.count_tokens(self.gateway, body, send)

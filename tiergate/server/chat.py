@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from contextlib import aclosing
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import orjson
@@ -30,12 +31,13 @@ from tiergate.server.auth import Principal
 from tiergate.server.ready import ready_batches
 from tiergate.server.record import RequestTrace
 from tiergate.server.responses import Receive, Send, json_body, send_bytes
-from tiergate.types import ChatRequest
+from tiergate.types import ChatRequest, MessageDelta, StreamCost, StreamEvent
 from tiergate.wire.format import ClientFormat, WireFormat
 
 if TYPE_CHECKING:
     from tiergate.executor import StreamOutcome
     from tiergate.routing.plan import Plan
+    from tiergate.server.accounting import Accountant
     from tiergate.server.gateway import Gateway
 
 logger = logging.getLogger("tiergate")
@@ -165,7 +167,14 @@ async def send_stream(
     async def pump() -> None:
         """Events encoded as they arrive; those that arrived together go out in one write
         (``ready_batches``), the first at once."""
-        async with aclosing(ready_batches(outcome.events, encoder.encode)) as batches:
+        accountant = gateway.accountant
+
+        def encode(event: StreamEvent) -> bytes:
+            if type(event) is MessageDelta and accountant is not None:
+                event = _with_cost(event, accountant, trace)  # the final usage: priced
+            return encoder.encode(event)
+
+        async with aclosing(ready_batches(outcome.events, encode)) as batches:
             async for chunks in batches:
                 body = b"".join(chunks)
                 if body:
@@ -211,6 +220,13 @@ async def send_stream(
     trace.finish(gateway.accountant, status=status, error=failure)
     if interrupted is not None:
         raise interrupted
+
+
+def _with_cost(event: MessageDelta, accountant: Accountant, trace: RequestTrace) -> MessageDelta:
+    """The final usage event with the request's cost so far (every attempt, escalations and
+    judges included), so a streaming client sees what headers could not tell it."""
+    bill = accountant.bill(trace.attempts, batch=trace.batch)
+    return replace(event, cost=StreamCost(bill.usd, bill.estimated))
 
 
 async def _wait_disconnect(receive: Receive) -> None:

@@ -1,4 +1,4 @@
-"""The small endpoints: health, the model list, token counting."""
+"""The small endpoints: health, the model list, token counting, reports, request records."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import functools
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
-from tiergate.errors import InvalidRequest
+from tiergate.errors import InvalidRequest, NotFound
 from tiergate.server.responses import Scope, Send, json_body, send_bytes, send_json
 
 if TYPE_CHECKING:
@@ -126,3 +126,25 @@ async def report(gateway: Gateway, principal: Principal, scope: Scope, send: Sen
             await gateway.log.flush()
         data = await summary(gateway.store, filters)
     await send_json(send, 200, data)
+
+
+REQUESTS_PATH = "/v1/requests/"
+
+
+async def request_record(gateway: Gateway, principal: Principal, path: str, send: Send) -> None:
+    """``GET /v1/requests/{id}``: one request's record (model, attempts, tokens, cost,
+    baseline), for the caller's own tenant only; another tenant's id is not found."""
+    from tiergate.store.lookup import request_record as lookup
+
+    if gateway.store is None:
+        raise InvalidRequest("the request log is not open")
+    request_id = path[len(REQUESTS_PATH) :]
+    if not request_id or "/" in request_id or len(request_id) > 200 or "\x00" in request_id:
+        raise NotFound(f"no such request: {request_id!r}")
+    if gateway.log is not None:
+        await gateway.log.flush()  # a request answered a moment ago is readable at once
+    # A key reads its own tenant's records; the admin key (and open mode) any.
+    record = await lookup(gateway.store, request_id, principal.report_tenant(None))
+    if record is None:
+        raise NotFound(f"no such request: {request_id!r}")
+    await send_json(send, 200, record)

@@ -117,6 +117,8 @@ class RequestTrace:
         headers = self.stream_headers()
         if self.bill is not None:
             headers.append((b"x-tiergate-cost-usd", self.bill.header().encode()))
+            if self.bill.estimated:  # usage the upstream did not report was estimated
+                headers.append((b"x-tiergate-cost-estimated", b"true"))
             if self.bill.credits is not None:
                 headers.append((b"x-tiergate-credits", format(self.bill.credits, "f").encode()))
         return headers

@@ -89,6 +89,7 @@ def build_record(trace: RequestTrace, bodies: bool = False) -> RequestRecord:
         byok=source.deployment.byok if source else False,
         batch_id=trace.batch_id,
         trace_id=trace.trace_id,
+        cost_estimated=bill.estimated if bill else False,
     )
     attempt_usd = bill.attempt_usd if bill else None
     for i, attempt in enumerate(attempts):
@@ -99,13 +100,16 @@ def build_record(trace: RequestTrace, bodies: bool = False) -> RequestRecord:
                 attempt.outcome, attempt.status, used.input_tokens, used.output_tokens,
                 used.cache_creation_input_tokens, used.cache_read_input_tokens,
                 attempt_usd[i] if attempt_usd is not None and i < len(attempt_usd) else None,
-                attempt.latency_ms, attempt.error,
+                attempt.latency_ms, attempt.error, estimated=attempt.estimated,
             )
         )  # fmt: skip
     if source is not None and attempts:
         answered = bill.answer_usage if bill is not None else answer_usage(attempts)
         if answered is not None:
-            record.cache_savings_usd = cache_savings_usd(answered, source.model)
+            # At the rates the row was billed at: a batch row's savings are at batch rates.
+            record.cache_savings_usd = cache_savings_usd(
+                answered, source.model, batch=trace.batch
+            )
     calls: list[tuple[str, Any]] = []
     if trace.outcome is not None:
         response = trace.outcome.response

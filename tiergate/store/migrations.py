@@ -441,4 +441,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX outcomes_route_ts ON outcomes (route, ts_ms)",
         ),
     ),
+    Migration(
+        # Whether a row's usage (and so its cost) was partly estimated because the upstream
+        # did not report it (no usage in the stream, a stream cut short): reports show such
+        # spend apart, never as exact (tiergate/cost/estimate.py).
+        "0016_cost_estimated",
+        (
+            "ALTER TABLE requests ADD COLUMN cost_estimated BOOLEAN NOT NULL DEFAULT FALSE",
+            "ALTER TABLE attempts ADD COLUMN estimated BOOLEAN NOT NULL DEFAULT FALSE",
+        ),
+    ),
 )

@@ -75,6 +75,7 @@ class AttemptRecord:
     latency_ms: float = 0.0
     error: str | None = None
     request_id: str = ""
+    estimated: bool = False  # its usage was partly estimated (tiergate/cost/estimate.py)
 
 
 @dataclass(slots=True)
@@ -123,6 +124,8 @@ class RequestRecord:
     batch_id: str | None = None
     # The rows that belong together: a multi-call route's calls, an agent conversation's turns.
     trace_id: str | None = None
+    # Some usage was estimated because the upstream did not report it: so is ``cost_usd``.
+    cost_estimated: bool = False
     attempt_rows: list[AttemptRecord] = field(default_factory=list)
 
     @property

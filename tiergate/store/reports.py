@@ -33,8 +33,14 @@ _MONEY = (
     "CASE WHEN cost_pusd IS NOT NULL THEN baseline_pusd END",
     "cache_savings_pusd",
     "credits_p",
+    # The spend of the rows that have a baseline: savings compare these two sums only, so rows
+    # without a baseline (none configured) never show as negative savings.
+    "CASE WHEN baseline_pusd IS NOT NULL THEN cost_pusd END",
+    # The part of the spend whose usage was estimated (tiergate/cost/estimate.py).
+    "CASE WHEN cost_estimated THEN cost_pusd END",
 )
-_WIDTH = 1 + 2 * len(_MONEY) + 10  # the columns _AGGREGATES yields
+_COUNTS = 12
+_WIDTH = 1 + 2 * len(_MONEY) + _COUNTS  # the columns _AGGREGATES yields
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +117,8 @@ _AGGREGATES = ", ".join(
         "sum(input_tokens)", "sum(output_tokens)",
         "sum(cache_read_tokens)", "sum(cache_creation_tokens)",
         "sum(CASE WHEN cost_pusd IS NULL AND status < 400 THEN 1 ELSE 0 END)",
+        "sum(CASE WHEN cost_pusd IS NOT NULL AND baseline_pusd IS NOT NULL THEN 1 ELSE 0 END)",
+        "sum(CASE WHEN cost_estimated THEN 1 ELSE 0 END)",
     ]
 )  # fmt: skip
 
@@ -123,21 +131,29 @@ def _money(micro: Any, rest: Any) -> Decimal:
 
 def _row(values: tuple[Any, ...], exact: bool = False) -> dict[str, Any]:
     n = int(values[0] or 0)
-    cost, baseline, cache, credits = (
+    cost, baseline, cache, credits, compared, estimated_cost = (
         _money(values[1 + 2 * i], values[2 + 2 * i]) for i in range(len(_MONEY))
     )
     (errors, escalated, refusals, with_tools, bad_tools, tokens_in, tokens_out, cache_read,
-     cache_write, unpriced) = (int(v or 0) for v in values[1 + 2 * len(_MONEY):])  # fmt: skip
+     cache_write, unpriced, baselined, estimated) = (
+        int(v or 0) for v in values[1 + 2 * len(_MONEY):])  # fmt: skip
     prompt_tokens = tokens_in + cache_read + cache_write
+    priced = n - unpriced
     row: dict[str, Any] = {
         "requests": n,
+        # The spend of priced requests; ``unpriced_requests`` are left out of it (never as $0)
+        # and ``estimated_cost_usd`` of it rests on estimated usage.
         "cost_usd": float(cost),
-        "baseline_usd": float(baseline),
-        "savings_usd": float(baseline - cost),
+        # None without any baselined request: "no baseline", not a saving of minus the spend.
+        "baseline_usd": float(baseline) if baselined else None,
+        "savings_usd": float(baseline - compared) if baselined else None,
+        "baselined_requests": baselined,
         "cache_savings_usd": float(cache),
         "credits": float(credits),
-        "cost_per_request_usd": float(cost / n) if n else 0.0,
+        "cost_per_request_usd": float(cost / priced) if priced > 0 else 0.0,
         "unpriced_requests": unpriced,
+        "estimated_requests": estimated,
+        "estimated_cost_usd": float(estimated_cost),
         "error_rate": errors / n if n else 0.0,
         "escalation_rate": escalated / n if n else 0.0,
         "refusal_rate": refusals / n if n else 0.0,
@@ -151,9 +167,10 @@ def _row(values: tuple[Any, ...], exact: bool = False) -> dict[str, Any]:
     }
     if exact:
         row["exact"] = {
-            "cost_usd": str(cost), "baseline_usd": str(baseline),
-            "savings_usd": str(baseline - cost), "cache_savings_usd": str(cache),
-            "credits": str(credits),
+            "cost_usd": str(cost), "baseline_usd": str(baseline) if baselined else None,
+            "savings_usd": str(baseline - compared) if baselined else None,
+            "cache_savings_usd": str(cache), "credits": str(credits),
+            "estimated_cost_usd": str(estimated_cost),
         }  # fmt: skip
     return row
 

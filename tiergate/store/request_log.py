@@ -35,12 +35,12 @@ _REQUEST_COLUMNS = (
     "cache_creation_tokens", "cache_read_tokens", "cost_pusd", "credits_p", "baseline_pusd",
     "cache_savings_pusd", "latency_ms", "ttft_ms", "status", "stop_reason", "refusal",
     "tool_calls", "tool_args_valid", "error_class", "stream", "byok", "prompt", "response",
-    "batch_id", "trace_id",
+    "batch_id", "trace_id", "cost_estimated",
 )  # fmt: skip
 _ATTEMPT_COLUMNS = (
     "request_id", "n", "tier", "model", "deployment", "outcome", "status", "input_tokens",
     "output_tokens", "cache_creation_tokens", "cache_read_tokens", "cost_pusd", "latency_ms",
-    "error",
+    "error", "estimated",
 )  # fmt: skip
 _SHADOW_COLUMNS = (
     "id", "shadow_of", "ts_ms", "tenant", "key_id", "route", "served_model", "model",
@@ -72,7 +72,7 @@ def request_row(r: RequestRecord) -> tuple[Any, ...]:
         r.cache_creation_tokens, r.cache_read_tokens, to_pico(r.cost_usd), to_pico(r.credits),
         to_pico(r.baseline_cost_usd), to_pico(r.cache_savings_usd), r.latency_ms, r.ttft_ms,
         r.status, r.stop_reason, r.refusal, r.tool_calls, r.tool_args_valid, r.error_class,
-        r.stream, r.byok, r.prompt, r.response, r.batch_id, r.trace_id,
+        r.stream, r.byok, r.prompt, r.response, r.batch_id, r.trace_id, r.cost_estimated,
     )  # fmt: skip
 
 
@@ -80,7 +80,7 @@ def attempt_rows(r: RequestRecord) -> list[tuple[Any, ...]]:
     return [
         (a.request_id or r.id, a.n, a.tier, a.model, a.deployment, a.outcome, a.status,
          a.input_tokens, a.output_tokens, a.cache_creation_tokens, a.cache_read_tokens,
-         to_pico(a.cost_usd), a.latency_ms, a.error)
+         to_pico(a.cost_usd), a.latency_ms, a.error, a.estimated)
         for a in r.attempt_rows
     ]  # fmt: skip
 

@@ -28,6 +28,7 @@ from tiergate.types import (
     Usage,
 )
 from tiergate.wire.anthropic_blocks import encode_block
+from tiergate.wire.cost_field import cost_fields
 from tiergate.wire.sse import encode_sse
 
 _DELTA_TYPE = {
@@ -155,11 +156,14 @@ class AnthropicStreamEncoder:
             )
         if isinstance(event, MessageDelta):
             self._usage = self._usage.overlay(event.usage)
+            usage = usage_dict(self._usage)
+            if event.cost is not None:
+                usage.update(cost_fields(event.cost))
             return _frame(
                 "message_delta",
                 {"type": "message_delta",
                  "delta": {"stop_reason": event.stop_reason, "stop_sequence": event.stop_sequence},
-                 "usage": usage_dict(self._usage)},
+                 "usage": usage},
             )  # fmt: skip
         if isinstance(event, MessageStop):
             return _frame("message_stop", {"type": "message_stop"})

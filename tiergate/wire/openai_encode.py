@@ -25,11 +25,13 @@ from tiergate.types import (
     MessageStart,
     MessageStop,
     StopReason,
+    StreamCost,
     StreamEvent,
     TextBlock,
     ToolUseBlock,
     Usage,
 )
+from tiergate.wire.cost_field import cost_fields
 from tiergate.wire.openai_logprobs import encode_logprobs
 from tiergate.wire.sse import encode_sse
 
@@ -143,6 +145,7 @@ class OpenAIStreamEncoder:
 
     __slots__ = (
         "_block_tool",
+        "_cost",
         "_created",
         "_id",
         "_include_usage",
@@ -165,6 +168,7 @@ class OpenAIStreamEncoder:
         self._refused = False  # a refusal went out in OpenAI's own field
         self._stop: StopReason | None = None
         self._usage = Usage()
+        self._cost: StreamCost | None = None
 
     def _chunk(
         self,
@@ -183,6 +187,8 @@ class OpenAIStreamEncoder:
         }
         if delta is None:
             payload["usage"] = usage_dict(self._usage)
+            if self._cost is not None:
+                payload["usage"].update(cost_fields(self._cost))
         elif self._include_usage:
             payload["usage"] = None
         return encode_sse(orjson.dumps(payload))
@@ -225,6 +231,7 @@ class OpenAIStreamEncoder:
         if isinstance(event, MessageDelta):
             self._stop = event.stop_reason
             self._usage = self._usage.overlay(event.usage)
+            self._cost = event.cost
             finish = "stop" if self._refused else FINISH_REASON.get(event.stop_reason, "stop")
             return self._chunk({}, finish)
         if isinstance(event, MessageStop):
