@@ -101,7 +101,7 @@ def test_the_gateways_own_config_file_prices_the_projection(tmp_path: Path) -> N
 def test_import_prices_round_trips_into_the_catalog(tmp_path: Path) -> None:
     pytest.importorskip("genai_prices")
     out = tmp_path / "prices.yaml"
-    result = CliRunner().invoke(cost_cli, ["import-prices", "--out", str(out)])
+    result = CliRunner().invoke(cost_cli, ["import-prices", "--out", str(out), "--yes"])
     assert result.exit_code == 0, result.output
     assert "skipped deepseek-v4-flash: prices vary by time of day" in result.output
     entries = yaml.safe_load(out.read_text())["models"]
@@ -113,3 +113,68 @@ def test_import_prices_round_trips_into_the_catalog(tmp_path: Path) -> None:
     gpt = catalog.resolve("gpt-5.4")
     assert gpt.pricing is not None and gpt.pricing.long_context_threshold == 272_000
     assert gpt.price_source is not None and "genai-prices" in gpt.price_source
+
+
+def test_import_prices_shows_what_would_change_before_writing(tmp_path: Path) -> None:
+    """A config still at issue 3's gpt-5.4 figure ($2 / $8): the import says what it would
+    change, rate by rate, and writes nothing when the answer is no."""
+    pytest.importorskip("genai_prices")
+    config = tmp_path / "tiergate.yaml"
+    config.write_text(
+        'models:\n  - id: gpt-5.4\n    pricing: {input: "2", output: "8", cache_read: "0.20"}\n'
+    )
+    out = tmp_path / "prices.yaml"
+    args = ["import-prices", "--model", "gpt-5.4", "--config", str(config), "--out", str(out)]
+    refused = CliRunner().invoke(cost_cli, args, input="n\n")
+    assert refused.exit_code != 0 and not out.exists()
+    assert "gpt-5.4:" in refused.output
+    assert "standard.input: 2 -> 2.5" in refused.output
+    assert "standard.output: 8 -> 15" in refused.output
+    assert "long_context.threshold_tokens: (none) -> 272000" in refused.output
+    accepted = CliRunner().invoke(cost_cli, args, input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert yaml.safe_load(out.read_text())["models"][0]["pricing"]["input"] == "2.5"
+    dry = CliRunner().invoke(cost_cli, [*args[:-2], "--dry-run"])
+    assert dry.exit_code == 0 and "standard.input: 2 -> 2.5" in dry.output
+    assert "models:" not in dry.output  # nothing written, not even to standard output
+
+
+def test_import_keeps_the_catalogs_tier_geography_and_tool_rules() -> None:
+    pytest.importorskip("genai_prices")
+    from tiergate.cost.importer import import_prices
+
+    entries = import_prices(load_catalog(), ["gpt-5.4", "claude-sonnet-4-6"]).entries
+    by_id = {e["id"]: e["pricing"] for e in entries}
+    assert by_id["gpt-5.4"]["service_tiers"] == {"priority": "2", "flex": "0.5"}
+    assert by_id["claude-sonnet-4-6"]["inference_geo"] == {"us": "1.1"}
+    assert by_id["claude-sonnet-4-6"]["server_tools"]["web_search"] == "10"
+    assert by_id["claude-sonnet-4-6"]["server_tools"]["code_execution"] is None
+    load_catalog(entries)  # still valid config
+
+
+def test_models_lists_the_catalog(tmp_path: Path) -> None:
+    from tiergate.cli.models import models
+
+    config = tmp_path / "tiergate.yaml"
+    config.write_text(
+        "credits:\n  baseline: claude-sonnet-4-6\n  usd_per_credit: '0.01'\n"
+        "  multipliers: {claude-haiku-4-5: '0.3'}\n"
+    )
+    result = CliRunner().invoke(models, ["--json", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    listed = {m["id"]: m for m in json.loads(result.output)["models"]}
+    gpt = listed["gpt-5.4"]
+    assert gpt["pricing"]["standard"]["input"] == "2.5"
+    assert gpt["pricing"]["standard"]["cache_read"] == "0.25"
+    assert gpt["pricing"]["batch"]["output"] == "7.5"
+    assert gpt["pricing"]["long_context"]["threshold_tokens"] == 272_000
+    assert gpt["pricing"]["service_tiers"] == {"priority": "2", "flex": "0.5"}
+    assert (gpt["context_window"], gpt["max_output"]) == (1_050_000, 128_000)
+    assert gpt["price_source"] and gpt["price_as_of"] == "2026-12-05"
+    assert listed["deepseek-v4-flash"]["pricing"] is None  # unpriced, never $0
+    assert listed["claude-haiku-4-5"]["credit_multiplier"] == "0.3"
+    assert listed["claude-sonnet-4-6"]["pricing"]["server_tools_per_1000"]["web_search"] == "10"
+    table = CliRunner().invoke(models, [], env={"COLUMNS": "300"})
+    assert table.exit_code == 0, table.output
+    assert "gpt-5.4" in table.output and "unpriced" in table.output
+    assert ">272,000: $5/$22.5" in table.output

@@ -176,29 +176,58 @@ def project(
 @_CONFIG
 @click.option(
     "--out", type=click.Path(dir_okay=False, writable=True), default=None,
-    help="Write the YAML to this file instead of standard output.",
+    help="Write the YAML to this file (after showing what would change and asking).",
 )  # fmt: skip
+@click.option("--yes", is_flag=True, help="Write --out without asking.")
+@click.option("--dry-run", is_flag=True, help="Only show what would change.")
 def import_prices_command(
-    models: tuple[str, ...], config_path: str | None, out: str | None
+    models: tuple[str, ...], config_path: str | None, out: str | None, yes: bool, dry_run: bool
 ) -> None:
     """Current prices from the genai-prices package, as `models:` entries for your config.
 
-    Paste the output under `models:` in your config file; it replaces the catalog's pricing
-    for those models. Needs `pip install genai-prices`.
+    First shows what would change against the prices in use now (catalog and config), rate by
+    rate; then writes the YAML (to --out after a confirmation, else to standard output). Paste
+    it under `models:` in your config: it replaces the token rates of those models and keeps
+    their tier, geography and server-tool rules. Needs `pip install genai-prices`.
     """
     import yaml
 
-    from tiergate.cost.importer import import_prices
+    from tiergate.cost.importer import changes, import_prices
 
     try:
-        result = import_prices(_catalog(config_path), list(models) or None)
+        catalog = _catalog(config_path)
+        result = import_prices(catalog, list(models) or None)
+        diff = changes(catalog, result.entries)
     except TiergateError as exc:
         raise click.ClickException(str(exc)) from None
-    text = yaml.safe_dump({"models": result.entries}, sort_keys=False, width=100)
-    if out:
-        with open(out, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    else:
-        click.echo(text, nl=False)
     for model_id, why in result.skipped.items():
         click.echo(f"skipped {model_id}: {why}", err=True)
+    _show_changes(diff, [e["id"] for e in result.entries])
+    if dry_run:
+        return
+    text = yaml.safe_dump({"models": result.entries}, sort_keys=False, width=100)
+    if out:
+        if diff and not yes:
+            click.confirm(f"write these prices to {out}?", abort=True, err=True)
+        with open(out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        click.echo(f"wrote {len(result.entries)} entries to {out}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+def _show_changes(
+    diff: dict[str, list[tuple[str, str | None, str | None]]], imported: list[str]
+) -> None:
+    """The diff on standard error (standard output may be the YAML itself)."""
+    if not diff:
+        click.echo(f"no price changes ({len(imported)} models compared)", err=True)
+        return
+    click.echo("price changes (USD per million tokens, as billed):", err=True)
+    for model_id, rows in diff.items():
+        click.echo(f"  {model_id}:", err=True)
+        for name, was, now in rows:
+            click.echo(f"    {name}: {was or '(none)'} -> {now or '(none)'}", err=True)
+    unchanged = [m for m in imported if m not in diff]
+    if unchanged:
+        click.echo(f"  unchanged: {', '.join(unchanged)}", err=True)

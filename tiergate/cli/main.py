@@ -19,6 +19,7 @@ _COMMANDS = {
     "rollout": "tiergate.cli.rollout:rollout",
     "eval": "tiergate.cli.eval:eval_group",
     "batch": "tiergate.cli.batch:batch",
+    "models": "tiergate.cli.models:models",
 }
 
 

@@ -13,6 +13,9 @@ What is carried over, and what is refused rather than approximated:
 - a long-context premium, when every tiered rate has the same single tier ("cliff" pricing over
   ``start`` tokens, which is how the catalog's ``long_context.threshold_tokens`` works).
 - Refused: time-of-day prices (DeepSeek's peak/off-peak), several tiers, models not found.
+- Kept from the catalog: its service-tier and geography multipliers and server-tool fees
+  (an import replaces the token rates only; the database does not state those rules the way
+  the cost engine applies them, docs/cost.md).
 """
 
 from __future__ import annotations
@@ -152,7 +155,46 @@ def import_prices(
         source = SOURCE.format(
             version=genai_prices.__version__, provider=provider.id, model=gp_model.id
         )
+        pricing.update(_modifiers(model))
         result.entries.append(
             {"id": model.id, "pricing": pricing, "price_source": source, "price_as_of": str(day)}
         )
     return result
+
+
+def _modifiers(model: ModelInfo) -> dict[str, Any]:
+    """The catalog's multipliers and fees for ``model``, as ``models:`` entry fields."""
+    pricing = model.pricing
+    if pricing is None:
+        return {}
+    out: dict[str, Any] = {}
+    if pricing.service_tiers:
+        out["service_tiers"] = {k: str(v) for k, v in pricing.service_tiers.items()}
+    if pricing.inference_geo:
+        out["inference_geo"] = {k: str(v) for k, v in pricing.inference_geo.items()}
+    if pricing.server_tools:
+        out["server_tools"] = {
+            name: None if fee is None else format((fee * 1000).normalize(), "f")
+            for name, fee in pricing.server_tools.items()
+        }
+    return out
+
+
+Change = tuple[str, str | None, str | None]  # (rate, now, after)
+
+
+def changes(catalog: Catalog, entries: list[dict[str, Any]]) -> dict[str, list[Change]]:
+    """What writing ``entries`` would change, per model: (rate, now, after) for each effective
+    rate that differs (per million tokens); models with no change are left out."""
+    from tiergate.catalog.listing import price_changes
+    from tiergate.catalog.models import Pricing, PricingSpec
+
+    out: dict[str, list[Change]] = {}
+    for entry in entries:
+        model = catalog.resolve(entry["id"])
+        raw = entry.get("pricing")
+        after = None if raw is None else Pricing.from_spec(PricingSpec.model_validate(raw))
+        found = price_changes(model.pricing, after)
+        if found:
+            out[model.id] = found
+    return out
