@@ -265,8 +265,10 @@ def test_an_openai_deployment_sends_items_through_the_openai_batch_api(
     assert deletes == ["DELETE /v1/files/" + f for f in openai_upstream.deleted]
 
     gpt = next(row for row in report(gateway)["by_model"] if row["model"] == "gpt-5.4")
-    # g0 at the batch table ($1 / $4 per million), g2 live ($2 / $8), g1's 400 unbilled
-    assert gpt["cost_usd"] == pytest.approx((1000 * 1 + 10 * 4 + 1000 * 2 + 10 * 8) * 1e-6)
+    # g0 at the batch table ($1.25 / $7.50 per million), g2 live ($2.50 / $15), g1's 400 unbilled
+    assert gpt["cost_usd"] == pytest.approx(
+        (1000 * 1.25 + 10 * 7.5 + 1000 * 2.5 + 10 * 15) * 1e-6
+    )
 
 
 def test_batch_api_is_refused_where_it_cannot_work(

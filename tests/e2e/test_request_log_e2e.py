@@ -65,11 +65,11 @@ def test_10000_requests_leave_10000_rows_with_exact_sums(
     assert statuses.count(200) == 10_000, failures[:5]
     summary = httpx.get(gateway + "/v1/tiergate/report").json()["totals"]
     assert summary["requests"] == 10_000
-    # gpt-5.4: 120 x $2 + 30 x $8 per million = $0.00048 a request
-    assert Decimal(str(summary["cost_usd"])) == Decimal("4.8")
+    # gpt-5.4: 120 x $2.50 + 30 x $15 per million = $0.00075 a request
+    assert Decimal(str(summary["cost_usd"])) == Decimal("7.5")
     assert summary["input_tokens"] == 1_200_000
     data = json.loads(cli_report(["--json"], database_url, tmp_path, monkeypatch))
-    assert data["requests"] == 10_000 and data["cost_usd"] == pytest.approx(4.8)
+    assert data["requests"] == 10_000 and data["cost_usd"] == pytest.approx(7.5)
 
 
 def _serve(config: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:

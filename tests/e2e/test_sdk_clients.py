@@ -35,8 +35,8 @@ def test_openai_client_openai_upstream(gateway: str, openai_upstream: FakeUpstre
     assert raw.headers["x-tiergate-model"] == "gpt-5.4"
     assert raw.headers["x-tiergate-request-id"].startswith("req_")
     assert raw.headers["x-tiergate-attempts"] == "1"
-    # gpt-5.4: $2 / $8 per million -> 12 * 2 + 3 * 8 = 48 micro-dollars
-    assert raw.headers["x-tiergate-cost-usd"] == "0.000048"
+    # gpt-5.4: $2.50 / $15 per million -> 12 * 2.5 + 3 * 15 = 75 micro-dollars
+    assert raw.headers["x-tiergate-cost-usd"] == "0.000075"
     sent = openai_upstream.last
     assert sent.header("authorization") == "Bearer sk-openai-upstream-secret"
     assert sent.json["messages"] == [{"role": "user", "content": "hi"}]

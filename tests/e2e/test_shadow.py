@@ -21,11 +21,11 @@ from tests.fakes.script import FakeUsage, Reply, ToolCall
 from tests.fakes.upstream import FakeUpstream
 
 # Served by claude-sonnet-4-6 ($3/$15 per million, the Anthropic fake); every answered request
-# is shadowed to gpt-5.4 ($2/$8, the OpenAI fake).
+# is shadowed to gpt-5.4 ($2.50/$15, the OpenAI fake): the candidate costs 0.84x.
 ROUTES = {"auto": {"default": "claude-sonnet-4-6", "shadow": {"model": "gpt-5.4", "sample": 1}}}
 USAGE = FakeUsage(input_tokens=1000, output_tokens=10)
 SERVED_USD = Decimal("0.00315")  # 1000 x $3 + 10 x $15 per million
-CANDIDATE_USD = Decimal("0.00208")  # 1000 x $2 + 10 x $8 per million
+CANDIDATE_USD = Decimal("0.00265")  # 1000 x $2.50 + 10 x $15 per million
 
 
 def oai(gateway: str, key: str = "x") -> openai.OpenAI:
@@ -76,7 +76,7 @@ def test_an_answered_request_is_shadowed_compared_and_priced(
     assert Decimal(str(row["served_cost_usd"])) == SERVED_USD
     assert Decimal(str(row["candidate_cost_usd"])) == CANDIDATE_USD
     assert row["spend_usd"] == row["candidate_cost_usd"]
-    assert row["cost_ratio"] == pytest.approx(2080 / 3150)
+    assert row["cost_ratio"] == pytest.approx(2650 / 3150)
     # The candidate got the same conversation, as a plain (non-streamed) call.
     sent = openai_upstream.last.json
     assert sent["messages"] == [{"role": "user", "content": "Classify: my invoice is wrong."}]
@@ -86,7 +86,7 @@ def test_an_answered_request_is_shadowed_compared_and_priced(
     printed = cli_report([], database_url, tmp_path, monkeypatch)
     assert "shadow traffic" in printed
     line = next(x for x in printed.splitlines() if "gpt-5.4" in x)
-    assert "claude-sonnet-4-6" in line and "100.0%" in line and "0.66x" in line
+    assert "claude-sonnet-4-6" in line and "100.0%" in line and "0.84x" in line
 
 
 def test_disagreements_and_failed_shadow_calls_are_logged_and_never_reach_the_client(
@@ -163,7 +163,8 @@ def test_the_callers_budget_pays_only_for_its_own_answer(
     openai_upstream: FakeUpstream,
 ) -> None:
     gateway = make_gateway(routes=ROUTES, admin_key=ADMIN)
-    key = new_key(gateway, tenant="acme", budget_usd="1")
+    # $5: the reservation holds Sonnet 4.6's 128K max output ($1.92) until the answer is in.
+    key = new_key(gateway, tenant="acme", budget_usd="5")
     anthropic_upstream.reply("billing", usage=USAGE)
     openai_upstream.reply("billing", usage=USAGE)
     oai(gateway, key["key"]).chat.completions.create(
@@ -238,4 +239,4 @@ def test_the_dashboard_shows_shadow_traffic(
     card = dom[dom.index('id="shadow-card"') :]
     assert card.split(">", 1)[0].count("hidden") == 0  # shown: there is shadow traffic
     assert "<td>claude-sonnet-4-6</td><td>gpt-5.4</td><td>1</td><td>100.0%</td>" in card
-    assert "<td>0.66x</td>" in card
+    assert "<td>0.84x</td>" in card

@@ -190,9 +190,10 @@ def test_rate_limit_at_its_boundary(keyed: str) -> None:
 
 
 def test_budget_is_enforced_with_a_clear_429(keyed: str, openai_upstream: FakeUpstream) -> None:
-    # Estimate per call: ~5 input tokens + 16 max_tokens at gpt-5.4 ($2/$8) ~ $0.000138.
+    # Estimate per call: 8 input tokens + 16 max_tokens at gpt-5.4 ($2.50/$15) = $0.00026;
+    # real cost 5 x 2.5 + 16 x 15 = 252.5 µ$, so 4 calls fit and the fifth is refused.
     openai_upstream.default = Reply(text="ok", usage=FakeUsage(input_tokens=5, output_tokens=16))
-    key = new_key(keyed, tenant="acme", budget_usd="0.0005", budget_period="day")
+    key = new_key(keyed, tenant="acme", budget_usd="0.0012", budget_period="day")
     client = openai.OpenAI(base_url=keyed + "/v1", api_key=key["key"], max_retries=0)
     statuses = []
     for _ in range(8):
@@ -207,7 +208,7 @@ def test_budget_is_enforced_with_a_clear_429(keyed: str, openai_upstream: FakeUp
     assert statuses.count(200) >= 3 and statuses[-1] == 429
     time.sleep(0.3)
     spend = admin(keyed, "GET", f"/admin/keys/{key['id']}/spend").json()
-    assert Decimal(spend["spent_usd"]) <= Decimal("0.0005")
+    assert Decimal(spend["spent_usd"]) <= Decimal("0.0012")
     assert Decimal(spend["reserved_usd"]) == 0
 
 
@@ -281,8 +282,9 @@ def test_64_concurrent_requests_never_overspend_with_two_workers(
     if database_url:
         env["TIERGATE_DATABASE_URL"] = database_url
     with serving(config, env, "--workers", "2") as (url, _):
-        # Worst case per call: ~5 input + 50 max_tokens at $2/$8 per million = $0.00041.
-        budget = Decimal("0.004")
+        # Worst case per call: 8 input (estimated) + 50 max_tokens at $2.50/$15 per million =
+        # $0.00077, so 10 calls are admitted at once.
+        budget = Decimal("0.008")
         key = new_key(url, tenant="acme", budget_usd=str(budget), budget_period="total")
 
         async def fire() -> list[int]:
@@ -299,13 +301,14 @@ def test_64_concurrent_requests_never_overspend_with_two_workers(
         statuses = asyncio.run(fire())
         assert set(statuses) <= {200, 429}
         assert statuses.count(429) > 0
-        assert statuses.count(200) >= int(budget / Decimal("0.00041"))
+        assert statuses.count(200) >= int(budget / Decimal("0.0007625"))
         time.sleep(1.0)
         spend = admin(url, "GET", f"/admin/keys/{key['id']}/spend").json()
         assert Decimal(spend["spent_usd"]) <= budget
         assert Decimal(spend["reserved_usd"]) == 0
-        # Real cost per call: 5 x $2 + 50 x $8 per million = $0.00041; spend is what was served.
-        assert Decimal(spend["spent_usd"]) == statuses.count(200) * Decimal("0.00041")
+        # Real cost per call: 5 x $2.50 + 50 x $15 per million = $0.0007625; spend is what was
+        # served.
+        assert Decimal(spend["spent_usd"]) == statuses.count(200) * Decimal("0.0007625")
 
 
 def test_serving_open_off_loopback_is_refused_with_a_message_not_a_traceback(

@@ -274,4 +274,5 @@ def test_an_unpriced_model_adds_no_spend_and_no_savings_to_the_report(
             break
         time.sleep(0.05)
     assert totals["unpriced_requests"] == 1
-    assert (totals["cost_usd"], totals["baseline_usd"], totals["savings_usd"]) == (0, 0, 0)
+    # no spend, and no saving either: the report says "no baseline" (None), not $0 saved
+    assert (totals["cost_usd"], totals["baseline_usd"], totals["savings_usd"]) == (0, None, None)

@@ -122,8 +122,8 @@ def test_context_counts_max_tokens_too() -> None:
 
 def test_max_tokens_over_max_output_moves_up() -> None:
     plan = route(ask(model="cheap", max_tokens=100_000), LOCAL_DEFAULT)
-    # Haiku and Sonnet stop at 64k output; Opus 4.7 allows 128k.
-    assert only_model(plan) == "claude-opus-4-7"
+    # Haiku stops at 64k output; Sonnet 4.6 allows 128k (its overview page, 2026-12-05).
+    assert only_model(plan) == "claude-sonnet-4-6"
     assert "max_tokens over its max output 2048" in plan.reason
 
 
