@@ -326,3 +326,38 @@ def test_dashboard_renders_without_javascript_errors_when_empty(
     assert 'id="shadow-card" hidden' in dom.stdout  # no shadow traffic, no empty card
     assert 'id="batch-card" hidden' in dom.stdout  # nor batch jobs
     assert "no requests in this range" in dom.stdout
+
+
+def test_dashboard_money_says_what_it_leaves_out(
+    make_gateway: Callable[..., str], openai_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """Unpriced requests are counted beside the spend, never as $0; estimated spend is shown
+    as such; with no baseline configured, savings read "no baseline", not minus the spend."""
+    openai_deployment = {
+        "name": "openai-a", "model": "gpt-5.4", "provider": "openai",
+        "base_url": openai_upstream.url + "/v1", "api_key": "k",
+    }  # fmt: skip
+    gateway = make_gateway(
+        deployments=[openai_deployment, unpriced_deployment(openai_upstream)],
+        baseline_model="",  # no baseline (`baseline_model: null` in a file; overrides skip None)
+    )
+    client = openai.OpenAI(base_url=gateway + "/v1", api_key="x", max_retries=0)
+    usage = FakeUsage(input_tokens=1000, output_tokens=100)
+    openai_upstream.default = Reply(text="ok", usage=usage)
+    hi = [{"role": "user", "content": "Hi"}]
+    client.chat.completions.create(model="deepseek-v4-flash", messages=hi)  # type: ignore[arg-type]
+    openai_upstream.default = Reply(text="Hello there, friend!", no_usage=True)
+    client.chat.completions.create(model="gpt-5.4", messages=hi)  # type: ignore[arg-type]
+    with Browser(tmp_path / "profile") as browser:
+        browser.open(gateway + "/dashboard")
+        browser.wait_for("document.body.dataset.loaded === '1'")
+        # 8 x $2.50 + 5 x $15 per million = $0.000095, estimated (no usage reported)
+        assert kpi(browser, "spend") == "$0.000095"
+        note = browser.evaluate(
+            "document.querySelector('.kpi[data-kpi=\"spend\"] .n').textContent"
+        )
+        assert note == "1 unpriced not included; $0.000095 estimated (1 requests)"
+        assert kpi(browser, "saved vs baseline") == "no baseline"
+        assert kpi(browser, "always-baseline would cost") == "no baseline"
+        latency = browser.evaluate("document.getElementById('latency').innerText")
+        assert "unpriced" in latency and "$0.000095 estimated" in latency

@@ -24,6 +24,7 @@ import orjson
 from tiergate.batch.jobs import Job, now_ms
 from tiergate.batch.relayed import Parked, RelayStore, SentBatch
 from tiergate.cost.caching import apply_cache_breakpoints
+from tiergate.cost.estimate import complete_usage, needs_estimate, response_units
 from tiergate.errors import GatewayError, ProviderError
 from tiergate.executor import Attempt, Outcome
 from tiergate.providers.base import Deployment
@@ -212,6 +213,10 @@ class ProviderBatchRelay:
     ) -> None:
         trace, wire, request, attempt = self._trace(sent, parked, deployment, principal)
         response = self._apis[deployment.provider].wire.decode_response(message)
+        if needs_estimate(response.usage):  # a provider result without usage: never $0
+            response.usage, attempt.estimated = complete_usage(
+                response.usage, request, response_units(response), ended=True
+            )
         attempt.usage, attempt.status = response.usage, 200
         trace.outcome = Outcome(response, 0, attempt.model, deployment, trace.attempts)
         body = orjson.dumps(wire.encode_response(response, request.model)).decode()

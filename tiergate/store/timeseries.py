@@ -82,7 +82,8 @@ async def timeseries(
         point["errors"] += round(row["error_rate"] * row["requests"])
         point["unpriced_requests"] += row["unpriced_requests"]
         for key in ("cost_usd", "baseline_usd", "savings_usd", "cache_savings_usd"):
-            point[key] += row[key]
+            if row[key] is not None:  # no baselined request in the group: no baseline figure
+                point[key] += row[key]
         model = row["model"] or NO_ANSWER
         mix.setdefault(model, [0] * len(starts))[i] += row["requests"]
     return {"bucket": name, "points": points, "mix": mix, "rejected": span[2]}
