@@ -286,3 +286,18 @@ def test_a_request_record_is_read_by_its_own_tenant_only(make_gateway: Callable[
     assert httpx.get(f"{gateway}/v1/requests/{request_id}", headers=admin).status_code == 200
     assert httpx.get(f"{gateway}/v1/requests/{request_id}").status_code == 401
     assert httpx.get(f"{gateway}/v1/requests/nope", headers=admin).status_code == 404
+
+
+def test_a_streamed_responses_api_answer_carries_its_cost(
+    audit: str, openai_upstream: FakeUpstream
+) -> None:
+    """POST /v1/responses streamed: the final response's usage has the cost too
+    (1000 x 2.5 + 200 x 15 = 5500 µ$)."""
+    openai_upstream.default = Reply(
+        text="ok", usage=FakeUsage(input_tokens=1000, output_tokens=200)
+    )
+    events = list(oa(audit).responses.create(model="gpt-5.4", input="Hi", stream=True))
+    final = events[-1]
+    assert final.type == "response.completed"
+    usage = final.response.usage
+    assert usage is not None and (usage.model_extra or {})["cost"] == 0.0055

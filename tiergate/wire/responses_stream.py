@@ -31,12 +31,14 @@ from tiergate.types import (
     MessageStart,
     MessageStop,
     StopReason,
+    StreamCost,
     StreamEvent,
     TextBlock,
     ThinkingBlock,
     ToolUseBlock,
     Usage,
 )
+from tiergate.wire.cost_field import cost_fields
 from tiergate.wire.responses_encode import (
     error_payload,
     function_call_item,
@@ -69,7 +71,7 @@ class ResponsesStreamEncoder:
     """One per streamed response. ``output`` holds the finished items (what is stored)."""
 
     __slots__ = (
-        "_created_at", "_echo", "_model", "_open", "_refused", "_rid", "_seq", "_stop",
+        "_cost", "_created_at", "_echo", "_model", "_open", "_refused", "_rid", "_seq", "_stop",
         "_usage", "output",
     )  # fmt: skip
 
@@ -83,6 +85,7 @@ class ResponsesStreamEncoder:
         self._refused = False
         self._stop: StopReason | None = None
         self._usage = Usage()
+        self._cost: StreamCost | None = None
         self.output: list[dict[str, Any]] = []
 
     def _event(self, kind: str, payload: dict[str, Any]) -> bytes:
@@ -113,10 +116,13 @@ class ResponsesStreamEncoder:
         if isinstance(event, MessageDelta):
             self._stop = event.stop_reason
             self._usage = self._usage.overlay(event.usage)
+            self._cost = event.cost
             return b""
         if isinstance(event, MessageStop):
             status, incomplete = status_of(self._stop, self._refused)
             final = self._response(status, usage=self._usage, incomplete=incomplete)
+            if self._cost is not None and isinstance(final.get("usage"), dict):
+                final["usage"].update(cost_fields(self._cost))  # the gateway's cost, as usage
             return self._event(f"response.{status}", {"response": final})
         return b""
 
