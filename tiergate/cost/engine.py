@@ -193,4 +193,5 @@ def tokens_only(usage: Usage) -> Usage:
         usage.cache_read_input_tokens,
         usage.cache_creation_5m,
         usage.cache_creation_1h,
+        usage.reasoning_tokens,
     )
