@@ -61,6 +61,7 @@ async def test_unpriced_and_estimated_spend_are_counted_apart(store: Any) -> Non
     assert t["exact"]["cost_usd"] == "0.015" and t["exact"]["estimated_cost_usd"] == "0.005"
     assert t["cost_per_request_usd"] == 0.005  # over the 3 priced requests, not 4
     assert parts["by_model"][0]["unpriced_requests"] == 1
+    assert t["priced_requests"] == 3
 
 
 def test_text_report_says_what_the_spend_leaves_out(tmp_path: Any) -> None:
@@ -88,3 +89,26 @@ def test_text_report_says_what_the_spend_leaves_out(tmp_path: Any) -> None:
     assert "1 unpriced requests are not in the spend" in result.output
     assert "$0.0020 of the spend, over 1 requests, is estimated" in result.output
     assert "$0.012000 + 1 unpriced (est. $0.002000 over 1)" in result.output
+
+
+def test_a_model_with_no_price_shows_unpriced_not_zero(tmp_path: Any) -> None:
+    """Regression: an unpriced model's row read "$0.000000" in the text report."""
+    import asyncio
+
+    from tiergate.store.backend import open_store
+
+    url = f"sqlite:///{tmp_path / 'tiergate.db'}"
+
+    async def seed() -> None:
+        store = await open_store(url)
+        try:
+            await write(store, [row(1, model="deepseek-v4-flash", cost_usd=None),
+                                row(2, model="deepseek-v4-flash", cost_usd=None)])  # fmt: skip
+        finally:
+            await store.aclose()
+
+    asyncio.run(seed())
+    result = CliRunner().invoke(cli, ["report", "--database-url", url], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "spend unpriced (2)" in result.output
+    assert "$0.000000" not in result.output

@@ -228,9 +228,12 @@ def _print_tables(data: dict[str, Any], by: str) -> None:
 def _spend(row: dict[str, Any]) -> str:
     """A spend figure that says what it leaves out: unpriced requests (not in it, never $0)
     and how much of it is estimated."""
+    unpriced = row.get("unpriced_requests") or 0
+    if unpriced and not row.get("priced_requests"):
+        return f"unpriced ({unpriced:,})"  # nothing priced: no figure at all, not $0
     text = _cell("cost_usd", row["cost_usd"])
-    if row.get("unpriced_requests"):
-        text += f" + {row['unpriced_requests']:,} unpriced"
+    if unpriced:
+        text += f" + {unpriced:,} unpriced"
     if row.get("estimated_requests"):
         estimated = _cell("cost_usd", row["estimated_cost_usd"])
         text += f" (est. {estimated} over {row['estimated_requests']:,})"

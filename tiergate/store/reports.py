@@ -39,7 +39,7 @@ _MONEY = (
     # The part of the spend whose usage was estimated (tiergate/cost/estimate.py).
     "CASE WHEN cost_estimated THEN cost_pusd END",
 )
-_COUNTS = 12
+_COUNTS = 13
 _WIDTH = 1 + 2 * len(_MONEY) + _COUNTS  # the columns _AGGREGATES yields
 
 
@@ -119,6 +119,7 @@ _AGGREGATES = ", ".join(
         "sum(CASE WHEN cost_pusd IS NULL AND status < 400 THEN 1 ELSE 0 END)",
         "sum(CASE WHEN cost_pusd IS NOT NULL AND baseline_pusd IS NOT NULL THEN 1 ELSE 0 END)",
         "sum(CASE WHEN cost_estimated THEN 1 ELSE 0 END)",
+        "sum(CASE WHEN cost_pusd IS NOT NULL THEN 1 ELSE 0 END)",
     ]
 )  # fmt: skip
 
@@ -135,10 +136,9 @@ def _row(values: tuple[Any, ...], exact: bool = False) -> dict[str, Any]:
         _money(values[1 + 2 * i], values[2 + 2 * i]) for i in range(len(_MONEY))
     )
     (errors, escalated, refusals, with_tools, bad_tools, tokens_in, tokens_out, cache_read,
-     cache_write, unpriced, baselined, estimated) = (
+     cache_write, unpriced, baselined, estimated, priced) = (
         int(v or 0) for v in values[1 + 2 * len(_MONEY):])  # fmt: skip
     prompt_tokens = tokens_in + cache_read + cache_write
-    priced = n - unpriced
     row: dict[str, Any] = {
         "requests": n,
         # The spend of priced requests; ``unpriced_requests`` are left out of it (never as $0)
@@ -151,6 +151,7 @@ def _row(values: tuple[Any, ...], exact: bool = False) -> dict[str, Any]:
         "cache_savings_usd": float(cache),
         "credits": float(credits),
         "cost_per_request_usd": float(cost / priced) if priced > 0 else 0.0,
+        "priced_requests": priced,
         "unpriced_requests": unpriced,
         "estimated_requests": estimated,
         "estimated_cost_usd": float(estimated_cost),
