@@ -153,10 +153,10 @@ def cost_of(usage: Usage, model: ModelInfo, *, batch: bool = False) -> Cost:
 
 
 def usd_of(usage: Usage, model: ModelInfo, *, batch: bool = False) -> Decimal | None:
-    """``cost_of(...).usd`` without the per-component breakdown. Billing needs only the
-    total, on every request and again for its baseline counterfactual."""
-    if usage.has_modifiers():
-        return cost_of(usage, model, batch=batch).usd
+    """``cost_of(...).usd`` without the per-component breakdown: the same exact Decimal (the
+    multiplier applied to the token sum equals the sum of the multiplied components, as the
+    products are exact). Billing needs only the total, on every request and again for its
+    baseline counterfactual."""
     rates = rates_for(usage, model, batch=batch)
     if rates is None:
         return None
@@ -169,6 +169,14 @@ def usd_of(usage: Usage, model: ModelInfo, *, batch: bool = False) -> Decimal | 
             + hour * rates.cache_write_1h
             + usage.cache_read_input_tokens * rates.cache_read
         )
+    if usage.has_modifiers():  # OpenAI answers name their tier ("default") on every call
+        assert model.pricing is not None
+        factor, extra = multiplier(usage, model.pricing), fees(usage, model.pricing)
+        if factor is None or extra is None:
+            return None
+        if factor != ONE:
+            total *= factor
+        total += extra
     return total.normalize()
 
 
