@@ -115,6 +115,8 @@ def multiplier(usage: Usage, pricing: Pricing) -> Decimal | None:
 
 def fees(usage: Usage, pricing: Pricing) -> Decimal | None:
     """Server-tool fees; None when a tool used has no per-call price for this model."""
+    if not (usage.web_search_requests or usage.web_fetch_requests or usage.code_execution_requests):
+        return ZERO
     total = ZERO
     for name, calls in usage.server_tool_calls().items():
         per_call = pricing.server_tools.get(name)
@@ -176,7 +178,8 @@ def usd_of(usage: Usage, model: ModelInfo, *, batch: bool = False) -> Decimal | 
             return None
         if factor != ONE:
             total *= factor
-        total += extra
+        if extra:
+            total += extra
     return total.normalize()
 
 
