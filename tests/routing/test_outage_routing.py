@@ -233,7 +233,9 @@ def test_the_fallback_of_a_failing_request_is_priced_capable_and_reachable() -> 
 
     assert fallback() == ["claude-sonnet-4-6", "claude-opus-4-7"]
     assert fallback("claude-sonnet-4-6") == ["claude-opus-4-7"]
-    assert fallback(image=True, max_tokens=100_000) == ["claude-opus-4-7"]  # sonnet: 64k out
+    # Sonnet 4.6 and Opus 4.7 both allow 128K output (catalog, 2026-12-05); past it, neither
+    assert fallback(image=True, max_tokens=100_000) == ["claude-sonnet-4-6", "claude-opus-4-7"]
+    assert fallback(image=True, max_tokens=130_000) == []
 
 
 def down_names(state: RoutingState, *models: str) -> frozenset[str]:
