@@ -68,6 +68,9 @@ def test_a_client_that_hangs_up_mid_stream_still_pays_for_its_input(
     assert 1 <= output_tokens < 500  # what was streamed before the hang-up, not the whole
     assert cost >= 100_000 * 1_000_000  # Haiku input at $1 per million = 1e6 pico-$ a token
     assert [(a[3], a[4]) for a in attempts] == [("cut", 499)]
+    # the output count was estimated from what was streamed: the row says so
+    (estimated,), _ = logged(tmp_path, _request_id(got), "cost_estimated")
+    assert estimated
 
 
 def test_a_stream_over_the_time_limit_is_cut_billed_and_says_why(
@@ -76,7 +79,7 @@ def test_a_stream_over_the_time_limit_is_cut_billed_and_says_why(
     tmp_path: Path,
 ) -> None:
     """OpenAI sends usage only at the end of a stream: a stream cut at ``max_stream_seconds``
-    is billed on an estimate (the prompt, and ~4 characters per output token streamed)."""
+    is billed on an estimate (the prompt, and the output streamed), marked estimated."""
     gateway = make_gateway(limits={"max_stream_seconds": 1})
     openai_upstream.reply(LONG, chunk_delay=0.05, usage=FakeUsage(500, 100))
     answer = httpx.post(
@@ -97,6 +100,8 @@ def test_a_stream_over_the_time_limit_is_cut_billed_and_says_why(
     assert 1 <= output_tokens < 100
     assert cost > 0
     assert [(a[3], a[4]) for a in attempts] == [("cut", 504)]
+    (estimated,), _ = logged(tmp_path, answer.headers["x-tiergate-request-id"], "cost_estimated")
+    assert estimated
 
 
 def test_a_mid_stream_upstream_error_is_logged_with_its_class(
