@@ -143,3 +143,17 @@ def test_catalog_fields_follow_the_providers_pages(
 def test_every_built_in_price_says_where_and_when_it_was_read() -> None:
     for model in load_catalog().models():
         assert model.price_source and model.price_as_of, model.id
+
+
+def test_every_anthropic_model_states_its_server_tool_and_geography_rules() -> None:
+    """Web search at $10 per 1,000 and code execution explicitly unpriced on every Claude
+    model; US-only inference at 1.1x on Opus 4.6 and every later model (Haiku 4.5 predates
+    it and has no such option)."""
+    for model in load_catalog().models():
+        if model.provider != "anthropic" or model.pricing is None:
+            continue
+        tools = model.pricing.server_tools
+        assert tools.get("web_search") == D("0.01"), model.id
+        assert "code_execution" in tools and tools["code_execution"] is None, model.id
+        if model.id != "claude-haiku-4-5":
+            assert model.pricing.inference_geo == {"us": D("1.1")}, model.id
