@@ -20,9 +20,9 @@ from tests.fakes.upstream import FakeUpstream
 from tests.support.serving import serving
 from tiergate.store.backend import open_store
 
-# gpt-5.4 at $2 / $8 per million: 5 tokens in and 50 out cost $0.00041; the worst case held
-# (the input as estimated, 50 max_tokens out) is $0.000416.
-COST, WORST = Decimal("0.00041"), Decimal("0.000416")
+# gpt-5.4 at $2.50 / $15 per million: 5 tokens in and 50 out cost $0.0007625; the worst case
+# held (the input as estimated, 8 tokens, and 50 max_tokens out) is $0.00077.
+COST, WORST = Decimal("0.0007625"), Decimal("0.00077")
 BODY = {"model": "gpt-5.4", "max_tokens": 50, "messages": [{"role": "user", "content": "x"}]}
 
 
