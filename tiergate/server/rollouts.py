@@ -32,6 +32,7 @@ from tiergate.providers.base import OWN_CALL
 from tiergate.routing.plan import Plan
 from tiergate.routing.spec import RolloutSpec, RouteSpec
 from tiergate.store import rollouts as states
+from tiergate.store.backend import now_ms
 from tiergate.store.holders import new_owner
 from tiergate.store.rollouts import RAMPING, Change, GuardStats, RolloutRow
 
@@ -195,7 +196,7 @@ class Rollouts:
     async def check(self) -> None:
         """One round: re-read, then decide for each ramping route."""
         await self.refresh()
-        now = states.now_ms()
+        now = now_ms()
         changed = False
         for route, row in self.rows.items():
             spec = self.specs[route]
