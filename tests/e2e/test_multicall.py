@@ -215,3 +215,47 @@ def test_fanout_runs_under_the_callers_budget(
         time.sleep(0.05)
     assert Decimal(spend["reserved_usd"]) == 0
     assert Decimal("0.015") < Decimal(spend["spent_usd"]) <= Decimal("0.02")
+
+
+def test_inner_calls_pass_the_routes_cost_cap(
+    make_gateway: Callable[..., str], anthropic_upstream: FakeUpstream, database_url: str | None
+) -> None:
+    """The route's ``max_cost_usd`` applies to every inner call, as to a single-call route's
+    model: at 1,000 output tokens the Sonnet reviewer (~$0.015) is over a $0.01 cap, so the
+    cheapest capable model (Haiku, ~$0.005) reviews, and the reason says why."""
+    routes = {"drafts": {**ROUTES["drafts"], "max_cost_usd": 0.01}}
+    gateway = make_gateway(routes=routes, database_url=database_url)
+    anthropic_upstream.script(
+        *[Reply(text=f"Draft {x}.") for x in "XYZ"], Reply(text='{"winner": 1}')
+    )
+    client = openai.OpenAI(base_url=gateway + "/v1", api_key="x", max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(
+        model="drafts", max_tokens=1000, messages=[{"role": "user", "content": "A tagline."}]
+    )
+    assert raw.parse().choices[0].message.content
+    assert {r.json["model"] for r in anthropic_upstream.requests} == {"claude-haiku-4-5-20251001"}
+    calls = trace(gateway, raw.headers["x-tiergate-trace-id"])["calls"]
+    assert [c["model"] for c in calls] == [HAIKU] * 4
+    review = calls[-1]["reason"]
+    assert "claude-sonnet-4-6 estimate $" in review and "over cap $0.01" in review, review
+
+
+def test_inner_call_in_an_outage_gets_the_routes_fallback(
+    make_gateway: Callable[..., str], anthropic_upstream: FakeUpstream
+) -> None:
+    """A reviewer whose model fails as an outage does (503) is answered in the same call by
+    the route's cheapest capable fallback model, as a single-call route's request is."""
+    gateway = make_gateway(routes=ROUTES)
+    anthropic_upstream.script(
+        *[Reply(text=f"Draft {x}.") for x in "XYZ"], Fail(503), Reply(text='{"winner": 3}')
+    )
+    client = openai.OpenAI(base_url=gateway + "/v1", api_key="x", max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(
+        model="drafts", messages=[{"role": "user", "content": "A tagline."}]
+    )
+    assert raw.headers["x-tiergate-draft-winner"] == "3"
+    sent = [r.json["model"] for r in anthropic_upstream.requests]
+    assert sent[3:] == ["claude-sonnet-4-6", "claude-haiku-4-5-20251001"]
+    calls = trace(gateway, raw.headers["x-tiergate-trace-id"])["calls"]
+    assert calls[-1]["model"] == HAIKU
+    assert "claude-sonnet-4-6 failed (503), fallback claude-haiku-4-5" in calls[-1]["reason"]

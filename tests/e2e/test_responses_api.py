@@ -457,3 +457,23 @@ def test_thinking_comes_back_as_reasoning_and_returns_signed(
         "signature": "EqQBCkYIBxgCKkBfakesignature==",
     }
     assert tool_use["type"] == "tool_use" and tool_use["id"] == call.call_id
+
+
+def test_agent_loop_route_keys_on_the_conversation_header(
+    make_gateway: Callable[..., str], anthropic_upstream: FakeUpstream, database_url: str | None
+) -> None:
+    """``x-tiergate-conversation`` names an agent loop's conversation on ``/v1/responses`` as
+    on the chat endpoints: the turns' trace id is the caller's, not a hash of the start."""
+    routes = {"agent": {"agent_loop": {"strong": "claude-sonnet-4-6", "cheap": "claude-haiku-4-5"}}}
+    gateway = make_gateway(routes=routes, database_url=database_url)
+    anthropic_upstream.reply("planned")
+    raw = oai(gateway).responses.with_raw_response.create(
+        model="agent",
+        input="Write a.txt",
+        tools=[WEATHER],
+        extra_headers={"x-tiergate-conversation": "job-7", "x-tiergate-task": "agent"},
+    )
+    assert raw.parse().output_text == "planned"
+    assert raw.headers["x-tiergate-trace-id"] == "job-7"
+    calls = httpx.get(f"{gateway}/v1/tiergate/traces/job-7", timeout=10).json()["calls"]
+    assert [c["id"] for c in calls] == [raw.headers["x-tiergate-request-id"]]

@@ -7,7 +7,7 @@ import pytest
 
 from tests.routing.test_validators import FakeJudge
 from tiergate.intervals import bootstrap, wilson
-from tiergate.routing.pair_judge import JudgeReplyError, judge_pair
+from tiergate.routing.pair_judge import JudgeReplyError, agreed_preference, judge_pair
 from tiergate.routing.spec import PairJudgeSpec
 from tiergate.store.judgments import summarise
 
@@ -35,6 +35,13 @@ async def test_pairwise_needs_both_orders_to_agree(
     assert "<answer_a>\n4\n</answer_a>" in one and "<answer_b>\nfour\n</answer_b>" in one
     assert "<answer_a>\nfour\n</answer_a>" in two and "<answer_b>\n4\n</answer_b>" in two
     assert all(r.temperature == 0 and r.model == "claude-haiku-4-5" for r in judge.asked)
+
+
+def test_the_two_orders_rule_shared_with_the_offline_judge() -> None:
+    """Answer x is A in the first order and B in the second: only agreement is a preference."""
+    assert [agreed_preference("A", "B"), agreed_preference("B", "A")] == [1.0, 0.0]
+    assert agreed_preference("TIE", "TIE") == 0.5
+    assert agreed_preference("A", "A") is None and agreed_preference("TIE", "B") is None
 
 
 async def test_a_reply_naming_no_answer_is_an_error() -> None:

@@ -22,15 +22,20 @@ from tiergate.evaluation.offline import (
     make_scorer,
 )
 from tiergate.evaluation.offline.calls import ResultsFileError
-from tiergate.evaluation.offline.stats import bootstrap_mean, mean_interval, percentile, wilson
+from tiergate.evaluation.offline.stats import mean_interval, percentile
 from tiergate.evaluation.offline.summary import summarise
+from tiergate.intervals import bootstrap_mean, wilson
 
 
 def test_wilson_matches_the_textbook_values() -> None:
-    low, high = wilson(81, 263)  # Wilson (1927) / Newcombe (1998) example: 0.2553-0.3662
+    low, high = wilson(81, 263) or (0, 0)  # Wilson (1927) / Newcombe (1998): 0.2553-0.3662
     assert (round(low, 4), round(high, 4)) == (0.2553, 0.3662)
-    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == 1.0
-    assert wilson(0, 0) == (0.0, 1.0)
+    # None or all of n: exactly 0 or 1 (the formula alone misses by a rounding error at n=3).
+    assert wilson(0, 3) == (0.0, pytest.approx(0.5615, abs=1e-4))
+    assert wilson(3, 3) == (pytest.approx(0.4385, abs=1e-4), 1.0)
+    # Ties as half a win: 5 wins and 2 ties of 10 is the share 0.6.
+    assert wilson(6.0, 10) == wilson(5 + 2 / 2, 10) == wilson(6, 10)
+    assert wilson(0, 0) is None
 
 
 def test_intervals_pick_wilson_for_binary_and_bootstrap_for_graded() -> None:

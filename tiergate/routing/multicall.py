@@ -20,7 +20,7 @@ import orjson
 
 from tiergate.catalog import Catalog, ModelInfo
 from tiergate.errors import KIND_API, GatewayError
-from tiergate.routing.capability import Selector
+from tiergate.routing.capability import Need, Selector
 from tiergate.routing.plan import Plan, RoutingState, Tier, clean_reason
 from tiergate.types import ChatRequest, Message, TextBlock
 
@@ -76,9 +76,31 @@ class Subtask:
     prompt: str
 
 
-def model_plan(route: str, model: ModelInfo, state: RoutingState, reason: str) -> Plan:
-    deployments = state.deployments_for(model.id)
-    return Plan(tiers=(Tier(model, deployments),), reason=clean_reason(reason), policy=route)
+def model_plan(
+    route: str,
+    model: ModelInfo,
+    request: ChatRequest,
+    state: RoutingState,
+    reason: str,
+    selector: Selector,
+    *,
+    baseline: ModelInfo | None = None,
+    fallback: bool = True,
+) -> Plan:
+    """The plan of one inner call: ``model`` for ``request`` (the inner call's own request)
+    through the route's selector, as a single-call route's model is, so its capability
+    filters, cost cap and circuit-open stand-in apply to every call, and the reason says when
+    a stand-in answers. ``fallback`` off leaves out the in-request fallback, for a call the
+    route itself moves on after (a worker with retries or workers left)."""
+    choice = selector.choose(model, Need.of(request), state)
+    why = reason if not choice.note else f"{reason}; {choice.note}"
+    return Plan(
+        tiers=(Tier(choice.model, state.deployments_for(choice.model.id)),),
+        reason=clean_reason(why),
+        policy=route,
+        fallback=selector if fallback else None,
+        baseline=baseline,
+    )
 
 
 # Inner requests keep the route's name as their model: each is logged as a call of the route
@@ -230,7 +252,8 @@ class FanoutRoute:
         self.selector = selector
 
     def __call__(self, request: ChatRequest, catalog: Catalog, state: RoutingState) -> Plan:
-        return model_plan(self.name, self.planner, state, f"fanout {self.name}: planner")
+        why = f"fanout {self.name}: planner"
+        return model_plan(self.name, self.planner, request, state, why, self.selector)
 
 
 class DraftReviewRoute:
@@ -254,7 +277,8 @@ class DraftReviewRoute:
         self.selector = selector
 
     def __call__(self, request: ChatRequest, catalog: Catalog, state: RoutingState) -> Plan:
-        return model_plan(self.name, self.drafter, state, f"draft_review {self.name}: draft")
+        why = f"draft_review {self.name}: draft"
+        return model_plan(self.name, self.drafter, request, state, why, self.selector)
 
 
 MultiCallRoute = FanoutRoute | DraftReviewRoute

@@ -7,7 +7,10 @@ gateway's executor in production), the same protocol the judge validator uses.
 
 ``pairwise``: the judge sees both answers and names the better one, asked twice with the
 answers swapped; a pair is a win or a loss for the candidate only when both orders agree, else
-a tie, so a judge that prefers the first (or second) position adds ties, not a bias.
+a tie, so a judge that prefers the first (or second) position adds ties, not a bias. That rule,
+``agreed_preference``, is the offline evaluation's too (``evaluation/offline/judge.py``), whose
+judge differs in all else: its prompt carries a rubric and a reference and asks for JSON, an
+unreadable reply counts instead of failing, and a disagreement goes to a stronger judge.
 ``rubric``: each answer graded alone (PASS/FAIL), the verdict from the two grades.
 """
 
@@ -23,6 +26,7 @@ from tiergate.routing.validators.judge import JudgeClient, graded, judge_call, p
 from tiergate.types import ChatRequest
 
 Verdict = Literal["win", "tie", "loss"]  # for the candidate, against the served answer
+Side = Literal["A", "B", "TIE"]  # the answer one judge reply prefers, as it was shown
 _WORD = re.compile(r"[A-Za-z]+")
 
 
@@ -52,7 +56,16 @@ def rubric_request(spec: PairJudgeSpec, question: str, answer: str) -> ChatReque
     return judge_call(spec.model, spec.instructions, spec.max_tokens, graded(question, answer))
 
 
-def _choice(reply: str) -> Literal["A", "B", "TIE"]:
+def agreed_preference(x_first: Side, x_second: Side) -> float | None:
+    """Two replies, one per order, as one preference for answer x (shown as A in the first
+    order, as B in the second): 1 x is better, 0 the other is, 0.5 a tie; None when the orders
+    disagree, since a judge that flips with the order prefers a position, not an answer."""
+    as_x = {"A": 1.0, "B": 0.0, "TIE": 0.5}[x_first]
+    swapped = {"A": 0.0, "B": 1.0, "TIE": 0.5}[x_second]
+    return as_x if as_x == swapped else None
+
+
+def _choice(reply: str) -> Side:
     match = _WORD.search(reply)
     word = match.group(0).upper() if match else ""
     if word in ("A", "B", "TIE"):
@@ -80,13 +93,8 @@ async def judge_pair(
         client.complete(pairwise_request(spec, question, served, candidate)),
         client.complete(pairwise_request(spec, question, candidate, served)),
     )
-    # Each order's preference, as "candidate" / "served" / "tie".
-    one = {"A": "served", "B": "candidate", "TIE": "tie"}[_choice(served_first.text())]
-    two = {"A": "candidate", "B": "served", "TIE": "tie"}[_choice(candidate_first.text())]
-    if one == two == "candidate":
-        verdict = "win"
-    elif one == two == "served":
-        verdict = "loss"
-    else:
-        verdict = "tie"
-    return PairVerdict(verdict, orders_agree=one == two)
+    served_preference = agreed_preference(
+        _choice(served_first.text()), _choice(candidate_first.text())
+    )
+    verdict = "loss" if served_preference == 1.0 else "win" if served_preference == 0.0 else "tie"
+    return PairVerdict(verdict, orders_agree=served_preference is not None)

@@ -67,6 +67,20 @@ def check_size(request: ChatRequest, gateway: Gateway) -> ChatRequest:
 _NO_OPTIONS = CallOptions()
 
 
+def routing_headers(request: ChatRequest, headers: dict[str, str]) -> ChatRequest:
+    """The caller's routing hints, read the same way by every model endpoint: the task tag
+    (``x-tiergate-task``, for rules) and the conversation id (``x-tiergate-conversation``,
+    which an agent-loop route keys its memory and trace on instead of a hash of the
+    conversation's start)."""
+    task = headers.get("x-tiergate-task")
+    if task:
+        request.metadata["task"] = task
+    conversation = headers.get("x-tiergate-conversation")
+    if conversation:
+        request.metadata["conversation_id"] = conversation
+    return request
+
+
 def call_options(headers: dict[str, str], gateway: Gateway) -> CallOptions:
     forward = {name: headers[name] for name in gateway.settings.forward_headers if name in headers}
     caller_key = headers.get("x-provider-api-key")
@@ -120,13 +134,7 @@ async def handle_chat(
     receive: Receive,
     send: Send,
 ) -> None:
-    request = decode(wire, body, gateway)
-    task = headers.get("x-tiergate-task")
-    if task:
-        request.metadata["task"] = task
-    conversation = headers.get("x-tiergate-conversation")
-    if conversation:
-        request.metadata["conversation_id"] = conversation
+    request = routing_headers(decode(wire, body, gateway), headers)
     route = gateway.policies.get(request.model)
     if isinstance(route, FanoutRoute | DraftReviewRoute):
         from tiergate.server.multicall import handle_multicall

@@ -146,9 +146,10 @@ async def _fanout(
 
     state = gateway.routing_state()
     name, strong = route.name, route.planner
+    asked = planner_request(request, route.planner, route.max_subtasks)
+    why = f"fanout {name}: planner"
     planned = await calls.call(
-        planner_request(request, route.planner, route.max_subtasks),
-        replace(model_plan(name, route.planner, state, f"fanout {name}: planner"), baseline=strong),
+        asked, model_plan(name, route.planner, asked, state, why, route.selector, baseline=strong)
     )
     subtasks = parse_subtasks(planned.text(), route.max_subtasks)
     gate = asyncio.Semaphore(route.max_parallel)
@@ -161,7 +162,7 @@ async def _fanout(
     answers = await in_parallel([work(s, i + 1) for i, s in enumerate(subtasks)])
     final = composer_request(request, route.composer, subtasks, answers)
     reason = f"fanout {name}: composer over {len(subtasks)} subtasks"
-    plan = replace(model_plan(name, route.composer, state, reason), baseline=strong)
+    plan = model_plan(name, route.composer, final, state, reason, route.selector, baseline=strong)
     await calls.reserve_parent(final, plan)
     trace.request = final
     options = calls.options
@@ -193,7 +194,19 @@ async def _subtask(
             why = f"fanout {route.name}: worker {subtask.id} ({n}/{total}) on {model.id}"
             if attempt or model is not route.workers[0]:
                 why += f", retry {attempt}" if attempt else ", escalated"
-            plan = replace(model_plan(route.name, model, state, why), baseline=route.planner)
+            # The route's own escalation comes first: the in-request fallback only for the
+            # last attempt on the last worker.
+            final = model is route.workers[-1] and attempt == route.worker_retries
+            plan = model_plan(
+                route.name,
+                model,
+                asked,
+                state,
+                why,
+                route.selector,
+                baseline=route.planner,
+                fallback=final,
+            )
             try:
                 response = await calls.call(asked, plan)
             except ProviderError as exc:
@@ -220,8 +233,13 @@ async def _draft_review(
     name, count = route.name, route.drafts
     drafted = replace(request, stream=False, temperature=route.temperature)
     plans = [
-        replace(
-            model_plan(name, route.drafter, state, f"draft_review {name}: draft {i + 1}/{count}"),
+        model_plan(
+            name,
+            route.drafter,
+            drafted,
+            state,
+            f"draft_review {name}: draft {i + 1}/{count}",
+            route.selector,
             baseline=route.reviewer,
         )
         for i in range(count)
@@ -229,8 +247,10 @@ async def _draft_review(
     drafts = await in_parallel([calls.call(drafted, plan) for plan in plans])
     texts = [d.text() for d in drafts]
     review = review_request(request, route.reviewer, texts, route.mode)
-    plan = model_plan(name, route.reviewer, state, f"draft_review {name}: {route.mode}")
-    plan = replace(plan, baseline=route.reviewer)
+    why = f"draft_review {name}: {route.mode}"
+    plan = model_plan(
+        name, route.reviewer, review, state, why, route.selector, baseline=route.reviewer
+    )
     await calls.reserve_parent(review, plan)
     trace.outcome = await gateway.executor.run(review, plan, calls.options, trace.attempts)
     winner, refined = parse_review(trace.outcome.response.text(), count, route.mode)

@@ -17,7 +17,14 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from tiergate.errors import InvalidRequest
-from tiergate.server.chat import admit, call_options, check_size, complete, send_stream
+from tiergate.server.chat import (
+    admit,
+    call_options,
+    check_size,
+    complete,
+    routing_headers,
+    send_stream,
+)
 from tiergate.server.responses import Receive, Send, json_body, send_bytes
 from tiergate.store.responses import StoredResponses
 from tiergate.types import MessageStop, StreamEvent
@@ -54,10 +61,7 @@ async def handle_responses(
     tenant = principal.tenant
     if decoded.previous_response_id is not None:
         await _continue(decoded, stored, tenant)
-    request = check_size(decoded.chat, gateway)
-    task = headers.get("x-tiergate-task")
-    if task:
-        request.metadata["task"] = task
+    request = routing_headers(check_size(decoded.chat, gateway), headers)
     if stored is None:
         decoded.echo["store"] = False  # said as it is: nothing will be kept
     keep = stored if decoded.echo["store"] else None

@@ -20,18 +20,16 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from tiergate.catalog import Catalog
-from tiergate.errors import GatewayError
-from tiergate.executor import Attempt, Executor
-from tiergate.providers.base import OWN_CALL
+from tiergate.executor import Executor
 from tiergate.routing.plan import Plan
 from tiergate.routing.spec import RolloutSpec, RouteSpec
 from tiergate.store import rollouts as states
+from tiergate.store.backend import now_ms
 from tiergate.store.holders import new_owner
 from tiergate.store.rollouts import RAMPING, Change, GuardStats, RolloutRow
 
@@ -195,7 +193,7 @@ class Rollouts:
     async def check(self) -> None:
         """One round: re-read, then decide for each ramping route."""
         await self.refresh()
-        now = states.now_ms()
+        now = now_ms()
         changed = False
         for route, row in self.rows.items():
             spec = self.specs[route]
@@ -246,7 +244,7 @@ class Rollouts:
 
     async def _judge(self, trace: RequestTrace, plan: Plan) -> None:
         from tiergate.server.judging import answer_text, response_text
-        from tiergate.server.shadowing import served_answer
+        from tiergate.server.shadowing import call_off_path, served_answer
 
         assert trace.request is not None and plan.rolled_from is not None
         served = served_answer(trace)
@@ -254,16 +252,12 @@ class Rollouts:
             return
         spec = self.specs[plan.policy]
         assert spec.guard is not None and spec.guard.judge is not None
-        request = replace(trace.request, stream=False, stream_include_usage=False)
-        incumbent = Plan(tiers=(plan.rolled_from,), reason="rollout guard", policy=plan.policy)
-        attempts: list[Attempt] = []
-        try:
-            answer = (await self._executor.run(request, incumbent, OWN_CALL, attempts)).response
-        except GatewayError:
+        call = await call_off_path(
+            self._executor, trace, plan.rolled_from, "rollout guard", plan.policy
+        )
+        answer, request, attempts = call.response, call.request, call.attempts
+        if answer is None:
             return  # no incumbent answer, nothing to compare
-        except Exception:
-            logger.exception("incumbent call for request %s failed", trace.request_id)
-            return
         principal = trace.principal
         assert self.judging is not None
         await self.judging.grade(

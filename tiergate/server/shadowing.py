@@ -23,18 +23,18 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tiergate.errors import GatewayError, InternalError
 from tiergate.executor import Attempt, Executor
 from tiergate.providers.base import OWN_CALL
 from tiergate.redaction import redact
-from tiergate.routing.plan import Plan, Shadow
+from tiergate.routing.plan import Plan, Shadow, Tier
 from tiergate.server.recording import streamed_calls, total_usage
 from tiergate.server.request_id import new_request_id
 from tiergate.store.records import ShadowRecord
-from tiergate.types import ChatResponse
+from tiergate.types import ChatRequest, ChatResponse
 
 if TYPE_CHECKING:
     from tiergate.server.accounting import Accountant
@@ -78,6 +78,38 @@ def served_answer(trace: RequestTrace) -> Answer | None:
     if stream is None or stream.text is None:
         return None
     return "".join(stream.text), streamed_calls(stream)
+
+
+@dataclass(slots=True)
+class OffPathCall:
+    """One tier's answer to an answered request, got after the reply: the request as sent
+    (not streamed), every attempt (for the price and the log) and the answer or the error."""
+
+    request: ChatRequest
+    attempts: list[Attempt]
+    response: ChatResponse | None = None
+    error: GatewayError | None = None
+
+
+async def call_off_path(
+    executor: Executor, trace: RequestTrace, tier: Tier, reason: str, policy: str
+) -> OffPathCall:
+    """Ask ``tier`` the request ``trace`` answered, off the request path (a shadow's candidate,
+    a rollout's incumbent): not streamed, on the gateway's own account (``OWN_CALL``: the
+    caller's key neither asked for it nor pays). Never raises: a background task's exception
+    would go unseen, so an unexpected one is logged and becomes an ``InternalError``."""
+    assert trace.request is not None  # an answered request
+    request = replace(trace.request, stream=False, stream_include_usage=False)
+    call = OffPathCall(request, [])
+    plan = Plan(tiers=(tier,), reason=reason, policy=policy)
+    try:
+        call.response = (await executor.run(request, plan, OWN_CALL, call.attempts)).response
+    except GatewayError as exc:
+        call.error = exc
+    except Exception:
+        logger.exception("%s call of request %s failed", reason, trace.request_id)
+        call.error = InternalError(f"internal error in the {reason} call")
+    return call
 
 
 class Shadower:
@@ -127,20 +159,9 @@ class Shadower:
         self._running[route] -= 1
 
     async def _shadow(self, trace: RequestTrace, plan: Plan, shadow: Shadow) -> None:
-        assert trace.request is not None  # checked by ``launch``
-        request = replace(trace.request, stream=False, stream_include_usage=False)
-        candidate = Plan(tiers=(shadow.tier,), reason="shadow", policy=plan.policy)
-        attempts: list[Attempt] = []
         started = time.perf_counter()
-        response: ChatResponse | None = None
-        error: GatewayError | None = None
-        try:
-            response = (await self._executor.run(request, candidate, OWN_CALL, attempts)).response
-        except GatewayError as exc:
-            error = exc
-        except Exception:
-            logger.exception("shadow call of request %s failed", trace.request_id)
-            error = InternalError("internal error in the shadow call")
+        call = await call_off_path(self._executor, trace, shadow.tier, "shadow", plan.policy)
+        request, attempts, response, error = call.request, call.attempts, call.response, call.error
         if self._log is None:
             return
         try:

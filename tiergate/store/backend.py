@@ -14,6 +14,7 @@ what it is given. Statements use ``?`` placeholders on both stores.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,7 +26,13 @@ from tiergate.store.sqlite_store import SQLiteStore
 
 Row = tuple[Any, ...]
 
-__all__ = ["PostgresStore", "Row", "SQLiteStore", "Store", "open_store"]
+__all__ = ["PostgresStore", "Row", "SQLiteStore", "Store", "now_ms", "open_store"]
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds since the epoch: the unit of every time stamp and lease expiry
+    the store keeps, so rows written by different modules and replicas compare."""
+    return int(time.time() * 1000)
 
 
 class Store(Protocol):

@@ -18,10 +18,9 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 from collections.abc import Awaitable, Callable
 
-from tiergate.store.backend import Store
+from tiergate.store.backend import Store, now_ms
 
 __all__ = ["Holder", "new_owner", "stopped_here"]
 
@@ -59,10 +58,6 @@ def stopped_here(owner: str, me: str) -> bool:
     except PermissionError:
         return False  # alive, another user's
     return False
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class Holder:

@@ -15,11 +15,10 @@ and inserts no event (and ``(route, version)`` is unique in ``rollout_events`` b
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from tiergate.store.backend import Store
+from tiergate.store.backend import Store, now_ms
 from tiergate.store.judgments import COUNTS, summarise
 
 RAMPING, PAUSED, ROLLED_BACK = "ramping", "paused", "rolled_back"
@@ -58,10 +57,6 @@ class Change:
     state: str
     reason: str
     new_epoch: bool = False  # the guard starts measuring afresh (start, resume)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 async def load(store: Store, route: str | None = None) -> list[RolloutRow]:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tiergate.errors import RateLimited
-from tiergate.store.backend import Store
+from tiergate.store.backend import Store, now_ms
 from tiergate.store.records import to_nano
 from tiergate.tenancy.keys import KeyInfo
 
@@ -68,10 +68,6 @@ class Reservation:
     settled: bool = False  # an earlier run of the same request was billed: settle adds nothing
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class Ledger:
     def __init__(self, store: Store, owner: str = "", *, hold_seconds: float = 3600.0) -> None:
         self._store = store
@@ -90,7 +86,7 @@ class Ledger:
             return None
         budget = to_nano(key.budget_usd) or 0
         period = period_bucket(key.budget_period)
-        moment = _now_ms()
+        moment = now_ms()
         # The key's spend row, made if new. On PostgreSQL the upsert also locks it, so one
         # reserver of a key runs at a time and the sum below sees every reservation committed
         # before it (SQLite's write transactions run one at a time anyway).
@@ -157,7 +153,7 @@ class Ledger:
             self._unsettled.append((reservation, actual_nano))
 
     async def _settle(self, reservation: Reservation, actual_nano: int) -> None:
-        moment = _now_ms()
+        moment = now_ms()
         # Billed unless this request id was settled already; a reservation freed meanwhile
         # (its lease ran out) is still billed.
         charge = (

@@ -4,7 +4,11 @@
 model can grade with it: the offline evaluation here, a shadow grader on live pairs later.
 A pairwise comparison is asked in both orders (A first, then B first), which cancels a judge's
 preference for whichever answer it reads first: a judge that flips its answer with the order
-has no real preference, and the pair counts as a tie unless a stronger judge decides.
+has no real preference, and the pair counts as a tie unless a stronger judge decides. The rule
+is the live pair judge's (``routing/pair_judge.py: agreed_preference``); the judges are not one
+because all around it differs: here a rubric and a reference in the prompt, a JSON reply read
+leniently, an unreadable reply counted rather than raised, the orders asked one after the
+other through a ``Caller`` that returns each call's cost, and a disagreement escalated.
 
 ``DistilledJudge`` asks a cheap judge first and a strong one only when the cheap one is unsure:
 a score inside the ``band``, a reply it could not parse, or two orders that disagree. An
@@ -23,6 +27,7 @@ from typing import Any, Literal
 
 from tiergate.evaluation.offline.calls import Answer, Caller
 from tiergate.evaluation.offline.scorers import parse_json_answer
+from tiergate.routing.pair_judge import Side, agreed_preference
 
 __all__ = ["DEFAULT_RUBRIC", "DistilledJudge", "Judge", "JudgeStats", "Preference"]
 
@@ -157,9 +162,10 @@ def _orient(first_order: Preference | None, second_order: Preference | None) -> 
     or one is unreadable."""
     if first_order is None or second_order is None:
         return None
-    as_x = {"first": 1.0, "second": 0.0, "tie": 0.5}[first_order]
-    swapped = {"first": 0.0, "second": 1.0, "tie": 0.5}[second_order]
-    return as_x if as_x == swapped else None
+    return agreed_preference(_SIDE[first_order], _SIDE[second_order])
+
+
+_SIDE: dict[Preference, Side] = {"first": "A", "second": "B", "tie": "TIE"}
 
 
 class DistilledJudge:

@@ -16,7 +16,8 @@ from typing import Any
 
 from tiergate.evaluation.offline.judge import JudgeStats
 from tiergate.evaluation.offline.runner import ItemScores, RunResult
-from tiergate.evaluation.offline.stats import bootstrap_mean, mean_interval, percentile, wilson
+from tiergate.evaluation.offline.stats import mean_interval, percentile
+from tiergate.intervals import ANY_SHARE, bootstrap_mean, wilson
 
 __all__ = ["RULE", "difference_interval", "paired_differences", "summarise"]
 
@@ -51,7 +52,7 @@ def difference_interval(diffs: list[float]) -> tuple[float, float]:
     a share of items that differ, none of n seen, widens it both ways, so 400 ties read as
     "within 0.0095 either way", not "exactly equal"."""
     if diffs and min(diffs) == max(diffs):
-        half = wilson(0, len(diffs))[1]
+        half = (wilson(0, len(diffs)) or ANY_SHARE)[1]
         return (diffs[0] - half, diffs[0] + half)
     return bootstrap_mean(diffs)
 
@@ -92,7 +93,7 @@ def _pair_row(items: list[ItemScores], a: str, b: str) -> dict[str, Any]:
         "win": win,
         "tie": tie,
         "loss": n - win - tie,
-        "win_rate_ci95": list(wilson(win, n)),
+        "win_rate_ci95": list(wilson(win, n) or ANY_SHARE),
         "difference": sum(diffs) / n if n else None,
         "difference_ci95": [low, high] if n else None,
     }
@@ -103,7 +104,8 @@ def _agreement(pairs: list[tuple[float, float]]) -> dict[str, Any] | None:
     if not pairs:
         return None
     same = sum((x > 0.5) == (y > 0.5) and (x == 0.5) == (y == 0.5) for x, y in pairs)
-    return {"n": len(pairs), "agreement": same / len(pairs), "ci95": list(wilson(same, len(pairs)))}
+    ci95 = wilson(same, len(pairs)) or ANY_SHARE
+    return {"n": len(pairs), "agreement": same / len(pairs), "ci95": list(ci95)}
 
 
 def _judge(stats: JudgeStats, cheap: str, strong: str | None) -> dict[str, Any]:
