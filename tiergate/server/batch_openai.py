@@ -174,6 +174,7 @@ async def _upload(
     def on_file(file: File) -> None:
         file.file_object.seek(0)
         name = (file.file_name or b"upload.jsonl").decode("utf-8", "replace")
+        name = name.replace("\x00", "\ufffd")[:255]  # kept in the store: no NUL
         uploads.append((name, file.file_object.read()))
 
     try:

@@ -16,6 +16,8 @@ import orjson
 
 from tiergate.errors import GatewayError, InvalidRequest, PayloadTooLarge
 from tiergate.wire.batch_job import BatchJob
+from tiergate.wire.ids import is_id
+from tiergate.wire.nesting import check_depth
 from tiergate.wire.openai_decode import decode_request
 
 __all__ = [
@@ -52,7 +54,7 @@ def decode_create(payload: Any) -> tuple[str, dict[str, str] | None]:
     if not isinstance(payload, dict):
         raise InvalidRequest("request body must be a JSON object")
     file_id = payload.get("input_file_id")
-    if not isinstance(file_id, str) or not file_id:
+    if not isinstance(file_id, str) or not is_id(file_id):
         raise InvalidRequest("input_file_id: required, a file id", param="input_file_id")
     if payload.get("endpoint") != ENDPOINT:
         raise InvalidRequest(
@@ -84,11 +86,14 @@ def decode_input(content: bytes, max_requests: int) -> list[tuple[str, str, str]
             line = orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise InvalidRequest(f"{where}: not valid JSON", param="input_file_id") from None
+        check_depth(line, raw, where)
         if not isinstance(line, dict):
             raise InvalidRequest(f"{where}: must be a JSON object", param="input_file_id")
         custom_id = line.get("custom_id")
-        if not isinstance(custom_id, str) or not custom_id:
-            raise InvalidRequest(f"{where}: custom_id: required, a string", param="input_file_id")
+        if not isinstance(custom_id, str) or not custom_id or "\x00" in custom_id:
+            raise InvalidRequest(
+                f"{where}: custom_id: required, a string without NUL", param="input_file_id"
+            )
         if custom_id in seen:
             raise InvalidRequest(
                 f"{where}: custom_id {custom_id!r} is used twice; it must be unique",
