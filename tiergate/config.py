@@ -71,6 +71,10 @@ class LimitsConfig(_Frozen):
     max_messages: int = Field(default=2000, gt=0)
     max_tools: int = Field(default=256, gt=0)
     max_stream_seconds: float = Field(default=600.0, gt=0)
+    # Slow clients (``tiergate serve``'s HTTP protocol, server/protocol.py): a request's
+    # headers must arrive within this long, and its body may not stall for longer.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
 
 
 class RetryConfig(_Frozen):

@@ -11,14 +11,14 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_config_option = click.option(
+config_option = click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False),
     default=None,
     help="YAML config file, as given to `serve` (default: $TIERGATE_CONFIG).",
 )
-_database_url_option = click.option(
+database_url_option = click.option(
     "--database-url",
     default=None,
     help="PostgreSQL URL (default: the store `serve` uses: the config file's, else "
@@ -29,7 +29,7 @@ _database_url_option = click.option(
 def store_options(func: F) -> F:
     """``--config`` and ``--database-url``: the command gets ``config_path`` and
     ``database_url``."""
-    return _config_option(_database_url_option(func))
+    return config_option(database_url_option(func))
 
 
 def store_url(database_url: str | None, config_path: str | None = None) -> str:

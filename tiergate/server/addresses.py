@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import stat
 from functools import lru_cache
 
 __all__ = ["is_loopback", "listening_hosts", "non_loopback"]
@@ -43,13 +44,17 @@ def listening_hosts() -> list[str]:
     """The local address of every TCP socket this process listens on."""
     hosts: list[str] = []
     for fd in _descriptors():
+        # Only sockets are copied: closing a copy of a file's descriptor would drop this
+        # process's POSIX locks on that file (SQLite's among them).
         try:
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                continue
             copy = os.dup(fd)
         except OSError:
             continue
         try:
             sock = socket.socket(fileno=copy)
-        except OSError:  # not a socket
+        except OSError:
             os.close(copy)
             continue
         with sock:

@@ -120,6 +120,12 @@ class App:
         if kind == "http":
             await self._http(scope, receive, send)
         elif kind == "lifespan":
+            state = scope.get("state")
+            if state is not None:  # the slow-client bounds (server/protocol.py)
+                from tiergate.server.protocol import DEADLINES
+
+                limits = self.gateway.settings.limits
+                state[DEADLINES] = (limits.header_timeout_seconds, limits.body_timeout_seconds)
             await self._lifespan(receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -3,10 +3,12 @@
 uvicorn closes an idle keep-alive connection, but not one that sends its request slowly: a
 client that opens a connection and sends nothing, or trickles its headers a byte at a time
 (slowloris), or stops in the middle of its body, holds that connection (and its memory) for
-good. Here a request's headers must arrive within ``HEADER_SECONDS`` of the connection, or of
-the request's first byte on a kept-alive one, and its body may not stall for more than
-``BODY_IDLE_SECONDS`` (a large upload on a slow link still gets through: it keeps sending).
-A connection past either bound is closed; a handler waiting for its body sees the client gone.
+good. Here a request's headers must arrive within ``limits.header_timeout_seconds`` (10 s) of
+the connection, or of the request's first byte on a kept-alive one, and its body may not stall
+for more than ``limits.body_timeout_seconds`` (30 s; a large upload on a slow link still gets
+through: it keeps sending). A connection past either bound is closed; a handler waiting for its
+body sees the client gone. The app puts its settings' bounds in the lifespan state
+(``DEADLINES``), which uvicorn shares with every connection of the process.
 
 ``tiergate serve`` uses it; with uvicorn directly, pass
 ``--http tiergate.server.protocol:GuardedHttpToolsProtocol``.
@@ -18,20 +20,21 @@ import asyncio
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["BODY_IDLE_SECONDS", "HEADER_SECONDS", "GuardedHttpToolsProtocol"]
+__all__ = ["DEADLINES", "GuardedHttpToolsProtocol"]
 
-HEADER_SECONDS = 10.0
-BODY_IDLE_SECONDS = 30.0
+# The lifespan-state key of (header seconds, body idle seconds).
+DEADLINES = "tiergate.read_deadlines"
+_DEFAULT = (10.0, 30.0)
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    header_seconds = HEADER_SECONDS
-    body_idle_seconds = BODY_IDLE_SECONDS
+    header_seconds, body_idle_seconds = _DEFAULT
     _deadline: asyncio.TimerHandle | None = None
     _reading_body = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.header_seconds, self.body_idle_seconds = self.app_state.get(DEADLINES, _DEFAULT)
         self._arm(self.header_seconds)
 
     def connection_lost(self, exc: Exception | None) -> None:
