@@ -441,4 +441,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX outcomes_route_ts ON outcomes (route, ts_ms)",
         ),
     ),
+    Migration(
+        # An uploaded file's bytes in pieces of at most 1 MiB, written as the upload streams in
+        # from disk and read back the same way: no large file is ever held whole in memory
+        # (``files.content`` stays empty for such files; older files keep their bytes there).
+        "0016_file_chunks",
+        sqlite=(
+            "CREATE TABLE file_chunks (file_id TEXT NOT NULL, n INTEGER NOT NULL, "
+            "data BLOB NOT NULL, PRIMARY KEY (file_id, n))",
+        ),
+        postgresql=(
+            "CREATE TABLE file_chunks (file_id TEXT NOT NULL, n INTEGER NOT NULL, "
+            "data BYTEA NOT NULL, PRIMARY KEY (file_id, n))",
+        ),
+    ),
 )
