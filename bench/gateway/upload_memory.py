@@ -1,11 +1,12 @@
 """Peak memory of the gateway while it takes one large upload (OpenAI Files API).
 
-Starts ``tiergate serve`` (one process, SQLite in a temporary data dir), writes a JSONL batch
-input file of SIZE_MB to disk, uploads it with httpx streaming from the file, and prints the
-server's peak resident memory (``VmHWM``) before and after the upload. docs/security.md records
-the figures.
+Starts ``tiergate serve`` (one process, SQLite in a temporary data dir, one deployment whose
+upstream is a closed port: nothing is answered), writes a JSONL batch input file of SIZE_MB to
+disk, uploads it with httpx streaming from the file, and prints the server's peak resident
+memory (``VmHWM``) before and after the upload; with ``--batch``, also after creating a batch
+from the file. docs/security.md records the figures.
 
-    python bench/gateway/upload_memory.py [SIZE_MB]   (default 200)
+    python bench/gateway/upload_memory.py [SIZE_MB] [--batch]   (default 200)
 """
 
 from __future__ import annotations
@@ -29,8 +30,15 @@ def peak_kib(pid: int) -> int:
 
 
 def main() -> None:
-    size_mb = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    size_mb = int(args[0]) if args else 200
     with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "tiergate.yaml"
+        config.write_text(
+            "deployments:\n  - {name: o, model: gpt-5.4, provider: openai, "
+            "base_url: 'http://127.0.0.1:9/v1', api_key: k}\n"
+            "batch: {concurrency: 1, max_requests: 10000000, max_body_bytes: 1073741824}\n"
+        )
         path = Path(tmp) / "input.jsonl"
         line = (
             b'{"custom_id": "r%09d", "method": "POST", "url": "/v1/chat/completions", "body": '
@@ -48,7 +56,8 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TIERGATE_")}
         env["TIERGATE_DATA_DIR"] = tmp
         server = subprocess.Popen(
-            [sys.executable, "-m", "tiergate.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "tiergate.cli", "serve", "--config", str(config),
+             "--port", str(port)],
             env=env, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
@@ -77,6 +86,14 @@ def main() -> None:
             print(f"upload of {path.stat().st_size / 2**20:.0f} MiB ({n:,} lines): HTTP "
                   f"{response.status_code} in {took:.1f} s, {stored:,} bytes stored")  # fmt: skip
             assert stored == path.stat().st_size
+            if "--batch" in sys.argv:
+                started = time.monotonic()
+                batch = httpx.post(url + "/v1/batches", json={
+                    "input_file_id": response.json()["id"], "endpoint": "/v1/chat/completions",
+                    "completion_window": "24h"}, timeout=1200)  # fmt: skip
+                took = time.monotonic() - started
+                print(f"batch from it: HTTP {batch.status_code} in {took:.1f} s, server peak "
+                      f"RSS {peak_kib(server.pid) / 1024:.0f} MiB")  # fmt: skip
             print(f"server peak RSS: {before / 1024:.0f} MiB before, {after / 1024:.0f} MiB "
                   f"after (+{(after - before) / 1024:.0f} MiB)")  # fmt: skip
         finally:

@@ -32,7 +32,14 @@ PATHS = [*CHAT_PATHS, "/v1/messages/count_tokens"]
 ADMIN = "fuzz-admin-key"
 
 
-def check(response: httpx.Response, body: bytes) -> httpx.Response:
+def check(client: httpx.Client, path: str, body: bytes) -> httpx.Response:
+    """POST ``body`` to ``path`` and check the answer (``checked``)."""
+    response = client.post(path, content=body, headers={"content-type": "application/json"})
+    return checked(response, body)
+
+
+def checked(response: httpx.Response, body: bytes) -> httpx.Response:
+    """No 5xx, no secret, errors as JSON in the caller's format."""
     assert response.status_code < 500, (response.status_code, response.text, body[:2000])
     text = response.text + str(dict(response.headers))
     assert not any(secret in text for secret in (*SECRETS, ADMIN))
@@ -97,11 +104,11 @@ def test_fuzz_both_endpoints(
                 method, template = id_path.split(" ", 1)
                 target = template.format(quote(some_id, safe=""))
                 response = client.request(method, target, headers=headers(kind, garbage))
-                seen[(f"{method} {template}", check(response, target.encode()).status_code)] += 1
+                seen[(f"{method} {template}", checked(response, target.encode()).status_code)] += 1
                 return
             response = client.post(path, content=body, headers=headers(kind, garbage))
             chats += path in CHAT_PATHS
-            seen[(path, check(response, body).status_code)] += 1
+            seen[(path, checked(response, body).status_code)] += 1
 
         run()
     elapsed = time.monotonic() - started

@@ -96,8 +96,10 @@ async def _create(batches: Batches, principal: Principal, receive: Receive, send
     if stored.purpose != "batch":
         raise InvalidRequest(f"file {file_id} was uploaded with purpose {stored.purpose!r}, "
                              "not 'batch'", param="input_file_id")  # fmt: skip
-    content = await batches.files.content(file_id)
-    items = await asyncio.to_thread(shapes.decode_input, content, batches.config.max_requests)
+    reader = shapes.InputReader(batches.config.max_requests)
+    async for piece in batches.files.pieces(file_id):  # never the whole file in memory
+        await asyncio.to_thread(reader.feed, piece)
+    items = await asyncio.to_thread(reader.finish)
     job = await batches.submit(
         principal,
         OPENAI,

@@ -76,11 +76,41 @@ def decode_create(payload: Any) -> tuple[str, dict[str, str] | None]:
 
 def decode_input(content: bytes, max_requests: int) -> list[tuple[str, str, str]]:
     """The input file -> [(custom_id, body as JSON text, model)], every line checked."""
-    items: list[tuple[str, str, str]] = []
-    seen: set[str] = set()
-    for number, raw in enumerate(content.splitlines(), start=1):
+    reader = InputReader(max_requests)
+    reader.feed(content)
+    return reader.finish()
+
+
+class InputReader:
+    """``decode_input`` fed a piece of the file at a time (a stored file comes out of the
+    store in pieces): only the items and one piece are held, never the whole file's bytes."""
+
+    def __init__(self, max_requests: int) -> None:
+        self.items: list[tuple[str, str, str]] = []
+        self._max = max_requests
+        self._seen: set[str] = set()
+        self._partial = b""
+        self._number = 0
+
+    def feed(self, piece: bytes) -> None:
+        lines = (self._partial + piece).split(b"\n") if self._partial else piece.split(b"\n")
+        self._partial = lines.pop()
+        for raw in lines:
+            self._line(raw)
+
+    def finish(self) -> list[tuple[str, str, str]]:
+        if self._partial:
+            self._line(self._partial)
+            self._partial = b""
+        if not self.items:
+            raise InvalidRequest("input file: no requests in it", param="input_file_id")
+        return self.items
+
+    def _line(self, raw: bytes) -> None:
+        self._number += 1
         if not raw.strip():
-            continue
+            return
+        number, items, seen, max_requests = self._number, self.items, self._seen, self._max
         where = f"input file line {number}"
         try:
             line = orjson.loads(raw)
@@ -120,9 +150,6 @@ def decode_input(content: bytes, max_requests: int) -> list[tuple[str, str, str]
                 f"input file: a batch holds at most {max_requests} requests",
                 param="input_file_id",
             )
-    if not items:
-        raise InvalidRequest("input file: no requests in it", param="input_file_id")
-    return items
 
 
 def _seconds(ms: int | None) -> int | None:
