@@ -15,7 +15,7 @@ import orjson
 from tiergate.cost import cache_savings_usd
 from tiergate.executor import answer_usage
 from tiergate.redaction import redact
-from tiergate.store.records import PICO, AttemptRecord, RequestRecord
+from tiergate.store.records import PICO, AttemptRecord, RequestRecord, ShadowRecord
 from tiergate.types import ChatRequest, Usage
 
 if TYPE_CHECKING:
@@ -161,6 +161,7 @@ def fit_for_log(record: RequestRecord) -> RequestRecord:
     (PostgreSQL's text cannot hold one) and of bounded length; token counts and amounts an
     upstream reported within the store's 64-bit columns (a count past them is saturated)."""
     record.requested_model = _text(record.requested_model, 200) or ""
+    record.reason = _text(record.reason)
     record.stop_reason = _text(record.stop_reason, 100)
     if record.prompt is not None:
         record.prompt = _text(record.prompt, len(record.prompt))
@@ -181,6 +182,18 @@ def fit_for_log(record: RequestRecord) -> RequestRecord:
         attempt.cache_creation_tokens = _count(attempt.cache_creation_tokens)
         attempt.cache_read_tokens = _count(attempt.cache_read_tokens)
         attempt.cost_usd = _money(attempt.cost_usd)
+    return record
+
+
+def fit_shadow_for_log(record: ShadowRecord) -> ShadowRecord:
+    """``fit_for_log`` for a shadow call's row."""
+    if record.response is not None:
+        record.response = _text(record.response, len(record.response))
+    record.input_tokens = _count(record.input_tokens)
+    record.output_tokens = _count(record.output_tokens)
+    record.cache_creation_tokens = _count(record.cache_creation_tokens)
+    record.cache_read_tokens = _count(record.cache_read_tokens)
+    record.cost_usd = _money(record.cost_usd)
     return record
 
 
