@@ -233,6 +233,10 @@ def test_max_tokens_at_the_int64_edge_is_a_400_for_limited_keys(
             response = httpx.post(gateway + "/v1/messages", json=anthropic_body,
                                   headers=bearer(key["key"]))  # fmt: skip
             assert response.status_code == 400, response.text
+            responses_body = {"model": "gpt-5.4", "input": "x", "max_output_tokens": value}
+            response = httpx.post(gateway + "/v1/responses", json=responses_body,
+                                  headers=bearer(key["key"]))  # fmt: skip
+            assert response.status_code == 400, response.text
         # The largest accepted value still reaches the budget check, not a server error.
         ok = httpx.post(gateway + "/v1/chat/completions", headers=bearer(key["key"]), json={
             "model": "gpt-5.4", "max_tokens": 2**31 - 1,
