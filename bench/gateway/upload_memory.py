@@ -6,7 +6,9 @@ disk, uploads it with httpx streaming from the file, and prints the server's pea
 memory (``VmHWM``) before and after the upload; with ``--batch``, also after creating a batch
 from the file. docs/security.md records the figures.
 
-    python bench/gateway/upload_memory.py [SIZE_MB] [--batch]   (default 200)
+    python bench/gateway/upload_memory.py [SIZE_MB] [--batch] [--two]   (default 200)
+
+``--two`` sends two uploads of the file at once.
 """
 
 from __future__ import annotations
@@ -75,11 +77,21 @@ def main() -> None:
             httpx.get(url + "/v1/files", timeout=10)
             before = peak_kib(server.pid)
             started = time.monotonic()
-            with path.open("rb") as body:
-                response = httpx.post(
-                    url + "/v1/files", data={"purpose": "batch"},
-                    files={"file": ("input.jsonl", body)}, timeout=600,
-                )  # fmt: skip
+            def send() -> httpx.Response:
+                with path.open("rb") as body:
+                    return httpx.post(
+                        url + "/v1/files", data={"purpose": "batch"},
+                        files={"file": ("input.jsonl", body)}, timeout=600,
+                    )  # fmt: skip
+
+            if "--two" in sys.argv:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(2) as pool:
+                    response, other = pool.map(lambda _: send(), range(2))
+                assert other.status_code == 200, other.text
+            else:
+                response = send()
             took = time.monotonic() - started
             after = peak_kib(server.pid)
             stored = response.json().get("bytes")
