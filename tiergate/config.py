@@ -71,6 +71,10 @@ class LimitsConfig(_Frozen):
     max_messages: int = Field(default=2000, gt=0)
     max_tools: int = Field(default=256, gt=0)
     max_stream_seconds: float = Field(default=600.0, gt=0)
+    # Slow clients (``tiergate serve``'s HTTP protocol, server/protocol.py): a request's
+    # headers must arrive within this long, and its body may not stall for longer.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
 
 
 class RetryConfig(_Frozen):
@@ -129,6 +133,12 @@ class Settings(_Frozen):
     database_url: str | None = None
     data_dir: str | None = None
     admin_key: str | None = None
+    # Run open (no virtual key yet: no authentication) on a non-loopback address too. Off:
+    # open mode answers only on loopback (docs/security.md).
+    allow_open_remote: bool = False
+    # A secret a metrics scraper sends (``Authorization: Bearer``) to read ``/metrics`` once
+    # keys exist; the admin key reads it too.
+    metrics_token: str | None = None
     models: list[dict[str, Any]] = Field(default_factory=list)
     deployments: list[DeploymentConfig] = Field(default_factory=list)
     routes: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -239,6 +249,10 @@ def load_settings(
         raw["data_dir"] = env["TIERGATE_DATA_DIR"]
     if env.get("TIERGATE_ADMIN_KEY") and "admin_key" not in raw:
         raw["admin_key"] = env["TIERGATE_ADMIN_KEY"]
+    if env.get("TIERGATE_METRICS_TOKEN") and "metrics_token" not in raw:
+        raw["metrics_token"] = env["TIERGATE_METRICS_TOKEN"]
+    if env.get("TIERGATE_ALLOW_OPEN_REMOTE") and "allow_open_remote" not in raw:
+        raw["allow_open_remote"] = env["TIERGATE_ALLOW_OPEN_REMOTE"]
     for key, value in (overrides or {}).items():
         if value is not None:
             raw[key] = value

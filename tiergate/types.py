@@ -27,6 +27,10 @@ from decimal import Decimal
 from typing import Any, Literal
 
 Role = Literal["user", "assistant", "system"]
+# The largest token count a request may ask for (``max_tokens``, ``top_k``): the int32 bound the
+# providers' APIs use. Bounded at decode, so that every estimate built on it (a budget's
+# reservation, a rate limit's token count) fits the store's 64-bit columns.
+MAX_TOKENS = 2**31 - 1
 StopReason = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use", "refusal", "pause_turn"]
 
 

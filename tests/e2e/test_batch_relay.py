@@ -119,7 +119,7 @@ def test_items_go_in_one_provider_batch_at_half_price_and_what_it_cannot_answer_
     assert {row["model"]: row["p50_ms"] for row in summary["by_model"]} == {
         "claude-haiku-4-5": None, "gpt-5.4": None,
     }  # fmt: skip
-    metrics = httpx.get(gateway + "/metrics").text
+    metrics = httpx.get(gateway + "/metrics", headers={"x-api-key": ADMIN}).text
     assert 'tiergate_latency_seconds_count{model="claude-haiku-4-5",route="direct"} 0.0' in metrics
     assert "tiergate_batch_upstream_sent_total 3.0" in metrics
     assert "tiergate_batch_upstream_collected_total 1.0" in metrics

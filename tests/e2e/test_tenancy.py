@@ -253,7 +253,7 @@ def test_secrets_never_leak_into_responses_errors_or_logs(
     seen.append(admin(keyed, "GET", "/admin/keys").text)
     seen.append(httpx.get(keyed + "/dashboard").text)
     seen.append(admin(keyed, "GET", "/v1/tiergate/report").text)
-    seen.append(httpx.get(keyed + "/metrics").text)
+    seen.append(httpx.get(keyed + "/metrics", headers={"authorization": f"Bearer {ADMIN}"}).text)
     seen.append(caplog.text)
     time.sleep(0.5)
     seen.append((tmp_path / "tiergate.db").read_bytes().decode("latin-1"))

@@ -50,11 +50,13 @@ def test_a_number_is_not_a_bool_or_a_string(value: Any) -> None:
     assert number({}, "temperature") is None
 
 
-@pytest.mark.parametrize("value", [True, 0, -1, 1.5, "2"])
+@pytest.mark.parametrize("value", [True, 0, -1, 1.5, "2", 2**31, 2**63 - 1])
 def test_positive_integers_only(value: Any) -> None:
-    with pytest.raises(InvalidRequest, match="n: must be a positive integer"):
+    """Up to the int32 bound: a larger count overflowed a limited key's counters."""
+    with pytest.raises(InvalidRequest, match="n: must be an integer from 1 to 2147483647"):
         positive({"n": value}, "n")
     assert positive({"n": 3}, "n") == 3
+    assert positive({"n": 2**31 - 1}, "n") == 2**31 - 1
     assert positive({"n": None}, "n") is None
 
 

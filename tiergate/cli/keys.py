@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 import click
 
 from tiergate.cli.help import examples
-from tiergate.cli.store import database_url_option, store_url
-from tiergate.tenancy.keys import MAX_EXPIRY_DAYS, MAX_RATE, parse_budget
+from tiergate.cli.store import store_options, store_url
+from tiergate.tenancy.keys import MAX_EXPIRY_DAYS, MAX_RATE, check_tenant, parse_budget, usd_text
 
 T = TypeVar("T")
 
@@ -27,11 +27,23 @@ def _budget(ctx: click.Context, param: click.Parameter, value: str | None) -> De
         raise click.BadParameter(str(exc)) from None
 
 
-def _run(work: Callable[[Any], Awaitable[T]], database_url: str | None) -> T:
+def _tenant(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """The same rule as the admin API's: one safe pattern, never empty, never ``*``."""
+    if value is None:
+        return None
+    try:
+        return check_tenant(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _run(
+    work: Callable[[Any], Awaitable[T]], database_url: str | None, config_path: str | None
+) -> T:
     from tiergate.store.backend import open_store
     from tiergate.tenancy import KeyStore
 
-    url = store_url(database_url)  # the store `serve` uses, config included
+    url = store_url(database_url, config_path)  # the store `serve` uses
 
     async def main() -> T:
         store = await open_store(url)
@@ -60,7 +72,10 @@ def keys() -> None:
         "    --budget-period day --rpm 60 --expires-in-days 30",
     )
 )
-@click.option("--tenant", required=True, help="The tenant the key belongs to (reports, budgets).")
+@click.option(
+    "--tenant", required=True, callback=_tenant,
+    help="The tenant the key belongs to (reports, budgets): letters, digits, '.', '_', '-'.",
+)  # fmt: skip
 @click.option("--name", default=None, help="A label to tell keys apart in `keys list`.")
 @click.option("--model", "models", multiple=True, help="Allowed model or route (repeatable).")
 @click.option(
@@ -76,11 +91,11 @@ def keys() -> None:
     "--expires-in-days", type=click.IntRange(1, MAX_EXPIRY_DAYS), default=None,
     help="The key stops working this many days from now (default: never).",
 )  # fmt: skip
-@database_url_option
+@store_options
 def create(
     tenant: str, name: str | None, models: tuple[str, ...], budget_usd: Decimal | None,
     budget_period: str, rpm: int | None, tpm: int | None, expires_in_days: int | None,
-    database_url: str | None,
+    database_url: str | None, config_path: str | None,
 ) -> None:  # fmt: skip
     """Create a key; its secret is printed once."""
     expires = int((time.time() + expires_in_days * 86400) * 1000) if expires_in_days else None
@@ -91,7 +106,7 @@ def create(
             budget_period=budget_period if budget_usd is not None else None, rpm=rpm, tpm=tpm,
             expires_ms=expires,
         ),
-        database_url,
+        database_url, config_path,
     )  # fmt: skip
     click.echo(f"{info.id}  tenant={info.tenant}")
     click.echo(secret)
@@ -99,22 +114,27 @@ def create(
 
 
 @keys.command(name="list", epilog=examples("tiergate keys list --tenant acme"))
-@click.option("--tenant", default=None, help="Only this tenant's keys (default: all).")
-@database_url_option
-def list_keys(tenant: str | None, database_url: str | None) -> None:
+@click.option("--tenant", default=None, callback=_tenant,
+              help="Only this tenant's keys (default: all).")  # fmt: skip
+@store_options
+def list_keys(tenant: str | None, database_url: str | None, config_path: str | None) -> None:
     """List keys (never their secrets)."""
-    for info in _run(lambda store: store.list(tenant), database_url):
+    for info in _run(lambda store: store.list(tenant), database_url, config_path):
         state = "revoked" if info.revoked_ms else "active"
-        budget = f" budget=${info.budget_usd}/{info.budget_period}" if info.budget_usd else ""
+        budget = (
+            f" budget=${usd_text(info.budget_usd)}/{info.budget_period}"
+            if info.budget_usd is not None
+            else ""
+        )
         click.echo(f"{info.id}  {info.prefix}...  tenant={info.tenant}  {state}{budget}")
 
 
 @keys.command(epilog=examples("tiergate keys rotate key_01H..."))
 @click.argument("key_id")
-@database_url_option
-def rotate(key_id: str, database_url: str | None) -> None:
+@store_options
+def rotate(key_id: str, database_url: str | None, config_path: str | None) -> None:
     """Give KEY_ID a new secret (the old one stops working)."""
-    rotated = _run(lambda store: store.rotate(key_id), database_url)
+    rotated = _run(lambda store: store.rotate(key_id), database_url, config_path)
     if rotated is None:
         raise click.ClickException(f"no active key {key_id}")
     click.echo(rotated[1])
@@ -122,9 +142,9 @@ def rotate(key_id: str, database_url: str | None) -> None:
 
 @keys.command(epilog=examples("tiergate keys revoke key_01H..."))
 @click.argument("key_id")
-@database_url_option
-def revoke(key_id: str, database_url: str | None) -> None:
+@store_options
+def revoke(key_id: str, database_url: str | None, config_path: str | None) -> None:
     """Revoke KEY_ID."""
-    if not _run(lambda store: store.revoke(key_id), database_url):
+    if not _run(lambda store: store.revoke(key_id), database_url, config_path):
         raise click.ClickException(f"no active key {key_id}")
     click.echo(f"revoked {key_id}")

@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from tiergate.cli.help import examples
-from tiergate.cli.store import database_url_option, store_url
+from tiergate.cli.store import store_options, store_url
 
 _BY = {"model": "by_model", "day": "by_day", "tenant": "by_tenant", "route": "by_route",
        "route-model": "by_route_model", "tier": "tiers"}  # fmt: skip
@@ -75,15 +75,15 @@ async def _trace(url: str, trace_id: str, tenant: str | None) -> dict[str, Any] 
 )  # fmt: skip
 @click.option("--ab", default=None, metavar="MODEL_A,MODEL_B",
               help="Compare two models side by side (on --route, if given).")  # fmt: skip
-@database_url_option
+@store_options
 def report(
     as_json: bool, as_csv: bool, since: str | None, until: str | None, tenant: str | None,
     route: str | None, by: str, ab: str | None, database_url: str | None,
-    trace_id: str | None = None,
+    config_path: str | None, trace_id: str | None = None,
 ) -> None:  # fmt: skip
     """Spend and savings by model, day, tenant and route; escalation; latency percentiles."""
     if trace_id is not None:
-        _report_trace(store_url(database_url), trace_id, tenant, as_json)
+        _report_trace(store_url(database_url, config_path), trace_id, tenant, as_json)
         return
     query = {
         k: v
@@ -96,7 +96,7 @@ def report(
         if len(names) != 2 or not all(names):
             raise click.BadParameter("give two models: --ab MODEL_A,MODEL_B", param_hint="--ab")
         pair = (names[0], names[1])
-    url = store_url(database_url)  # the store `serve` uses, config included
+    url = store_url(database_url, config_path)  # the store `serve --config` uses
     try:
         data = asyncio.run(_query(url, query, pair))
     except ValueError as exc:

@@ -13,14 +13,20 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from tiergate.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied
 from tiergate.server.auth import Principal
 from tiergate.server.query import query_params
-from tiergate.server.responses import Scope, Send, send_json
+from tiergate.server.responses import Scope, Send, json_body, send_json
 from tiergate.store.records import from_nano
-from tiergate.tenancy.keys import MAX_EXPIRY_DAYS, MAX_RATE, PERIODS, parse_budget
+from tiergate.tenancy.keys import (
+    MAX_EXPIRY_DAYS,
+    MAX_RATE,
+    PERIODS,
+    check_tenant,
+    parse_budget,
+    usd_text,
+)
+from tiergate.wire.ids import check_text
 
 if TYPE_CHECKING:
     from tiergate.server.gateway import Gateway
@@ -35,15 +41,23 @@ def _int(body: dict[str, Any], key: str, limit: int) -> int | None:
     return value
 
 
+def tenant_name(value: object) -> str:
+    """A tenant name from a request, or a 400 giving the rule (``check_tenant``)."""
+    try:
+        return check_tenant(value)
+    except ValueError as exc:
+        raise InvalidRequest(f"tenant: {exc}", param="tenant") from None
+
+
 def _create_args(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest("body must be a JSON object")
-    tenant = body.get("tenant")
-    if not isinstance(tenant, str) or not tenant:
-        raise InvalidRequest("tenant is required", param="tenant")
+    tenant = tenant_name(body.get("tenant"))
+    name = body.get("name")
     models = body.get("models")
     if models is not None and (
-        not isinstance(models, list) or not all(isinstance(m, str) for m in models)
+        not isinstance(models, list)
+        or not all(isinstance(m, str) and "\x00" not in m for m in models)
     ):
         raise InvalidRequest("models must be a list of model or route names", param="models")
     budget: Decimal | None = None
@@ -58,7 +72,7 @@ def _create_args(body: Any) -> dict[str, Any]:
     days = _int(body, "expires_in_days", MAX_EXPIRY_DAYS)
     return {
         "tenant": tenant,
-        "name": body.get("name") if isinstance(body.get("name"), str) else None,
+        "name": check_text(name, "name")[:200] if isinstance(name, str) else None,
         "models": models,
         "budget_usd": budget,
         "budget_period": period,
@@ -78,10 +92,7 @@ async def handle_admin(
         raise GatewayError("the key store is not open", status=503)
     method, parts = scope["method"], scope["path"].strip("/").split("/")
     if parts == ["admin", "keys"] and method == "POST":
-        try:
-            payload = orjson.loads(body or b"{}")
-        except orjson.JSONDecodeError:
-            raise InvalidRequest("body is not valid JSON") from None
+        payload = json_body(body or b"{}")
         info, secret = await keys.create(**_create_args(payload))
         if gateway.auth is not None:
             gateway.auth.closed()
@@ -89,6 +100,8 @@ async def handle_admin(
         return
     if parts == ["admin", "keys"] and method == "GET":
         tenant = query_params(scope).get("tenant")
+        if tenant is not None:
+            tenant = tenant_name(tenant)
         await send_json(send, 200, {"data": [k.public() for k in await keys.list(tenant)]})
         return
     if len(parts) >= 3 and parts[:2] == ["admin", "keys"]:
@@ -114,9 +127,10 @@ async def handle_admin(
             await send_json(
                 send,
                 200,
-                {"id": key_id, "spent_usd": str(from_nano(spent)),
-                 "reserved_usd": str(from_nano(reserved)),
-                 "budget_usd": str(found.budget_usd) if found.budget_usd is not None else None},
+                {"id": key_id, "spent_usd": usd_text(from_nano(spent) or Decimal(0)),
+                 "reserved_usd": usd_text(from_nano(reserved) or Decimal(0)),
+                 "budget_usd": usd_text(found.budget_usd) if found.budget_usd is not None
+                 else None},
             )  # fmt: skip
             return
     raise NotFound(f"no such admin endpoint: {method} {scope['path']}")

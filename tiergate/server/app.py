@@ -13,13 +13,14 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from tiergate.errors import ConfigError, GatewayError, InternalError, NotFound
+from tiergate.errors import ConfigError, GatewayError, InternalError, InvalidRequest, NotFound
 from tiergate.server import dashboard_api, endpoints
 from tiergate.server.auth import OPEN, Principal
 from tiergate.server.batches import PATHS as BATCH_PATHS
 from tiergate.server.batches import Batches
 from tiergate.server.chat import handle_chat
 from tiergate.server.gateway import Gateway
+from tiergate.server.lifeline import follow_parent
 from tiergate.server.openapi import openapi_document
 from tiergate.server.record import RequestTrace
 from tiergate.server.request_id import new_request_id
@@ -71,6 +72,15 @@ def tune_collector() -> None:
     gc.set_threshold(max(GC_YOUNG_THRESHOLD, young), middle, old)
 
 
+def open_refusal(host: str) -> str:
+    return (
+        "no virtual keys exist, so the gateway would run open (no authentication); it does "
+        f"that only on loopback, not on {host}. Create a key first "
+        "(tiergate keys create --tenant NAME), or set allow_open_remote: true in the config "
+        "(TIERGATE_ALLOW_OPEN_REMOTE=1) if the network itself is private"
+    )
+
+
 class App:
     def __init__(self, gateway: Gateway) -> None:
         from tiergate.wire.anthropic import FORMAT as ANTHROPIC
@@ -97,17 +107,25 @@ class App:
             "/openapi.json": lambda scope, send: send_json(send, 200, openapi_document()),
             "/dashboard": lambda scope, send: endpoints.dashboard(send),
             **{path: _asset_getter(path) for path in dashboard_api.ASSETS},
-            "/metrics": lambda scope, send: endpoints.metrics(self.gateway, send),
+            "/metrics": self._metrics,
         }
         self.on_finish: Callable[[RequestTrace], None] | None = None
         self.batches: Batches | None = None  # started with the store, in ``startup``
         self._tasks: set[asyncio.Future[None]] = set()
+        # Watchers that live as long as the server (cancelled, not awaited, at shutdown).
+        self._watchers: list[asyncio.Future[None]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             await self._http(scope, receive, send)
         elif kind == "lifespan":
+            state = scope.get("state")
+            if state is not None:  # the slow-client bounds (server/protocol.py)
+                from tiergate.server.protocol import DEADLINES
+
+                limits = self.gateway.settings.limits
+                state[DEADLINES] = (limits.header_timeout_seconds, limits.body_timeout_seconds)
             await self._lifespan(receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -120,6 +138,8 @@ class App:
         wire: ErrorFormat = self._anthropic if path.startswith("/v1/messages") else self._openai
         failure: GatewayError | None = None
         try:
+            if "\x00" in path:  # ids in paths reach the store, which cannot hold a NUL
+                raise InvalidRequest("the path must not contain a NUL character")
             if path.startswith(BATCH_PATHS):
                 await self._batches(scope, receive, send)
                 return
@@ -127,7 +147,7 @@ class App:
                 await self._authenticated(scope, receive, send)
                 return
             if path.startswith(endpoints.REQUESTS_PATH) and method in ("GET", "HEAD"):
-                principal = await self.authenticate(request_headers(scope))
+                principal = await self.authenticate(request_headers(scope), scope)
                 await endpoints.request_record(self.gateway, principal, path, send)
                 return
             if method == "POST" and path == "/v1/messages/count_tokens":
@@ -159,7 +179,7 @@ class App:
         failure: GatewayError | None = None
         try:
             headers = request_headers(scope)
-            principal = await self.authenticate(headers)
+            principal = await self.authenticate(headers, scope)
             trace.principal = principal
             body = await read_body(receive, self.gateway.settings.limits.max_body_bytes)
             await serve(trace, body, headers, principal, receive, send)
@@ -180,7 +200,7 @@ class App:
         """Admin API and reports: they need to know who is asking."""
         from tiergate.server.admin import handle_admin
 
-        principal = await self.authenticate(request_headers(scope))
+        principal = await self.authenticate(request_headers(scope), scope)
         if scope["path"] == "/v1/tiergate/report":
             await endpoints.report(self.gateway, principal, scope, send)
             return
@@ -193,15 +213,21 @@ class App:
         body = await read_body(receive, 1024 * 1024)
         await handle_admin(self.gateway, principal, scope, body, send)
 
+    async def _metrics(self, scope: Scope, send: Send) -> None:
+        auth = self.gateway.auth
+        if auth is not None:
+            await auth.check_metrics(request_headers(scope), scope.get("server"))
+        await endpoints.metrics(self.gateway, send)
+
     async def _batches(self, scope: Scope, receive: Receive, send: Send) -> None:
-        principal = await self.authenticate(request_headers(scope))
+        principal = await self.authenticate(request_headers(scope), scope)
         if self.batches is None:
             raise GatewayError("batch jobs need the store, which is not open", status=503)
         await self.batches.handle(principal, scope, receive, send)
 
-    async def authenticate(self, headers: dict[str, str]) -> Principal:
+    async def authenticate(self, headers: dict[str, str], scope: Scope) -> Principal:
         auth = self.gateway.auth
-        return OPEN if auth is None else await auth.authenticate(headers)
+        return OPEN if auth is None else await auth.authenticate(headers, scope.get("server"))
 
     async def _send_error(
         self, wire: ErrorFormat, error: GatewayError, send: Send, extra: dict[str, str]
@@ -256,27 +282,62 @@ class App:
                 rollouts.launch_judge(trace)
 
         self.on_finish = on_finish
+        watcher = follow_parent()
+        if watcher is not None:
+            self._watchers.append(watcher)
         self.batches = Batches(gateway, on_finish)
         self.batches.start()
         if gateway.metrics is not None:
             gateway.metrics.watch_batches(self.batches.runner, self.batches.relay)
         if gateway.auth is not None and await gateway.auth.is_open():
-            host = gateway.settings.host
-            if host not in ("127.0.0.1", "localhost", "::1"):
-                raise ConfigError(
-                    "no virtual keys exist, so the gateway would run open; it does that only "
-                    f"on loopback, not on {host}. Create a key first: "
-                    "tiergate keys create --tenant NAME"
-                )
-            logger.warning(
-                "no virtual keys configured: running OPEN on loopback (%s); "
-                "create keys with `tiergate keys create`",
-                host,
-            )
+            self._check_open(gateway.settings.host)
         # Everything built so far lives as long as the process: keep it out of the cyclic
         # collector's generations, so collections during requests scan only request objects.
         gc.freeze()
         tune_collector()
+
+    def _check_open(self, host: str) -> None:
+        """Running open (no key yet): refuse to start on an address others can reach.
+
+        The configured host, and the sockets this process already listens on (a worker
+        inherits them); a server that binds only after start-up (``uvicorn --factory``
+        without workers) is checked again once it listens, and every connection on a
+        non-loopback address is refused anyway (``Authenticator``)."""
+        from tiergate.server.addresses import is_loopback, non_loopback
+
+        if self.gateway.settings.allow_open_remote:
+            logger.warning(
+                "no virtual keys configured: running OPEN (no authentication) on every "
+                "address, as allow_open_remote says; create keys with `tiergate keys create`"
+            )
+            return
+        exposed = ([] if is_loopback(host) else [host]) + non_loopback()
+        if exposed:
+            raise ConfigError(open_refusal(exposed[0]))
+        logger.warning(
+            "no virtual keys configured: running OPEN on loopback (%s); "
+            "create keys with `tiergate keys create`",
+            host,
+        )
+        self._watchers.append(asyncio.ensure_future(self._recheck_open()))
+
+    async def _recheck_open(self) -> None:
+        """Look again at the sockets once the server listens; stop it if one is public."""
+        import os
+        import signal
+
+        from tiergate.server.addresses import non_loopback
+
+        auth = self.gateway.auth
+        for _ in range(20):
+            await asyncio.sleep(0.25)
+            if auth is None or not await auth.is_open():
+                return
+            exposed = non_loopback()
+            if exposed:
+                logger.error("start-up refused: %s", open_refusal(exposed[0]))
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
 
     async def _settle(self, trace: RequestTrace) -> None:
         from tiergate.store.records import to_nano
@@ -298,6 +359,8 @@ class App:
         task.add_done_callback(self._tasks.discard)
 
     async def shutdown(self) -> None:
+        for watcher in self._watchers:
+            watcher.cancel()
         if self.batches is not None:  # items in flight finish (or go back) before the log closes
             await self.batches.aclose()
         if self._tasks:

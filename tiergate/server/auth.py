@@ -2,8 +2,13 @@
 
 Clients send their key the way their SDK does: ``Authorization: Bearer`` (OpenAI, and the
 Anthropic SDK too) or ``x-api-key``. With no virtual key ever created in the store the gateway runs
-open — every caller is tenant ``default`` — and refuses to start on a non-loopback address
-(see ``App.startup``). Error messages never repeat the key that was sent.
+open — every caller is tenant ``default`` — and only on loopback: it refuses to start on a
+socket bound elsewhere (``App.startup``), and refuses every connection that reached it on a
+non-loopback address, unless ``allow_open_remote`` says so. Error messages never repeat the
+key that was sent.
+
+Keys are compared as bytes: a header may carry any byte (it arrives decoded as Latin-1), and
+the configured admin key may hold any character (it is compared as UTF-8).
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import time
 from dataclasses import dataclass, field
 
 from tiergate.errors import AuthenticationFailed, PermissionDenied
-from tiergate.tenancy.keys import KeyInfo, KeyStore
+from tiergate.server.addresses import is_loopback
+from tiergate.tenancy.keys import TENANT_PATTERN, KeyInfo, KeyStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +75,34 @@ def presented_key(headers: dict[str, str]) -> str | None:
     return headers.get("x-api-key") or None
 
 
+def _same(secret: str | None, expected: bytes | None) -> bool:
+    """Whether ``secret`` (a header value) is ``expected``, in constant time. Header values are
+    Latin-1 decoded bytes: encoding them back gives the bytes sent, whatever they are."""
+    if not expected or not secret:
+        return False
+    return hmac.compare_digest(secret.encode("latin-1", "replace"), expected)
+
+
+def open_refused(host: str) -> PermissionDenied:
+    return PermissionDenied(
+        "this gateway has no API keys yet, so it runs open (no authentication) and answers "
+        f"only on loopback, not on {host}; the operator must create a key "
+        "(tiergate keys create --tenant NAME)"
+    )
+
+
 class Authenticator:
-    def __init__(self, keys: KeyStore | None, admin_key: str | None) -> None:
+    def __init__(
+        self,
+        keys: KeyStore | None,
+        admin_key: str | None,
+        allow_open_remote: bool = False,
+        metrics_token: str | None = None,
+    ) -> None:
         self._keys = keys
-        self._admin_key = admin_key
+        self._admin_key = admin_key.encode() if admin_key else None
+        self._metrics_token = metrics_token.encode() if metrics_token else None
+        self._allow_open_remote = allow_open_remote
         self._open = True
         # The Principal of each key as last looked up: one per key, not one per request.
         self._principals: dict[str, tuple[KeyInfo, Principal]] = {}
@@ -92,13 +122,39 @@ class Authenticator:
         self._open = False
 
     def is_admin(self, secret: str | None) -> bool:
-        return bool(self._admin_key and secret and hmac.compare_digest(secret, self._admin_key))
+        return _same(secret, self._admin_key)
 
-    async def authenticate(self, headers: dict[str, str]) -> Principal:
+    async def check_metrics(
+        self, headers: dict[str, str], server: tuple[str, int | None] | None = None
+    ) -> None:
+        """``/metrics`` shows gateway-wide spend by model and route: once keys exist, only to
+        the admin key or the configured ``metrics_token`` (a scraper's own secret); while the
+        gateway runs open, to anyone who may call it."""
+        secret = presented_key(headers)
+        if self.is_admin(secret) or _same(secret, self._metrics_token):
+            return
+        if await self.is_open():
+            if server is not None and not self._allow_open_remote and not is_loopback(server[0]):
+                raise open_refused(server[0])
+            return
+        if not secret:
+            raise AuthenticationFailed(
+                "/metrics needs the admin key or the metrics token: send it as "
+                "`Authorization: Bearer <token>`"
+            )
+        raise PermissionDenied("/metrics needs the admin key or the metrics token")
+
+    async def authenticate(
+        self, headers: dict[str, str], server: tuple[str, int | None] | None = None
+    ) -> Principal:
+        """Who sent ``headers``; ``server`` is the local address the connection reached (ASGI
+        ``scope["server"]``): open mode answers only on a loopback one."""
         secret = presented_key(headers)
         if self.is_admin(secret):
             return ADMIN
         if await self.is_open():
+            if server is not None and not self._allow_open_remote and not is_loopback(server[0]):
+                raise open_refused(server[0])
             return OPEN
         if not secret:
             raise AuthenticationFailed(
@@ -111,6 +167,11 @@ class Authenticator:
         known = self._principals.get(info.id)
         if known is not None and known[0] is info:
             return known[1]
+        if TENANT_PATTERN.fullmatch(info.tenant) is None:
+            # Made before tenant names were checked (``""`` read as every tenant in reports).
+            raise AuthenticationFailed(
+                "this API key's tenant name is not valid; ask the operator for a new key"
+            )
         principal = Principal.of_key(info)
         if len(self._principals) > 10_000:
             self._principals.clear()

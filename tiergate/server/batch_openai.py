@@ -18,29 +18,29 @@ lines are rendered from its items when read.
 from __future__ import annotations
 
 import asyncio
-import io
+import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from python_multipart import parse_form
+from python_multipart import create_form_parser
 from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import Field, File
+from python_multipart.multipart import Field, File, FormParser
 
 from tiergate.batch import Job, StoredFile
-from tiergate.errors import GatewayError, InvalidRequest, NotFound
+from tiergate.errors import GatewayError, InvalidRequest, NotFound, PayloadTooLarge
 from tiergate.server.auth import Principal
 from tiergate.server.batches import visible_to
 from tiergate.server.query import page_limit, query_params
 from tiergate.server.request_id import new_request_id
 from tiergate.server.responses import (
+    ClientGone,
     Receive,
     Scope,
     Send,
     json_body,
     read_body,
     request_headers,
-    send_bytes,
     send_chunks,
     send_json,
 )
@@ -96,8 +96,10 @@ async def _create(batches: Batches, principal: Principal, receive: Receive, send
     if stored.purpose != "batch":
         raise InvalidRequest(f"file {file_id} was uploaded with purpose {stored.purpose!r}, "
                              "not 'batch'", param="input_file_id")  # fmt: skip
-    content = await batches.files.content(file_id)
-    items = await asyncio.to_thread(shapes.decode_input, content, batches.config.max_requests)
+    reader = shapes.InputReader(batches.config.max_requests)
+    async for piece in batches.files.pieces(file_id):  # never the whole file in memory
+        await asyncio.to_thread(reader.feed, piece)
+    items = await asyncio.to_thread(reader.finish)
     job = await batches.submit(
         principal,
         OPENAI,
@@ -148,7 +150,8 @@ async def _files(
     if stored is None:
         raise NotFound(f"no such file: {file_id}")
     if parts[1:] == ["content"] and method == "GET":
-        await send_bytes(send, 200, await batches.files.content(file_id), None, _OCTETS)
+        length = (b"content-length", b"%d" % stored.bytes)
+        await send_chunks(send, [_OCTETS, length], batches.files.pieces(file_id))
     elif not parts[1:] and method == "GET":
         await send_json(send, 200, shapes.encode_file(stored))
     elif not parts[1:] and method == "DELETE":
@@ -161,37 +164,88 @@ async def _files(
 async def _upload(
     batches: Batches, principal: Principal, scope: Scope, receive: Receive, send: Send
 ) -> None:
+    """Stream the multipart body through the parser as it arrives: the file goes to a spool
+    file on disk (python-multipart keeps at most 1 MiB of it in memory), then into the store
+    piece by piece. More than ``batch.max_body_bytes`` is a 413 as soon as it is seen."""
     content_type = request_headers(scope).get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         raise InvalidRequest("upload a file as multipart/form-data (fields: file, purpose)")
-    body = await read_body(receive, batches.config.max_body_bytes)
+    limit = batches.config.max_body_bytes
     fields: dict[str, bytes] = {}
-    uploads: list[tuple[str, bytes]] = []
+    uploads: list[tuple[str, File]] = []
 
     def on_field(field: Field) -> None:
-        fields[field.field_name.decode() if field.field_name else ""] = field.value or b""
+        name = field.field_name.decode("utf-8", "replace") if field.field_name else ""
+        fields[name] = (field.value or b"")[:1024]
 
     def on_file(file: File) -> None:
-        file.file_object.seek(0)
         name = (file.file_name or b"upload.jsonl").decode("utf-8", "replace")
-        uploads.append((name, file.file_object.read()))
+        uploads.append((name.replace("\x00", "\ufffd")[:255], file))  # kept in the store
 
     try:
-        headers = {"Content-Type": content_type.encode("latin-1")}
-        parse_form(headers, io.BytesIO(body), on_field, on_file)  # type: ignore[arg-type]
+        parser = create_form_parser(
+            {"Content-Type": content_type.encode("latin-1")}, on_field, on_file,
+            {"MAX_MEMORY_FILE_SIZE": _SPOOL_BYTES},
+        )  # fmt: skip
+        await _feed(parser, receive, limit)
     except (FormParserError, ValueError) as exc:
+        _close(uploads)
         raise InvalidRequest(f"malformed multipart body: {exc}") from None
-    purpose = fields.get("purpose", b"").decode()
-    if purpose != "batch":
-        raise InvalidRequest("purpose: only 'batch' files are accepted here", param="purpose")
-    if len(uploads) != 1:
-        raise InvalidRequest("file: send exactly one file", param="file")
-    filename, content = uploads[0]
-    stored = await batches.files.create(
-        "file-" + new_request_id()[4:], principal.tenant, principal.key_id, purpose, filename,
-        content,
-    )  # fmt: skip
+    except BaseException:
+        _close(uploads)
+        raise
+    try:
+        purpose = fields.get("purpose", b"").decode("utf-8", "replace")
+        if purpose != "batch":
+            raise InvalidRequest("purpose: only 'batch' files are accepted here", param="purpose")
+        if len(uploads) != 1:
+            raise InvalidRequest("file: send exactly one file", param="file")
+        filename, file = uploads[0]
+        source = file.file_object
+        source.seek(0)
+        stored = await batches.files.create_from(
+            "file-" + new_request_id()[4:], principal.tenant, principal.key_id, purpose,
+            filename, source,
+        )  # fmt: skip
+    finally:
+        _close(uploads)
     await send_json(send, 200, shapes.encode_file(stored))
+
+
+_SPOOL_BYTES = 1024 * 1024  # of an uploaded file kept in memory before it goes to disk
+_FEED_BYTES = 1024 * 1024  # of the body handed to the parser (off the event loop) at once
+
+
+async def _feed(parser: FormParser, receive: Receive, limit: int) -> None:
+    """The request body into ``parser`` as it arrives, a 413 past ``limit`` bytes."""
+    size = 0
+    pending: list[bytes] = []
+    held = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body is larger than the {limit}-byte limit")
+        pending.append(chunk)
+        held += len(chunk)
+        more = message.get("more_body", False)
+        if held >= _FEED_BYTES or not more:
+            data = b"".join(pending)
+            pending, held = [], 0
+            await asyncio.to_thread(parser.write, data)
+        if not more:
+            await asyncio.to_thread(parser.finalize)
+            return
+
+
+def _close(uploads: list[tuple[str, File]]) -> None:
+    """Delete the spool files (python-multipart deletes its temporary files on close)."""
+    for _, file in uploads:
+        with contextlib.suppress(Exception):
+            file.close()
 
 
 async def _shown(batches: Batches, job: Job) -> dict[str, Any]:

@@ -136,7 +136,9 @@ class Gateway:
         self.holder.on_tick(ledger.retry_unsettled)
         await self.holder.start()
         self.guard = Guard(ledger)
-        self.auth = Authenticator(self.keys, settings.admin_key)
+        self.auth = Authenticator(
+            self.keys, settings.admin_key, settings.allow_open_remote, settings.metrics_token
+        )
 
     def _direct_plan(self, request: ChatRequest) -> Plan:
         """The plan for a model named directly (a judge's, an incumbent's)."""

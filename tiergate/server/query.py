@@ -6,13 +6,20 @@ from urllib.parse import parse_qs
 
 from tiergate.errors import InvalidRequest
 from tiergate.server.responses import Scope
+from tiergate.wire.ids import check_text
 
 __all__ = ["page_limit", "query_params"]
 
 
 def query_params(scope: Scope) -> dict[str, str]:
-    """Each parameter's last value (``?a=1&a=2`` is ``a=2``, as most frameworks read it)."""
-    return {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+    """Each parameter's last value (``?a=1&a=2`` is ``a=2``, as most frameworks read it).
+    A NUL anywhere is a 400: the values become store filters and ids, which cannot hold one."""
+    raw = scope.get("query_string", b"").decode("latin-1")
+    params = {k: v[-1] for k, v in parse_qs(raw).items()}
+    for key, value in params.items():
+        check_text(key, "query")
+        check_text(value, key)
+    return params
 
 
 def page_limit(query: dict[str, str], default: int = 20, most: int = 1000) -> int:

@@ -7,6 +7,7 @@ to the latency a client sees; the log write itself happens later, in a batch.
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -14,7 +15,7 @@ import orjson
 from tiergate.cost import cache_savings_usd
 from tiergate.executor import answer_usage
 from tiergate.redaction import redact
-from tiergate.store.records import AttemptRecord, RequestRecord
+from tiergate.store.records import PICO, AttemptRecord, RequestRecord, ShadowRecord
 from tiergate.types import ChatRequest, Usage
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ class Recorder:
         self._bodies = bodies
 
     def __call__(self, trace: RequestTrace) -> None:
-        record = build_record(trace, self._bodies)
+        record = fit_for_log(build_record(trace, self._bodies))
         if self._log is not None:
             self._log.submit(record)
         if self._metrics is not None:
@@ -131,6 +132,72 @@ def build_record(trace: RequestTrace, bodies: bool = False) -> RequestRecord:
         if trace.outcome is not None:
             text = trace.outcome.response.text()
             record.response = redact(text) if text else None
+    return record
+
+
+# The largest integer and pico-unit amount the store's 64-bit columns hold.
+_MAX_INT = 2**63 - 1
+_MAX_MONEY = Decimal(_MAX_INT) / PICO
+_TEXT_LIMIT = 1000  # characters of a name or error message a client or upstream chose
+
+
+def _text(value: str | None, limit: int = _TEXT_LIMIT) -> str | None:
+    if value is None:
+        return None
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    return value if len(value) <= limit else value[:limit]
+
+
+def _count(value: int) -> int:
+    return value if 0 <= value <= _MAX_INT else min(max(value, 0), _MAX_INT)
+
+
+def _money(value: Decimal | None) -> Decimal | None:
+    if value is None or -_MAX_MONEY <= value <= _MAX_MONEY:
+        return value
+    return _MAX_MONEY if value > 0 else -_MAX_MONEY
+
+
+def fit_for_log(record: RequestRecord) -> RequestRecord:
+    """``record`` made storable, so that every request is logged: what a client or an
+    upstream chose (the model asked for, a stop reason, an error message, bodies) without NUL
+    (PostgreSQL's text cannot hold one) and of bounded length; token counts and amounts an
+    upstream reported within the store's 64-bit columns (a count past them is saturated)."""
+    record.requested_model = _text(record.requested_model, 200) or ""
+    record.reason = _text(record.reason)
+    record.stop_reason = _text(record.stop_reason, 100)
+    if record.prompt is not None:
+        record.prompt = _text(record.prompt, len(record.prompt))
+    if record.response is not None:
+        record.response = _text(record.response, len(record.response))
+    record.input_tokens = _count(record.input_tokens)
+    record.output_tokens = _count(record.output_tokens)
+    record.cache_creation_tokens = _count(record.cache_creation_tokens)
+    record.cache_read_tokens = _count(record.cache_read_tokens)
+    record.cost_usd = _money(record.cost_usd)
+    record.credits = _money(record.credits)
+    record.baseline_cost_usd = _money(record.baseline_cost_usd)
+    record.cache_savings_usd = _money(record.cache_savings_usd)
+    for attempt in record.attempt_rows:
+        attempt.error = _text(attempt.error)
+        attempt.input_tokens = _count(attempt.input_tokens)
+        attempt.output_tokens = _count(attempt.output_tokens)
+        attempt.cache_creation_tokens = _count(attempt.cache_creation_tokens)
+        attempt.cache_read_tokens = _count(attempt.cache_read_tokens)
+        attempt.cost_usd = _money(attempt.cost_usd)
+    return record
+
+
+def fit_shadow_for_log(record: ShadowRecord) -> ShadowRecord:
+    """``fit_for_log`` for a shadow call's row."""
+    if record.response is not None:
+        record.response = _text(record.response, len(record.response))
+    record.input_tokens = _count(record.input_tokens)
+    record.output_tokens = _count(record.output_tokens)
+    record.cache_creation_tokens = _count(record.cache_creation_tokens)
+    record.cache_read_tokens = _count(record.cache_read_tokens)
+    record.cost_usd = _money(record.cost_usd)
     return record
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from tiergate.errors import GatewayError, InvalidRequest, PayloadTooLarge
+from tiergate.wire.nesting import check_depth
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -71,11 +72,14 @@ async def read_body(receive: Receive, limit: int) -> bytes:
 
 
 def json_body(body: bytes) -> Any:
-    """A request body parsed as JSON, or a 400 saying why not."""
+    """A request body parsed as JSON, or a 400 saying why not (too deep included:
+    ``wire.nesting``)."""
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
+    check_depth(value, body)
+    return value
 
 
 class ClientGone(Exception):

@@ -31,7 +31,7 @@ from tiergate.executor import Attempt, Executor
 from tiergate.providers.base import OWN_CALL
 from tiergate.redaction import redact
 from tiergate.routing.plan import Plan, Shadow, Tier
-from tiergate.server.recording import streamed_calls, total_usage
+from tiergate.server.recording import fit_shadow_for_log, streamed_calls, total_usage
 from tiergate.server.request_id import new_request_id
 from tiergate.store.records import ShadowRecord
 from tiergate.types import ChatRequest, ChatResponse
@@ -170,7 +170,7 @@ class Shadower:
             logger.exception("shadow call of request %s could not be logged", trace.request_id)
             return
         record.latency_ms = (time.perf_counter() - started) * 1000
-        self._log.submit_shadow(record)
+        self._log.submit_shadow(fit_shadow_for_log(record))
         if response is not None and shadow.judge is not None and self._judging is not None:
             judge = shadow.judge
             served = served_answer(trace)

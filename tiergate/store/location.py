@@ -14,15 +14,15 @@ def default_data_dir() -> Path:
     return Path(base) / "tiergate"
 
 
-def configured_store_url(database_url: str | None) -> str:
-    """The store a command-line tool reads: the one ``tiergate serve`` with the same
-    environment writes. ``database_url`` (a flag) first, then as ``load_settings`` orders
-    them: the config file's (``TIERGATE_CONFIG``) ``database_url``, ``TIERGATE_DATABASE_URL``,
-    the file's ``data_dir``, ``TIERGATE_DATA_DIR``. Raises ``ConfigError`` for a config file
-    that cannot be used."""
+def configured_store_url(database_url: str | None, config_path: str | None = None) -> str:
+    """The store a command-line tool reads: the one ``tiergate serve`` with the same config
+    and environment writes. ``database_url`` (a flag) first, then as ``load_settings`` orders
+    them: the config file's (``config_path``, else ``TIERGATE_CONFIG``) ``database_url``,
+    ``TIERGATE_DATABASE_URL``, the file's ``data_dir``, ``TIERGATE_DATA_DIR``. Raises
+    ``ConfigError`` for a config file that cannot be used."""
     from tiergate.config import load_settings
 
-    settings = load_settings()
+    settings = load_settings(config_path)
     return store_url(database_url or settings.database_url, settings.data_dir)
 
 

@@ -451,4 +451,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE attempts ADD COLUMN estimated BOOLEAN NOT NULL DEFAULT FALSE",
         ),
     ),
+    Migration(
+        # An uploaded file's bytes in pieces of at most 1 MiB, written as the upload streams in
+        # from disk and read back the same way: no large file is ever held whole in memory
+        # (``files.content`` stays empty for such files; older files keep their bytes there).
+        "0017_file_chunks",
+        sqlite=(
+            "CREATE TABLE file_chunks (file_id TEXT NOT NULL, n INTEGER NOT NULL, "
+            "data BLOB NOT NULL, PRIMARY KEY (file_id, n))",
+        ),
+        postgresql=(
+            "CREATE TABLE file_chunks (file_id TEXT NOT NULL, n INTEGER NOT NULL, "
+            "data BYTEA NOT NULL, PRIMARY KEY (file_id, n))",
+        ),
+    ),
 )

@@ -12,6 +12,7 @@ one made by another replica within ``cache_ttl``.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -33,6 +34,22 @@ MAX_RATE = 10**9
 MAX_EXPIRY_DAYS = 36_500
 
 
+# A tenant name: one safe pattern wherever a name enters (the CLI, the admin API, a report's
+# filter). Never empty and never ``*`` (the admin's own tenant): an empty name would read as
+# "no filter" in a report, ``*`` would share the admin's batches and files.
+TENANT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+TENANT_RULE = (
+    "1 to 64 characters: letters, digits, '.', '_' and '-', starting with a letter or digit"
+)
+
+
+def check_tenant(value: object) -> str:
+    """``value`` if it is a valid tenant name; ``ValueError`` saying the rule otherwise."""
+    if not isinstance(value, str) or TENANT_PATTERN.fullmatch(value) is None:
+        raise ValueError(f"a tenant name is {TENANT_RULE}")
+    return value
+
+
 def parse_budget(value: object) -> Decimal:
     """A budget in USD from a number or its text: finite, not negative, at most
     ``MAX_BUDGET_USD``; ``ValueError`` says what is wrong."""
@@ -49,6 +66,19 @@ def parse_budget(value: object) -> Decimal:
     if budget > MAX_BUDGET_USD:
         raise ValueError(f"must be at most {MAX_BUDGET_USD} USD")
     return budget
+
+
+def usd_text(amount: Decimal) -> str:
+    """An amount as people write it: ``100``, ``0.5``, ``0.000000001`` (``str`` of a
+    normalized Decimal gives ``1E+2``)."""
+    text = format(amount, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _plain(amount: Decimal | None) -> Decimal | None:
+    """``amount`` with an exponent that ``str`` shows plainly for whole amounts (``100``,
+    not ``1E+2``), for the messages that quote a budget."""
+    return None if amount is None else Decimal(usd_text(amount))
 
 
 def hash_key(secret: str) -> str:
@@ -87,7 +117,7 @@ class KeyInfo:
         return {
             "id": self.id, "tenant": self.tenant, "name": self.name, "prefix": self.prefix,
             "models": sorted(self.allowed_models),
-            "budget_usd": str(self.budget_usd) if self.budget_usd is not None else None,
+            "budget_usd": usd_text(self.budget_usd) if self.budget_usd is not None else None,
             "budget_period": self.budget_period, "rpm": self.rpm, "tpm": self.tpm,
             "created_ms": self.created_ms, "expires_ms": self.expires_ms,
             "revoked_ms": self.revoked_ms,
@@ -105,7 +135,7 @@ def _key(row: tuple[Any, ...]) -> KeyInfo:
      revoked) = row  # fmt: skip
     return KeyInfo(
         key_id, tenant, name, prefix, frozenset(orjson.loads(models) if models else ()),
-        from_nano(budget), period, rpm, tpm, created, expires, revoked,
+        _plain(from_nano(budget)), period, rpm, tpm, created, expires, revoked,
     )  # fmt: skip
 
 
@@ -127,6 +157,7 @@ class KeyStore:
         tpm: int | None = None,
         expires_ms: int | None = None,
     ) -> tuple[KeyInfo, str]:
+        check_tenant(tenant)
         if budget_usd is not None and budget_period not in PERIODS:
             raise ValueError(f"budget_period must be one of {', '.join(PERIODS)}")
         secret = new_secret()

@@ -14,7 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 from tiergate.errors import InvalidRequest
-from tiergate.types import ChatRequest, ContentBlock, Message, TextBlock, Tool, ToolChoice
+from tiergate.types import (
+    MAX_TOKENS,
+    ChatRequest,
+    ContentBlock,
+    Message,
+    TextBlock,
+    Tool,
+    ToolChoice,
+)
 from tiergate.wire import structured
 from tiergate.wire.anthropic_blocks import cache_control, decode_block
 from tiergate.wire.fields import fail
@@ -40,8 +48,15 @@ def decode_request(body: Any) -> ChatRequest:
         raise fail("required, a non-empty string", "model")
     messages = _messages(body.get("messages"))
     max_tokens = body.get("max_tokens")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-        raise fail("required, a positive integer", "max_tokens")
+    if (
+        isinstance(max_tokens, bool)
+        or not isinstance(max_tokens, int)
+        or not 1 <= max_tokens <= MAX_TOKENS
+    ):
+        raise fail(f"required, an integer from 1 to {MAX_TOKENS}", "max_tokens")
+    top_k = _optional(body, "top_k", int, "an integer")
+    if top_k is not None and not 0 <= top_k <= MAX_TOKENS:
+        raise fail(f"must be an integer from 0 to {MAX_TOKENS}", "top_k")
     stream = _optional(body, "stream", bool, "a boolean") or False
     stops = body.get("stop_sequences") or []
     if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
@@ -64,7 +79,7 @@ def decode_request(body: Any) -> ChatRequest:
         max_tokens=max_tokens,
         temperature=_number(body, "temperature"),
         top_p=_number(body, "top_p"),
-        top_k=_optional(body, "top_k", int, "an integer"),
+        top_k=top_k,
         stop_sequences=list(stops),
         tools=tools,
         tool_choice=_tool_choice(body.get("tool_choice")),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tiergate.errors import InvalidRequest
-from tiergate.types import ImageBlock
+from tiergate.types import MAX_TOKENS, ImageBlock
 
 
 def fail(message: str, param: str) -> InvalidRequest:
@@ -30,10 +30,13 @@ def number(body: dict[str, Any], key: str) -> float | None:
 
 
 def positive(body: dict[str, Any], key: str) -> int | None:
-    """``body[key]`` if absent, null or an integer of at least 1 (a bool is not one)."""
+    """``body[key]`` if absent, null or an integer from 1 to ``MAX_TOKENS`` (a bool is not
+    one): the token counts a request asks for, bounded so every estimate fits the store."""
     value = body.get(key)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise fail("must be a positive integer", key)
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOKENS
+    ):
+        raise fail(f"must be an integer from 1 to {MAX_TOKENS}", key)
     return value
 
 

@@ -16,6 +16,8 @@ import orjson
 
 from tiergate.errors import GatewayError, InvalidRequest, PayloadTooLarge
 from tiergate.wire.batch_job import BatchJob
+from tiergate.wire.ids import is_id
+from tiergate.wire.nesting import check_depth
 from tiergate.wire.openai_decode import decode_request
 
 __all__ = [
@@ -52,7 +54,7 @@ def decode_create(payload: Any) -> tuple[str, dict[str, str] | None]:
     if not isinstance(payload, dict):
         raise InvalidRequest("request body must be a JSON object")
     file_id = payload.get("input_file_id")
-    if not isinstance(file_id, str) or not file_id:
+    if not isinstance(file_id, str) or not is_id(file_id):
         raise InvalidRequest("input_file_id: required, a file id", param="input_file_id")
     if payload.get("endpoint") != ENDPOINT:
         raise InvalidRequest(
@@ -74,21 +76,54 @@ def decode_create(payload: Any) -> tuple[str, dict[str, str] | None]:
 
 def decode_input(content: bytes, max_requests: int) -> list[tuple[str, str, str]]:
     """The input file -> [(custom_id, body as JSON text, model)], every line checked."""
-    items: list[tuple[str, str, str]] = []
-    seen: set[str] = set()
-    for number, raw in enumerate(content.splitlines(), start=1):
+    reader = InputReader(max_requests)
+    reader.feed(content)
+    return reader.finish()
+
+
+class InputReader:
+    """``decode_input`` fed a piece of the file at a time (a stored file comes out of the
+    store in pieces): only the items and one piece are held, never the whole file's bytes."""
+
+    def __init__(self, max_requests: int) -> None:
+        self.items: list[tuple[str, str, str]] = []
+        self._max = max_requests
+        self._seen: set[str] = set()
+        self._partial = b""
+        self._number = 0
+
+    def feed(self, piece: bytes) -> None:
+        lines = (self._partial + piece).split(b"\n") if self._partial else piece.split(b"\n")
+        self._partial = lines.pop()
+        for raw in lines:
+            self._line(raw)
+
+    def finish(self) -> list[tuple[str, str, str]]:
+        if self._partial:
+            self._line(self._partial)
+            self._partial = b""
+        if not self.items:
+            raise InvalidRequest("input file: no requests in it", param="input_file_id")
+        return self.items
+
+    def _line(self, raw: bytes) -> None:
+        self._number += 1
         if not raw.strip():
-            continue
+            return
+        number, items, seen, max_requests = self._number, self.items, self._seen, self._max
         where = f"input file line {number}"
         try:
             line = orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise InvalidRequest(f"{where}: not valid JSON", param="input_file_id") from None
+        check_depth(line, raw, where)
         if not isinstance(line, dict):
             raise InvalidRequest(f"{where}: must be a JSON object", param="input_file_id")
         custom_id = line.get("custom_id")
-        if not isinstance(custom_id, str) or not custom_id:
-            raise InvalidRequest(f"{where}: custom_id: required, a string", param="input_file_id")
+        if not isinstance(custom_id, str) or not custom_id or "\x00" in custom_id:
+            raise InvalidRequest(
+                f"{where}: custom_id: required, a string without NUL", param="input_file_id"
+            )
         if custom_id in seen:
             raise InvalidRequest(
                 f"{where}: custom_id {custom_id!r} is used twice; it must be unique",
@@ -115,9 +150,6 @@ def decode_input(content: bytes, max_requests: int) -> list[tuple[str, str, str]
                 f"input file: a batch holds at most {max_requests} requests",
                 param="input_file_id",
             )
-    if not items:
-        raise InvalidRequest("input file: no requests in it", param="input_file_id")
-    return items
 
 
 def _seconds(ms: int | None) -> int | None:

@@ -28,6 +28,7 @@ from tiergate.wire.fields import fail as _fail
 from tiergate.wire.fields import image_from_url
 from tiergate.wire.fields import number as _number
 from tiergate.wire.fields import positive as _positive
+from tiergate.wire.nesting import check_depth
 
 _KNOWN = frozenset(
     {
@@ -240,6 +241,8 @@ def _call(function: Any, call_id: str, where: str) -> ToolUseBlock:
         parsed = orjson.loads(arguments) if isinstance(arguments, str) else arguments
     except orjson.JSONDecodeError:
         parsed = None
+    if isinstance(arguments, str):
+        check_depth(parsed, arguments, f"{where}.arguments")
     if not isinstance(parsed, dict):
         raise _fail("must be a JSON object encoded as a string", f"{where}.arguments")
     return ToolUseBlock(call_id, name, parsed)
