@@ -9,7 +9,7 @@ import pytest
 
 from tests.routing.builders import CATALOG, ask, policies
 from tiergate.errors import ConfigError
-from tiergate.routing.learned import LearnedRouter, fit
+from tiergate.routing.learned import LearnedRouter, fit, fit_models
 
 HARD = [f"prove that the integral of x^{n} converges, step by step" for n in range(12)]
 EASY = [f"what colour is fruit number {n}" for n in range(12)]
@@ -81,3 +81,33 @@ def test_models_default_to_the_router_files_and_must_be_known(router_file: Path)
 def test_missing_router_file_is_a_start_up_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"learned\.router: cannot load router file"):
         policies(route_spec(tmp_path / "absent.tgr"))
+
+
+def test_three_model_router_sends_each_prompt_to_the_cheapest_good_enough(
+    tmp_path: Path,
+) -> None:
+    medium = [f"add {n} and {n + 3} then double it" for n in range(12)]
+    prompts = HARD + medium + EASY
+    small = np.array([0.0] * 24 + [1.0] * 12)
+    mid = np.array([0.0] * 12 + [1.0] * 24)
+    outcomes = {"small": small, "mid": mid, "big": np.ones(36)}
+    router = fit_models(prompts, outcomes, ("small", "mid", "big"), spec="tfidf:1")
+    path = tmp_path / "three.tgr"
+    router.with_threshold(0.45, {"by": "test"}).save(path)
+    served = {"small": "claude-haiku-4-5", "mid": "claude-sonnet-4-6", "big": "claude-opus-4-7"}
+    table, state = policies({"smart": {"learned": {"router": str(path), "models": served}}})
+    picked = {
+        prompt: table["smart"](ask(prompt, model="smart"), CATALOG, state).tiers[0].model.id
+        for prompt in (HARD[3], medium[3], EASY[3])
+    }
+    assert picked == {
+        HARD[3]: "claude-opus-4-7",
+        medium[3]: "claude-sonnet-4-6",
+        EASY[3]: "claude-haiku-4-5",
+    }
+    plan = table["smart"](ask(EASY[3], model="smart"), CATALOG, state)
+    assert plan.reason.startswith("learned choice small (cheapest within 0.450")
+    with pytest.raises(ConfigError, match=r"learned\.models: \['tiny'\] are not models"):
+        policies({"smart": {"learned": {"router": str(path), "models": {"tiny": "x"}}}})
+    with pytest.raises(ConfigError, match=r"learned\.models\.small: unknown model 'small'"):
+        policies({"smart": {"learned": {"router": str(path)}}})

@@ -6,7 +6,7 @@ from __future__ import annotations
 OUTCOME_DATA = (
     "\b\nDATA (JSONL, one prompt a line; every line names the same models):\n"
     '  {"prompt": "What is 2+2?", "outcomes": {"gpt-5.4": 1, "claude-haiku-4-5": 0}}\n'
-    "  outcomes: each model's score on that prompt, 0/1 or graded in [0, 1];\n"
+    "  outcomes: each model's score on that prompt, 0/1 or graded (any range: --scale);\n"
     '  optional "id" and "domain" are kept but not used as features.'
 )
 

@@ -12,7 +12,21 @@ import numpy as np
 
 from tiergate.evaluation._curve import exact_curve
 from tiergate.evaluation._kfold import data_fingerprint
+from tiergate.evaluation._progress import Progress, quiet
 from tiergate.routing.learned import LearnedRouter, OutcomeData
+
+_CHUNK = 512
+
+
+def score_prompts(router: LearnedRouter, prompts: list[str], progress: Progress = quiet) -> Any:
+    """``router.scores`` in chunks, so a long scoring pass can show its progress."""
+    total = len(prompts)
+    parts = []
+    progress("scoring", 0, total)
+    for start in range(0, total, _CHUNK):
+        parts.append(router.scores(prompts[start : start + _CHUNK]))
+        progress("scoring", min(start + _CHUNK, total), total)
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def _threshold_for_count(sorted_desc: np.ndarray[Any, Any], k: int) -> float:
@@ -27,6 +41,7 @@ def calibrate(
     *,
     target_quality: float | None = None,
     strong_share: float | None = None,
+    progress: Progress = quiet,
 ) -> tuple[LearnedRouter, dict[str, Any]]:
     """A copy of ``router`` with its threshold chosen on ``data``, and what was measured.
 
@@ -40,7 +55,7 @@ def calibrate(
             raise ValueError(f"model {model!r} of the router is not in the calibration data")
     prompts = list(data.prompts)
     weak, strong = data.outcomes[router.weak_model], data.outcomes[router.strong_model]
-    scores = router.scores(prompts)
+    scores = score_prompts(router, prompts, progress)
     order = np.sort(scores)[::-1]
     n = scores.size
     if strong_share is not None:
@@ -70,5 +85,6 @@ def calibrate(
         "strong_quality": round(float(strong.mean()), 4),
         "n_prompts": n,
         "on_training_data": data_fingerprint(data) == router.header.get("training_data_sha256"),
+        "overlap_with_training": router.overlap(prompts),
     }
     return router.with_threshold(threshold, measured), measured

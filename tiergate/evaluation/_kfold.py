@@ -1,4 +1,4 @@
-"""k-fold cross-validation and training of learned routers on outcome data.
+"""k-fold cross-validation and training of learned routers and answer validators.
 
 Out-of-fold scores are the honest way to measure a router on the data it learns from: every
 prompt is scored by a router that never saw it. They also serve as the reference score
@@ -9,24 +9,57 @@ off scores with the same spread live traffic will get.
 from __future__ import annotations
 
 import hashlib
-import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.model_selection import KFold
 
+from tiergate.evaluation._progress import Progress, quiet
 from tiergate.evaluation._report import summarise
-from tiergate.routing.learned import LearnedRouter, ModelPair, OutcomeData, fit
-from tiergate.routing.learned._component import fit_components
+from tiergate.routing.learned import (
+    AnswerValidator,
+    LearnedRouter,
+    ModelPair,
+    OutcomeData,
+    fit_answer_model,
+    fit_models,
+    fit_validator,
+)
+from tiergate.routing.learned._component import blend_qualities, fit_components
 
-Progress = Callable[[str], None]
 FloatArray = NDArray[np.float64]
 
 
-def _quiet(_: str) -> None:
-    return None
+def _splits(n: int, folds: int, seed: int) -> list[tuple[Any, Any]]:
+    if folds < 2 or folds > n:
+        raise ValueError(f"folds must be between 2 and the number of prompts ({n})")
+    return list(KFold(n_splits=folds, shuffle=True, random_state=seed).split(np.arange(n)))
+
+
+def oof_qualities(
+    data: OutcomeData,
+    models: Sequence[str],
+    spec: str,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    progress: Progress = quiet,
+) -> dict[str, FloatArray]:
+    """Out-of-fold ``P(good)`` estimates of each model, per prompt."""
+    prompts = list(data.prompts)
+    out = {m: np.zeros(len(prompts), dtype=np.float64) for m in models}
+    splits = _splits(len(prompts), folds, seed)
+    progress("cross-validation", 0, folds)
+    for i, (train, test) in enumerate(splits, start=1):
+        columns = {m: data.outcomes[m][train] for m in models}
+        components = fit_components(spec, [prompts[j] for j in train], columns, seed=seed)
+        q = blend_qualities(components, [prompts[j] for j in test], models)
+        for model in models:
+            out[model][test] = q[model]
+        progress("cross-validation", i, folds)
+    return out
 
 
 def oof_scores(
@@ -36,24 +69,46 @@ def oof_scores(
     *,
     folds: int = 5,
     seed: int = 0,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> FloatArray:
     """Out-of-fold scores: each fold is scored by components fitted on the other folds."""
-    if folds < 2 or folds > len(data):
-        raise ValueError(f"folds must be between 2 and the number of prompts ({len(data)})")
-    prompts = list(data.prompts)
+    q = oof_qualities(
+        data, (pair.weak, pair.strong), spec, folds=folds, seed=seed, progress=progress
+    )
+    return q[pair.strong] - q[pair.weak]
+
+
+def cheap_answers(data: OutcomeData, cheap: str) -> tuple[str, ...]:
+    """The cheap model's answers, or a ValueError saying the data has none."""
+    if data.responses is None or cheap not in data.responses:
+        have = sorted(data.responses or {})
+        raise ValueError(
+            f"the data carries no 'responses' for {cheap!r} on every line (answers for: "
+            f"{', '.join(have) or 'none'}); an answer validator learns from them"
+        )
+    return data.responses[cheap]
+
+
+def oof_validator_scores(
+    data: OutcomeData,
+    pair: ModelPair,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    progress: Progress = quiet,
+) -> FloatArray:
+    """Out-of-fold escalation scores of the answer validator (the weak model's answers)."""
+    prompts, answers = list(data.prompts), cheap_answers(data, pair.weak)
     weak, strong = data.outcomes[pair.weak], data.outcomes[pair.strong]
     out = np.zeros(len(prompts), dtype=np.float64)
-    splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
-    for i, (train, test) in enumerate(splitter.split(prompts), start=1):
-        started = time.perf_counter()
-        components = fit_components(
-            spec, [prompts[j] for j in train], weak[train], strong[train], seed=seed
+    splits = _splits(len(prompts), folds, seed)
+    progress("cross-validation", 0, folds)
+    for i, (train, test) in enumerate(splits, start=1):
+        model = fit_answer_model(
+            [prompts[j] for j in train], [answers[j] for j in train], weak[train], strong[train]
         )
-        total = sum(c.weight for c in components)
-        test_prompts = [prompts[j] for j in test]
-        out[test] = sum((c.weight / total) * c.scores(test_prompts) for c in components)
-        progress(f"fold {i}/{folds}: {time.perf_counter() - started:.1f}s")
+        out[test] = model.scores([prompts[j] for j in test], [answers[j] for j in test])
+        progress("cross-validation", i, folds)
     return out
 
 
@@ -66,6 +121,19 @@ def data_fingerprint(data: OutcomeData) -> str:
     return digest.hexdigest()
 
 
+def _header(data: OutcomeData, pair: ModelPair, seed: int) -> dict[str, Any]:
+    weak, strong = data.outcomes[pair.weak], data.outcomes[pair.strong]
+    return {
+        "n_prompts": len(data),
+        "weak_quality": round(float(weak.mean()), 4),
+        "strong_quality": round(float(strong.mean()), 4),
+        "pair_inferred": pair.inferred,
+        "outcome_scale": [data.scale.low, data.scale.high],
+        "training_data_sha256": data_fingerprint(data),
+        "seed": seed,
+    }
+
+
 def train_router(
     data: OutcomeData,
     pair: ModelPair,
@@ -74,22 +142,20 @@ def train_router(
     folds: int = 5,
     strong_share: float = 0.5,
     seed: int = 0,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
+    models: Sequence[str] | None = None,
 ) -> LearnedRouter:
     """Cross-validate (unless ``folds`` is 0), then fit on everything.
 
-    The header records the k-fold metrics (both curve methods) and, with ``folds`` = 0,
-    only in-sample metrics, marked as such because they flatter the router.
+    ``models`` (cheapest first) defaults to the pair; the pair's weak and strong model must be
+    its first and last. The header records the k-fold metrics (both curve methods) and, with
+    ``folds`` = 0, only in-sample metrics, marked as such because they flatter the router.
     """
+    order = tuple(models) if models is not None else (pair.weak, pair.strong)
+    if order[0] != pair.weak or order[-1] != pair.strong:
+        raise ValueError("the model order must start with the weak and end with the strong model")
     weak, strong = data.outcomes[pair.weak], data.outcomes[pair.strong]
-    header: dict[str, Any] = {
-        "n_prompts": len(data),
-        "weak_quality": round(float(weak.mean()), 4),
-        "strong_quality": round(float(strong.mean()), 4),
-        "pair_inferred": pair.inferred,
-        "training_data_sha256": data_fingerprint(data),
-        "seed": seed,
-    }
+    header = _header(data, pair, seed)
     reference = None
     if folds:
         reference = oof_scores(data, pair, spec, folds=folds, seed=seed, progress=progress)
@@ -97,20 +163,54 @@ def train_router(
             "kind": f"{folds}-fold out-of-fold",
             **summarise(reference, weak, strong),
         }
-    progress("fitting on all prompts")
-    router = fit(
+    progress("fitting on all prompts", 0, 1)
+    router = fit_models(
         list(data.prompts),
-        weak,
-        strong,
-        weak_model=pair.weak,
-        strong_model=pair.strong,
+        data.outcomes,
+        order,
         spec=spec,
         reference_scores=reference,
         strong_share=strong_share,
         seed=seed,
         header=header,
     )
+    progress("fitting on all prompts", 1, 1)
     if not folds:
         in_sample = summarise(router.scores(list(data.prompts)), weak, strong)
         router.header["metrics"] = {"kind": "in-sample (optimistic)", **in_sample}
     return router
+
+
+def train_validator(
+    data: OutcomeData,
+    pair: ModelPair,
+    *,
+    folds: int = 5,
+    escalation_share: float = 0.3,
+    seed: int = 0,
+    progress: Progress = quiet,
+) -> AnswerValidator:
+    """Cross-validate the answer validator (unless ``folds`` is 0), then fit on everything."""
+    answers = cheap_answers(data, pair.weak)
+    weak, strong = data.outcomes[pair.weak], data.outcomes[pair.strong]
+    header = _header(data, pair, seed)
+    reference = None
+    if folds:
+        reference = oof_validator_scores(data, pair, folds=folds, seed=seed, progress=progress)
+        header["metrics"] = {
+            "kind": f"{folds}-fold out-of-fold cascade",
+            **summarise(reference, weak, strong),
+        }
+    progress("fitting on all prompts", 0, 1)
+    validator = fit_validator(
+        list(data.prompts),
+        answers,
+        data.outcomes,
+        cheap_model=pair.weak,
+        strong_model=pair.strong,
+        reference_scores=reference,
+        escalation_share=escalation_share,
+        header=header,
+    )
+    progress("fitting on all prompts", 1, 1)
+    return validator

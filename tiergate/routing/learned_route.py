@@ -8,6 +8,7 @@ decision can be audited from the response headers alone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from tiergate.catalog import Catalog, ModelInfo
@@ -21,6 +22,12 @@ class Scorer(Protocol):
     """What the policy needs of a router: how likely the strong model is needed."""
 
     def score(self, prompt: str) -> float: ...
+
+
+class Chooser(Protocol):
+    """What the several-model policy needs: the cheapest model predicted good enough."""
+
+    def choose_many(self, prompts: Sequence[str], threshold: float | None = None) -> list[str]: ...
 
 
 class LearnedPolicy:
@@ -47,6 +54,30 @@ class LearnedPolicy:
         comparison = ">=" if strong else "<"
         why = f"learned score {score:.3f} {comparison} threshold {self._threshold:.3f}"
         choice = self._selector.choose(wanted, Need.of(request), state)
-        return single_tier_plan(
-            self.name, choice, f"{why} -> {wanted.id}", state, self._selector
-        )
+        return single_tier_plan(self.name, choice, f"{why} -> {wanted.id}", state, self._selector)
+
+
+class LearnedChoicePolicy:
+    """A router over more than two models: the cheapest whose estimated quality is within the
+    threshold of the strongest model's (``LearnedRouter.choose``)."""
+
+    def __init__(
+        self,
+        name: str,
+        router: Chooser,
+        served: Mapping[str, ModelInfo],
+        threshold: float,
+        selector: Selector,
+    ) -> None:
+        self.name = name
+        self._router = router
+        self._served = dict(served)
+        self._threshold = threshold
+        self._selector = selector
+
+    def __call__(self, request: ChatRequest, catalog: Catalog, state: RoutingState) -> Plan:
+        (picked,) = self._router.choose_many([request.last_user_text()], self._threshold)
+        wanted = self._served[picked]
+        why = f"learned choice {picked} (cheapest within {self._threshold:.3f} of the strongest)"
+        choice = self._selector.choose(wanted, Need.of(request), state)
+        return single_tier_plan(self.name, choice, f"{why} -> {wanted.id}", state, self._selector)

@@ -21,7 +21,7 @@ from tiergate.providers.base import Deployment
 from tiergate.routing.agent_loop import AgentLoopPolicy, LoopSettings
 from tiergate.routing.capability import Selector
 from tiergate.routing.ladder import LadderPolicy
-from tiergate.routing.learned_route import LearnedPolicy, Scorer
+from tiergate.routing.learned_route import LearnedChoicePolicy, LearnedPolicy, Scorer
 from tiergate.routing.multicall import DraftReviewRoute, FanoutRoute
 from tiergate.routing.plan import Policy
 from tiergate.routing.rollout import RolloutPolicy
@@ -209,9 +209,22 @@ class _RouteBuilder:
     def _learned(self, spec: LearnedSpec, selector: Selector) -> Policy:
         where = f"{self.where}.learned"
         router, file_weak, file_strong, file_threshold = _load_router(spec.router, where)
+        threshold = spec.threshold if spec.threshold is not None else file_threshold
+        names: tuple[str, ...] = tuple(getattr(router, "models", ()))
+        if len(names) > 2:
+            mapping = spec.models or {}
+            unknown = sorted(set(mapping) - set(names))
+            if unknown:
+                raise ConfigError(
+                    f"{where}.models: {unknown} are not models of the router file "
+                    f"(it routes among {', '.join(names)})"
+                )
+            served = {
+                n: self.model(mapping.get(n, n), f"{where}.models.{n}") for n in names
+            }
+            return LearnedChoicePolicy(self.name, router, served, threshold, selector)  # type: ignore[arg-type]
         weak = self.model(spec.weak or file_weak, f"{where}.weak")
         strong = self.model(spec.strong or file_strong, f"{where}.strong")
-        threshold = spec.threshold if spec.threshold is not None else file_threshold
         return LearnedPolicy(self.name, router, weak, strong, threshold, selector)
 
 

@@ -89,8 +89,38 @@ class JudgeSpec(_Spec):
     max_tokens: int = Field(default=16, gt=0)
 
 
+class FinalAnswerSpec(_Spec):
+    """The answer states a final answer (``####``, ``\\boxed{}``, "the answer is")."""
+
+    type: Literal["final_answer"]
+    numeric: bool = False  # the stated final answer must be one number
+
+
+class ArithmeticSpec(_Spec):
+    """Every equation the answer states re-computes to the value it gives."""
+
+    type: Literal["arithmetic"]
+
+
+class AnswerModelSpec(_Spec):
+    """A learned answer validator (``tiergate router validator train``) scores the answer."""
+
+    type: Literal["answer_model"]
+    path: str
+    threshold: float | None = None  # default: the file's calibrated threshold
+
+
 ValidatorSpec = Annotated[
-    JsonSpec | JsonSchemaSpec | RegexSpec | OneOfSpec | MaxLengthSpec | PythonSpec | JudgeSpec,
+    JsonSpec
+    | JsonSchemaSpec
+    | RegexSpec
+    | OneOfSpec
+    | MaxLengthSpec
+    | PythonSpec
+    | JudgeSpec
+    | FinalAnswerSpec
+    | ArithmeticSpec
+    | AnswerModelSpec,
     Field(discriminator="type"),
 ]
 
@@ -100,6 +130,9 @@ class LearnedSpec(_Spec):
     weak: str | None = None  # default: the router file's weak model
     strong: str | None = None  # default: the router file's strong model
     threshold: float | None = None  # default: the router file's calibrated threshold
+    # A router trained on more than two models: its model names -> served models (default:
+    # the same names). The route sends each prompt to the cheapest one predicted good enough.
+    models: dict[str, str] | None = None
 
 
 DEFAULT_PAIRWISE_PROMPT = (

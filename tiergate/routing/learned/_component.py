@@ -1,11 +1,13 @@
-"""One scoring component: a featuriser plus two probability models, one per model of the pair.
+"""One scoring component: a featuriser plus one probability model per model of the data.
 
-The score is the estimated gain of the strong model, ``P(strong good) - P(weak good)``.
-Why two models and not one on "strong needed" (weak wrong and strong right)? Measured on
-MMLU with 5-fold CV, the difference ranks best: a classifier of the weak model's failure
-alone also sends prompts that both models fail (APGR 0.60), the "needed" label throws away
-that the strong model sometimes fails where the weak one succeeds (0.67); the difference of two
-calibrated probabilities is an estimate of the expected quality gain (0.69 on TF-IDF).
+Each estimator predicts ``P(model's answer is good | prompt)``; the pair score is the estimated
+gain of the strong model, ``P(strong good) - P(weak good)``, and with more than two models the
+router compares every model's estimate with the strongest one's. Why one model per model and
+not one on "strong needed" (weak wrong and strong right)? Measured on MMLU with 5-fold CV, the
+difference ranks best: a classifier of the weak model's failure alone also sends prompts that
+both models fail, the "needed" label throws away that the strong model sometimes fails where
+the weak one succeeds; the difference of two calibrated probabilities estimates the expected
+quality gain (figures in docs/routing.md).
 
 Graded outcomes in (0, 1) are fitted as soft labels: the row appears once as positive with
 weight ``y`` and once as negative with weight ``1 - y`` (exact cross-entropy for soft targets).
@@ -14,7 +16,7 @@ weight ``y`` and once as negative with weight ``1 - y`` (exact cross-entropy for
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +30,7 @@ from threadpoolctl import ThreadpoolController
 from tiergate.routing.learned._features import Featuriser, Matrix, make_featuriser
 
 FloatArray = NDArray[np.float64]
-DEFAULT_SPEC = "tfidf:0.75+stats:0.25"
+DEFAULT_SPEC = "tfidf:0.6+shape:0.4"
 
 
 def _estimator(kind: str, seed: int) -> Any:
@@ -40,7 +42,7 @@ def _estimator(kind: str, seed: int) -> Any:
     return LogisticRegression(C=0.3 if kind.startswith("tfidf") else 1.0, max_iter=3000)
 
 
-def _soft_labels(features: Matrix, y: FloatArray) -> tuple[Matrix, FloatArray, FloatArray]:
+def soft_labels(features: Matrix, y: FloatArray) -> tuple[Matrix, FloatArray, FloatArray]:
     """Rows with a fractional outcome become a weighted positive and a weighted negative."""
     frac = np.flatnonzero((y > 0.0) & (y < 1.0))
     if frac.size == 0:
@@ -53,7 +55,8 @@ def _soft_labels(features: Matrix, y: FloatArray) -> tuple[Matrix, FloatArray, F
     return picked, labels, weights
 
 
-def _positive_probability(model: Any, features: Matrix) -> FloatArray:
+def positive_probability(model: Any, features: Matrix) -> FloatArray:
+    """``P(label 1)`` from a fitted classifier (0 when it never saw a positive)."""
     classes = list(model.classes_)
     proba = model.predict_proba(features)
     if 1.0 not in classes:  # the model only ever saw failures
@@ -68,22 +71,17 @@ class Component:
     kind: str
     weight: float
     featuriser: Featuriser
-    strong_model: Any
-    weak_model: Any
+    estimators: dict[str, Any]
 
-    def scores(self, prompts: Sequence[str]) -> FloatArray:
+    def qualities(self, prompts: Sequence[str], models: Sequence[str]) -> dict[str, FloatArray]:
+        """Estimated ``P(good)`` of each of ``models`` on each prompt."""
         features = self.featuriser.transform(prompts)
         if self.kind == "stats" and len(prompts) <= _SMALL_BATCH:
             # Gradient boosting predicts through an OpenMP pool; for one row, waking the pool
-            # costs more than the trees (p99 of ~90 ms vs ~1 ms single-threaded).
+            # costs more than the trees.
             with _threadpools().limit(limits=1, user_api="openmp"):
-                return self._gain(features)
-        return self._gain(features)
-
-    def _gain(self, features: Matrix) -> FloatArray:
-        return _positive_probability(self.strong_model, features) - _positive_probability(
-            self.weak_model, features
-        )
+                return {m: positive_probability(self.estimators[m], features) for m in models}
+        return {m: positive_probability(self.estimators[m], features) for m in models}
 
 
 _SMALL_BATCH = 64
@@ -95,17 +93,18 @@ def _threadpools() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def _fit_one(kind: str, features: Matrix, y: FloatArray, seed: int) -> Any:
-    x, labels, weights = _soft_labels(features, y)
-    model = _estimator(kind, seed)
+def fit_probability(kind: str, features: Matrix, y: FloatArray, seed: int) -> Any:
+    """A classifier of "this answer is good", soft labels for graded outcomes."""
+    x, labels, weights = soft_labels(features, y)
     if np.unique(labels).size < 2:
         # A model that is always right (or always wrong) on the training data: constant.
-        return _Constant(float(np.average(labels, weights=weights)))
+        return Constant(float(np.average(labels, weights=weights)))
+    model = _estimator(kind, seed)
     model.fit(x, labels, sample_weight=weights)
     return model
 
 
-class _Constant:
+class Constant:
     """Stands in for a classifier whose training labels were all one class."""
 
     def __init__(self, positive: float) -> None:
@@ -118,7 +117,7 @@ class _Constant:
 
 
 def parse_spec(spec: str) -> list[tuple[str, float]]:
-    """``"tfidf:0.75+stats:0.25"`` -> [("tfidf", 0.75), ("stats", 0.25)]; weight defaults to 1."""
+    """``"tfidf:0.5+shape:0.5"`` -> [("tfidf", 0.5), ("shape", 0.5)]; weight defaults to 1."""
     parts: list[tuple[str, float]] = []
     for chunk in spec.split("+"):
         kind, _, weight = chunk.strip().partition(":")
@@ -127,6 +126,8 @@ def parse_spec(spec: str) -> list[tuple[str, float]]:
             value = float(weight) if weight else 1.0
         except ValueError as exc:
             raise ValueError(f"bad weight {weight!r} in featuriser spec {spec!r}") from exc
+        if value < 0:
+            raise ValueError(f"negative weight in featuriser spec {spec!r}")
         parts.append((kind, value))
     if not parts or sum(w for _, w in parts) <= 0:
         raise ValueError(f"featuriser spec {spec!r} has no positive weight")
@@ -134,20 +135,27 @@ def parse_spec(spec: str) -> list[tuple[str, float]]:
 
 
 def fit_components(
-    spec: str, prompts: Sequence[str], weak: FloatArray, strong: FloatArray, seed: int = 0
+    spec: str, prompts: Sequence[str], outcomes: Mapping[str, FloatArray], seed: int = 0
 ) -> list[Component]:
-    """Fit every component of ``spec`` on the same training prompts."""
+    """Fit every component of ``spec`` on the same training prompts, one estimator per model."""
     fitted = []
     for kind, weight in parse_spec(spec):
         featuriser = make_featuriser(kind).fit(prompts)
         features = featuriser.transform(prompts)
-        fitted.append(
-            Component(
-                kind,
-                weight,
-                featuriser,
-                _fit_one(kind, features, strong, seed),
-                _fit_one(kind, features, weak, seed),
-            )
-        )
+        estimators = {m: fit_probability(kind, features, y, seed) for m, y in outcomes.items()}
+        fitted.append(Component(kind, weight, featuriser, estimators))
     return fitted
+
+
+def blend_qualities(
+    components: Sequence[Component], prompts: Sequence[str], models: Sequence[str]
+) -> dict[str, FloatArray]:
+    """The weight-averaged ``P(good)`` of each model over the components."""
+    total = sum(c.weight for c in components)
+    out = {m: np.zeros(len(prompts), dtype=np.float64) for m in models}
+    for component in components:
+        if component.weight == 0:
+            continue
+        for model, q in component.qualities(prompts, models).items():
+            out[model] += (component.weight / total) * q
+    return out

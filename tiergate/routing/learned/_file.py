@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = "tiergate-router"
-VERSION = 1
+VERSION = 2
 
 
 class RouterFileError(ValueError):
@@ -56,9 +56,13 @@ def read_header(path: str | Path) -> dict[str, Any]:
     return header
 
 
-def read_router_file(path: str | Path) -> tuple[dict[str, Any], Any]:
-    """Header and unpickled payload, after every header check passed."""
+def read_router_file(path: str | Path, kind: str = "router") -> tuple[dict[str, Any], Any]:
+    """Header and unpickled payload, after every header check passed (``kind`` included:
+    a router file is not an answer validator, and the message says which one it is)."""
     header, body = _read(path, with_body=True)
+    found = header.get("kind", "router")
+    if found != kind:
+        raise RouterFileError(f"{path}: this file holds a {found}, not a {kind}")
     return header, pickle.loads(body)
 
 

@@ -5,6 +5,11 @@ A validator is any object with a ``name`` and ``async check(request, response) -
 the config's ``validators:`` list by ``build_validator``.
 """
 
+from tiergate.routing.validators.answer import (
+    AnswerModelValidator,
+    ArithmeticValidator,
+    FinalAnswerValidator,
+)
 from tiergate.routing.validators.build import build_validator
 from tiergate.routing.validators.custom import PythonValidator, load_callable
 from tiergate.routing.validators.judge import JudgeClient, JudgeValidator
@@ -17,6 +22,9 @@ from tiergate.routing.validators.text import (
 )
 
 __all__ = [
+    "AnswerModelValidator",
+    "ArithmeticValidator",
+    "FinalAnswerValidator",
     "JsonSchemaValidator",
     "JsonValidator",
     "JudgeClient",

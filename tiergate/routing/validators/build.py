@@ -9,6 +9,9 @@ from tiergate.catalog import ModelInfo
 from tiergate.errors import ConfigError
 from tiergate.routing.plan import Validator
 from tiergate.routing.spec import (
+    AnswerModelSpec,
+    ArithmeticSpec,
+    FinalAnswerSpec,
     JsonSchemaSpec,
     JsonSpec,
     JudgeSpec,
@@ -17,6 +20,11 @@ from tiergate.routing.spec import (
     PythonSpec,
     RegexSpec,
     ValidatorSpec,
+)
+from tiergate.routing.validators.answer import (
+    AnswerModelValidator,
+    ArithmeticValidator,
+    FinalAnswerValidator,
 )
 from tiergate.routing.validators.custom import PythonValidator, load_callable
 from tiergate.routing.validators.judge import JudgeClient, JudgeValidator
@@ -73,4 +81,10 @@ def build_validator(
         return JudgeValidator(
             judge, model, spec.prompt, pass_if=spec.pass_if, max_tokens=spec.max_tokens
         )
+    if isinstance(spec, FinalAnswerSpec):
+        return FinalAnswerValidator(numeric=spec.numeric)
+    if isinstance(spec, ArithmeticSpec):
+        return ArithmeticValidator()
+    if isinstance(spec, AnswerModelSpec):
+        return AnswerModelValidator.from_file(spec.path, spec.threshold, f"{where}.path")
     raise ConfigError(f"{where}: unknown validator type")  # pragma: no cover - pydantic guards
