@@ -77,7 +77,7 @@ class ChaosUpstream(FakeUpstream):
         self._steps = [step for step, _ in STEPS]
         self._weights = [weight for _, weight in STEPS]
 
-    def next_step(self) -> Step:
+    def next_step(self, body: dict[str, Any] | None = None) -> Step:
         if not self.chaos:
             return Reply()
         with self._lock:
