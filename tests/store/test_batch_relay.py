@@ -11,15 +11,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from tiergate.batch import JobStore
-from tiergate.batch.relay import Relay
-from tiergate.batch.relayed import Parked, RelayStore, SentBatch
+from tiergate.batch.upstream_relay import Relay
+from tiergate.batch.upstream_store import Parked, RelayStore, SentBatch
 from tiergate.errors import ProviderError
 from tiergate.store.backend import open_store
 from tiergate.store.batch_states import SUCCEEDED
 
 
 class Provider:
-    """An in-process stand-in for the provider side (``server/batch_relay.py`` is tested over
+    """An in-process stand-in for the provider side (``server/batch_upstream.py`` is tested over
     HTTP in tests/e2e/test_batch_relay.py): batches end at their first look."""
 
     def __init__(

@@ -8,7 +8,7 @@ locks held across calls:
   but only while it still holds the lease: a replica that stalled past its lease cannot
   overwrite the result of the replica that took the item over;
 - an item handed to a provider's batch API (``park``) stays ``queued`` with its upstream
-  request set: the runner no longer claims it, the relay sends it (``batch/relayed.py``), and
+  request set: the runner no longer claims it, the relay sends it (``batch/upstream_store.py``), and
   once it is in a provider batch, cancel and expiry are the provider's to carry out;
 - ``cancel`` marks every unclaimed item ``canceled``; items already running finish;
 - past ``expires_ms`` unclaimed items become ``expired``;
@@ -108,7 +108,7 @@ class Item:
     custom_id: str
     params: str
     tries: int = 0  # earlier runs that ended in a failure worth waiting out
-    # The provider's batch API failed or refused it once: run it live (``batch/relay.py``).
+    # The provider's batch API failed or refused it once: run it live (``batch/upstream_relay.py``).
     live_only: bool = False
     # The id of this run's request: kept by a run that starts again because its replica died
     # (so its log row and its budget are written once), new for each try after a failure.
@@ -389,7 +389,7 @@ class JobStore:
         )
 
     async def park(self, item: Item, owner: str, deployment: str, upstream: str) -> bool:
-        """Hand a claimed item to the provider's batch API (``batch/relay.py``): its upstream
+        """Hand a claimed item to the provider's batch API (``batch/upstream_relay.py``): its upstream
         request (JSON text) waits to be sent in the next provider batch for ``deployment``;
         returns whether ``owner`` still held it."""
         return (
@@ -437,7 +437,7 @@ class JobStore:
         """Cancel the unclaimed items of canceled jobs, expire those of expired jobs, and end
         the jobs left with nothing queued."""
         # Unclaimed: never claimed, handed back, waiting out a retry-after, or a lease run out;
-        # not in a provider's batch (that one is canceled or expires upstream: batch/relay.py).
+        # not in a provider's batch (that one is canceled or expires upstream: batch/upstream_relay.py).
         free = (
             "state = 'queued' AND upstream_batch IS NULL "
             "AND (lease_owner IS NULL OR lease_until_ms < ?)"

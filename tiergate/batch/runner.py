@@ -40,7 +40,7 @@ class ItemResult:
     # Set when the failure is one waiting can fix: run the item again this many seconds on.
     retry_after: float | None = None
     # Set instead of an answer when the item goes to a provider's batch API: the deployment
-    # and the request as the provider takes it (JSON text); ``batch/relay.py`` sends it.
+    # and the request as the provider takes it (JSON text); ``batch/upstream_relay.py`` sends it.
     relay: tuple[str, str] | None = None
 
 

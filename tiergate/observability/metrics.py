@@ -30,7 +30,7 @@ from tiergate.store.records import RequestRecord
 
 if TYPE_CHECKING:
     from tiergate.batch import BatchRunner
-    from tiergate.batch.relay import Relay
+    from tiergate.batch.upstream_relay import Relay
     from tiergate.store.request_log import RequestLog
     from tiergate.store.rollouts import RolloutRow
 

@@ -27,7 +27,7 @@ class Deployment:
     headers: Mapping[str, str] = field(default_factory=dict)
     # OpenAI wire only: ``max_tokens`` for servers that do not know ``max_completion_tokens``.
     max_tokens_field: str = "max_completion_tokens"
-    # Batch jobs' items go through the provider's batch API (``providers/batch_api.py``).
+    # Batch jobs' items go through the provider's batch API (``providers/batch_clients.py``).
     batch_api: bool = False
 
 

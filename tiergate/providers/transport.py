@@ -8,7 +8,7 @@ each chunk of a stream, to the event loop; that hand-off per chunk makes a burst
 chunks cost more than on aiohttp, a price paid for plain answers costing less.
 
 Sessions, pooling, timeouts and the mapping of the client's errors to ``ProviderError`` live
-here; ``providers/http.py`` and ``providers/batch_api.py`` see only ``Reply`` (a whole answer)
+here; ``providers/http.py`` and ``providers/batch_clients.py`` see only ``Reply`` (a whole answer)
 or a streamed response read under ``transport_errors``.
 
 Production details:

@@ -10,7 +10,7 @@ Anthropic's, ``response.request_id`` in OpenAI's).
 
 Cost: items are sent to the model's provider as ordinary requests, at ordinary prices,
 unless the deployment that answers them has ``batch_api``: then they go through the provider's
-own batch API at its batch price (``server/batch_relay.py``, ``batch/relay.py``).
+own batch API at its batch price (``server/batch_upstream.py``, ``batch/upstream_relay.py``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 from tiergate.batch import BatchRunner, FileStore, Item, ItemResult, Job, JobStore
 from tiergate.batch.jobs import now_ms
-from tiergate.batch.relay import Relay
-from tiergate.batch.relayed import RelayStore
+from tiergate.batch.upstream_relay import Relay
+from tiergate.batch.upstream_store import RelayStore
 from tiergate.errors import (
     AuthenticationFailed,
     GatewayError,
@@ -34,7 +34,7 @@ from tiergate.errors import (
 )
 from tiergate.providers.base import CallOptions
 from tiergate.server.auth import ADMIN, OPEN, Principal, usable_key
-from tiergate.server.batch_relay import ProviderBatchRelay, relay_target
+from tiergate.server.batch_upstream import ProviderBatchRelay, relay_target
 from tiergate.server.chat import admit, complete, decode
 from tiergate.server.record import RequestTrace
 from tiergate.server.request_id import new_request_id

@@ -22,16 +22,16 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tiergate.batch.jobs import Job, now_ms
-from tiergate.batch.relayed import Parked, RelayStore, SentBatch
+from tiergate.batch.upstream_store import Parked, RelayStore, SentBatch
 from tiergate.cost.caching import apply_cache_breakpoints
 from tiergate.cost.estimate import complete_usage, needs_estimate, response_units
 from tiergate.errors import GatewayError, ProviderError
 from tiergate.executor import Attempt, Outcome
 from tiergate.providers.base import Deployment
-from tiergate.providers.batch_api import BatchLine, ProviderBatches
+from tiergate.providers.batch_clients import BatchLine, ProviderBatches
 from tiergate.providers.http import upstream_payload
-from tiergate.providers.message_batches import MessageBatchesAPI
-from tiergate.providers.openai_batches import OpenAIBatchesAPI
+from tiergate.providers.anthropic_batch_client import MessageBatchesAPI
+from tiergate.providers.openai_batch_client import OpenAIBatchesAPI
 from tiergate.routing.plan import Plan, Tier
 from tiergate.server.auth import Principal
 from tiergate.server.chat import decode
@@ -69,7 +69,7 @@ def _custom_id(n: int) -> str:
 
 
 class ProviderBatchRelay:
-    """The ``BatchAPI`` (``batch/relay.py``): each deployment's provider batch API."""
+    """The ``BatchAPI`` (``batch/upstream_relay.py``): each deployment's provider batch API."""
 
     def __init__(
         self,

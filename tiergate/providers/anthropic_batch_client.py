@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from tiergate.providers.base import Deployment
-from tiergate.providers.batch_api import (
+from tiergate.providers.batch_clients import (
     BatchClient,
     BatchLine,
     UpstreamBatch,

@@ -12,7 +12,7 @@ import orjson
 from pyreqwest.multipart import FormBuilder, PartBuilder
 
 from tiergate.providers.base import Deployment
-from tiergate.providers.batch_api import (
+from tiergate.providers.batch_clients import (
     BatchClient,
     BatchLine,
     UpstreamBatch,

@@ -11,7 +11,7 @@ Each replica runs one ``Relay`` beside its ``BatchRunner``. Every tick it:
 
 Both steps run under leases, so replicas sharing the store never send an item twice or store
 one answer twice. What the provider is and how answers become results is the ``BatchAPI``'s
-business (``server/batch_relay.py``); this module only schedules.
+business (``server/batch_upstream.py``); this module only schedules.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
-from tiergate.batch.relayed import Parked, RelayStore, SentBatch
+from tiergate.batch.upstream_store import Parked, RelayStore, SentBatch
 from tiergate.errors import ProviderError
 
 __all__ = ["BatchAPI", "Relay"]
