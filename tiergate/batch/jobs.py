@@ -389,9 +389,9 @@ class JobStore:
         )
 
     async def park(self, item: Item, owner: str, deployment: str, upstream: str) -> bool:
-        """Hand a claimed item to the provider's batch API (``batch/upstream_relay.py``): its upstream
-        request (JSON text) waits to be sent in the next provider batch for ``deployment``;
-        returns whether ``owner`` still held it."""
+        """Hand a claimed item to the provider's batch API (``batch/upstream_relay.py``): its
+        upstream request (JSON text) waits to be sent in the next provider batch for
+        ``deployment``; returns whether ``owner`` still held it."""
         return (
             await self._store.execute(
                 "UPDATE batch_items SET upstream = ?, upstream_params = ?, lease_owner = NULL, "
@@ -437,7 +437,8 @@ class JobStore:
         """Cancel the unclaimed items of canceled jobs, expire those of expired jobs, and end
         the jobs left with nothing queued."""
         # Unclaimed: never claimed, handed back, waiting out a retry-after, or a lease run out;
-        # not in a provider's batch (that one is canceled or expires upstream: batch/upstream_relay.py).
+        # not in a provider's batch (that one is canceled or expires upstream:
+        # batch/upstream_relay.py).
         free = (
             "state = 'queued' AND upstream_batch IS NULL "
             "AND (lease_owner IS NULL OR lease_until_ms < ?)"

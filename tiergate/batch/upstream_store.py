@@ -2,8 +2,8 @@
 
 An item the runner hands to the provider (``JobStore.park``) keeps state ``queued`` and gains
 ``upstream`` (the deployment) and ``upstream_params`` (the request as the provider takes it).
-The relay (``batch/upstream_relay.py``) then takes parked items a job and deployment at a time under a
-lease, sends them as one provider batch, and records it (``upstream_batches``, with
+The relay (``batch/upstream_relay.py``) then takes parked items a job and deployment at a
+time under a lease, sends them as one provider batch, and records it (``upstream_batches``, with
 ``upstream_batch`` on each item). Polling that batch is leased the same way, and each result
 is stored only while its item is still ``queued`` in that batch, so two replicas never store
 (or log) one answer twice.

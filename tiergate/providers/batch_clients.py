@@ -1,10 +1,10 @@
 """Providers' own batch APIs, the upstream side, behind one small protocol.
 
 Batch jobs' items whose deployment has ``batch_api`` are sent to the provider in bulk
-(``tiergate/batch/upstream_relay.py``) instead of one call each: the provider answers within 24 hours
-at its batch price. Each provider's API (Anthropic's Message Batches:
-``anthropic_batch_client.py``; OpenAI's Files and Batch APIs: ``openai_batch_client.py``) is mapped to
-these few calls and to one shape of result line, so the relay and the server know no
+(``tiergate/batch/upstream_relay.py``) instead of one call each: the provider answers
+within 24 hours at its batch price. Each provider's API (Anthropic's Message Batches:
+``anthropic_batch_client.py``; OpenAI's Files and Batch APIs: ``openai_batch_client.py``) is
+mapped to these few calls and to one shape of result line, so the relay and the server know no
 provider's batch format. Requests and answers stay in the provider's own JSON: its wire format
 encodes the one and decodes the other.
 """

@@ -27,10 +27,10 @@ from tiergate.cost.caching import apply_cache_breakpoints
 from tiergate.cost.estimate import complete_usage, needs_estimate, response_units
 from tiergate.errors import GatewayError, ProviderError
 from tiergate.executor import Attempt, Outcome
+from tiergate.providers.anthropic_batch_client import MessageBatchesAPI
 from tiergate.providers.base import Deployment
 from tiergate.providers.batch_clients import BatchLine, ProviderBatches
 from tiergate.providers.http import upstream_payload
-from tiergate.providers.anthropic_batch_client import MessageBatchesAPI
 from tiergate.providers.openai_batch_client import OpenAIBatchesAPI
 from tiergate.routing.plan import Plan, Tier
 from tiergate.server.auth import Principal

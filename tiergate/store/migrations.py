@@ -260,7 +260,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         postgresql=(_files_table("BYTEA"), "CREATE INDEX files_tenant ON files (tenant, id)"),
     ),
     Migration(
-        # Batch items sent through a provider's own batch API (``tiergate/batch/upstream_relay.py``):
+        # Batch items sent through a provider's own batch API (``batch/upstream_relay.py``):
         # the deployment chosen ('' once an item must run live instead), the upstream request
         # as sent, and the provider's batch it went in; one row per provider batch, polled
         # under a lease like the items.
