@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from tiergate.batch import BatchRunner, Item, ItemResult, JobStore
+from tiergate.batch import Answered, BatchRunner, Item, JobStore
 from tiergate.store.backend import open_store
 
 
@@ -41,11 +41,11 @@ async def test_two_replicas_share_a_job_and_run_each_item_once(store: Any, store
     by_runner: Counter[str] = Counter()
 
     def executor(name: str) -> Any:
-        async def execute(item: Item) -> ItemResult:
+        async def execute(item: Item) -> Answered:
             runs[(item.job.id, item.n)] += 1
             by_runner[name] += 1
             await asyncio.sleep(0.005)
-            return ItemResult(200 if item.n % 5 else 500, f'{{"n": {item.n}}}', f"req_{item.n}")
+            return Answered(200 if item.n % 5 else 500, f'{{"n": {item.n}}}', f"req_{item.n}")
 
         return execute
 
@@ -98,10 +98,10 @@ async def test_an_item_running_longer_than_its_lease_keeps_it_and_runs_once(
     runs: Counter[str] = Counter()
 
     def executor(name: str) -> Any:
-        async def execute(item: Item) -> ItemResult:
+        async def execute(item: Item) -> Answered:
             runs[name] += 1
             await asyncio.sleep(1.2)  # four leases long
-            return ItemResult(200, f'{{"by": "{name}"}}', f"req_{name}")
+            return Answered(200, f'{{"by": "{name}"}}', f"req_{name}")
 
         return execute
 
@@ -151,10 +151,10 @@ async def test_shutdown_hands_unfinished_items_back_at_once(store: Any) -> None:
     jobs = JobStore(store)
     started = asyncio.Event()
 
-    async def slow(item: Item) -> ItemResult:
+    async def slow(item: Item) -> Answered:
         started.set()
         await asyncio.sleep(30)
-        return ItemResult(200, "{}", None)
+        return Answered(200, "{}", None)
 
     first = runner(jobs, slow, concurrency=2)
     first.start()
@@ -163,8 +163,8 @@ async def test_shutdown_hands_unfinished_items_back_at_once(store: Any) -> None:
     await asyncio.wait_for(started.wait(), 10)
     await first.aclose(grace=0.05)
 
-    async def quick(item: Item) -> ItemResult:
-        return ItemResult(200, "{}", None)
+    async def quick(item: Item) -> Answered:
+        return Answered(200, "{}", None)
 
     second = runner(jobs, quick)  # a lease of 60 s: only a hand-back lets it run them now
     second.start()
@@ -207,9 +207,9 @@ async def test_a_result_the_database_refused_is_stored_on_a_later_try_not_run_ag
     monkeypatch.setattr(jobs, "finish", flaky_finish)
     runs: list[int] = []
 
-    async def execute(item: Item) -> ItemResult:
+    async def execute(item: Item) -> Answered:
         runs.append(item.n)
-        return ItemResult(200, "{}", None)
+        return Answered(200, "{}", None)
 
     worker = runner(jobs, execute)
     worker.start()
@@ -323,9 +323,9 @@ async def test_an_answer_in_hand_is_stored_however_long_the_store_refuses_it(
     monkeypatch.setattr(jobs, "finish", refusing_finish)
     runs: Counter[int] = Counter()
 
-    async def execute(item: Item) -> ItemResult:
+    async def execute(item: Item) -> Answered:
         runs[item.n] += 1
-        return ItemResult(200, "{}", item.request_id)
+        return Answered(200, "{}", item.request_id)
 
     worker = runner(jobs, execute, lease_seconds=0.3)
     worker.start()

@@ -15,7 +15,7 @@ from tiergate.batch.upstream_relay import Relay
 from tiergate.batch.upstream_store import Parked, RelayStore, SentBatch
 from tiergate.errors import ProviderError
 from tiergate.store.backend import open_store
-from tiergate.store.batch_states import SUCCEEDED
+from tiergate.wire.batch_states import ItemState
 
 
 class Provider:
@@ -50,7 +50,7 @@ class Provider:
     async def collect(self, sent: SentBatch) -> bool:
         for parked in await self.store.waiting(sent):
             n = parked.item.n
-            if await self.store.answer(sent, n, SUCCEEDED, 200, "{}", f"req_{n}"):
+            if await self.store.answer(sent, n, ItemState.SUCCEEDED, 200, "{}", f"req_{n}"):
                 self.answered[n] += 1
         return True
 

@@ -7,9 +7,10 @@ works through it. The HTTP endpoints and the per-item pipeline live in ``server/
 
 from tiergate.batch.files import FileStore, StoredFile
 from tiergate.batch.jobs import Item, ItemRow, Job, JobStore
-from tiergate.batch.runner import BatchRunner, ItemResult
+from tiergate.batch.runner import Answered, BatchRunner, ItemResult, Relayed
 
 __all__ = [
+    "Answered",
     "BatchRunner",
     "FileStore",
     "Item",
@@ -17,5 +18,6 @@ __all__ = [
     "ItemRow",
     "Job",
     "JobStore",
+    "Relayed",
     "StoredFile",
 ]

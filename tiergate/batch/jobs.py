@@ -8,14 +8,16 @@ locks held across calls:
   but only while it still holds the lease: a replica that stalled past its lease cannot
   overwrite the result of the replica that took the item over;
 - an item handed to a provider's batch API (``park``) stays ``queued`` with its upstream
-  request set: the runner no longer claims it, the relay sends it (``batch/upstream_store.py``), and
-  once it is in a provider batch, cancel and expiry are the provider's to carry out;
+  request set: the runner no longer claims it, the relay sends it
+  (``batch/upstream_relay.py``), and once it is in a provider batch, cancel and expiry are
+  the provider's to carry out; an item the provider refused runs live (``live_only``);
 - ``cancel`` marks every unclaimed item ``canceled``; items already running finish;
 - past ``expires_ms`` unclaimed items become ``expired``;
 - a job has ended once no item is ``queued``; whoever sees that first sets ``ended_ms``.
 
 Nothing here knows HTTP or a wire format: ``params`` and ``result`` are JSON text that the
-server's batch endpoints write and read.
+server's batch endpoints write and read. The states are ``ItemState`` (``wire/batch_states.py``);
+the SQL below is built from them, never spelled as literals of its own.
 """
 
 from __future__ import annotations
@@ -27,13 +29,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tiergate.store.batch_states import (
-    ERRORED,
-    QUEUED,
-    STATES,
-    SUCCEEDED,
-    job_status,
-)
+from tiergate.wire.batch_states import STATES, ItemState, JobStatus, job_status
 
 if TYPE_CHECKING:
     from tiergate.store.backend import Store
@@ -42,10 +38,11 @@ __all__ = [
     "HELD",
     "JOB_FIELDS",
     "LEASABLE",
-    "QUEUED",
+    "QUEUED_SQL",
     "STATES",
     "Item",
     "ItemRow",
+    "ItemState",
     "Job",
     "JobStore",
     "job_of",
@@ -54,6 +51,8 @@ __all__ = [
 ]
 
 _CHUNK = 1000  # items per insert
+# The item states as SQL literals, built from the one spelling (``wire/batch_states.py``).
+QUEUED_SQL = f"'{ItemState.QUEUED}'"
 
 JOB_FIELDS = (
     "id", "tenant", "key_id", "client_format", "created_ms", "expires_ms", "cancel_ms",
@@ -62,10 +61,11 @@ JOB_FIELDS = (
 JOB_COLUMNS = ", ".join(JOB_FIELDS)
 _INSERT_JOB = f"INSERT INTO batches ({JOB_COLUMNS}) VALUES ({', '.join('?' * len(JOB_FIELDS))})"
 # An item ``owner`` still holds (params: batch_id, n, owner).
-HELD = "batch_id = ? AND n = ? AND state = 'queued' AND lease_owner = ?"
+HELD = f"batch_id = ? AND n = ? AND state = {QUEUED_SQL} AND lease_owner = ?"
 # An item any replica may lease now (params: batch_id, n, now): its lease is free or over.
 LEASABLE = (
-    "batch_id = ? AND n = ? AND state = 'queued' AND (lease_until_ms IS NULL OR lease_until_ms < ?)"
+    f"batch_id = ? AND n = ? AND state = {QUEUED_SQL} "
+    "AND (lease_until_ms IS NULL OR lease_until_ms < ?)"
 )
 _INSERT_ITEM = (
     "INSERT INTO batch_items (batch_id, n, custom_id, params, state) VALUES (?, ?, ?, ?, ?)"
@@ -94,7 +94,7 @@ class Job:
     metadata: str | None = None
 
     @property
-    def status(self) -> str:
+    def status(self) -> JobStatus:
         """Anthropic's ``processing_status``: in_progress, canceling or ended."""
         return job_status(self.cancel_ms, self.ended_ms)
 
@@ -108,7 +108,8 @@ class Item:
     custom_id: str
     params: str
     tries: int = 0  # earlier runs that ended in a failure worth waiting out
-    # The provider's batch API failed or refused it once: run it live (``batch/upstream_relay.py``).
+    # The provider's batch API failed or refused it once: run it live
+    # (``batch/upstream_relay.py``; column ``batch_items.live_only``).
     live_only: bool = False
     # The id of this run's request: kept by a run that starts again because its replica died
     # (so its log row and its budget are written once), new for each try after a failure.
@@ -122,7 +123,7 @@ class ItemRow:
 
     n: int
     custom_id: str
-    state: str
+    state: ItemState
     status: int | None
     result: str | None
     request_id: str | None
@@ -171,7 +172,8 @@ class JobStore:
         try:
             for start in range(0, len(items), _CHUNK):
                 chunk = items[start : start + _CHUNK]
-                rows = [(job_id, start + i, cid, p, QUEUED) for i, (cid, p) in enumerate(chunk)]
+                queued = ItemState.QUEUED.value
+                rows = [(job_id, start + i, cid, p, queued) for i, (cid, p) in enumerate(chunk)]
                 await self._store.executemany([(_INSERT_ITEM, rows)])
                 await asyncio.sleep(0)
             await self._store.execute(_INSERT_JOB, job_row)
@@ -218,12 +220,12 @@ class JobStore:
             jobs.reverse()
         return jobs, len(rows) > limit
 
-    async def counts(self, job_id: str) -> dict[str, int]:
-        """Items by state (``STATES``); states with no item are left out."""
+    async def counts(self, job_id: str) -> dict[ItemState, int]:
+        """Items by state; states with no item are left out."""
         rows = await self._store.fetchall(
             "SELECT state, count(*) FROM batch_items WHERE batch_id = ? GROUP BY state", (job_id,)
         )
-        return {str(state): int(n) for state, n in rows}
+        return {ItemState(state): int(n) for state, n in rows}
 
     async def results(self, job_id: str, after: int, limit: int) -> list[ItemRow]:
         """Items ``n > after``, in order."""
@@ -232,7 +234,7 @@ class JobStore:
             "WHERE batch_id = ? AND n > ? ORDER BY n LIMIT ?",
             (job_id, after, limit),
         )
-        return [ItemRow(int(r[0]), str(r[1]), str(r[2]), r[3], r[4], r[5]) for r in rows]
+        return [ItemRow(int(r[0]), str(r[1]), ItemState(r[2]), r[3], r[4], r[5]) for r in rows]
 
     async def pages(self, job_id: str, size: int = 1000) -> AsyncIterator[list[ItemRow]]:
         """Every item in order, ``size`` at a time: a 100,000-item job's results are never
@@ -321,12 +323,12 @@ class JobStore:
         while jobs and len(claimed) < limit:
             job, want = jobs[0], limit - len(claimed)
             rows = await self._store.fetchall(
-                "SELECT n, custom_id, params, tries, upstream, request_id FROM batch_items "
-                "WHERE batch_id = ? AND state = 'queued' AND upstream_params IS NULL "
+                "SELECT n, custom_id, params, tries, live_only, request_id FROM batch_items "
+                f"WHERE batch_id = ? AND state = {QUEUED_SQL} AND upstream_params IS NULL "
                 "AND (lease_until_ms IS NULL OR lease_until_ms < ?) ORDER BY n LIMIT ?",
                 (job.id, moment, want),
             )
-            for n, custom_id, params, tries, upstream, request_id in rows:
+            for n, custom_id, params, tries, live_only, request_id in rows:
                 # A run that ends without its result stored (its replica killed) may have been
                 # answered and billed: the next run takes the same request id, so the request
                 # log and the key's budget count it once.
@@ -339,7 +341,7 @@ class JobStore:
                 if won:
                     claimed.append(
                         Item(job, int(n), str(custom_id), str(params), int(tries),
-                             upstream == "", str(request_id))
+                             bool(live_only), str(request_id))
                     )  # fmt: skip
             if len(rows) < want:  # the job has no more to take now; items lost to another
                 jobs.pop(0)  # replica's claim are not read again (they are leased)
@@ -352,11 +354,11 @@ class JobStore:
         lease; returns whether it did (False: the lease ran out and another replica took the
         item over). Status 200 is ``succeeded``, any other ``errored``."""
         moment = now_ms()
-        state = SUCCEEDED if status == 200 else ERRORED
+        state = ItemState.SUCCEEDED if status == 200 else ItemState.ERRORED
         stored = await self._store.execute(
             "UPDATE batch_items SET state = ?, status = ?, result = ?, request_id = ?, "
             f"done_ms = ?, lease_owner = NULL, lease_until_ms = NULL WHERE {HELD}",
-            (state, status, result, request_id, moment, item.job.id, item.n, owner),
+            (state.value, status, result, request_id, moment, item.job.id, item.n, owner),
         )
         await self.end_if_done(item.job.id, moment)
         return stored > 0
@@ -406,7 +408,7 @@ class JobStore:
         process of this machine killed before this one started), instead of after their
         lease; returns how many."""
         rows = await self._store.fetchall(
-            "SELECT DISTINCT lease_owner FROM batch_items WHERE state = 'queued' "
+            f"SELECT DISTINCT lease_owner FROM batch_items WHERE state = {QUEUED_SQL} "
             "AND lease_owner IS NOT NULL AND lease_until_ms >= ?",
             (now_ms(),),
         )
@@ -415,7 +417,7 @@ class JobStore:
             if stopped(str(owner)):
                 freed += await self._store.execute(
                     "UPDATE batch_items SET lease_owner = NULL, lease_until_ms = NULL "
-                    "WHERE state = 'queued' AND lease_owner = ?",
+                    f"WHERE state = {QUEUED_SQL} AND lease_owner = ?",
                     (owner,),
                 )
         return freed
@@ -440,18 +442,18 @@ class JobStore:
         # not in a provider's batch (that one is canceled or expires upstream:
         # batch/upstream_relay.py).
         free = (
-            "state = 'queued' AND upstream_batch IS NULL "
+            f"state = {QUEUED_SQL} AND upstream_batch IS NULL "
             "AND (lease_owner IS NULL OR lease_until_ms < ?)"
         )
         await self._store.execute(
-            f"UPDATE batch_items SET state = 'canceled', done_ms = ? WHERE {free} AND batch_id IN "
+            f"UPDATE batch_items SET state = ?, done_ms = ? WHERE {free} AND batch_id IN "
             "(SELECT id FROM batches WHERE cancel_ms IS NOT NULL AND ended_ms IS NULL)",
-            (moment, moment),
+            (ItemState.CANCELED.value, moment, moment),
         )
         await self._store.execute(
-            f"UPDATE batch_items SET state = 'expired', done_ms = ? WHERE {free} AND batch_id IN "
+            f"UPDATE batch_items SET state = ?, done_ms = ? WHERE {free} AND batch_id IN "
             "(SELECT id FROM batches WHERE expires_ms <= ? AND ended_ms IS NULL)",
-            (moment, moment, moment),
+            (ItemState.EXPIRED.value, moment, moment, moment),
         )
         await self.end_if_done(None, moment)
 
@@ -460,7 +462,7 @@ class JobStore:
         which = "id = ? AND " if job_id is not None else ""
         await self._store.execute(
             f"UPDATE batches SET ended_ms = ? WHERE {which}ended_ms IS NULL AND NOT EXISTS "
-            "(SELECT 1 FROM batch_items WHERE batch_id = batches.id AND state = 'queued')",
+            f"(SELECT 1 FROM batch_items WHERE batch_id = batches.id AND state = {QUEUED_SQL})",
             (moment, job_id) if job_id is not None else (moment,),
         )
 

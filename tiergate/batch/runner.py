@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from tiergate.batch.jobs import Item, JobStore, now_ms
 from tiergate.store.holders import new_owner, stopped_here
 
-__all__ = ["BatchRunner", "ItemResult"]
+__all__ = ["Answered", "BatchRunner", "ItemResult", "Relayed"]
 
 logger = logging.getLogger("tiergate")
 
 
 @dataclass(frozen=True, slots=True)
-class ItemResult:
+class Answered:
     """An item's answer as its wire format gives it: the HTTP status and body (JSON text) the
     same request would have got from the chat endpoint, and its row in the request log."""
 
@@ -39,11 +39,19 @@ class ItemResult:
     request_id: str | None
     # Set when the failure is one waiting can fix: run the item again this many seconds on.
     retry_after: float | None = None
-    # Set instead of an answer when the item goes to a provider's batch API: the deployment
-    # and the request as the provider takes it (JSON text); ``batch/upstream_relay.py`` sends it.
-    relay: tuple[str, str] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Relayed:
+    """No answer yet: the item goes to ``deployment``'s batch API with ``upstream``, the
+    request as the provider takes it (JSON text); ``batch/upstream_relay.py`` sends it."""
+
+    deployment: str
+    upstream: str
+
+
+# What running an item gives: its answer now, or a hand-off to a provider's batch API.
+ItemResult = Answered | Relayed
 Execute = Callable[[Item], Awaitable[ItemResult]]
 _HOUSEKEEPING_SECONDS = 3600.0
 _STORE_RETRIES = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)  # seconds between tries to store a result
@@ -159,9 +167,9 @@ class BatchRunner:
             # bug. The item stays claimed until its lease runs out, then runs again.
             logger.exception("batch %s item %d failed unexpectedly", item.job.id, item.n)
             return
-        if outcome.relay is not None:
+        if isinstance(outcome, Relayed):
             try:
-                await self._jobs.park(item, self.owner, *outcome.relay)
+                await self._jobs.park(item, self.owner, outcome.deployment, outcome.upstream)
             except Exception:  # the database is away: the item runs again after its lease
                 logger.exception("batch %s item %d: could not park", item.job.id, item.n)
             return
@@ -182,7 +190,7 @@ class BatchRunner:
                 item.job.id, item.n, outcome.request_id,
             )  # fmt: skip
 
-    async def _store(self, item: Item, outcome: ItemResult) -> bool:
+    async def _store(self, item: Item, outcome: Answered) -> bool:
         """``finish``, tried until it goes through: the answer is paid for, and an item whose
         result is never stored runs again. While it waits the item still counts as running
         here, so its lease is renewed and no other replica runs it meanwhile."""

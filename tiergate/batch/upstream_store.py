@@ -8,8 +8,8 @@ time under a lease, sends them as one provider batch, and records it (``upstream
 is stored only while its item is still ``queued`` in that batch, so two replicas never store
 (or log) one answer twice.
 
-An item the provider could not take goes back to the live runner for good (``upstream`` set
-to ''): ``claim`` takes it again, ``Batches.execute`` runs it as a live request.
+An item the provider could not take goes back to the live runner for good (``live_only`` set,
+``upstream`` cleared): ``claim`` takes it again, ``Batches.execute`` runs it as a live request.
 """
 
 from __future__ import annotations
@@ -18,7 +18,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tiergate.batch.jobs import HELD, JOB_FIELDS, LEASABLE, Item, Job, JobStore, job_of, now_ms
+from tiergate.batch.jobs import (
+    HELD,
+    JOB_FIELDS,
+    LEASABLE,
+    QUEUED_SQL,
+    Item,
+    Job,
+    JobStore,
+    job_of,
+    now_ms,
+)
+from tiergate.wire.batch_states import ItemState
 
 if TYPE_CHECKING:
     from tiergate.store.backend import Store
@@ -27,7 +38,9 @@ __all__ = ["Parked", "RelayStore", "SentBatch"]
 
 _JOB = ", ".join("b." + c for c in JOB_FIELDS)
 # A relayed item still waiting for its answer (params: batch_id, n, upstream batch id).
-_WAITING = "batch_id = ? AND n = ? AND upstream_batch = ? AND state = 'queued'"
+_WAITING = f"batch_id = ? AND n = ? AND upstream_batch = ? AND state = {QUEUED_SQL}"
+# Back to the live runner for good.
+_TO_LIVE = "upstream = NULL, upstream_params = NULL, live_only = TRUE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +75,7 @@ class RelayStore:
         or that holds ``limit`` items already."""
         moment = now_ms()
         parked = (
-            "i.upstream_batch IS NULL AND i.upstream > '' AND i.state = 'queued' "
+            f"i.upstream_batch IS NULL AND i.upstream IS NOT NULL AND i.state = {QUEUED_SQL} "
             "AND i.upstream_params IS NOT NULL "
             "AND b.cancel_ms IS NULL AND b.expires_ms > ? "
             "AND (i.lease_until_ms IS NULL OR i.lease_until_ms < ?)"
@@ -100,8 +113,8 @@ class RelayStore:
     async def _undecided(self, job_id: str) -> bool:
         """Whether the job still has items the runner has not yet looked at."""
         rows = await self._store.fetchall(
-            "SELECT 1 FROM batch_items WHERE batch_id = ? AND state = 'queued' "
-            "AND upstream IS NULL LIMIT 1",
+            f"SELECT 1 FROM batch_items WHERE batch_id = ? AND state = {QUEUED_SQL} "
+            "AND upstream IS NULL AND NOT live_only LIMIT 1",
             (job_id,),
         )
         return bool(rows)
@@ -132,7 +145,7 @@ class RelayStore:
         await self._store.executemany(
             [
                 (
-                    "UPDATE batch_items SET upstream = '', upstream_params = NULL, "
+                    f"UPDATE batch_items SET {_TO_LIVE}, "
                     f"lease_owner = NULL, lease_until_ms = NULL WHERE {HELD}",
                     [(p.item.job.id, p.item.n, owner) for p in parked],
                 )
@@ -185,7 +198,7 @@ class RelayStore:
         """The items of ``sent`` still waiting for their answer."""
         rows = await self._store.fetchall(
             "SELECT n, custom_id, params, tries, upstream, upstream_params FROM batch_items "
-            "WHERE upstream_batch = ? AND batch_id = ? AND state = 'queued' ORDER BY n",
+            f"WHERE upstream_batch = ? AND batch_id = ? AND state = {QUEUED_SQL} ORDER BY n",
             (sent.id, sent.job.id),
         )
         return [
@@ -197,7 +210,7 @@ class RelayStore:
         self,
         sent: SentBatch,
         n: int,
-        state: str,
+        state: ItemState,
         status: int | None,
         result: str | None,
         request_id: str | None,
@@ -207,7 +220,7 @@ class RelayStore:
             await self._store.execute(
                 "UPDATE batch_items SET state = ?, status = ?, result = ?, request_id = ?, "
                 f"done_ms = ? WHERE {_WAITING}",
-                (state, status, result, request_id, now_ms(), sent.job.id, n, sent.id),
+                (state.value, status, result, request_id, now_ms(), sent.job.id, n, sent.id),
             )
             > 0
         )
@@ -217,8 +230,7 @@ class RelayStore:
         canceled or expired while the job runs on): it runs live instead."""
         return (
             await self._store.execute(
-                "UPDATE batch_items SET upstream = '', upstream_params = NULL, "
-                f"upstream_batch = NULL WHERE {_WAITING}",
+                f"UPDATE batch_items SET {_TO_LIVE}, upstream_batch = NULL WHERE {_WAITING}",
                 (sent.job.id, n, sent.id),
             )
             > 0

@@ -29,6 +29,7 @@ from tiergate.server.responses import (
 )
 from tiergate.wire import anthropic_batches as shapes
 from tiergate.wire.anthropic import FORMAT as ANTHROPIC
+from tiergate.wire.batch_states import ItemState
 
 if TYPE_CHECKING:
     from tiergate.server.batches import Batches
@@ -81,7 +82,7 @@ async def _create(batches: Batches, principal: Principal, receive: Receive, send
     job = await batches.submit(
         principal, ANTHROPIC, "msgbatch_", items, "requests[{}].params.model".format
     )
-    await send_json(send, 200, shapes.encode_batch(job, {"queued": job.total}, None))
+    await send_json(send, 200, shapes.encode_batch(job, {ItemState.QUEUED: job.total}, None))
 
 
 def _decode(body: bytes, max_requests: int) -> list[tuple[str, str, str]]:

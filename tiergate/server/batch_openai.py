@@ -45,6 +45,7 @@ from tiergate.server.responses import (
     send_json,
 )
 from tiergate.wire import openai_batches as shapes
+from tiergate.wire.batch_states import ItemState
 from tiergate.wire.openai import FORMAT as OPENAI
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ async def _create(batches: Batches, principal: Principal, receive: Receive, send
         input_file_id=file_id,
         metadata=orjson.dumps(metadata).decode() if metadata else None,
     )
-    await send_json(send, 200, shapes.encode_batch(job, {"queued": job.total}, None, None))
+    await send_json(send, 200, shapes.encode_batch(job, {ItemState.QUEUED: job.total}, None, None))
 
 
 async def _files(
@@ -252,7 +253,7 @@ async def _shown(batches: Batches, job: Job) -> dict[str, Any]:
     counts = await batches.jobs.counts(job.id)
     output = errors = None
     if job.ended_ms is not None:
-        if counts.get("succeeded"):
+        if counts.get(ItemState.SUCCEEDED):
             output = f"file-{job.id}{_OUTPUT}"
         if shapes.failed_count(counts):
             errors = f"file-{job.id}{_ERRORS}"
@@ -279,5 +280,5 @@ async def _render(batches: Batches, job: Job, failed: bool) -> AsyncIterator[byt
         yield b"".join(
             shapes.output_line(job.id, r.n, r.custom_id, r.state, r.status, r.result, r.request_id)
             for r in rows
-            if (r.state != "succeeded") == failed
+            if (r.state is not ItemState.SUCCEEDED) == failed
         )

@@ -37,8 +37,8 @@ from tiergate.server.auth import Principal
 from tiergate.server.chat import decode
 from tiergate.server.record import RequestTrace
 from tiergate.server.request_id import new_request_id
-from tiergate.store.batch_states import CANCELED, ERRORED, EXPIRED, SUCCEEDED
 from tiergate.types import ChatRequest
+from tiergate.wire.batch_states import ItemState
 from tiergate.wire.format import WireFormat
 
 if TYPE_CHECKING:
@@ -179,9 +179,9 @@ class ProviderBatchRelay:
         canceled, or it expired), else it runs live."""
         job, n = sent.job, parked.item.n
         if kind == "canceled" and job.cancel_ms is not None:
-            await self._store.answer(sent, n, CANCELED, None, None, None)
+            await self._store.answer(sent, n, ItemState.CANCELED, None, None, None)
         elif kind == "expired" and job.expires_ms <= now_ms():
-            await self._store.answer(sent, n, EXPIRED, None, None, None)
+            await self._store.answer(sent, n, ItemState.EXPIRED, None, None, None)
         else:
             await self._store.to_live(sent, n)
 
@@ -221,7 +221,10 @@ class ProviderBatchRelay:
         trace.outcome = Outcome(response, 0, attempt.model, deployment, trace.attempts)
         body = orjson.dumps(wire.encode_response(response, request.model)).decode()
         # Stored first, logged only if stored: a result another replica stored is its row.
-        if await self._store.answer(sent, parked.item.n, SUCCEEDED, 200, body, trace.request_id):
+        stored = await self._store.answer(
+            sent, parked.item.n, ItemState.SUCCEEDED, 200, body, trace.request_id
+        )
+        if stored:
             trace.finish(self._gateway.accountant, status=200)
 
     async def _invalid(
@@ -240,7 +243,7 @@ class ProviderBatchRelay:
         attempt.error = failure.message
         status, _, body = wire.encode_error(failure)
         stored = await self._store.answer(
-            sent, parked.item.n, ERRORED, status, body.decode(), trace.request_id
+            sent, parked.item.n, ItemState.ERRORED, status, body.decode(), trace.request_id
         )
         if stored:
             trace.finish(self._gateway.accountant, status=status, error=failure)

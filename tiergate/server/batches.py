@@ -19,7 +19,16 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from tiergate.batch import BatchRunner, FileStore, Item, ItemResult, Job, JobStore
+from tiergate.batch import (
+    Answered,
+    BatchRunner,
+    FileStore,
+    Item,
+    ItemResult,
+    Job,
+    JobStore,
+    Relayed,
+)
 from tiergate.batch.jobs import now_ms
 from tiergate.batch.upstream_relay import Relay
 from tiergate.batch.upstream_store import RelayStore
@@ -165,9 +174,9 @@ class Batches:
             target = relay_target(item, request, plan, principal)
             if target is not None:  # answered later, through the provider's batch API
                 upstream = self.provider_batches.upstream_request(request, plan, target)
-                return ItemResult(0, "", None, relay=(target.name, upstream))
+                return Relayed(target.name, upstream)
             answer = await complete(gateway, wire, trace, request, plan, _OPTIONS)
-            return ItemResult(200, answer.decode(), trace.request_id)
+            return Answered(200, answer.decode(), trace.request_id)
         except GatewayError as exc:
             failure = exc
         except Exception:
@@ -177,7 +186,7 @@ class Batches:
         trace.finish(gateway.accountant, status=failure.status, error=failure)
         status, _, body = wire.encode_error(failure)
         wait = _wait_out(failure, item.tries)
-        return ItemResult(status, body.decode(), trace.request_id, wait)
+        return Answered(status, body.decode(), trace.request_id, wait)
 
     async def _principal(self, job: Job) -> Principal:
         """Who the job's items run as: its key, looked up again (it may have been revoked,

@@ -465,4 +465,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "data BYTEA NOT NULL, PRIMARY KEY (file_id, n))",
         ),
     ),
+    Migration(
+        # A batch item the provider's batch API refused runs live (``batch/upstream_store.py``):
+        # said by its own column instead of ``upstream = ''``, so ``upstream`` is only ever a
+        # deployment's name or NULL.
+        "0018_batch_live_only",
+        (
+            "ALTER TABLE batch_items ADD COLUMN live_only BOOLEAN NOT NULL DEFAULT FALSE",
+            "UPDATE batch_items SET live_only = TRUE, upstream = NULL WHERE upstream = ''",
+        ),
+    ),
 )

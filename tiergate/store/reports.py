@@ -21,9 +21,9 @@ from decimal import Decimal
 from typing import Any
 
 from tiergate.store.backend import Store
-from tiergate.store.batch_states import STATES, job_status
 from tiergate.store.latency import NO_PERCENTILES, percentiles_by_model
 from tiergate.store.records import PICO
+from tiergate.wire.batch_states import STATES, job_status
 
 _MICRO = 1_000_000
 _MONEY = (
@@ -342,7 +342,7 @@ async def batches(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
     )
     out = []
     for job_id, tenant, client_format, created, cancel, ended, total, *rest in rows:
-        counts = dict(zip(STATES, (int(n or 0) for n in rest[:5]), strict=True))
+        counts = {state.value: int(n or 0) for state, n in zip(STATES, rest[:5], strict=True)}
         out.append(
             {"id": job_id, "tenant": tenant, "format": client_format,
              "created": datetime.fromtimestamp(int(created) / 1000, UTC).isoformat(

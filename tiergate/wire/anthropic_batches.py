@@ -17,6 +17,7 @@ import orjson
 from tiergate.errors import GatewayError, InvalidRequest, PayloadTooLarge
 from tiergate.wire.anthropic_decode import decode_request
 from tiergate.wire.batch_job import BatchJob, rfc3339
+from tiergate.wire.batch_states import ItemState
 
 __all__ = [
     "decode_batch",
@@ -27,7 +28,7 @@ __all__ = [
 ]
 
 _CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
-_NO_RESULT = ("canceled", "expired")  # item states whose result line has only a type
+_NO_RESULT = (ItemState.CANCELED, ItemState.EXPIRED)  # states whose result line is a type only
 
 
 def decode_batch(payload: Any, max_requests: int) -> list[tuple[str, str, str]]:
@@ -76,7 +77,7 @@ def decode_batch(payload: Any, max_requests: int) -> list[tuple[str, str, str]]:
 
 
 def encode_batch(
-    job: BatchJob, counts: Mapping[str, int], results_url: str | None
+    job: BatchJob, counts: Mapping[ItemState, int], results_url: str | None
 ) -> dict[str, Any]:
     """A ``message_batch`` object; ``counts``: items by state (queued, succeeded, errored,
     canceled, expired); ``results_url`` is shown only once the job has ended."""
@@ -85,11 +86,11 @@ def encode_batch(
         "type": "message_batch",
         "processing_status": job.status,
         "request_counts": {
-            "processing": counts.get("queued", 0),
-            "succeeded": counts.get("succeeded", 0),
-            "errored": counts.get("errored", 0),
-            "canceled": counts.get("canceled", 0),
-            "expired": counts.get("expired", 0),
+            "processing": counts.get(ItemState.QUEUED, 0),
+            "succeeded": counts.get(ItemState.SUCCEEDED, 0),
+            "errored": counts.get(ItemState.ERRORED, 0),
+            "canceled": counts.get(ItemState.CANCELED, 0),
+            "expired": counts.get(ItemState.EXPIRED, 0),
         },
         "created_at": rfc3339(job.created_ms),
         "expires_at": rfc3339(job.expires_ms),
@@ -113,13 +114,15 @@ def encode_deleted(job_id: str) -> dict[str, Any]:
     return {"id": job_id, "type": "message_batch_deleted"}
 
 
-def result_line(custom_id: str, state: str, body: str | None, request_id: str | None) -> bytes:
+def result_line(
+    custom_id: str, state: ItemState, body: str | None, request_id: str | None
+) -> bytes:
     """One JSONL line of the results file. ``body`` is the item's answer as ``/v1/messages``
     gives it (a message, or an error body); canceled and expired items have none. The item's
     request-log row rides along under ``tiergate``, which the SDK ignores."""
     if state in _NO_RESULT or body is None:
         result = b'{"type":"%s"}' % state.encode()
-    elif state == "succeeded":
+    elif state is ItemState.SUCCEEDED:
         result = b'{"type":"succeeded","message":%s}' % body.encode()
     else:
         result = b'{"type":"errored","error":%s}' % body.encode()

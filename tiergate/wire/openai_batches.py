@@ -16,6 +16,7 @@ import orjson
 
 from tiergate.errors import GatewayError, InvalidRequest, PayloadTooLarge
 from tiergate.wire.batch_job import BatchJob
+from tiergate.wire.batch_states import ItemState
 from tiergate.wire.ids import is_id
 from tiergate.wire.nesting import check_depth
 from tiergate.wire.openai_decode import decode_request
@@ -33,7 +34,8 @@ __all__ = [
 
 ENDPOINT = "/v1/chat/completions"  # the one endpoint a batch may target here
 _WINDOW = "24h"
-_FAILED_CODE = {"canceled": "batch_cancelled", "expired": "batch_expired"}
+_FAILED_CODE = {ItemState.CANCELED: "batch_cancelled", ItemState.EXPIRED: "batch_expired"}
+_FAILED = (ItemState.ERRORED, ItemState.CANCELED, ItemState.EXPIRED)
 
 
 class FileView(Protocol):
@@ -156,22 +158,22 @@ def _seconds(ms: int | None) -> int | None:
     return None if ms is None else ms // 1000
 
 
-def failed_count(counts: Mapping[str, int]) -> int:
+def failed_count(counts: Mapping[ItemState, int]) -> int:
     """OpenAI's ``failed``: items errored, canceled or expired (the error file's lines)."""
-    return sum(counts.get(state, 0) for state in ("errored", "canceled", "expired"))
+    return sum(counts.get(state, 0) for state in _FAILED)
 
 
-def status_of(job: BatchJob, counts: Mapping[str, int]) -> str:
+def status_of(job: BatchJob, counts: Mapping[ItemState, int]) -> str:
     if job.ended_ms is None:
         return "in_progress" if job.cancel_ms is None else "cancelling"
     if job.cancel_ms is not None:
         return "cancelled"
-    return "expired" if counts.get("expired", 0) else "completed"
+    return "expired" if counts.get(ItemState.EXPIRED, 0) else "completed"
 
 
 def encode_batch(
     job: BatchJob,
-    counts: Mapping[str, int],
+    counts: Mapping[ItemState, int],
     output_file_id: str | None,
     error_file_id: str | None,
 ) -> dict[str, Any]:
@@ -201,7 +203,7 @@ def encode_batch(
         "cancelled_at": ended if status == "cancelled" else None,
         "request_counts": {
             "total": job.total,
-            "completed": counts.get("succeeded", 0),
+            "completed": counts.get(ItemState.SUCCEEDED, 0),
             "failed": failed,
         },
         "metadata": orjson.loads(job.metadata) if job.metadata else None,
@@ -235,7 +237,7 @@ def output_line(
     job_id: str,
     n: int,
     custom_id: str,
-    state: str,
+    state: ItemState,
     status: int | None,
     body: str | None,
     request_id: str | None,
@@ -246,8 +248,9 @@ def output_line(
     line_id = orjson.dumps(f"batch_req_{job_id.removeprefix('batch_')}_{n}")
     head = b'{"id":%s,"custom_id":%s,' % (line_id, orjson.dumps(custom_id))
     if status is None or body is None:
-        code = _FAILED_CODE.get(state, state)
-        error = orjson.dumps({"code": code, "message": f"the request was not run: batch {state}"})
+        code = _FAILED_CODE.get(state, state.value)
+        message = f"the request was not run: batch {state.value}"
+        error = orjson.dumps({"code": code, "message": message})
         return head + b'"response":null,"error":%s}\n' % error
     response = b'{"status_code":%d,"request_id":%s,"body":%s}' % (
         status, orjson.dumps(request_id), body.encode(),
