@@ -48,6 +48,38 @@ async def test_nano_rows_of_an_older_schema_are_carried_to_pico(tmp_path: Path) 
     await store.aclose()
 
 
+async def test_items_that_ran_live_by_sentinel_get_live_only(tmp_path: Path) -> None:
+    """An item marked to run live by the old sentinel (``upstream = ''``) keeps running live,
+    said by ``live_only`` now; a parked item keeps its deployment."""
+    import sqlite3
+
+    from tiergate.store.sqlite_store import MIGRATIONS_TABLE
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.execute(MIGRATIONS_TABLE)
+    before = [m for m in MIGRATIONS if m.name < "0016_batch_live_only"]
+    for migration in before:
+        for sql in migration.statements("sqlite"):
+            db.execute(sql)
+        db.execute("INSERT INTO schema_migrations VALUES (?, 0)", (migration.name,))
+    items = [(0, ""), (1, "dep-a"), (2, None)]
+    for n, upstream in items:
+        db.execute(
+            "INSERT INTO batch_items (batch_id, n, custom_id, params, state, upstream) "
+            "VALUES ('b', ?, 'c', '{}', 'queued', ?)",
+            (n, upstream),
+        )
+    db.commit()
+    db.close()
+    store = await open_store(f"sqlite:///{path}")
+    rows = await store.fetchall("SELECT n, upstream, live_only FROM batch_items ORDER BY n")
+    assert [(n, up, bool(live)) for n, up, live in rows] == [
+        (0, None, True), (1, "dep-a", False), (2, None, False),
+    ]  # fmt: skip
+    await store.aclose()
+
+
 async def test_sqlite_is_wal_under_the_data_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
