@@ -6,21 +6,29 @@ from typing import Any
 
 import pytest
 
-from tests.routing.builders import CATALOG, answer, ask, policies
+from tests.routing.builders import CATALOG, answer, ask, deployments, policies
 from tiergate.errors import ConfigError, ProviderError
-from tiergate.routing.plan import Validator, Verdict
-from tiergate.types import ChatRequest, ChatResponse, TextBlock
+from tiergate.routing.plan import Validator, ValidatorCall, Verdict
+from tiergate.types import ChatRequest, ChatResponse, TextBlock, Usage
+
+JUDGE_USAGE = Usage(input_tokens=20, output_tokens=1)
 
 
 class FakeJudge:
-    """A judge client that answers from a fixed list and records what it was asked."""
+    """A judge client that answers from a fixed list, records what it was asked, and reports
+    one upstream call of ``JUDGE_USAGE`` per request (also for a reply that is an error)."""
 
     def __init__(self, *replies: str | Exception) -> None:
         self.replies = list(replies)
         self.asked: list[ChatRequest] = []
 
-    async def complete(self, request: ChatRequest) -> ChatResponse:
+    async def complete(
+        self, request: ChatRequest, calls: list[ValidatorCall] | None = None
+    ) -> ChatResponse:
         self.asked.append(request)
+        if calls is not None:
+            (deployment,) = deployments([request.model])[request.model]
+            calls.append(ValidatorCall(CATALOG.resolve(request.model), deployment, JUDGE_USAGE))
         reply = self.replies.pop(0)
         if isinstance(reply, Exception):
             raise reply
@@ -138,6 +146,26 @@ async def test_judge_custom_pass_word_and_failing_judge() -> None:
     assert not (await built.check(request, response)).ok
     errored = await built.check(request, response)
     assert not errored.ok and errored.reason == "judge claude-sonnet-4-6 failed: overloaded"
+
+
+async def test_a_verdict_reports_the_calls_its_validator_made() -> None:
+    """Passing, failing or erroring, a judge's verdict carries its calls (the executor bills
+    them to the graded request); a check that calls no model reports none and reserves
+    nothing."""
+    spec = {"type": "judge", "model": "sonnet", "prompt": "p"}
+    judge = FakeJudge("PASS", "FAIL", ProviderError("overloaded", status=529, provider="x"))
+    built = validator(spec, judge)
+    request, response = ask("q"), answer("a")
+    for _ in range(3):
+        (call,) = (await built.check(request, response)).calls
+        assert (call.model.id, call.deployment.name, call.usage) == (
+            "claude-sonnet-4-6", "dep-claude-sonnet-4-6", JUDGE_USAGE,
+        )  # fmt: skip
+    ((model, usage),) = built.max_usage(100, 50)
+    assert model.id == "claude-sonnet-4-6" and usage.output_tokens == 16
+    local = validator({"type": "json"})
+    assert (await local.check(request, answer("{}"))).calls == ()
+    assert local.max_usage(100, 50) == ()
 
 
 @pytest.mark.parametrize(

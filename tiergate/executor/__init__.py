@@ -7,7 +7,7 @@ from tiergate.executor.run import (
     Outcome,
     StreamOutcome,
     answer_usage,
-    record_validation_calls,
+    validator_calls,
 )
 
 __all__ = [
@@ -17,5 +17,5 @@ __all__ = [
     "Outcome",
     "StreamOutcome",
     "answer_usage",
-    "record_validation_calls",
+    "validator_calls",
 ]

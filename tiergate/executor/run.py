@@ -32,9 +32,8 @@ import functools
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, TypeVar
 
 import orjson
 
@@ -47,7 +46,7 @@ from tiergate.executor.breaker import NO_PROBE, CircuitBreakers
 from tiergate.executor.replay import response_events
 from tiergate.providers.base import CallOptions, Deployment
 from tiergate.providers.registry import ProviderRegistry
-from tiergate.routing.plan import Plan, Tier
+from tiergate.routing.plan import Plan, Tier, ValidatorCall
 from tiergate.tokens import text_units
 from tiergate.types import (
     BlockDelta,
@@ -65,6 +64,7 @@ from tiergate.types import (
 _FAILOVER_STATUSES = frozenset({401, 403, 404})
 # Statuses that say the request itself is at fault: no other model or tier is tried.
 _REQUEST_FAULTS = frozenset({400, 413, 422})
+_T = TypeVar("_T")
 
 
 # What became of one upstream call, as the request log stores it: ok | provider_error |
@@ -89,20 +89,20 @@ class Attempt:
     estimated: bool = False
 
 
-# The upstream calls validators make while grading one answer (a judge model's), collected
-# per task while ``Executor._validate`` runs so the graded request pays for them. A
-# ``JudgeClient`` hands in the attempts of each call it makes: ``record_validation_calls``.
-_VALIDATION_CALLS: ContextVar[list[Attempt] | None] = ContextVar(
-    "tiergate_validation_calls", default=None
-)
-
-
-def record_validation_calls(attempts: Sequence[Attempt]) -> None:
-    """Charge ``attempts`` (a validator's upstream call) to the request being validated; a
-    no-op outside validation."""
-    sink = _VALIDATION_CALLS.get()
-    if sink is not None:
-        sink.extend(attempts)
+def validator_calls(attempts: Sequence[Attempt]) -> list[ValidatorCall]:
+    """``attempts`` (of a judge's request) as the calls a validator reports in its verdict."""
+    return [
+        ValidatorCall(
+            model=a.model,
+            deployment=a.deployment,
+            usage=a.usage,
+            latency_ms=a.latency_ms,
+            status=a.status,
+            error=a.error,
+            estimated=a.estimated,
+        )
+        for a in attempts
+    ]
 
 
 def answer_usage(attempts: Sequence[Attempt]) -> Usage | None:
@@ -212,7 +212,7 @@ class Executor:
         )
         self._sleep = sleep
 
-    # -- non-streaming ----------------------------------------------------------------------
+    # -- the plan ---------------------------------------------------------------------------
     async def run(
         self,
         request: ChatRequest,
@@ -224,35 +224,84 @@ class Executor:
         caller may pass), so a request that fails in the end still has what it spent on the
         way (an escalation, a judge) to bill and log."""
         attempts = [] if attempts is None else attempts
+
+        async def answer(tier: Tier, index: int, note: str | None) -> Outcome:
+            response, deployment = await self._call_tier(request, tier, index, options, attempts)
+            return Outcome(response, index, tier.model, deployment, attempts, note)
+
+        def passed(response: ChatResponse, index: int, tier: Tier, dep: Deployment) -> Outcome:
+            return Outcome(response, index, tier.model, dep, attempts)
+
+        return await self._carry_out(request, plan, options, attempts, answer, passed)
+
+    async def open_stream(
+        self,
+        request: ChatRequest,
+        plan: Plan,
+        options: CallOptions,
+        attempts: list[Attempt] | None = None,
+    ) -> StreamOutcome:
+        """Run the plan until a stream's first event arrives; from then on no retry happens.
+        ``attempts`` as for ``run``."""
+        attempts = [] if attempts is None else attempts
+
+        async def answer(tier: Tier, index: int, note: str | None) -> StreamOutcome:
+            outcome = await self._open_tier(request, tier, index, options, attempts)
+            outcome.note = note
+            return outcome
+
+        def passed(
+            response: ChatResponse, index: int, tier: Tier, dep: Deployment
+        ) -> StreamOutcome:
+            return self._replayed(response, index, tier, dep, attempts)
+
+        outcome = await self._carry_out(
+            request, plan, options, attempts, answer, passed, streams=True
+        )
+        if plan.shadow is not None and outcome.text is None:
+            outcome.text = []  # a shadow call may compare the answer: keep its text
+        return outcome
+
+    async def _carry_out(
+        self,
+        request: ChatRequest,
+        plan: Plan,
+        options: CallOptions,
+        attempts: list[Attempt],
+        answer: Callable[[Tier, int, str | None], Awaitable[_T]],
+        passed: Callable[[ChatResponse, int, Tier, Deployment], _T],
+        *,
+        streams: bool = False,
+    ) -> _T:
+        """The plan's tiers in order, then its fallback: the one walk for whole answers and
+        streams. ``answer`` gets the answer of a tier that is not graded (with the fallback's
+        note), ``passed`` makes one of a graded answer that passed."""
         last_error: GatewayError | None = None
         for index, tier in enumerate(plan.tiers):
             final = index == len(plan.tiers) - 1
             try:
+                if final or not plan.validators:
+                    return await answer(tier, index, None)
+                # Read whole so validators see the answer: the upstream must not stream.
+                whole = replace(request, stream=False) if streams else request
                 response, deployment = await self._call_tier(
-                    request, tier, index, options, attempts
+                    whole, tier, index, options, attempts
                 )
             except ProviderError as exc:
                 last_error = exc
                 if exc.status in _REQUEST_FAULTS or (final and not _fails_over(exc)):
                     raise
-                if final:
-                    break
                 continue
-            graded = not final and bool(plan.validators)
-            if graded and not await self._validate(request, response, plan, attempts):
-                continue
-            return Outcome(response, index, tier.model, deployment, attempts)
+            if await self._validate(request, response, plan, attempts):
+                return passed(response, index, tier, deployment)
         if isinstance(last_error, ProviderError):
+            # Nothing has reached the client yet: the fallback may still answer.
             for index, tier, note in self._fallbacks(request, plan, last_error):
                 try:
-                    response, deployment = await self._call_tier(
-                        request, tier, index, options, attempts
-                    )
+                    return await answer(tier, index, note)
                 except ProviderError as exc:
                     if not _fails_over(exc):
                         raise
-                    continue
-                return Outcome(response, index, tier.model, deployment, attempts, note)
         raise last_error or GatewayError("routing plan has no tiers", status=500)
 
     def _fallbacks(
@@ -275,33 +324,83 @@ class Executor:
         self, request: ChatRequest, response: ChatResponse, plan: Plan, attempts: list[Attempt]
     ) -> bool:
         """Whether the answer of ``attempts[-1]`` passes; a failing one is marked so. The
-        upstream calls validators made meanwhile (a judge's) join ``attempts`` after it, as
-        ``judge`` attempts of the same tier, so they are billed and logged with the request."""
+        upstream calls validators made to decide (a judge's, reported in their verdicts) join
+        ``attempts`` after it, as ``judge`` attempts of the same tier, so they are billed and
+        logged with the request."""
         graded = attempts[-1]
-        calls: list[Attempt] = []
-        token = _VALIDATION_CALLS.set(calls)
-        try:
-            reason = await self._verdict(request, response, plan)
-        finally:
-            _VALIDATION_CALLS.reset(token)
+        reason: str | None = None
+        calls: list[ValidatorCall] = []
+        for validator in plan.validators:
+            verdict = await validator.check(request, response)
+            calls += verdict.calls
+            if not verdict.ok:
+                reason = f"{validator.name}: {verdict.reason}"
+                break
         if reason is not None:
             graded.outcome = "validator_failed"
             graded.error = reason
         for call in calls:
             if call.usage is not None:  # a refused or failed call made no billable use
-                attempts.append(
-                    replace(call, n=len(attempts) + 1, tier=graded.tier, outcome="judge")
+                judge = Attempt(
+                    n=len(attempts) + 1,
+                    tier=graded.tier,
+                    model=call.model,
+                    deployment=call.deployment,
+                    outcome="judge",
+                    latency_ms=call.latency_ms,
+                    usage=call.usage,
+                    status=call.status,
+                    error=call.error,
+                    estimated=call.estimated,
                 )
+                attempts.append(judge)
         return reason is None
 
-    async def _verdict(
-        self, request: ChatRequest, response: ChatResponse, plan: Plan
-    ) -> str | None:
-        for validator in plan.validators:
-            verdict = await validator.check(request, response)
-            if not verdict.ok:
-                return f"{validator.name}: {verdict.reason}"
-        return None
+    # -- one tier: its deployments in turn, each tried again for what may pass --------------
+    async def _try_tier(
+        self,
+        tier: Tier,
+        index: int,
+        attempts: list[Attempt],
+        once: Callable[[Deployment, Attempt, float], Awaitable[_T]],
+    ) -> tuple[_T, Deployment, int]:
+        """The retry loop, for whole answers and streams alike: ``once`` makes one call of a
+        deployment (recorded in the attempt it is given, started at the time it is given) and
+        raises ``ProviderError`` for a failure. Returns what the first call that worked gave,
+        its deployment and the breaker's probe slot, which the caller then holds; on every
+        other way out the slot is handed back here."""
+        last: ProviderError | None = None
+        for deployment in tier.deployments:
+            # Asked one deployment at a time: a request holds at most the probe it uses.
+            probe = self.breakers.claim(deployment.name, deployment.timeout)
+            if probe is None:
+                continue
+            handed = False
+            try:
+                for retry in range(self._retry.max_retries + 1):
+                    attempt = Attempt(len(attempts) + 1, index, tier.model, deployment)
+                    attempts.append(attempt)
+                    started = time.perf_counter()
+                    failure: ProviderError | None = None
+                    try:
+                        result = await once(deployment, attempt, started)
+                    except ProviderError as exc:
+                        self._failed(attempt, exc, started)
+                        failure = last = exc
+                    else:
+                        handed = True
+                        return result, deployment, probe
+                    if isinstance(failure, _EmptyStream):
+                        continue  # nothing was wrong but the answer: again at once
+                    # The back-off is awaited after the handler: see the module docstring.
+                    if not await self._should_retry(failure, retry):
+                        break
+            finally:  # every way out, cancellation included, hands the probe back
+                if not handed:
+                    self.breakers.release(deployment.name, probe)
+            if last is not None and not _fails_over(last):
+                raise last
+        raise last or _all_open(tier)
 
     async def _call_tier(
         self,
@@ -311,44 +410,47 @@ class Executor:
         options: CallOptions,
         attempts: list[Attempt],
     ) -> tuple[ChatResponse, Deployment]:
-        last: ProviderError | None = None
-        for deployment in tier.deployments:
-            # Asked one deployment at a time: a request holds at most the probe it uses.
-            probe = self.breakers.claim(deployment.name, deployment.timeout)
-            if probe is None:
-                continue
-            try:
-                provider = self._providers.get(deployment.provider)
-                for retry in range(self._retry.max_retries + 1):
-                    attempt = Attempt(len(attempts) + 1, index, tier.model, deployment)
-                    attempts.append(attempt)
-                    started = time.perf_counter()
-                    response: ChatResponse | None = None
-                    try:
-                        response = await provider.complete(
-                            _cached(request, tier, self._auto_cache), deployment, options
-                        )
-                    except ProviderError as exc:
-                        self._failed(attempt, exc, started)
-                        last = exc
-                    if response is None:  # back-off after the handler: see the docstring
-                        if last is None or not await self._should_retry(last, retry):
-                            break
-                        continue
-                    attempt.latency_ms = (time.perf_counter() - started) * 1000
-                    if needs_estimate(response.usage):  # an upstream that reported no usage
-                        response.usage, attempt.estimated = complete_usage(
-                            response.usage, request, response_units(response), ended=True
-                        )
-                    attempt.usage = response.usage
-                    attempt.status = 200
-                    self.breakers.record_success(deployment.name)
-                    return response, deployment
-            finally:  # every way out, cancellation included, hands the probe back
-                self.breakers.release(deployment.name, probe)
-            if last is not None and not _fails_over(last):
-                raise last
-        raise last or _all_open(tier)
+        """A whole answer from the tier."""
+
+        async def once(deployment: Deployment, attempt: Attempt, started: float) -> ChatResponse:
+            provider = self._providers.get(deployment.provider)
+            response = await provider.complete(
+                _cached(request, tier, self._auto_cache), deployment, options
+            )
+            attempt.latency_ms = (time.perf_counter() - started) * 1000
+            if needs_estimate(response.usage):  # an upstream that reported no usage
+                response.usage, attempt.estimated = complete_usage(
+                    response.usage, request, response_units(response), ended=True
+                )
+            attempt.usage = response.usage
+            attempt.status = 200
+            self.breakers.record_success(deployment.name)
+            return response
+
+        response, deployment, probe = await self._try_tier(tier, index, attempts, once)
+        self.breakers.release(deployment.name, probe)
+        return response, deployment
+
+    async def _open_tier(
+        self,
+        request: ChatRequest,
+        tier: Tier,
+        index: int,
+        options: CallOptions,
+        attempts: list[Attempt],
+    ) -> StreamOutcome:
+        """A stream from the tier whose first event arrived. It holds the breaker's probe slot
+        until it ends (``StreamOutcome.let_go``)."""
+
+        async def once(deployment: Deployment, attempt: Attempt, started: float) -> StreamOutcome:
+            return await self._open_attempt(
+                request, tier, index, deployment, options, attempts, attempt, started
+            )
+
+        outcome, deployment, probe = await self._try_tier(tier, index, attempts, once)
+        if probe != NO_PROBE:
+            outcome.release = functools.partial(self.breakers.release, deployment.name, probe)
+        return outcome
 
     def _failed(self, attempt: Attempt, exc: ProviderError, started: float) -> None:
         """Record a failed attempt. What fails over counts against the deployment's breaker;
@@ -374,56 +476,7 @@ class Executor:
         await self._sleep(delay)
         return True
 
-    # -- streaming --------------------------------------------------------------------------
-    async def open_stream(
-        self,
-        request: ChatRequest,
-        plan: Plan,
-        options: CallOptions,
-        attempts: list[Attempt] | None = None,
-    ) -> StreamOutcome:
-        """Run the plan until a stream's first event arrives; from then on no retry happens.
-        ``attempts`` as for ``run``."""
-        attempts = [] if attempts is None else attempts
-        outcome = await self._open(request, plan, options, attempts)
-        if plan.shadow is not None and outcome.text is None:
-            outcome.text = []  # a shadow call may compare the answer: keep its text
-        return outcome
-
-    async def _open(
-        self, request: ChatRequest, plan: Plan, options: CallOptions, attempts: list[Attempt]
-    ) -> StreamOutcome:
-        last_error: GatewayError | None = None
-        for index, tier in enumerate(plan.tiers):
-            final = index == len(plan.tiers) - 1
-            try:
-                if not final and plan.validators:
-                    # Read whole so validators see the answer: the upstream must not stream.
-                    buffered = replace(request, stream=False)
-                    response, deployment = await self._call_tier(
-                        buffered, tier, index, options, attempts
-                    )
-                    if not await self._validate(request, response, plan, attempts):
-                        continue
-                    return self._replayed(response, index, tier, deployment, attempts)
-                return await self._open_tier(request, tier, index, options, attempts)
-            except ProviderError as exc:
-                last_error = exc
-                if exc.status in _REQUEST_FAULTS or (final and not _fails_over(exc)):
-                    raise
-        if isinstance(last_error, ProviderError):
-            # Nothing has reached the client yet: the fallback may still answer.
-            for index, tier, note in self._fallbacks(request, plan, last_error):
-                try:
-                    outcome = await self._open_tier(request, tier, index, options, attempts)
-                except ProviderError as exc:
-                    if not _fails_over(exc):
-                        raise
-                    continue
-                outcome.note = note
-                return outcome
-        raise last_error or GatewayError("routing plan has no tiers", status=500)
-
+    # -- streams --------------------------------------------------------------------------
     def _replayed(
         self,
         response: ChatResponse,
@@ -454,38 +507,7 @@ class Executor:
             text=[response.text()],
         )
 
-    async def _open_tier(
-        self,
-        request: ChatRequest,
-        tier: Tier,
-        index: int,
-        options: CallOptions,
-        attempts: list[Attempt],
-    ) -> StreamOutcome:
-        last: ProviderError | None = None
-        for deployment in tier.deployments:
-            probe = self.breakers.claim(deployment.name, deployment.timeout)
-            if probe is None:
-                continue
-            outcome: StreamOutcome | None = None
-            try:
-                outcome, last = await self._open_deployment(
-                    request, tier, index, deployment, options, attempts
-                )
-            finally:  # a stream that opened holds the probe until it ends (``let_go``)
-                if outcome is None:
-                    self.breakers.release(deployment.name, probe)
-            if outcome is not None:
-                if probe != NO_PROBE:
-                    outcome.release = functools.partial(
-                        self.breakers.release, deployment.name, probe
-                    )
-                return outcome
-            if last is not None and not _fails_over(last):
-                raise last
-        raise last or _all_open(tier)
-
-    async def _open_deployment(
+    async def _open_attempt(
         self,
         request: ChatRequest,
         tier: Tier,
@@ -493,51 +515,41 @@ class Executor:
         deployment: Deployment,
         options: CallOptions,
         attempts: list[Attempt],
-    ) -> tuple[StreamOutcome | None, ProviderError | None]:
-        """A stream from ``deployment`` whose first event arrived (after retries), or None and
-        the last failure."""
-        last: ProviderError | None = None
+        attempt: Attempt,
+        started: float,
+    ) -> StreamOutcome:
+        """One call of ``deployment``, as a stream whose first event has arrived."""
         provider = self._providers.get(deployment.provider)
-        for retry in range(self._retry.max_retries + 1):
-            attempt = Attempt(len(attempts) + 1, index, tier.model, deployment)
-            attempts.append(attempt)
-            started = time.perf_counter()
-            iterator = provider.stream(
-                _cached(request, tier, self._auto_cache), deployment, options
-            ).__aiter__()
-            first: StreamEvent | None = None
-            try:
-                # The deployment's timeout bounds the wait for the first event too: the
-                # read timeout alone restarts on every chunk, so an upstream sending only
-                # keep-alive comments would hold the request (and its connection) forever.
-                async with asyncio.timeout(deployment.timeout):
-                    first = await iterator.__anext__()
-            except TimeoutError:
-                last = ProviderError(
-                    f"upstream {deployment.name} sent no event within {deployment.timeout:g} s",
-                    status=504,
-                    provider=deployment.name,
-                )
-                self._failed(attempt, last, started)
-            except StopAsyncIteration:
-                empty = ProviderError(
-                    "upstream sent an empty stream", status=502, provider=deployment.name
-                )
-                self._failed(attempt, empty, started)
-                last = empty
-                continue
-            except ProviderError as exc:
-                self._failed(attempt, exc, started)
-                last = exc
-            if first is None:  # back-off after the handler: see the module docstring
-                if last is None or not await self._should_retry(last, retry):
-                    break
-                continue
-            outcome = StreamOutcome(index, tier.model, deployment, attempts, _empty())
-            outcome.live, outcome.started, outcome.request = attempt, started, request
-            outcome.events = self._follow(outcome, attempt, first, iterator, started)
-            return outcome, last
-        return None, last
+        iterator = provider.stream(
+            _cached(request, tier, self._auto_cache), deployment, options
+        ).__aiter__()
+        first: StreamEvent | None = None
+        timed_out = False
+        try:
+            # The deployment's timeout bounds the wait for the first event too: the read
+            # timeout alone restarts on every chunk, so an upstream sending only keep-alive
+            # comments would hold the request (and its connection) forever.
+            async with asyncio.timeout(deployment.timeout):
+                first = await iterator.__anext__()
+        except TimeoutError:
+            timed_out = True
+        except StopAsyncIteration:
+            pass
+        # Raised after the handlers, so the error does not carry theirs as its context.
+        if timed_out:
+            raise ProviderError(
+                f"upstream {deployment.name} sent no event within {deployment.timeout:g} s",
+                status=504,
+                provider=deployment.name,
+            )
+        if first is None:
+            raise _EmptyStream(
+                "upstream sent an empty stream", status=502, provider=deployment.name
+            )
+        outcome = StreamOutcome(index, tier.model, deployment, attempts, _empty())
+        outcome.live, outcome.started, outcome.request = attempt, started, request
+        outcome.events = self._follow(outcome, attempt, first, iterator, started)
+        return outcome
 
     async def _follow(
         self,
@@ -621,6 +633,10 @@ def _fails_over(error: ProviderError) -> bool:
 
 class _CircuitOpen(ProviderError):
     """Every deployment of a tier was refused by its breaker: nothing was sent."""
+
+
+class _EmptyStream(ProviderError):
+    """A stream that ended before its first event: called again at once, with no back-off."""
 
 
 def _all_open(tier: Tier) -> ProviderError:

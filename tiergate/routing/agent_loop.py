@@ -35,7 +35,15 @@ from typing import Any, Literal
 
 from tiergate.catalog import Catalog, ModelInfo
 from tiergate.routing.capability import Selector
-from tiergate.routing.plan import Plan, RoutingState, Tier, Validator, Verdict, clean_reason
+from tiergate.routing.plan import (
+    LocalCheck,
+    Plan,
+    RoutingState,
+    Tier,
+    Validator,
+    Verdict,
+    clean_reason,
+)
 from tiergate.tokens import estimate_input_tokens
 from tiergate.types import ChatRequest, ChatResponse, TextBlock, ToolResultBlock, Usage
 
@@ -207,7 +215,7 @@ class ConversationMemory:
             self._items.popitem(last=False)
 
 
-class ToolArgumentsValid:
+class ToolArgumentsValid(LocalCheck):
     """Fails an answer whose tool call names no offered tool or whose arguments do not match
     the tool's input schema: the cheap model's most common way of getting a loop step wrong."""
 

@@ -28,9 +28,27 @@ def clean_reason(text: str, limit: int = 200) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class ValidatorCall:
+    """An upstream call a validator made to grade an answer (a judge model's). The executor
+    bills and logs it with the request it graded, as a ``judge`` attempt."""
+
+    model: ModelInfo
+    deployment: Deployment
+    usage: Usage | None  # None: the call failed before any billable use
+    latency_ms: float = 0.0
+    status: int | None = None
+    error: str | None = None
+    estimated: bool = False  # part of ``usage`` was estimated (tiergate/cost/estimate.py)
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
+    """Whether an answer passes (``reason``: why not), and the calls the validator made to
+    decide, passing or not: what grading cost is the graded request's."""
+
     ok: bool
     reason: str = ""
+    calls: tuple[ValidatorCall, ...] = ()
 
 
 class Validator(Protocol):
@@ -39,6 +57,23 @@ class Validator(Protocol):
     name: str
 
     async def check(self, request: ChatRequest, response: ChatResponse) -> Verdict: ...
+
+    def max_usage(
+        self, question_tokens: int, answer_tokens: int
+    ) -> Sequence[tuple[ModelInfo, Usage]]:
+        """The most one check may use, per model it calls (empty: it calls none), for a
+        question and an answer of these sizes: a key's budget reserves it before the request
+        runs."""
+        ...
+
+
+class LocalCheck:
+    """The ``max_usage`` of a validator that calls no model: grading costs nothing."""
+
+    def max_usage(
+        self, question_tokens: int, answer_tokens: int
+    ) -> Sequence[tuple[ModelInfo, Usage]]:
+        return ()
 
 
 @dataclass(frozen=True, slots=True)

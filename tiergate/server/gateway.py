@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from tiergate.catalog import Catalog, ModelInfo, load_catalog
 from tiergate.config import Settings
-from tiergate.executor import Attempt, Executor, record_validation_calls
+from tiergate.executor import Attempt, Executor, validator_calls
 from tiergate.providers.base import OWN_CALL, Deployment
 from tiergate.providers.families import ModelFamilies
 from tiergate.providers.registry import ProviderRegistry, build_deployments, build_families
 from tiergate.routing.direct import DirectPolicy
-from tiergate.routing.plan import Plan, Policy, RoutingState
+from tiergate.routing.plan import Plan, Policy, RoutingState, ValidatorCall
 from tiergate.routing.shadow import ShadowedPolicy
 from tiergate.routing.spec import RolloutSpec
 from tiergate.server.accounting import Accountant
@@ -190,18 +190,22 @@ def build_gateway(settings: Settings, providers: ProviderRegistry | None = None)
 class ExecutorJudge:
     """Lets judge validators call a model through this gateway's own deployments.
 
-    Each call's attempts are charged to the request being graded (``judge`` attempts in its
-    bill, budget and log rows), so a judged ladder's cost shows what it really spent."""
+    Each call's attempts go to ``calls``, which the judge validator reports in its verdict:
+    the executor charges them to the request being graded (``judge`` attempts in its bill,
+    budget and log rows), so a judged ladder's cost shows what it really spent."""
 
     def __init__(self, gateway: Gateway) -> None:
         self._gateway = gateway
 
-    async def complete(self, request: ChatRequest) -> ChatResponse:
+    async def complete(
+        self, request: ChatRequest, calls: list[ValidatorCall] | None = None
+    ) -> ChatResponse:
         gateway = self._gateway
         plan = gateway.direct(request, gateway.catalog, gateway.routing_state())
-        calls: list[Attempt] = []
+        attempts: list[Attempt] = []
         try:
-            outcome = await gateway.executor.run(request, plan, OWN_CALL, calls)
+            outcome = await gateway.executor.run(request, plan, OWN_CALL, attempts)
         finally:  # a judge that failed in the end may still have made billable calls
-            record_validation_calls(calls)
+            if calls is not None:
+                calls += validator_calls(attempts)
         return outcome.response

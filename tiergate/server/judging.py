@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tiergate.errors import GatewayError
-from tiergate.executor import Attempt, Executor
+from tiergate.executor import Attempt, Executor, validator_calls
 from tiergate.providers.base import OWN_CALL
 from tiergate.routing.pair_judge import JudgeReplyError, judge_pair
-from tiergate.routing.plan import Plan
+from tiergate.routing.plan import Plan, ValidatorCall
 from tiergate.routing.spec import PairJudgeSpec
 from tiergate.server.recording import total_usage
 from tiergate.server.request_id import new_request_id
@@ -57,10 +57,17 @@ class _MeteredClient:
         self._plan_for = plan_for
         self.attempts: list[Attempt] = []
 
-    async def complete(self, request: ChatRequest) -> ChatResponse:
-        outcome = await self._executor.run(
-            request, self._plan_for(request), OWN_CALL, self.attempts
-        )
+    async def complete(
+        self, request: ChatRequest, calls: list[ValidatorCall] | None = None
+    ) -> ChatResponse:
+        start = len(self.attempts)
+        try:
+            outcome = await self._executor.run(
+                request, self._plan_for(request), OWN_CALL, self.attempts
+            )
+        finally:
+            if calls is not None:
+                calls += validator_calls(self.attempts[start:])
         return outcome.response
 
 

@@ -7,7 +7,6 @@ from decimal import Decimal
 from tiergate.cost import usd_of
 from tiergate.errors import PermissionDenied
 from tiergate.routing.plan import Plan
-from tiergate.routing.validators.judge import JudgeValidator
 from tiergate.store.records import to_nano
 from tiergate.tenancy.keys import KeyInfo
 from tiergate.tenancy.ledger import Ledger, Reservation
@@ -18,11 +17,10 @@ from tiergate.types import ChatRequest, Usage
 def worst_case_usd(request: ChatRequest, plan: Plan, input_tokens: int) -> Decimal | None:
     """The most the plan can cost: every tier may run (a ladder escalates), each with the
     request's input and its full ``max_tokens`` (or the model's max output) of output, and
-    every tier but the last may be graded by a judge (the one validator that calls a model; its
-    calls are billed to the request it grades), reading the question and that answer. None
-    when a model involved has no price: then nobody can say."""
+    every tier but the last may be graded by the plan's validators, whose calls (a judge's,
+    reading the question and that answer: ``Validator.max_usage``) are billed to the request
+    they grade. None when a model involved has no price: then nobody can say."""
     total = Decimal(0)
-    graders = [v for v in plan.validators if isinstance(v, JudgeValidator)]
     for index, tier in enumerate(plan.tiers):
         output = request.max_tokens or tier.model.max_output
         usd = usd_of(Usage(input_tokens=input_tokens, output_tokens=output), tier.model)
@@ -31,11 +29,12 @@ def worst_case_usd(request: ChatRequest, plan: Plan, input_tokens: int) -> Decim
         total += usd
         if index == len(plan.tiers) - 1:
             break  # the last tier's answer is returned ungraded
-        for grader in graders:
-            check = grader.worst_case_usd(input_tokens, output)
-            if check is None:
-                return None
-            total += check
+        for validator in plan.validators:
+            for model, usage in validator.max_usage(input_tokens, output):
+                check = usd_of(usage, model)
+                if check is None:
+                    return None
+                total += check
     return total
 
 
@@ -63,7 +62,7 @@ class Guard:
             # A budget cannot be kept on a model without a price: refuse rather than let the
             # key spend without limit (the catalog leaves some models unpriced on purpose).
             models = [t.model for t in plan.tiers]
-            models += [v.model for v in plan.validators if isinstance(v, JudgeValidator)]
+            models += [m for v in plan.validators for m, _ in v.max_usage(0, 0)]
             unpriced = next((m.id for m in models if m.pricing is None), "a model it uses")
             raise PermissionDenied(
                 f"model {unpriced} has no price in the catalog, so a key with a budget cannot "

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tiergate.errors import ConfigError
-from tiergate.routing.plan import Verdict
+from tiergate.routing.plan import LocalCheck, Verdict
 from tiergate.types import ChatRequest, ChatResponse
 
 
@@ -36,7 +36,7 @@ def load_callable(target: str) -> Callable[..., Any]:
     return obj  # type: ignore[no-any-return]
 
 
-class PythonValidator:
+class PythonValidator(LocalCheck):
     name = "python"
 
     def __init__(self, function: Callable[..., Any], label: str) -> None:

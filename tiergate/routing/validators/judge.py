@@ -10,13 +10,12 @@ counts as a failing check: the ladder escalates rather than returning an ungrade
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Sequence
 from typing import Protocol
 
 from tiergate.catalog import ModelInfo
-from tiergate.cost import usd_of
 from tiergate.errors import GatewayError
-from tiergate.routing.plan import Verdict
+from tiergate.routing.plan import ValidatorCall, Verdict
 from tiergate.tokens import tokens_for_chars
 from tiergate.types import ChatRequest, ChatResponse, Message, TextBlock, Usage
 
@@ -27,7 +26,12 @@ _FRAMING_TOKENS = 32
 class JudgeClient(Protocol):
     """Calls a model by its catalog id (``request.model``) and returns the whole answer."""
 
-    async def complete(self, request: ChatRequest) -> ChatResponse: ...
+    async def complete(
+        self, request: ChatRequest, calls: list[ValidatorCall] | None = None
+    ) -> ChatResponse:
+        """``calls``, when given, receives every upstream call made, also when this raises:
+        a judge that failed in the end may still have made billable calls."""
+        ...
 
 
 def judge_call(model_id: str, instructions: str, max_tokens: int, body: str) -> ChatRequest:
@@ -74,11 +78,13 @@ class JudgeValidator:
         self._pass_if = pass_if.strip().lower()
         self._max_tokens = max_tokens
 
-    def worst_case_usd(self, question_tokens: int, answer_tokens: int) -> Decimal | None:
+    def max_usage(
+        self, question_tokens: int, answer_tokens: int
+    ) -> Sequence[tuple[ModelInfo, Usage]]:
         """The judge reads its prompt, the question (at most the whole request) and the
         answer, and writes at most ``max_tokens``."""
         read = self._prompt_tokens + _FRAMING_TOKENS + question_tokens + answer_tokens
-        return usd_of(Usage(input_tokens=read, output_tokens=self._max_tokens), self.model)
+        return ((self.model, Usage(input_tokens=read, output_tokens=self._max_tokens)),)
 
     def judge_request(self, request: ChatRequest, response: ChatResponse) -> ChatRequest:
         """What the judge is sent (public so tests and docs can show it)."""
@@ -86,12 +92,14 @@ class JudgeValidator:
         return judge_call(self.model.id, self._prompt, self._max_tokens, body)
 
     async def check(self, request: ChatRequest, response: ChatResponse) -> Verdict:
+        calls: list[ValidatorCall] = []
         try:
-            answer = await self._client.complete(self.judge_request(request, response))
+            answer = await self._client.complete(self.judge_request(request, response), calls)
         except GatewayError as exc:
-            return Verdict(False, f"judge {self.model.id} failed: {exc.message[:80]}")
+            failed = f"judge {self.model.id} failed: {exc.message[:80]}"
+            return Verdict(False, failed, tuple(calls))
         reply = answer.text().strip()
         if passes(reply, self._pass_if):
-            return Verdict(True)
+            return Verdict(True, calls=tuple(calls))
         first = reply.split("\n", 1)[0][:60]
-        return Verdict(False, f"judge {self.model.id} said {first!r}")
+        return Verdict(False, f"judge {self.model.id} said {first!r}", tuple(calls))

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from tiergate.routing.plan import Verdict
+from tiergate.routing.plan import LocalCheck, Verdict
 from tiergate.types import ChatRequest, ChatResponse
 
 _OK = Verdict(True)
@@ -24,7 +24,7 @@ def _parse(text: str) -> tuple[Any, str | None]:
         return None, f"not valid JSON ({str(exc).split(':')[0]})"
 
 
-class JsonValidator:
+class JsonValidator(LocalCheck):
     """The answer's text is one JSON value (surrounding whitespace allowed, no code fences:
     the caller will parse what it gets)."""
 
@@ -35,7 +35,7 @@ class JsonValidator:
         return _OK if problem is None else Verdict(False, problem)
 
 
-class JsonSchemaValidator:
+class JsonSchemaValidator(LocalCheck):
     """The answer is JSON and valid against a JSON Schema (checked at start-up)."""
 
     name = "json_schema"
@@ -58,7 +58,7 @@ class JsonSchemaValidator:
         return Verdict(False, f"schema: {where}: {error.message[:120]}")
 
 
-class RegexValidator:
+class RegexValidator(LocalCheck):
     name = "regex"
 
     def __init__(self, pattern: str, *, full: bool = False, ignore_case: bool = False) -> None:
@@ -73,7 +73,7 @@ class RegexValidator:
         return Verdict(False, f"does not match /{self._pattern.pattern[:60]}/")
 
 
-class OneOfValidator:
+class OneOfValidator(LocalCheck):
     """The whole answer is one of the labels (whitespace and a trailing period ignored)."""
 
     name = "one_of"
@@ -94,7 +94,7 @@ class OneOfValidator:
         return Verdict(False, f"{shown!r} is not one of the labels")
 
 
-class MaxLengthValidator:
+class MaxLengthValidator(LocalCheck):
     name = "max_length"
 
     def __init__(self, chars: int) -> None:
