@@ -2,7 +2,10 @@
 pipeline (routing, budgets, executor, request log), their results kept for the caller.
 
 ``jobs`` is the stored state (shared by replicas through the store), ``runner`` the loop that
-works through it. The HTTP endpoints and the per-item pipeline live in ``server/batches.py``.
+works through it, ``files`` the uploaded input files; ``upstream_store`` and ``upstream_relay``
+hand items to providers' own batch APIs and bring their answers back. The item states are
+``wire/batch_states.py``'s. The HTTP endpoints are ``server/batch_anthropic.py`` and
+``server/batch_openai.py``; one item through the request pipeline is ``server/batches.py``.
 """
 
 from tiergate.batch.files import FileStore, StoredFile
