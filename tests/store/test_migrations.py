@@ -58,7 +58,7 @@ async def test_items_that_ran_live_by_sentinel_get_live_only(tmp_path: Path) -> 
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
     db.execute(MIGRATIONS_TABLE)
-    before = [m for m in MIGRATIONS if m.name < "0017_batch_live_only"]
+    before = [m for m in MIGRATIONS if m.name < "0018_batch_live_only"]
     for migration in before:
         for sql in migration.statements("sqlite"):
             db.execute(sql)

@@ -12,13 +12,13 @@ from typing import Any
 
 from tiergate.errors import ConfigError
 from tiergate.routing.answer_checks import check_arithmetic, final_answer, number
-from tiergate.routing.plan import Verdict
+from tiergate.routing.plan import LocalCheck, Verdict
 from tiergate.types import ChatRequest, ChatResponse
 
 _OK = Verdict(True)
 
 
-class FinalAnswerValidator:
+class FinalAnswerValidator(LocalCheck):
     """The answer states a final answer; with ``numeric``, that answer is one number."""
 
     name = "final_answer"
@@ -35,7 +35,7 @@ class FinalAnswerValidator:
         return _OK
 
 
-class ArithmeticValidator:
+class ArithmeticValidator(LocalCheck):
     """Every equation the answer states (``<<a*b=c>>``, ``a x b = c``) re-computes right."""
 
     name = "arithmetic"
@@ -48,7 +48,7 @@ class ArithmeticValidator:
         return Verdict(False, f"{len(result.wrong)} equation(s) do not check out: {shown}")
 
 
-class AnswerModelValidator:
+class AnswerModelValidator(LocalCheck):
     """A learned answer validator: fails (escalates) when its score reaches the threshold."""
 
     name = "answer_model"
