@@ -24,6 +24,8 @@ string and the status, so that the caller's official SDK raises its matching exc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 ErrorKind = str  # one of the KIND_* constants below
 
 KIND_INVALID_REQUEST = "invalid_request_error"
@@ -61,8 +63,25 @@ class TiergateError(Exception):
     """Base of every error tiergate raises on purpose."""
 
 
+Loc = tuple[str | int, ...]
+
+
+def key_path(loc: Sequence[str | int]) -> str:
+    """A key's location in the config file as the YAML path a person reads:
+    ``routes.auto.rules[0].when.task``."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).removeprefix(".")
+
+
 class ConfigError(TiergateError):
-    """The configuration cannot be used; the message says which key and how to fix it."""
+    """The configuration cannot be used; the message says which key and how to fix it.
+
+    ``loc`` is that key's path (``("routes", "auto", "ladder", 1)``), kept structured so the
+    line in the file is looked up from it (``Settings.locate``), never parsed from the text."""
+
+    def __init__(self, message: str, loc: Sequence[str | int] = ()) -> None:
+        self.loc: Loc = tuple(loc)
+        self.problem = message
+        super().__init__(f"{key_path(self.loc)}: {message}" if self.loc else message)
 
 
 class GatewayError(TiergateError):

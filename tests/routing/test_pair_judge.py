@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.routing.test_validators import FakeJudge
+from tiergate.config.routes import PairJudgeSpec
 from tiergate.intervals import bootstrap, wilson
 from tiergate.routing.pair_judge import JudgeReplyError, agreed_preference, judge_pair
-from tiergate.routing.spec import PairJudgeSpec
 from tiergate.store.judgments import summarise
 
 PAIRWISE = PairJudgeSpec(model="claude-haiku-4-5")

@@ -127,7 +127,7 @@ def test_override_adds_a_model() -> None:
         ({"id": "x", "provider": "openai", "context_window": 1}, "model 'x': max_output"),
         ({"id": "gpt-5.4", "capabilities": ["telepathy"]}, "capabilities: unknown ['telepathy']"),
         ({"id": "gpt-5.4", "aliases": ["haiku"]}, "'haiku' is already used"),
-        ({"provider": "openai"}, "models[0]: id"),
+        ({"provider": "openai"}, "models[0].id"),
     ],
 )
 def test_bad_overrides_name_model_and_field(entry: dict[str, object], expected: str) -> None:

@@ -117,7 +117,7 @@ def test_missing_env_var_names_key_line_and_variable(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(path, env={})
     message = str(info.value)
-    assert "deployments.0.api_key" in message
+    assert "deployments[0].api_key" in message
     assert "line 6" in message
     assert "NOPE_KEY" in message
 
@@ -140,7 +140,7 @@ def test_unknown_key_is_rejected_with_its_line(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError) as info:
         load_settings(path, env={})
-    assert "deployments.0.colour (line 5)" in str(info.value)
+    assert "deployments[0].colour (line 5)" in str(info.value)
 
 
 def test_flags_override_the_file(tmp_path: Path) -> None:
@@ -186,7 +186,7 @@ LOCAL = "deployments:\n  - {name: small, model: local/smollm2-135m, provider: lo
         ),
         (
             LOCAL + "credits:\n  baseline: no-such-model\n",
-            "credits (line 3): usd_per_credit: Field required",
+            "credits.usd_per_credit (line 3): Field required",
         ),
         (
             LOCAL + "routes:\n  auto:\n    default: local/smollm2-135\n",
@@ -227,3 +227,57 @@ def test_a_build_error_without_a_file_is_left_as_it_is() -> None:
     with pytest.raises(ConfigError) as info:
         create_app(load_settings(None, env={}, overrides={"routes": routes}))
     assert str(info.value).startswith("routes.auto.default: unknown model 'nosuch'")
+
+
+def test_routes_and_credits_are_typed_and_checked_at_load(tmp_path: Path) -> None:
+    """A bad route or credit plan stops ``load_settings`` itself, every problem with its key
+    path and line; a good one is held as its spec, not as a dict."""
+    from tiergate.config.credits import CreditsSpec
+    from tiergate.config.routes import RouteSpec
+
+    path = write(
+        tmp_path,
+        LOCAL + "routes:\n  auto:\n    ladder: [local/smollm2-135m]\n    max_cost_usd: -1\n"
+        "    validators:\n      - {type: regex}\n"
+        "credits:\n  baseline: x\n  usd_per_credit: 0\n  multipliers: {}\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    lines = sorted(str(info.value).splitlines()[1:])
+    assert lines == [
+        "  credits.usd_per_credit (line 11): Input should be greater than 0",
+        "  routes.auto.max_cost_usd (line 6): Input should be greater than 0",
+        "  routes.auto.validators[0].regex.pattern (line 8): Field required",
+    ]
+    good = write(
+        tmp_path,
+        LOCAL + "routes:\n  auto: {ladder: [local/smollm2-135m]}\n"
+        "credits: {baseline: x, usd_per_credit: '0.01', multipliers: {x: 1}}\n",
+    )
+    settings = load_settings(good, env={})
+    assert isinstance(settings.routes["auto"], RouteSpec)
+    assert settings.routes["auto"].ladder == ("local/smollm2-135m",)
+    assert isinstance(settings.credits, CreditsSpec)
+
+
+def test_a_build_error_carries_its_key_path_and_any_route_name_gets_its_line(
+    tmp_path: Path,
+) -> None:
+    """The line comes from the error's structured ``loc``, so route names a key path written
+    as text could not carry (spaces, ``: ``) still get theirs."""
+    from tiergate.server.factory import create_app
+
+    path = write(
+        tmp_path,
+        LOCAL + "routes:\n  'eu: triage (b)':\n    ladder:\n      - local/smollm2-135m\n"
+        "      - sonet\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        create_app(load_settings(path, env={}))
+    assert str(info.value) == (
+        f"{path}: routes.eu: triage (b).ladder[1] (line 7): unknown model 'sonet'"
+        + str(info.value).split("unknown model 'sonet'")[1]
+    )
+    with pytest.raises(ConfigError) as bare:
+        create_app(load_settings(None, env={}, overrides={"routes": {"r x": {"ladder": ["s"]}}}))
+    assert bare.value.loc == ("routes", "r x", "ladder", 0)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tiergate.config import load_settings
+from tiergate.config.routes import RouteSpec
 from tiergate.errors import ConfigError
 from tiergate.server.factory import create_app
 
@@ -28,7 +29,7 @@ def _error(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> str:
         ("batch: {concurency: 3}\n", "batch.concurency", "did you mean concurrency", "max_tries"),
         (
             "deployments:\n  - {name: a, model: x, provider: local, timout: 3}\n",
-            "deployments.0.timout",
+            "deployments[0].timout",
             "did you mean timeout",
             "upstream_model",
         ),
@@ -58,7 +59,7 @@ def test_unknown_route_keys_suggest_too(tmp_path: Path) -> None:
         "    validators:\n      - {type: one_of, lables: [a]}\n"
     )
     message = _error(tmp_path, validator)
-    assert "lables: unknown key; did you mean labels? Valid keys here: case_sensitive" in message
+    assert "lables (line 5): unknown key; did you mean labels? Valid keys here: case_s" in message
 
 
 def test_far_off_key_lists_valid_keys_without_a_guess(tmp_path: Path) -> None:
@@ -69,17 +70,17 @@ def test_far_off_key_lists_valid_keys_without_a_guess(tmp_path: Path) -> None:
 def test_default_config_serves_auto_on_the_local_model() -> None:
     app = create_app(load_settings(env={}))
     assert "auto" in app.gateway.policies
-    assert load_settings(env={}).routes["auto"] == {"default": "local/smollm2-135m"}
+    assert load_settings(env={}).routes["auto"] == RouteSpec(default="local/smollm2-135m")
 
 
 def test_default_auto_goes_cheap_first_with_cloud_keys() -> None:
     settings = load_settings(env={"ANTHROPIC_API_KEY": "k", "OPENAI_API_KEY": "k"})
     auto = settings.routes["auto"]
-    assert auto["default"] == "claude-haiku-4-5"
-    assert {rule["use"] for rule in auto["rules"]} == {"claude-sonnet-4-6"}
+    assert auto.default == "claude-haiku-4-5"
+    assert {rule.use for rule in auto.rules} == {"claude-sonnet-4-6"}
     assert "auto" in create_app(settings).gateway.policies
     openai_only = load_settings(env={"OPENAI_API_KEY": "k"}).routes["auto"]
-    assert openai_only["default"] == "gpt-5.4"
+    assert openai_only.default == "gpt-5.4"
 
 
 def test_a_config_file_keeps_its_own_routes(tmp_path: Path) -> None:

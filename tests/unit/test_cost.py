@@ -246,7 +246,7 @@ def test_credits(model: str, byok: bool, batch: bool, expected: str | None) -> N
 def test_bad_credit_plans(change: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError) as info:
         CreditPlan.from_config({**PLAN, **change}, CATALOG.resolve)
-    assert message in str(info.value) and str(info.value).startswith("credits:")
+    assert message in str(info.value) and str(info.value).startswith("credits.")
 
 
 def test_counterfactual_on_baseline() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tiergate.routing.spec import RolloutSpec
+from tiergate.config.routes import RolloutSpec
 from tiergate.server.rollouts import decide
 from tiergate.store.rollouts import PAUSED, RAMPING, GuardStats, RolloutRow
 

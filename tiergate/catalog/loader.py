@@ -18,7 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from tiergate.catalog.models import CAPABILITIES, ModelInfo, ModelSpec
-from tiergate.errors import ConfigError, NotFound
+from tiergate.errors import ConfigError, Loc, NotFound
 
 DATA_FILE = "models.yaml"
 # A dated snapshot id: the model's id plus ``-YYYYMMDD`` (``claude-opus-4-7-20260415``).
@@ -30,7 +30,7 @@ class Catalog:
 
     __slots__ = ("_models", "_names")
 
-    def __init__(self, models: Iterable[ModelInfo], sources: dict[str, str] | None = None) -> None:
+    def __init__(self, models: Iterable[ModelInfo], sources: dict[str, Loc] | None = None) -> None:
         self._models: dict[str, ModelInfo] = {}
         for model in models:
             self._models[model.id] = model
@@ -42,10 +42,11 @@ class Catalog:
                     continue
                 taken = owner.get(name)
                 if taken is not None and taken != model.id:
-                    where = (sources or {}).get(model.id, "catalog")
+                    where = (sources or {}).get(model.id, ())
                     raise ConfigError(
-                        f"{where}: model {model.id!r}: aliases: name {name!r} is already "
-                        f"used by model {taken!r}; each id, alias and snapshot names one model"
+                        f"{_entry(where)}model {model.id!r}: aliases: name {name!r} is already "
+                        f"used by model {taken!r}; each id, alias and snapshot names one model",
+                        where,
                     )
                 owner[name] = model.id
                 self._names[name] = model
@@ -87,7 +88,12 @@ def _builtin_specs() -> tuple[dict[str, Any], ...]:
     return tuple(data["models"])
 
 
-def _spec(raw: dict[str, Any], where: str) -> ModelSpec:
+def _entry(where: Loc) -> str:
+    """How a message names an entry without a key path: one of the built-in catalog's."""
+    return "" if where else f"built-in catalog ({DATA_FILE}): "
+
+
+def _spec(raw: dict[str, Any], where: Loc) -> ModelSpec:
     name = raw.get("id", "?")
     try:
         spec = ModelSpec.model_validate(raw)
@@ -95,12 +101,13 @@ def _spec(raw: dict[str, Any], where: str) -> ModelSpec:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(entry)'}: {e['msg']}" for e in exc.errors()
         )
-        raise ConfigError(f"{where}: model {name!r}: {problems}") from None
+        raise ConfigError(f"{_entry(where)}model {name!r}: {problems}", where) from None
     unknown = spec.capabilities - CAPABILITIES
     if unknown:
         raise ConfigError(
-            f"{where}: model {spec.id!r}: capabilities: unknown {sorted(unknown)}; "
-            f"known: {sorted(CAPABILITIES)}"
+            f"{_entry(where)}model {spec.id!r}: capabilities: unknown {sorted(unknown)}; "
+            f"known: {sorted(CAPABILITIES)}",
+            where,
         )
     return spec
 
@@ -113,14 +120,14 @@ def load_catalog(overrides: list[dict[str, Any]] | None = None) -> Catalog:
     old table). An entry with a new ``id`` adds a model and must give every required field.
     """
     by_id: dict[str, dict[str, Any]] = {m["id"]: dict(m) for m in _builtin_specs()}
-    source = dict.fromkeys(by_id, f"built-in catalog ({DATA_FILE})")
+    source: dict[str, Loc] = dict.fromkeys(by_id, ())
     for index, raw in enumerate(overrides or []):
         if not isinstance(raw, dict):
-            raise ConfigError(f"models[{index}]: each entry must be a mapping with an id")
+            raise ConfigError("each entry must be a mapping with an id", ("models", index))
         model_id = raw.get("id")
         if not isinstance(model_id, str) or not model_id:
-            raise ConfigError(f"models[{index}]: id: each entry needs a model id")
+            raise ConfigError("each entry needs a model id", ("models", index, "id"))
         by_id[model_id] = {**by_id.get(model_id, {}), **raw}
-        source[model_id] = f"models[{index}]"
+        source[model_id] = ("models", index)
     specs = [_spec(raw, source[model_id]) for model_id, raw in by_id.items()]
     return Catalog((ModelInfo.from_spec(spec) for spec in specs), source)

@@ -26,22 +26,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from tiergate.catalog.models import ModelInfo
+from tiergate.config import problem
+from tiergate.config.credits import CreditsSpec
 from tiergate.cost.engine import tokens_only, usd_of
-from tiergate.errors import ConfigError, TiergateError
+from tiergate.errors import ConfigError, Loc, TiergateError, key_path
 from tiergate.types import Usage
 
 ZERO = Decimal(0)
-
-
-class _PlanSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    baseline: str
-    usd_per_credit: Decimal = Field(gt=0)
-    multipliers: dict[str, Decimal]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +47,9 @@ class CreditPlan:
     multipliers: Mapping[str, Decimal] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, raw: Mapping[str, Any], resolve: Callable[[str], ModelInfo]) -> CreditPlan:
+    def from_config(
+        cls, raw: CreditsSpec | Mapping[str, Any], resolve: Callable[[str], ModelInfo]
+    ) -> CreditPlan:
         """Build from the config's ``credits:`` section, e.g.::
 
             credits:
@@ -63,26 +59,35 @@ class CreditPlan:
 
         ``resolve(name) -> ModelInfo`` maps the plan's model names (aliases allowed)."""
         try:
-            spec = _PlanSpec.model_validate(dict(raw))
+            spec = raw if isinstance(raw, CreditsSpec) else CreditsSpec.model_validate(dict(raw))
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+                f"{key_path(('credits', *e['loc']))}: {problem(e, CreditsSpec)}"
+                for e in exc.errors()
             )
-            raise ConfigError(f"credits: {problems}") from None
-        try:
-            baseline = resolve(spec.baseline)
-            multipliers = {resolve(name).id: value for name, value in spec.multipliers.items()}
-        except TiergateError as exc:
-            raise ConfigError(f"credits: {exc}") from None
-        for model_id, value in multipliers.items():
+            raise ConfigError(problems) from None
+        baseline = _resolve(resolve, spec.baseline, ("credits", "baseline"))
+        multipliers: dict[str, Decimal] = {}
+        for name, value in spec.multipliers.items():
+            where = ("credits", "multipliers", name)
+            model = _resolve(resolve, name, where)
             if value < 0:
-                raise ConfigError(f"credits: multipliers.{model_id}: must be >= 0")
+                raise ConfigError("must be >= 0", where)
+            multipliers[model.id] = value
         if baseline.pricing is None:
             raise ConfigError(
-                f"credits: baseline: {baseline.id!r} is unpriced; credits are priced through "
-                "the baseline, so it needs a price"
+                f"{baseline.id!r} is unpriced; credits are priced through the baseline, so it "
+                "needs a price",
+                ("credits", "baseline"),
             )
         return cls(baseline, spec.usd_per_credit, multipliers)
+
+
+def _resolve(resolve: Callable[[str], ModelInfo], name: str, where: Loc) -> ModelInfo:
+    try:
+        return resolve(name)
+    except TiergateError as exc:
+        raise ConfigError(str(exc), where) from None
 
 
 def credits_of(

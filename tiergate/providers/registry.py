@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from tiergate.catalog import Catalog
 from tiergate.config import DeploymentConfig
-from tiergate.errors import ConfigError
+from tiergate.errors import ConfigError, Loc
 from tiergate.providers.base import Deployment, Provider
 from tiergate.providers.families import Family, ModelFamilies, is_pattern
 from tiergate.providers.transport import UpstreamSession
@@ -23,21 +23,23 @@ def build_deployments(
     Family deployments (a pattern for ``model``) are left to ``build_families``."""
     by_model: dict[str, list[Deployment]] = {}
     for index, config in enumerate(configs):
-        where = f"deployments[{index}]"
+        where: Loc = ("deployments", index)
         if is_pattern(config.model):
             continue
         model = catalog.get(config.model)
         if model is None:
             raise ConfigError(
-                f"{where}.model: deployment {config.name!r} serves model {config.model!r}, "
-                "which is not in the catalog; add it under `models:` in the config file"
+                f"deployment {config.name!r} serves model {config.model!r}, "
+                "which is not in the catalog; add it under `models:` in the config file",
+                (*where, "model"),
             )
         _check_upstream(config, where)
         if config.batch_api and (config.provider == "local" or config.byok):
             raise ConfigError(
-                f"{where}.batch_api: deployment {config.name!r}: only Anthropic and OpenAI "
+                f"deployment {config.name!r}: only Anthropic and OpenAI "
                 "deployments with their own api_key can send batch jobs through the "
-                "provider's batch API"
+                "provider's batch API",
+                (*where, "batch_api"),
             )
         upstream_model = config.upstream_model or model.snapshot or model.id
         deployment = _deployment(config, model.id, upstream_model)
@@ -63,13 +65,14 @@ def _deployment(config: DeploymentConfig, model_id: str, upstream_model: str) ->
     )
 
 
-def _check_upstream(config: DeploymentConfig, where: str) -> None:
+def _check_upstream(config: DeploymentConfig, where: Loc) -> None:
     if config.provider != "local" and not config.base_url:
-        raise ConfigError(f"{where}: deployment {config.name!r} needs a base_url")
+        raise ConfigError(f"deployment {config.name!r} needs a base_url", where)
     if config.provider != "local" and not config.byok and not config.api_key:
         raise ConfigError(
-            f"{where}: deployment {config.name!r} has no api_key; set api_key: ${{ENV_VAR}} "
-            "in the config file, or byok: true to forward each caller's own key"
+            f"deployment {config.name!r} has no api_key; set api_key: ${{ENV_VAR}} "
+            "in the config file, or byok: true to forward each caller's own key",
+            where,
         )
 
 
@@ -79,16 +82,18 @@ def build_families(configs: Iterable[DeploymentConfig]) -> ModelFamilies:
     for index, config in enumerate(configs):
         if not is_pattern(config.model):
             continue
-        where = f"deployments[{index}]"
+        where: Loc = ("deployments", index)
         if config.provider == "local":
             raise ConfigError(
-                f"{where}.model: deployment {config.name!r}: a model pattern needs an "
-                "anthropic or openai deployment (the local model is one model)"
+                f"deployment {config.name!r}: a model pattern needs an "
+                "anthropic or openai deployment (the local model is one model)",
+                (*where, "model"),
             )
         if config.batch_api:
             raise ConfigError(
-                f"{where}.batch_api: deployment {config.name!r}: a deployment serving a model "
-                "pattern cannot send batch jobs through the provider's batch API"
+                f"deployment {config.name!r}: a deployment serving a model "
+                "pattern cannot send batch jobs through the provider's batch API",
+                (*where, "batch_api"),
             )
         _check_upstream(config, where)
         deployment = _deployment(config, config.model, config.upstream_model or "")  # "": as asked

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from tiergate.routing.spec import PairJudgeSpec
+from tiergate.config.routes import PairJudgeSpec
 from tiergate.routing.validators.judge import JudgeClient, graded, judge_call, passes
 from tiergate.types import ChatRequest
 

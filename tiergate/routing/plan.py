@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from tiergate.catalog import Catalog, ModelInfo
+from tiergate.config.routes import PairJudgeSpec
 from tiergate.providers.base import Deployment
 from tiergate.providers.families import ModelFamilies
-from tiergate.routing.spec import PairJudgeSpec
 from tiergate.types import ChatRequest, ChatResponse, Usage
 
 

@@ -16,7 +16,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from tiergate.catalog import Catalog, ModelInfo
-from tiergate.errors import ConfigError
+from tiergate.config import problem
+from tiergate.config.routes import (
+    AgentLoopSpec,
+    DraftReviewSpec,
+    FanoutSpec,
+    LearnedSpec,
+    RouteSpec,
+)
+from tiergate.errors import ConfigError, Loc, key_path
 from tiergate.providers.base import Deployment
 from tiergate.routing.agent_loop import AgentLoopPolicy, LoopSettings
 from tiergate.routing.capability import Selector
@@ -27,7 +35,6 @@ from tiergate.routing.plan import Policy
 from tiergate.routing.rollout import RolloutPolicy
 from tiergate.routing.rules import Rule, RulesPolicy
 from tiergate.routing.shadow import ShadowedPolicy
-from tiergate.routing.spec import AgentLoopSpec, DraftReviewSpec, FanoutSpec, LearnedSpec, RouteSpec
 from tiergate.routing.validators import JudgeClient, build_validator
 
 # The catalog's provider of models run in process (``providers/local.py``).
@@ -35,7 +42,7 @@ LOCAL_PROVIDER = "local"
 
 
 def build_policies(
-    routes: Mapping[str, Mapping[str, Any]],
+    routes: Mapping[str, RouteSpec | Mapping[str, Any]],
     catalog: Catalog,
     deployments: Mapping[str, Sequence[Deployment]],
     judge: JudgeClient | None = None,
@@ -57,33 +64,34 @@ class _RouteBuilder:
         judge: JudgeClient | None,
     ) -> None:
         self.name = name
-        self.where = f"routes.{name}"
+        self.loc: Loc = ("routes", name)
         self.catalog = catalog
         self.deployments = deployments
         self.judge = judge
 
-    def build(self, raw: Mapping[str, Any]) -> Policy:
+    def build(self, raw: RouteSpec | Mapping[str, Any]) -> Policy:
         shadowed = self.catalog.get(self.name)
         if shadowed is not None:
             raise ConfigError(
-                f"{self.where}: the route name is also the name of model {shadowed.id}; "
-                "requests for that model would take the route. Rename the route."
+                f"the route name is also the name of model {shadowed.id}; "
+                "requests for that model would take the route. Rename the route.",
+                self.loc,
             )
         spec = self._parse(raw)
         selector = Selector(self._fallback(spec), self.deployments, spec.max_cost_usd)
         policy = self._policy(spec, selector)
         if spec.rollout is not None:  # inside the shadow: a rolled-out plan may still shadow
-            model = self.model(spec.rollout.model, f"{self.where}.rollout.model")
+            model = self.model(spec.rollout.model, (*self.loc, "rollout", "model"))
             guard = spec.rollout.guard
             if guard is not None and guard.judge is not None:
-                self.model(guard.judge.model, f"{self.where}.rollout.guard.judge.model")
+                self.model(guard.judge.model, (*self.loc, "rollout", "guard", "judge", "model"))
             percent = None if spec.rollout.managed else spec.rollout.percent
             policy = RolloutPolicy(policy, model, percent, selector)
         if spec.shadow is not None:
             shadow = spec.shadow
-            model = self.model(shadow.model, f"{self.where}.shadow.model")
+            model = self.model(shadow.model, (*self.loc, "shadow", "model"))
             if shadow.judge is not None:
-                self.model(shadow.judge.model, f"{self.where}.shadow.judge.model")
+                self.model(shadow.judge.model, (*self.loc, "shadow", "judge", "model"))
             policy = ShadowedPolicy(
                 policy, model, shadow.sample, shadow.max_in_flight, shadow.judge
             )
@@ -92,10 +100,10 @@ class _RouteBuilder:
     def _policy(self, spec: RouteSpec, selector: Selector) -> Policy:
         if spec.ladder is not None:
             models = tuple(
-                self.model(m, f"{self.where}.ladder[{i}]") for i, m in enumerate(spec.ladder)
+                self.model(m, (*self.loc, "ladder", i)) for i, m in enumerate(spec.ladder)
             )
             validators = tuple(
-                build_validator(v, f"{self.where}.validators[{i}]", self.judge, self.model)
+                build_validator(v, (*self.loc, "validators", i), self.judge, self.model)
                 for i, v in enumerate(spec.validators)
             )
             return LadderPolicy(self.name, models, validators, selector)
@@ -109,36 +117,42 @@ class _RouteBuilder:
             return self._draft_review(spec.draft_review, selector)
         assert spec.default is not None  # RouteSpec guarantees it for a rules route
         rules = tuple(
-            Rule(i + 1, rule.when, self.model(rule.use, f"{self.where}.rules[{i}].use"))
+            Rule(i + 1, rule.when, self.model(rule.use, (*self.loc, "rules", i, "use")))
             for i, rule in enumerate(spec.rules)
         )
-        default = self.model(spec.default, f"{self.where}.default")
+        default = self.model(spec.default, (*self.loc, "default"))
         return RulesPolicy(self.name, rules, default, selector)
 
-    def _parse(self, raw: Mapping[str, Any]) -> RouteSpec:
+    def _parse(self, raw: RouteSpec | Mapping[str, Any]) -> RouteSpec:
+        """The route's spec: settings hold it validated already; a mapping (a route given
+        in code) is validated here, with the same key paths in its errors."""
+        if isinstance(raw, RouteSpec):
+            return raw
         if not isinstance(raw, Mapping):
-            raise ConfigError(f"{self.where}: a route is a mapping of settings")
+            raise ConfigError("a route is a mapping of settings", self.loc)
         try:
             return RouteSpec.model_validate(dict(raw))
         except ValidationError as exc:
             problems = "; ".join(
-                f"{self.where}{_path(e['loc'])}: {_route_problem(e)}" for e in exc.errors()
+                f"{key_path(('routes', self.name, *e['loc']))}: {problem(e, RouteSpec)}"
+                for e in exc.errors()
             )
             raise ConfigError(problems) from None
 
-    def model(self, name: str, where: str) -> ModelInfo:
+    def model(self, name: str, where: Loc) -> ModelInfo:
         """The catalog entry for ``name``; it must exist and have a deployment."""
         model = self.catalog.get(name)
         if model is None:
             names = [m.id for m in self.catalog.models()]
             close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise ConfigError(f"{where}: unknown model {name!r}{hint}")
+            raise ConfigError(f"unknown model {name!r}{hint}", where)
         if not self.deployments.get(model.id):
             served = ", ".join(sorted(self.deployments)) or "none"
             raise ConfigError(
-                f"{where}: model {model.id} has no deployment; add one under `deployments:` "
-                f"(served models: {served})"
+                f"model {model.id} has no deployment; add one under `deployments:` "
+                f"(served models: {served})",
+                where,
             )
         return model
 
@@ -150,12 +164,12 @@ class _RouteBuilder:
             return [m for m in self.catalog.models() if m.provider != LOCAL_PROVIDER]
         if spec.fallback == "none":
             return []
-        return [self.model(m, f"{self.where}.fallback[{i}]") for i, m in enumerate(spec.fallback)]
+        return [self.model(m, (*self.loc, "fallback", i)) for i, m in enumerate(spec.fallback)]
 
     def _agent_loop(self, route: RouteSpec, spec: AgentLoopSpec, selector: Selector) -> Policy:
-        where = f"{self.where}.agent_loop"
+        where = (*self.loc, "agent_loop")
         validators = tuple(
-            build_validator(v, f"{self.where}.validators[{i}]", self.judge, self.model)
+            build_validator(v, (*self.loc, "validators", i), self.judge, self.model)
             for i, v in enumerate(route.validators)
         )
         settings = LoopSettings(
@@ -168,20 +182,20 @@ class _RouteBuilder:
         )
         return AgentLoopPolicy(
             self.name,
-            self.model(spec.strong, f"{where}.strong"),
-            self.model(spec.cheap, f"{where}.cheap"),
+            self.model(spec.strong, (*where, "strong")),
+            self.model(spec.cheap, (*where, "cheap")),
             validators,
             settings,
             selector,
         )
 
     def _fanout(self, spec: FanoutSpec, selector: Selector) -> Policy:
-        where = f"{self.where}.fanout"
-        planner = self.model(spec.planner, f"{where}.planner")
+        where = (*self.loc, "fanout")
+        planner = self.model(spec.planner, (*where, "planner"))
         workers = tuple(
-            self.model(m, f"{where}.workers[{i}]") for i, m in enumerate(spec.workers)
+            self.model(m, (*where, "workers", i)) for i, m in enumerate(spec.workers)
         )
-        composer = self.model(spec.composer, f"{where}.composer") if spec.composer else planner
+        composer = self.model(spec.composer, (*where, "composer")) if spec.composer else planner
         return FanoutRoute(
             self.name,
             planner,
@@ -195,11 +209,11 @@ class _RouteBuilder:
         )
 
     def _draft_review(self, spec: DraftReviewSpec, selector: Selector) -> Policy:
-        where = f"{self.where}.draft_review"
+        where = (*self.loc, "draft_review")
         return DraftReviewRoute(
             self.name,
-            self.model(spec.drafter, f"{where}.drafter"),
-            self.model(spec.reviewer, f"{where}.reviewer"),
+            self.model(spec.drafter, (*where, "drafter")),
+            self.model(spec.reviewer, (*where, "reviewer")),
             drafts=spec.drafts,
             mode=spec.mode,
             temperature=spec.temperature,
@@ -207,7 +221,7 @@ class _RouteBuilder:
         )
 
     def _learned(self, spec: LearnedSpec, selector: Selector) -> Policy:
-        where = f"{self.where}.learned"
+        where = (*self.loc, "learned")
         router, file_weak, file_strong, file_threshold = _load_router(spec.router, where)
         threshold = spec.threshold if spec.threshold is not None else file_threshold
         names: tuple[str, ...] = tuple(getattr(router, "models", ()))
@@ -216,38 +230,25 @@ class _RouteBuilder:
             unknown = sorted(set(mapping) - set(names))
             if unknown:
                 raise ConfigError(
-                    f"{where}.models: {unknown} are not models of the router file "
-                    f"(it routes among {', '.join(names)})"
+                    f"{unknown} are not models of the router file "
+                    f"(it routes among {', '.join(names)})",
+                    (*where, "models"),
                 )
             served = {
-                n: self.model(mapping.get(n, n), f"{where}.models.{n}") for n in names
+                n: self.model(mapping.get(n, n), (*where, "models", n)) for n in names
             }
             return LearnedChoicePolicy(self.name, router, served, threshold, selector)  # type: ignore[arg-type]
-        weak = self.model(spec.weak or file_weak, f"{where}.weak")
-        strong = self.model(spec.strong or file_strong, f"{where}.strong")
+        weak = self.model(spec.weak or file_weak, (*where, "weak"))
+        strong = self.model(spec.strong or file_strong, (*where, "strong"))
         return LearnedPolicy(self.name, router, weak, strong, threshold, selector)
 
 
-def _path(loc: Sequence[int | str]) -> str:
-    """pydantic's error location as the YAML path a person reads: ``.rules[0].when.task``."""
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-
-
-def _load_router(path: str, where: str) -> tuple[Scorer, str, str, float]:
+def _load_router(path: str, where: Loc) -> tuple[Scorer, str, str, float]:
     """Load a router file (imports scikit-learn: only configs with a learned route pay)."""
     from tiergate.routing.learned import LearnedRouter
 
     try:
         router = LearnedRouter.load(path)
     except Exception as exc:  # unreadable, corrupt or foreign file: all start-up errors
-        raise ConfigError(f"{where}.router: cannot load router file {path!r}: {exc}") from None
+        raise ConfigError(f"cannot load router file {path!r}: {exc}", (*where, "router")) from None
     return router, router.weak_model, router.strong_model, router.threshold
-
-
-def _route_problem(error: Any) -> str:
-    """A route's validation error; an unknown key names the valid ones (and the closest)."""
-    if error["type"] == "extra_forbidden":
-        from tiergate.config import unknown_key_message
-
-        return unknown_key_message(tuple(error["loc"]), RouteSpec)
-    return str(error["msg"]).removeprefix("Value error, ")

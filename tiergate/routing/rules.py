@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tiergate.catalog import Catalog, ModelInfo
+from tiergate.config.routes import WhenSpec
 from tiergate.errors import NotFound
 from tiergate.providers.base import Deployment
 from tiergate.routing.capability import Choice, Need, Selector
 from tiergate.routing.plan import Fallback, Plan, RoutingState, Tier, clean_reason
-from tiergate.routing.spec import WhenSpec
 from tiergate.types import ChatRequest
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tiergate.catalog import Catalog, ModelInfo
+from tiergate.config.routes import PairJudgeSpec
 from tiergate.routing.plan import Plan, Policy, RoutingState, Shadow, Tier
-from tiergate.routing.spec import PairJudgeSpec
 from tiergate.types import ChatRequest
 
 

@@ -8,11 +8,13 @@ only does per-request work.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tiergate.catalog import Catalog, ModelInfo, load_catalog
 from tiergate.config import Settings
+from tiergate.config.routes import RolloutSpec, RouteSpec
 from tiergate.executor import Attempt, Executor, validator_calls
 from tiergate.providers.base import OWN_CALL, Deployment
 from tiergate.providers.families import ModelFamilies
@@ -20,7 +22,6 @@ from tiergate.providers.registry import ProviderRegistry, build_deployments, bui
 from tiergate.routing.direct import DirectPolicy
 from tiergate.routing.plan import Plan, Policy, RoutingState, ValidatorCall
 from tiergate.routing.shadow import ShadowedPolicy
-from tiergate.routing.spec import RolloutSpec
 from tiergate.server.accounting import Accountant
 from tiergate.server.report_admission import ReportAdmission
 from tiergate.types import ChatRequest, ChatResponse
@@ -158,12 +159,10 @@ class Gateway:
         await self.providers.aclose()
 
 
-def _judged(routes: dict[str, dict[str, Any]], managed: dict[str, RolloutSpec]) -> bool:
+def _judged(routes: Mapping[str, RouteSpec], managed: dict[str, RolloutSpec]) -> bool:
     """Whether some route judges pairs: a judged shadow, or a rollout guard with a judge."""
-    for raw in routes.values():
-        shadow = raw.get("shadow") if isinstance(raw, dict) else None
-        if isinstance(shadow, dict) and shadow.get("judge"):
-            return True
+    if any(r.shadow is not None and r.shadow.judge is not None for r in routes.values()):
+        return True
     return any(spec.guard is not None and spec.guard.judge for spec in managed.values())
 
 

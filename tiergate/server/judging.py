@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from tiergate.config.routes import PairJudgeSpec
 from tiergate.errors import GatewayError
 from tiergate.executor import Attempt, Executor, validator_calls
 from tiergate.providers.base import OWN_CALL
 from tiergate.routing.pair_judge import JudgeReplyError, judge_pair
 from tiergate.routing.plan import Plan, ValidatorCall
-from tiergate.routing.spec import PairJudgeSpec
 from tiergate.server.recording import total_usage
 from tiergate.server.request_id import new_request_id
 from tiergate.store.judgments import JudgmentRecord, save_judgment

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from tiergate.catalog import Catalog
+from tiergate.config.routes import RolloutSpec, RouteSpec
 from tiergate.executor import Executor
 from tiergate.routing.plan import Plan
-from tiergate.routing.spec import RolloutSpec, RouteSpec
 from tiergate.store import rollouts as states
 from tiergate.store.backend import now_ms
 from tiergate.store.holders import new_owner
@@ -44,7 +44,7 @@ _MAX_JUDGES = 8  # judged pairs of a rollout's sample running at once in one pro
 
 
 def managed_rollouts(
-    routes: Mapping[str, Mapping[str, Any]], catalog: Catalog | None = None
+    routes: Mapping[str, RouteSpec | Mapping[str, Any]], catalog: Catalog | None = None
 ) -> dict[str, RolloutSpec]:
     """The routes whose rollout has a ramp or a guard (the config is already validated by
     ``build_policies``; a route that does not parse is left to it). With ``catalog``, the
@@ -52,7 +52,7 @@ def managed_rollouts(
     out: dict[str, RolloutSpec] = {}
     for name, raw in routes.items():
         try:
-            spec = RouteSpec.model_validate(dict(raw))
+            spec = raw if isinstance(raw, RouteSpec) else RouteSpec.model_validate(dict(raw))
         except ValidationError:
             continue
         rollout = spec.rollout

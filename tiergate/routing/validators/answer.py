@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tiergate.errors import ConfigError
+from tiergate.errors import ConfigError, Loc
 from tiergate.routing.answer_checks import check_arithmetic, final_answer, number
 from tiergate.routing.plan import LocalCheck, Verdict
 from tiergate.types import ChatRequest, ChatResponse
@@ -58,13 +58,13 @@ class AnswerModelValidator(LocalCheck):
         self.threshold = threshold
 
     @classmethod
-    def from_file(cls, path: str, threshold: float | None, where: str) -> AnswerModelValidator:
+    def from_file(cls, path: str, threshold: float | None, where: Loc) -> AnswerModelValidator:
         from tiergate.routing.learned import AnswerValidator
 
         try:
             model = AnswerValidator.load(path)
         except Exception as exc:  # unreadable, corrupt or foreign file: a start-up error
-            raise ConfigError(f"{where}: cannot load answer validator {path!r}: {exc}") from None
+            raise ConfigError(f"cannot load answer validator {path!r}: {exc}", where) from None
         return cls(model, model.threshold if threshold is None else threshold)
 
     async def check(self, request: ChatRequest, response: ChatResponse) -> Verdict:

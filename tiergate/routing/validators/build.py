@@ -6,9 +6,7 @@ import re
 from collections.abc import Callable
 
 from tiergate.catalog import ModelInfo
-from tiergate.errors import ConfigError
-from tiergate.routing.plan import Validator
-from tiergate.routing.spec import (
+from tiergate.config.routes import (
     AnswerModelSpec,
     ArithmeticSpec,
     FinalAnswerSpec,
@@ -21,6 +19,8 @@ from tiergate.routing.spec import (
     RegexSpec,
     ValidatorSpec,
 )
+from tiergate.errors import ConfigError, Loc
+from tiergate.routing.plan import Validator
 from tiergate.routing.validators.answer import (
     AnswerModelValidator,
     ArithmeticValidator,
@@ -39,11 +39,11 @@ from tiergate.routing.validators.text import (
 
 def build_validator(
     spec: ValidatorSpec,
-    where: str,
+    where: Loc,
     judge: JudgeClient | None,
-    check_model: Callable[[str, str], ModelInfo],
+    check_model: Callable[[str, Loc], ModelInfo],
 ) -> Validator:
-    """``where`` names the key for errors (``route 'x': validators[2]``); ``check_model``
+    """``where`` is the key path for errors (``routes.x.validators[2]``); ``check_model``
     resolves a model name or raises ConfigError (the judge must be a served model)."""
     if isinstance(spec, JsonSpec):
         return JsonValidator()
@@ -53,14 +53,16 @@ def build_validator(
         try:
             return JsonSchemaValidator(spec.schema_)
         except jsonschema.SchemaError as exc:
-            raise ConfigError(f"{where}.schema: not a valid JSON Schema: {exc.message}") from None
+            raise ConfigError(
+                f"not a valid JSON Schema: {exc.message}", (*where, "schema")
+            ) from None
     if isinstance(spec, RegexSpec):
         try:
             return RegexValidator(
                 spec.pattern, full=spec.match == "full", ignore_case=spec.ignore_case
             )
         except re.error as exc:
-            raise ConfigError(f"{where}.pattern: not a valid regex: {exc}") from None
+            raise ConfigError(f"not a valid regex: {exc}", (*where, "pattern")) from None
     if isinstance(spec, OneOfSpec):
         return OneOfValidator(spec.labels, case_sensitive=spec.case_sensitive)
     if isinstance(spec, MaxLengthSpec):
@@ -69,14 +71,14 @@ def build_validator(
         try:
             function = load_callable(spec.callable)
         except ConfigError as exc:
-            raise ConfigError(f"{where}.callable: {exc}") from None
+            raise ConfigError(str(exc), (*where, "callable")) from None
         return PythonValidator(function, spec.callable)
     if isinstance(spec, JudgeSpec):
-        model = check_model(spec.model, f"{where}.model")
+        model = check_model(spec.model, (*where, "model"))
         if judge is None:
             raise ConfigError(
-                f"{where}: a judge validator needs a judge client, and none was given to "
-                "build_policies"
+                "a judge validator needs a judge client, and none was given to build_policies",
+                where,
             )
         return JudgeValidator(
             judge, model, spec.prompt, pass_if=spec.pass_if, max_tokens=spec.max_tokens
@@ -86,5 +88,5 @@ def build_validator(
     if isinstance(spec, ArithmeticSpec):
         return ArithmeticValidator()
     if isinstance(spec, AnswerModelSpec):
-        return AnswerModelValidator.from_file(spec.path, spec.threshold, f"{where}.path")
-    raise ConfigError(f"{where}: unknown validator type")  # pragma: no cover - pydantic guards
+        return AnswerModelValidator.from_file(spec.path, spec.threshold, (*where, "path"))
+    raise ConfigError("unknown validator type", where)  # pragma: no cover - pydantic guards

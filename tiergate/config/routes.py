@@ -1,9 +1,11 @@
-"""The YAML shape of ``routes:``, validated with pydantic before any policy is built.
+"""The YAML shape of ``routes:``, validated with pydantic as part of the settings.
 
 Why a schema of its own: a typo in a route (``when: {taks: ...}``) must stop the gateway at
 start-up with the route and key named, not route traffic silently to the default. Every model
-here is ``extra="forbid"``; ``routes.build_policies`` turns these specs into policies and checks
-what pydantic cannot (model names against the catalog, regexes, schemas, callables).
+here is ``extra="forbid"``, and the settings hold routes as ``RouteSpec``s, so a bad route is
+reported at load with the key path of the validation error's ``loc`` and its line in the file;
+``routing.routes.build_policies`` turns these specs into policies and checks what pydantic
+cannot (model names against the catalog, regexes, schemas, callables).
 
 A route is one of six kinds, told apart by which key it has (``type:`` may name it too):
 ``rules``/``default`` (rules route), ``ladder`` (escalation ladder), ``learned`` (learned router),

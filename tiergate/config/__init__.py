@@ -5,8 +5,9 @@ Precedence: command-line flag > config file > environment (``TIERGATE_*``) > bui
 variable without a default is an error naming the key, the line and the variable to set.
 Validation errors name the bad key and its line in the file, because the person reading the
 message is editing that file. Errors found later, while the gateway is built from the settings
-(unknown models in routes, deployments without a URL, bad ``models:`` or ``credits:``), start
-with the key path too, and ``Settings.locate`` adds the line from the file's YAML tree.
+(unknown models in routes, deployments without a URL, bad ``models:`` or ``credits:``), carry
+their key path (``ConfigError.loc``), and ``Settings.locate`` adds its line from the file's
+YAML tree.
 
 With no file at all, the embedded default serves the local SmolLM2 model (no keys, no network),
 plus Anthropic / OpenAI deployments for whichever of ``ANTHROPIC_API_KEY`` / ``OPENAI_API_KEY``
@@ -21,12 +22,15 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
-from tiergate.errors import ConfigError
+from tiergate.config.credits import CreditsSpec
+from tiergate.config.routes import RouteSpec
+from tiergate.errors import ConfigError, key_path
 
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -141,8 +145,9 @@ class Settings(_Frozen):
     metrics_token: str | None = None
     models: list[dict[str, Any]] = Field(default_factory=list)
     deployments: list[DeploymentConfig] = Field(default_factory=list)
-    routes: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    credits: dict[str, Any] | None = None
+    # Validated here, so a bad route or credit plan names its key path and line at load.
+    routes: dict[str, RouteSpec] = Field(default_factory=dict)
+    credits: CreditsSpec | None = None
     baseline_model: str | None = "claude-sonnet-4-6"
     # Place Anthropic prompt-cache breakpoints on the stable prefix automatically.
     auto_cache: bool = True
@@ -159,16 +164,13 @@ class Settings(_Frozen):
     _source: tuple[str, yaml.Node] | None = PrivateAttr(default=None)
 
     def locate(self, error: ConfigError) -> ConfigError:
-        """``error`` with the file and line of the key its message starts with
-        (``routes.auto.rules[0].use: ...``); unchanged when that key is not in the file."""
-        if self._source is None:
+        """``error`` with the file and the line of its key (``error.loc``); unchanged when
+        the error names no key or the settings came from no file."""
+        if self._source is None or not error.loc:
             return error
         name, root = self._source
-        message = str(error)
-        line, end = _key_line(root, message)
-        if line is None:
-            return error
-        return ConfigError(f"{name}: {message[:end]} (line {line}){message[end:]}")
+        where = f"{key_path(error.loc)}{_line(root, error.loc)}"
+        return ConfigError(f"{name}: {where}: {error.problem}")
 
     @field_validator("deployments")
     @classmethod
@@ -264,7 +266,8 @@ def load_settings(
         deployments = default_deployments(env)
         update: dict[str, Any] = {"deployments": deployments}
         if "auto" not in settings.routes:
-            update["routes"] = {**settings.routes, "auto": default_auto_route(deployments)}
+            auto = RouteSpec.model_validate(default_auto_route(deployments))
+            update["routes"] = {**settings.routes, "auto": auto}
         settings = settings.model_copy(update=update)
     if path is not None and root is not None:
         settings._source = (str(path), root)
@@ -296,75 +299,27 @@ def _parse_yaml(text: str, name: str) -> tuple[dict[str, Any], yaml.Node | None]
     return data, root
 
 
-def _node_at(root: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
-    node = root
+def _key_at(root: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
+    """The node that starts the entry at ``loc``: the key of a mapping entry (its value may
+    start on the next line), the item of a list; None when the file has no such entry."""
+    node, mark = root, None
     for part in loc:
         if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == part), None)
+            mark, node = next(((k, v) for k, v in node.value if k.value == part), (None, None))
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            node = node.value[part] if part < len(node.value) else None
-        else:
-            return node
+            node = mark = node.value[part] if part < len(node.value) else None
+        else:  # past the file's tree (a union's tag): the entry found so far
+            return mark
         if node is None:
             return None
-    return node
-
-
-def _key_line(root: yaml.Node, text: str) -> tuple[int | None, int]:
-    """The line (1-based) of the deepest key of the file that the key path ``text`` starts
-    with, and where that path ends in ``text`` (at its first ``: `` or `` (``). Keys are
-    matched against the file's own, so a route named ``eu.triage`` is one key, not two; a path
-    that goes on past the file (a missing key) stops at its last ancestor in the file."""
-    stop = min((i for i in (text.find(": "), text.find(" (")) if i > 0), default=-1)
-    if stop < 0 or " " in text[:stop]:
-        return None, 0
-    node: yaml.Node | None = root
-    line: int | None = None
-    pos = 0
-    while node is not None and pos < stop:
-        if isinstance(node, yaml.MappingNode):
-            key, node, pos = _key_step(node, text, pos, stop)
-            mark = key
-        elif isinstance(node, yaml.SequenceNode) and text.startswith("[", pos):
-            close = text.find("]", pos, stop)
-            index = text[pos + 1 : close]
-            ok = close > 0 and index.isdigit() and int(index) < len(node.value)
-            node, pos = (node.value[int(index)], close + 1) if ok else (None, pos)
-            mark = node
-        else:
-            node = mark = None
-        if mark is not None:
-            line = mark.start_mark.line + 1
-            if text.startswith(".", pos):
-                pos += 1
-    return line, stop
-
-
-def _key_step(
-    node: yaml.MappingNode, text: str, pos: int, stop: int
-) -> tuple[yaml.Node | None, yaml.Node | None, int]:
-    """The longest key of ``node`` written at ``pos`` (followed by ``.``, ``[`` or the end of
-    the path), its value, and the position after it."""
-    best: tuple[yaml.Node, yaml.Node] | None = None
-    for key, value in node.value:
-        name = getattr(key, "value", None)
-        if not isinstance(name, str) or not text.startswith(name, pos):
-            continue
-        after = pos + len(name)
-        if (after == stop or text[after] in ".[") and (
-            best is None or len(name) > len(best[0].value)
-        ):
-            best = (key, value)
-    if best is None:
-        return None, None, pos
-    return best[0], best[1], pos + len(best[0].value)
+    return mark
 
 
 def _line(root: yaml.Node | None, loc: tuple[Any, ...]) -> str:
     # Walk back up the path until some ancestor exists in the file (a missing key has no line).
     for end in range(len(loc), -1, -1):
-        node = _node_at(root, loc[:end])
-        if node is not None and end > 0:
+        node = _key_at(root, loc[:end])
+        if node is not None:
             return f" (line {node.start_mark.line + 1})"
     return ""
 
@@ -373,12 +328,17 @@ def _describe(exc: ValidationError, root: yaml.Node | None, name: str) -> str:
     lines = [f"{name}: invalid configuration"]
     for error in exc.errors():
         loc = tuple(error["loc"])
-        key = ".".join(str(p) for p in loc) or "(top level)"
-        message = error["msg"]
-        if error["type"] == "extra_forbidden":
-            message = unknown_key_message(loc)
-        lines.append(f"  {key}{_line(root, loc)}: {message}")
+        key = key_path(loc) or "(top level)"
+        lines.append(f"  {key}{_line(root, loc)}: {problem(error)}")
     return "\n".join(lines)
+
+
+def problem(error: ErrorDetails, root: type[BaseModel] | None = None) -> str:
+    """One validation error's message; an unknown key names the valid ones (and the closest).
+    ``root`` is the model the error's ``loc`` starts from (the whole settings by default)."""
+    if error["type"] == "extra_forbidden":
+        return unknown_key_message(tuple(error["loc"]), root)
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def unknown_key_message(loc: tuple[Any, ...], root: type[BaseModel] | None = None) -> str:
@@ -401,20 +361,30 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
 
 
 def _valid_keys(parent: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
-    """The field names of the model at ``parent``: list indexes are skipped, and a union's
-    tag (``validators.0.one_of``) picks the member whose ``type`` it is."""
+    """The field names of the model at ``parent``: list indexes and the names a mapping
+    setting is keyed by (``routes.auto``) are skipped, and a union's tag
+    (``validators.0.one_of``) picks the member whose ``type`` it is."""
     models = [root]
+    named = False  # the next part is a name the user chose (a route's), not a field
     for part in parent:
-        if isinstance(part, int):
+        if isinstance(part, int) or named:
+            named = False
             continue
         fields = [m.model_fields[part] for m in models if part in m.model_fields]
         if fields:
             models = [m for f in fields for m in _models_in(f.annotation)]
+            named = any(_is_mapping(f.annotation) for f in fields)
         else:
             models = [m for m in models if str(part) in _tags(m)]
         if not models:
             return []
     return sorted({name for m in models for name in m.model_fields}) if len(models) == 1 else []
+
+
+def _is_mapping(annotation: Any) -> bool:
+    if get_origin(annotation) is dict:
+        return True
+    return any(_is_mapping(arg) for arg in get_args(annotation))
 
 
 def _tags(model: type[BaseModel]) -> tuple[str, ...]:
@@ -434,7 +404,7 @@ def _substitute_env(
                 return env.get(var) or default
             if var in env:
                 return env[var]
-            key = ".".join(str(p) for p in loc)
+            key = key_path(loc)
             raise ConfigError(
                 f"{name}: {key}{_line(root, loc)} uses ${{{var}}}, which is not set; "
                 f"export {var}=... or write ${{{var}:-default}}"
