@@ -222,6 +222,9 @@ def test_a_slow_client_is_disconnected(tmp_path: Path, openai_upstream: FakeUpst
 
         assert held_for(b"", b"") < 4  # connected, sent nothing
         assert held_for(b"GET /health HTTP/1.1\r\n", b"X") < 4  # headers never end
+        # On a kept-alive connection too: one request answered, the next one's headers stall.
+        kept_alive = b"GET /health HTTP/1.1\r\nhost: x\r\n\r\nGET /health HTTP/1.1\r\n"
+        assert held_for(kept_alive, b"X") < 4
         body = b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 100000\r\n\r\n"
         assert held_for(body, b"") < 4  # body stalls
         # A request that keeps to the bounds is answered.

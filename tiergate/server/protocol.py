@@ -25,11 +25,20 @@ __all__ = ["DEADLINES", "GuardedHttpToolsProtocol"]
 # The lifespan-state key of (header seconds, body idle seconds).
 DEADLINES = "tiergate.read_deadlines"
 _DEFAULT = (10.0, 30.0)
+# A deadline this close counts as reached: uvloop's timers tick in milliseconds, so a timer
+# re-armed for less would fire at once, again and again, until the clock caught up.
+_SLACK = 0.001
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """One timer per connection, not one per request step: each step only moves
+    ``_deadline_at`` (a float), and the timer, when it fires, either closes the connection or
+    sleeps on to the deadline as it now stands. Creating and cancelling a timer for every
+    header, body chunk and request would cost each request several heap operations."""
+
     header_seconds, body_idle_seconds = _DEFAULT
-    _deadline: asyncio.TimerHandle | None = None
+    _timer: asyncio.TimerHandle | None = None
+    _deadline_at: float | None = None  # loop time the current step must finish by, or None
     _reading_body = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -38,7 +47,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._arm(self.header_seconds)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._deadline_at = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
@@ -58,20 +70,27 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._reading_body = False
-        self._disarm()
+        self._deadline_at = None  # the pending timer, if any, finds nothing due and stops
 
     def _arm(self, seconds: float) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-        self._deadline = self.loop.call_later(seconds, self._expired)
+        deadline = self.loop.time() + seconds
+        self._deadline_at = deadline
+        timer = self._timer
+        if timer is None:
+            self._timer = self.loop.call_at(deadline, self._check)
+        elif timer.when() > deadline:  # a shorter bound than the one the timer waits for
+            timer.cancel()
+            self._timer = self.loop.call_at(deadline, self._check)
 
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def _expired(self) -> None:
-        self._deadline = None
+    def _check(self) -> None:
+        self._timer = None
+        deadline = self._deadline_at
+        if deadline is None:
+            return  # between requests: the next request's first byte arms a new timer
+        if deadline - self.loop.time() > _SLACK:
+            self._timer = self.loop.call_at(deadline, self._check)
+            return
+        self._deadline_at = None
         if self._reading_body and self.flow.read_paused:
             # The application is not reading yet (back-pressure): the client is not late.
             self._arm(self.body_idle_seconds)

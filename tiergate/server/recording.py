@@ -138,6 +138,7 @@ def build_record(trace: RequestTrace, bodies: bool = False) -> RequestRecord:
 # The largest integer and pico-unit amount the store's 64-bit columns hold.
 _MAX_INT = 2**63 - 1
 _MAX_MONEY = Decimal(_MAX_INT) / PICO
+_MIN_MONEY = -_MAX_MONEY
 _TEXT_LIMIT = 1000  # characters of a name or error message a client or upstream chose
 
 
@@ -154,16 +155,52 @@ def _count(value: int) -> int:
 
 
 def _money(value: Decimal | None) -> Decimal | None:
-    if value is None or -_MAX_MONEY <= value <= _MAX_MONEY:
+    if value is None or _MIN_MONEY <= value <= _MAX_MONEY:
         return value
     return _MAX_MONEY if value > 0 else -_MAX_MONEY
+
+
+def _fits(record: RequestRecord) -> bool:
+    """Whether ``fit_for_log`` would leave ``record`` as it is: plain comparisons, no calls."""
+    top, low, high = _MAX_INT, _MIN_MONEY, _MAX_MONEY
+    for a in record.attempt_rows:
+        if not (
+            0 <= a.input_tokens <= top
+            and 0 <= a.output_tokens <= top
+            and 0 <= a.cache_creation_tokens <= top
+            and 0 <= a.cache_read_tokens <= top
+            and (a.cost_usd is None or low <= a.cost_usd <= high)
+            and (a.error is None or (len(a.error) <= _TEXT_LIMIT and "\x00" not in a.error))
+        ):
+            return False
+    r = record
+    return (
+        0 <= r.input_tokens <= top
+        and 0 <= r.output_tokens <= top
+        and 0 <= r.cache_creation_tokens <= top
+        and 0 <= r.cache_read_tokens <= top
+        and (r.cost_usd is None or low <= r.cost_usd <= high)
+        and (r.credits is None or low <= r.credits <= high)
+        and (r.baseline_cost_usd is None or low <= r.baseline_cost_usd <= high)
+        and (r.cache_savings_usd is None or low <= r.cache_savings_usd <= high)
+        and len(r.requested_model) <= 200
+        and "\x00" not in r.requested_model
+        and (r.reason is None or (len(r.reason) <= _TEXT_LIMIT and "\x00" not in r.reason))
+        and (r.stop_reason is None or (len(r.stop_reason) <= 100 and "\x00" not in r.stop_reason))
+        and (r.prompt is None or "\x00" not in r.prompt)
+        and (r.response is None or "\x00" not in r.response)
+    )
 
 
 def fit_for_log(record: RequestRecord) -> RequestRecord:
     """``record`` made storable, so that every request is logged: what a client or an
     upstream chose (the model asked for, a stop reason, an error message, bodies) without NUL
     (PostgreSQL's text cannot hold one) and of bounded length; token counts and amounts an
-    upstream reported within the store's 64-bit columns (a count past them is saturated)."""
+    upstream reported within the store's 64-bit columns (a count past them is saturated).
+    Almost every row already fits: one pass of comparisons finds that, and the row is then
+    returned as it is."""
+    if _fits(record):
+        return record
     record.requested_model = _text(record.requested_model, 200) or ""
     record.reason = _text(record.reason)
     record.stop_reason = _text(record.stop_reason, 100)
