@@ -7,9 +7,16 @@ from typing import Any
 import pytest
 
 from tiergate.errors import InvalidRequest
-from tiergate.types import ImageBlock
+from tiergate.types import ImageBlock, Tool, ToolChoice
 from tiergate.wire import anthropic_decode, openai_decode, responses_decode
-from tiergate.wire.fields import image_from_url, number, optional, positive
+from tiergate.wire.fields import (
+    function_tool,
+    image_from_url,
+    number,
+    optional,
+    positive,
+    tool_choice,
+)
 
 USER = [{"role": "user", "content": "hi"}]
 
@@ -104,3 +111,51 @@ def test_every_decoder_refuses_a_bool_for_a_number(decode: Any, body: dict[str, 
     with pytest.raises(InvalidRequest) as caught:
         decode(body)
     assert caught.value.status == 400 and caught.value.param in body
+
+
+def test_function_tool_names_the_field_under_where() -> None:
+    assert function_tool({"name": "f"}, "t") == Tool(
+        "f", None, {"type": "object", "properties": {}}, strict=None
+    )
+    for spec, param in [
+        ({"name": ""}, "t.name"),
+        ({"name": "f", "description": 1}, "t.description"),
+        ({"name": "f", "parameters": "x"}, "t.parameters"),
+        ({"name": "f", "strict": "yes"}, "t.strict"),
+    ]:
+        with pytest.raises(InvalidRequest) as caught:
+            function_tool(spec, "t")
+        assert caught.value.param == param
+
+
+def test_tool_choice_with_parallel_calls() -> None:
+    assert tool_choice(None, None, None, "x") is None
+    assert tool_choice(None, False, None, "x") == ToolChoice("auto", disable_parallel_tool_use=True)
+    assert tool_choice("none", False, None, "x") == ToolChoice("none")
+    assert tool_choice("required", True, None, "x") == ToolChoice("any")
+    assert tool_choice({}, False, "f", "x") == ToolChoice(
+        "tool", name="f", disable_parallel_tool_use=True
+    )
+    with pytest.raises(InvalidRequest, match="tool_choice: pick one") as caught:
+        tool_choice({}, None, None, "pick one")
+    assert caught.value.param == "tool_choice"
+
+
+def test_both_openai_decoders_refuse_a_bad_tool_the_same_way() -> None:
+    tool = {"name": "f", "parameters": "not a schema"}
+    for decode, body, param in [
+        (
+            openai_decode.decode_request,
+            {"model": "m", "messages": USER, "tools": [{"type": "function", "function": tool}]},
+            "tools[0].function.parameters",
+        ),
+        (
+            responses_decode.decode_request,
+            {"model": "m", "input": "hi", "tools": [{"type": "function", **tool}]},
+            "tools[0].parameters",
+        ),
+    ]:
+        with pytest.raises(InvalidRequest) as caught:
+            decode(body)
+        assert caught.value.param == param
+        assert caught.value.message.endswith("must be a JSON Schema object")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tiergate.errors import InvalidRequest
-from tiergate.types import MAX_TOKENS, ImageBlock
+from tiergate.types import MAX_TOKENS, ImageBlock, Tool, ToolChoice
 
 
 def fail(message: str, param: str) -> InvalidRequest:
@@ -59,3 +59,39 @@ def image_from_url(url: str, where: str) -> ImageBlock:
     if url.startswith(("http://", "https://")):
         return ImageBlock("url", url=url)
     raise fail("must be an http(s) URL or a data: URL", where)
+
+
+def function_tool(spec: dict[str, Any], where: str) -> Tool:
+    """A function tool from its ``name``, ``description``, ``parameters`` and ``strict``
+    (nested under ``function`` in Chat Completions, flat in the Responses API)."""
+    name = spec.get("name")
+    if not isinstance(name, str) or not name:
+        raise fail("required, a non-empty string", f"{where}.name")
+    description = spec.get("description")
+    if description is not None and not isinstance(description, str):
+        raise fail("must be a string", f"{where}.description")
+    schema = spec.get("parameters") or {"type": "object", "properties": {}}
+    if not isinstance(schema, dict):
+        raise fail("must be a JSON Schema object", f"{where}.parameters")
+    strict = spec.get("strict")
+    if strict is not None and not isinstance(strict, bool):
+        raise fail("must be a boolean", f"{where}.strict")
+    return Tool(name, description, schema, strict=strict)
+
+
+def tool_choice(raw: Any, parallel: Any, named: str | None, expected: str) -> ToolChoice | None:
+    """An OpenAI ``tool_choice`` (``auto``, ``none``, ``required`` or a named function) with
+    ``parallel_tool_calls``. ``named``: the function a dict choice names, which each format
+    nests differently (None if it names none); ``expected``: the 400's message otherwise."""
+    disable = parallel is False
+    if raw is None:
+        return ToolChoice("auto", disable_parallel_tool_use=True) if disable else None
+    if raw == "auto":
+        return ToolChoice("auto", disable_parallel_tool_use=disable)
+    if raw == "none":
+        return ToolChoice("none")
+    if raw == "required":
+        return ToolChoice("any", disable_parallel_tool_use=disable)
+    if named is not None:
+        return ToolChoice("tool", name=named, disable_parallel_tool_use=disable)
+    raise fail(expected, "tool_choice")

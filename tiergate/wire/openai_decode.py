@@ -25,7 +25,7 @@ from tiergate.types import (
 )
 from tiergate.wire.documents import from_openai_file
 from tiergate.wire.fields import fail as _fail
-from tiergate.wire.fields import image_from_url
+from tiergate.wire.fields import function_tool, image_from_url, tool_choice
 from tiergate.wire.fields import number as _number
 from tiergate.wire.fields import positive as _positive
 from tiergate.wire.nesting import check_depth
@@ -262,33 +262,16 @@ def _tools(raw: Any) -> list[Tool]:
         function = item.get("function")
         if not isinstance(function, dict):
             raise _fail("required, an object", f"tools[{i}].function")
-        if not isinstance(function.get("name"), str) or not function["name"]:
-            raise _fail("required, a non-empty string", f"tools[{i}].function.name")
-        description = function.get("description")
-        if description is not None and not isinstance(description, str):
-            raise _fail("must be a string", f"tools[{i}].function.description")
-        schema = function.get("parameters") or {"type": "object", "properties": {}}
-        if not isinstance(schema, dict):
-            raise _fail("must be a JSON Schema object", f"tools[{i}].function.parameters")
-        strict = function.get("strict")
-        if strict is not None and not isinstance(strict, bool):
-            raise _fail("must be a boolean", f"tools[{i}].function.strict")
-        tools.append(Tool(function["name"], description, schema, strict=strict))
+        tools.append(function_tool(function, f"tools[{i}].function"))
     return tools
 
 
 def _tool_choice(raw: Any, parallel: Any) -> ToolChoice | None:
-    disable = parallel is False
-    if raw is None:
-        return ToolChoice("auto", disable_parallel_tool_use=True) if disable else None
-    if raw == "auto":
-        return ToolChoice("auto", disable_parallel_tool_use=disable)
-    if raw == "none":
-        return ToolChoice("none")
-    if raw == "required":
-        return ToolChoice("any", disable_parallel_tool_use=disable)
-    if isinstance(raw, dict) and isinstance(raw.get("function"), dict):
-        name = raw["function"].get("name")
-        if isinstance(name, str):
-            return ToolChoice("tool", name=name, disable_parallel_tool_use=disable)
-    raise _fail("must be auto, none, required or {type: function, function: {name}}", "tool_choice")
+    function = raw.get("function") if isinstance(raw, dict) else None
+    name = function.get("name") if isinstance(function, dict) else None
+    return tool_choice(
+        raw,
+        parallel,
+        name if isinstance(name, str) else None,
+        "must be auto, none, required or {type: function, function: {name}}",
+    )

@@ -37,7 +37,7 @@ from tiergate.types import (
     ToolUseBlock,
 )
 from tiergate.wire.fields import fail as _fail
-from tiergate.wire.fields import image_from_url
+from tiergate.wire.fields import function_tool, image_from_url, tool_choice
 from tiergate.wire.fields import number as _number
 from tiergate.wire.fields import optional as _optional
 from tiergate.wire.fields import positive as _positive
@@ -386,40 +386,18 @@ def _tools(raw: Any) -> list[Tool]:
                 "image generation) are not available",
                 f"{where}.type",
             )
-        name = item.get("name")
-        if not isinstance(name, str) or not name:
-            raise _fail("required, a non-empty string", f"{where}.name")
-        description = item.get("description")
-        if description is not None and not isinstance(description, str):
-            raise _fail("must be a string", f"{where}.description")
-        schema = item.get("parameters") or {"type": "object", "properties": {}}
-        if not isinstance(schema, dict):
-            raise _fail("must be a JSON Schema object", f"{where}.parameters")
-        strict = item.get("strict")
-        if strict is not None and not isinstance(strict, bool):
-            raise _fail("must be a boolean", f"{where}.strict")
-        tools.append(Tool(name, description, schema, strict=strict))
+        tools.append(function_tool(item, where))
     return tools
 
 
 def _tool_choice(raw: Any, parallel: bool | None) -> ToolChoice | None:
-    disable = parallel is False
-    if raw is None:
-        return ToolChoice("auto", disable_parallel_tool_use=True) if disable else None
-    if raw == "auto":
-        return ToolChoice("auto", disable_parallel_tool_use=disable)
-    if raw == "none":
-        return ToolChoice("none")
-    if raw == "required":
-        return ToolChoice("any", disable_parallel_tool_use=disable)
-    if isinstance(raw, dict) and raw.get("type") == "function":
-        name = raw.get("name")
-        if isinstance(name, str) and name:
-            return ToolChoice("tool", name=name, disable_parallel_tool_use=disable)
-    raise _fail(
+    name = raw.get("name") if isinstance(raw, dict) and raw.get("type") == "function" else None
+    return tool_choice(
+        raw,
+        parallel,
+        name if isinstance(name, str) and name else None,
         "must be auto, none, required or {type: function, name}; hosted-tool choices and "
         "allowed_tools are not supported",
-        "tool_choice",
     )
 
 
