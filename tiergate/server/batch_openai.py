@@ -28,18 +28,18 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import Field, File, FormParser
 
 from tiergate.batch import Job, StoredFile
-from tiergate.errors import GatewayError, InvalidRequest, NotFound, PayloadTooLarge
+from tiergate.errors import GatewayError, InvalidRequest, NotFound
 from tiergate.server.auth import Principal
 from tiergate.server.batches import visible_to
 from tiergate.server.query import page_limit, query_params
 from tiergate.server.request_id import new_request_id
 from tiergate.server.responses import (
-    ClientGone,
     Receive,
     Scope,
     Send,
     json_body,
     read_body,
+    receive_chunk,
     request_headers,
     send_chunks,
     send_json,
@@ -223,16 +223,10 @@ async def _feed(parser: FormParser, receive: Receive, limit: int) -> None:
     pending: list[bytes] = []
     held = 0
     while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone()
-        chunk = message.get("body", b"")
+        chunk, more = await receive_chunk(receive, size, limit)
         size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body is larger than the {limit}-byte limit")
         pending.append(chunk)
         held += len(chunk)
-        more = message.get("more_body", False)
         if held >= _FEED_BYTES or not more:
             data = b"".join(pending)
             pending, held = [], 0

@@ -58,17 +58,24 @@ async def read_body(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone()
-        chunk = message.get("body", b"")
+        chunk, more = await receive_chunk(receive, size, limit)
         size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body is larger than the {limit}-byte limit")
         chunks.append(chunk)
-        if not message.get("more_body", False):
+        if not more:
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def receive_chunk(receive: Receive, received: int, limit: int) -> tuple[bytes, bool]:
+    """The request body's next piece and whether more follows: ``ClientGone`` if the client
+    left, a 413 once the ``received`` bytes before it and this piece pass ``limit``."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientGone()
+    chunk: bytes = message.get("body", b"")
+    if received + len(chunk) > limit:
+        raise PayloadTooLarge(f"request body is larger than the {limit}-byte limit")
+    return chunk, message.get("more_body", False)
 
 
 def json_body(body: bytes) -> Any:
