@@ -117,6 +117,13 @@ _pair_options = [
     ),
 ]
 
+# Taken by several commands: declared once so that they read and behave the same in each.
+_data_file = click.argument("data", type=click.Path(exists=True, dir_okay=False))
+_json_flag = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+_seed_option = click.option(
+    "--seed", default=0, show_default=True, help="Seed of the fold split and the fit."
+)
+
 
 def _with_pair(func: Any) -> Any:
     for option in reversed(_pair_options):
@@ -159,7 +166,7 @@ def _as_json(value: Any) -> str:
 @click.option("--folds", default=5, show_default=True, help="CV folds for metrics (0 = none).")
 @click.option("--strong-share", default=0.5, show_default=True, help="Initial threshold's share.")
 @click.option("--models", help="Models to route between, cheapest first: a,b,c (default: pair).")
-@click.option("--seed", default=0, show_default=True, help="Seed of the fold split and the fit.")
+@_seed_option
 @_with_pair
 @from_log_options
 def train(
@@ -260,9 +267,9 @@ def _warn_overlap(found: int, total: int, what: str) -> None:
     help="Curve method for the headline figures (docs/routing.md: exact per prompt, or "
     "RouteLLM's decile thresholds).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_json_flag
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write the curve as a PNG.")
-@click.option("--seed", default=0, show_default=True, help="Seed of the fold split and the fit.")
+@_seed_option
 @_with_pair
 def eval_command(
     data: str | None,
@@ -426,7 +433,7 @@ def _print_table(result: dict[str, Any], how: dict[str, str], pair: Any, method:
         before=OUTCOME_DATA,
     )
 )
-@click.argument("data", type=click.Path(exists=True, dir_okay=False))
+@_data_file
 @click.option(
     "--router",
     "router_path",
@@ -436,7 +443,7 @@ def _print_table(result: dict[str, Any], how: dict[str, str], pair: Any, method:
 @click.option("--target-quality", type=float, help="Mean outcome to reach, e.g. 0.78.")
 @click.option("--strong-share", type=float, help="Share of calls for the strong model, 0..1.")
 @click.option("--scale", help="Outcome range MIN,MAX (default: [0, 1], else the data's range).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_json_flag
 def calibrate(
     data: str,
     router_path: str | None,
@@ -505,7 +512,7 @@ def validator() -> None:
         before=_ANSWER_DATA,
     ),
 )
-@click.argument("data", type=click.Path(exists=True, dir_okay=False))
+@_data_file
 @click.option(
     "--out", "out", required=True, type=click.Path(dir_okay=False), help="Validator file."
 )
@@ -513,7 +520,7 @@ def validator() -> None:
 @click.option(
     "--escalation-share", default=0.3, show_default=True, help="Initial threshold's share."
 )
-@click.option("--seed", default=0, show_default=True, help="Seed of the fold split and the fit.")
+@_seed_option
 @_with_pair
 def validator_train(
     data: str,
@@ -554,7 +561,7 @@ def validator_train(
         before=_ANSWER_DATA,
     ),
 )
-@click.argument("data", type=click.Path(exists=True, dir_okay=False))
+@_data_file
 @click.option(
     "--validator",
     "validator_path",
@@ -570,8 +577,8 @@ def validator_train(
     help="Curve method for the headline figures (docs/routing.md: exact per prompt, or "
     "RouteLLM's decile thresholds).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--seed", default=0, show_default=True, help="Seed of the fold split and the fit.")
+@_json_flag
+@_seed_option
 @_with_pair
 def validator_eval(
     data: str,
