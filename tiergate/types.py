@@ -166,6 +166,11 @@ class ToolChoice:
     disable_parallel_tool_use: bool = False
 
 
+def _is_visual(block: ImageBlock | DocumentBlock) -> bool:
+    """An image, or a document other than plain text (``ChatRequest.needs_vision``)."""
+    return isinstance(block, ImageBlock) or block.source_type != "text"
+
+
 @dataclass(slots=True)
 class ChatRequest:
     model: str
@@ -203,9 +208,11 @@ class ChatRequest:
     def needs_vision(self) -> bool:
         """Images, or documents other than plain text (a PDF is read page by page as images
         too): what a text-only model cannot take."""
-        return self._has(ImageBlock) or self._has(DocumentBlock, lambda b: b.source_type != "text")
+        return self._has((ImageBlock, DocumentBlock), _is_visual)
 
-    def _has(self, kind: type, also: Callable[[Any], bool] | None = None) -> bool:
+    def _has(
+        self, kind: type | tuple[type, ...], also: Callable[[Any], bool] | None = None
+    ) -> bool:
         for message in self.messages:
             for block in message.content:
                 inner = block.content if isinstance(block, ToolResultBlock) else (block,)

@@ -160,7 +160,9 @@ async def stage_timings(app: App, gateway: Gateway, key: str) -> None:
         "decode": lambda: decode(OPENAI, BODY, gateway),
         "policy": lambda: policy(request, gateway.catalog, gateway.routing_state()),
         "call options": lambda: call_options(headers, gateway),
-        "guard": _run_to_end(lambda: gateway.guard.admit(principal_key, request, plan)),  # type: ignore[union-attr]
+        "guard": _run_to_end(
+            lambda: gateway.guard.admit(principal_key, request, plan, "req-stage")  # type: ignore[union-attr]
+        ),
         "provider prepare": lambda: provider._prepare(request, outcome.deployment, options),
         "decode answer": lambda: OPENAI.decode_response(upstream_answer),
         "upstream call, canned": _run_to_end(

@@ -225,9 +225,8 @@ class Executor:
         way (an escalation, a judge) to bill and log."""
         attempts = [] if attempts is None else attempts
 
-        async def answer(tier: Tier, index: int, note: str | None) -> Outcome:
-            response, deployment = await self._call_tier(request, tier, index, options, attempts)
-            return Outcome(response, index, tier.model, deployment, attempts, note)
+        def answer(tier: Tier, index: int, note: str | None) -> Awaitable[Outcome]:
+            return self._call_tier(request, tier, index, options, attempts, note)
 
         def passed(response: ChatResponse, index: int, tier: Tier, dep: Deployment) -> Outcome:
             return Outcome(response, index, tier.model, dep, attempts)
@@ -245,10 +244,8 @@ class Executor:
         ``attempts`` as for ``run``."""
         attempts = [] if attempts is None else attempts
 
-        async def answer(tier: Tier, index: int, note: str | None) -> StreamOutcome:
-            outcome = await self._open_tier(request, tier, index, options, attempts)
-            outcome.note = note
-            return outcome
+        def answer(tier: Tier, index: int, note: str | None) -> Awaitable[StreamOutcome]:
+            return self._open_tier(request, tier, index, options, attempts, note)
 
         def passed(
             response: ChatResponse, index: int, tier: Tier, dep: Deployment
@@ -275,7 +272,8 @@ class Executor:
     ) -> _T:
         """The plan's tiers in order, then its fallback: the one walk for whole answers and
         streams. ``answer`` gets the answer of a tier that is not graded (with the fallback's
-        note), ``passed`` makes one of a graded answer that passed."""
+        note; a plain function returning the call's coroutine, so no frame wraps it),
+        ``passed`` makes one of a graded answer that passed."""
         last_error: GatewayError | None = None
         for index, tier in enumerate(plan.tiers):
             final = index == len(plan.tiers) - 1
@@ -284,9 +282,8 @@ class Executor:
                     return await answer(tier, index, None)
                 # Read whole so validators see the answer: the upstream must not stream.
                 whole = replace(request, stream=False) if streams else request
-                response, deployment = await self._call_tier(
-                    whole, tier, index, options, attempts
-                )
+                graded = await self._call_tier(whole, tier, index, options, attempts)
+                response, deployment = graded.response, graded.deployment
             except ProviderError as exc:
                 last_error = exc
                 if exc.status in _REQUEST_FAULTS or (final and not _fails_over(exc)):
@@ -409,8 +406,9 @@ class Executor:
         index: int,
         options: CallOptions,
         attempts: list[Attempt],
-    ) -> tuple[ChatResponse, Deployment]:
-        """A whole answer from the tier."""
+        note: str | None = None,
+    ) -> Outcome:
+        """A whole answer from the tier (``note``: as ``Outcome.note``)."""
 
         async def once(deployment: Deployment, attempt: Attempt, started: float) -> ChatResponse:
             provider = self._providers.get(deployment.provider)
@@ -429,7 +427,7 @@ class Executor:
 
         response, deployment, probe = await self._try_tier(tier, index, attempts, once)
         self.breakers.release(deployment.name, probe)
-        return response, deployment
+        return Outcome(response, index, tier.model, deployment, attempts, note)
 
     async def _open_tier(
         self,
@@ -438,9 +436,10 @@ class Executor:
         index: int,
         options: CallOptions,
         attempts: list[Attempt],
+        note: str | None = None,
     ) -> StreamOutcome:
-        """A stream from the tier whose first event arrived. It holds the breaker's probe slot
-        until it ends (``StreamOutcome.let_go``)."""
+        """A stream from the tier whose first event arrived (``note``: as ``Outcome.note``).
+        It holds the breaker's probe slot until it ends (``StreamOutcome.let_go``)."""
 
         async def once(deployment: Deployment, attempt: Attempt, started: float) -> StreamOutcome:
             return await self._open_attempt(
@@ -448,6 +447,7 @@ class Executor:
             )
 
         outcome, deployment, probe = await self._try_tier(tier, index, attempts, once)
+        outcome.note = note
         if probe != NO_PROBE:
             outcome.release = functools.partial(self.breakers.release, deployment.name, probe)
         return outcome
