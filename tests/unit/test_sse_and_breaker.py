@@ -75,6 +75,20 @@ def test_breaker_opens_after_threshold_then_probes_once() -> None:
     assert breakers.open_deployments() == frozenset()
 
 
+def test_a_success_closes_the_breaker_as_if_it_had_never_failed() -> None:
+    clock = Clock()
+    breakers = CircuitBreakers(threshold=2, cooldown=10, clock=clock)
+    breakers.record_failure("d")
+    breakers.record_success("d")
+    # Closed with no state left: routing sees the same empty set as before any failure.
+    assert breakers.open_deployments() is CircuitBreakers().open_deployments()
+    assert breakers.probing() == frozenset()
+    breakers.record_failure("d")  # the count starts again: one failure does not open it
+    assert breakers.claim("d", 5) == NO_PROBE
+    breakers.record_failure("d")
+    assert breakers.claim("d", 5) is None
+
+
 def test_a_released_probe_frees_the_slot_and_leaves_the_breaker_half_open() -> None:
     """A probe that ended saying nothing of the upstream (a client that left, a cancellation)
     hands the slot back; the next request probes."""

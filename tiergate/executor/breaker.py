@@ -71,10 +71,10 @@ class CircuitBreakers:
             state.probe = NO_PROBE
 
     def record_success(self, deployment: str) -> None:
-        state = self._states.get(deployment)
-        if state is not None:
-            state.failures = 0
-            state.probe = NO_PROBE
+        """Close the breaker. A closed breaker with its slot free is the same as no state at
+        all, so the entry goes: ``open_deployments`` (asked on every request) stays a plain
+        emptiness check once the upstreams are healthy again."""
+        self._states.pop(deployment, None)
 
     def record_failure(self, deployment: str) -> None:
         state = self._states.setdefault(deployment, _State())
