@@ -15,10 +15,13 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 # Claude Code for tests/e2e/test_claude_code.py, pinned by its lockfile. Its native binary comes
 # from its platform package on npm (@anthropic-ai/claude-code-linux-x64, ...), so the package's
-# install script, which only copies that binary, is not needed. Without npm the test is skipped.
-if command -v npm >/dev/null 2>&1; then
-    npm ci --prefix tests/e2e/claude_code --ignore-scripts --no-audit --no-fund >&2
+# install script, which only copies that binary, is not needed. npm comes from Debian where the
+# machine has none; under CI the tests fail rather than skip without it (test_claude_code_present).
+if ! command -v npm >/dev/null 2>&1; then
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >&2
 fi
+npm ci --prefix tests/e2e/claude_code --ignore-scripts --no-audit --no-fund >&2
 eval "$(bash .ci/postgres.sh)"
 .venv/bin/ruff check tiergate tests
 .venv/bin/mypy
