@@ -208,21 +208,13 @@ def fit_for_log(record: RequestRecord) -> RequestRecord:
         record.prompt = _text(record.prompt, len(record.prompt))
     if record.response is not None:
         record.response = _text(record.response, len(record.response))
-    record.input_tokens = _count(record.input_tokens)
-    record.output_tokens = _count(record.output_tokens)
-    record.cache_creation_tokens = _count(record.cache_creation_tokens)
-    record.cache_read_tokens = _count(record.cache_read_tokens)
-    record.cost_usd = _money(record.cost_usd)
+    _fit_usage(record)
     record.credits = _money(record.credits)
     record.baseline_cost_usd = _money(record.baseline_cost_usd)
     record.cache_savings_usd = _money(record.cache_savings_usd)
     for attempt in record.attempt_rows:
         attempt.error = _text(attempt.error)
-        attempt.input_tokens = _count(attempt.input_tokens)
-        attempt.output_tokens = _count(attempt.output_tokens)
-        attempt.cache_creation_tokens = _count(attempt.cache_creation_tokens)
-        attempt.cache_read_tokens = _count(attempt.cache_read_tokens)
-        attempt.cost_usd = _money(attempt.cost_usd)
+        _fit_usage(attempt)
     return record
 
 
@@ -230,12 +222,17 @@ def fit_shadow_for_log(record: ShadowRecord) -> ShadowRecord:
     """``fit_for_log`` for a shadow call's row."""
     if record.response is not None:
         record.response = _text(record.response, len(record.response))
-    record.input_tokens = _count(record.input_tokens)
-    record.output_tokens = _count(record.output_tokens)
-    record.cache_creation_tokens = _count(record.cache_creation_tokens)
-    record.cache_read_tokens = _count(record.cache_read_tokens)
-    record.cost_usd = _money(record.cost_usd)
+    _fit_usage(record)
     return record
+
+
+def _fit_usage(row: RequestRecord | AttemptRecord | ShadowRecord) -> None:
+    """The token counts and cost that every kind of log row carries, within their columns."""
+    row.input_tokens = _count(row.input_tokens)
+    row.output_tokens = _count(row.output_tokens)
+    row.cache_creation_tokens = _count(row.cache_creation_tokens)
+    row.cache_read_tokens = _count(row.cache_read_tokens)
+    row.cost_usd = _money(row.cost_usd)
 
 
 def streamed_calls(stream: StreamOutcome) -> list[tuple[str, Any]]:
