@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from tiergate.catalog import CAPABILITIES, load_catalog
+from tiergate.config.models import ModelEntry
 from tiergate.errors import ConfigError, NotFound
 
 CATALOG = load_catalog()
@@ -96,8 +97,13 @@ def test_unknown_model_suggests_close_names() -> None:
     assert CATALOG.get("claude-haiku-4-6") is None
 
 
+def _entries(*raw: dict[str, object]) -> list[ModelEntry]:
+    """``models:`` entries as the settings hold them (validated there: config/models.py)."""
+    return [ModelEntry.model_validate(entry) for entry in raw]
+
+
 def test_override_changes_a_price_and_keeps_the_rest() -> None:
-    catalog = load_catalog([{"id": "gpt-5.4", "pricing": {"input": "3", "output": "15"}}])
+    catalog = load_catalog(_entries({"id": "gpt-5.4", "pricing": {"input": "3", "output": "15"}}))
     model = catalog.resolve("gpt-5-4")
     assert model.pricing is not None
     assert model.pricing.standard.per_million()["input"] == D("3")
@@ -110,28 +116,58 @@ def test_override_changes_a_price_and_keeps_the_rest() -> None:
 
 def test_override_adds_a_model() -> None:
     catalog = load_catalog(
-        [{"id": "my-model", "provider": "openai", "context_window": 32000, "max_output": 4000,
-          "aliases": ["mine"], "capabilities": ["tools"], "pricing": None}]
-    )  # fmt: skip
+        _entries(
+            {
+                "id": "my-model",
+                "provider": "openai",
+                "context_window": 32000,
+                "max_output": 4000,
+                "aliases": ["mine"],
+                "capabilities": ["tools"],
+                "pricing": None,
+            }
+        )
+    )
     assert catalog.resolve("mine").id == "my-model"
+    assert not catalog.resolve("mine").priced
     assert len(catalog) == len(CATALOG) + 1
+
+
+def test_pricing_null_unprices_a_known_model_and_later_entries_win() -> None:
+    """``pricing: null`` given is not ``pricing`` left out; two entries for one id apply in
+    order, each over the model the one before made."""
+    catalog = load_catalog(
+        _entries({"id": "gpt-5.4", "pricing": None}, {"id": "gpt-5.4", "max_output": 1000})
+    )
+    model = catalog.resolve("gpt-5.4")
+    assert not model.priced and model.max_output == 1000
+    assert model.context_window == CATALOG.resolve("gpt-5.4").context_window
 
 
 @pytest.mark.parametrize(
     ("entry", "expected"),
     [
-        ({"id": "gpt-5.4", "pricing": {"input": "2"}}, "model 'gpt-5.4': pricing.output"),
-        ({"id": "gpt-5.4", "pricing": {"input": 0.1, "output": "1"}}, "pricing.input"),
-        ({"id": "gpt-5.4", "context_window": 0}, "context_window"),
-        ({"id": "gpt-5.4", "colour": "red"}, "colour: Extra inputs are not permitted"),
-        ({"id": "x", "provider": "openai", "context_window": 1}, "model 'x': max_output"),
-        ({"id": "gpt-5.4", "capabilities": ["telepathy"]}, "capabilities: unknown ['telepathy']"),
-        ({"id": "gpt-5.4", "aliases": ["haiku"]}, "'haiku' is already used"),
-        ({"provider": "openai"}, "models[0].id"),
+        (
+            {"id": "x", "provider": "openai", "context_window": 1},
+            "models[0].max_output: model 'x' is not in the catalog, so its entry adds a model "
+            "and must give max_output (Field required)",
+        ),
+        (
+            {"id": "x"},
+            "models[0].provider: model 'x' is not in the catalog, so its entry adds a model "
+            "and must give provider, context_window, max_output",
+        ),
+        (
+            {"id": "gpt-5.4", "aliases": ["haiku"]},
+            "models[0].aliases: model 'gpt-5.4': name 'haiku' is already used by model "
+            "'claude-haiku-4-5'",
+        ),
     ],
 )
-def test_bad_overrides_name_model_and_field(entry: dict[str, object], expected: str) -> None:
+def test_entries_the_catalog_cannot_take_name_their_key_path(
+    entry: dict[str, object], expected: str
+) -> None:
     with pytest.raises(ConfigError) as info:
-        load_catalog([entry])
-    assert expected in str(info.value)
-    assert "models[0]" in str(info.value)
+        load_catalog(_entries(entry))
+    assert str(info.value).startswith(expected), str(info.value)
+    assert info.value.loc[:2] == ("models", 0)

@@ -180,9 +180,9 @@ LOCAL = "deployments:\n  - {name: small, model: local/smollm2-135m, provider: lo
             "deployments[1] (line 3): deployment 'cloud' needs a base_url",
         ),
         (
-            LOCAL + "models:\n  - id: house-model\n    provider: x\n    context_window: 8\n"
-            "    max_output: 8\n    capabilities: [telepathy]\n",
-            "models[0] (line 4): model 'house-model': capabilities: unknown ['telepathy']",
+            LOCAL + "models:\n  - id: house-model\n    provider: x\n    context_window: 8\n",
+            # A new model's missing field has no line of its own: its entry's.
+            "models[0].max_output (line 4): model 'house-model' is not in the catalog",
         ),
         (
             LOCAL + "credits:\n  baseline: no-such-model\n",

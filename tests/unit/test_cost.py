@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from tiergate.catalog import load_catalog
+from tiergate.config.models import ModelEntry
 from tiergate.cost import (
     UNPRICED,
     Cost,
@@ -37,7 +38,7 @@ LONG = {
                          "batch": {"input": "3", "output": "11.25"}},
     },
 }  # fmt: skip
-CATALOG = load_catalog([LONG])
+CATALOG = load_catalog([ModelEntry.model_validate(LONG)])
 
 
 def split(five: int, hour: int) -> dict[str, int]:

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from tiergate.catalog import load_catalog
 from tiergate.cli.cost import cost as cost_cli
+from tiergate.config import Settings, load_settings
 from tiergate.cost import cost_of
 from tiergate.types import Usage
 
@@ -107,7 +108,7 @@ def test_import_prices_round_trips_into_the_catalog(tmp_path: Path) -> None:
     entries = yaml.safe_load(out.read_text())["models"]
     by_id = {e["id"]: e for e in entries}
     assert by_id["claude-haiku-4-5"]["pricing"]["cache_write_1h"] == "2"
-    catalog = load_catalog(entries)  # the output is valid `models:` config
+    catalog = load_catalog(load_settings(out, env={}).models)  # the output is valid config
     haiku = catalog.resolve("haiku")
     assert cost_of(Usage(input_tokens=800, output_tokens=50), haiku).usd == Decimal("0.00105")
     gpt = catalog.resolve("gpt-5.4")
@@ -149,7 +150,7 @@ def test_import_keeps_the_catalogs_tier_geography_and_tool_rules() -> None:
     assert by_id["claude-sonnet-4-6"]["inference_geo"] == {"us": "1.1"}
     assert by_id["claude-sonnet-4-6"]["server_tools"]["web_search"] == "10"
     assert by_id["claude-sonnet-4-6"]["server_tools"]["code_execution"] is None
-    load_catalog(entries)  # still valid config
+    load_catalog(Settings.model_validate({"models": entries}).models)  # still valid config
 
 
 def test_models_lists_the_catalog(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from tiergate.catalog import load_catalog
+from tiergate.config.models import ModelEntry
 from tiergate.cost import cache_savings_usd, cost_of, counterfactual_usd, credits_of, usd_of
 from tiergate.cost.credits import CreditPlan
 from tiergate.types import Usage
@@ -25,7 +26,7 @@ NO_LONG_BATCH = {
                 "long_context": {"threshold_tokens": 200_000, "input": "6", "output": "22.50",
                                  "cache_read": "0.60"}},
 }  # fmt: skip
-CATALOG = load_catalog([NO_LONG_BATCH])
+CATALOG = load_catalog([ModelEntry.model_validate(NO_LONG_BATCH)])
 
 RULES = [
     # (rule, model, usage, batch, expected USD or None for unpriced)

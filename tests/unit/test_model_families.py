@@ -3,12 +3,14 @@ capability and size checks."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from tiergate.catalog import load_catalog
 from tiergate.config import DeploymentConfig, load_settings
+from tiergate.config.models import ModelEntry, PricingSpec
 from tiergate.errors import ConfigError, InvalidRequest, NotFound
 from tiergate.providers.families import CACHE_SIZE
 from tiergate.providers.registry import build_deployments, build_families
@@ -113,11 +115,15 @@ def test_unknown_family_model_is_not_checked() -> None:
 
 
 def test_a_price_added_in_the_config_prices_a_family_model() -> None:
-    catalog = load_catalog(
-        [{"id": "claude-sonnet-9-9", "provider": "anthropic", "context_window": 200000,
-          "max_output": 64000, "capabilities": ["tools"],
-          "pricing": {"input": "3", "output": "15"}}]
-    )  # fmt: skip
+    entry = ModelEntry(
+        id="claude-sonnet-9-9",
+        provider="anthropic",
+        context_window=200000,
+        max_output=64000,
+        capabilities=frozenset({"tools"}),
+        pricing=PricingSpec(input=Decimal(3), output=Decimal(15)),
+    )
+    catalog = load_catalog([entry])
     configs = [_config()]
     state = RoutingState({}, frozenset(), build_families(configs))
     plan = DirectPolicy()(_request("claude-sonnet-9-9"), catalog, state)

@@ -4,6 +4,7 @@ Data lives in ``models.yaml`` (not code); the user's config ``models:`` entries 
 """
 
 from tiergate.catalog.loader import Catalog, load_catalog
-from tiergate.catalog.models import CAPABILITIES, ModelInfo, Pricing, Rates
+from tiergate.catalog.models import ModelInfo, Pricing, Rates
+from tiergate.config.models import CAPABILITIES
 
 __all__ = ["CAPABILITIES", "Catalog", "ModelInfo", "Pricing", "Rates", "load_catalog"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -17,8 +17,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from tiergate.catalog.models import CAPABILITIES, ModelInfo, ModelSpec
-from tiergate.errors import ConfigError, Loc, NotFound
+from tiergate.catalog.models import ModelInfo
+from tiergate.config import problem
+from tiergate.config.models import ModelEntry, ModelSpec
+from tiergate.errors import ConfigError, Loc, NotFound, key_path
 
 DATA_FILE = "models.yaml"
 # A dated snapshot id: the model's id plus ``-YYYYMMDD`` (``claude-opus-4-7-20260415``).
@@ -43,9 +45,13 @@ class Catalog:
                 taken = owner.get(name)
                 if taken is not None and taken != model.id:
                     where = (sources or {}).get(model.id, ())
+                    key = "aliases" if name in model.aliases else "snapshot"
+                    # A user's entry: the key path says where; a built-in one: the message.
+                    where = (*where, key) if where else ()
+                    said = "" if where else f"built-in catalog ({DATA_FILE}): {key}: "
                     raise ConfigError(
-                        f"{_entry(where)}model {model.id!r}: aliases: name {name!r} is already "
-                        f"used by model {taken!r}; each id, alias and snapshot names one model",
+                        f"{said}model {model.id!r}: name {name!r} is already used by model "
+                        f"{taken!r}; each id, alias and snapshot names one model",
                         where,
                     )
                 owner[name] = model.id
@@ -82,52 +88,40 @@ class Catalog:
 
 
 @cache
-def _builtin_specs() -> tuple[dict[str, Any], ...]:
+def _builtin_specs() -> tuple[ModelSpec, ...]:
     text = files("tiergate.catalog").joinpath(DATA_FILE).read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
-    return tuple(data["models"])
+    return tuple(_builtin_spec(raw) for raw in yaml.safe_load(text)["models"])
 
 
-def _entry(where: Loc) -> str:
-    """How a message names an entry without a key path: one of the built-in catalog's."""
-    return "" if where else f"built-in catalog ({DATA_FILE}): "
-
-
-def _spec(raw: dict[str, Any], where: Loc) -> ModelSpec:
-    name = raw.get("id", "?")
+def _builtin_spec(raw: dict[str, Any]) -> ModelSpec:
     try:
-        spec = ModelSpec.model_validate(raw)
+        return ModelSpec.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(entry)'}: {e['msg']}" for e in exc.errors()
+            f"{key_path(tuple(e['loc'])) or '(entry)'}: {problem(e, ModelSpec)}"
+            for e in exc.errors()
         )
-        raise ConfigError(f"{_entry(where)}model {name!r}: {problems}", where) from None
-    unknown = spec.capabilities - CAPABILITIES
-    if unknown:
-        raise ConfigError(
-            f"{_entry(where)}model {spec.id!r}: capabilities: unknown {sorted(unknown)}; "
-            f"known: {sorted(CAPABILITIES)}",
-            where,
-        )
-    return spec
+        name = raw.get("id")
+        raise ConfigError(f"built-in catalog ({DATA_FILE}): model {name!r}: {problems}") from None
 
 
-def load_catalog(overrides: list[dict[str, Any]] | None = None) -> Catalog:
-    """Built-in models, then the user's entries, in order.
-
-    An entry whose ``id`` already exists replaces the top-level fields it gives, so a price can
-    be changed without restating the model (``pricing`` is replaced whole, never mixed with the
-    old table). An entry with a new ``id`` adds a model and must give every required field.
-    """
-    by_id: dict[str, dict[str, Any]] = {m["id"]: dict(m) for m in _builtin_specs()}
-    source: dict[str, Loc] = dict.fromkeys(by_id, ())
-    for index, raw in enumerate(overrides or []):
-        if not isinstance(raw, dict):
-            raise ConfigError("each entry must be a mapping with an id", ("models", index))
-        model_id = raw.get("id")
-        if not isinstance(model_id, str) or not model_id:
-            raise ConfigError("each entry needs a model id", ("models", index, "id"))
-        by_id[model_id] = {**by_id.get(model_id, {}), **raw}
-        source[model_id] = ("models", index)
-    specs = [_spec(raw, source[model_id]) for model_id, raw in by_id.items()]
-    return Catalog((ModelInfo.from_spec(spec) for spec in specs), source)
+def load_catalog(entries: Sequence[ModelEntry] | None = None) -> Catalog:
+    """Built-in models, then the settings' ``models:`` entries, in order: each laid over the
+    model with its id so far (``ModelEntry.over``), or added as a new model."""
+    specs: dict[str, ModelSpec] = {spec.id: spec for spec in _builtin_specs()}
+    sources: dict[str, Loc] = {}
+    for index, entry in enumerate(entries or ()):
+        where: Loc = ("models", index)
+        try:
+            specs[entry.id] = entry.over(specs.get(entry.id))
+        except ValidationError as exc:
+            # Types were checked with the settings: what is left is a field a new model lacks.
+            errors = exc.errors()
+            missing = ", ".join(key_path(tuple(e["loc"])) for e in errors)
+            raise ConfigError(
+                f"model {entry.id!r} is not in the catalog, so its entry adds a model and "
+                f"must give {missing} ({problem(errors[0], ModelSpec)})",
+                (*where, *errors[0]["loc"]),
+            ) from None
+        sources[entry.id] = where
+    return Catalog((ModelInfo.from_spec(spec) for spec in specs.values()), sources)

@@ -2,9 +2,9 @@
 
 Two layers, on purpose:
 
-- ``ModelSpec`` / ``PricingSpec`` (pydantic, ``extra="forbid"``) validate what a person wrote in
-  ``models.yaml`` or in the ``models:`` list of their config. Prices there are USD per million
-  tokens, written as strings so they load as exact Decimals.
+- ``ModelSpec`` / ``PricingSpec`` (pydantic, ``extra="forbid"``, in ``config/models.py``) validate
+  what a person wrote in ``models.yaml`` or in the ``models:`` list of their config. Prices there
+  are USD per million tokens, written as strings so they load as exact Decimals.
 - ``ModelInfo`` / ``Pricing`` / ``Rates`` (frozen dataclasses) are what the gateway uses on every
   request. Rates are stored *per token* (already divided by a million) so pricing a request is
   one multiply per usage field, with nothing converted or looked up on the hot path.
@@ -30,92 +30,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from tiergate.config.models import ModelSpec, PricingSpec, RatesSpec
 
 MILLION = Decimal(1_000_000)
-# ``system_messages``: takes ``role: "system"`` messages inside the conversation (Anthropic's
-# mid-conversation system messages); other Anthropic models get them folded into the user turn.
-CAPABILITIES = frozenset(
-    {"vision", "tools", "thinking", "json_mode", "prompt_caching", "system_messages"}
-)
-
-_Price = Decimal  # USD per million tokens; pydantic parses "0.10" exactly
-
-
-class RatesSpec(BaseModel):
-    """One rate table, USD per million tokens."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    input: _Price = Field(ge=0)
-    output: _Price = Field(ge=0)
-    cache_write_5m: _Price | None = Field(default=None, ge=0)
-    cache_write_1h: _Price | None = Field(default=None, ge=0)
-    cache_read: _Price | None = Field(default=None, ge=0)
-
-    @field_validator(
-        "input", "output", "cache_write_5m", "cache_write_1h", "cache_read", mode="before"
-    )
-    @classmethod
-    def _no_floats(cls, value: Any) -> Any:
-        # A YAML float (0.1) has already lost its exact value; insist on a string or an integer.
-        if isinstance(value, float):
-            raise ValueError(f'write prices as quoted strings ("{value}"), not floats')
-        return value
-
-
-class LongContextSpec(RatesSpec):
-    """Rates that replace the standard ones for a whole request once its total input (plain +
-    cache reads + cache writes) exceeds ``threshold_tokens``."""
-
-    threshold_tokens: int = Field(gt=0)
-    batch: RatesSpec | None = None
-
-
-class PricingSpec(RatesSpec):
-    batch: RatesSpec | None = None
-    long_context: LongContextSpec | None = None
-    # Multipliers on every token rate, by the service tier the answer reports (OpenAI
-    # ``service_tier``) and by where inference ran (Anthropic ``usage.inference_geo``).
-    service_tiers: dict[str, _Price] = Field(default_factory=dict)
-    inference_geo: dict[str, _Price] = Field(default_factory=dict)
-    # USD per 1,000 server-tool calls (``web_search``, ``web_fetch``, ``code_execution``);
-    # None: billed in a way one request cannot be priced by (explicitly unpriced).
-    server_tools: dict[str, _Price | None] = Field(default_factory=dict)
-
-    @field_validator("service_tiers", "inference_geo", "server_tools", mode="before")
-    @classmethod
-    def _no_float_values(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            for name, item in value.items():
-                if isinstance(item, float):
-                    raise ValueError(f'{name}: write prices as quoted strings ("{item}")')
-                if item is not None and not isinstance(item, (str, int, Decimal)):
-                    raise ValueError(f"{name}: a price as a quoted string")
-                if item is not None and Decimal(str(item)) < 0:
-                    raise ValueError(f"{name}: must be >= 0")
-        return value
-
-
-class ModelSpec(BaseModel):
-    """One entry of the data file or of a user's ``models:`` list, validated."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(min_length=1)
-    snapshot: str | None = None
-    aliases: tuple[str, ...] = ()
-    provider: str
-    context_window: int = Field(gt=0)
-    max_output: int = Field(gt=0)
-    capabilities: frozenset[str] = frozenset()
-    min_cacheable_tokens: int | None = Field(default=None, gt=0)
-    pricing: PricingSpec | None = None
-    price_source: str | None = None
-    price_as_of: Any = None
-    notes: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,9 @@ Precedence: command-line flag > config file > environment (``TIERGATE_*``) > bui
 variable without a default is an error naming the key, the line and the variable to set.
 Validation errors name the bad key and its line in the file, because the person reading the
 message is editing that file. Errors found later, while the gateway is built from the settings
-(unknown models in routes, deployments without a URL, bad ``models:`` or ``credits:``), carry
-their key path (``ConfigError.loc``), and ``Settings.locate`` adds its line from the file's
-YAML tree.
+(unknown models in routes, deployments without a URL, a new ``models:`` entry missing a
+field, unknown models in ``credits:``), carry their key path (``ConfigError.loc``), and
+``Settings.locate`` adds its line from the file's YAML tree.
 
 With no file at all, the embedded default serves the local SmolLM2 model (no keys, no network),
 plus Anthropic / OpenAI deployments for whichever of ``ANTHROPIC_API_KEY`` / ``OPENAI_API_KEY``
@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from pydantic_core import ErrorDetails
 
 from tiergate.config.credits import CreditsSpec
+from tiergate.config.models import ModelEntry
 from tiergate.config.routes import RouteSpec
 from tiergate.errors import ConfigError, key_path
 
@@ -143,7 +144,9 @@ class Settings(_Frozen):
     # A secret a metrics scraper sends (``Authorization: Bearer``) to read ``/metrics`` once
     # keys exist; the admin key reads it too.
     metrics_token: str | None = None
-    models: list[dict[str, Any]] = Field(default_factory=list)
+    # Catalog entries to add or change (config/models.py); laid over the catalog by
+    # ``catalog.load_catalog``.
+    models: list[ModelEntry] = Field(default_factory=list)
     deployments: list[DeploymentConfig] = Field(default_factory=list)
     # Validated here, so a bad route or credit plan names its key path and line at load.
     routes: dict[str, RouteSpec] = Field(default_factory=dict)
@@ -390,7 +393,6 @@ def _is_mapping(annotation: Any) -> bool:
 def _tags(model: type[BaseModel]) -> tuple[str, ...]:
     field = model.model_fields.get("type")
     return tuple(str(a) for a in getattr(field.annotation, "__args__", ())) if field else ()
-
 
 
 def _substitute_env(

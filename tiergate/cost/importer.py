@@ -187,7 +187,8 @@ def changes(catalog: Catalog, entries: list[dict[str, Any]]) -> dict[str, list[C
     """What writing ``entries`` would change, per model: (rate, now, after) for each effective
     rate that differs (per million tokens); models with no change are left out."""
     from tiergate.catalog.listing import price_changes
-    from tiergate.catalog.models import Pricing, PricingSpec
+    from tiergate.catalog.models import Pricing
+    from tiergate.config.models import PricingSpec
 
     out: dict[str, list[Change]] = {}
     for entry in entries:

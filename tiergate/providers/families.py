@@ -26,8 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from tiergate.catalog import ModelInfo
-from tiergate.catalog.models import CAPABILITIES
+from tiergate.catalog import CAPABILITIES, ModelInfo
 from tiergate.providers.base import Deployment
 
 # Distinct ids remembered at once (client-chosen names must not grow memory without bound).
