@@ -140,3 +140,16 @@ def test_a_new_model_missing_a_field_names_its_line_when_the_gateway_is_built(
         f"{path}: models[0].context_window (line 4): model 'house-model' is not in the "
         "catalog, so its entry adds a model and must give context_window, max_output"
     ), str(info.value)
+
+
+def test_tiergate_models_names_the_line_of_an_entry_the_catalog_cannot_take(
+    tmp_path: Path,
+) -> None:
+    from click.testing import CliRunner
+
+    from tiergate.cli.models import models
+
+    path = _write(tmp_path, "models:\n  - id: gpt-5.4\n    aliases: [haiku]\n")
+    result = CliRunner().invoke(models, ["--config", str(path)])
+    assert result.exit_code != 0
+    assert f"{path}: models[0].aliases (line 5): model 'gpt-5.4': name 'haiku'" in result.output

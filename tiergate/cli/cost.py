@@ -12,7 +12,7 @@ from typing import Any, Literal
 import click
 
 from tiergate.cli.help import examples
-from tiergate.errors import TiergateError
+from tiergate.errors import ConfigError, TiergateError
 
 
 def _number(value: Decimal | None) -> float | None:
@@ -29,7 +29,11 @@ def _catalog(config_path: str | None) -> Any:
     from tiergate.config import load_settings
 
     # --config, else $TIERGATE_CONFIG: the prices the gateway itself would charge.
-    return load_catalog(load_settings(config_path).models or None)
+    settings = load_settings(config_path)
+    try:
+        return load_catalog(settings.models)
+    except ConfigError as exc:
+        raise settings.locate(exc) from None
 
 
 _CONFIG = click.option(

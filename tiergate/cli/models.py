@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from tiergate.errors import TiergateError
+from tiergate.errors import ConfigError, TiergateError
 
 
 @click.command(
@@ -33,10 +33,15 @@ def models(config_path: str | None, as_json: bool) -> None:
 
     try:
         settings = load_settings(config_path)
-        catalog = load_catalog(settings.models or None)
+    except TiergateError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        catalog = load_catalog(settings.models)
         plan = (
             CreditPlan.from_config(settings.credits, catalog.resolve) if settings.credits else None
         )
+    except ConfigError as exc:  # found after the file was read: its line from the settings
+        raise click.ClickException(str(settings.locate(exc))) from None
     except TiergateError as exc:
         raise click.ClickException(str(exc)) from None
     records = [
