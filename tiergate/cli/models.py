@@ -16,9 +16,7 @@ import click
 from tiergate.errors import ConfigError, TiergateError
 
 
-@click.command(
-    epilog="\b\nExample:\n  tiergate models --json --config tiergate.yaml\n"
-)
+@click.command(epilog="\b\nExample:\n  tiergate models --json --config tiergate.yaml\n")
 @click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), default=None,
     help="Config file whose `models:` entries add or override catalog entries.",
