@@ -171,3 +171,12 @@ def test_entries_the_catalog_cannot_take_name_their_key_path(
         load_catalog(_entries(entry))
     assert str(info.value).startswith(expected), str(info.value)
     assert info.value.loc[:2] == ("models", 0)
+
+
+def test_a_new_id_that_is_another_models_alias_names_the_id() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_catalog(
+            _entries({"id": "haiku", "provider": "x", "context_window": 8, "max_output": 8})
+        )
+    assert info.value.loc == ("models", 0, "id")
+    assert "name 'haiku' is already used by model 'claude-haiku-4-5'" in str(info.value)

@@ -46,6 +46,7 @@ class Catalog:
                 if taken is not None and taken != model.id:
                     where = (sources or {}).get(model.id, ())
                     key = "aliases" if name in model.aliases else "snapshot"
+                    key = "id" if name == model.id else key
                     # A user's entry: the key path says where; a built-in one: the message.
                     where = (*where, key) if where else ()
                     said = "" if where else f"built-in catalog ({DATA_FILE}): {key}: "
