@@ -5,6 +5,9 @@ GET    /admin/keys[?tenant=T]      list (never secrets or hashes)
 POST   /admin/keys/{id}/rotate     new secret, same key id, limits and spend
 DELETE /admin/keys/{id}            revoke
 GET    /admin/keys/{id}/spend      spent and reserved USD in the current budget period
+
+One handler per endpoint; ``server/app.py``'s route table maps the paths to them and lets
+only the admin key through.
 """
 
 from __future__ import annotations
@@ -13,10 +16,9 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tiergate.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied
-from tiergate.server.auth import Principal
+from tiergate.errors import GatewayError, InvalidRequest, NotFound
 from tiergate.server.query import query_params
-from tiergate.server.responses import Scope, Send, json_body, send_json
+from tiergate.server.responses import json_body, read_body, send_json
 from tiergate.store.records import from_nano
 from tiergate.tenancy.keys import (
     MAX_EXPIRY_DAYS,
@@ -30,6 +32,10 @@ from tiergate.wire.ids import check_text
 
 if TYPE_CHECKING:
     from tiergate.server.gateway import Gateway
+    from tiergate.server.routes import Call
+    from tiergate.tenancy import KeyStore
+
+_MAX_BODY_BYTES = 1024 * 1024
 
 
 def _int(body: dict[str, Any], key: str, limit: int) -> int | None:
@@ -82,55 +88,55 @@ def _create_args(body: Any) -> dict[str, Any]:
     }
 
 
-async def handle_admin(
-    gateway: Gateway, principal: Principal, scope: Scope, body: bytes, send: Send
-) -> None:
-    if not principal.admin:
-        raise PermissionDenied("the admin API needs the admin key (TIERGATE_ADMIN_KEY)")
-    keys = gateway.keys
-    if keys is None:
+def _keys(gateway: Gateway) -> KeyStore:
+    if gateway.keys is None:
         raise GatewayError("the key store is not open", status=503)
-    method, parts = scope["method"], scope["path"].strip("/").split("/")
-    if parts == ["admin", "keys"] and method == "POST":
-        payload = json_body(body or b"{}")
-        info, secret = await keys.create(**_create_args(payload))
-        if gateway.auth is not None:
-            gateway.auth.closed()
-        await send_json(send, 201, {**info.public(), "key": secret})
-        return
-    if parts == ["admin", "keys"] and method == "GET":
-        tenant = query_params(scope).get("tenant")
-        if tenant is not None:
-            tenant = tenant_name(tenant)
-        await send_json(send, 200, {"data": [k.public() for k in await keys.list(tenant)]})
-        return
-    if len(parts) >= 3 and parts[:2] == ["admin", "keys"]:
-        key_id = parts[2]
-        action = parts[3] if len(parts) > 3 else None
-        if method == "DELETE" and action is None:
-            if not await keys.revoke(key_id):
-                raise NotFound(f"no active key {key_id}")
-            await send_json(send, 200, {"id": key_id, "revoked": True})
-            return
-        if method == "POST" and action == "rotate":
-            rotated = await keys.rotate(key_id)
-            if rotated is None:
-                raise NotFound(f"no active key {key_id}")
-            info, secret = rotated
-            await send_json(send, 200, {**info.public(), "key": secret})
-            return
-        if method == "GET" and action == "spend":
-            found = await keys.get(key_id)
-            if found is None or gateway.guard is None:
-                raise NotFound(f"no key {key_id}")
-            spent, reserved = await gateway.guard.ledger.spent(found)
-            await send_json(
-                send,
-                200,
-                {"id": key_id, "spent_usd": usd_text(from_nano(spent) or Decimal(0)),
-                 "reserved_usd": usd_text(from_nano(reserved) or Decimal(0)),
-                 "budget_usd": usd_text(found.budget_usd) if found.budget_usd is not None
-                 else None},
-            )  # fmt: skip
-            return
-    raise NotFound(f"no such admin endpoint: {method} {scope['path']}")
+    return gateway.keys
+
+
+async def create_key(gateway: Gateway, call: Call) -> None:
+    payload = json_body(await read_body(call.receive, _MAX_BODY_BYTES) or b"{}")
+    info, secret = await _keys(gateway).create(**_create_args(payload))
+    if gateway.auth is not None:
+        gateway.auth.closed()
+    await send_json(call.send, 201, {**info.public(), "key": secret})
+
+
+async def list_keys(gateway: Gateway, call: Call) -> None:
+    keys = _keys(gateway)
+    tenant = query_params(call.scope).get("tenant")
+    if tenant is not None:
+        tenant = tenant_name(tenant)
+    await send_json(call.send, 200, {"data": [k.public() for k in await keys.list(tenant)]})
+
+
+async def revoke_key(gateway: Gateway, call: Call) -> None:
+    key_id = call.params["key_id"]
+    if not await _keys(gateway).revoke(key_id):
+        raise NotFound(f"no active key {key_id}")
+    await send_json(call.send, 200, {"id": key_id, "revoked": True})
+
+
+async def rotate_key(gateway: Gateway, call: Call) -> None:
+    key_id = call.params["key_id"]
+    rotated = await _keys(gateway).rotate(key_id)
+    if rotated is None:
+        raise NotFound(f"no active key {key_id}")
+    info, secret = rotated
+    await send_json(call.send, 200, {**info.public(), "key": secret})
+
+
+async def key_spend(gateway: Gateway, call: Call) -> None:
+    key_id = call.params["key_id"]
+    found = await _keys(gateway).get(key_id)
+    if found is None or gateway.guard is None:
+        raise NotFound(f"no key {key_id}")
+    spent, reserved = await gateway.guard.ledger.spent(found)
+    await send_json(
+        call.send,
+        200,
+        {"id": key_id, "spent_usd": usd_text(from_nano(spent) or Decimal(0)),
+         "reserved_usd": usd_text(from_nano(reserved) or Decimal(0)),
+         "budget_usd": usd_text(found.budget_usd) if found.budget_usd is not None
+         else None},
+    )  # fmt: skip

@@ -1,7 +1,8 @@
-"""The ASGI application: routing of paths to handlers, errors in the caller's format, lifespan.
+"""The ASGI application: the route table, errors in the caller's format, lifespan.
 
-A plain ASGI callable rather than a web framework: the gateway has a handful of fixed paths and
-sits on every request, so dispatch is one dict lookup and no middleware stack runs.
+A plain ASGI callable rather than a web framework: the gateway sits on every request, so a
+fixed path's dispatch is a dict lookup and no middleware stack runs. Every endpoint is one
+line of ``App.route_table``; ``server/routes.py`` matches requests against it.
 """
 
 from __future__ import annotations
@@ -13,10 +14,16 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from tiergate.errors import ConfigError, GatewayError, InternalError, InvalidRequest, NotFound
+from tiergate.errors import (
+    ConfigError,
+    GatewayError,
+    InternalError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+)
 from tiergate.server import dashboard_api, endpoints
 from tiergate.server.auth import OPEN, Principal
-from tiergate.server.batches import PATHS as BATCH_PATHS
 from tiergate.server.batches import Batches
 from tiergate.server.chat import handle_chat
 from tiergate.server.gateway import Gateway
@@ -34,27 +41,27 @@ from tiergate.server.responses import (
     send_bytes,
     send_json,
 )
-from tiergate.server.responses_endpoint import PATHS as RESPONSES_PATHS
 from tiergate.server.responses_endpoint import handle_responses
-from tiergate.wire.format import ErrorFormat, WireFormat
+from tiergate.server.routes import Auth, Call, Endpoint, Route, RouteTable
+from tiergate.wire.format import ErrorFormat
 
 logger = logging.getLogger("tiergate")
 
-Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 # A model endpoint once the caller is known and the body read: (trace, body, headers,
 # principal, receive, send).
-Serve = Callable[
-    [RequestTrace, bytes, dict[str, str], Principal, Receive, Send], Awaitable[None]
-]
+Serve = Callable[[RequestTrace, bytes, dict[str, str], Principal, Receive, Send], Awaitable[None]]
+GET, POST, DELETE = ("GET",), ("POST",), ("DELETE",)
 
 # Young objects (net allocations) that trigger a collection; Python's default is 700.
 GC_YOUNG_THRESHOLD = 50_000
-# Paths that read the request log for the caller: they need to know who is asking.
-_REPORT_PATHS = ("/v1/tiergate/report", *dashboard_api.DASHBOARD_PATHS)
 
 
-def _asset_getter(path: str) -> Callable[[Scope, Send], Awaitable[None]]:
-    return lambda scope, send: dashboard_api.asset(path, send)
+def _wire_of(path: str) -> ErrorFormat:
+    """The error format for a path no route has: Anthropic's under its prefix."""
+    from tiergate.wire.anthropic import FORMAT as ANTHROPIC
+    from tiergate.wire.openai import FORMAT as OPENAI
+
+    return ANTHROPIC if path.startswith("/v1/messages") else OPENAI
 
 
 def tune_collector() -> None:
@@ -83,37 +90,96 @@ def open_refusal(host: str) -> str:
 
 class App:
     def __init__(self, gateway: Gateway) -> None:
-        from tiergate.wire.anthropic import FORMAT as ANTHROPIC
-        from tiergate.wire.openai import FORMAT as OPENAI
-        from tiergate.wire.responses import FORMAT as RESPONSES
-
         self.gateway = gateway
-        self._openai: WireFormat = OPENAI
-        self._anthropic: WireFormat = ANTHROPIC
-        openai = (OPENAI, functools.partial(handle_chat, gateway, OPENAI))
-        # The Responses API: the same pipeline, its own decoding and answer (see
-        # ``server/responses_endpoint.py``).
-        responses = (RESPONSES, functools.partial(handle_responses, gateway))
-        self._chat: dict[str, tuple[ErrorFormat, Serve]] = {
-            "/v1/chat/completions": openai,
-            "/chat/completions": openai,
-            "/v1/messages": (ANTHROPIC, functools.partial(handle_chat, gateway, ANTHROPIC)),
-            **dict.fromkeys(RESPONSES_PATHS, responses),
-        }
-        self._get: dict[str, Callable[[Scope, Send], Awaitable[None]]] = {
-            "/health": lambda scope, send: endpoints.health(self.gateway, send),
-            "/v1/models": lambda scope, send: endpoints.models(self.gateway, scope, send),
-            "/models": lambda scope, send: endpoints.models(self.gateway, scope, send),
-            "/openapi.json": lambda scope, send: send_json(send, 200, openapi_document()),
-            "/dashboard": lambda scope, send: endpoints.dashboard(send),
-            **{path: _asset_getter(path) for path in dashboard_api.ASSETS},
-            "/metrics": self._metrics,
-        }
+        self.routes = RouteTable(self.route_table())
+        # The fixed paths' routes by path then method: a chat request's dispatch is two
+        # dict lookups.
+        self._fixed = self.routes.fixed
         self.on_finish: Callable[[RequestTrace], None] | None = None
         self.batches: Batches | None = None  # started with the store, in ``startup``
         self._tasks: set[asyncio.Future[None]] = set()
         # Watchers that live as long as the server (cancelled, not awaited, at shutdown).
         self._watchers: list[asyncio.Future[None]] = []
+
+    def route_table(self) -> list[Route]:
+        """Every HTTP endpoint: methods, path, who may call it, the wire format of its errors,
+        and its handler. To add one, write a handler taking a ``Call`` and add a line here."""
+        from tiergate.server import admin as keys
+        from tiergate.server import batch_anthropic as messages
+        from tiergate.server import batch_openai as files
+        from tiergate.wire.anthropic import FORMAT as ANTHROPIC
+        from tiergate.wire.openai import FORMAT as OPENAI
+        from tiergate.wire.responses import FORMAT as RESPONSES
+
+        g, batch, on = self.gateway, self._batch, functools.partial
+        chat = self._model(OPENAI, on(handle_chat, g, OPENAI))
+        messages_api = self._model(ANTHROPIC, on(handle_chat, g, ANTHROPIC))
+        # The Responses API: the same pipeline, its own decoding and answer.
+        responses = self._model(RESPONSES, on(handle_responses, g))
+        report, trace = on(endpoints.report, g), on(endpoints.trace, g)
+        timeseries = on(dashboard_api.timeseries_data, g)
+        request_list = on(dashboard_api.request_list, g)
+        request_record = on(endpoints.request_record, g)
+        assets = [
+            Route(GET, path, Auth.NONE, OPENAI, on(self._asset, path))
+            for path in dashboard_api.ASSETS
+        ]
+        model, key, admin, anyone = Auth.MODEL, Auth.KEY, Auth.ADMIN, Auth.NONE
+        metrics = Auth.METRICS
+        # fmt: off
+        return [
+            # Model requests (``server/chat.py``, ``server/responses_endpoint.py``).
+            Route(POST,   "/v1/chat/completions",      model,  OPENAI,    chat),
+            Route(POST,   "/chat/completions",         model,  OPENAI,    chat),
+            Route(POST,   "/v1/messages",              model,  ANTHROPIC, messages_api),
+            Route(POST,   "/v1/responses",             model,  RESPONSES, responses),
+            Route(POST,   "/responses",                model,  RESPONSES, responses),
+            Route(POST,   "/v1/messages/count_tokens", anyone, ANTHROPIC, self._count_tokens),
+            # The gateway itself.
+            Route(GET,    "/health",       anyone,  OPENAI, self._health),
+            Route(GET,    "/v1/models",    anyone,  OPENAI, self._send_models),
+            Route(GET,    "/models",       anyone,  OPENAI, self._send_models),
+            Route(GET,    "/openapi.json", anyone,  OPENAI, self._openapi),
+            Route(GET,    "/metrics",      metrics, OPENAI, self._metrics),
+            Route(GET,    "/dashboard",    anyone,  OPENAI, self._dashboard),
+            *assets,
+            # The request log, tenant-scoped by the caller's key.
+            Route(GET,    "/v1/tiergate/report",                 key, OPENAI, report),
+            Route(GET,    "/v1/tiergate/timeseries",             key, OPENAI, timeseries),
+            Route(GET,    "/v1/tiergate/requests",               key, OPENAI, request_list),
+            Route(GET,    "/v1/tiergate/traces/{trace_id:path}", key, OPENAI, trace),
+            Route(GET,    "/v1/requests/{request_id}",           key, OPENAI, request_record),
+            # Virtual keys (``server/admin.py``).
+            Route(POST,   "/admin/keys",                 admin, OPENAI, on(keys.create_key, g)),
+            Route(GET,    "/admin/keys",                 admin, OPENAI, on(keys.list_keys, g)),
+            Route(DELETE, "/admin/keys/{key_id}",        admin, OPENAI, on(keys.revoke_key, g)),
+            Route(POST,   "/admin/keys/{key_id}/rotate", admin, OPENAI, on(keys.rotate_key, g)),
+            Route(GET,    "/admin/keys/{key_id}/spend",  admin, OPENAI, on(keys.key_spend, g)),
+            # Anthropic's Message Batches (``server/batch_anthropic.py``).
+            Route(POST,   "/v1/messages/batches",                    key, ANTHROPIC,
+                  batch(messages.create)),
+            Route(GET,    "/v1/messages/batches",                    key, ANTHROPIC,
+                  batch(messages.list_jobs)),
+            Route(GET,    "/v1/messages/batches/{batch_id}",         key, ANTHROPIC,
+                  batch(messages.retrieve)),
+            Route(DELETE, "/v1/messages/batches/{batch_id}",         key, ANTHROPIC,
+                  batch(messages.delete)),
+            Route(POST,   "/v1/messages/batches/{batch_id}/cancel",  key, ANTHROPIC,
+                  batch(messages.cancel)),
+            Route(GET,    "/v1/messages/batches/{batch_id}/results", key, ANTHROPIC,
+                  batch(messages.results)),
+            # OpenAI's Files and Batch APIs (``server/batch_openai.py``).
+            Route(POST,   "/v1/files",                     key, OPENAI, batch(files.upload)),
+            Route(GET,    "/v1/files",                     key, OPENAI, batch(files.list_files)),
+            Route(GET,    "/v1/files/{file_id}",           key, OPENAI, batch(files.file)),
+            Route(DELETE, "/v1/files/{file_id}",           key, OPENAI, batch(files.delete_file)),
+            Route(GET,    "/v1/files/{file_id}/content",   key, OPENAI, batch(files.file_content)),
+            Route(POST,   "/v1/batches",                   key, OPENAI, batch(files.create)),
+            Route(GET,    "/v1/batches",                   key, OPENAI, batch(files.list_jobs)),
+            Route(GET,    "/v1/batches/{batch_id}",        key, OPENAI, batch(files.retrieve)),
+            Route(POST,   "/v1/batches/{batch_id}/cancel", key, OPENAI, batch(files.cancel)),
+        ]
+        # fmt: on
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -131,36 +197,36 @@ class App:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
-        endpoint = self._chat.get(path)
-        if endpoint is not None and method == "POST":
-            await self._chat_request(*endpoint, scope, receive, send)
+        methods = self._fixed.get(path)
+        route = methods.get(method) if methods is not None else None
+        if route is not None and route.auth is Auth.MODEL:  # answers its own errors
+            await route.handler(Call(scope, receive, send))
             return
-        wire: ErrorFormat = self._anthropic if path.startswith("/v1/messages") else self._openai
+        wire: ErrorFormat = route.wire if route is not None else _wire_of(path)
+        extra: dict[str, str] = {}
         failure: GatewayError | None = None
         try:
-            if "\x00" in path:  # ids in paths reach the store, which cannot hold a NUL
-                raise InvalidRequest("the path must not contain a NUL character")
-            if path.startswith(BATCH_PATHS):
-                await self._batches(scope, receive, send)
-                return
-            if path.startswith(("/admin/", endpoints.TRACES_PATH)) or path in _REPORT_PATHS:
-                await self._authenticated(scope, receive, send)
-                return
-            if path.startswith(endpoints.REQUESTS_PATH) and method in ("GET", "HEAD"):
-                principal = await self.authenticate(request_headers(scope), scope)
-                await endpoints.request_record(self.gateway, principal, path, send)
-                return
-            if method == "POST" and path == "/v1/messages/count_tokens":
-                body = await read_body(receive, self.gateway.settings.limits.max_body_bytes)
-                await endpoints.count_tokens(self.gateway, body, send)
-                return
-            getter = self._get.get(path)
-            if getter is not None and method in ("GET", "HEAD"):
-                await getter(scope, send)
-                return
-            if getter is not None or endpoint is not None:
-                raise GatewayError(f"method {method} is not allowed on {path}", status=405)
-            raise NotFound(f"no such endpoint: {method} {path}")
+            if route is not None:
+                call = Call(scope, receive, send)
+            else:
+                if "\x00" in path:  # ids in paths reach the store, which cannot hold a NUL
+                    raise InvalidRequest("the path must not contain a NUL character")
+                found = self.routes.match(method, path)
+                if found is None:
+                    raise NotFound(f"no such endpoint: {method} {path}")
+                if found.route is None:
+                    wire = next(iter(found.allowed.values())).wire
+                    extra = {"allow": ", ".join(sorted(found.allowed))}
+                    raise GatewayError(f"method {method} is not allowed on {path}", status=405)
+                route = found.route
+                wire = route.wire
+                call = Call(scope, receive, send, params=found.params)
+                if route.auth is Auth.MODEL:
+                    await route.handler(call)
+                    return
+            await self._admit(route.auth, call)
+            await route.handler(call)
+            return
         except ClientGone:
             return
         except GatewayError as error:
@@ -168,13 +234,28 @@ class App:
         except Exception:
             logger.exception("unhandled error on %s %s", method, path)
             failure = InternalError("internal error")
-        await self._send_error(wire, failure, send, {})
+        await self._send_error(wire, failure, send, extra)
 
-    async def _chat_request(
-        self, wire: ErrorFormat, serve: Serve, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+    async def _admit(self, auth: Auth, call: Call) -> None:
+        """Let the caller through to a route needing ``auth``, or raise (401/403)."""
+        if auth is Auth.NONE:
+            return
+        headers = request_headers(call.scope)
+        if auth is Auth.METRICS:
+            if self.gateway.auth is not None:
+                await self.gateway.auth.check_metrics(headers, call.scope.get("server"))
+            return
+        call.principal = await self.authenticate(headers, call.scope)
+        if auth is Auth.ADMIN and not call.principal.admin:
+            raise PermissionDenied("the admin API needs the admin key (TIERGATE_ADMIN_KEY)")
+
+    def _model(self, wire: ErrorFormat, serve: Serve) -> Endpoint:
+        return functools.partial(self._chat_request, wire, serve)
+
+    async def _chat_request(self, wire: ErrorFormat, serve: Serve, call: Call) -> None:
         """One model request: ``serve`` runs it; a failure before the answer started is
         answered here, in ``wire``'s error shape."""
+        scope, receive, send = call.scope, call.receive, call.send
         trace = RequestTrace(new_request_id(), wire.name, on_finish=self.on_finish)
         failure: GatewayError | None = None
         try:
@@ -196,34 +277,37 @@ class App:
         if not trace.responded:  # once the status line is out, the stream carries the error
             await self._send_error(wire, failure, send, {"x-tiergate-request-id": trace.request_id})
 
-    async def _authenticated(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Admin API and reports: they need to know who is asking."""
-        from tiergate.server.admin import handle_admin
+    async def _count_tokens(self, call: Call) -> None:
+        body = await read_body(call.receive, self.gateway.settings.limits.max_body_bytes)
+        await endpoints.count_tokens(self.gateway, body, call.send)
 
-        principal = await self.authenticate(request_headers(scope), scope)
-        if scope["path"] == "/v1/tiergate/report":
-            await endpoints.report(self.gateway, principal, scope, send)
-            return
-        if scope["path"].startswith(endpoints.TRACES_PATH):
-            await endpoints.trace(self.gateway, principal, scope, send)
-            return
-        if scope["path"] in dashboard_api.DASHBOARD_PATHS:
-            await dashboard_api.handle(self.gateway, principal, scope, send)
-            return
-        body = await read_body(receive, 1024 * 1024)
-        await handle_admin(self.gateway, principal, scope, body, send)
+    async def _health(self, call: Call) -> None:
+        await endpoints.health(self.gateway, call.send)
 
-    async def _metrics(self, scope: Scope, send: Send) -> None:
-        auth = self.gateway.auth
-        if auth is not None:
-            await auth.check_metrics(request_headers(scope), scope.get("server"))
-        await endpoints.metrics(self.gateway, send)
+    async def _send_models(self, call: Call) -> None:
+        await endpoints.models(self.gateway, call.scope, call.send)
 
-    async def _batches(self, scope: Scope, receive: Receive, send: Send) -> None:
-        principal = await self.authenticate(request_headers(scope), scope)
-        if self.batches is None:
-            raise GatewayError("batch jobs need the store, which is not open", status=503)
-        await self.batches.handle(principal, scope, receive, send)
+    async def _openapi(self, call: Call) -> None:
+        await send_json(call.send, 200, openapi_document())
+
+    async def _dashboard(self, call: Call) -> None:
+        await endpoints.dashboard(call.send)
+
+    async def _asset(self, path: str, call: Call) -> None:
+        await dashboard_api.asset(path, call.send)
+
+    async def _metrics(self, call: Call) -> None:
+        await endpoints.metrics(self.gateway, call.send)
+
+    def _batch(self, handler: Callable[[Batches, Call], Awaitable[None]]) -> Endpoint:
+        """``handler`` with the batch jobs, which exist only once the store is open."""
+
+        async def endpoint(call: Call) -> None:
+            if self.batches is None:
+                raise GatewayError("batch jobs need the store, which is not open", status=503)
+            await handler(self.batches, call)
+
+        return endpoint
 
     async def authenticate(self, headers: dict[str, str], scope: Scope) -> Principal:
         auth = self.gateway.auth

@@ -6,6 +6,8 @@ GET    /v1/messages/batches/{id}           retrieve: status and counts
 POST   /v1/messages/batches/{id}/cancel    cancel: unstarted requests are dropped
 GET    /v1/messages/batches/{id}/results   the results, JSON Lines, once the job has ended
 DELETE /v1/messages/batches/{id}           delete an ended job
+
+One handler per endpoint; ``server/app.py``'s route table maps the paths to them.
 """
 
 from __future__ import annotations
@@ -14,14 +16,11 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from tiergate.batch import Job
-from tiergate.errors import GatewayError, InvalidRequest, NotFound
-from tiergate.server.auth import Principal
+from tiergate.errors import InvalidRequest
 from tiergate.server.batches import ANTHROPIC_PREFIX, base_url, visible_to
 from tiergate.server.query import page_limit, query_params
 from tiergate.server.responses import (
-    Receive,
     Scope,
-    Send,
     json_body,
     read_body,
     send_chunks,
@@ -33,76 +32,66 @@ from tiergate.wire.batch_states import ItemState
 
 if TYPE_CHECKING:
     from tiergate.server.batches import Batches
+    from tiergate.server.routes import Call
 
-__all__ = ["handle"]
+__all__ = ["cancel", "create", "delete", "list_jobs", "results", "retrieve"]
 
 _JSONL = (b"content-type", b"application/x-jsonl")
 
 
-async def handle(
-    batches: Batches, principal: Principal, scope: Scope, receive: Receive, send: Send
-) -> None:
-    method: str = scope["method"]
-    parts = scope["path"][len(ANTHROPIC_PREFIX) :].strip("/").split("/")
-    if parts == [""]:
-        if method == "POST":
-            await _create(batches, principal, receive, send)
-        elif method == "GET":
-            await _list(batches, principal, scope, send)
-        else:
-            raise GatewayError(f"method {method} is not allowed on {ANTHROPIC_PREFIX}", status=405)
-        return
-    job = await batches.job(parts[0], principal, ANTHROPIC)
-    action = (method, parts[1] if len(parts) == 2 else "" if len(parts) == 1 else None)
-    if action == ("GET", ""):
-        await send_json(send, 200, await _shown(batches, job, scope))
-    elif action == ("DELETE", ""):
-        if job.ended_ms is None:
-            raise InvalidRequest(
-                f"batch {job.id} is still {job.status}; cancel it and wait for it to end "
-                "before deleting it"
-            )
-        await batches.jobs.delete(job.id)
-        await send_json(send, 200, shapes.encode_deleted(job.id))
-    elif action == ("POST", "cancel"):
-        await batches.jobs.cancel(job)
-        job = await batches.job(job.id, principal, ANTHROPIC)
-        await send_json(send, 200, await _shown(batches, job, scope))
-    elif action == ("GET", "results"):
-        await _results(batches, job, send)
-    else:
-        raise NotFound(f"no such endpoint: {method} {scope['path']}")
-
-
-async def _create(batches: Batches, principal: Principal, receive: Receive, send: Send) -> None:
+async def create(batches: Batches, call: Call) -> None:
     config = batches.config
-    body = await read_body(receive, config.max_body_bytes)
+    body = await read_body(call.receive, config.max_body_bytes)
     # Up to 256 MB of JSON: parsed and checked off the event loop, which keeps serving.
     items = await asyncio.to_thread(_decode, body, config.max_requests)
     job = await batches.submit(
-        principal, ANTHROPIC, "msgbatch_", items, "requests[{}].params.model".format
+        call.principal, ANTHROPIC, "msgbatch_", items, "requests[{}].params.model".format
     )
-    await send_json(send, 200, shapes.encode_batch(job, {ItemState.QUEUED: job.total}, None))
+    await send_json(call.send, 200, shapes.encode_batch(job, {ItemState.QUEUED: job.total}, None))
+
+
+async def retrieve(batches: Batches, call: Call) -> None:
+    job = await batches.job(call.params["batch_id"], call.principal, ANTHROPIC)
+    await send_json(call.send, 200, await _shown(batches, job, call.scope))
+
+
+async def delete(batches: Batches, call: Call) -> None:
+    job = await batches.job(call.params["batch_id"], call.principal, ANTHROPIC)
+    if job.ended_ms is None:
+        raise InvalidRequest(
+            f"batch {job.id} is still {job.status}; cancel it and wait for it to end "
+            "before deleting it"
+        )
+    await batches.jobs.delete(job.id)
+    await send_json(call.send, 200, shapes.encode_deleted(job.id))
+
+
+async def cancel(batches: Batches, call: Call) -> None:
+    job = await batches.job(call.params["batch_id"], call.principal, ANTHROPIC)
+    await batches.jobs.cancel(job)
+    job = await batches.job(job.id, call.principal, ANTHROPIC)
+    await send_json(call.send, 200, await _shown(batches, job, call.scope))
 
 
 def _decode(body: bytes, max_requests: int) -> list[tuple[str, str, str]]:
     return shapes.decode_batch(json_body(body), max_requests)
 
 
-async def _list(batches: Batches, principal: Principal, scope: Scope, send: Send) -> None:
-    query = query_params(scope)
+async def list_jobs(batches: Batches, call: Call) -> None:
+    query = query_params(call.scope)
     jobs, more = await batches.jobs.page(
-        visible_to(principal),
+        visible_to(call.principal),
         page_limit(query),
         after=query.get("after_id"),
         before=query.get("before_id"),
         client_format=ANTHROPIC.name,
     )
-    shown = [await _shown(batches, job, scope) for job in jobs]
-    await send_json(send, 200, shapes.encode_page(shown, more))
+    shown = [await _shown(batches, job, call.scope) for job in jobs]
+    await send_json(call.send, 200, shapes.encode_page(shown, more))
 
 
-async def _results(batches: Batches, job: Job, send: Send) -> None:
+async def results(batches: Batches, call: Call) -> None:
+    job = await batches.job(call.params["batch_id"], call.principal, ANTHROPIC)
     if job.ended_ms is None:
         raise InvalidRequest(
             f"batch {job.id} is still {job.status}; its results are ready once "
@@ -112,7 +101,7 @@ async def _results(batches: Batches, job: Job, send: Send) -> None:
         b"".join(shapes.result_line(r.custom_id, r.state, r.result, r.request_id) for r in rows)
         async for rows in batches.jobs.pages(job.id)
     )
-    await send_chunks(send, [_JSONL], lines)
+    await send_chunks(call.send, [_JSONL], lines)
 
 
 async def _shown(batches: Batches, job: Job, scope: Scope) -> dict[str, Any]:

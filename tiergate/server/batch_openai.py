@@ -13,6 +13,8 @@
 A batch's output file (answered requests) and error file (failed, canceled or expired ones) are
 not stored twice: their ids (``file-<batch id>-output`` / ``-errors``) name the job, and their
 lines are rendered from its items when read.
+
+One handler per endpoint; ``server/app.py``'s route table maps the paths to them.
 """
 
 from __future__ import annotations
@@ -28,15 +30,13 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import Field, File, FormParser
 
 from tiergate.batch import Job, StoredFile
-from tiergate.errors import GatewayError, InvalidRequest, NotFound
+from tiergate.errors import InvalidRequest, NotFound
 from tiergate.server.auth import Principal
 from tiergate.server.batches import visible_to
 from tiergate.server.query import page_limit, query_params
 from tiergate.server.request_id import new_request_id
 from tiergate.server.responses import (
     Receive,
-    Scope,
-    Send,
     json_body,
     read_body,
     receive_chunk,
@@ -50,46 +50,49 @@ from tiergate.wire.openai import FORMAT as OPENAI
 
 if TYPE_CHECKING:
     from tiergate.server.batches import Batches
+    from tiergate.server.routes import Call
 
-__all__ = ["handle"]
+__all__ = [
+    "cancel",
+    "create",
+    "delete_file",
+    "file",
+    "file_content",
+    "list_files",
+    "list_jobs",
+    "retrieve",
+    "upload",
+]
 
 _OUTPUT, _ERRORS = "-output", "-errors"
 _OCTETS = (b"content-type", b"application/octet-stream")
 
 
-async def handle(
-    batches: Batches, principal: Principal, scope: Scope, receive: Receive, send: Send
-) -> None:
-    method: str = scope["method"]
-    kind, _, rest = scope["path"].removeprefix("/v1/").partition("/")
-    parts = [part for part in rest.split("/") if part]
-    if kind not in ("files", "batches"):
-        raise NotFound(f"no such endpoint: {method} {scope['path']}")
-    if kind == "files":
-        await _files(batches, principal, method, parts, scope, receive, send)
-    elif not parts and method == "POST":
-        await _create(batches, principal, receive, send)
-    elif not parts and method == "GET":
-        query = query_params(scope)
-        jobs, more = await batches.jobs.page(
-            visible_to(principal), page_limit(query), after=query.get("after"),
-            client_format=OPENAI.name,
-        )  # fmt: skip
-        shown = [await _shown(batches, job) for job in jobs]
-        await send_json(send, 200, shapes.encode_list(shown, more))
-    elif len(parts) == 1 and method == "GET":
-        job = await batches.job(parts[0], principal, OPENAI)
-        await send_json(send, 200, await _shown(batches, job))
-    elif parts[1:] == ["cancel"] and method == "POST":
-        await batches.jobs.cancel(await batches.job(parts[0], principal, OPENAI))
-        job = await batches.job(parts[0], principal, OPENAI)  # as the cancel left it
-        await send_json(send, 200, await _shown(batches, job))
-    else:
-        raise NotFound(f"no such endpoint: {method} {scope['path']}")
+async def list_jobs(batches: Batches, call: Call) -> None:
+    query = query_params(call.scope)
+    jobs, more = await batches.jobs.page(
+        visible_to(call.principal), page_limit(query), after=query.get("after"),
+        client_format=OPENAI.name,
+    )  # fmt: skip
+    shown = [await _shown(batches, job) for job in jobs]
+    await send_json(call.send, 200, shapes.encode_list(shown, more))
 
 
-async def _create(batches: Batches, principal: Principal, receive: Receive, send: Send) -> None:
-    body = await read_body(receive, 1024 * 1024)
+async def retrieve(batches: Batches, call: Call) -> None:
+    job = await batches.job(call.params["batch_id"], call.principal, OPENAI)
+    await send_json(call.send, 200, await _shown(batches, job))
+
+
+async def cancel(batches: Batches, call: Call) -> None:
+    batch_id = call.params["batch_id"]
+    await batches.jobs.cancel(await batches.job(batch_id, call.principal, OPENAI))
+    job = await batches.job(batch_id, call.principal, OPENAI)  # as the cancel left it
+    await send_json(call.send, 200, await _shown(batches, job))
+
+
+async def create(batches: Batches, call: Call) -> None:
+    principal, send = call.principal, call.send
+    body = await read_body(call.receive, 1024 * 1024)
     file_id, metadata = shapes.decode_create(json_body(body))
     stored = await batches.files.get(file_id, visible_to(principal))
     if stored is None:
@@ -114,61 +117,67 @@ async def _create(batches: Batches, principal: Principal, receive: Receive, send
     await send_json(send, 200, shapes.encode_batch(job, {ItemState.QUEUED: job.total}, None, None))
 
 
-async def _files(
-    batches: Batches, principal: Principal, method: str, parts: list[str], scope: Scope,
-    receive: Receive, send: Send,
-) -> None:  # fmt: skip
-    if not parts and method == "POST":
-        await _upload(batches, principal, scope, receive, send)
-        return
-    if not parts and method == "GET":
-        query = query_params(scope)
-        files, more = await batches.files.page(
-            visible_to(principal), page_limit(query, 10_000, 10_000), query.get("after")
-        )
-        await send_json(send, 200, shapes.encode_list([shapes.encode_file(f) for f in files], more))
-        return
-    if not parts or len(parts) > 2 or parts[1:] not in ([], ["content"]):
-        raise NotFound(f"no such endpoint: {method} {scope['path']}")
-    file_id = parts[0]
-    output = await _output_of(batches, file_id, principal)
+async def list_files(batches: Batches, call: Call) -> None:
+    query = query_params(call.scope)
+    files, more = await batches.files.page(
+        visible_to(call.principal), page_limit(query, 10_000, 10_000), query.get("after")
+    )
+    await send_json(
+        call.send, 200, shapes.encode_list([shapes.encode_file(f) for f in files], more)
+    )
+
+
+async def file(batches: Batches, call: Call) -> None:
+    """A file object: an uploaded file's, or a view of a batch's output or error file."""
+    file_id = call.params["file_id"]
+    output = await _output_of(batches, file_id, call.principal)
     if output is not None:
         job, failed = output
-        if parts[1:] == ["content"] and method == "GET":
-            await send_chunks(send, [_OCTETS], _render(batches, job, failed))
-        elif method == "GET":
-            size = 0
-            async for chunk in _render(batches, job, failed):
-                size += len(chunk)
-            view = StoredFile(file_id, job.tenant, job.key_id, "batch_output",
-                              file_id + ".jsonl", size, job.ended_ms or 0)  # fmt: skip
-            await send_json(send, 200, shapes.encode_file(view))
-        else:
-            raise InvalidRequest(f"file {file_id} is a batch's output: delete the batch's "
-                                 "input file instead, or leave it")  # fmt: skip
+        size = 0
+        async for chunk in _render(batches, job, failed):
+            size += len(chunk)
+        view = StoredFile(file_id, job.tenant, job.key_id, "batch_output",
+                          file_id + ".jsonl", size, job.ended_ms or 0)  # fmt: skip
+        await send_json(call.send, 200, shapes.encode_file(view))
         return
-    stored = await batches.files.get(file_id, visible_to(principal))
+    await send_json(call.send, 200, shapes.encode_file(await _stored(batches, call)))
+
+
+async def file_content(batches: Batches, call: Call) -> None:
+    file_id = call.params["file_id"]
+    output = await _output_of(batches, file_id, call.principal)
+    if output is not None:
+        await send_chunks(call.send, [_OCTETS], _render(batches, *output))
+        return
+    stored = await _stored(batches, call)
+    length = (b"content-length", b"%d" % stored.bytes)
+    await send_chunks(call.send, [_OCTETS, length], batches.files.pieces(file_id))
+
+
+async def delete_file(batches: Batches, call: Call) -> None:
+    file_id = call.params["file_id"]
+    if await _output_of(batches, file_id, call.principal) is not None:
+        raise InvalidRequest(f"file {file_id} is a batch's output: delete the batch's "
+                             "input file instead, or leave it")  # fmt: skip
+    await _stored(batches, call)
+    await batches.files.delete(file_id)
+    await send_json(call.send, 200, {"id": file_id, "object": "file", "deleted": True})
+
+
+async def _stored(batches: Batches, call: Call) -> StoredFile:
+    file_id = call.params["file_id"]
+    stored = await batches.files.get(file_id, visible_to(call.principal))
     if stored is None:
         raise NotFound(f"no such file: {file_id}")
-    if parts[1:] == ["content"] and method == "GET":
-        length = (b"content-length", b"%d" % stored.bytes)
-        await send_chunks(send, [_OCTETS, length], batches.files.pieces(file_id))
-    elif not parts[1:] and method == "GET":
-        await send_json(send, 200, shapes.encode_file(stored))
-    elif not parts[1:] and method == "DELETE":
-        await batches.files.delete(file_id)
-        await send_json(send, 200, {"id": file_id, "object": "file", "deleted": True})
-    else:
-        raise GatewayError(f"method {method} is not allowed on {scope['path']}", status=405)
+    return stored
 
 
-async def _upload(
-    batches: Batches, principal: Principal, scope: Scope, receive: Receive, send: Send
-) -> None:
+async def upload(batches: Batches, call: Call) -> None:
     """Stream the multipart body through the parser as it arrives: the file goes to a spool
     file on disk (python-multipart keeps at most 1 MiB of it in memory), then into the store
     piece by piece. More than ``batch.max_body_bytes`` is a 413 as soon as it is seen."""
-    content_type = request_headers(scope).get("content-type", "")
+    principal, receive = call.principal, call.receive
+    content_type = request_headers(call.scope).get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         raise InvalidRequest("upload a file as multipart/form-data (fields: file, purpose)")
     limit = batches.config.max_body_bytes
@@ -210,7 +219,7 @@ async def _upload(
         )  # fmt: skip
     finally:
         _close(uploads)
-    await send_json(send, 200, shapes.encode_file(stored))
+    await send_json(call.send, 200, shapes.encode_file(stored))
 
 
 _SPOOL_BYTES = 1024 * 1024  # of an uploaded file kept in memory before it goes to disk

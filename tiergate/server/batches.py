@@ -47,7 +47,7 @@ from tiergate.server.batch_upstream import ProviderBatchRelay, relay_target
 from tiergate.server.chat import admit, complete, decode
 from tiergate.server.record import RequestTrace
 from tiergate.server.request_id import new_request_id
-from tiergate.server.responses import Receive, Scope, Send, request_headers
+from tiergate.server.responses import Scope, request_headers
 from tiergate.wire.anthropic import FORMAT as ANTHROPIC
 from tiergate.wire.format import WireFormat
 from tiergate.wire.openai import FORMAT as OPENAI
@@ -55,14 +55,12 @@ from tiergate.wire.openai import FORMAT as OPENAI
 if TYPE_CHECKING:
     from tiergate.server.gateway import Gateway
 
-__all__ = ["PATHS", "Batches", "base_url", "visible_to"]
+__all__ = ["Batches", "base_url", "visible_to"]
 
 logger = logging.getLogger("tiergate")
 
-# Path prefixes served here (``App`` sends them to ``Batches.handle``).
+# Anthropic's Message Batches path: a batch's ``results_url`` names it.
 ANTHROPIC_PREFIX = "/v1/messages/batches"
-OPENAI_PREFIXES = ("/v1/batches", "/v1/files")
-PATHS = (ANTHROPIC_PREFIX, *OPENAI_PREFIXES)
 _FORMATS: dict[str, WireFormat] = {ANTHROPIC.name: ANTHROPIC, OPENAI.name: OPENAI}
 _OPTIONS = CallOptions()  # the gateway's own provider keys: no caller headers to forward
 _LONGEST_WAIT = 600.0  # seconds: a failure that needs longer to pass is the item's result
@@ -145,16 +143,6 @@ class Batches:
         if job is None:
             raise NotFound(f"no such batch: {job_id}")
         return job
-
-    async def handle(
-        self, principal: Principal, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        from tiergate.server import batch_anthropic, batch_openai
-
-        if scope["path"].startswith(ANTHROPIC_PREFIX):
-            await batch_anthropic.handle(self, principal, scope, receive, send)
-        else:
-            await batch_openai.handle(self, principal, scope, receive, send)
 
     async def execute(self, item: Item) -> ItemResult:
         """Run one item as a non-streamed chat request of the job's key, in the job's wire

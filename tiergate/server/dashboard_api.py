@@ -10,18 +10,17 @@ import functools
 from importlib.resources import files
 from typing import TYPE_CHECKING
 
-from tiergate.errors import InvalidRequest, NotFound
+from tiergate.errors import InvalidRequest
 from tiergate.server.query import page_limit, query_params
-from tiergate.server.responses import Scope, Send, send_bytes, send_json
+from tiergate.server.responses import Send, send_bytes, send_json
 
 if TYPE_CHECKING:
     from tiergate.server.auth import Principal
     from tiergate.server.gateway import Gateway
+    from tiergate.server.routes import Call
+    from tiergate.store.backend import Store
     from tiergate.store.reports import ReportFilter
 
-TIMESERIES_PATH = "/v1/tiergate/timeseries"
-REQUESTS_PATH = "/v1/tiergate/requests"
-DASHBOARD_PATHS = (TIMESERIES_PATH, REQUESTS_PATH)
 # The charting library (uPlot, MIT, vendored: the dashboard loads nothing from elsewhere).
 ASSETS = {
     "/dashboard/uplot.min.js": ("uplot.min.js", "text/javascript; charset=utf-8"),
@@ -52,30 +51,43 @@ def _filters(principal: Principal, query: dict[str, str]) -> ReportFilter:
         raise InvalidRequest(str(exc)) from None
 
 
-async def handle(gateway: Gateway, principal: Principal, scope: Scope, send: Send) -> None:
-    """``GET`` one of ``DASHBOARD_PATHS``."""
-    from tiergate.store.request_list import RequestQuery, list_requests
+async def timeseries_data(gateway: Gateway, call: Call) -> None:
+    """Spend and mix over time, in buckets."""
     from tiergate.store.timeseries import timeseries
 
-    if gateway.store is None:
-        raise InvalidRequest("the request log is not open")
-    if scope["method"] not in ("GET", "HEAD"):
-        raise NotFound(f"no such endpoint: {scope['method']} {scope['path']}")
-    query = query_params(scope)
-    filters = _filters(principal, query)
+    store, query, filters = _log_query(gateway, call)
+    bucket = query.get("bucket") or None
+    with gateway.reports.enter(call.principal.tenant):
+        if gateway.log is not None:
+            await gateway.log.flush()
+        try:
+            data = await timeseries(store, filters, bucket)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+    await send_json(call.send, 200, data)
+
+
+async def request_list(gateway: Gateway, call: Call) -> None:
+    """The requests behind a figure, a page at a time."""
+    from tiergate.store.request_list import RequestQuery, list_requests
+
+    store, query, filters = _log_query(gateway, call)
     try:
-        if scope["path"] == TIMESERIES_PATH:
-            bucket = query.get("bucket") or None
-            with gateway.reports.enter(principal.tenant):
-                if gateway.log is not None:
-                    await gateway.log.flush()
-                data = await timeseries(gateway.store, filters, bucket)
-        else:
-            request_query = RequestQuery.from_query(query, filters, page_limit(query, 50, 500))
-            with gateway.reports.enter(principal.tenant):
-                if gateway.log is not None:
-                    await gateway.log.flush()
-                data = await list_requests(gateway.store, request_query)
+        request_query = RequestQuery.from_query(query, filters, page_limit(query, 50, 500))
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
-    await send_json(send, 200, data)
+    with gateway.reports.enter(call.principal.tenant):
+        if gateway.log is not None:
+            await gateway.log.flush()
+        try:
+            data = await list_requests(store, request_query)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+    await send_json(call.send, 200, data)
+
+
+def _log_query(gateway: Gateway, call: Call) -> tuple[Store, dict[str, str], ReportFilter]:
+    if gateway.store is None:
+        raise InvalidRequest("the request log is not open")
+    query = query_params(call.scope)
+    return gateway.store, query, _filters(call.principal, query)

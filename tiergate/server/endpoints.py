@@ -10,8 +10,8 @@ from tiergate.errors import InvalidRequest, NotFound
 from tiergate.server.responses import Scope, Send, json_body, send_bytes, send_json
 
 if TYPE_CHECKING:
-    from tiergate.server.auth import Principal
     from tiergate.server.gateway import Gateway
+    from tiergate.server.routes import Call
 
 _CREATED = 1_735_689_600  # 2025-01-01: catalog entries carry no creation time of their own
 
@@ -85,10 +85,7 @@ async def metrics(gateway: Gateway, send: Send) -> None:
     await send_bytes(send, 200, body, content_type=(b"content-type", CONTENT_TYPE.encode()))
 
 
-TRACES_PATH = "/v1/tiergate/traces/"
-
-
-async def trace(gateway: Gateway, principal: Principal, scope: Scope, send: Send) -> None:
+async def trace(gateway: Gateway, call: Call) -> None:
     """Every call logged under one trace id (a multi-call route's, an agent conversation's),
     with its total and its all-on-the-strong-model counterfactual; a key reads its own
     tenant's traces only."""
@@ -97,25 +94,26 @@ async def trace(gateway: Gateway, principal: Principal, scope: Scope, send: Send
 
     if gateway.store is None:
         raise InvalidRequest("the request log is not open")
-    trace_id = scope["path"][len(TRACES_PATH) :]
-    if not trace_id or len(trace_id) > 128:
+    trace_id = call.params["trace_id"]
+    if len(trace_id) > 128:
         raise NotFound("no such trace")
     if gateway.log is not None:
         await gateway.log.flush()
-    found = await trace_summary(gateway.store, trace_id, principal.report_tenant(None))
+    found = await trace_summary(gateway.store, trace_id, call.principal.report_tenant(None))
     if found is None:
         raise NotFound(f"no calls logged under trace {trace_id}")
-    await send_json(send, 200, found)
+    await send_json(call.send, 200, found)
 
 
-async def report(gateway: Gateway, principal: Principal, scope: Scope, send: Send) -> None:
+async def report(gateway: Gateway, call: Call) -> None:
     """The dashboard's data: spend, savings, mix, latency for a time range, tenant, route."""
     from tiergate.server.query import query_params
     from tiergate.store.reports import ReportFilter, summary
 
     if gateway.store is None:
         raise InvalidRequest("the request log is not open")
-    query = query_params(scope)
+    principal = call.principal
+    query = query_params(call.scope)
     query["tenant"] = principal.report_tenant(query.get("tenant") or None) or ""
     try:
         filters = ReportFilter.from_query(query)
@@ -125,26 +123,23 @@ async def report(gateway: Gateway, principal: Principal, scope: Scope, send: Sen
         if gateway.log is not None:
             await gateway.log.flush()
         data = await summary(gateway.store, filters)
-    await send_json(send, 200, data)
+    await send_json(call.send, 200, data)
 
 
-REQUESTS_PATH = "/v1/requests/"
-
-
-async def request_record(gateway: Gateway, principal: Principal, path: str, send: Send) -> None:
+async def request_record(gateway: Gateway, call: Call) -> None:
     """``GET /v1/requests/{id}``: one request's record (model, attempts, tokens, cost,
     baseline), for the caller's own tenant only; another tenant's id is not found."""
     from tiergate.store.lookup import request_record as lookup
 
     if gateway.store is None:
         raise InvalidRequest("the request log is not open")
-    request_id = path[len(REQUESTS_PATH) :]
-    if not request_id or "/" in request_id or len(request_id) > 200 or "\x00" in request_id:
+    request_id = call.params["request_id"]
+    if len(request_id) > 200:
         raise NotFound(f"no such request: {request_id!r}")
     if gateway.log is not None:
         await gateway.log.flush()  # a request answered a moment ago is readable at once
     # A key reads its own tenant's records; the admin key (and open mode) any.
-    record = await lookup(gateway.store, request_id, principal.report_tenant(None))
+    record = await lookup(gateway.store, request_id, call.principal.report_tenant(None))
     if record is None:
         raise NotFound(f"no such request: {request_id!r}")
-    await send_json(send, 200, record)
+    await send_json(call.send, 200, record)

@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("tiergate")
 
-PATHS = ("/v1/responses", "/responses")
-
 
 class PreviousResponseNotFound(InvalidRequest):
     """A 400 with OpenAI's own code for it, which clients match on."""
