@@ -116,7 +116,13 @@ def project(
         raise click.ClickException(str(exc)) from None
     ttl: Literal["5m", "1h"] = "1h" if cache_ttl == "1h" else "5m"
     workload = Workload(
-        requests_per_day, input_tokens, output_tokens, cached_prefix_tokens, rate, batch, ttl
+        requests_per_day=requests_per_day,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cached_prefix_tokens=cached_prefix_tokens,
+        cache_hit_rate=rate,
+        batch=batch,
+        cache_ttl=ttl,
     )
     rows = [project_workload(workload, info) for info in infos]
     if as_json:

@@ -165,7 +165,7 @@ def response_object(
 
 
 def encode_response(
-    response: ChatResponse, model: str, echo: dict[str, Any], rid: str, created_at: int
+    response: ChatResponse, model: str, *, echo: dict[str, Any], rid: str, created_at: int
 ) -> dict[str, Any]:
     status, incomplete = status_of(response.stop_reason, response.refusal is not None)
     output = output_items(response, rid, "incomplete" if incomplete else "completed")
