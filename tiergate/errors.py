@@ -140,8 +140,9 @@ class ReportTooCostly(GatewayError):
 
     @classmethod
     def rows(cls, limit: int) -> ReportTooCostly:
-        return cls(f"the report has more than {limit} rows; narrow it with since, until, "
-                   "tenant or route")  # fmt: skip
+        return cls(
+            f"the report has more than {limit} rows; narrow it with since, until, tenant or route"
+        )
 
     @classmethod
     def time(cls, seconds: float) -> ReportTooCostly:

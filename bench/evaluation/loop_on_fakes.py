@@ -56,17 +56,35 @@ def prepare(directory: Path, anthropic: FakeUpstream, openai: FakeUpstream) -> N
     tasks = make_tasks(400)
     quality = ScriptedQuality(tasks, ACCURACY, judges=JUDGES)
     anthropic.responder = openai.responder = quality
-    deployments = [{"name": f"fake-{m}", "model": m, "provider": "anthropic",
-                    "base_url": anthropic.url, "api_key": "sk-ant-fake"}
-                   for m in (HAIKU, SONNET, OPUS)]  # fmt: skip
-    deployments.append({"name": "fake-gpt", "model": GPT, "provider": "openai",
-                        "base_url": openai.url + "/v1", "api_key": "sk-fake"})  # fmt: skip
+    deployments = [
+        {
+            "name": f"fake-{m}",
+            "model": m,
+            "provider": "anthropic",
+            "base_url": anthropic.url,
+            "api_key": "sk-ant-fake",
+        }
+        for m in (HAIKU, SONNET, OPUS)
+    ]
+    deployments.append(
+        {
+            "name": "fake-gpt",
+            "model": GPT,
+            "provider": "openai",
+            "base_url": openai.url + "/v1",
+            "api_key": "sk-fake",
+        }
+    )
     config = {
         "data_dir": str(directory / "data"),
         "deployments": deployments,
-        "routes": {"triage": {"ladder": [HAIKU, SONNET], "validators": [
-            {"type": "regex", "pattern": "code is C[0-9A-F]{6}"}]}},
-    }  # fmt: skip
+        "routes": {
+            "triage": {
+                "ladder": [HAIKU, SONNET],
+                "validators": [{"type": "regex", "pattern": "code is C[0-9A-F]{6}"}],
+            }
+        },
+    }
     (directory / "tiergate.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     (directory / "set.jsonl").write_text("".join(t.line() + "\n" for t in tasks))
     labelled = [t.line(label=int(quality.right(HAIKU, t))) for t in tasks[:200]]

@@ -190,8 +190,10 @@ def main() -> None:
                 ratio = statistics.median(
                     p / v for p, v in zip(cpu["passthrough"], values, strict=True)
                 )
-                print(f"{name}: rps a quiet core would give, as a share of the pass-through: "
-                      f"{ratio:.2f}")  # fmt: skip
+                print(
+                    f"{name}: rps a quiet core would give, as a share of the pass-through: "
+                    f"{ratio:.2f}"
+                )
 
 
 if __name__ == "__main__":

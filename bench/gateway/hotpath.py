@@ -30,8 +30,8 @@ PY_SPY = tg.ROOT / ".venv" / "bin" / "py-spy"
 
 def _py_spy(pid: int, rate: int, duration: float, output: Path, *extra: str) -> list[str]:
     """``py-spy record`` of one process for ``duration`` seconds into ``output``."""
-    return [str(PY_SPY), "record", "--pid", str(pid), "--rate", str(rate),
-            "--duration", str(duration), "--output", str(output), *extra]  # fmt: skip
+    command = [str(PY_SPY), "record", "--pid", str(pid), "--rate", str(rate)]
+    return [*command, "--duration", str(duration), "--output", str(output), *extra]
 
 
 def _frame(frame: str) -> str:

@@ -45,7 +45,8 @@ def main() -> None:
         line = (
             b'{"custom_id": "r%09d", "method": "POST", "url": "/v1/chat/completions", "body": '
             b'{"model": "gpt-5.4", "messages": [{"role": "user", "content": "'
-            + b"x" * 120 + b'"}]}}\n'
+            + b"x" * 120
+            + b'"}]}}\n'
         )
         with path.open("wb") as out:
             n = 0
@@ -58,10 +59,13 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TIERGATE_")}
         env["TIERGATE_DATA_DIR"] = tmp
         server = subprocess.Popen(
-            [sys.executable, "-m", "tiergate.cli", "serve", "--config", str(config),
-             "--port", str(port)],
-            env=env, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                *[sys.executable, "-m", "tiergate.cli", "serve", "--config", str(config)],
+                *["--port", str(port)],
+            ],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 60
@@ -77,12 +81,15 @@ def main() -> None:
             httpx.get(url + "/v1/files", timeout=10)
             before = peak_kib(server.pid)
             started = time.monotonic()
+
             def send() -> httpx.Response:
                 with path.open("rb") as body:
                     return httpx.post(
-                        url + "/v1/files", data={"purpose": "batch"},
-                        files={"file": ("input.jsonl", body)}, timeout=600,
-                    )  # fmt: skip
+                        url + "/v1/files",
+                        data={"purpose": "batch"},
+                        files={"file": ("input.jsonl", body)},
+                        timeout=600,
+                    )
 
             if "--two" in sys.argv:
                 from concurrent.futures import ThreadPoolExecutor
@@ -95,19 +102,31 @@ def main() -> None:
             took = time.monotonic() - started
             after = peak_kib(server.pid)
             stored = response.json().get("bytes")
-            print(f"upload of {path.stat().st_size / 2**20:.0f} MiB ({n:,} lines): HTTP "
-                  f"{response.status_code} in {took:.1f} s, {stored:,} bytes stored")  # fmt: skip
+            print(
+                f"upload of {path.stat().st_size / 2**20:.0f} MiB ({n:,} lines): HTTP "
+                f"{response.status_code} in {took:.1f} s, {stored:,} bytes stored"
+            )
             assert stored == path.stat().st_size
             if "--batch" in sys.argv:
                 started = time.monotonic()
-                batch = httpx.post(url + "/v1/batches", json={
-                    "input_file_id": response.json()["id"], "endpoint": "/v1/chat/completions",
-                    "completion_window": "24h"}, timeout=1200)  # fmt: skip
+                batch = httpx.post(
+                    url + "/v1/batches",
+                    json={
+                        "input_file_id": response.json()["id"],
+                        "endpoint": "/v1/chat/completions",
+                        "completion_window": "24h",
+                    },
+                    timeout=1200,
+                )
                 took = time.monotonic() - started
-                print(f"batch from it: HTTP {batch.status_code} in {took:.1f} s, server peak "
-                      f"RSS {peak_kib(server.pid) / 1024:.0f} MiB")  # fmt: skip
-            print(f"server peak RSS: {before / 1024:.0f} MiB before, {after / 1024:.0f} MiB "
-                  f"after (+{(after - before) / 1024:.0f} MiB)")  # fmt: skip
+                print(
+                    f"batch from it: HTTP {batch.status_code} in {took:.1f} s, server peak "
+                    f"RSS {peak_kib(server.pid) / 1024:.0f} MiB"
+                )
+            print(
+                f"server peak RSS: {before / 1024:.0f} MiB before, {after / 1024:.0f} MiB "
+                f"after (+{(after - before) / 1024:.0f} MiB)"
+            )
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -50,8 +50,7 @@ async def load(
             while time.monotonic() < stop:
                 started = time.monotonic()
                 try:
-                    response = await client.post("/v1/chat/completions", json=BODY,
-                                                 headers=headers)  # fmt: skip
+                    response = await client.post("/v1/chat/completions", json=BODY, headers=headers)
                     status = response.status_code
                 except httpx.HTTPError:
                     status = 0
@@ -70,8 +69,10 @@ def describe(name: str, rows: list[tuple[float, float, int]]) -> None:
     latencies = sorted(elapsed * 1000 for _, elapsed, _ in rows)
     by_status = dict(sorted(statuses.items()))
     p50, worst = statistics.median(latencies), latencies[-1]
-    print(f"{name}: {len(rows)} requests, by status {by_status}, "
-          f"latency p50 {p50:.1f} ms, max {worst:.1f} ms")  # fmt: skip
+    print(
+        f"{name}: {len(rows)} requests, by status {by_status}, "
+        f"latency p50 {p50:.1f} ms, max {worst:.1f} ms"
+    )
 
 
 def main() -> None:
@@ -84,8 +85,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="tiergate-outage-"))
     upstream_port = free_port()
     bench = Path(__file__).resolve().parents[1]
-    upstream = subprocess.Popen([sys.executable, str(bench / "gateway" / "upstream.py"),
-                                 "--port", str(upstream_port)])  # fmt: skip
+    upstream = subprocess.Popen(
+        [sys.executable, str(bench / "gateway" / "upstream.py"), "--port", str(upstream_port)]
+    )
     with PgCluster() as pg:
         config = work / "tiergate.yaml"
         config.write_text(
@@ -93,15 +95,20 @@ def main() -> None:
             f"  - {{name: o, model: gpt-5.4, provider: openai, "
             f"base_url: 'http://127.0.0.1:{upstream_port}/v1', api_key: k}}\n"
         )
-        env = {**os.environ, "TIERGATE_DATA_DIR": str(work), "TIERGATE_ADMIN_KEY": ADMIN,
-               "TIERGATE_DATABASE_URL": pg.url}  # fmt: skip
+        env = {
+            **os.environ,
+            "TIERGATE_DATA_DIR": str(work),
+            "TIERGATE_ADMIN_KEY": ADMIN,
+            "TIERGATE_DATABASE_URL": pg.url,
+        }
         log = (work / "serve.log").open("wb")
         try:
             with serving(config, env, stderr=log, start_seconds=60) as (url, _):
-                made = httpx.post(url + "/admin/keys",
-                                  headers={"authorization": f"Bearer {ADMIN}"},
-                                  json={"tenant": "bench", "budget_usd": "1000",
-                                        "budget_period": "day"})  # fmt: skip
+                made = httpx.post(
+                    url + "/admin/keys",
+                    headers={"authorization": f"Bearer {ADMIN}"},
+                    json={"tenant": "bench", "budget_usd": "1000", "budget_period": "day"},
+                )
                 key = made.json()["key"]
                 results: list[tuple[float, float, int]] = []
 
@@ -122,8 +129,10 @@ def main() -> None:
             log.close()
             upstream.terminate()
             shutil.rmtree(work, ignore_errors=True)
-    print(f"outage: {back - down:.1f} s (database stopped at {args.before:.0f} s), "
-          f"{args.clients} clients")  # fmt: skip
+    print(
+        f"outage: {back - down:.1f} s (database stopped at {args.before:.0f} s), "
+        f"{args.clients} clients"
+    )
     describe("before", [r for r in results if r[0] < down])
     describe("outage", [r for r in results if down <= r[0] < back])
     after = [r for r in results if r[0] >= back]
@@ -131,8 +140,10 @@ def main() -> None:
     ok = [start + elapsed - back for start, elapsed, status in after if status == 200]
     failing = [start + elapsed - back for start, elapsed, status in after if status != 200]
     if ok:
-        print(f"first 200 {min(ok):.2f} s after the database was back; "
-              f"last non-200 answered {max(failing, default=0.0):.2f} s after")
+        print(
+            f"first 200 {min(ok):.2f} s after the database was back; "
+            f"last non-200 answered {max(failing, default=0.0):.2f} s after"
+        )
     else:
         print("no 200 after the database came back")
 

@@ -44,19 +44,40 @@ def make(i: int, now_ms: int, rng: random.Random) -> RequestRecord:
     attempts = rng.choice((1, 1, 1, 1, 1, 1, 1, 2, 2, 3))
     stream = rng.random() < 0.4
     rows = [
-        AttemptRecord(n, n - 1, model, "dep", "ok" if n == attempts else "validator_failed",
-                      200, tokens_in, tokens_out, 0, 0, cost, 100.0)
+        AttemptRecord(
+            n=n,
+            tier=n - 1,
+            model=model,
+            deployment="dep",
+            outcome="ok" if n == attempts else "validator_failed",
+            status=200,
+            input_tokens=tokens_in,
+            output_tokens=tokens_out,
+            cost_usd=cost,
+            latency_ms=100.0,
+        )
         for n in range(1, attempts + 1)
-    ]  # fmt: skip
+    ]
     return RequestRecord(
-        id=f"bench_{i:08d}", ts_ms=now_ms - rng.randrange(30 * DAY_MS),
-        tenant=f"tenant-{rng.randrange(8)}", route=rng.choice(ROUTES),
-        requested_model="auto", model=model, deployment="dep", attempts=attempts,
-        tier=attempts - 1, input_tokens=tokens_in, output_tokens=tokens_out,
-        cost_usd=cost, baseline_cost_usd=baseline, latency_ms=rng.lognormvariate(6, 0.8),
-        ttft_ms=rng.lognormvariate(5, 0.5) if stream else None, stream=stream,
-        status=429 if rng.random() < 0.01 else 200, attempt_rows=rows,
-    )  # fmt: skip
+        id=f"bench_{i:08d}",
+        ts_ms=now_ms - rng.randrange(30 * DAY_MS),
+        tenant=f"tenant-{rng.randrange(8)}",
+        route=rng.choice(ROUTES),
+        requested_model="auto",
+        model=model,
+        deployment="dep",
+        attempts=attempts,
+        tier=attempts - 1,
+        input_tokens=tokens_in,
+        output_tokens=tokens_out,
+        cost_usd=cost,
+        baseline_cost_usd=baseline,
+        latency_ms=rng.lognormvariate(6, 0.8),
+        ttft_ms=rng.lognormvariate(5, 0.5) if stream else None,
+        stream=stream,
+        status=429 if rng.random() < 0.01 else 200,
+        attempt_rows=rows,
+    )
 
 
 async def seed(url: str, rows: int) -> float:
@@ -80,8 +101,12 @@ async def seed(url: str, rows: int) -> float:
 
 def timed(args: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "tiergate.cli", "report", *args], env=env,
-                   check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "tiergate.cli", "report", *args],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - started
 
 
@@ -97,9 +122,11 @@ def main() -> None:
     for label, report_args in (
         ("report --json (all rows)", ["--json"]),
         ("report (table, by model)", []),
-        ("report --json --tenant tenant-3 --since 7d", ["--json", "--tenant", "tenant-3",
-                                                        "--since", "7d"]),
-    ):  # fmt: skip
+        (
+            "report --json --tenant tenant-3 --since 7d",
+            ["--json", "--tenant", "tenant-3", "--since", "7d"],
+        ),
+    ):
         print(f"{label}: {timed(report_args, env):.2f} s")
 
 

@@ -76,8 +76,10 @@ def describe(name: str, latencies: list[float]) -> float:
     ordered = sorted(latencies)
     p50 = statistics.median(ordered)
     p95 = ordered[int(len(ordered) * 0.95)]
-    print(f"{name}: {len(ordered)} chat requests, p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
-          f"max {ordered[-1]:.1f} ms")  # fmt: skip
+    print(
+        f"{name}: {len(ordered)} chat requests, p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
+        f"max {ordered[-1]:.1f} ms"
+    )
     return p50
 
 
@@ -86,8 +88,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=300_000)
     parser.add_argument("--loops", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--ignore-retry-after", action="store_true",
-                        help="report loops send again at once after a 429")  # fmt: skip
+    parser.add_argument(
+        "--ignore-retry-after",
+        action="store_true",
+        help="report loops send again at once after a 429",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tiergate-report-isolation-"))
     database = work / "tiergate.db"
@@ -115,15 +120,22 @@ def main() -> None:
         with serving(config, env, stderr=subprocess.DEVNULL, start_seconds=60) as (url, _):
             admin = {"authorization": f"Bearer {ADMIN}"}
             keys = {
-                tenant: httpx.post(url + "/admin/keys", headers=admin,
-                                   json={"tenant": tenant}).json()["key"]
+                tenant: httpx.post(
+                    url + "/admin/keys", headers=admin, json={"tenant": tenant}
+                ).json()["key"]
                 for tenant in ("noisy", "quiet")
-            }  # fmt: skip
+            }
             alone, _ = asyncio.run(phase(url, keys["quiet"], keys["noisy"], 0, args.seconds))
             beside, seen = asyncio.run(
-                phase(url, keys["quiet"], keys["noisy"], args.loops, args.seconds,
-                      not args.ignore_retry_after)
-            )  # fmt: skip
+                phase(
+                    url,
+                    keys["quiet"],
+                    keys["noisy"],
+                    args.loops,
+                    args.seconds,
+                    not args.ignore_retry_after,
+                )
+            )
     finally:
         upstream.terminate()
         shutil.rmtree(work, ignore_errors=True)

@@ -292,9 +292,14 @@ async def test_headers_are_fixed_per_deployment_and_the_caller_key_per_call(
     upstream = RawUpstream("keep-alive")
     async with upstream as url:
         fixed = Deployment(
-            "raw", "gpt-5.4", "openai", "m", base_url=url, api_key="k-deploy",
+            "raw",
+            "gpt-5.4",
+            "openai",
+            "m",
+            base_url=url,
+            api_key="k-deploy",
             headers={"x-team": "search"},
-        )  # fmt: skip
+        )
         byok = Deployment("byok", "gpt-5.4", "openai", "m", base_url=url, byok=True)
         await provider.complete(REQUEST, fixed, CallOptions())
         await provider.complete(REQUEST, byok, CallOptions(caller_key="k-alice"))

@@ -104,8 +104,10 @@ def test_effort_only_system_message_kept_with_its_output_config(
         ],
     )
     assert _messages(anthropic_upstream)[-1] == {
-        "role": "system", "content": [], "output_config": {"effort": "low"}
-    }  # fmt: skip
+        "role": "system",
+        "content": [],
+        "output_config": {"effort": "low"},
+    }
 
 
 def test_system_message_folded_for_a_model_without_them(
@@ -194,9 +196,7 @@ def test_pdf_document_becomes_a_file_part_for_openai(
     ]
 
 
-def test_text_document_becomes_text_for_openai(
-    gateway: str, openai_upstream: FakeUpstream
-) -> None:
+def test_text_document_becomes_text_for_openai(gateway: str, openai_upstream: FakeUpstream) -> None:
     document = {
         "type": "document",
         "source": {"type": "text", "media_type": "text/plain", "data": "The word is jam."},
@@ -540,15 +540,26 @@ SEARCH_HISTORY: list[Any] = [
     {"role": "user", "content": "find the lookup tool"},
     {
         "role": "assistant",
-        "content": [{"type": "tool_use", "id": "toolu_1", "name": "ToolSearch",
-                     "input": {"query": "lookup"}}],
+        "content": [
+            {
+                "type": "tool_use",
+                "id": "toolu_1",
+                "name": "ToolSearch",
+                "input": {"query": "lookup"},
+            }
+        ],
     },
     {
         "role": "user",
-        "content": [{"type": "tool_result", "tool_use_id": "toolu_1",
-                     "content": [{"type": "tool_reference", "tool_name": "lookup"}]}],
+        "content": [
+            {
+                "type": "tool_result",
+                "tool_use_id": "toolu_1",
+                "content": [{"type": "tool_reference", "tool_name": "lookup"}],
+            }
+        ],
     },
-]  # fmt: skip
+]
 
 
 def test_tool_reference_in_a_tool_result_passed_through_to_anthropic(
@@ -573,10 +584,19 @@ def test_tool_reference_shown_as_json_to_openai(
 def test_server_tool_block_to_openai_is_a_400(gateway: str, openai_upstream: FakeUpstream) -> None:
     history = [
         {"role": "user", "content": "search the web"},
-        {"role": "assistant", "content": [{"type": "server_tool_use", "id": "srvtoolu_1",
-                                           "name": "web_search", "input": {"query": "x"}}]},
+        {
+            "role": "assistant",
+            "content": [
+                {
+                    "type": "server_tool_use",
+                    "id": "srvtoolu_1",
+                    "name": "web_search",
+                    "input": {"query": "x"},
+                }
+            ],
+        },
         {"role": "user", "content": "go on"},
-    ]  # fmt: skip
+    ]
     with pytest.raises(anthropic.BadRequestError) as caught:
         ant(gateway).messages.create(model="gpt-5.4", max_tokens=50, messages=history)  # type: ignore[arg-type]
     assert "server_tool_use" in str(caught.value)

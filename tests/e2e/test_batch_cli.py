@@ -25,10 +25,14 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def anthropic_lines(path: Path, n: int) -> Path:
-    params = {"model": "claude-haiku-4-5", "max_tokens": 5,
-              "messages": [{"role": "user", "content": "t"}]}  # fmt: skip
-    path.write_text("".join(json.dumps({"custom_id": f"r{i}", "params": params}) + "\n"
-                            for i in range(n)))  # fmt: skip
+    params = {
+        "model": "claude-haiku-4-5",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "t"}],
+    }
+    path.write_text(
+        "".join(json.dumps({"custom_id": f"r{i}", "params": params}) + "\n" for i in range(n))
+    )
     return path
 
 
@@ -37,8 +41,14 @@ def test_submit_waits_with_a_progress_bar_then_results(
 ) -> None:
     gateway = make_gateway()
     anthropic_upstream.default = Reply(text="ok", usage=USAGE)
-    code, out, err = run("submit", str(anthropic_lines(tmp_path / "in.jsonl", 4)),
-                         "--url", gateway, "--interval", "0.2")  # fmt: skip
+    code, out, err = run(
+        "submit",
+        str(anthropic_lines(tmp_path / "in.jsonl", 4)),
+        "--url",
+        gateway,
+        "--interval",
+        "0.2",
+    )
     assert code == 0, err
     batch_id, summary = out.strip().splitlines()
     assert batch_id.startswith("msgbatch_")
@@ -63,9 +73,20 @@ def test_openai_batch_lines_go_through_the_files_and_batch_apis(
     openai_upstream.default = Reply(text="ok", usage=USAGE)
     body = {"model": "gpt-5.4", "messages": [{"role": "user", "content": "t"}]}
     path = tmp_path / "in.jsonl"
-    path.write_text("".join(json.dumps({"custom_id": f"o{i}", "method": "POST",
-                                        "url": "/v1/chat/completions", "body": body}) + "\n"
-                            for i in range(3)))  # fmt: skip
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "custom_id": f"o{i}",
+                    "method": "POST",
+                    "url": "/v1/chat/completions",
+                    "body": body,
+                }
+            )
+            + "\n"
+            for i in range(3)
+        )
+    )
     code, out, err = run("submit", str(path), "--url", gateway, "--interval", "0.2")
     assert code == 0, err
     batch_id = out.splitlines()[0]
@@ -79,14 +100,16 @@ def test_cancel_stops_what_has_not_started(
 ) -> None:
     gateway = make_gateway(batch={"concurrency": 1})
     anthropic_upstream.default = Reply(text="ok", usage=USAGE, delay=0.5)
-    code, out, _ = run("submit", str(anthropic_lines(tmp_path / "in.jsonl", 6)),
-                       "--url", gateway, "--no-wait")  # fmt: skip
+    code, out, _ = run(
+        "submit", str(anthropic_lines(tmp_path / "in.jsonl", 6)), "--url", gateway, "--no-wait"
+    )
     batch_id = out.strip()
     code, out, err = run("cancel", batch_id, "--url", gateway)
     assert code == 0, err
     assert batch_id in out and ("canceling" in out or "ended" in out)
-    code, out, err = run("status", batch_id, "--url", gateway, "--watch", "--interval", "0.2",
-                         "--json")  # fmt: skip
+    code, out, err = run(
+        "status", batch_id, "--url", gateway, "--watch", "--interval", "0.2", "--json"
+    )
     shown = json.loads(out)
     assert code == 0 and shown["status"] == "ended" and "/6" in err
     assert shown["done"] + shown["failed"] == 6 and shown["failed"] >= 1  # not started: canceled
@@ -109,5 +132,9 @@ def test_errors_name_the_problem(make_gateway: Callable[..., str], tmp_path: Pat
 
 def test_money_prints_with_the_sign_before_the_dollar() -> None:
     assert [usd(-0.8573), usd(0.00123), usd(1234.5), usd(0), usd(None)] == [
-        "-$0.86", "$0.0012", "$1,234.50", "$0.00", "—"
-    ]  # fmt: skip
+        "-$0.86",
+        "$0.0012",
+        "$1,234.50",
+        "$0.00",
+        "—",
+    ]

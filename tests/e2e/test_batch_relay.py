@@ -35,13 +35,23 @@ def relay_gateway(
     **overrides: Any,
 ) -> str:
     deployments = [
-        {"name": "anthropic-a", "model": "claude-haiku-4-5", "provider": "anthropic",
-         "base_url": anthropic_upstream.url, "api_key": "sk-ant-upstream-secret",
-         "batch_api": True},
-        {"name": "openai-a", "model": "gpt-5.4", "provider": "openai",
-         "base_url": openai_upstream.url + "/v1", "api_key": "sk-openai-upstream-secret",
-         "batch_api": openai_batch_api},
-    ]  # fmt: skip
+        {
+            "name": "anthropic-a",
+            "model": "claude-haiku-4-5",
+            "provider": "anthropic",
+            "base_url": anthropic_upstream.url,
+            "api_key": "sk-ant-upstream-secret",
+            "batch_api": True,
+        },
+        {
+            "name": "openai-a",
+            "model": "gpt-5.4",
+            "provider": "openai",
+            "base_url": openai_upstream.url + "/v1",
+            "api_key": "sk-openai-upstream-secret",
+            "batch_api": openai_batch_api,
+        },
+    ]
     batch = {"poll_seconds": 0.05, "upstream_poll_seconds": 0.1, **overrides.pop("batch", {})}
     return make_gateway(deployments=deployments, batch=batch, **overrides)
 
@@ -71,9 +81,12 @@ def test_items_go_in_one_provider_batch_at_half_price_and_what_it_cannot_answer_
     database_url: str | None,
 ) -> None:
     gateway = relay_gateway(
-        make_gateway, anthropic_upstream, openai_upstream, database_url=database_url,
+        make_gateway,
+        anthropic_upstream,
+        openai_upstream,
+        database_url=database_url,
         admin_key=ADMIN,
-    )  # fmt: skip
+    )
     key = new_key(gateway, tenant="acme")["key"]
     anthropic_upstream.default = Reply(usage=USAGE)
     anthropic_upstream.script(Reply(usage=USAGE), Reply(usage=USAGE), Fail(529, "Overloaded"))
@@ -117,8 +130,9 @@ def test_items_go_in_one_provider_batch_at_half_price_and_what_it_cannot_answer_
     assert job["succeeded"] == 4 and job["cost_usd"] == pytest.approx(summary["totals"]["cost_usd"])
     # Batch work is spend, not latency: every row names the job, no percentile counts it.
     assert {row["model"]: row["p50_ms"] for row in summary["by_model"]} == {
-        "claude-haiku-4-5": None, "gpt-5.4": None,
-    }  # fmt: skip
+        "claude-haiku-4-5": None,
+        "gpt-5.4": None,
+    }
     metrics = httpx.get(gateway + "/metrics", headers={"x-api-key": ADMIN}).text
     assert 'tiergate_latency_seconds_count{model="claude-haiku-4-5",route="direct"} 0.0' in metrics
     assert "tiergate_batch_upstream_sent_total 3.0" in metrics
@@ -139,8 +153,9 @@ def test_an_invalid_request_is_its_result_and_a_key_with_a_budget_runs_live(
     )
     done = wait_ended(client(gateway, open_key), batch.id)
     assert (done.request_counts.succeeded, done.request_counts.errored) == (1, 1)
-    lines = {r.custom_id: r.result for r in client(gateway, open_key).messages.batches.results(
-        batch.id)}  # fmt: skip
+    lines = {
+        r.custom_id: r.result for r in client(gateway, open_key).messages.batches.results(batch.id)
+    }
     assert lines["bad"].error.error.type == "invalid_request_error"  # type: ignore[union-attr]
     assert "prompt is too long" in lines["bad"].error.error.message  # type: ignore[union-attr]
     assert "POST /v1/messages" not in paths(anthropic_upstream)
@@ -228,9 +243,12 @@ def test_an_openai_deployment_sends_items_through_the_openai_batch_api(
     database_url: str | None,
 ) -> None:
     gateway = relay_gateway(
-        make_gateway, anthropic_upstream, openai_upstream, database_url=database_url,
+        make_gateway,
+        anthropic_upstream,
+        openai_upstream,
+        database_url=database_url,
         openai_batch_api=True,
-    )  # fmt: skip
+    )
     openai_upstream.default = Reply(usage=USAGE)
     openai_upstream.script(
         Reply(usage=USAGE), Fail(400, "bad parameter"), Fail(500, "server melted")
@@ -266,9 +284,7 @@ def test_an_openai_deployment_sends_items_through_the_openai_batch_api(
 
     gpt = next(row for row in report(gateway)["by_model"] if row["model"] == "gpt-5.4")
     # g0 at the batch table ($1.25 / $7.50 per million), g2 live ($2.50 / $15), g1's 400 unbilled
-    assert gpt["cost_usd"] == pytest.approx(
-        (1000 * 1.25 + 10 * 7.5 + 1000 * 2.5 + 10 * 15) * 1e-6
-    )
+    assert gpt["cost_usd"] == pytest.approx((1000 * 1.25 + 10 * 7.5 + 1000 * 2.5 + 10 * 15) * 1e-6)
 
 
 def test_batch_api_is_refused_where_it_cannot_work(
@@ -277,6 +293,15 @@ def test_batch_api_is_refused_where_it_cannot_work(
     from tiergate.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"deployments\[0\]\.batch_api"):
-        make_gateway(deployments=[{"name": "b", "model": "claude-haiku-4-5",
-                                   "provider": "anthropic", "base_url": anthropic_upstream.url,
-                                   "byok": True, "batch_api": True}])  # fmt: skip
+        make_gateway(
+            deployments=[
+                {
+                    "name": "b",
+                    "model": "claude-haiku-4-5",
+                    "provider": "anthropic",
+                    "base_url": anthropic_upstream.url,
+                    "byok": True,
+                    "batch_api": True,
+                }
+            ]
+        )

@@ -81,8 +81,12 @@ def test_a_batch_runs_each_request_through_the_gateway_and_keeps_the_results(
 
     done = wait_ended(sdk, batch.id)
     assert done.request_counts.model_dump() == {
-        "processing": 0, "succeeded": 3, "errored": 1, "canceled": 0, "expired": 0,
-    }  # fmt: skip
+        "processing": 0,
+        "succeeded": 3,
+        "errored": 1,
+        "canceled": 0,
+        "expired": 0,
+    }
     assert done.ended_at is not None and done.results_url.endswith(f"/{batch.id}/results")
 
     results = {line.custom_id: line for line in sdk.messages.batches.results(batch.id)}
@@ -173,8 +177,13 @@ def test_results_wait_for_the_end_and_cancel_stops_what_has_not_started(
     done = wait_ended(sdk, batch.id)
     assert (done.request_counts.succeeded, done.request_counts.canceled) == (1, 4)
     kinds = {line.custom_id: line.result.type for line in sdk.messages.batches.results(batch.id)}
-    assert kinds == {"r0": "succeeded", "r1": "canceled", "r2": "canceled", "r3": "canceled",
-                     "r4": "canceled"}  # fmt: skip
+    assert kinds == {
+        "r0": "succeeded",
+        "r1": "canceled",
+        "r2": "canceled",
+        "r3": "canceled",
+        "r4": "canceled",
+    }
     assert len(anthropic_upstream.requests) == 1
 
 

@@ -24,8 +24,12 @@ def client(gateway: str, key: str = "x") -> openai.OpenAI:
 
 def line(custom_id: str, model: str, text: str, **body: Any) -> dict[str, Any]:
     request = {"model": model, "messages": [{"role": "user", "content": text}], **body}
-    return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
-            "body": request}  # fmt: skip
+    return {
+        "custom_id": custom_id,
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": request,
+    }
 
 
 def upload(sdk: openai.OpenAI, lines: list[dict[str, Any]]) -> str:

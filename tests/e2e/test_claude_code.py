@@ -115,10 +115,8 @@ def claude(tmp_path: Path) -> Iterator[Callable[..., Run]]:
             socket_path = str(tmp_path / f"gateway{len(relays)}.sock")
             relays.append(UnixToTcp(socket_path, int(gateway.rsplit(":", 1)[1])))
             env["ANTHROPIC_BASE_URL"] = f"http://127.0.0.1:{NETNS_PORT}"
-            command = [
-                "unshare", "-n", sys.executable, "-m", "tests.support.relay", "netns",
-                socket_path, str(NETNS_PORT), "--", *command,
-            ]  # fmt: skip
+            netns = ["-m", "tests.support.relay", "netns", socket_path, str(NETNS_PORT)]
+            command = ["unshare", "-n", sys.executable, *netns, "--", *command]
         done = subprocess.run(
             command, cwd=work, env=env, capture_output=True, text=True, timeout=180
         )
@@ -228,9 +226,12 @@ def test_claude_code_writes_a_file(
         expected = DEFAULT_MODEL if mode == "default" else "claude-haiku-4-5-20251001"
         assert first["model"] == expected
         results = [
-            b for m in second["messages"] if isinstance(m["content"], list)
-            for b in m["content"] if b.get("type") == "tool_result"
-        ]  # fmt: skip
+            b
+            for m in second["messages"]
+            if isinstance(m["content"], list)
+            for b in m["content"]
+            if b.get("type") == "tool_result"
+        ]
     else:
         assert first["model"] == ("gpt-4o" if mode == "default" else "gpt-5.4")
         results = [m for m in second["messages"] if m["role"] == "tool"]
@@ -276,25 +277,30 @@ def test_claude_code_reads_a_pdf(
     second = calls[1]
     if upstream.dialect == "anthropic":
         documents = [
-            d for m in second["messages"] if isinstance(m["content"], list)
-            for b in m["content"] if b.get("type") == "tool_result"
-            for d in b.get("content") or [] if isinstance(d, dict) and d.get("type") == "document"
-        ]  # fmt: skip
+            d
+            for m in second["messages"]
+            if isinstance(m["content"], list)
+            for b in m["content"]
+            if b.get("type") == "tool_result"
+            for d in b.get("content") or []
+            if isinstance(d, dict) and d.get("type") == "document"
+        ]
         assert [d["source"]["data"] for d in documents] == [encoded], _explain(run, upstream)
     else:
         files = [
-            p["file"] for m in second["messages"] if isinstance(m.get("content"), list)
-            for p in m["content"] if p.get("type") == "file"
-        ]  # fmt: skip
+            p["file"]
+            for m in second["messages"]
+            if isinstance(m.get("content"), list)
+            for p in m["content"]
+            if p.get("type") == "file"
+        ]
         assert [f["file_data"] for f in files] == [f"data:application/pdf;base64,{encoded}"], (
             _explain(run, upstream)
         )
 
 
 @pytest.mark.skipif(not NETNS, reason="unshare -n is not available here")
-def test_inside_the_namespace_only_the_gateway_is_reachable(
-    gateway: str, tmp_path: Path
-) -> None:
+def test_inside_the_namespace_only_the_gateway_is_reachable(gateway: str, tmp_path: Path) -> None:
     """What makes "no request leaves loopback" a fact rather than a hope: from where Claude
     Code runs, an outside address is unreachable and the relayed gateway answers."""
     probe = (
@@ -310,10 +316,8 @@ def test_inside_the_namespace_only_the_gateway_is_reachable(
     socket_path = str(tmp_path / "probe.sock")
     relay = UnixToTcp(socket_path, int(gateway.rsplit(":", 1)[1]))
     try:
-        command = [
-            "unshare", "-n", sys.executable, "-m", "tests.support.relay", "netns",
-            socket_path, str(NETNS_PORT), "--", sys.executable, "-c", probe,
-        ]  # fmt: skip
+        netns = ["-m", "tests.support.relay", "netns", socket_path, str(NETNS_PORT)]
+        command = ["unshare", "-n", sys.executable, *netns, "--", sys.executable, "-c", probe]
         done = subprocess.run(
             command,
             env={**os.environ, "PYTHONPATH": str(ROOT)},

@@ -62,38 +62,66 @@ def an(gateway: str) -> anthropic.Anthropic:
 
 # (case, upstream reply, expected USD or None for unpriced) -- OpenAI format, gpt-5.4.
 OPENAI_CASES = [
-    ("plain: 1000 x 2.5 + 200 x 15 = 5500 µ$",
-     Reply(text="ok", usage=FakeUsage(input_tokens=1000, output_tokens=200)), "0.0055"),
-    ("cached: 2000 x 2.5 + 1000 x 0.25 + 100 x 15 = 6750 µ$",
-     Reply(text="ok", usage=FakeUsage(input_tokens=2000, cache_read=1000, output_tokens=100)),
-     "0.00675"),
-    ("over 272K: 300000 x 5 + 1000 x 22.5 = 1522500 µ$",
-     Reply(text="ok", usage=FakeUsage(input_tokens=300_000, output_tokens=1000)), "1.5225"),
-    ("service_tier priority: (1000 x 2.5 + 100 x 15) x 2 = 8000 µ$",
-     Reply(text="ok", usage=FakeUsage(input_tokens=1000, output_tokens=100),
-           service_tier="priority"), "0.008"),
-    ("service_tier flex: (1000 x 2.5 + 100 x 15) x 0.5 = 2000 µ$",
-     Reply(text="ok", usage=FakeUsage(input_tokens=1000, output_tokens=100),
-           service_tier="flex"), "0.002"),
-    ("service_tier scale: no per-token price: unpriced",
-     Reply(text="ok", usage=FakeUsage(input_tokens=1000, output_tokens=100),
-           service_tier="scale"), None),
-]  # fmt: skip
+    (
+        "plain: 1000 x 2.5 + 200 x 15 = 5500 µ$",
+        Reply(text="ok", usage=FakeUsage(input_tokens=1000, output_tokens=200)),
+        "0.0055",
+    ),
+    (
+        "cached: 2000 x 2.5 + 1000 x 0.25 + 100 x 15 = 6750 µ$",
+        Reply(text="ok", usage=FakeUsage(input_tokens=2000, cache_read=1000, output_tokens=100)),
+        "0.00675",
+    ),
+    (
+        "over 272K: 300000 x 5 + 1000 x 22.5 = 1522500 µ$",
+        Reply(text="ok", usage=FakeUsage(input_tokens=300_000, output_tokens=1000)),
+        "1.5225",
+    ),
+    (
+        "service_tier priority: (1000 x 2.5 + 100 x 15) x 2 = 8000 µ$",
+        Reply(
+            text="ok",
+            usage=FakeUsage(input_tokens=1000, output_tokens=100),
+            service_tier="priority",
+        ),
+        "0.008",
+    ),
+    (
+        "service_tier flex: (1000 x 2.5 + 100 x 15) x 0.5 = 2000 µ$",
+        Reply(
+            text="ok", usage=FakeUsage(input_tokens=1000, output_tokens=100), service_tier="flex"
+        ),
+        "0.002",
+    ),
+    (
+        "service_tier scale: no per-token price: unpriced",
+        Reply(
+            text="ok", usage=FakeUsage(input_tokens=1000, output_tokens=100), service_tier="scale"
+        ),
+        None,
+    ),
+]
 
 
 @pytest.mark.parametrize(("case", "reply", "expected"), OPENAI_CASES)
 @pytest.mark.parametrize("stream", [False, True])
 def test_openai_usage_blocks(
-    audit: str, openai_upstream: FakeUpstream, case: str, reply: Reply, expected: str | None,
+    audit: str,
+    openai_upstream: FakeUpstream,
+    case: str,
+    reply: Reply,
+    expected: str | None,
     stream: bool,
-) -> None:  # fmt: skip
+) -> None:
     openai_upstream.default = reply
     client = oa(audit)
     if stream:
         raw = client.chat.completions.with_raw_response.create(
-            model="gpt-5.4", messages=HI, stream=True,  # type: ignore[arg-type]
+            model="gpt-5.4",
+            messages=HI,
+            stream=True,  # type: ignore[arg-type]
             stream_options={"include_usage": True},
-        )  # fmt: skip
+        )
         request_id = raw.headers["x-tiergate-request-id"]
         chunks = list(raw.parse())
         usage = chunks[-1].usage
@@ -111,40 +139,79 @@ def test_openai_usage_blocks(
 
 
 ANTHROPIC_CASES = [
-    ("web search: 1000 x 3 + 100 x 15 = 4500 µ$ + 2 x $0.01",
-     "claude-sonnet-4-6",
-     Reply(text="ok", usage=FakeUsage(input_tokens=1000, output_tokens=100),
-           usage_fields={"server_tool_use": {"web_search_requests": 2}}), "0.0245"),
-    ("web fetch: tokens only, 1000 x 3 + 100 x 15 = 4500 µ$",
-     "claude-sonnet-4-6",
-     Reply(text="ok", usage=FakeUsage(input_tokens=1000, output_tokens=100),
-           usage_fields={"server_tool_use": {"web_fetch_requests": 3}}), "0.0045"),
-    ("code execution: container hours, unpriced",
-     "claude-sonnet-4-6",
-     Reply(text="ok", usage=FakeUsage(input_tokens=1000, output_tokens=100),
-           usage_fields={"server_tool_use": {"code_execution_requests": 1}}), None),
-    ("inference_geo us: (1000 x 5 + 100 x 25) x 1.1 = 8250 µ$",
-     "claude-opus-4-7",
-     Reply(text="ok", usage=FakeUsage(input_tokens=1000, output_tokens=100),
-           usage_fields={"inference_geo": "us"}), "0.00825"),
-    ("cache: 100 x 3 + 2000 x 3.75 + 10000 x 0.30 + 50 x 15 = 11550 µ$",
-     "claude-sonnet-4-6",
-     Reply(text="ok", usage=FakeUsage(input_tokens=100, cache_write_5m=2000, cache_read=10_000,
-                                      output_tokens=50)), "0.01155"),
-]  # fmt: skip
+    (
+        "web search: 1000 x 3 + 100 x 15 = 4500 µ$ + 2 x $0.01",
+        "claude-sonnet-4-6",
+        Reply(
+            text="ok",
+            usage=FakeUsage(input_tokens=1000, output_tokens=100),
+            usage_fields={"server_tool_use": {"web_search_requests": 2}},
+        ),
+        "0.0245",
+    ),
+    (
+        "web fetch: tokens only, 1000 x 3 + 100 x 15 = 4500 µ$",
+        "claude-sonnet-4-6",
+        Reply(
+            text="ok",
+            usage=FakeUsage(input_tokens=1000, output_tokens=100),
+            usage_fields={"server_tool_use": {"web_fetch_requests": 3}},
+        ),
+        "0.0045",
+    ),
+    (
+        "code execution: container hours, unpriced",
+        "claude-sonnet-4-6",
+        Reply(
+            text="ok",
+            usage=FakeUsage(input_tokens=1000, output_tokens=100),
+            usage_fields={"server_tool_use": {"code_execution_requests": 1}},
+        ),
+        None,
+    ),
+    (
+        "inference_geo us: (1000 x 5 + 100 x 25) x 1.1 = 8250 µ$",
+        "claude-opus-4-7",
+        Reply(
+            text="ok",
+            usage=FakeUsage(input_tokens=1000, output_tokens=100),
+            usage_fields={"inference_geo": "us"},
+        ),
+        "0.00825",
+    ),
+    (
+        "cache: 100 x 3 + 2000 x 3.75 + 10000 x 0.30 + 50 x 15 = 11550 µ$",
+        "claude-sonnet-4-6",
+        Reply(
+            text="ok",
+            usage=FakeUsage(
+                input_tokens=100, cache_write_5m=2000, cache_read=10_000, output_tokens=50
+            ),
+        ),
+        "0.01155",
+    ),
+]
 
 
 @pytest.mark.parametrize(("case", "model", "reply", "expected"), ANTHROPIC_CASES)
 @pytest.mark.parametrize("stream", [False, True])
 def test_anthropic_usage_blocks(
-    audit: str, anthropic_upstream: FakeUpstream, case: str, model: str, reply: Reply,
-    expected: str | None, stream: bool,
-) -> None:  # fmt: skip
+    audit: str,
+    anthropic_upstream: FakeUpstream,
+    case: str,
+    model: str,
+    reply: Reply,
+    expected: str | None,
+    stream: bool,
+) -> None:
     anthropic_upstream.default = reply
     client = an(audit)
     if stream:
         raw = client.messages.with_raw_response.create(
-            model=model, max_tokens=100, messages=HI, stream=True  # type: ignore[arg-type]
+            model=model,
+            max_tokens=100,
+            messages=HI,
+            stream=True,  # type: ignore[arg-type]
         )
         request_id = raw.headers["x-tiergate-request-id"]
         events = list(raw.parse())
@@ -153,7 +220,9 @@ def test_anthropic_usage_blocks(
         assert shown == (None if expected is None else float(expected)), case
     else:
         raw_response = client.messages.with_raw_response.create(
-            model=model, max_tokens=100, messages=HI  # type: ignore[arg-type]
+            model=model,
+            max_tokens=100,
+            messages=HI,  # type: ignore[arg-type]
         )
         raw_response.parse()
         assert raw_response.headers["x-tiergate-cost-usd"] == (expected or "unpriced"), case
@@ -165,29 +234,44 @@ def test_anthropic_usage_blocks(
 # Usage the upstream did not report (or reported only in part before a cut): estimated from
 # the request (HI: 8 tokens) and what was delivered, recorded as estimated, never $0.
 ESTIMATED_CASES = [
-    ("no usage in the stream: 8 x 2.5 + 5 x 15 = 95 µ$ ('Hello there, friend!' is 20 ASCII "
-     "characters, 5 tokens)",
-     Reply(text="Hello there, friend!", no_usage=True), "0.000095", (8, 5)),
-    ("no usage, CJK text: 8 x 2.5 + 4 x 15 = 80 µ$ (4 CJK characters are 4 tokens)",
-     Reply(text="你好世界", no_usage=True), "0.00008", (8, 4)),
-]  # fmt: skip
+    (
+        "no usage in the stream: 8 x 2.5 + 5 x 15 = 95 µ$ ('Hello there, friend!' is 20 ASCII "
+        "characters, 5 tokens)",
+        Reply(text="Hello there, friend!", no_usage=True),
+        "0.000095",
+        (8, 5),
+    ),
+    (
+        "no usage, CJK text: 8 x 2.5 + 4 x 15 = 80 µ$ (4 CJK characters are 4 tokens)",
+        Reply(text="你好世界", no_usage=True),
+        "0.00008",
+        (8, 4),
+    ),
+]
 
 
 @pytest.mark.parametrize(("case", "reply", "expected", "tokens"), ESTIMATED_CASES)
 @pytest.mark.parametrize("stream", [False, True])
 def test_usage_the_upstream_did_not_report_is_estimated(
-    audit: str, openai_upstream: FakeUpstream, case: str, reply: Reply, expected: str,
-    tokens: tuple[int, int], stream: bool,
-) -> None:  # fmt: skip
+    audit: str,
+    openai_upstream: FakeUpstream,
+    case: str,
+    reply: Reply,
+    expected: str,
+    tokens: tuple[int, int],
+    stream: bool,
+) -> None:
     """Regression: a stream whose upstream sent no usage was logged at $0, and the client got
     an all-zero usage chunk."""
     openai_upstream.default = reply
     client = oa(audit)
     if stream:
         raw = client.chat.completions.with_raw_response.create(
-            model="gpt-5.4", messages=HI, stream=True,  # type: ignore[arg-type]
+            model="gpt-5.4",
+            messages=HI,
+            stream=True,  # type: ignore[arg-type]
             stream_options={"include_usage": True},
-        )  # fmt: skip
+        )
         request_id = raw.headers["x-tiergate-request-id"]
         usage = list(raw.parse())[-1].usage
         assert usage is not None
@@ -212,7 +296,9 @@ def test_a_stream_the_openai_upstream_cuts_pays_for_what_was_delivered(
     error: 12 characters delivered, 3 tokens; 8 x 2.5 + 3 x 15 = 65 µ$."""
     openai_upstream.default = Reply(text="Hello there, friend!", error_after=3)
     raw = oa(audit).chat.completions.with_raw_response.create(
-        model="gpt-5.4", messages=HI, stream=True  # type: ignore[arg-type]
+        model="gpt-5.4",
+        messages=HI,
+        stream=True,  # type: ignore[arg-type]
     )
     request_id = raw.headers["x-tiergate-request-id"]
     with pytest.raises(openai.APIError):
@@ -228,11 +314,15 @@ def test_a_stream_the_anthropic_upstream_cuts_pays_for_what_was_delivered(
     """message_start reported 1000 input and 1 output token; 'Hello there,' (3 tokens) was
     delivered before the error: 1000 x 3 + 3 x 15 = 3045 µ$ on Sonnet, estimated."""
     anthropic_upstream.default = Reply(
-        text="Hello there, friend!", usage=FakeUsage(input_tokens=1000, output_tokens=100),
+        text="Hello there, friend!",
+        usage=FakeUsage(input_tokens=1000, output_tokens=100),
         error_after=5,
-    )  # fmt: skip
+    )
     raw = an(audit).messages.with_raw_response.create(
-        model="claude-sonnet-4-6", max_tokens=100, messages=HI, stream=True  # type: ignore[arg-type]
+        model="claude-sonnet-4-6",
+        max_tokens=100,
+        messages=HI,
+        stream=True,  # type: ignore[arg-type]
     )
     request_id = raw.headers["x-tiergate-request-id"]
     with pytest.raises(anthropic.APIError):
@@ -253,9 +343,11 @@ def test_tool_calls_delivered_without_usage_are_estimated(
         tool_calls=(ToolCall("get_weather", {"city": "Oslo"}),), no_usage=True
     )
     raw = oa(audit).chat.completions.with_raw_response.create(
-        model="gpt-5.4", messages=HI, stream=True,  # type: ignore[arg-type]
+        model="gpt-5.4",
+        messages=HI,
+        stream=True,  # type: ignore[arg-type]
         stream_options={"include_usage": True},
-    )  # fmt: skip
+    )
     usage = list(raw.parse())[-1].usage
     assert usage is not None and usage.completion_tokens == 7
     logged = record(audit, raw.headers["x-tiergate-request-id"])
@@ -273,8 +365,13 @@ def test_a_request_record_is_read_by_its_own_tenant_only(make_gateway: Callable[
         return str(made.json()["key"])
 
     acme, globex = key("acme"), key("globex")
-    raw = oa(gateway).with_options(api_key=acme).chat.completions.with_raw_response.create(
-        model="gpt-5.4", messages=HI  # type: ignore[arg-type]
+    raw = (
+        oa(gateway)
+        .with_options(api_key=acme)
+        .chat.completions.with_raw_response.create(
+            model="gpt-5.4",
+            messages=HI,  # type: ignore[arg-type]
+        )
     )
     request_id = raw.headers["x-tiergate-request-id"]
     mine = httpx.get(f"{gateway}/v1/requests/{request_id}", headers={"x-api-key": acme})

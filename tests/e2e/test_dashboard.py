@@ -28,8 +28,11 @@ from tests.fakes.upstream import FakeUpstream
 from tests.support.browser import FLAGS as BROWSER_FLAGS
 from tests.support.browser import Browser, require_chromium
 
-JUDGED_SHADOW = {"model": "gpt-5.4", "sample": 1,
-                 "judge": {"model": "claude-sonnet-4-6", "mode": "rubric"}}  # fmt: skip
+JUDGED_SHADOW = {
+    "model": "gpt-5.4",
+    "sample": 1,
+    "judge": {"model": "claude-sonnet-4-6", "mode": "rubric"},
+}
 ROUTES = {
     "auto": {"default": "claude-haiku-4-5", "shadow": JUDGED_SHADOW},
     "canary": {
@@ -50,10 +53,15 @@ def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess[str
     binary = require_chromium()
     flags = [f for f in BROWSER_FLAGS if not f.startswith("--remote")]
     return subprocess.run(
-        [binary, *flags, "--window-size=1280,900", "--virtual-time-budget=8000",
-         f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        [
+            *[binary, *flags, "--window-size=1280,900"],
+            *["--virtual-time-budget=8000", f"--user-data-dir={profile}", *args],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def mixed_workload(
@@ -100,8 +108,11 @@ def mixed_workload(
     with pytest.raises(openai.NotFoundError):  # no such model: turned away before routing
         ask("no-such-model")
     sdk = anthropic.Anthropic(base_url=gateway, api_key=key, max_retries=0)
-    params = {"model": "claude-haiku-4-5", "max_tokens": 5,
-              "messages": [{"role": "user", "content": "t"}]}  # fmt: skip
+    params = {
+        "model": "claude-haiku-4-5",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "t"}],
+    }
     batch = sdk.messages.batches.create(
         requests=[{"custom_id": f"r{i}", "params": params} for i in range(3)]
     )
@@ -130,8 +141,10 @@ def spread_over_a_day(data_dir: Path) -> None:
     with sqlite3.connect(data_dir / "tiergate.db") as db:
         ids = [r[0] for r in db.execute("SELECT id FROM requests ORDER BY ts_ms, id")]
         for i, request_id in enumerate(ids):
-            db.execute("UPDATE requests SET ts_ms = ts_ms - ? WHERE id = ?",
-                       ((len(ids) - 1 - i) * 30 * 60_000, request_id))  # fmt: skip
+            db.execute(
+                "UPDATE requests SET ts_ms = ts_ms - ? WHERE id = ?",
+                ((len(ids) - 1 - i) * 30 * 60_000, request_id),
+            )
 
 
 LAYOUT = """(() => {
@@ -220,8 +233,10 @@ def test_dashboard_after_a_mixed_workload_at_two_widths(
         browser.wait_for("document.getElementById('drill-filters').textContent.startsWith('hour')")
         browser.wait_for("document.querySelectorAll('#drill tbody tr').length >= 1")
         # an hour's range: minute buckets
-        browser.evaluate("const r = document.getElementById('range'); r.value = '1h';"
-                         "r.dispatchEvent(new Event('change'))")  # fmt: skip
+        browser.evaluate(
+            "const r = document.getElementById('range'); r.value = '1h';"
+            "r.dispatchEvent(new Event('change'))"
+        )
         browser.wait_for(
             "document.getElementById('bucket-note').textContent === 'USD per minute, UTC'"
         )
@@ -334,9 +349,12 @@ def test_dashboard_money_says_what_it_leaves_out(
     """Unpriced requests are counted beside the spend, never as $0; estimated spend is shown
     as such; with no baseline configured, savings read "no baseline", not minus the spend."""
     openai_deployment = {
-        "name": "openai-a", "model": "gpt-5.4", "provider": "openai",
-        "base_url": openai_upstream.url + "/v1", "api_key": "k",
-    }  # fmt: skip
+        "name": "openai-a",
+        "model": "gpt-5.4",
+        "provider": "openai",
+        "base_url": openai_upstream.url + "/v1",
+        "api_key": "k",
+    }
     gateway = make_gateway(
         deployments=[openai_deployment, unpriced_deployment(openai_upstream)],
         baseline_model="",  # no baseline (`baseline_model: null` in a file; overrides skip None)
@@ -353,9 +371,7 @@ def test_dashboard_money_says_what_it_leaves_out(
         browser.wait_for("document.body.dataset.loaded === '1'")
         # 8 x $2.50 + 5 x $15 per million = $0.000095, estimated (no usage reported)
         assert kpi(browser, "spend") == "$0.000095"
-        note = browser.evaluate(
-            "document.querySelector('.kpi[data-kpi=\"spend\"] .n').textContent"
-        )
+        note = browser.evaluate("document.querySelector('.kpi[data-kpi=\"spend\"] .n').textContent")
         assert note == "1 unpriced not included; $0.000095 estimated (1 requests)"
         assert kpi(browser, "saved vs baseline") == "no baseline"
         assert kpi(browser, "always-baseline would cost") == "no baseline"

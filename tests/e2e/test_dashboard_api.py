@@ -54,9 +54,7 @@ def test_timeseries_buckets_sum_to_the_report(seeded: dict[str, Any]) -> None:
     totals = get(gateway, "/v1/tiergate/report", since="24h").json()["totals"]
     assert sum(p["requests"] for p in series["points"]) == totals["requests"] == 10
     assert sum(p["cost_usd"] for p in series["points"]) == pytest.approx(totals["cost_usd"])
-    assert sum(p["baseline_usd"] for p in series["points"]) == pytest.approx(
-        totals["baseline_usd"]
-    )
+    assert sum(p["baseline_usd"] for p in series["points"]) == pytest.approx(totals["baseline_usd"])
     mix = {model: sum(counts) for model, counts in series["mix"].items()}
     assert mix == {"claude-haiku-4-5": 5, "gpt-5.4": 3, "(no answer)": 2}
     assert series["rejected"] == 1  # the unknown model; the upstream 500 was tried
@@ -83,8 +81,9 @@ def test_requests_list_filters_pages_and_scopes(seeded: dict[str, Any]) -> None:
     page = get(gateway, "/v1/tiergate/requests", model="claude-haiku-4-5", limit=2).json()
     seen = [row["id"] for row in page["data"]]
     while page["next"]:
-        page = get(gateway, "/v1/tiergate/requests", model="claude-haiku-4-5", limit=2,
-                   before=page["next"]).json()  # fmt: skip
+        page = get(
+            gateway, "/v1/tiergate/requests", model="claude-haiku-4-5", limit=2, before=page["next"]
+        ).json()
         seen += [row["id"] for row in page["data"]]
     assert len(seen) == len(set(seen)) == 5
     errors = get(gateway, "/v1/tiergate/requests", outcome="error").json()["data"]
@@ -101,9 +100,13 @@ def test_requests_list_filters_pages_and_scopes(seeded: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     ("params", "param"),
-    [({"outcome": "weird"}, "outcome"), ({"before": "x"}, "before"), ({"limit": "0"}, "limit"),
-     ({"since": "yesterday"}, "not a date")],
-)  # fmt: skip
+    [
+        ({"outcome": "weird"}, "outcome"),
+        ({"before": "x"}, "before"),
+        ({"limit": "0"}, "limit"),
+        ({"since": "yesterday"}, "not a date"),
+    ],
+)
 def test_bad_filters_are_a_400_in_the_openai_shape(
     make_gateway: Callable[..., str], params: dict[str, str], param: str
 ) -> None:

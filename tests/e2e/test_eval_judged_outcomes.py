@@ -39,10 +39,14 @@ def test_router_trains_from_judged_shadow_pairs(
     judged_report(gateway, PROMPTS)
     config = tmp_path / "cli.yaml"
     config.write_text(yaml.safe_dump({"data_dir": str(tmp_path)}))
-    result = CliRunner().invoke(main, ["router", "train", "--from-log", "--route", "auto",
-                                       "--out", str(tmp_path / "auto.tgr"), "--config",
-                                       str(config), "--json", "--features", "tfidf",
-                                       "--folds", "0"])  # fmt: skip
+    result = CliRunner().invoke(
+        main,
+        [
+            *["router", "train", "--from-log", "--route", "auto"],
+            *["--out", str(tmp_path / "auto.tgr"), "--config", str(config), "--json"],
+            *["--features", "tfidf", "--folds", "0"],
+        ],
+    )
     assert result.exit_code == 0, result.output
     made = json.loads(result.stdout)
     assert "240 outcome rows of route 'auto' (240 shadow)" in result.output

@@ -30,20 +30,40 @@ from tiergate.cli.main import main
 
 HAIKU, SONNET, GPT, OPUS = "claude-haiku-4-5", "claude-sonnet-4-6", "gpt-5.4", "claude-opus-4-7"
 # The cheap model fails often on hard prompts; the strong one rarely.
-APART = {HAIKU: {"easy": 0.95, "hard": 0.45}, SONNET: {"easy": 0.97, "hard": 0.93},
-         GPT: {"easy": 0.9, "hard": 0.8}}  # fmt: skip
+APART = {
+    HAIKU: {"easy": 0.95, "hard": 0.45},
+    SONNET: {"easy": 0.97, "hard": 0.93},
+    GPT: {"easy": 0.9, "hard": 0.8},
+}
 # The cheap model is almost as good: it should be recommended.
-CLOSE = {HAIKU: {"easy": 0.97, "hard": 0.92}, SONNET: {"easy": 0.97, "hard": 0.94},
-         GPT: {"easy": 0.9, "hard": 0.8}}  # fmt: skip
+CLOSE = {
+    HAIKU: {"easy": 0.97, "hard": 0.92},
+    SONNET: {"easy": 0.97, "hard": 0.94},
+    GPT: {"easy": 0.9, "hard": 0.8},
+}
 
 
-def write_config(tmp_path: Path, anthropic: FakeUpstream, openai: FakeUpstream,
-                 **extra: Any) -> Path:  # fmt: skip
+def write_config(
+    tmp_path: Path, anthropic: FakeUpstream, openai: FakeUpstream, **extra: Any
+) -> Path:
     deployments = [
-        {"name": f"d-{model}", "model": model, "provider": "anthropic", "base_url": anthropic.url,
-         "api_key": "sk-ant-test"} for model in (HAIKU, SONNET, OPUS)
-    ] + [{"name": "d-gpt", "model": GPT, "provider": "openai", "base_url": openai.url + "/v1",
-          "api_key": "sk-test"}]  # fmt: skip
+        {
+            "name": f"d-{model}",
+            "model": model,
+            "provider": "anthropic",
+            "base_url": anthropic.url,
+            "api_key": "sk-ant-test",
+        }
+        for model in (HAIKU, SONNET, OPUS)
+    ] + [
+        {
+            "name": "d-gpt",
+            "model": GPT,
+            "provider": "openai",
+            "base_url": openai.url + "/v1",
+            "api_key": "sk-test",
+        }
+    ]
     config = {
         "deployments": deployments,
         "retry": {"max_retries": 0, "breaker_failures": 1000},
@@ -88,8 +108,9 @@ def answers_sent(*upstreams: FakeUpstream) -> Counter[tuple[str, str]]:
 
 
 @pytest.fixture
-def fakes(anthropic_upstream: FakeUpstream, openai_upstream: FakeUpstream
-          ) -> tuple[FakeUpstream, FakeUpstream]:  # fmt: skip
+def fakes(
+    anthropic_upstream: FakeUpstream, openai_upstream: FakeUpstream
+) -> tuple[FakeUpstream, FakeUpstream]:
     return anthropic_upstream, openai_upstream
 
 
@@ -101,10 +122,13 @@ def test_recommends_the_strong_model_when_the_cheap_one_is_worse(
     script(fakes, quality)
     config = write_config(tmp_path, *fakes)
     data = write_set(tmp_path / "set.jsonl", tasks)
-    summary = run_cli(["eval", "run", str(data), "--models", f"{HAIKU},{SONNET},{GPT}",
-                       "--scorer", "contains", "--config", str(config), "--json",
-                       "--no-progress", "--concurrency", "8",
-                       "--report", str(tmp_path / "report.md")])  # fmt: skip
+    summary = run_cli(
+        [
+            *["eval", "run", str(data), "--models", f"{HAIKU},{SONNET},{GPT}"],
+            *["--scorer", "contains", "--config", str(config), "--json", "--no-progress"],
+            *["--concurrency", "8", "--report", str(tmp_path / "report.md")],
+        ]
+    )
     assert summary["complete"] and summary["items"] == 300
     rows = {row["model"]: row for row in summary["models"]}
     for model, row in rows.items():
@@ -140,17 +164,23 @@ def test_recommends_the_cheap_model_when_it_is_close_enough(
     script(fakes, ScriptedQuality(tasks, CLOSE))
     config = write_config(tmp_path, *fakes)
     data = write_set(tmp_path / "set.jsonl", tasks)
-    summary = run_cli(["eval", "run", str(data), "--models", f"{SONNET},{HAIKU}", "--scorer",
-                       "regex", "--delta", "0.05", "--config", str(config), "--json",
-                       "--no-progress"])  # fmt: skip
+    summary = run_cli(
+        [
+            *["eval", "run", str(data), "--models", f"{SONNET},{HAIKU}", "--scorer", "regex"],
+            *["--delta", "0.05", "--config", str(config), "--json", "--no-progress"],
+        ]
+    )
     recommendation = summary["recommendation"]
     assert recommendation["model"] == HAIKU
     low = next(q for q in recommendation["qualifying"] if q["model"] == HAIKU)["difference_ci95"][0]
     assert low >= -0.05
     # A tighter delta no longer lets the cheap model through; nothing is asked again.
-    again = run_cli(["eval", "run", str(data), "--models", f"{SONNET},{HAIKU}", "--scorer",
-                     "regex", "--delta", "0.001", "--config", str(config), "--json",
-                     "--no-progress"])  # fmt: skip
+    again = run_cli(
+        [
+            *["eval", "run", str(data), "--models", f"{SONNET},{HAIKU}", "--scorer", "regex"],
+            *["--delta", "0.001", "--config", str(config), "--json", "--no-progress"],
+        ]
+    )
     assert again["recommendation"]["model"] == SONNET
     assert again["calls"] == {"sent": 0, "resumed": 600, "resent_after_kill": 0}
     assert set(answers_sent(*fakes).values()) == {1}
@@ -164,9 +194,13 @@ def test_results_train_a_router_that_beats_random_on_held_out_rows(
     config = write_config(tmp_path, *fakes)
     data = write_set(tmp_path / "set.jsonl", tasks)
     outcomes = tmp_path / "outcomes.jsonl"
-    run_cli(["eval", "run", str(data), "--models", f"{HAIKU},{SONNET}", "--scorer", "contains",
-             "--route", "triage", "--outcomes", str(outcomes), "--config", str(config),
-             "--json", "--no-progress"])  # fmt: skip
+    run_cli(
+        [
+            *["eval", "run", str(data), "--models", f"{HAIKU},{SONNET}", "--scorer", "contains"],
+            *["--route", "triage", "--outcomes", str(outcomes), "--config", str(config)],
+            *["--json", "--no-progress"],
+        ]
+    )
     lines = [json.loads(line) for line in outcomes.read_text().splitlines()]
     assert len(lines) == 300 and set(lines[0]["outcomes"]) == {HAIKU, SONNET}
     # The file trains a router (the usual command); scored on rows it never saw.
@@ -174,16 +208,24 @@ def test_results_train_a_router_that_beats_random_on_held_out_rows(
     train.write_text("".join(json.dumps(line) + "\n" for line in lines[:200]))
     held.write_text("".join(json.dumps(line) + "\n" for line in lines[200:]))
     router = tmp_path / "router.tgr"
-    result = CliRunner().invoke(main, ["router", "train", str(train), "--out", str(router),
-                                       "--weak", HAIKU, "--strong", SONNET, "--folds", "0",
-                                       "--features", "tfidf"])
+    result = CliRunner().invoke(
+        main,
+        [
+            *["router", "train", str(train), "--out", str(router), "--weak", HAIKU],
+            *["--strong", SONNET, "--folds", "0", "--features", "tfidf"],
+        ],
+    )
     assert result.exit_code == 0, result.output
     scored = run_cli(["router", "eval", str(held), "--router", str(router), "--json"])
     assert scored["APGR"] > 0.6 > scored["baselines"]["random"]["APGR_exact"] == 0.5
     # In one step from the store: the run wrote its outcome rows for route "triage".
-    made = run_cli(["router", "train", "--from-log", "--route", "triage", "--out",
-                    str(tmp_path / "from-log.tgr"), "--config", str(config), "--json",
-                    "--features", "tfidf", "--folds", "0"])
+    made = run_cli(
+        [
+            *["router", "train", "--from-log", "--route", "triage"],
+            *["--out", str(tmp_path / "from-log.tgr"), "--config", str(config), "--json"],
+            *["--features", "tfidf", "--folds", "0"],
+        ]
+    )
     assert made["weak"] == HAIKU and made["strong"] == SONNET
     assert made["trained_on"] + made["held_out"] == 300
     assert made["held_out_metrics"]["APGR"] > 0.6
@@ -195,8 +237,9 @@ def test_a_distilled_judge_escalates_unsure_cases_and_reports_agreement(
     fakes: tuple[FakeUpstream, FakeUpstream], tmp_path: Path
 ) -> None:
     tasks = make_tasks(200)
-    quality = ScriptedQuality(tasks, APART, judges={
-        GPT: JudgeScript(unsure=0.2, wrong=0.03), OPUS: JudgeScript()})  # fmt: skip
+    quality = ScriptedQuality(
+        tasks, APART, judges={GPT: JudgeScript(unsure=0.2, wrong=0.03), OPUS: JudgeScript()}
+    )
     script(fakes, quality)
     config = write_config(tmp_path, *fakes)
     labelled = [task.line(label=int(quality.right(HAIKU, task))) for task in tasks]
@@ -204,10 +247,13 @@ def test_a_distilled_judge_escalates_unsure_cases_and_reports_agreement(
     data.write_text("\n".join(labelled) + "\n")
     rubric = tmp_path / "rubric.txt"
     rubric.write_text("10 when the reply gives the case code the question names, else 0.")
-    summary = run_cli(["eval", "run", str(data), "--models", HAIKU, "--scorer", "judge",
-                       "--judge", GPT, "--strong-judge", OPUS, "--rubric", str(rubric),
-                       "--judge-audit", "0.2", "--config", str(config), "--json",
-                       "--no-progress"])  # fmt: skip
+    summary = run_cli(
+        [
+            *["eval", "run", str(data), "--models", HAIKU, "--scorer", "judge", "--judge", GPT],
+            *["--strong-judge", OPUS, "--rubric", str(rubric), "--judge-audit", "0.2"],
+            *["--config", str(config), "--json", "--no-progress"],
+        ]
+    )
     judge = summary["judge"]
     assert judge["verdicts"] == 200
     assert 20 <= judge["escalated"] <= 60  # about 20% unsure
@@ -230,14 +276,19 @@ def test_pairwise_judging_in_both_orders_cancels_position_bias(
 ) -> None:
     tasks = make_tasks(120)
     # The cheap judge prefers the first answer shown 30% of the time.
-    quality = ScriptedQuality(tasks, APART, judges={GPT: JudgeScript(unsure=0.3),
-                                                    OPUS: JudgeScript()})  # fmt: skip
+    quality = ScriptedQuality(
+        tasks, APART, judges={GPT: JudgeScript(unsure=0.3), OPUS: JudgeScript()}
+    )
     script(fakes, quality)
     config = write_config(tmp_path, *fakes)
     data = write_set(tmp_path / "set.jsonl", tasks)
-    summary = run_cli(["eval", "run", str(data), "--models", f"{HAIKU},{SONNET}", "--scorer",
-                       "judge", "--pairwise", "--judge", GPT, "--strong-judge", OPUS,
-                       "--config", str(config), "--json", "--no-progress"])  # fmt: skip
+    summary = run_cli(
+        [
+            *["eval", "run", str(data), "--models", f"{HAIKU},{SONNET}", "--scorer", "judge"],
+            *["--pairwise", "--judge", GPT, "--strong-judge", OPUS, "--config", str(config)],
+            *["--json", "--no-progress"],
+        ]
+    )
     pair = summary["pairs"][0]
     assert pair["n"] == 120
     wins = {HAIKU: 0, SONNET: 0}
@@ -267,8 +318,13 @@ def test_bad_input_is_refused_before_anything_is_paid(
         result = runner.invoke(main, ["eval", "run", str(data), *args, "--config", str(config)])
         assert result.exit_code != 0 and message in result.output, result.output
     data.write_text('{"id": 1, "prompt": "hi"}\n{"id": 1, "prompt": "again"}\n')
-    result = runner.invoke(main, ["eval", "run", str(data), "--models", HAIKU, "--config",
-                                  str(config), "--scorer", "regex", "--pattern", "x"])
+    result = runner.invoke(
+        main,
+        [
+            *["eval", "run", str(data), "--models", HAIKU, "--config", str(config)],
+            *["--scorer", "regex", "--pattern", "x"],
+        ],
+    )
     assert result.exit_code != 0 and "line 2: id '1' appears twice" in result.output
     assert not answers_sent(*fakes)
 
@@ -282,9 +338,11 @@ def test_budget_stops_the_run_and_a_larger_one_finishes_it(
     extra = {"database_url": database_url} if database_url else {}
     config = write_config(tmp_path, *fakes, **extra)
     data = write_set(tmp_path / "set.jsonl", tasks)
-    args = ["eval", "run", str(data), "--models", f"{HAIKU},{SONNET}", "--scorer", "contains",
-            "--config", str(config), "--json", "--no-progress", "--route", "budgeted",
-            "--budget-usd"]
+    args = [
+        *["eval", "run", str(data), "--models", f"{HAIKU},{SONNET}", "--scorer", "contains"],
+        *["--config", str(config), "--json", "--no-progress", "--route", "budgeted"],
+        *["--budget-usd"],
+    ]
     stopped = run_cli([*args, "0.01"], code=3)
     assert stopped["stopped"] == "budget" and not stopped["complete"]
     assert 0 < stopped["items"] < 200
@@ -294,22 +352,35 @@ def test_budget_stops_the_run_and_a_larger_one_finishes_it(
     assert finished["calls"]["resumed"] == 2 * stopped["items"]
     assert set(answers_sent(*fakes).values()) == {1}
     assert finished["cost_usd"]["total"] == pytest.approx(
-        stopped["cost_usd"]["total"] + finished["cost_usd"]["this_run"])
-    report = run_cli(["report", "--json"] if database_url is None
-                     else ["report", "--json", "--database-url", database_url],
-                     env={"TIERGATE_CONFIG": str(config)})  # fmt: skip
+        stopped["cost_usd"]["total"] + finished["cost_usd"]["this_run"]
+    )
+    report = run_cli(
+        ["report", "--json"]
+        if database_url is None
+        else ["report", "--json", "--database-url", database_url],
+        env={"TIERGATE_CONFIG": str(config)},
+    )
     runs = {(row["run"], row["model"]): row["requests"] for row in report["evaluations"]}
     assert runs == {(finished["run"], HAIKU): 200, (finished["run"], SONNET): 200}
-    made = run_cli(["router", "train", "--from-log", "--route", "budgeted", "--out",
-                    str(tmp_path / "r.tgr"), "--config", str(config), "--json", "--features",
-                    "tfidf", "--folds", "0"])  # fmt: skip
+    made = run_cli(
+        [
+            *["router", "train", "--from-log", "--route", "budgeted"],
+            *["--out", str(tmp_path / "r.tgr"), "--config", str(config), "--json"],
+            *["--features", "tfidf", "--folds", "0"],
+        ]
+    )
     assert made["rows"] == 400
 
 
 def _spawn(args: list[str], tmp_path: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    return subprocess.Popen([sys.executable, "-m", "tiergate.cli", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tiergate.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
 
 
 def _wait_for(upstreams: tuple[FakeUpstream, ...], count: int, process: Any) -> None:
@@ -320,8 +391,9 @@ def _wait_for(upstreams: tuple[FakeUpstream, ...], count: int, process: Any) -> 
         time.sleep(0.02)
 
 
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL],
-                         ids=["SIGTERM", "SIGINT", "SIGKILL"])
+@pytest.mark.parametrize(
+    "how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=["SIGTERM", "SIGINT", "SIGKILL"]
+)
 def test_a_killed_run_resumes_and_pays_for_no_answer_twice(
     fakes: tuple[FakeUpstream, FakeUpstream], tmp_path: Path, how: signal.Signals
 ) -> None:
@@ -329,8 +401,10 @@ def test_a_killed_run_resumes_and_pays_for_no_answer_twice(
     script(fakes, ScriptedQuality(tasks, APART, delay=0.02))
     config = write_config(tmp_path, *fakes)
     data = write_set(tmp_path / "set.jsonl", tasks)
-    args = ["eval", "run", str(data), "--models", f"{HAIKU},{SONNET}", "--scorer", "contains",
-            "--config", str(config), "--json", "--concurrency", "4"]
+    args = [
+        *["eval", "run", str(data), "--models", f"{HAIKU},{SONNET}"],
+        *["--scorer", "contains", "--config", str(config), "--json", "--concurrency", "4"],
+    ]
     process = _spawn(args, tmp_path)  # with the progress bar (on stderr)
     _wait_for(fakes, 60, process)
     process.send_signal(how)
@@ -366,22 +440,33 @@ def test_messages_and_structured_scorers_through_the_pipeline(
     lines = []
     for n in range(20):
         label = ("bug", "billing")[n % 2]
-        messages = [{"role": "system", "content": "Answer in JSON."},
-                    {"role": "user", "content": "Ticket: it crashed."},
-                    {"role": "assistant", "content": "Which product?"},
-                    {"role": "user", "content": json.dumps({"label": label, "n": n})}]  # fmt: skip
+        messages = [
+            {"role": "system", "content": "Answer in JSON."},
+            {"role": "user", "content": "Ticket: it crashed."},
+            {"role": "assistant", "content": "Which product?"},
+            {"role": "user", "content": json.dumps({"label": label, "n": n})},
+        ]
         lines.append(json.dumps({"id": f"m{n}", "messages": messages, "reference": "bug"}))
     data.write_text("\n".join(lines) + "\n")
-    field = run_cli(["eval", "run", str(data), "--models", f"{HAIKU},{GPT}", "--scorer",
-                     "json-field", "--field", "label", "--config", str(config), "--json",
-                     "--no-progress"])  # fmt: skip
+    field = run_cli(
+        [
+            *["eval", "run", str(data), "--models", f"{HAIKU},{GPT}", "--scorer", "json-field"],
+            *["--field", "label", "--config", str(config), "--json", "--no-progress"],
+        ]
+    )
     assert {row["model"]: row["quality"] for row in field["models"]} == {HAIKU: 0.5, GPT: 0.5}
     schema = tmp_path / "schema.json"
-    schema.write_text(json.dumps({"type": "object", "required": ["label", "n"],
-                                  "properties": {"n": {"type": "integer"}}}))  # fmt: skip
-    valid = run_cli(["eval", "run", str(data), "--models", f"{HAIKU},{GPT}", "--scorer",
-                     "json-schema", "--schema", str(schema), "--config", str(config), "--json",
-                     "--no-progress"])  # fmt: skip
+    schema.write_text(
+        json.dumps(
+            {"type": "object", "required": ["label", "n"], "properties": {"n": {"type": "integer"}}}
+        )
+    )
+    valid = run_cli(
+        [
+            *["eval", "run", str(data), "--models", f"{HAIKU},{GPT}", "--scorer", "json-schema"],
+            *["--schema", str(schema), "--config", str(config), "--json", "--no-progress"],
+        ]
+    )
     assert [row["quality"] for row in valid["models"]] == [1.0, 1.0]
     assert valid["calls"]["sent"] == 0  # the same calls: read back from the results file
     anthropic_body = fakes[0].last.json

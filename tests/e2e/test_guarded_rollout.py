@@ -36,11 +36,15 @@ ROUTES = {
         "rollout": {
             "model": "gpt-5.4",
             "ramp": {"steps": [20, 50, 100], "every": 12},
-            "guard": {"max_error_rate": 0.25, "min_requests": 6, "window": f"{WINDOW_S:g}s",
-                      "check_every": "100ms"},
+            "guard": {
+                "max_error_rate": 0.25,
+                "min_requests": 6,
+                "window": f"{WINDOW_S:g}s",
+                "check_every": "100ms",
+            },
         },
     }
-}  # fmt: skip
+}
 USERS = [f"user-{i}" for i in range(24)]
 _PERCENT = re.compile(
     r'tiergate_rollout_percent\{model="gpt-5.4",route="auto",state="(\w+)"\} ([\d.]+)'
@@ -111,8 +115,11 @@ def test_two_replicas_ramp_in_steps_and_roll_back_once_when_the_candidate_fails(
 ) -> None:
     anthropic_upstream.default = Reply(text="from sonnet")
     openai_upstream.default = Reply(text="from gpt")
-    settings: dict[str, Any] = {"routes": ROUTES, "database_url": postgres_url,
-                                "log": {"flush_interval": 0.05}}  # fmt: skip
+    settings: dict[str, Any] = {
+        "routes": ROUTES,
+        "database_url": postgres_url,
+        "log": {"flush_interval": 0.05},
+    }
     gateways = [make_gateway(**settings), make_gateway(**settings)]
     assert [share(g) for g in gateways] == [("ramping", 20.0)] * 2  # started once, read by both
     traffic = Traffic(gateways)
@@ -143,8 +150,10 @@ def test_two_replicas_ramp_in_steps_and_roll_back_once_when_the_candidate_fails(
     traffic.until(lambda: any(share(g)[1] == 0 for g in gateways), WINDOW_S)
     rolled_back_after = time.monotonic() - failing_from
     assert rolled_back_after < WINDOW_S
-    print(f"ramped in {ramped} requests; rolled back {rolled_back_after:.2f}s "
-          f"after the candidate started failing")
+    print(
+        f"ramped in {ramped} requests; rolled back {rolled_back_after:.2f}s "
+        f"after the candidate started failing"
+    )
     traffic.until(lambda: all(share(g) == ("rolled_back", 0.0) for g in gateways), 1)
     assert made(gateways, "rollback") == 1  # once, though both replicas check
     before = len(traffic.served)
@@ -155,8 +164,15 @@ def test_two_replicas_ramp_in_steps_and_roll_back_once_when_the_candidate_fails(
     # `tiergate rollout` (same store as serve, through --config) shows the history, resumes.
     config = tmp_path / "tiergate.yaml"
     raw = gateway_settings(anthropic_upstream, openai_upstream, tmp_path, **settings)
-    config.write_text(yaml.safe_dump({"database_url": postgres_url, "routes": ROUTES,
-                                      "deployments": [dict(d) for d in raw.deployments]}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "database_url": postgres_url,
+                "routes": ROUTES,
+                "deployments": [dict(d) for d in raw.deployments],
+            }
+        )
+    )
     from tiergate.cli.main import main
 
     runner = CliRunner()
@@ -165,8 +181,12 @@ def test_two_replicas_ramp_in_steps_and_roll_back_once_when_the_candidate_fails(
     (state,) = json.loads(status.output)["rollouts"]
     assert (state["route"], state["state"], state["percent"]) == ("auto", "rolled_back", 0.0)
     history = [(e["kind"], e["from_percent"], e["to_percent"]) for e in reversed(state["events"])]
-    assert history == [("start", 0.0, 20.0), ("step", 20.0, 50.0), ("step", 50.0, 100.0),
-                       ("rollback", 100.0, 0.0)]  # fmt: skip
+    assert history == [
+        ("start", 0.0, 20.0),
+        ("step", 20.0, 50.0),
+        ("step", 50.0, 100.0),
+        ("rollback", 100.0, 0.0),
+    ]
     assert [e["version"] for e in reversed(state["events"])] == [1, 2, 3, 4]
     reason = state["events"][0]["reason"]
     assert reason.startswith("guard: error rate ") and f"over the last {WINDOW_S:g}s" in reason
@@ -206,9 +226,13 @@ def test_judged_quality_below_the_guard_rolls_back_and_a_restart_keeps_the_state
 
     anthropic_upstream.responder = anthropic_side
     openai_upstream.responder = candidate
-    guard = {"min_judged_quality": 0.4, "min_requests": 8, "window": "30s",
-             "check_every": "100ms",
-             "judge": {"model": "claude-haiku-4-5", "mode": "pairwise", "sample": 1}}  # fmt: skip
+    guard = {
+        "min_judged_quality": 0.4,
+        "min_requests": 8,
+        "window": "30s",
+        "check_every": "100ms",
+        "judge": {"model": "claude-haiku-4-5", "mode": "pairwise", "sample": 1},
+    }
     rollout = {"model": "gpt-5.4", "percent": 100, "guard": guard}
     routes = {"auto": {"default": "claude-sonnet-4-6", "rollout": rollout}}
     settings: dict[str, Any] = {"routes": routes, "log": {"flush_interval": 0.05}}
@@ -229,7 +253,9 @@ def test_judged_quality_below_the_guard_rolls_back_and_a_restart_keeps_the_state
     data = httpx.get(gateway + "/v1/tiergate/report").json()
     (row,) = data["judged"]
     assert (row["kind"], row["served_model"], row["candidate_model"]) == (
-        "rollout", "claude-sonnet-4-6", "gpt-5.4"
+        "rollout",
+        "claude-sonnet-4-6",
+        "gpt-5.4",
     )
     assert row["win_rate"] == 0 and row["loss_rate"] > 0 and row["judge_calls"] >= 3 * 8
     (state,) = data["rollouts"]

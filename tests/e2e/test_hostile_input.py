@@ -76,9 +76,7 @@ def test_the_admin_api_refuses_a_tenant_name_outside_the_pattern(
 
 
 @pytest.mark.parametrize("tenant", ["", "*", "a b"])
-def test_keys_create_refuses_a_tenant_name_outside_the_pattern(
-    tmp_path: Path, tenant: str
-) -> None:
+def test_keys_create_refuses_a_tenant_name_outside_the_pattern(tmp_path: Path, tenant: str) -> None:
     from tiergate.cli.keys import keys
 
     done = CliRunner().invoke(
@@ -101,8 +99,8 @@ def test_a_stored_key_with_an_empty_tenant_cannot_read_every_tenant(
     with sqlite3.connect(tmp_path / "tiergate.db") as db:
         db.execute("UPDATE virtual_keys SET tenant = '' WHERE id = ?", (legacy["id"],))
     chat = {"model": "gpt-5.4", "messages": [{"role": "user", "content": "x"}]}
-    assert httpx.post(gateway + "/v1/chat/completions", json=chat,
-                      headers=bearer(acme["key"])).status_code == 200  # fmt: skip
+    answered = httpx.post(gateway + "/v1/chat/completions", json=chat, headers=bearer(acme["key"]))
+    assert answered.status_code == 200
     time.sleep(2.1)  # the key cache's ttl
     report = httpx.get(gateway + "/v1/tiergate/report", headers=bearer(legacy["key"]))
     assert report.status_code == 401, report.text
@@ -113,18 +111,32 @@ def test_a_batch_the_admin_made_is_not_visible_to_any_key(
     make_gateway: Callable[..., str],
 ) -> None:
     gateway = make_gateway(admin_key=ADMIN)
-    batch = admin(gateway, "POST", "/v1/messages/batches", requests=[{
-        "custom_id": "a", "params": {"model": "claude-haiku-4-5", "max_tokens": 5,
-                                     "messages": [{"role": "user", "content": "x"}]}}])  # fmt: skip
+    batch = admin(
+        gateway,
+        "POST",
+        "/v1/messages/batches",
+        requests=[
+            {
+                "custom_id": "a",
+                "params": {
+                    "model": "claude-haiku-4-5",
+                    "max_tokens": 5,
+                    "messages": [{"role": "user", "content": "x"}],
+                },
+            }
+        ],
+    )
     assert batch.status_code == 200, batch.text
     star = admin(gateway, "POST", "/admin/keys", tenant="*")
     assert star.status_code == 400
     other = new_key(gateway, tenant="other")
-    seen = httpx.get(f"{gateway}/v1/messages/batches/{batch.json()['id']}",
-                     headers=bearer(other["key"]))  # fmt: skip
+    seen = httpx.get(
+        f"{gateway}/v1/messages/batches/{batch.json()['id']}", headers=bearer(other["key"])
+    )
     assert seen.status_code == 404
-    gone = httpx.delete(f"{gateway}/v1/messages/batches/{batch.json()['id']}",
-                        headers=bearer(other["key"]))  # fmt: skip
+    gone = httpx.delete(
+        f"{gateway}/v1/messages/batches/{batch.json()['id']}", headers=bearer(other["key"])
+    )
     assert gone.status_code == 404
 
 
@@ -155,9 +167,11 @@ def test_a_non_ascii_authorization_header_is_a_401_not_a_500(
     for value in ("Bearer tg-é".encode(), b"Bearer \xff\xfe", "Bearer ü".encode("latin-1")):
         for path in ("/v1/chat/completions", "/admin/keys", "/v1/batches"):
             response = httpx.request(
-                "POST" if path != "/admin/keys" else "GET", gateway + path, content=body,
+                "POST" if path != "/admin/keys" else "GET",
+                gateway + path,
+                content=body,
                 headers=[(b"authorization", value), (b"content-type", b"application/json")],
-            )  # fmt: skip
+            )
             assert response.status_code == 401, (path, value, response.text)
 
 
@@ -166,15 +180,17 @@ def test_a_non_ascii_admin_key_works_and_breaks_nothing(
 ) -> None:
     secret = "admin-ключ-ü"
     gateway = make_gateway(admin_key=secret)
-    made = httpx.post(gateway + "/admin/keys", json={"tenant": "acme"},
-                      headers=[(b"authorization", b"Bearer " + secret.encode())])  # fmt: skip
+    made = httpx.post(
+        gateway + "/admin/keys",
+        json={"tenant": "acme"},
+        headers=[(b"authorization", b"Bearer " + secret.encode())],
+    )
     assert made.status_code == 201, made.text
     key = made.json()["key"]
     chat = {"model": "gpt-5.4", "messages": [{"role": "user", "content": "x"}]}
-    assert httpx.post(gateway + "/v1/chat/completions", json=chat,
-                      headers=bearer(key)).status_code == 200  # fmt: skip
-    assert httpx.post(gateway + "/v1/chat/completions", json=chat,
-                      headers=bearer("tg-wrong")).status_code == 401  # fmt: skip
+    for secret, status in ((key, 200), ("tg-wrong", 401)):
+        answer = httpx.post(gateway + "/v1/chat/completions", json=chat, headers=bearer(secret))
+        assert answer.status_code == status
 
 
 def _nested_schema(levels: int) -> dict[str, Any]:
@@ -190,28 +206,49 @@ def test_a_tool_schema_nested_126_levels_is_a_400(make_gateway: Callable[..., st
     client = openai.OpenAI(base_url=gateway + "/v1", api_key="x", max_retries=0)
     with pytest.raises(openai.BadRequestError, match="nested more than"):
         client.chat.completions.create(
-            model="gpt-5.4", messages=[{"role": "user", "content": "x"}],
+            model="gpt-5.4",
+            messages=[{"role": "user", "content": "x"}],
             tools=[{"type": "function", "function": {"name": "f", "parameters": deep}}],
-        )  # fmt: skip
-    answer = httpx.post(gateway + "/v1/messages", json={
-        "model": "claude-haiku-4-5", "max_tokens": 5,
-        "messages": [{"role": "user", "content": "x"}],
-        "tools": [{"name": "f", "input_schema": deep}]})  # fmt: skip
+        )
+    answer = httpx.post(
+        gateway + "/v1/messages",
+        json={
+            "model": "claude-haiku-4-5",
+            "max_tokens": 5,
+            "messages": [{"role": "user", "content": "x"}],
+            "tools": [{"name": "f", "input_schema": deep}],
+        },
+    )
     assert answer.status_code == 400 and answer.json()["type"] == "error"
     # Tool-call arguments (a JSON string inside the JSON) are bounded the same way.
     arguments = orjson.dumps(_nested_schema(126)).decode()
-    history = httpx.post(gateway + "/v1/chat/completions", json={
-        "model": "gpt-5.4", "messages": [
-            {"role": "user", "content": "x"},
-            {"role": "assistant", "tool_calls": [{"id": "c", "type": "function",
-             "function": {"name": "f", "arguments": arguments}}]},
-            {"role": "tool", "tool_call_id": "c", "content": "ok"}]})  # fmt: skip
+    history = httpx.post(
+        gateway + "/v1/chat/completions",
+        json={
+            "model": "gpt-5.4",
+            "messages": [
+                {"role": "user", "content": "x"},
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {
+                            "id": "c",
+                            "type": "function",
+                            "function": {"name": "f", "arguments": arguments},
+                        }
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "c", "content": "ok"},
+            ],
+        },
+    )
     assert history.status_code == 400, history.text
     # A schema of ordinary depth still works.
     fine = client.chat.completions.create(
-        model="gpt-5.4", messages=[{"role": "user", "content": "x"}],
+        model="gpt-5.4",
+        messages=[{"role": "user", "content": "x"}],
         tools=[{"type": "function", "function": {"name": "f", "parameters": _nested_schema(20)}}],
-    )  # fmt: skip
+    )
     assert fine.choices
 
 
@@ -223,24 +260,36 @@ def test_max_tokens_at_the_int64_edge_is_a_400_for_limited_keys(
     limited = new_key(gateway, tenant="acme", tpm=1000000)
     for key in (budgeted, limited):
         for value in (BIG, BIG + 1, 2**31):
-            openai_body = {"model": "gpt-5.4", "max_tokens": value,
-                           "messages": [{"role": "user", "content": "x"}]}  # fmt: skip
-            response = httpx.post(gateway + "/v1/chat/completions", json=openai_body,
-                                  headers=bearer(key["key"]))  # fmt: skip
+            openai_body = {
+                "model": "gpt-5.4",
+                "max_tokens": value,
+                "messages": [{"role": "user", "content": "x"}],
+            }
+            response = httpx.post(
+                gateway + "/v1/chat/completions", json=openai_body, headers=bearer(key["key"])
+            )
             assert response.status_code == 400, response.text
             assert response.json()["error"]["param"] == "max_tokens"
             anthropic_body = {**openai_body, "model": "claude-haiku-4-5"}
-            response = httpx.post(gateway + "/v1/messages", json=anthropic_body,
-                                  headers=bearer(key["key"]))  # fmt: skip
+            response = httpx.post(
+                gateway + "/v1/messages", json=anthropic_body, headers=bearer(key["key"])
+            )
             assert response.status_code == 400, response.text
             responses_body = {"model": "gpt-5.4", "input": "x", "max_output_tokens": value}
-            response = httpx.post(gateway + "/v1/responses", json=responses_body,
-                                  headers=bearer(key["key"]))  # fmt: skip
+            response = httpx.post(
+                gateway + "/v1/responses", json=responses_body, headers=bearer(key["key"])
+            )
             assert response.status_code == 400, response.text
         # The largest accepted value still reaches the budget check, not a server error.
-        ok = httpx.post(gateway + "/v1/chat/completions", headers=bearer(key["key"]), json={
-            "model": "gpt-5.4", "max_tokens": 2**31 - 1,
-            "messages": [{"role": "user", "content": "x"}]})  # fmt: skip
+        ok = httpx.post(
+            gateway + "/v1/chat/completions",
+            headers=bearer(key["key"]),
+            json={
+                "model": "gpt-5.4",
+                "max_tokens": 2**31 - 1,
+                "messages": [{"role": "user", "content": "x"}],
+            },
+        )
         assert ok.status_code in (200, 429), ok.text
 
 
@@ -266,8 +315,15 @@ def test_a_nul_byte_in_any_id_is_a_4xx_on_both_stores(
         ("GET", "/v1/tiergate/report?tenant=%00", None),
         ("GET", "/v1/tiergate/report?route=%00", None),
         ("GET", "/v1/tiergate/report?model=a%00", None),
-        ("POST", "/v1/batches", {"input_file_id": "file-\x00", "endpoint": "/v1/chat/completions",
-                                 "completion_window": "24h"}),
+        (
+            "POST",
+            "/v1/batches",
+            {
+                "input_file_id": "file-\x00",
+                "endpoint": "/v1/chat/completions",
+                "completion_window": "24h",
+            },
+        ),
         ("POST", "/admin/keys", {"tenant": "acme", "name": "n\x00"}),
         ("POST", "/admin/keys", {"tenant": "acme", "models": ["gpt\x00"]}),
     ]
@@ -275,16 +331,30 @@ def test_a_nul_byte_in_any_id_is_a_4xx_on_both_stores(
         for secret in (ADMIN, key["key"]):
             response = httpx.request(method, gateway + path, json=body, headers=bearer(secret))
             assert 400 <= response.status_code < 500, (method, path, response.text)
-    upload = httpx.post(gateway + "/v1/files", headers=bearer(key["key"]),
-                        data={"purpose": "batch"},
-                        files={"file": ("in\x00.jsonl", b'{"custom_id": "a\\u0000b", '
-                                        b'"method": "POST", "url": "/v1/chat/completions", '
-                                        b'"body": {"model": "gpt-5.4", "messages": '
-                                        b'[{"role": "user", "content": "x"}]}}\n')})  # fmt: skip
+    upload = httpx.post(
+        gateway + "/v1/files",
+        headers=bearer(key["key"]),
+        data={"purpose": "batch"},
+        files={
+            "file": (
+                "in\x00.jsonl",
+                b'{"custom_id": "a\\u0000b", '
+                b'"method": "POST", "url": "/v1/chat/completions", '
+                b'"body": {"model": "gpt-5.4", "messages": '
+                b'[{"role": "user", "content": "x"}]}}\n',
+            )
+        },
+    )
     assert upload.status_code == 200, upload.text
-    made = httpx.post(gateway + "/v1/batches", headers=bearer(key["key"]), json={
-        "input_file_id": upload.json()["id"], "endpoint": "/v1/chat/completions",
-        "completion_window": "24h"})  # fmt: skip
+    made = httpx.post(
+        gateway + "/v1/batches",
+        headers=bearer(key["key"]),
+        json={
+            "input_file_id": upload.json()["id"],
+            "endpoint": "/v1/chat/completions",
+            "completion_window": "24h",
+        },
+    )
     assert made.status_code == 400 and "custom_id" in made.text
 
 
@@ -302,10 +372,13 @@ def test_every_request_is_logged_even_with_a_nul_model_or_a_huge_usage(
         assert response.status_code < 500, response.text
         sent += 1
     # An upstream reporting a usage whose cost no column can hold (2^62 output tokens).
-    openai_upstream.script(Reply(text="ok", usage=FakeUsage(input_tokens=2**62,
-                                                             output_tokens=2**62)))  # fmt: skip
-    response = httpx.post(gateway + "/v1/chat/completions",
-                          json={"model": "gpt-5.4", "messages": [{"role": "user", "content": "x"}]})
+    openai_upstream.script(
+        Reply(text="ok", usage=FakeUsage(input_tokens=2**62, output_tokens=2**62))
+    )
+    response = httpx.post(
+        gateway + "/v1/chat/completions",
+        json={"model": "gpt-5.4", "messages": [{"role": "user", "content": "x"}]},
+    )
     assert response.status_code == 200, response.text
     sent += 1
     assert wait_for_rows(database_url, tmp_path, sent) == sent

@@ -112,8 +112,12 @@ def judged_report(gateway: str, pairs: int) -> dict[str, Any]:
 
 
 def routes(mode: str) -> dict[str, Any]:
-    shadow = {"model": "gpt-5.4", "sample": 1, "max_in_flight": 64,
-              "judge": {"model": "claude-haiku-4-5", "mode": mode}}  # fmt: skip
+    shadow = {
+        "model": "gpt-5.4",
+        "sample": 1,
+        "max_in_flight": 64,
+        "judge": {"model": "claude-haiku-4-5", "mode": mode},
+    }
     return {"auto": {"default": "claude-sonnet-4-6", "shadow": shadow}}
 
 
@@ -134,7 +138,10 @@ def test_a_rubric_judge_measures_the_scripted_quality_ratio(
     assert data["totals"]["requests"] == PROMPTS  # judge calls are not served traffic
     (row,) = data["judged"]
     assert (row["kind"], row["route"], row["served_model"], row["candidate_model"]) == (
-        "shadow", "auto", "claude-sonnet-4-6", "gpt-5.4"
+        "shadow",
+        "auto",
+        "claude-sonnet-4-6",
+        "gpt-5.4",
     )
     assert row["judged"] == PROMPTS and row["judge_errors"] == 0
     observed = 1 - len(wrong) / PROMPTS
@@ -146,8 +153,9 @@ def test_a_rubric_judge_measures_the_scripted_quality_ratio(
     low, high = row["quality_ci"]
     assert low < TRUE_QUALITY < high
     # Two judge calls a pair, priced at the judge's rates and logged with the verdict.
-    per_call = usd_of(Usage(input_tokens=200, output_tokens=2),
-                      load_catalog().resolve("claude-haiku-4-5"))  # fmt: skip
+    per_call = usd_of(
+        Usage(input_tokens=200, output_tokens=2), load_catalog().resolve("claude-haiku-4-5")
+    )
     assert per_call is not None
     assert row["judge_calls"] == 2 * PROMPTS
     assert Decimal(str(row["judge_cost_usd"])) == 2 * PROMPTS * per_call

@@ -73,8 +73,9 @@ def test_sigkill_under_load_leaves_no_reservation_held_after_restart(
     config, env = _config(tmp_path, openai_upstream), _env(tmp_path, database_url)
     with serving(config, env) as (url, server):
         # Room for four requests in flight, not five.
-        key = new_key(url, tenant="acme", budget_usd=str(WORST * 4 + WORST / 2),
-                      budget_period="total")  # fmt: skip
+        key = new_key(
+            url, tenant="acme", budget_usd=str(WORST * 4 + WORST / 2), budget_period="total"
+        )
 
         async def load_then_kill() -> list[int]:
             load = asyncio.ensure_future(_fire(url, key["key"], 12))

@@ -22,9 +22,11 @@ def test_breakpoint_placed_on_a_long_system_prompt_and_savings_reported(
     )
     client = anthropic.Anthropic(base_url=gateway, api_key="x", max_retries=0)
     client.messages.create(
-        model="claude-haiku-4-5", max_tokens=5, system=LONG_SYSTEM,
+        model="claude-haiku-4-5",
+        max_tokens=5,
+        system=LONG_SYSTEM,
         messages=[{"role": "user", "content": "my card was charged twice"}],
-    )  # fmt: skip
+    )
     system = anthropic_upstream.last.json["system"]
     assert system[-1]["cache_control"] == {"type": "ephemeral"}
     report = httpx.get(gateway + "/v1/tiergate/report").json()["totals"]
@@ -38,17 +40,21 @@ def test_short_prompts_and_caller_breakpoints_are_left_alone(
     gateway = make_gateway()
     client = anthropic.Anthropic(base_url=gateway, api_key="x", max_retries=0)
     client.messages.create(
-        model="claude-haiku-4-5", max_tokens=5, system="short",
+        model="claude-haiku-4-5",
+        max_tokens=5,
+        system="short",
         messages=[{"role": "user", "content": "hi"}],
-    )  # fmt: skip
+    )
     assert "cache_control" not in str(anthropic_upstream.last.json)
     own = [
         {"type": "text", "text": LONG_SYSTEM, "cache_control": {"type": "ephemeral", "ttl": "1h"}}
     ]
     client.messages.create(
-        model="claude-haiku-4-5", max_tokens=5, system=own,  # type: ignore[arg-type]
+        model="claude-haiku-4-5",
+        max_tokens=5,
+        system=own,  # type: ignore[arg-type]
         messages=[{"role": "user", "content": "hi"}],
-    )  # fmt: skip
+    )
     sent = anthropic_upstream.last.json
     assert sent["system"][0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
     assert str(sent).count("cache_control") == 1

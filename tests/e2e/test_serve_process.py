@@ -52,8 +52,14 @@ def write_config(tmp_path: Path, upstream: FakeUpstream, extra: str = "") -> Pat
 @contextmanager
 def running(args: list[str], env: dict[str, str], port: int) -> Iterator[subprocess.Popen[str]]:
     """A server process, once it answers ``/health`` on loopback; stopped afterwards."""
-    server = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True, start_new_session=True)  # fmt: skip
+    server = subprocess.Popen(
+        args,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 40
         while True:
@@ -81,8 +87,14 @@ def running(args: list[str], env: dict[str, str], port: int) -> Iterator[subproc
 def refused(args: list[str], env: dict[str, str], wait: float = 40) -> str:
     """``args`` must end by themselves, refusing to serve; returns what they printed. Run in
     a session of their own, so that a failure kills every process they started."""
-    server = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, start_new_session=True)  # fmt: skip
+    server = subprocess.Popen(
+        args,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         output, _ = server.communicate(timeout=wait)
     except subprocess.TimeoutExpired:
@@ -102,8 +114,10 @@ UVICORN = [sys.executable, "-m", "uvicorn", "--factory", "tiergate.server.factor
 
 def test_serve_with_workers_refuses_open_mode_on_a_public_address(tmp_path: Path) -> None:
     port = free_port()
-    output = refused([*TIERGATE, "serve", "--host", "0.0.0.0", "--port", str(port),
-                                 "--workers", "2"], clean_env(tmp_path))  # fmt: skip
+    output = refused(
+        [*TIERGATE, "serve", "--host", "0.0.0.0", "--port", str(port), "--workers", "2"],
+        clean_env(tmp_path),
+    )
     assert "no virtual keys exist" in output and "allow_open_remote" in output
     assert "serving on" not in output and "Traceback" not in output
 
@@ -115,8 +129,10 @@ def test_uvicorn_factory_refuses_open_mode_on_a_public_address(
     """uvicorn builds the app from the environment, which does not know ``--host``: the
     check reads the sockets the process listens on."""
     port = free_port()
-    output = refused([*UVICORN, "--host", "0.0.0.0", "--port", str(port),
-                                "--workers", str(workers)], clean_env(tmp_path))  # fmt: skip
+    output = refused(
+        [*UVICORN, "--host", "0.0.0.0", "--port", str(port), "--workers", str(workers)],
+        clean_env(tmp_path),
+    )
     assert "no virtual keys exist" in output
 
 
@@ -254,40 +270,53 @@ def test_keys_and_report_use_the_store_of_serve_config(
         assert httpx.post(url + "/chat/completions", json=chat).status_code == 200  # open
         runner = CliRunner()
         made = runner.invoke(
-            keys, ["create", "--config", str(config), "--tenant", "acme", "--budget-usd", "100"],
+            keys,
+            ["create", "--config", str(config), "--tenant", "acme", "--budget-usd", "100"],
             env={"TIERGATE_DATA_DIR": env["TIERGATE_DATA_DIR"], "TIERGATE_CONFIG": ""},
-        )  # fmt: skip
+        )
         assert made.exit_code == 0, made.output
         secret = made.output.splitlines()[1]
         # The key landed in the gateway's store: the gateway is closed now.
         assert httpx.post(url + "/chat/completions", json=chat).status_code == 401
-        answered = httpx.post(url + "/chat/completions", json=chat,
-                              headers={"authorization": f"Bearer {secret}"})  # fmt: skip
+        answered = httpx.post(
+            url + "/chat/completions", json=chat, headers={"authorization": f"Bearer {secret}"}
+        )
         assert answered.status_code == 200
-        listed = runner.invoke(keys, ["list", "--config", str(config)],
-                               env={"TIERGATE_DATA_DIR": env["TIERGATE_DATA_DIR"]})  # fmt: skip
+        listed = runner.invoke(
+            keys,
+            ["list", "--config", str(config)],
+            env={"TIERGATE_DATA_DIR": env["TIERGATE_DATA_DIR"]},
+        )
         assert "budget=$100/month" in listed.output and "E+" not in listed.output
         time.sleep(1)  # the request log's batch
-        shown = runner.invoke(report, ["--config", str(config), "--json"],
-                              env={"TIERGATE_DATA_DIR": env["TIERGATE_DATA_DIR"]})  # fmt: skip
+        shown = runner.invoke(
+            report,
+            ["--config", str(config), "--json"],
+            env={"TIERGATE_DATA_DIR": env["TIERGATE_DATA_DIR"]},
+        )
         assert shown.exit_code == 0, shown.output
         assert '"requests":3' in shown.output.replace(" ", "")  # the 401 too
     # TIERGATE_CONFIG does the same as --config.
-    listed = CliRunner().invoke(keys, ["list"], env={"TIERGATE_CONFIG": str(config),
-                                                     "TIERGATE_DATA_DIR": ""})  # fmt: skip
+    listed = CliRunner().invoke(
+        keys, ["list"], env={"TIERGATE_CONFIG": str(config), "TIERGATE_DATA_DIR": ""}
+    )
     assert "tenant=acme" in listed.output
 
 
 def test_serve_checks_the_config_before_saying_it_serves(
     tmp_path: Path, openai_upstream: FakeUpstream
 ) -> None:
-    config = write_config(tmp_path, openai_upstream,
-                          "routes:\n  auto: {default: no-such-model}\n")  # fmt: skip
+    config = write_config(tmp_path, openai_upstream, "routes:\n  auto: {default: no-such-model}\n")
     for workers in ("1", "2"):
         done = subprocess.run(
-            [*TIERGATE, "serve", "--config", str(config), "--port", str(free_port()),
-                        "--workers", workers],
-            env=clean_env(tmp_path), capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            [
+                *[*TIERGATE, "serve", "--config", str(config), "--port", str(free_port())],
+                *["--workers", workers],
+            ],
+            env=clean_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode != 0
         assert "no-such-model" in done.stderr and "serving on" not in done.stderr

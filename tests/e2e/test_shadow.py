@@ -146,10 +146,12 @@ def test_a_streamed_answer_is_compared_from_what_was_streamed(
     tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
     chunks = list(
         oai(gateway).chat.completions.create(
-            model="auto", messages=[{"role": "user", "content": "find it"}], tools=tools,
+            model="auto",
+            messages=[{"role": "user", "content": "find it"}],
+            tools=tools,
             stream=True,
         )
-    )  # fmt: skip
+    )
     assert any(c.choices and c.choices[0].delta.tool_calls for c in chunks)
     (row,) = report(gateway, 2)["shadows"]
     # The text agreed (case apart); the tool call's arguments did not.

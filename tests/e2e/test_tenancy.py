@@ -288,14 +288,19 @@ def test_64_concurrent_requests_never_overspend_with_two_workers(
         key = new_key(url, tenant="acme", budget_usd=str(budget), budget_period="total")
 
         async def fire() -> list[int]:
-            body = {"model": "gpt-5.4", "max_tokens": 50,
-                    "messages": [{"role": "user", "content": "x"}]}  # fmt: skip
+            body = {
+                "model": "gpt-5.4",
+                "max_tokens": 50,
+                "messages": [{"role": "user", "content": "x"}],
+            }
             headers = {"authorization": f"Bearer {key['key']}"}
             async with httpx.AsyncClient(base_url=url, timeout=30) as client:
                 responses = await asyncio.gather(
-                    *(client.post("/v1/chat/completions", json=body, headers=headers)
-                      for _ in range(64))
-                )  # fmt: skip
+                    *(
+                        client.post("/v1/chat/completions", json=body, headers=headers)
+                        for _ in range(64)
+                    )
+                )
             return [r.status_code for r in responses]
 
         statuses = asyncio.run(fire())

@@ -32,8 +32,9 @@ def test_a_multi_piece_upload_comes_back_whole_and_runs_as_a_batch(
     uploaded = sdk.files.create(file=("big.jsonl", content), purpose="batch")
     assert uploaded.bytes == len(content) > 2 * 1024 * 1024
     assert sdk.files.content(uploaded.id).content == content
-    batch = sdk.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions",
-                               completion_window="24h")  # fmt: skip
+    batch = sdk.batches.create(
+        input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
     done = wait_done(sdk, batch.id, seconds=30)
     assert done.request_counts is not None and done.request_counts.completed == 3
     assert set(jsonl(sdk.files.content(done.output_file_id or "").text)) == {"r0", "r1", "r2"}
@@ -80,8 +81,11 @@ def test_a_64_mib_upload_leaves_the_servers_peak_memory_near_its_baseline(
         port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIERGATE_")}
     env["TIERGATE_DATA_DIR"] = str(tmp_path)
-    server = subprocess.Popen([sys.executable, "-m", "tiergate.cli", "serve", "--port", str(port)],
-                              env=env, stderr=subprocess.DEVNULL)  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tiergate.cli", "serve", "--port", str(port)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 40
@@ -95,13 +99,18 @@ def test_a_64_mib_upload_leaves_the_servers_peak_memory_near_its_baseline(
             time.sleep(0.1)
         before = _peak_kib(server.pid)
         with data.open("rb") as body:
-            made = httpx.post(url + "/v1/files", data={"purpose": "batch"},
-                              files={"file": ("in.jsonl", body)}, timeout=120)  # fmt: skip
+            made = httpx.post(
+                url + "/v1/files",
+                data={"purpose": "batch"},
+                files={"file": ("in.jsonl", body)},
+                timeout=120,
+            )
         assert made.status_code == 200, made.text
         assert made.json()["bytes"] == data.stat().st_size
         back = hashlib.sha256()
-        with httpx.stream("GET", f"{url}/v1/files/{made.json()['id']}/content",
-                          timeout=120) as response:  # fmt: skip
+        with httpx.stream(
+            "GET", f"{url}/v1/files/{made.json()['id']}/content", timeout=120
+        ) as response:
             for piece in response.iter_bytes():
                 back.update(piece)
         assert back.hexdigest() == digest

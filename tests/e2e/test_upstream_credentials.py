@@ -58,9 +58,7 @@ def test_upstream_refusing_the_gateways_key_is_a_502_in_the_anthropic_format(
     assert SAID in body["error"]["message"]
     with (
         pytest.raises(anthropic.InternalServerError) as streamed,
-        client.messages.stream(
-            model="claude-haiku-4-5", max_tokens=8, messages=MESSAGES
-        ) as stream,
+        client.messages.stream(model="claude-haiku-4-5", max_tokens=8, messages=MESSAGES) as stream,
     ):
         list(stream.text_stream)
     assert streamed.value.status_code == 502
@@ -72,11 +70,21 @@ def test_a_refused_key_still_fails_over_to_the_next_deployment(
     """The 502 is what the client sees; for the executor it is still the deployment's key
     refused, so the model's next deployment answers, and the log keeps the upstream's 401."""
     deployments = [
-        {"name": "bad-key", "model": "claude-haiku-4-5", "provider": "anthropic",
-         "base_url": anthropic_upstream.url, "api_key": "k1"},
-        {"name": "good-key", "model": "claude-haiku-4-5", "provider": "anthropic",
-         "base_url": anthropic_upstream.url, "api_key": "k2"},
-    ]  # fmt: skip
+        {
+            "name": "bad-key",
+            "model": "claude-haiku-4-5",
+            "provider": "anthropic",
+            "base_url": anthropic_upstream.url,
+            "api_key": "k1",
+        },
+        {
+            "name": "good-key",
+            "model": "claude-haiku-4-5",
+            "provider": "anthropic",
+            "base_url": anthropic_upstream.url,
+            "api_key": "k2",
+        },
+    ]
     base = make_gateway(deployments=deployments)
     anthropic_upstream.fail(401, "invalid x-api-key").reply("from the good key")
     client = anthropic.Anthropic(base_url=base, api_key="x", max_retries=0)
@@ -94,9 +102,14 @@ def test_the_callers_own_provider_key_refused_stays_a_401(
     """On a ``byok`` deployment the key is the caller's (``x-provider-api-key``): its refusal
     is the caller's to fix, so it stays a 401."""
     deployments = [
-        {"name": "theirs", "model": "gpt-5.4", "provider": "openai",
-         "base_url": openai_upstream.url + "/v1", "byok": True},
-    ]  # fmt: skip
+        {
+            "name": "theirs",
+            "model": "gpt-5.4",
+            "provider": "openai",
+            "base_url": openai_upstream.url + "/v1",
+            "byok": True,
+        },
+    ]
     base = make_gateway(deployments=deployments)
     openai_upstream.fail(401, "Incorrect API key provided")
     client = openai.OpenAI(

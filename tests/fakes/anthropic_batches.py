@@ -110,8 +110,12 @@ def _end(upstream: Any, batch: dict[str, Any]) -> None:
     if batch["ended_at"] is not None:
         return
     for entry in batch["requests"]:
-        batch["results"].append({"custom_id": entry["custom_id"], "result": _result(upstream,
-                                 entry["params"], bool(batch["cancel_initiated_at"]))})  # fmt: skip
+        batch["results"].append(
+            {
+                "custom_id": entry["custom_id"],
+                "result": _result(upstream, entry["params"], bool(batch["cancel_initiated_at"])),
+            }
+        )
     batch["ended_at"] = _now()
 
 

@@ -75,8 +75,11 @@ def form_fields(request: RecordedRequest) -> dict[str, Any]:
     form = BytesParser(policy=HTTP).parsebytes(
         f"Content-Type: {content_type}\r\n\r\n".encode() + request.body
     )
-    return {part.get_param("name", header="content-disposition"): part
-            for part in form.iter_parts()} if form.is_multipart() else {}  # fmt: skip
+    return (
+        {part.get_param("name", header="content-disposition"): part for part in form.iter_parts()}
+        if form.is_multipart()
+        else {}
+    )
 
 
 async def _upload(upstream: Any, request: RecordedRequest, send: Send) -> None:
@@ -89,9 +92,18 @@ async def _upload(upstream: Any, request: RecordedRequest, send: Send) -> None:
     content = file_part.get_payload(decode=True)
     file_id = new_id("file-")
     upstream.files[file_id] = content
-    await send_json(send, 200, {"id": file_id, "object": "file", "bytes": len(content),
-                                "created_at": int(time.time()), "purpose": "batch",
-                                "filename": file_part.get_filename()})  # fmt: skip
+    await send_json(
+        send,
+        200,
+        {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(content),
+            "created_at": int(time.time()),
+            "purpose": "batch",
+            "filename": file_part.get_filename(),
+        },
+    )
 
 
 async def _create(upstream: Any, request: RecordedRequest, send: Send) -> None:
@@ -106,11 +118,18 @@ async def _create(upstream: Any, request: RecordedRequest, send: Send) -> None:
         return
     batch_id = new_id("batch_")
     upstream.batches[batch_id] = {
-        "id": batch_id, "input_file_id": body["input_file_id"], "status": "in_progress",
+        "id": batch_id,
+        "input_file_id": body["input_file_id"],
+        "status": "in_progress",
         "lines": [json.loads(line) for line in content.splitlines() if line.strip()],
-        "looks": 0, "created_at": int(time.time()), "cancelling_at": None,
-        "output_file_id": None, "error_file_id": None, "completed": 0, "failed": 0,
-    }  # fmt: skip
+        "looks": 0,
+        "created_at": int(time.time()),
+        "cancelling_at": None,
+        "output_file_id": None,
+        "error_file_id": None,
+        "completed": 0,
+        "failed": 0,
+    }
     await send_json(send, 200, _shown(upstream.batches[batch_id]))
 
 
@@ -120,8 +139,12 @@ def _end(upstream: Any, batch: dict[str, Any]) -> None:
     canceled = batch["status"] == "cancelling"
     output, errors = [], []
     for entry in batch["lines"]:
-        line: dict[str, Any] = {"id": new_id("batch_req_"), "custom_id": entry["custom_id"],
-                                "response": None, "error": None}  # fmt: skip
+        line: dict[str, Any] = {
+            "id": new_id("batch_req_"),
+            "custom_id": entry["custom_id"],
+            "response": None,
+            "error": None,
+        }
         if canceled:
             line["error"] = {"code": "batch_cancelled", "message": "The batch was cancelled."}
             errors.append(line)
@@ -152,15 +175,28 @@ def _answer(upstream: Any, body: Any) -> tuple[int, dict[str, Any]]:
 def _shown(batch: dict[str, Any]) -> dict[str, Any]:
     ended = batch["status"] in ("completed", "cancelled")
     return {
-        "id": batch["id"], "object": "batch", "endpoint": _ENDPOINT, "errors": None,
-        "input_file_id": batch["input_file_id"], "completion_window": "24h",
-        "status": batch["status"], "output_file_id": batch["output_file_id"],
-        "error_file_id": batch["error_file_id"], "created_at": batch["created_at"],
-        "in_progress_at": batch["created_at"], "expires_at": batch["created_at"] + 86400,
-        "finalizing_at": None, "completed_at": int(time.time()) if ended else None,
-        "failed_at": None, "expired_at": None, "cancelling_at": batch["cancelling_at"],
+        "id": batch["id"],
+        "object": "batch",
+        "endpoint": _ENDPOINT,
+        "errors": None,
+        "input_file_id": batch["input_file_id"],
+        "completion_window": "24h",
+        "status": batch["status"],
+        "output_file_id": batch["output_file_id"],
+        "error_file_id": batch["error_file_id"],
+        "created_at": batch["created_at"],
+        "in_progress_at": batch["created_at"],
+        "expires_at": batch["created_at"] + 86400,
+        "finalizing_at": None,
+        "completed_at": int(time.time()) if ended else None,
+        "failed_at": None,
+        "expired_at": None,
+        "cancelling_at": batch["cancelling_at"],
         "cancelled_at": None,
-        "request_counts": {"total": len(batch["lines"]), "completed": batch["completed"],
-                           "failed": batch["failed"]},
+        "request_counts": {
+            "total": len(batch["lines"]),
+            "completed": batch["completed"],
+            "failed": batch["failed"],
+        },
         "metadata": None,
-    }  # fmt: skip
+    }

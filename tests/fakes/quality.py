@@ -36,8 +36,15 @@ class Task:
     answer: str
 
     def line(self, **extra: Any) -> str:
-        return json.dumps({"id": self.id, "prompt": self.prompt, "reference": self.answer,
-                           "kind": self.kind, **extra})  # fmt: skip
+        return json.dumps(
+            {
+                "id": self.id,
+                "prompt": self.prompt,
+                "reference": self.answer,
+                "kind": self.kind,
+                **extra,
+            }
+        )
 
 
 def make_tasks(count: int, kinds: tuple[str, ...] = ("easy", "hard"), seed: int = 0) -> list[Task]:

@@ -12,21 +12,51 @@ import orjson
 from hypothesis import strategies as st
 
 FIELDS = [
-    "model", "messages", "max_tokens", "max_completion_tokens", "stream", "stream_options",
-    "tools", "tool_choice", "temperature", "top_p", "top_k", "stop", "stop_sequences", "system",
-    "metadata", "response_format", "thinking", "n", "user", "parallel_tool_calls",
-]  # fmt: skip
+    "model",
+    "messages",
+    "max_tokens",
+    "max_completion_tokens",
+    "stream",
+    "stream_options",
+    "tools",
+    "tool_choice",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop",
+    "stop_sequences",
+    "system",
+    "metadata",
+    "response_format",
+    "thinking",
+    "n",
+    "user",
+    "parallel_tool_calls",
+]
 ROLES = ["user", "assistant", "system", "developer", "tool", "function", "wizard", "", None]
 BLOCK_TYPES = ["text", "image", "image_url", "tool_use", "tool_result", "thinking", "document", 7]
-MODELS = ["gpt-5.4", "claude-haiku-4-5", "auto", "", "nope", "local/smollm2-135m", "gpt\x00-5.4",
-          "m" * 3000]  # fmt: skip
+MODELS = [
+    "gpt-5.4",
+    "claude-haiku-4-5",
+    "auto",
+    "",
+    "nope",
+    "local/smollm2-135m",
+    "gpt\x00-5.4",
+    "m" * 3000,
+]
 # Integers at the edges of the store's columns and of what providers accept.
 EDGES = [0, 1, -1, 2**31 - 1, 2**31, 2**53, 2**63 - 1, 2**63, -(2**63)]
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**63), 2**63), st.sampled_from(EDGES),
-    st.floats(allow_nan=False), st.text(max_size=40), st.just("\x00"),
-)  # fmt: skip
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63),
+    st.sampled_from(EDGES),
+    st.floats(allow_nan=False),
+    st.text(max_size=40),
+    st.just("\x00"),
+)
 json_values = st.recursive(
     scalars,
     lambda children: (
@@ -39,9 +69,25 @@ json_values = st.recursive(
 @st.composite
 def blocks(draw: st.DrawFn) -> Any:
     block: dict[str, Any] = {"type": draw(st.sampled_from(BLOCK_TYPES))}
-    for name in draw(st.lists(st.sampled_from(
-        ["text", "source", "image_url", "id", "name", "input", "tool_use_id", "content",
-         "thinking", "cache_control"]), max_size=4)):  # fmt: skip
+    for name in draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    "text",
+                    "source",
+                    "image_url",
+                    "id",
+                    "name",
+                    "input",
+                    "tool_use_id",
+                    "content",
+                    "thinking",
+                    "cache_control",
+                ]
+            ),
+            max_size=4,
+        )
+    ):
         block[name] = draw(json_values)
     return block
 
@@ -94,13 +140,23 @@ def bodies(draw: st.DrawFn, max_nesting: int = 600) -> bytes:
 # Ids as clients put them in paths and queries: any text, NUL included (percent-encoded).
 ids = st.one_of(st.text(max_size=20), st.just("\x00"), st.just("x\x00y"), st.just("é"))
 ID_PATHS = [
-    "GET /v1/batches/{}", "POST /v1/batches/{}/cancel", "GET /v1/files/{}",
-    "GET /v1/files/{}/content", "DELETE /v1/files/{}", "GET /v1/messages/batches/{}",
-    "GET /v1/messages/batches/{}/results", "POST /v1/messages/batches/{}/cancel",
-    "GET /v1/messages/batches?after_id={}", "GET /v1/batches?after={}", "GET /admin/keys/{}/spend",
-    "DELETE /admin/keys/{}", "GET /admin/keys?tenant={}", "GET /v1/tiergate/report?tenant={}",
-    "GET /v1/tiergate/report?route={}", "GET /v1/tiergate/report?since={}",
-]  # fmt: skip
+    "GET /v1/batches/{}",
+    "POST /v1/batches/{}/cancel",
+    "GET /v1/files/{}",
+    "GET /v1/files/{}/content",
+    "DELETE /v1/files/{}",
+    "GET /v1/messages/batches/{}",
+    "GET /v1/messages/batches/{}/results",
+    "POST /v1/messages/batches/{}/cancel",
+    "GET /v1/messages/batches?after_id={}",
+    "GET /v1/batches?after={}",
+    "GET /admin/keys/{}/spend",
+    "DELETE /admin/keys/{}",
+    "GET /admin/keys?tenant={}",
+    "GET /v1/tiergate/report?tenant={}",
+    "GET /v1/tiergate/report?route={}",
+    "GET /v1/tiergate/report?since={}",
+]
 # Authorization headers: the gateway's keys, none, garbage, non-ASCII bytes.
 AUTH_KINDS = ["budget", "rate", "plain", "admin", "none", "garbage"]
 garbage_auth = st.one_of(

@@ -49,8 +49,10 @@ def anthropic_jobs(draw: st.DrawFn) -> bytes:
         return draw(bodies())  # not a job at all
     if kind == 1:  # valid, with any text: these run
         texts = draw(st.lists(st.text(min_size=1, max_size=30), min_size=1, max_size=3))
-        requests = [{"custom_id": f"r{i}", "params": _valid(text, "claude-haiku-4-5")}
-                    for i, text in enumerate(texts)]  # fmt: skip
+        requests = [
+            {"custom_id": f"r{i}", "params": _valid(text, "claude-haiku-4-5")}
+            for i, text in enumerate(texts)
+        ]
         return orjson.dumps({"requests": requests})
     requests = [
         {"custom_id": draw(CUSTOM_IDS), "params": _params(draw(bodies(max_nesting=DUMPABLE)))}
@@ -63,13 +65,23 @@ def anthropic_jobs(draw: st.DrawFn) -> bytes:
 def input_files(draw: st.DrawFn) -> bytes:
     if draw(st.integers(0, 5)) == 0:  # valid, with any text
         text = draw(st.text(min_size=1, max_size=30))
-        return orjson.dumps({"custom_id": "r", "method": "POST", "url": "/v1/chat/completions",
-                             "body": _valid(text, "gpt-5.4")})  # fmt: skip
+        return orjson.dumps(
+            {
+                "custom_id": "r",
+                "method": "POST",
+                "url": "/v1/chat/completions",
+                "body": _valid(text, "gpt-5.4"),
+            }
+        )
     lines = []
     for _ in range(draw(st.integers(0, 3))):
         body = _params(draw(bodies(max_nesting=DUMPABLE)))
-        line: Any = {"custom_id": draw(CUSTOM_IDS), "method": "POST",
-                     "url": "/v1/chat/completions", "body": body}  # fmt: skip
+        line: Any = {
+            "custom_id": draw(CUSTOM_IDS),
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": body,
+        }
         if draw(st.integers(0, 4)) == 0:
             line = draw(json_values)
         lines.append(orjson.dumps(line))
@@ -98,9 +110,11 @@ def test_fuzz_batch_endpoints(
     with httpx.Client(base_url=gateway, timeout=30) as client:
 
         @settings(
-            max_examples=EXAMPLES, deadline=None, database=None,
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
             suppress_health_check=list(HealthCheck),
-        )  # fmt: skip
+        )
         @given(job=anthropic_jobs(), content=input_files())
         def run(job: bytes, content: bytes) -> None:
             response = check(client, "/v1/messages/batches", job)
@@ -111,8 +125,11 @@ def test_fuzz_batch_endpoints(
                 "/v1/files", files={"file": ("in.jsonl", content)}, data={"purpose": "batch"}
             )
             assert upload.status_code == 200, upload.text
-            create = {"input_file_id": upload.json()["id"], "endpoint": "/v1/chat/completions",
-                      "completion_window": "24h"}  # fmt: skip
+            create = {
+                "input_file_id": upload.json()["id"],
+                "endpoint": "/v1/chat/completions",
+                "completion_window": "24h",
+            }
             response = check(client, "/v1/batches", orjson.dumps(create))
             seen[("/v1/batches", response.status_code)] += 1
             if response.status_code == 200:
@@ -123,8 +140,9 @@ def test_fuzz_batch_endpoints(
         assert kinds == {"messages", "batches"}, created  # both formats accepted some jobs
         for path in created:  # accepted jobs end, every item answered
             deadline = time.monotonic() + 30
-            while (batch := client.get(path).json()).get("processing_status", batch.get(
-                    "status")) not in ("ended", "completed"):  # fmt: skip
+            while (batch := client.get(path).json()).get(
+                "processing_status", batch.get("status")
+            ) not in ("ended", "completed"):
                 assert time.monotonic() < deadline, batch
                 time.sleep(0.05)
             counts = batch["request_counts"]

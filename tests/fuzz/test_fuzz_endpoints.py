@@ -69,11 +69,17 @@ def test_fuzz_both_endpoints(
 ) -> None:
     gateway = make_gateway(admin_key=ADMIN, database_url=database_url)
     auth = {"admin": b"Bearer " + ADMIN.encode(), "none": None}
-    limits = {"budget": {"budget_usd": "1000000", "budget_period": "total"},
-              "rate": {"rpm": 10**9, "tpm": 10**9}, "plain": {}}  # fmt: skip
+    limits = {
+        "budget": {"budget_usd": "1000000", "budget_period": "total"},
+        "rate": {"rpm": 10**9, "tpm": 10**9},
+        "plain": {},
+    }
     for name, fields in limits.items():
-        made = httpx.post(gateway + "/admin/keys", json={"tenant": f"t-{name}", **fields},
-                          headers={"authorization": f"Bearer {ADMIN}"})  # fmt: skip
+        made = httpx.post(
+            gateway + "/admin/keys",
+            json={"tenant": f"t-{name}", **fields},
+            headers={"authorization": f"Bearer {ADMIN}"},
+        )
         assert made.status_code == 201, made.text
         auth[name] = b"Bearer " + made.json()["key"].encode()
     seen: Counter[tuple[str, int]] = Counter()
@@ -87,18 +93,29 @@ def test_fuzz_both_endpoints(
             return sent + ([(b"authorization", value)] if value is not None else [])
 
         @settings(
-            max_examples=EXAMPLES, deadline=None, database=None,
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
             suppress_health_check=list(HealthCheck),
-        )  # fmt: skip
+        )
         @given(
-            path=st.sampled_from(PATHS), body=bodies(), kind=st.sampled_from(AUTH_KINDS),
-            garbage=garbage_auth, id_path=st.sampled_from(ID_PATHS), some_id=ids,
+            path=st.sampled_from(PATHS),
+            body=bodies(),
+            kind=st.sampled_from(AUTH_KINDS),
+            garbage=garbage_auth,
+            id_path=st.sampled_from(ID_PATHS),
+            some_id=ids,
             by_id=st.integers(0, 9),
-        )  # fmt: skip
+        )
         def run(
-            path: str, body: bytes, kind: str, garbage: bytes, id_path: str, some_id: str,
+            path: str,
+            body: bytes,
+            kind: str,
+            garbage: bytes,
+            id_path: str,
+            some_id: str,
             by_id: int,
-        ) -> None:  # fmt: skip
+        ) -> None:
             nonlocal chats
             if by_id == 0:  # one in ten: an endpoint that takes an id
                 method, template = id_path.split(" ", 1)
@@ -118,8 +135,10 @@ def test_fuzz_both_endpoints(
     while (rows := logged_rows(store_url)) < chats and time.monotonic() < deadline:
         time.sleep(0.2)
     store = "postgresql" if database_url else "sqlite"
-    print(f"\nfuzz ({store}): {total} requests in {elapsed:.0f} s, no 5xx, no secret in any "
-          f"response; {chats} chat requests, {rows} logged")  # fmt: skip
+    print(
+        f"\nfuzz ({store}): {total} requests in {elapsed:.0f} s, no 5xx, no secret in any "
+        f"response; {chats} chat requests, {rows} logged"
+    )
     for (where, status), count in sorted(seen.items()):
         print(f"  {where:44} {status}  {count}")
     assert rows == chats

@@ -51,19 +51,26 @@ async def test_a_reply_naming_no_answer_is_an_error() -> None:
 
 @pytest.mark.parametrize(
     ("served", "candidate", "verdict"),
-    [("PASS", "PASS", "tie"), ("PASS", "FAIL", "loss"), ("FAIL", "pass: ok", "win"),
-     ("FAIL", "FAIL", "tie")],
-)  # fmt: skip
+    [
+        ("PASS", "PASS", "tie"),
+        ("PASS", "FAIL", "loss"),
+        ("FAIL", "pass: ok", "win"),
+        ("FAIL", "FAIL", "tie"),
+    ],
+)
 async def test_rubric_grades_each_answer_alone(served: str, candidate: str, verdict: str) -> None:
     judge = FakeJudge(served, candidate)
     result = await judge_pair(judge, RUBRIC, "2+2?", "4", "five")
     assert result.verdict == verdict
     assert (result.served_pass, result.candidate_pass) == (
-        served.lower().startswith("pass"), candidate.lower().startswith("pass")
+        served.lower().startswith("pass"),
+        candidate.lower().startswith("pass"),
     )
     texts = [r.messages[0].content[0].text for r in judge.asked]  # type: ignore[union-attr]
-    assert texts == ["<question>\n2+2?\n</question>\n\n<answer>\n4\n</answer>",
-                     "<question>\n2+2?\n</question>\n\n<answer>\nfive\n</answer>"]  # fmt: skip
+    assert texts == [
+        "<question>\n2+2?\n</question>\n\n<answer>\n4\n</answer>",
+        "<question>\n2+2?\n</question>\n\n<answer>\nfive\n</answer>",
+    ]
 
 
 def test_wilson_intervals_match_the_textbook() -> None:

@@ -116,9 +116,10 @@ def test_a_managed_rollout_serves_the_routing_states_share_and_keeps_users_as_it
         shares = {} if percent is None else {"auto": percent}
         routed = RoutingState(state.deployments, rollouts=shares)
         return {
-            u for u in users
+            u
+            for u in users
             if policy(_asked_by(u), CATALOG, routed).tiers[0].model.id == "claude-haiku-4-5"
-        }  # fmt: skip
+        }
 
     assert on_candidate(None) == set()  # not read from the store yet: nobody moves
     ten, fifty, everyone = on_candidate(10), on_candidate(50), on_candidate(100)

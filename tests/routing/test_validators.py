@@ -159,8 +159,10 @@ async def test_a_verdict_reports_the_calls_its_validator_made() -> None:
     for _ in range(3):
         (call,) = (await built.check(request, response)).calls
         assert (call.model.id, call.deployment.name, call.usage) == (
-            "claude-sonnet-4-6", "dep-claude-sonnet-4-6", JUDGE_USAGE,
-        )  # fmt: skip
+            "claude-sonnet-4-6",
+            "dep-claude-sonnet-4-6",
+            JUDGE_USAGE,
+        )
     ((model, usage),) = built.max_usage(100, 50)
     assert model.id == "claude-sonnet-4-6" and usage.output_tokens == 16
     local = validator({"type": "json"})

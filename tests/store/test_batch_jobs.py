@@ -267,13 +267,16 @@ async def test_tenants_share_the_runners_and_one_tenants_big_job_does_not_hold_u
     assert by_tenant == {"big": 2, "small": 2}, first
     # a tenant's own jobs stay in order: its oldest first, item by item
     assert [(i.job.id, i.n) for i in first if i.job.tenant == "big"] == [
-        ("msgbatch_a1", 0), ("msgbatch_a1", 1),
-    ]  # fmt: skip
+        ("msgbatch_a1", 0),
+        ("msgbatch_a1", 1),
+    ]
     second = await jobs.claim("replica-a", 4, lease_ms=60_000)
     assert Counter(item.job.tenant for item in second) == {"small": 1, "big": 3}
     assert {(i.job.id, i.n) for i in first + second if i.job.tenant == "small"} == {
-        ("msgbatch_b1", 0), ("msgbatch_b1", 1), ("msgbatch_b1", 2),
-    }  # fmt: skip
+        ("msgbatch_b1", 0),
+        ("msgbatch_b1", 1),
+        ("msgbatch_b1", 2),
+    }
     # with one item at a time, the tenant served first turns: no tenant waits behind another
     await jobs.create("msgbatch_c1", "third", None, "anthropic", items(3), 3_600_000)
     singles = [await jobs.claim("replica-a", 1, lease_ms=60_000) for _ in range(4)]

@@ -61,15 +61,23 @@ class Provider:
 
 
 def relay(store: RelayStore, provider: Provider, owner: str, max_requests: int) -> Relay:
-    return Relay(store, provider, owner=owner, tick_seconds=0.01, poll_seconds=0.0,
-                 max_requests=max_requests, lease_seconds=60)  # fmt: skip
+    return Relay(
+        store,
+        provider,
+        owner=owner,
+        tick_seconds=0.01,
+        poll_seconds=0.0,
+        max_requests=max_requests,
+        lease_seconds=60,
+    )
 
 
 async def parked_job(jobs: JobStore, job_id: str, count: int, parked: int | None = None) -> str:
     """A job of ``count`` items, the first ``parked`` (all by default) handed to the relay as
     the runner would."""
-    await jobs.create(job_id, "acme", None, "anthropic", [(f"c{i}", "{}") for i in range(count)],
-                      3_600_000)  # fmt: skip
+    await jobs.create(
+        job_id, "acme", None, "anthropic", [(f"c{i}", "{}") for i in range(count)], 3_600_000
+    )
     for item in await jobs.claim("runner", count if parked is None else parked, lease_ms=60_000):
         assert item.job.id == job_id
         assert await jobs.park(item, "runner", "anthropic-a", '{"params": {}}')

@@ -50,8 +50,12 @@ async def test_a_dead_processs_reservations_end_with_its_lease(store: Any) -> No
 
 async def test_start_up_frees_what_a_killed_process_of_this_machine_held(store: Any) -> None:
     key = await budgeted_key(store)
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     owner = f"{os.uname().nodename}:{int(gone.stdout)}:deadbeef"
     dead = Holder(store, lease_seconds=3600, owner=owner)  # a long lease, still running
     await dead.renew()

@@ -18,21 +18,44 @@ from tiergate.store.request_log import RequestLog
 
 async def test_outcome_rows_are_replaced_by_a_rerun_and_read_by_route(store: Any) -> None:
     outcomes = OutcomeStore(store)
-    rows = [OutcomeRow("r1", f"i{n}", model, 1000 + n, "eval", "triage", "default",
-                       f"prompt {n}", score) for n in range(3)
-            for model, score in (("weak", 0.0), ("strong", 1.0))]  # fmt: skip
+    rows = [
+        OutcomeRow(
+            run_id="r1",
+            item_id=f"i{n}",
+            model=model,
+            ts_ms=1000 + n,
+            source="eval",
+            route="triage",
+            tenant="default",
+            prompt=f"prompt {n}",
+            score=score,
+        )
+        for n in range(3)
+        for model, score in (("weak", 0.0), ("strong", 1.0))
+    ]
     await outcomes.save(rows)
-    other = OutcomeRow("r2", "i0", "weak", 5000, "eval", "elsewhere", "default", "p", 1.0)
+    other = OutcomeRow(
+        run_id="r2",
+        item_id="i0",
+        model="weak",
+        ts_ms=5000,
+        source="eval",
+        route="elsewhere",
+        tenant="default",
+        prompt="p",
+        score=1.0,
+    )
     await outcomes.save([other, replace(rows[0], score=0.5)])
     got = await outcomes.for_route("triage")
     assert len(got) == 6  # the rerun of (r1, i0, weak) replaced its row
     assert next(r for r in got if r.item_id == "i0" and r.model == "weak").score == 0.5
-    assert await outcomes.for_route("triage", since_ms=1002) == [
-        r for r in got if r.ts_ms >= 1002
-    ]
+    assert await outcomes.for_route("triage", since_ms=1002) == [r for r in got if r.ts_ms >= 1002]
     lines = rows_to_lines(got)
-    assert lines[0] == {"id": "r1/i0", "prompt": "prompt 0",
-                        "outcomes": {"weak": 0.5, "strong": 1.0}}  # fmt: skip
+    assert lines[0] == {
+        "id": "r1/i0",
+        "prompt": "prompt 0",
+        "outcomes": {"weak": 0.5, "strong": 1.0},
+    }
 
 
 async def _log(store: Any, records: list[RequestRecord]) -> None:
@@ -44,8 +67,12 @@ async def _log(store: Any, records: list[RequestRecord]) -> None:
 
 
 def _request(n: int, **fields: Any) -> RequestRecord:
-    defaults: dict[str, Any] = {"route": "triage", "model": "claude-haiku-4-5",
-                                "prompt": f"question {n}", "response": f"answer {n}"}  # fmt: skip
+    defaults: dict[str, Any] = {
+        "route": "triage",
+        "model": "claude-haiku-4-5",
+        "prompt": f"question {n}",
+        "response": f"answer {n}",
+    }
     return RequestRecord(id=f"req_{n:04d}", ts_ms=1_000_000 + n, **{**defaults, **fields})
 
 
@@ -56,8 +83,7 @@ async def test_sample_takes_logged_prompts_and_leaves_evaluation_traffic_out(sto
     records += [_request(60, prompt="mail [EMAIL] now"), _request(61, status=500)]
     records += [_request(62, route="other")]
     await _log(store, records)
-    sample = await sample_requests(store, ReportFilter(route="triage"), 100,
-                                   with_reference=True)  # fmt: skip
+    sample = await sample_requests(store, ReportFilter(route="triage"), 100, with_reference=True)
     ids = {line["id"] for line in sample.lines}
     assert ids == {f"req_{n:04d}" for n in [*range(40), 60]}
     assert sample.matching == 46 and sample.without_prompt == 5 and sample.redacted == 1
@@ -76,24 +102,49 @@ async def test_judged_pairs_are_outcome_rows_where_the_prompt_was_logged(store: 
     from tiergate.store.outcomes import judged_rows
 
     await _log(store, [_request(n) for n in range(4)] + [_request(4, prompt=None)])
-    verdicts = [("pairwise", "win", None, None), ("pairwise", "tie", None, None),
-                ("rubric", "loss", True, False), ("pairwise", None, None, None),
-                ("pairwise", "loss", None, None)]  # fmt: skip
+    verdicts = [
+        ("pairwise", "win", None, None),
+        ("pairwise", "tie", None, None),
+        ("rubric", "loss", True, False),
+        ("pairwise", None, None, None),
+        ("pairwise", "loss", None, None),
+    ]
     for n, (mode, verdict, served_pass, candidate_pass) in enumerate(verdicts):
-        await save_judgment(store, JudgmentRecord(
-            f"j{n}", "shadow", 2_000_000 + n, "default", "triage", f"req_{n:04d}", None,
-            "claude-sonnet-4-6", "claude-haiku-4-5", "gpt-5.4", mode, verdict, served_pass,
-            candidate_pass))  # fmt: skip
+        await save_judgment(
+            store,
+            JudgmentRecord(
+                id=f"j{n}",
+                kind="shadow",
+                ts_ms=2_000_000 + n,
+                tenant="default",
+                route="triage",
+                request_id=f"req_{n:04d}",
+                shadow_id=None,
+                served_model="claude-sonnet-4-6",
+                candidate_model="claude-haiku-4-5",
+                judge_model="gpt-5.4",
+                mode=mode,
+                verdict=verdict,
+                served_pass=served_pass,
+                candidate_pass=candidate_pass,
+            ),
+        )
     rows = await judged_rows(store, "triage")
     got = {(r.item_id, r.model): r.score for r in rows}
     assert got == {  # req_0003 was not judged (the judge failed), req_0004 has no prompt
-        ("req_0000", "claude-sonnet-4-6"): 0.0, ("req_0000", "claude-haiku-4-5"): 1.0,
-        ("req_0001", "claude-sonnet-4-6"): 0.5, ("req_0001", "claude-haiku-4-5"): 0.5,
-        ("req_0002", "claude-sonnet-4-6"): 1.0, ("req_0002", "claude-haiku-4-5"): 0.0,
-    }  # fmt: skip
+        ("req_0000", "claude-sonnet-4-6"): 0.0,
+        ("req_0000", "claude-haiku-4-5"): 1.0,
+        ("req_0001", "claude-sonnet-4-6"): 0.5,
+        ("req_0001", "claude-haiku-4-5"): 0.5,
+        ("req_0002", "claude-sonnet-4-6"): 1.0,
+        ("req_0002", "claude-haiku-4-5"): 0.0,
+    }
     assert {r.source for r in rows} == {"shadow"} and rows[0].prompt == "question 0"
-    assert rows_to_lines(rows)[0] == {"id": "judged-shadow/req_0000", "prompt": "question 0",
-        "outcomes": {"claude-sonnet-4-6": 0.0, "claude-haiku-4-5": 1.0}}  # fmt: skip
+    assert rows_to_lines(rows)[0] == {
+        "id": "judged-shadow/req_0000",
+        "prompt": "question 0",
+        "outcomes": {"claude-sonnet-4-6": 0.0, "claude-haiku-4-5": 1.0},
+    }
     assert await judged_rows(store, "triage", since_ms=2_000_002) == rows[4:]
     assert await judged_rows(store, "other") == []
 
@@ -104,15 +155,22 @@ async def test_reports_tell_evaluation_traffic_apart(store: Any) -> None:
     from tiergate.store.reports import summary
 
     records = [_request(n, cost_usd=Decimal("0.01")) for n in range(3)]
-    records += [_request(10 + n, batch_id="eval_run1", cost_usd=Decimal("0.02"),
-                         model="claude-sonnet-4-6" if n % 2 else "claude-haiku-4-5")
-                for n in range(4)]  # fmt: skip
+    records += [
+        _request(
+            10 + n,
+            batch_id="eval_run1",
+            cost_usd=Decimal("0.02"),
+            model="claude-sonnet-4-6" if n % 2 else "claude-haiku-4-5",
+        )
+        for n in range(4)
+    ]
     records += [_request(20, batch_id="batch_xyz")]
     await _log(store, records)
     report = await summary(store, ReportFilter())
     assert report["totals"]["requests"] == 8  # evaluation traffic is paid for: in the spend
-    assert [(r["run"], r["model"], r["requests"], r["cost_usd"]) for r in report["evaluations"]
-            ] == [("run1", "claude-haiku-4-5", 2, 0.04), ("run1", "claude-sonnet-4-6", 2, 0.04)]
+    assert [
+        (r["run"], r["model"], r["requests"], r["cost_usd"]) for r in report["evaluations"]
+    ] == [("run1", "claude-haiku-4-5", 2, 0.04), ("run1", "claude-sonnet-4-6", 2, 0.04)]
 
 
 async def test_sample_refuses_when_no_prompt_was_logged(store: Any) -> None:

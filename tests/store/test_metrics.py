@@ -24,18 +24,28 @@ def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
 def test_observe_counts_requests_tokens_cost_latency() -> None:
     metrics = Metrics()
     for i in range(3):
-        metrics.observe(RequestRecord(
-            id=f"r{i}", ts_ms=0, model="claude-haiku-4-5", route="triage", input_tokens=800,
-            output_tokens=50, cache_read_tokens=100 if i == 0 else 0,
-            cost_usd=Decimal("0.00105"), latency_ms=120.0, ttft_ms=30.0 if i else None,
-        ))  # fmt: skip
-    metrics.observe(RequestRecord(id="e", ts_ms=0, requested_model="auto", status=429,
-                                  latency_ms=5.0))  # fmt: skip
+        metrics.observe(
+            RequestRecord(
+                id=f"r{i}",
+                ts_ms=0,
+                model="claude-haiku-4-5",
+                route="triage",
+                input_tokens=800,
+                output_tokens=50,
+                cache_read_tokens=100 if i == 0 else 0,
+                cost_usd=Decimal("0.00105"),
+                latency_ms=120.0,
+                ttft_ms=30.0 if i else None,
+            )
+        )
+    metrics.observe(
+        RequestRecord(id="e", ts_ms=0, requested_model="auto", status=429, latency_ms=5.0)
+    )
     got = samples(metrics)
     haiku = (("model", "claude-haiku-4-5"), ("route", "triage"))
     assert got[("tiergate_requests_total", (*haiku, ("status", "200")))] == 3
-    assert got[("tiergate_requests_total",
-                (("model", "auto"), ("route", "direct"), ("status", "429")))] == 1  # fmt: skip
+    rejected = (("model", "auto"), ("route", "direct"), ("status", "429"))
+    assert got[("tiergate_requests_total", rejected)] == 1
     assert got[("tiergate_tokens_total", (("kind", "input"), *haiku))] == 2400
     assert got[("tiergate_tokens_total", (("kind", "cache_read"), *haiku))] == 100
     assert abs(got[("tiergate_cost_usd_total", haiku)] - 0.00315) < 1e-12
@@ -47,11 +57,23 @@ def test_observe_counts_requests_tokens_cost_latency() -> None:
 
 def test_batch_job_items_are_counted_and_priced_but_not_timed() -> None:
     metrics = Metrics()
-    metrics.observe(RequestRecord(id="i", ts_ms=0, model="m", route="r", latency_ms=300.0,
-                                  cost_usd=Decimal("0.002")))  # fmt: skip
-    metrics.observe(RequestRecord(id="b", ts_ms=0, model="m", route="r", latency_ms=0.2,
-                                  ttft_ms=0.1, cost_usd=Decimal("0.001"),
-                                  batch_id="batch_1"))  # fmt: skip
+    metrics.observe(
+        RequestRecord(
+            id="i", ts_ms=0, model="m", route="r", latency_ms=300.0, cost_usd=Decimal("0.002")
+        )
+    )
+    metrics.observe(
+        RequestRecord(
+            id="b",
+            ts_ms=0,
+            model="m",
+            route="r",
+            latency_ms=0.2,
+            ttft_ms=0.1,
+            cost_usd=Decimal("0.001"),
+            batch_id="batch_1",
+        )
+    )
     got = samples(metrics)
     series = (("model", "m"), ("route", "r"))
     assert got[("tiergate_requests_total", (*series, ("status", "200")))] == 2
@@ -66,8 +88,7 @@ def test_histogram_buckets_are_less_or_equal_and_cumulative() -> None:
     cumulative, and repeat (model, route) pairs add to one series."""
     metrics = Metrics()
     for latency_ms in (100.0, 100.0, 100.1, 200_000.0):
-        metrics.observe(RequestRecord(id="r", ts_ms=0, model="m", route="r",
-                                      latency_ms=latency_ms))  # fmt: skip
+        metrics.observe(RequestRecord(id="r", ts_ms=0, model="m", route="r", latency_ms=latency_ms))
     got = samples(metrics)
     series = (("model", "m"), ("route", "r"))
     assert got[("tiergate_latency_seconds_bucket", (("le", "0.05"), *series))] == 0

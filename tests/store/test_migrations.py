@@ -75,8 +75,10 @@ async def test_items_that_ran_live_by_sentinel_get_live_only(tmp_path: Path) -> 
     store = await open_store(f"sqlite:///{path}")
     rows = await store.fetchall("SELECT n, upstream, live_only FROM batch_items ORDER BY n")
     assert [(n, up, bool(live)) for n, up, live in rows] == [
-        (0, None, True), (1, "dep-a", False), (2, None, False),
-    ]  # fmt: skip
+        (0, None, True),
+        (1, "dep-a", False),
+        (2, None, False),
+    ]
     await store.aclose()
 
 

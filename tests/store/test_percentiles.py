@@ -29,10 +29,14 @@ async def test_percentiles_match_nearest_rank_on_random_data(store: Any) -> None
         model = ("a", "b", "c")[i % 3] if i % 50 else "rare"
         records.append(
             RequestRecord(
-                id=f"req_{i:05d}", ts_ms=1_000 + i, tenant="t" if i % 4 else "u", model=model,
-                latency_ms=_latency(rng), ttft_ms=_latency(rng) if i % 2 else None,
+                id=f"req_{i:05d}",
+                ts_ms=1_000 + i,
+                tenant="t" if i % 4 else "u",
+                model=model,
+                latency_ms=_latency(rng),
+                ttft_ms=_latency(rng) if i % 2 else None,
             )
-        )  # fmt: skip
+        )
     log = RequestLog(store)
     await log.start()
     for record in records:
@@ -55,15 +59,22 @@ async def test_batch_job_rows_are_left_out_of_the_percentiles(store: Any) -> Non
     # An answer collected from a provider batch is logged with ~0 ms; a live-run item waited
     # on nobody. Neither may pull the interactive figures down.
     interactive = [
-        RequestRecord(id=f"req_{i}", ts_ms=1_000 + i, model="m", latency_ms=100.0 + i,
-                      ttft_ms=50.0 + i)
+        RequestRecord(
+            id=f"req_{i}", ts_ms=1_000 + i, model="m", latency_ms=100.0 + i, ttft_ms=50.0 + i
+        )
         for i in range(20)
-    ]  # fmt: skip
+    ]
     batch = [
-        RequestRecord(id=f"bat_{i}", ts_ms=2_000 + i, model="m", latency_ms=0.01 * i,
-                      ttft_ms=0.01 * i, batch_id="msgbatch_1")
+        RequestRecord(
+            id=f"bat_{i}",
+            ts_ms=2_000 + i,
+            model="m",
+            latency_ms=0.01 * i,
+            ttft_ms=0.01 * i,
+            batch_id="msgbatch_1",
+        )
         for i in range(60)
-    ]  # fmt: skip
+    ]
     only_batch = RequestRecord(id="bat_x", ts_ms=3_000, model="n", latency_ms=1.0, batch_id="b2")
     log = RequestLog(store)
     await log.start()

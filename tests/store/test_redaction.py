@@ -21,11 +21,14 @@ from tiergate.store.request_log import RequestLog
         ("card 5555-5555-5555-4444.", "5555-5555-5555-4444", "[CARD]"),
         ("amex 378282246310005", "378282246310005", "[CARD]"),
         ("key sk-ant-api03-abcdefghijklmnop_QR", "sk-ant-api03-abcdefghijklmnop_QR", "[API_KEY]"),
-        ("OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuv", "sk-proj-abcdefghijklmnopqrstuv",
-         "[API_KEY]"),
+        (
+            "OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuv",
+            "sk-proj-abcdefghijklmnopqrstuv",
+            "[API_KEY]",
+        ),
         ("Authorization: Bearer eyJhbGciOi.eyJzdWIi.abc-def_ghi", "eyJhbGciOi", "[API_KEY]"),
     ],
-)  # fmt: skip
+)
 def test_secrets_become_placeholders(text: str, secret: str, placeholder: str) -> None:
     out = redact(text)
     assert secret not in out and placeholder in out
@@ -49,8 +52,11 @@ async def test_bodies_are_not_stored_unless_given(store: Any) -> None:
     log = RequestLog(store)
     await log.start()
     log.submit(RequestRecord(id="plain", ts_ms=0, latency_ms=1.0))
-    log.submit(RequestRecord(id="bodies", ts_ms=0, latency_ms=1.0,
-                             prompt=redact("mail me: a@b.io"), response="ok"))  # fmt: skip
+    log.submit(
+        RequestRecord(
+            id="bodies", ts_ms=0, latency_ms=1.0, prompt=redact("mail me: a@b.io"), response="ok"
+        )
+    )
     await log.aclose()
     rows = dict(
         (r[0], r[1:]) for r in await store.fetchall("SELECT id, prompt, response FROM requests")

@@ -14,9 +14,7 @@ import pytest
 from tiergate.errors import RateLimited, ReportTooCostly
 from tiergate.server.report_admission import ReportAdmission
 
-ENDLESS = (
-    "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) SELECT count(*) FROM c"
-)
+ENDLESS = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) SELECT count(*) FROM c"
 
 
 async def test_a_long_report_query_is_stopped_and_holds_up_no_request(store: Any) -> None:
@@ -43,8 +41,10 @@ async def test_a_long_report_query_is_stopped_and_holds_up_no_request(store: Any
 
 async def test_a_report_returning_too_many_rows_is_refused(store: Any) -> None:
     store.scan_rows = 10
-    ten = "SELECT n FROM (WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c " \
-          "WHERE n < ?) SELECT n FROM c) AS t"  # fmt: skip
+    ten = (
+        "SELECT n FROM (WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c "
+        "WHERE n < ?) SELECT n FROM c) AS t"
+    )
     assert len(await store.scan(ten, (10,))) == 10
     with pytest.raises(ReportTooCostly) as refused:
         await store.scan(ten, (11,))

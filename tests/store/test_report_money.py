@@ -39,22 +39,28 @@ async def test_without_a_baseline_savings_are_none_not_minus_the_spend(store: An
 
 
 async def test_savings_compare_only_the_rows_with_a_baseline(store: Any) -> None:
-    await write(store, [
-        row(1, cost_usd=D("0.002"), baseline_cost_usd=D("0.005")),
-        row(2, cost_usd=D("0.004")),  # no baseline (e.g. logged before one was configured)
-    ])  # fmt: skip
+    await write(
+        store,
+        [
+            row(1, cost_usd=D("0.002"), baseline_cost_usd=D("0.005")),
+            row(2, cost_usd=D("0.004")),  # no baseline (e.g. logged before one was configured)
+        ],
+    )
     t = await totals(store, ReportFilter())
     assert t["exact"]["savings_usd"] == "0.003" and t["baselined_requests"] == 1
     assert t["exact"]["cost_usd"] == "0.006"
 
 
 async def test_unpriced_and_estimated_spend_are_counted_apart(store: Any) -> None:
-    await write(store, [
-        row(1, cost_usd=D("0.01")),
-        row(2, cost_usd=None),  # unpriced: not $0, not in the spend
-        row(3, cost_usd=D("0.002"), cost_estimated=True),
-        row(4, cost_usd=D("0.003"), cost_estimated=True),
-    ])  # fmt: skip
+    await write(
+        store,
+        [
+            row(1, cost_usd=D("0.01")),
+            row(2, cost_usd=None),  # unpriced: not $0, not in the spend
+            row(3, cost_usd=D("0.002"), cost_estimated=True),
+            row(4, cost_usd=D("0.003"), cost_estimated=True),
+        ],
+    )
     parts = await breakdowns(store, ReportFilter())
     t = parts["totals"]
     assert (t["requests"], t["unpriced_requests"], t["estimated_requests"]) == (4, 1, 2)
@@ -74,10 +80,14 @@ def test_text_report_says_what_the_spend_leaves_out(tmp_path: Any) -> None:
     async def seed() -> None:
         store = await open_store(url)
         try:
-            await write(store, [
-                row(1, cost_usd=D("0.01")), row(2, cost_usd=None),
-                row(3, cost_usd=D("0.002"), cost_estimated=True),
-            ])  # fmt: skip
+            await write(
+                store,
+                [
+                    row(1, cost_usd=D("0.01")),
+                    row(2, cost_usd=None),
+                    row(3, cost_usd=D("0.002"), cost_estimated=True),
+                ],
+            )
         finally:
             await store.aclose()
 
@@ -102,8 +112,13 @@ def test_a_model_with_no_price_shows_unpriced_not_zero(tmp_path: Any) -> None:
     async def seed() -> None:
         store = await open_store(url)
         try:
-            await write(store, [row(1, model="deepseek-v4-flash", cost_usd=None),
-                                row(2, model="deepseek-v4-flash", cost_usd=None)])  # fmt: skip
+            await write(
+                store,
+                [
+                    row(1, model="deepseek-v4-flash", cost_usd=None),
+                    row(2, model="deepseek-v4-flash", cost_usd=None),
+                ],
+            )
         finally:
             await store.aclose()
 

@@ -16,9 +16,13 @@ async def test_totals(seeded: Any) -> None:
     t = await totals(seeded, ReportFilter())
     assert t["requests"] == 12
     assert t["exact"] == {
-        "cost_usd": "0.0357", "baseline_usd": "0.0462", "savings_usd": "0.0105",
-        "cache_savings_usd": "0.027", "credits": "0", "estimated_cost_usd": "0",
-    }  # fmt: skip
+        "cost_usd": "0.0357",
+        "baseline_usd": "0.0462",
+        "savings_usd": "0.0105",
+        "cache_savings_usd": "0.027",
+        "credits": "0",
+        "estimated_cost_usd": "0",
+    }
     assert t["cost_usd"] == 0.0357 and t["savings_usd"] == 0.0105
     assert (t["input_tokens"], t["output_tokens"], t["cache_read_tokens"]) == (11000, 1100, 10000)
     assert t["cache_hit_rate"] == 10000 / 21000
@@ -36,8 +40,9 @@ async def test_spend_and_savings_by_day_tenant_route(seeded: Any) -> None:
     ]
     tenants = await grouped(seeded, {"tenant": "tenant"}, ReportFilter())
     assert [(t["tenant"], t["requests"], t["baseline_usd"]) for t in tenants] == [
-        ("acme", 8, 0.0252), ("globex", 4, 0.021),
-    ]  # fmt: skip
+        ("acme", 8, 0.0252),
+        ("globex", 4, 0.021),
+    ]
     routes = await grouped(seeded, {"route": "route", "model": "model"}, ReportFilter())
     assert [(r["route"], r["model"], r["requests"]) for r in routes] == [
         ("code", SONNET, 3),

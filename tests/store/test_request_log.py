@@ -14,10 +14,18 @@ T0 = 1_763_942_400_000
 
 def record(i: int, **fields: Any) -> RequestRecord:
     base: dict[str, Any] = dict(
-        id=f"req_{i}", ts_ms=T0 + i, requested_model="auto", model="claude-haiku-4-5",
-        route="auto", attempts=1, input_tokens=800, output_tokens=50,
-        cost_usd=Decimal("0.00105"), baseline_cost_usd=Decimal("0.00315"), latency_ms=1.0,
-    )  # fmt: skip
+        id=f"req_{i}",
+        ts_ms=T0 + i,
+        requested_model="auto",
+        model="claude-haiku-4-5",
+        route="auto",
+        attempts=1,
+        input_tokens=800,
+        output_tokens=50,
+        cost_usd=Decimal("0.00105"),
+        baseline_cost_usd=Decimal("0.00315"),
+        latency_ms=1.0,
+    )
     base.update(fields)
     return RequestRecord(**base)
 
@@ -34,8 +42,9 @@ async def test_5000_submits_then_close_lose_nothing_and_sum_exactly(store: Any) 
     assert count == 5000
     assert from_pico(int(micro) * 10**6 + int(rest)) == Decimal("5.25")  # 5000 x $0.00105
     assert await store.fetchall("SELECT count(*) FROM attempts") == [(5000,)]
-    assert await store.fetchall("SELECT request_id FROM attempts WHERE n = 1 AND "
-                                "request_id = 'req_4999'") == [("req_4999",)]  # fmt: skip
+    assert await store.fetchall(
+        "SELECT request_id FROM attempts WHERE n = 1 AND request_id = 'req_4999'"
+    ) == [("req_4999",)]
     assert (log.written, log.dropped, log.rejected, log.pending) == (5000, 0, 0, 0)
     assert log.batches >= 5000 // 300  # batched, not one transaction per row
 

@@ -19,8 +19,13 @@ async def test_a_started_rollout_is_created_once_with_its_event(store: Any) -> N
     assert sorted(made) == [False, False, False, True]
     (row,) = await load(store)
     assert (row.route, row.model, row.percent, row.step, row.state, row.version) == (
-        "auto", "gpt", 10.0, 0, RAMPING, 1,
-    )  # fmt: skip
+        "auto",
+        "gpt",
+        10.0,
+        0,
+        RAMPING,
+        1,
+    )
     (event,) = await events(store)
     assert (event["kind"], event["from_percent"], event["to_percent"]) == ("start", 0.0, 10.0)
 
@@ -42,8 +47,10 @@ async def test_two_replicas_stepping_the_same_row_change_it_once(store_url: str)
         assert await apply(two, after, rollback, "r2")
         history = await events(one)
         assert [(e["version"], e["kind"], e["from_percent"], e["to_percent"]) for e in history] == [
-            (3, "rollback", 50.0, 0.0), (2, "step", 10.0, 50.0), (1, "start", 0.0, 10.0),
-        ]  # fmt: skip
+            (3, "rollback", 50.0, 0.0),
+            (2, "step", 10.0, 50.0),
+            (1, "start", 0.0, 10.0),
+        ]
         assert history[0]["reason"] == "guard" and history[0]["replica"] == "r2"
         (final,) = await load(one)
         assert final.state == ROLLED_BACK and final.percent == 0.0
@@ -77,10 +84,17 @@ async def test_the_guard_measures_the_candidates_own_traffic_in_its_window(store
     from tiergate.store.rollouts import guard_stats
 
     def request(n: int, ts: int, model: str, outcomes: list[tuple[str, str]], **kw: Any) -> None:
-        record = RequestRecord(id=f"req{n}", ts_ms=ts, route=kw.pop("route", "auto"),
-                               model=model, attempts=len(outcomes), **kw)  # fmt: skip
-        rows = [AttemptRecord(i + 1, 0, m, "dep", outcome) for i, (m, outcome) in
-                enumerate(outcomes)]  # fmt: skip
+        record = RequestRecord(
+            id=f"req{n}",
+            ts_ms=ts,
+            route=kw.pop("route", "auto"),
+            model=model,
+            attempts=len(outcomes),
+            **kw,
+        )
+        rows = [
+            AttemptRecord(i + 1, 0, m, "dep", outcome) for i, (m, outcome) in enumerate(outcomes)
+        ]
         log.submit(record, rows)
 
     log = RequestLog(store)
@@ -94,14 +108,41 @@ async def test_the_guard_measures_the_candidates_own_traffic_in_its_window(store
     request(6, 1000, "gpt", [failed], route="other")  # another route
     await log.aclose()
     for n, verdict in enumerate(["tie", "tie", "loss", "win"]):
-        await save_judgment(store, JudgmentRecord(
-            id=f"j{n}", kind="rollout", ts_ms=1000, tenant="default", route="auto",
-            request_id=f"req{n}", shadow_id=None, served_model="sonnet", candidate_model="gpt",
-            judge_model="judge", mode="pairwise", verdict=verdict, calls=3))  # fmt: skip
-    await save_judgment(store, JudgmentRecord(
-        id="js", kind="shadow", ts_ms=1000, tenant="default", route="auto", request_id="r",
-        shadow_id="s", served_model="sonnet", candidate_model="gpt", judge_model="judge",
-        mode="pairwise", verdict="loss"))  # fmt: skip — a shadow pair is not the rollout's
+        await save_judgment(
+            store,
+            JudgmentRecord(
+                id=f"j{n}",
+                kind="rollout",
+                ts_ms=1000,
+                tenant="default",
+                route="auto",
+                request_id=f"req{n}",
+                shadow_id=None,
+                served_model="sonnet",
+                candidate_model="gpt",
+                judge_model="judge",
+                mode="pairwise",
+                verdict=verdict,
+                calls=3,
+            ),
+        )
+    await save_judgment(  # a shadow pair is not the rollout's
+        store,
+        JudgmentRecord(
+            id="js",
+            kind="shadow",
+            ts_ms=1000,
+            tenant="default",
+            route="auto",
+            request_id="r",
+            shadow_id="s",
+            served_model="sonnet",
+            candidate_model="gpt",
+            judge_model="judge",
+            mode="pairwise",
+            verdict="loss",
+        ),
+    )
     stats = await guard_stats(store, "auto", "gpt", since_ms=500, step_since_ms=0)
     assert (stats.attempts, stats.errors, stats.answered, stats.refusals) == (3, 1, 2, 1)
     assert stats.route_requests == 5

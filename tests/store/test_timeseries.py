@@ -56,9 +56,15 @@ async def test_tenant_and_route_filters_apply(seeded: Any) -> None:
 
 @pytest.mark.parametrize(
     ("outcome", "ids"),
-    [("escalated", ["req_007", "req_006"]), ("refused", ["req_005"]),
-     ("tool_failed", ["req_009"]), ("error", ["req_011"]), ("rejected", []), ("unpriced", [])],
-)  # fmt: skip
+    [
+        ("escalated", ["req_007", "req_006"]),
+        ("refused", ["req_005"]),
+        ("tool_failed", ["req_009"]),
+        ("error", ["req_011"]),
+        ("rejected", []),
+        ("unpriced", []),
+    ],
+)
 async def test_request_list_by_outcome(seeded: Any, outcome: str, ids: list[str]) -> None:
     page = await list_requests(seeded, RequestQuery(ReportFilter(), outcome=outcome))
     assert [row["id"] for row in page["data"]] == ids and page["next"] is None

@@ -34,44 +34,148 @@ def _record(n: int, **fields: Any) -> RequestRecord:
 def workload() -> list[RequestRecord]:
     rows: list[RequestRecord] = []
     for i in range(6):
-        rows.append(_record(
-            i, ts_ms=T0 + 3_600_000 + i, tenant="acme", route="triage", requested_model="triage",
-            model=HAIKU, tier=0, attempts=1, input_tokens=800, output_tokens=50,
-            cost_usd=D("0.00105"), baseline_cost_usd=D("0.00315"), latency_ms=100.0 * (i + 1),
-            refusal=i == 5, stop_reason="refusal" if i == 5 else "end_turn",
-            attempt_rows=[AttemptRecord(1, 0, HAIKU, "anthropic", "ok", 200, 800, 50, 0, 0,
-                                        D("0.00105"), 100.0 * (i + 1))],
-        ))  # fmt: skip
+        rows.append(
+            _record(
+                i,
+                ts_ms=T0 + 3_600_000 + i,
+                tenant="acme",
+                route="triage",
+                requested_model="triage",
+                model=HAIKU,
+                tier=0,
+                attempts=1,
+                input_tokens=800,
+                output_tokens=50,
+                cost_usd=D("0.00105"),
+                baseline_cost_usd=D("0.00315"),
+                latency_ms=100.0 * (i + 1),
+                refusal=i == 5,
+                stop_reason="refusal" if i == 5 else "end_turn",
+                attempt_rows=[
+                    AttemptRecord(
+                        n=1,
+                        tier=0,
+                        model=HAIKU,
+                        deployment="anthropic",
+                        outcome="ok",
+                        status=200,
+                        input_tokens=800,
+                        output_tokens=50,
+                        cost_usd=D("0.00105"),
+                        latency_ms=100.0 * (i + 1),
+                    )
+                ],
+            )
+        )
     for i, latency in ((6, 1000.0), (7, 2000.0)):
-        rows.append(_record(
-            i, ts_ms=T0 + 7_200_000 + i, tenant="acme", route="triage", requested_model="triage",
-            model=SONNET, tier=1, attempts=2, input_tokens=1600, output_tokens=100,
-            cost_usd=D("0.0042"), baseline_cost_usd=D("0.00315"), latency_ms=latency,
-            attempt_rows=[
-                AttemptRecord(1, 0, HAIKU, "anthropic", "validator_failed", 200, 800, 50, 0, 0,
-                              D("0.00105"), 300.0, "not one of the labels"),
-                AttemptRecord(2, 1, SONNET, "anthropic", "ok", 200, 800, 50, 0, 0,
-                              D("0.00315"), latency - 300),
-            ],
-        ))  # fmt: skip
+        rows.append(
+            _record(
+                i,
+                ts_ms=T0 + 7_200_000 + i,
+                tenant="acme",
+                route="triage",
+                requested_model="triage",
+                model=SONNET,
+                tier=1,
+                attempts=2,
+                input_tokens=1600,
+                output_tokens=100,
+                cost_usd=D("0.0042"),
+                baseline_cost_usd=D("0.00315"),
+                latency_ms=latency,
+                attempt_rows=[
+                    AttemptRecord(
+                        n=1,
+                        tier=0,
+                        model=HAIKU,
+                        deployment="anthropic",
+                        outcome="validator_failed",
+                        status=200,
+                        input_tokens=800,
+                        output_tokens=50,
+                        cost_usd=D("0.00105"),
+                        latency_ms=300.0,
+                        error="not one of the labels",
+                    ),
+                    AttemptRecord(
+                        n=2,
+                        tier=1,
+                        model=SONNET,
+                        deployment="anthropic",
+                        outcome="ok",
+                        status=200,
+                        input_tokens=800,
+                        output_tokens=50,
+                        cost_usd=D("0.00315"),
+                        latency_ms=latency - 300,
+                    ),
+                ],
+            )
+        )
     for i in range(3):
         cached = i == 2
         cost = D("0.009") if cached else D("0.006")
-        rows.append(_record(
-            8 + i, ts_ms=T0 + DAY + 60_000 * i, tenant="globex", route="code",
-            requested_model=SONNET, model=SONNET, tier=0, attempts=1, stream=True,
-            input_tokens=1000, output_tokens=200, cache_read_tokens=10_000 if cached else 0,
-            cost_usd=cost, baseline_cost_usd=cost,
-            cache_savings_usd=D("0.027") if cached else None,
-            latency_ms=1500.0 + 1000 * i, ttft_ms=100.0 * (i + 1),
-            tool_calls=(1, 2, 0)[i], tool_args_valid=(True, False, None)[i],
-            attempt_rows=[AttemptRecord(1, 0, SONNET, "anthropic", "ok", 200, 1000, 200, 0,
-                                        10_000 if cached else 0, cost, 1500.0 + 1000 * i)],
-        ))  # fmt: skip
-    rows.append(_record(
-        11, ts_ms=T0 + DAY + 600_000, tenant="globex", route="code", requested_model=SONNET,
-        attempts=1, status=429, error_class="rate_limit", latency_ms=50.0,
-        attempt_rows=[AttemptRecord(1, 0, SONNET, "anthropic", "provider_error", 429,
-                                    latency_ms=50.0, error="rate limited")],
-    ))  # fmt: skip
+        rows.append(
+            _record(
+                8 + i,
+                ts_ms=T0 + DAY + 60_000 * i,
+                tenant="globex",
+                route="code",
+                requested_model=SONNET,
+                model=SONNET,
+                tier=0,
+                attempts=1,
+                stream=True,
+                input_tokens=1000,
+                output_tokens=200,
+                cache_read_tokens=10_000 if cached else 0,
+                cost_usd=cost,
+                baseline_cost_usd=cost,
+                cache_savings_usd=D("0.027") if cached else None,
+                latency_ms=1500.0 + 1000 * i,
+                ttft_ms=100.0 * (i + 1),
+                tool_calls=(1, 2, 0)[i],
+                tool_args_valid=(True, False, None)[i],
+                attempt_rows=[
+                    AttemptRecord(
+                        n=1,
+                        tier=0,
+                        model=SONNET,
+                        deployment="anthropic",
+                        outcome="ok",
+                        status=200,
+                        input_tokens=1000,
+                        output_tokens=200,
+                        cache_read_tokens=10_000 if cached else 0,
+                        cost_usd=cost,
+                        latency_ms=1500.0 + 1000 * i,
+                    )
+                ],
+            )
+        )
+    rows.append(
+        _record(
+            11,
+            ts_ms=T0 + DAY + 600_000,
+            tenant="globex",
+            route="code",
+            requested_model=SONNET,
+            attempts=1,
+            status=429,
+            error_class="rate_limit",
+            latency_ms=50.0,
+            attempt_rows=[
+                AttemptRecord(
+                    n=1,
+                    tier=0,
+                    model=SONNET,
+                    deployment="anthropic",
+                    outcome="provider_error",
+                    status=429,
+                    latency_ms=50.0,
+                    error="rate limited",
+                )
+            ],
+        )
+    )
     return rows

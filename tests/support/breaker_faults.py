@@ -131,15 +131,26 @@ class FaultReport:
 def _settings(a: FakeUpstream, b: FakeUpstream, haiku: FakeUpstream, data_dir: Path) -> Any:
     def gpt(name: str, upstream: FakeUpstream) -> dict[str, Any]:
         url = upstream.url + "/v1"
-        return {"name": name, "model": "gpt-5.4", "provider": "openai", "base_url": url,
-                "api_key": "sk-gateway", "timeout": TIMEOUT}  # fmt: skip
+        return {
+            "name": name,
+            "model": "gpt-5.4",
+            "provider": "openai",
+            "base_url": url,
+            "api_key": "sk-gateway",
+            "timeout": TIMEOUT,
+        }
 
     raw: dict[str, Any] = {
         "deployments": [
             gpt("gpt-a", a),
             gpt("gpt-b", b),
-            {"name": "haiku", "model": "claude-haiku-4-5", "provider": "anthropic",
-             "base_url": haiku.url, "api_key": "sk-gateway"},
+            {
+                "name": "haiku",
+                "model": "claude-haiku-4-5",
+                "provider": "anthropic",
+                "base_url": haiku.url,
+                "api_key": "sk-gateway",
+            },
         ],
         "routes": {"auto": {"default": "gpt-5.4", "fallback": ["claude-haiku-4-5"]}},
         "retry": {"max_retries": 0, "breaker_failures": 2, "breaker_cooldown": COOLDOWN},

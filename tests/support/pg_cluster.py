@@ -51,10 +51,23 @@ class PgCluster:
         return self
 
     def start(self) -> None:
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off " \
-                  f"-c synchronous_commit=off -k {self._root}"  # fmt: skip
-        self._run("pg_ctl", "-D", str(self._data), "-o", options, "-w", "-t", "30",
-                  "-l", str(self._root / "log"), "start")  # fmt: skip
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off "
+            f"-c synchronous_commit=off -k {self._root}"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self._data),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "30",
+            "-l",
+            str(self._root / "log"),
+            "start",
+        )
 
     def stop(self) -> None:
         """A fast shutdown: sessions are ended, as in a crash or a failover."""

@@ -38,10 +38,14 @@ def serving(
     within ``start_seconds``. On exit a process still running gets SIGTERM and is waited for."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "tiergate.cli", "serve", "--config", str(config),
-         "--port", str(port), *args],
-        env=dict(env), stdout=subprocess.DEVNULL, stderr=stderr,
-    )  # fmt: skip
+        [
+            *[sys.executable, "-m", "tiergate.cli", "serve", "--config", str(config)],
+            *["--port", str(port), *args],
+        ],
+        env=dict(env),
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + start_seconds

@@ -44,8 +44,9 @@ def test_every_model_is_complete() -> None:
         assert model.price_as_of is not None
 
 
-@pytest.mark.parametrize("model_id", ["claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7",
-                                      "claude-opus-4-6"])  # fmt: skip
+@pytest.mark.parametrize(
+    "model_id", ["claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7", "claude-opus-4-6"]
+)
 def test_anthropic_models_follow_the_cache_and_batch_rules(model_id: str) -> None:
     pricing = CATALOG.resolve(model_id).pricing
     assert pricing is not None and pricing.batch is not None
@@ -59,9 +60,13 @@ def test_anthropic_models_follow_the_cache_and_batch_rules(model_id: str) -> Non
 
 @pytest.mark.parametrize(
     ("model_id", "minimum"),
-    [("claude-haiku-4-5", 4096), ("claude-opus-4-6", 4096), ("claude-opus-4-7", 2048),
-     ("claude-sonnet-4-6", 1024)],
-)  # fmt: skip
+    [
+        ("claude-haiku-4-5", 4096),
+        ("claude-opus-4-6", 4096),
+        ("claude-opus-4-7", 2048),
+        ("claude-sonnet-4-6", 1024),
+    ],
+)
 def test_minimum_cacheable_lengths(model_id: str, minimum: int) -> None:
     assert CATALOG.resolve(model_id).min_cacheable_tokens == minimum
 

@@ -36,13 +36,17 @@ def test_every_option_is_described_and_an_example_is_given(path: str) -> None:
     command = ALL[path]
     assert (command.help or "").strip(), f"`tiergate {path}` has no description"
     undescribed = [
-        p.opts[0] for p in command.params
+        p.opts[0]
+        for p in command.params
         if isinstance(p, click.Option) and p.name not in ("help", "version") and not p.help
-    ]  # fmt: skip
+    ]
     assert undescribed == [], f"`tiergate {path}`: options without help: {undescribed}"
     assert "Example:" in (command.epilog or ""), f"`tiergate {path}` shows no example"
-    files = [p for p in command.params if isinstance(p, click.Argument)
-             and isinstance(p.type, click.Path)]  # fmt: skip
+    files = [
+        p
+        for p in command.params
+        if isinstance(p, click.Argument) and isinstance(p.type, click.Path)
+    ]
     if files:
         text = f"{command.help}\n{command.epilog}"
         assert any(f in text for f in _FORMATS), f"`tiergate {path}` names no data format"

@@ -51,8 +51,9 @@ def test_env_substitution_with_and_without_default(tmp_path: Path) -> None:
 
 def test_a_config_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "tiergate.yaml"
-    path.write_bytes('host: 127.0.0.1\nroutes:\n  a:\n    description: "r\u00e9sum\u00e9"\n'
-                     .encode("latin-1"))  # fmt: skip
+    path.write_bytes(
+        'host: 127.0.0.1\nroutes:\n  a:\n    description: "r\u00e9sum\u00e9"\n'.encode("latin-1")
+    )
     with pytest.raises(ConfigError, match=r"is not UTF-8 \(line 4"):
         load_settings(path, env={})
 
@@ -96,10 +97,15 @@ def test_serve_with_workers_stops_on_a_config_error_instead_of_restarting_them(
     env = {**os.environ, "TIERGATE_DATA_DIR": str(tmp_path)}
     env.pop("TIERGATE_CONFIG", None)
     done = subprocess.run(
-        [sys.executable, "-m", "tiergate.cli", "serve", "--config", str(path), "--port", "0",
-         "--workers", "2"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            *[sys.executable, "-m", "tiergate.cli", "serve", "--config", str(path)],
+            *["--port", "0", "--workers", "2"],
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1
     assert "unknown model 'nosuch'" in done.stderr and "Traceback" not in done.stderr
 

@@ -3,6 +3,7 @@ is $0.000001, so "N µ$" in a comment is N x 10^-6 USD)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -29,15 +30,28 @@ D = Decimal
 # A user-added model with a long-context premium and its own batch tables, like the
 # >200K-token pricing Anthropic applied to Sonnet 4 (base $3 / $15).
 LONG = {
-    "id": "long-model", "provider": "anthropic", "context_window": 1_000_000, "max_output": 64000,
+    "id": "long-model",
+    "provider": "anthropic",
+    "context_window": 1_000_000,
+    "max_output": 64000,
     "pricing": {
-        "input": "3", "output": "15", "cache_write_5m": "3.75", "cache_write_1h": "6",
-        "cache_read": "0.30", "batch": {"input": "1.50", "output": "7.50"},
-        "long_context": {"threshold_tokens": 200_000, "input": "6", "output": "22.50",
-                         "cache_write_5m": "7.50", "cache_write_1h": "12", "cache_read": "0.60",
-                         "batch": {"input": "3", "output": "11.25"}},
+        "input": "3",
+        "output": "15",
+        "cache_write_5m": "3.75",
+        "cache_write_1h": "6",
+        "cache_read": "0.30",
+        "batch": {"input": "1.50", "output": "7.50"},
+        "long_context": {
+            "threshold_tokens": 200_000,
+            "input": "6",
+            "output": "22.50",
+            "cache_write_5m": "7.50",
+            "cache_write_1h": "12",
+            "cache_read": "0.60",
+            "batch": {"input": "3", "output": "11.25"},
+        },
     },
-}  # fmt: skip
+}
 CATALOG = load_catalog([ModelEntry.model_validate(LONG)])
 
 
@@ -61,19 +75,31 @@ CASES = [
     ("claude-haiku-4-5", Usage(cache_read_input_tokens=10_000), False, "0.001"),  # x 0.10
     ("claude-haiku-4-5", Usage(input_tokens=1000, output_tokens=1000), True, "0.003"),  # 500+2500
     # batch cache rates are halved too: 2000 x 0.625 + 1000 x 1 + 10000 x 0.05
-    ("claude-haiku-4-5", Usage(cache_read_input_tokens=10_000, **split(2000, 1000)), True,
-     "0.00275"),
+    (
+        "claude-haiku-4-5",
+        Usage(cache_read_input_tokens=10_000, **split(2000, 1000)),
+        True,
+        "0.00275",
+    ),
     # every field at once on Sonnet 4.6: 100x3 + 200x15 + 300x3.75 + 400x6 + 500x0.30
-    ("claude-sonnet-4-6", Usage(input_tokens=100, output_tokens=200, cache_read_input_tokens=500,
-                                **split(300, 400)), False, "0.006975"),
+    (
+        "claude-sonnet-4-6",
+        Usage(input_tokens=100, output_tokens=200, cache_read_input_tokens=500, **split(300, 400)),
+        False,
+        "0.006975",
+    ),
     # Sonnet 4.6 has no long-context premium any more: 300K input at $3
     ("claude-sonnet-4-6", Usage(input_tokens=300_000), False, "0.9"),
     ("claude-opus-4-7", Usage(input_tokens=800, output_tokens=50), False, "0.00525"),
     ("claude-opus-4-6", Usage(input_tokens=800, output_tokens=50), True, "0.002625"),
     # gpt-5.4 at OpenAI's published $2.50 / $15: 12 x 2.5 + 3 x 15 = 75 µ$
     ("gpt-5.4", Usage(input_tokens=12, output_tokens=3), False, "0.000075"),
-    ("gpt-5.4", Usage(cache_read_input_tokens=1000, cache_creation_input_tokens=1000), False,
-     "0.00275"),  # OpenAI: writes at the input rate (2500 µ$), reads 0.1x (250 µ$)
+    (
+        "gpt-5.4",
+        Usage(cache_read_input_tokens=1000, cache_creation_input_tokens=1000),
+        False,
+        "0.00275",
+    ),  # OpenAI: writes at the input rate (2500 µ$), reads 0.1x (250 µ$)
     ("gemini-3.1-flash-lite", Usage(input_tokens=1000, output_tokens=1000), False, "0.00175"),
     ("gemini-3.1-flash-lite", Usage(cache_read_input_tokens=4000), True, "0.00005"),
     ("minimax-m2.7", Usage(input_tokens=1000, output_tokens=1000), False, "0.0015"),
@@ -82,12 +108,16 @@ CASES = [
     # long context: the threshold is "more than", over total input, for the whole request
     ("long-model", Usage(input_tokens=200_000), False, "0.6"),
     ("long-model", Usage(input_tokens=200_001), False, "1.200006"),
-    ("long-model", Usage(input_tokens=150_000, cache_read_input_tokens=100_000,
-                         output_tokens=1000), False, "0.9825"),  # 900000 + 60000 + 22500 µ$
+    (
+        "long-model",
+        Usage(input_tokens=150_000, cache_read_input_tokens=100_000, output_tokens=1000),
+        False,
+        "0.9825",
+    ),  # 900000 + 60000 + 22500 µ$
     ("long-model", Usage(input_tokens=199_000, **split(2000, 0)), False, "1.209"),  # 1194000+15000
     ("long-model", Usage(input_tokens=250_000, output_tokens=1000), True, "0.76125"),
     ("long-model", Usage(input_tokens=1000, output_tokens=1000), True, "0.009"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("model", "usage", "batch", "expected"), CASES)
@@ -210,9 +240,13 @@ def test_batch_job_costs_half() -> None:
 PLAN = {
     "baseline": "claude-sonnet-4-6",
     "usd_per_credit": "0.01",
-    "multipliers": {"sonnet": "1", "claude-haiku-4-5": "0.3", "minimax-m2.7": "0.1",
-                    "deepseek-v4-flash": "0.02"},
-}  # fmt: skip
+    "multipliers": {
+        "sonnet": "1",
+        "claude-haiku-4-5": "0.3",
+        "minimax-m2.7": "0.1",
+        "deepseek-v4-flash": "0.02",
+    },
+}
 
 
 @pytest.mark.parametrize(
@@ -264,23 +298,46 @@ def test_counterfactual_on_baseline() -> None:
     [("claude-haiku-4-5", "0.525"), ("claude-sonnet-4-6", "1.575"), ("claude-opus-4-7", "2.625")],
 )
 def test_projection_reproduces_the_issue_example(model: str, daily: str) -> None:
-    row = project_workload(Workload(500, 800, 50), CATALOG.resolve(model))
+    row = project_workload(
+        Workload(requests_per_day=500, input_tokens=800, output_tokens=50), CATALOG.resolve(model)
+    )
     assert row.daily_usd == D(daily)
     assert row.monthly_usd == D(daily) * 30
 
 
 def test_projection_with_cache_ttl_and_batch() -> None:
     sonnet = CATALOG.resolve("claude-sonnet-4-6")
-    row = project_workload(Workload(1000, 5000, 100, 3000, D("0.9")), sonnet)
+    cached = Workload(
+        requests_per_day=1000,
+        input_tokens=5000,
+        output_tokens=100,
+        cached_prefix_tokens=3000,
+        cache_hit_rate=D("0.9"),
+    )
+    row = project_workload(cached, sonnet)
     # hit: 2000x3 + 3000x0.30 + 100x15 = 8400 µ$; miss: 2000x3 + 3000x3.75 + 1500 = 18750 µ$
     assert row.per_request_usd == D("0.009435") and row.cache_applied
     assert row.daily_usd == D("9.435") and row.monthly_usd == D("283.05")
-    hour = project_workload(Workload(1000, 5000, 100, 3000, D("0.9"), cache_ttl="1h"), sonnet)
+    hour = project_workload(replace(cached, cache_ttl="1h"), sonnet)
     assert hour.per_request_usd == D("0.01011")  # miss writes at $6: 25500 µ$
-    batch = project_workload(Workload(1000, 800, 50, batch=True), sonnet)
+    batch = project_workload(
+        Workload(requests_per_day=1000, input_tokens=800, output_tokens=50, batch=True), sonnet
+    )
     assert batch.daily_usd == D("1.575")  # half of 3.15
-    haiku = project_workload(Workload(10, 800, 50, 600, D(1)), CATALOG.resolve("haiku"))
+    haiku = project_workload(
+        Workload(
+            requests_per_day=10,
+            input_tokens=800,
+            output_tokens=50,
+            cached_prefix_tokens=600,
+            cache_hit_rate=D(1),
+        ),
+        CATALOG.resolve("haiku"),
+    )
     assert not haiku.cache_applied  # 600 < Haiku's 4,096-token minimum: no pretending
     assert haiku.per_request_usd == D("0.00105")
-    none = project_workload(Workload(10, 800, 50), CATALOG.resolve("deepseek-v4-flash"))
+    none = project_workload(
+        Workload(requests_per_day=10, input_tokens=800, output_tokens=50),
+        CATALOG.resolve("deepseek-v4-flash"),
+    )
     assert none.daily_usd is None and not none.priced

@@ -64,8 +64,10 @@ def test_tools_then_system_with_one_hour_ttl_before_five_minute_conversation() -
     req = request(tools=600, system=3000, messages=history)
     plan = plan_cache_breakpoints(req, SONNET, ttl="1h")
     assert [(bp.where, bp.ttl) for bp in plan] == [
-        ("tools", "1h"), ("system", "1h"), ("history", "5m")
-    ]  # fmt: skip
+        ("tools", "1h"),
+        ("system", "1h"),
+        ("history", "5m"),
+    ]
     assert [bp.prefix_tokens for bp in plan] == sorted(bp.prefix_tokens for bp in plan)
     out = apply_cache_breakpoints(req, SONNET, ttl="1h")
     assert out.tools[-1].cache_control == HOUR and out.tools[0].cache_control is None
@@ -92,13 +94,16 @@ def test_long_leading_document_before_the_question() -> None:
 def test_never_more_than_four_and_never_on_thinking() -> None:
     history = [
         user(words(2000)),
-        Message("assistant", [
-            ToolUseBlock("call_1", "lookup", {"q": "x"}),
-        ]),
+        Message(
+            "assistant",
+            [
+                ToolUseBlock("call_1", "lookup", {"q": "x"}),
+            ],
+        ),
         Message("user", [ToolResultBlock("call_1", [TextBlock(words(100))])]),
         Message("assistant", [TextBlock("answer"), ThinkingBlock("thought")]),
         user(words(2000), "and now?"),
-    ]  # fmt: skip
+    ]
     req = request(tools=600, system=2000, messages=history)
     plan = plan_cache_breakpoints(req, SONNET)
     assert [bp.where for bp in plan] == ["tools", "system", "history", "leading_context"]
@@ -112,9 +117,10 @@ def test_requests_that_set_their_own_breakpoints_are_left_alone() -> None:
     req = request(system=3000, messages=[user(words(3000), "q")])
     req.messages[0].content[0].cache_control = FIVE  # type: ignore[union-attr]
     assert apply_cache_breakpoints(req, SONNET) is req
-    nested = request(system=3000, messages=[
-        Message("user", [ToolResultBlock("c", [TextBlock("x", cache_control=FIVE)])])
-    ])  # fmt: skip
+    nested = request(
+        system=3000,
+        messages=[Message("user", [ToolResultBlock("c", [TextBlock("x", cache_control=FIVE)])])],
+    )
     assert apply_cache_breakpoints(nested, SONNET) is nested
     automatic = request(system=3000)
     automatic.extra["cache_control"] = FIVE  # Anthropic's top-level automatic caching

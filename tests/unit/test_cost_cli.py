@@ -16,9 +16,11 @@ from tiergate.config import Settings, load_settings
 from tiergate.cost import cost_of
 from tiergate.types import Usage
 
-EXAMPLE = ["project", "--model", "claude-haiku-4-5", "--model", "claude-sonnet-4-6",
-           "--model", "claude-opus-4-7", "--requests-per-day", "500", "--input-tokens", "800",
-           "--output-tokens", "50"]  # fmt: skip
+EXAMPLE = [
+    *["project", "--model", "claude-haiku-4-5", "--model", "claude-sonnet-4-6"],
+    *["--model", "claude-opus-4-7", "--requests-per-day", "500", "--input-tokens", "800"],
+    *["--output-tokens", "50"],
+]
 
 
 def test_issue_example_json_to_the_cent() -> None:
@@ -46,9 +48,11 @@ def test_table_is_side_by_side_and_unwrapped() -> None:
 
 
 def test_cache_batch_and_unpriced_flags() -> None:
-    args = ["project", "--model", "sonnet", "--model", "haiku", "--model", "deepseek-v4-flash",
-            "--requests-per-day", "1000", "--input-tokens", "5000", "--output-tokens", "100",
-            "--cached-prefix-tokens", "3000", "--cache-hit-rate", "0.9", "--json"]  # fmt: skip
+    args = [
+        *["project", "--model", "sonnet", "--model", "haiku", "--model", "deepseek-v4-flash"],
+        *["--requests-per-day", "1000", "--input-tokens", "5000", "--output-tokens", "100"],
+        *["--cached-prefix-tokens", "3000", "--cache-hit-rate", "0.9", "--json"],
+    ]
     rows = json.loads(CliRunner().invoke(cost_cli, args).output)
     assert rows[0]["daily_usd_exact"] == "9.435" and rows[0]["cache_applied"]
     assert not rows[1]["cache_applied"]  # 3,000 < Haiku's 4,096 minimum
@@ -79,8 +83,10 @@ def test_config_overrides_prices(tmp_path: Path) -> None:
     config.write_text(
         'models:\n  - id: claude-haiku-4-5\n    pricing: {input: "2", output: "10"}\n'
     )
-    args = [*EXAMPLE[:3], "--requests-per-day", "500", "--input-tokens", "800",
-            "--output-tokens", "50", "--config", str(config), "--json"]  # fmt: skip
+    args = [
+        *[*EXAMPLE[:3], "--requests-per-day", "500", "--input-tokens", "800"],
+        *["--output-tokens", "50", "--config", str(config), "--json"],
+    ]
     result = CliRunner().invoke(cost_cli, args)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)[0]["daily_usd_exact"] == "1.05"
@@ -92,8 +98,10 @@ def test_the_gateways_own_config_file_prices_the_projection(tmp_path: Path) -> N
     config.write_text(
         'models:\n  - id: claude-haiku-4-5\n    pricing: {input: "2", output: "10"}\n'
     )
-    args = [*EXAMPLE[:3], "--requests-per-day", "500", "--input-tokens", "800",
-            "--output-tokens", "50", "--json"]  # fmt: skip
+    args = [
+        *[*EXAMPLE[:3], "--requests-per-day", "500", "--input-tokens", "800"],
+        *["--output-tokens", "50", "--json"],
+    ]
     result = CliRunner().invoke(cost_cli, args, env={"TIERGATE_CONFIG": str(config)})
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)[0]["daily_usd_exact"] == "1.05"

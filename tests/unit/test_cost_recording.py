@@ -25,9 +25,12 @@ def finished(usage: Usage, *, batch: bool = False, estimated: bool = False) -> R
     trace.request = request
     trace.attempts = [attempt]
     trace.outcome = Outcome(
-        ChatResponse("m", HAIKU.id, [TextBlock("ok")], "end_turn", usage=usage),
-        0, HAIKU, DEPLOYMENT, trace.attempts,
-    )  # fmt: skip
+        response=ChatResponse("m", HAIKU.id, [TextBlock("ok")], "end_turn", usage=usage),
+        tier=0,
+        model=HAIKU,
+        deployment=DEPLOYMENT,
+        attempts=trace.attempts,
+    )
     trace.finish(Accountant(CATALOG, CATALOG.resolve("sonnet"), None), status=200)
     return trace
 

@@ -67,8 +67,9 @@ def test_percentile_is_nearest_rank() -> None:
         ("json-schema", {}, '{"y": 1}', {"type": "object", "required": ["x"]}, 0.0),
     ],
 )
-def test_scorers(name: str, options: dict[str, Any], answer: str, reference: Any,
-                 score: float) -> None:  # fmt: skip
+def test_scorers(
+    name: str, options: dict[str, Any], answer: str, reference: Any, score: float
+) -> None:
     assert make_scorer(name, **options)(answer, reference) == score
 
 
@@ -94,8 +95,10 @@ def test_evaluation_set_errors_name_the_line(tmp_path: Path) -> None:
         path.write_text(text)
         with pytest.raises(EvalDataError, match=message):
             load_items(path)
-    path.write_text('{"id": 7, "messages": [{"role": "system", "content": "be brief"}, '
-                    '{"role": "user", "content": "hi"}], "label": true, "kind": "easy"}\n')
+    path.write_text(
+        '{"id": 7, "messages": [{"role": "system", "content": "be brief"}, '
+        '{"role": "user", "content": "hi"}], "label": true, "kind": "easy"}\n'
+    )
     (item,) = load_items(path)
     assert (item.id, item.prompt, item.label, item.extra) == ("7", "hi", 1.0, {"kind": "easy"})
 
@@ -108,8 +111,9 @@ class Scripted:
         self.cost = Decimal(cost)
         self.calls: list[tuple[str, str]] = []
 
-    async def __call__(self, model: str, messages: list[dict[str, Any]],
-                       max_tokens: int | None) -> Answer:  # fmt: skip
+    async def __call__(
+        self, model: str, messages: list[dict[str, Any]], max_tokens: int | None
+    ) -> Answer:
         text = messages[-1]["content"]
         self.calls.append((model, text))
         reply = self.answer(model, text)
@@ -119,8 +123,16 @@ class Scripted:
 
 
 def test_judge_reads_replies_leniently() -> None:
-    replies = iter(['{"score": 8, "reason": "ok"}', 'Score: 3/10', "no idea",
-                    '```json\n{"winner": "B"}\n```', 'winner = tie', "dunno"])  # fmt: skip
+    replies = iter(
+        [
+            '{"score": 8, "reason": "ok"}',
+            "Score: 3/10",
+            "no idea",
+            '```json\n{"winner": "B"}\n```',
+            "winner = tie",
+            "dunno",
+        ]
+    )
     judge = Judge(Scripted(lambda model, text: next(replies)), "j")
 
     async def go() -> list[Any]:
@@ -187,16 +199,26 @@ def test_results_file_resumes_without_paying_twice(tmp_path: Path) -> None:
 
 def _items(tmp_path: Path, count: int) -> Any:
     path = tmp_path / "set.jsonl"
-    path.write_text("".join(json.dumps({"id": i, "prompt": f"p{i}", "reference": "yes"}) + "\n"
-                            for i in range(count)))  # fmt: skip
+    path.write_text(
+        "".join(
+            json.dumps({"id": i, "prompt": f"p{i}", "reference": "yes"}) + "\n"
+            for i in range(count)
+        )
+    )
     return load_items(path)
 
 
 def test_budget_stops_before_the_next_item_would_pass_it(tmp_path: Path) -> None:
     upstream = Scripted(lambda model, text: "yes", cost="0.01")
     calls = RecordedCalls(tmp_path / "r.jsonl", {"data": "x"}, upstream)
-    run = EvalRun(_items(tmp_path, 50), ["a", "b"], calls, scorer=make_scorer("exact"),
-                  concurrency=4, budget_usd=Decimal("0.105"))  # fmt: skip
+    run = EvalRun(
+        _items(tmp_path, 50),
+        ["a", "b"],
+        calls,
+        scorer=make_scorer("exact"),
+        concurrency=4,
+        budget_usd=Decimal("0.105"),
+    )
     result = asyncio.run(run.run())
     assert result.stopped == "budget" and len(result.items) == 5  # 5 items x 2 calls x $0.01
     assert calls.spent == Decimal("0.10")
@@ -220,7 +242,13 @@ def test_recommendation_takes_the_cheapest_model_within_delta(tmp_path: Path) ->
     rows = {row["model"]: row for row in summary["models"]}
     assert rows["cheap"]["cost_per_1k_usd"] == pytest.approx(1.0)
     assert rows["bad"]["quality"] == 0.5
-    strict = summarise(asyncio.run(EvalRun(_items(tmp_path, 400), models, calls,
-                                           scorer=make_scorer("exact")).run()),
-                       models, delta=0.0, scorer="exact", extra={})  # fmt: skip
+    strict = summarise(
+        asyncio.run(
+            EvalRun(_items(tmp_path, 400), models, calls, scorer=make_scorer("exact")).run()
+        ),
+        models,
+        delta=0.0,
+        scorer="exact",
+        extra={},
+    )
     assert strict["recommendation"]["model"] == "dear"

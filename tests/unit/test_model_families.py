@@ -22,8 +22,13 @@ CATALOG = load_catalog()
 
 
 def _config(**fields: Any) -> DeploymentConfig:
-    base = {"name": "fam", "model": "claude-*", "provider": "anthropic",
-            "base_url": "http://127.0.0.1:9", "api_key": "k"}  # fmt: skip
+    base = {
+        "name": "fam",
+        "model": "claude-*",
+        "provider": "anthropic",
+        "base_url": "http://127.0.0.1:9",
+        "api_key": "k",
+    }
     return DeploymentConfig(**{**base, **fields})
 
 

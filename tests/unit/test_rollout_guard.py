@@ -13,14 +13,31 @@ SPEC = RolloutSpec.model_validate(
     {
         "model": "gpt-5.4",
         "ramp": {"steps": [10, 50, 100], "every": 20},
-        "guard": {"max_error_rate": 0.2, "max_refusal_rate": 0.1, "min_requests": 10,
-                  "window": "30s", "min_judged_quality": 0.4, "judge": {"model": "x"}},
+        "guard": {
+            "max_error_rate": 0.2,
+            "max_refusal_rate": 0.1,
+            "min_requests": 10,
+            "window": "30s",
+            "min_judged_quality": 0.4,
+            "judge": {"model": "x"},
+        },
     }
-)  # fmt: skip
+)
 
 
 def row(step: int = 0, state: str = RAMPING, since_ms: int = 0) -> RolloutRow:
-    return RolloutRow("auto", "gpt-5.4", SPEC.steps[step], step, state, since_ms, 0, 1, "t", 0)
+    return RolloutRow(
+        route="auto",
+        model="gpt-5.4",
+        percent=SPEC.steps[step],
+        step=step,
+        state=state,
+        since_ms=since_ms,
+        epoch_ms=0,
+        version=1,
+        changed_by="t",
+        updated_ms=0,
+    )
 
 
 def stats(**figures: Any) -> GuardStats:
@@ -39,7 +56,9 @@ def test_each_limit_rolls_back_once_there_are_enough_requests() -> None:
     failing = stats(attempts=10, errors=3, answered=7, route_requests=50)
     change = decide(SPEC, row(step=1), failing, 0)
     assert change is not None and (change.kind, change.percent, change.state) == (
-        "rollback", 0.0, "rolled_back"
+        "rollback",
+        0.0,
+        "rolled_back",
     )
     assert change.reason.startswith("guard: error rate 0.30 > 0.2 over the last 30s")
     assert decide(SPEC, row(), stats(attempts=9, errors=9), 0) is None  # too few to judge
@@ -71,10 +90,12 @@ def test_a_managed_rollout_names_its_candidate_by_catalog_id() -> None:
     catalog = load_catalog()
     alias = next(name for name in ("haiku", "sonnet") if catalog.get(name) is not None)
     routes = {
-        "auto": {"default": "claude-sonnet-4-6",
-                 "rollout": {"model": alias, "ramp": {"steps": [10], "every": 5}}},
+        "auto": {
+            "default": "claude-sonnet-4-6",
+            "rollout": {"model": alias, "ramp": {"steps": [10], "every": 5}},
+        },
         "fixed": {"default": "claude-sonnet-4-6", "rollout": {"model": alias, "percent": 5}},
-    }  # fmt: skip
+    }
     managed = managed_rollouts(routes, catalog)
     assert list(managed) == ["auto"]  # a fixed share without a guard stays in the config
     model = catalog.get(alias)

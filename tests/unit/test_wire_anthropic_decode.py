@@ -123,17 +123,23 @@ def test_system_string_and_empty_string() -> None:
 def test_tool_result_string_content_image_content_and_no_content() -> None:
     image = {"type": "image", "source": {"type": "url", "url": "https://x.test/a.png"}}
     messages = [
-        {"role": "assistant", "content": [
-            {"type": "tool_use", "id": "t1", "name": "f", "input": {}},
-            {"type": "tool_use", "id": "t2", "name": "f", "input": {}},
-            {"type": "tool_use", "id": "t3", "name": "f"},
-        ]},
-        {"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": "t1", "content": "plain"},
-            {"type": "tool_result", "tool_use_id": "t2", "content": [image]},
-            {"type": "tool_result", "tool_use_id": "t3"},
-        ]},
-    ]  # fmt: skip
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "tool_use", "id": "t1", "name": "f", "input": {}},
+                {"type": "tool_use", "id": "t2", "name": "f", "input": {}},
+                {"type": "tool_use", "id": "t3", "name": "f"},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "t1", "content": "plain"},
+                {"type": "tool_result", "tool_use_id": "t2", "content": [image]},
+                {"type": "tool_result", "tool_use_id": "t3"},
+            ],
+        },
+    ]
     request = decode(minimal(messages=messages))
     assert request.messages[0].content[2] == ToolUseBlock("t3", "f", {})
     plain, with_image, empty = request.messages[1].content
@@ -210,21 +216,42 @@ INVALID: list[tuple[Any, str]] = [
     (_message(["hi"]), "messages[0].content[0]"),
     (_message([{"type": "document", "source": {}}]), "messages[0].content[0].source.type"),
     (_message([{"type": "document"}]), "messages[0].content[0].source"),
-    (_message([{"type": "document", "source": {"type": "base64", "data": "JVBE"}}]),
-     "messages[0].content[0].source.media_type"),
-    (_message([{"type": "document", "source": {"type": "url"}}]),
-     "messages[0].content[0].source.url"),
-    (_message([{"type": "document", "source": {"type": "text"}}]),
-     "messages[0].content[0].source.data"),
-    (minimal(messages=[{"role": "user", "content": "x"},
-                       {"role": "system", "content": [BAD_IMAGE]}]),
-     "messages[1].content[0].source"),
-    (minimal(messages=[{"role": "user", "content": "x"},
-                       {"role": "system", "content": [{"type": "image", "source": {
-                           "type": "url", "url": "https://x/y.png"}}]}]),
-     "messages[1].content[0]"),
-    (minimal(tools=[{"name": "f", "input_schema": {"type": "object"}, "strict": "yes"}]),
-     "tools[0].strict"),
+    (
+        _message([{"type": "document", "source": {"type": "base64", "data": "JVBE"}}]),
+        "messages[0].content[0].source.media_type",
+    ),
+    (
+        _message([{"type": "document", "source": {"type": "url"}}]),
+        "messages[0].content[0].source.url",
+    ),
+    (
+        _message([{"type": "document", "source": {"type": "text"}}]),
+        "messages[0].content[0].source.data",
+    ),
+    (
+        minimal(
+            messages=[{"role": "user", "content": "x"}, {"role": "system", "content": [BAD_IMAGE]}]
+        ),
+        "messages[1].content[0].source",
+    ),
+    (
+        minimal(
+            messages=[
+                {"role": "user", "content": "x"},
+                {
+                    "role": "system",
+                    "content": [
+                        {"type": "image", "source": {"type": "url", "url": "https://x/y.png"}}
+                    ],
+                },
+            ]
+        ),
+        "messages[1].content[0]",
+    ),
+    (
+        minimal(tools=[{"name": "f", "input_schema": {"type": "object"}, "strict": "yes"}]),
+        "tools[0].strict",
+    ),
     (minimal(output_config={"format": {"type": "json_object"}}), "output_config.format.type"),
     (minimal(output_config={"format": {"type": "json_schema"}}), "output_config.format.schema"),
     (minimal(output_format={"type": "json_schema", "schema": []}), "output_format.schema"),
@@ -232,34 +259,62 @@ INVALID: list[tuple[Any, str]] = [
     (_message([{"text": "no type"}]), "messages[0].content[0].type"),
     (_message([{"type": "text"}]), "messages[0].content[0].text"),
     (_message([{"type": "text", "text": 3}]), "messages[0].content[0].text"),
-    (_message([{"type": "text", "text": "a", "cache_control": "yes"}]),
-     "messages[0].content[0].cache_control"),
+    (
+        _message([{"type": "text", "text": "a", "cache_control": "yes"}]),
+        "messages[0].content[0].cache_control",
+    ),
     (_message([{"type": "image"}]), "messages[0].content[0].source"),
     (_message([BAD_IMAGE]), "messages[0].content[0].source"),
-    (_message([{"type": "image", "source": {"type": "file", "file_id": "f"}}]),
-     "messages[0].content[0].source.type"),
-    (_message([{"type": "image", "source": {"type": "url"}}]),
-     "messages[0].content[0].source.url"),
-    (_message([{"type": "tool_use", "name": "f", "input": {}}], "assistant"),
-     "messages[0].content[0].id"),
-    (_message([{"type": "tool_use", "id": "t", "input": {}}], "assistant"),
-     "messages[0].content[0].name"),
-    (_message([{"type": "tool_use", "id": "t", "name": "f", "input": "{}"}], "assistant"),
-     "messages[0].content[0].input"),
+    (
+        _message([{"type": "image", "source": {"type": "file", "file_id": "f"}}]),
+        "messages[0].content[0].source.type",
+    ),
+    (_message([{"type": "image", "source": {"type": "url"}}]), "messages[0].content[0].source.url"),
+    (
+        _message([{"type": "tool_use", "name": "f", "input": {}}], "assistant"),
+        "messages[0].content[0].id",
+    ),
+    (
+        _message([{"type": "tool_use", "id": "t", "input": {}}], "assistant"),
+        "messages[0].content[0].name",
+    ),
+    (
+        _message([{"type": "tool_use", "id": "t", "name": "f", "input": "{}"}], "assistant"),
+        "messages[0].content[0].input",
+    ),
     (_message([{"type": "tool_result", "content": "x"}]), "messages[0].content[0].tool_use_id"),
-    (_message([{"type": "tool_result", "tool_use_id": "", "content": "x"}]),
-     "messages[0].content[0].tool_use_id"),
-    (_message([{"type": "tool_result", "tool_use_id": "t", "content": 5}]),
-     "messages[0].content[0].content"),
-    (_message([{"type": "tool_result", "tool_use_id": "t", "content": [
-        {"type": "tool_use", "id": "x", "name": "f", "input": {}}]}]),
-     "messages[0].content[0].content[0]"),
-    (_message([{"type": "tool_result", "tool_use_id": "t", "is_error": "yes"}]),
-     "messages[0].content[0].is_error"),
-    (_message([{"type": "thinking", "signature": "s"}], "assistant"),
-     "messages[0].content[0].thinking"),
-    (_message([{"type": "thinking", "thinking": "t", "signature": 1}], "assistant"),
-     "messages[0].content[0].signature"),
+    (
+        _message([{"type": "tool_result", "tool_use_id": "", "content": "x"}]),
+        "messages[0].content[0].tool_use_id",
+    ),
+    (
+        _message([{"type": "tool_result", "tool_use_id": "t", "content": 5}]),
+        "messages[0].content[0].content",
+    ),
+    (
+        _message(
+            [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "t",
+                    "content": [{"type": "tool_use", "id": "x", "name": "f", "input": {}}],
+                }
+            ]
+        ),
+        "messages[0].content[0].content[0]",
+    ),
+    (
+        _message([{"type": "tool_result", "tool_use_id": "t", "is_error": "yes"}]),
+        "messages[0].content[0].is_error",
+    ),
+    (
+        _message([{"type": "thinking", "signature": "s"}], "assistant"),
+        "messages[0].content[0].thinking",
+    ),
+    (
+        _message([{"type": "thinking", "thinking": "t", "signature": 1}], "assistant"),
+        "messages[0].content[0].signature",
+    ),
     (_message([{"type": "redacted_thinking"}], "assistant"), "messages[0].content[0].data"),
     (minimal(system=5), "system"),
     (minimal(system=[{"type": "image", "source": {"type": "url", "url": "u"}}]), "system[0]"),
@@ -279,16 +334,19 @@ INVALID: list[tuple[Any, str]] = [
     (minimal(tools=[{"input_schema": {}}]), "tools[0].name"),
     (minimal(tools=[{"name": "f"}]), "tools[0].input_schema"),
     (minimal(tools=[{"name": "f", "input_schema": "{}"}]), "tools[0].input_schema"),
-    (minimal(tools=[{"name": "f", "input_schema": {}, "description": 1}]),
-     "tools[0].description"),
-    (minimal(tools=[{"name": "f", "input_schema": {}, "cache_control": 1}]),
-     "tools[0].cache_control"),
+    (minimal(tools=[{"name": "f", "input_schema": {}, "description": 1}]), "tools[0].description"),
+    (
+        minimal(tools=[{"name": "f", "input_schema": {}, "cache_control": 1}]),
+        "tools[0].cache_control",
+    ),
     (minimal(tool_choice="auto"), "tool_choice.type"),
     (minimal(tool_choice={"type": "required"}), "tool_choice.type"),
     (minimal(tool_choice={"type": "tool"}), "tool_choice.name"),
-    (minimal(tool_choice={"type": "auto", "disable_parallel_tool_use": "no"}),
-     "tool_choice.disable_parallel_tool_use"),
-]  # fmt: skip
+    (
+        minimal(tool_choice={"type": "auto", "disable_parallel_tool_use": "no"}),
+        "tool_choice.disable_parallel_tool_use",
+    ),
+]
 
 
 @pytest.mark.parametrize(("body", "param"), INVALID)
@@ -316,8 +374,12 @@ def test_nested_error_in_a_later_message_names_its_path() -> None:
 
 
 def test_blocks_without_a_core_type_are_kept_as_given() -> None:
-    block = {"type": "search_result", "source": "https://x.test", "title": "t",
-             "content": [{"type": "text", "text": "r"}]}  # fmt: skip
+    block = {
+        "type": "search_result",
+        "source": "https://x.test",
+        "title": "t",
+        "content": [{"type": "text", "text": "r"}],
+    }
     request = decode(minimal(messages=[{"role": "user", "content": [block]}]))
     assert request.messages[0].content == [OpaqueBlock(block)]
     with pytest.raises(InvalidRequest) as caught:

@@ -90,18 +90,26 @@ def test_encode_response_shape() -> None:
     }
     message = Message.model_validate(orjson.loads(orjson.dumps(body)))
     assert [b.type for b in message.content] == [
-        "thinking", "redacted_thinking", "text", "tool_use",
-    ]  # fmt: skip
+        "thinking",
+        "redacted_thinking",
+        "text",
+        "tool_use",
+    ]
     assert message.usage.cache_creation is not None
     assert message.usage.cache_creation.ephemeral_1h_input_tokens == 200
 
 
 def test_encode_response_keeps_msg_prefix_and_unsplit_cache_counts_as_5m() -> None:
     body = FORMAT.encode_response(
-        response(id="msg_x", stop_reason="stop_sequence", stop_sequence="END",
-                 usage=Usage(1, 2, 50, 0), content=[TextBlock("a")]),
+        response(
+            id="msg_x",
+            stop_reason="stop_sequence",
+            stop_sequence="END",
+            usage=Usage(1, 2, 50, 0),
+            content=[TextBlock("a")],
+        ),
         "m",
-    )  # fmt: skip
+    )
     assert body["id"] == "msg_x"
     assert (body["stop_reason"], body["stop_sequence"]) == ("stop_sequence", "END")
     assert body["usage"]["cache_creation"] == {
@@ -154,13 +162,25 @@ def test_stream_encoder_emits_the_exact_event_sequence() -> None:
     assert encoder.finish() == b""
     decoded = frames(data)
     assert [name for name, _ in decoded] == [
-        "message_start", "ping",
-        "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop",
-        "content_block_start", "content_block_stop",
-        "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop",
-        "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop",
-        "message_delta", "message_stop",
-    ]  # fmt: skip
+        "message_start",
+        "ping",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_stop",
+        "content_block_start",
+        "content_block_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
     for name, payload in decoded:
         assert payload["type"] == name  # the event line always matches the payload type
     start = decoded[0][1]["message"]
@@ -172,11 +192,16 @@ def test_stream_encoder_emits_the_exact_event_sequence() -> None:
     assert decoded[4][1]["delta"] == {"type": "signature_delta", "signature": "sig-9"}
     assert decoded[6][1]["content_block"] == {"type": "redacted_thinking", "data": "REDACTED-DATA"}
     assert decoded[9][1] == {
-        "type": "content_block_delta", "index": 2, "delta": {"type": "text_delta", "text": "Hi "}
-    }  # fmt: skip
+        "type": "content_block_delta",
+        "index": 2,
+        "delta": {"type": "text_delta", "text": "Hi "},
+    }
     assert decoded[12][1]["content_block"] == {
-        "type": "tool_use", "id": "toolu_9", "name": "lookup", "input": {}
-    }  # fmt: skip
+        "type": "tool_use",
+        "id": "toolu_9",
+        "name": "lookup",
+        "input": {},
+    }
     assert decoded[13][1]["delta"] == {"type": "input_json_delta", "partial_json": '{"q": '}
     delta = decoded[16][1]
     assert delta["delta"] == {"stop_reason": "tool_use", "stop_sequence": None}
@@ -216,8 +241,11 @@ def test_sdk_stream_accumulator_rebuilds_the_message() -> None:
     ) as stream:
         final = stream.get_final_message()
     assert [b.type for b in final.content] == [
-        "thinking", "redacted_thinking", "text", "tool_use",
-    ]  # fmt: skip
+        "thinking",
+        "redacted_thinking",
+        "text",
+        "tool_use",
+    ]
     assert final.content[2].text == "Hi there"  # type: ignore[union-attr]
     assert final.content[3].input == {"q": "x"}  # type: ignore[union-attr]
     assert final.content[0].signature == "sig-9"  # type: ignore[union-attr]
@@ -246,19 +274,39 @@ def test_stream_error_frame() -> None:
         (PayloadTooLarge("big"), 413, "request_too_large", anthropic.RequestTooLargeError),
         (RateLimited("slow", retry_after=1.2), 429, "rate_limit_error", anthropic.RateLimitError),
         (InternalError("oops"), 500, "api_error", anthropic.InternalServerError),
-        (ProviderError("busy", status=529, provider="p"), 529, "overloaded_error",
-         anthropic.OverloadedError),
+        (
+            ProviderError("busy", status=529, provider="p"),
+            529,
+            "overloaded_error",
+            anthropic.OverloadedError,
+        ),
         # an upstream's 503 keeps its status; the body names it overloaded
-        (ProviderError("busy", status=503, provider="p"), 503, "overloaded_error",
-         anthropic.ServiceUnavailableError),
-        (ProviderError("slow", status=504, provider="p"), 504, "timeout_error",
-         anthropic.GatewayTimeoutError),
-        (ProviderError("quota", status=429, provider="p", kind="insufficient_quota"), 429,
-         "rate_limit_error", anthropic.RateLimitError),
-        (ProviderError("gone", status=502, provider="p", kind="server_error"), 502, "api_error",
-         anthropic.InternalServerError),
+        (
+            ProviderError("busy", status=503, provider="p"),
+            503,
+            "overloaded_error",
+            anthropic.ServiceUnavailableError,
+        ),
+        (
+            ProviderError("slow", status=504, provider="p"),
+            504,
+            "timeout_error",
+            anthropic.GatewayTimeoutError,
+        ),
+        (
+            ProviderError("quota", status=429, provider="p", kind="insufficient_quota"),
+            429,
+            "rate_limit_error",
+            anthropic.RateLimitError,
+        ),
+        (
+            ProviderError("gone", status=502, provider="p", kind="server_error"),
+            502,
+            "api_error",
+            anthropic.InternalServerError,
+        ),
     ],
-)  # fmt: skip
+)
 def test_errors_raise_the_matching_sdk_exception(
     error: GatewayError, status: int, kind: str, sdk_class: type[Exception]
 ) -> None:

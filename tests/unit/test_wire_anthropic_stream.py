@@ -33,7 +33,14 @@ from tiergate.wire.anthropic import FORMAT
 STREAM = (
     Path(__file__).parent.parent / "fixtures" / "anthropic" / "upstream_stream.sse"
 ).read_bytes()
-START_USAGE = Usage(120, 1, 3000, 500, cache_creation_5m=1000, cache_creation_1h=2000)
+START_USAGE = Usage(
+    input_tokens=120,
+    output_tokens=1,
+    cache_creation_input_tokens=3000,
+    cache_read_input_tokens=500,
+    cache_creation_5m=1000,
+    cache_creation_1h=2000,
+)
 EXPECTED: list[StreamEvent] = [
     MessageStart("msg_01StreamXYZ", "claude-sonnet-4-6", START_USAGE),
     BlockStart(0, ThinkingBlock("")),
@@ -47,19 +54,38 @@ EXPECTED: list[StreamEvent] = [
     BlockStop(1),
     # server tool blocks have no core type: they pass as opaque starts, with the server tool's
     # input as input_json deltas (an Anthropic client gets them back; other formats skip them)
-    BlockStart(2, OpaqueBlock({"type": "server_tool_use", "id": "srvtoolu_01",
-                               "name": "web_search", "input": {}})),
+    BlockStart(
+        2,
+        OpaqueBlock(
+            {"type": "server_tool_use", "id": "srvtoolu_01", "name": "web_search", "input": {}}
+        ),
+    ),
     BlockDelta(2, "input_json", '{"query": "paris weather"}'),
     BlockStop(2),
-    BlockStart(3, OpaqueBlock({"type": "web_search_tool_result", "tool_use_id": "srvtoolu_01",
-                               "content": []})),
+    BlockStart(
+        3,
+        OpaqueBlock(
+            {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_01", "content": []}
+        ),
+    ),
     BlockStop(3),
     BlockStart(4, ToolUseBlock("toolu_01A", "get_weather", {})),
     BlockDelta(4, "input_json", ""),
     BlockDelta(4, "input_json", '{"city": "Pa'),
     BlockDelta(4, "input_json", 'ris"}'),
     BlockStop(4),
-    MessageDelta("tool_use", None, Usage(120, 80, 3000, 500, 1000, 2000)),
+    MessageDelta(
+        "tool_use",
+        None,
+        Usage(
+            input_tokens=120,
+            output_tokens=80,
+            cache_creation_input_tokens=3000,
+            cache_read_input_tokens=500,
+            cache_creation_5m=1000,
+            cache_creation_1h=2000,
+        ),
+    ),
     MessageStop(),
 ]
 
@@ -105,32 +131,68 @@ def frame(payload: dict[str, Any]) -> bytes:
 
 
 def message_start(usage: dict[str, Any]) -> bytes:
-    return frame({"type": "message_start", "message": {
-        "id": "msg_1", "type": "message", "role": "assistant", "model": "m", "content": [],
-        "stop_reason": None, "stop_sequence": None, "usage": usage}})  # fmt: skip
+    return frame(
+        {
+            "type": "message_start",
+            "message": {
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "model": "m",
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": usage,
+            },
+        }
+    )
 
 
 def test_final_usage_merges_fields_from_either_event() -> None:
     data = (
         message_start({"input_tokens": 50, "output_tokens": 1})
-        + frame({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
-                 "usage": {"output_tokens": 9, "cache_read_input_tokens": 400,
-                           "cache_creation_input_tokens": 60,
-                           "cache_creation": {"ephemeral_5m_input_tokens": 0,
-                                              "ephemeral_1h_input_tokens": 60}}})
+        + frame(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn"},
+                "usage": {
+                    "output_tokens": 9,
+                    "cache_read_input_tokens": 400,
+                    "cache_creation_input_tokens": 60,
+                    "cache_creation": {
+                        "ephemeral_5m_input_tokens": 0,
+                        "ephemeral_1h_input_tokens": 60,
+                    },
+                },
+            }
+        )
         + frame({"type": "message_stop"})
-    )  # fmt: skip
+    )
     events = decode_all([data])
     assert events[0] == MessageStart("msg_1", "m", Usage(50, 1))
-    assert events[1] == MessageDelta("end_turn", None, Usage(50, 9, 60, 400, 0, 60))
+    assert events[1] == MessageDelta(
+        "end_turn",
+        None,
+        Usage(
+            input_tokens=50,
+            output_tokens=9,
+            cache_creation_input_tokens=60,
+            cache_read_input_tokens=400,
+            cache_creation_5m=0,
+            cache_creation_1h=60,
+        ),
+    )
     assert events[2] == MessageStop()
 
 
 def test_message_delta_repeating_input_counts_keeps_them() -> None:
     data = message_start({"input_tokens": 50, "output_tokens": 1}) + frame(
-        {"type": "message_delta", "delta": {"stop_reason": "max_tokens", "stop_sequence": None},
-         "usage": {"input_tokens": 50, "output_tokens": 100}}
-    )  # fmt: skip
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "max_tokens", "stop_sequence": None},
+            "usage": {"input_tokens": 50, "output_tokens": 100},
+        }
+    )
     assert decode_all([data])[1] == MessageDelta("max_tokens", None, Usage(50, 100))
 
 
@@ -139,52 +201,87 @@ def test_ping_comments_and_unknown_events_are_ignored() -> None:
         b": keep-alive\n\n"
         + frame({"type": "ping"})
         + message_start({"input_tokens": 1, "output_tokens": 0})
-        + frame({"type": "content_block_start", "index": 0,
-                 "content_block": {"type": "text", "text": ""}})
-        + frame({"type": "content_block_delta", "index": 0,
-                 "delta": {"type": "brand_new_delta", "value": {}}})
+        + frame(
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            }
+        )
+        + frame(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "brand_new_delta", "value": {}},
+            }
+        )
         + frame({"type": "brand_new_event"})
         + b"event: content_block_delta\ndata: not json\n\n"
         + frame({"type": "content_block_stop", "index": 0})
-    )  # fmt: skip
+    )
     events = decode_all([data])
     assert [type(e) for e in events] == [MessageStart, BlockStart, BlockStop]
 
 
 def test_citations_delta_becomes_a_citation_event_and_back() -> None:
-    citation = {"type": "char_location", "cited_text": "jam", "document_index": 0,
-                "start_char_index": 0, "end_char_index": 3}  # fmt: skip
+    citation = {
+        "type": "char_location",
+        "cited_text": "jam",
+        "document_index": 0,
+        "start_char_index": 0,
+        "end_char_index": 3,
+    }
     data = (
         message_start({"input_tokens": 1, "output_tokens": 0})
-        + frame({"type": "content_block_start", "index": 0,
-                 "content_block": {"type": "text", "text": ""}})
-        + frame({"type": "content_block_delta", "index": 0,
-                 "delta": {"type": "citations_delta", "citation": citation}})
-    )  # fmt: skip
+        + frame(
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            }
+        )
+        + frame(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "citations_delta", "citation": citation},
+            }
+        )
+    )
     event = decode_all([data])[2]
     assert isinstance(event, BlockDelta) and event.kind == "citation"
     sent = FORMAT.stream_encoder("m", True).encode(event)
     assert json.loads(sent.split(b"data: ", 1)[1]) == {
-        "type": "content_block_delta", "index": 0,
+        "type": "content_block_delta",
+        "index": 0,
         "delta": {"type": "citations_delta", "citation": citation},
-    }  # fmt: skip
+    }
 
 
 def test_block_start_content_is_resent_as_deltas() -> None:
     data = message_start({"input_tokens": 1, "output_tokens": 0}) + b"".join(
         frame(p)
         for p in [
-            {"type": "content_block_start", "index": 0,
-             "content_block": {"type": "text", "text": "pre"}},
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": "pre"},
+            },
             {"type": "content_block_stop", "index": 0},
-            {"type": "content_block_start", "index": 1,
-             "content_block": {"type": "tool_use", "id": "t", "name": "f", "input": {"a": 1}}},
+            {
+                "type": "content_block_start",
+                "index": 1,
+                "content_block": {"type": "tool_use", "id": "t", "name": "f", "input": {"a": 1}},
+            },
             {"type": "content_block_stop", "index": 1},
-            {"type": "content_block_start", "index": 2,
-             "content_block": {"type": "redacted_thinking", "data": "SECRET"}},
+            {
+                "type": "content_block_start",
+                "index": 2,
+                "content_block": {"type": "redacted_thinking", "data": "SECRET"},
+            },
             {"type": "content_block_stop", "index": 2},
         ]
-    )  # fmt: skip
+    )
     assert decode_all([data])[1:] == [
         BlockStart(0, TextBlock("")),
         BlockDelta(0, "text", "pre"),
@@ -199,9 +296,14 @@ def test_block_start_content_is_resent_as_deltas() -> None:
 
 @pytest.mark.parametrize(
     ("error_type", "status", "retryable"),
-    [("overloaded_error", 529, True), ("api_error", 500, True), ("rate_limit_error", 429, True),
-     ("invalid_request_error", 400, False), ("something_new", 502, True)],
-)  # fmt: skip
+    [
+        ("overloaded_error", 529, True),
+        ("api_error", 500, True),
+        ("rate_limit_error", 429, True),
+        ("invalid_request_error", 400, False),
+        ("something_new", 502, True),
+    ],
+)
 def test_error_event_raises_provider_error(error_type: str, status: int, retryable: bool) -> None:
     decoder = FORMAT.stream_decoder()
     decoder.feed(message_start({"input_tokens": 1, "output_tokens": 0}))
@@ -229,7 +331,14 @@ def assemble(events: list[StreamEvent]) -> ChatResponse:
     assert isinstance(start, MessageStart)
     blocks: list[ContentBlock] = []
     json_parts: dict[int, list[str]] = {}
-    response = ChatResponse(start.id, start.model, blocks, None, None, start.usage)
+    response = ChatResponse(
+        id=start.id,
+        model=start.model,
+        content=blocks,
+        stop_reason=None,
+        stop_sequence=None,
+        usage=start.usage,
+    )
     for event in events[1:]:
         if isinstance(event, BlockStart):
             assert event.index == len(blocks)
@@ -262,20 +371,45 @@ def test_fixture_stream_assembles_like_the_non_streaming_answer() -> None:
     assert response.content == [
         ThinkingBlock("The user wants the weather — ☀️.", "EqQBCgIYAhIM1gbcDa9GJwZA"),
         TextBlock("Let me check."),
-        OpaqueBlock({"type": "server_tool_use", "id": "srvtoolu_01", "name": "web_search",
-                     "input": {"query": "paris weather"}}),
-        OpaqueBlock({"type": "web_search_tool_result", "tool_use_id": "srvtoolu_01",
-                     "content": []}),
+        OpaqueBlock(
+            {
+                "type": "server_tool_use",
+                "id": "srvtoolu_01",
+                "name": "web_search",
+                "input": {"query": "paris weather"},
+            }
+        ),
+        OpaqueBlock(
+            {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_01", "content": []}
+        ),
         ToolUseBlock("toolu_01A", "get_weather", {"city": "Paris"}),
-    ]  # fmt: skip
+    ]
     assert response.stop_reason == "tool_use"
-    assert response.usage == Usage(120, 80, 3000, 500, 1000, 2000)
+    assert response.usage == Usage(
+        input_tokens=120,
+        output_tokens=80,
+        cache_creation_input_tokens=3000,
+        cache_read_input_tokens=500,
+        cache_creation_5m=1000,
+        cache_creation_1h=2000,
+    )
 
 
 def test_encoder_to_decoder_round_trip() -> None:
     events: list[StreamEvent] = [
         # the encoder always states the TTL split, so the events here state it too
-        MessageStart("msg_rt", "claude-sonnet-4-6", Usage(10, 1, 300, 7, 100, 200)),
+        MessageStart(
+            "msg_rt",
+            "claude-sonnet-4-6",
+            Usage(
+                input_tokens=10,
+                output_tokens=1,
+                cache_creation_input_tokens=300,
+                cache_read_input_tokens=7,
+                cache_creation_5m=100,
+                cache_creation_1h=200,
+            ),
+        ),
         BlockStart(0, ThinkingBlock("")),
         BlockDelta(0, "thinking", "step 1; "),
         BlockDelta(0, "thinking", "step 2"),
@@ -290,7 +424,18 @@ def test_encoder_to_decoder_round_trip() -> None:
         BlockDelta(3, "input_json", '{"q": "a\\nb",'),
         BlockDelta(3, "input_json", ' "k": [1, 2]}'),
         BlockStop(3),
-        MessageDelta("tool_use", None, Usage(10, 33, 300, 7, 100, 200)),
+        MessageDelta(
+            "tool_use",
+            None,
+            Usage(
+                input_tokens=10,
+                output_tokens=33,
+                cache_creation_input_tokens=300,
+                cache_read_input_tokens=7,
+                cache_creation_5m=100,
+                cache_creation_1h=200,
+            ),
+        ),
         MessageStop(),
     ]
     encoder = FORMAT.stream_encoder("claude-sonnet-4-6", include_usage=True)

@@ -88,12 +88,16 @@ def test_defaults_and_merging_of_same_role_messages() -> None:
     body = encode(request)
     assert body["max_tokens"] == 4096
     assert body["messages"] == [
-        {"role": "user",
-         "content": [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}]},
-        {"role": "assistant",
-         "content": [{"type": "text", "text": "three"}, {"type": "text", "text": "four"}]},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}],
+        },
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": "three"}, {"type": "text", "text": "four"}],
+        },
         {"role": "user", "content": [{"type": "text", "text": "five"}]},
-    ]  # fmt: skip
+    ]
     assert "stream" not in body and "system" not in body and "tools" not in body
 
 
@@ -136,16 +140,21 @@ def test_openai_shaped_conversation_becomes_a_valid_messages_body() -> None:
     assert body["messages"][2] == {
         "role": "user",
         "content": [
-            {"type": "tool_result", "tool_use_id": "call_1",
-             "content": [{"type": "text", "text": "18C"}]},
+            {
+                "type": "tool_result",
+                "tool_use_id": "call_1",
+                "content": [{"type": "text", "text": "18C"}],
+            },
             {"type": "tool_result", "tool_use_id": "call_2", "is_error": True},
             {"type": "text", "text": "also, be quick"},
         ],
-    }  # fmt: skip
+    }
     assert len(body["messages"]) == 3
     assert body["tool_choice"] == {
-        "type": "tool", "name": "weather", "disable_parallel_tool_use": True
-    }  # fmt: skip
+        "type": "tool",
+        "name": "weather",
+        "disable_parallel_tool_use": True,
+    }
     assert body["temperature"] == 1.0
     assert body["stop_sequences"] == ["###"]
     assert body["metadata"] == {"user_id": "42"}
@@ -206,12 +215,16 @@ def test_images_both_sources_and_inside_tool_results() -> None:
     }
     assert body["messages"][0]["content"] == [
         png_json,
-        {"type": "image", "source": {"type": "url", "url": "https://x.test/a.jpg"},
-         "cache_control": {"type": "ephemeral"}},
-    ]  # fmt: skip
+        {
+            "type": "image",
+            "source": {"type": "url", "url": "https://x.test/a.jpg"},
+            "cache_control": {"type": "ephemeral"},
+        },
+    ]
     assert body["messages"][2]["content"][0]["content"] == [
-        {"type": "text", "text": "here"}, png_json
-    ]  # fmt: skip
+        {"type": "text", "text": "here"},
+        png_json,
+    ]
 
 
 @pytest.mark.parametrize(
@@ -285,20 +298,37 @@ def test_decode_response_fixture() -> None:
 def test_decode_usage_reads_every_priced_field() -> None:
     """What Anthropic's usage block reports that changes the price (tiergate/cost/engine.py)."""
     usage = FORMAT.decode_response(
-        {"id": "m", "model": "m", "content": [], "stop_reason": "end_turn",
-         "usage": {"input_tokens": 1, "output_tokens": 2, "inference_geo": "us", "speed": "fast",
-                   "service_tier": "priority",
-                   "server_tool_use": {"web_search_requests": 3, "web_fetch_requests": 2,
-                                       "code_execution_requests": 1}}}
-    ).usage  # fmt: skip
+        {
+            "id": "m",
+            "model": "m",
+            "content": [],
+            "stop_reason": "end_turn",
+            "usage": {
+                "input_tokens": 1,
+                "output_tokens": 2,
+                "inference_geo": "us",
+                "speed": "fast",
+                "service_tier": "priority",
+                "server_tool_use": {
+                    "web_search_requests": 3,
+                    "web_fetch_requests": 2,
+                    "code_execution_requests": 1,
+                },
+            },
+        }
+    ).usage
     assert (usage.inference_geo, usage.speed, usage.service_tier) == ("us", "fast", "priority")
     assert usage.server_tool_calls() == {"web_search": 3, "web_fetch": 2, "code_execution": 1}
 
 
 def test_decode_response_without_ttl_split_leaves_it_unknown() -> None:
-    body = {"id": "msg_1", "model": "m", "content": [{"type": "text", "text": "ok"}],
-            "stop_reason": "end_turn", "usage": {"input_tokens": 3, "output_tokens": 1,
-                                                 "cache_creation_input_tokens": 9}}  # fmt: skip
+    body = {
+        "id": "msg_1",
+        "model": "m",
+        "content": [{"type": "text", "text": "ok"}],
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 3, "output_tokens": 1, "cache_creation_input_tokens": 9},
+    }
     usage = FORMAT.decode_response(body).usage
     assert (usage.cache_creation_5m, usage.cache_creation_1h) == (None, None)
     assert usage.cache_writes_by_ttl() == (9, 0)
@@ -306,10 +336,15 @@ def test_decode_response_without_ttl_split_leaves_it_unknown() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "core"),
-    [("max_tokens", "max_tokens"), ("refusal", "refusal"), ("pause_turn", "pause_turn"),
-     ("model_context_window_exceeded", "max_tokens"), ("brand_new_reason", "end_turn"),
-     (None, None)],
-)  # fmt: skip
+    [
+        ("max_tokens", "max_tokens"),
+        ("refusal", "refusal"),
+        ("pause_turn", "pause_turn"),
+        ("model_context_window_exceeded", "max_tokens"),
+        ("brand_new_reason", "end_turn"),
+        (None, None),
+    ],
+)
 def test_decode_response_stop_reasons(raw: str | None, core: str | None) -> None:
     body: dict[str, Any] = {"id": "m", "content": [], "stop_reason": raw, "usage": {}}
     assert FORMAT.decode_response(body).stop_reason == core

@@ -20,8 +20,9 @@ from tiergate.types import (
 from tiergate.wire import structured
 from tiergate.wire.openai import FORMAT as OPENAI
 
-PDF = DocumentBlock({"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="},
-                    {"title": "a.pdf"})  # fmt: skip
+PDF = DocumentBlock(
+    {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}, {"title": "a.pdf"}
+)
 
 
 def _openai(*messages: Message) -> dict[str, Any]:
@@ -37,8 +38,11 @@ def test_pdf_in_a_tool_result_follows_the_tool_message() -> None:
         Message("user", [ToolResultBlock("t1", [PDF])]),
     )
     tool, attached = body["messages"][2:]
-    assert tool == {"role": "tool", "tool_call_id": "t1",
-                    "content": "(the result is attached to the next user message)"}  # fmt: skip
+    assert tool == {
+        "role": "tool",
+        "tool_call_id": "t1",
+        "content": "(the result is attached to the next user message)",
+    }
     data_url = "data:application/pdf;base64,JVBERi0="
     assert attached["content"] == [
         {"type": "file", "file": {"filename": "a.pdf", "file_data": data_url}}
@@ -57,11 +61,14 @@ def test_system_message_kept_in_place_and_effort_only_one_dropped() -> None:
 
 
 def test_fold_puts_system_text_in_the_user_turn_before_it() -> None:
-    request = ChatRequest("m", [
-        Message("user", [TextBlock("q")]),
-        Message("system", [TextBlock("be brief")], {"output_config": {"effort": "low"}}),
-        Message("system", [], {"output_config": {"effort": "high"}}),
-    ])  # fmt: skip
+    request = ChatRequest(
+        "m",
+        [
+            Message("user", [TextBlock("q")]),
+            Message("system", [TextBlock("be brief")], {"output_config": {"effort": "low"}}),
+            Message("system", [], {"output_config": {"effort": "high"}}),
+        ],
+    )
     folded = request.with_system_messages_folded()
     assert [m.role for m in folded.messages] == ["user"]
     assert folded.messages[0].content[1] == TextBlock(
@@ -96,7 +103,8 @@ def test_structured_output_maps_both_ways() -> None:
 def test_text_document_reaches_the_local_model_as_text() -> None:
     from tiergate.providers.local import to_chat_messages
 
-    note = DocumentBlock({"type": "text", "media_type": "text/plain", "data": "jam"},
-                         {"title": "n.txt"})  # fmt: skip
+    note = DocumentBlock(
+        {"type": "text", "media_type": "text/plain", "data": "jam"}, {"title": "n.txt"}
+    )
     request = ChatRequest("local/smollm2-135m", [Message("user", [note, TextBlock("word?")])])
     assert to_chat_messages(request) == [{"role": "user", "content": "n.txt\njam\nword?"}]

@@ -110,10 +110,16 @@ def test_encode_request_from_an_anthropic_client() -> None:
                 "role": "assistant",
                 "content": "Calling.",
                 "tool_calls": [
-                    {"id": "toolu_1", "type": "function",
-                     "function": {"name": "weather", "arguments": '{"city":"Oslo"}'}},
-                    {"id": "toolu_2", "type": "function",
-                     "function": {"name": "chart", "arguments": "{}"}},
+                    {
+                        "id": "toolu_1",
+                        "type": "function",
+                        "function": {"name": "weather", "arguments": '{"city":"Oslo"}'},
+                    },
+                    {
+                        "id": "toolu_2",
+                        "type": "function",
+                        "function": {"name": "chart", "arguments": "{}"},
+                    },
                 ],
             },
             {"role": "tool", "tool_call_id": "toolu_1", "content": "rain\ncold"},
@@ -131,15 +137,16 @@ def test_encode_request_from_an_anthropic_client() -> None:
         "top_p": 0.8,
         "stop": ["\n\nHuman:"],
         "tools": [
-            {"type": "function",
-             "function": {"name": "weather", "description": "By city", "parameters": WEATHER}},
-            {"type": "function",
-             "function": {"name": "chart", "parameters": {"type": "object"}}},
+            {
+                "type": "function",
+                "function": {"name": "weather", "description": "By city", "parameters": WEATHER},
+            },
+            {"type": "function", "function": {"name": "chart", "parameters": {"type": "object"}}},
         ],
         "tool_choice": {"type": "function", "function": {"name": "weather"}},
         "parallel_tool_calls": False,
         "user": "u-1",
-    }  # fmt: skip
+    }
 
 
 def test_the_encoded_messages_and_tools_fit_the_sdk_param_types() -> None:

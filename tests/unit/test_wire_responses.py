@@ -114,8 +114,12 @@ def test_reasoning_items_from_elsewhere_and_redacted() -> None:
         "summary": [{"type": "summary_text", "text": "thought"}],
         "encrypted_content": "gAAAA-openai-sealed",
     }
-    redacted = {"type": "reasoning", "id": "rs_y", "summary": [],
-                "encrypted_content": "tiergate.redacted:EmwKAh"}  # fmt: skip
+    redacted = {
+        "type": "reasoning",
+        "id": "rs_y",
+        "summary": [],
+        "encrypted_content": "tiergate.redacted:EmwKAh",
+    }
     answer = {"type": "message", "role": "assistant", "content": "ok"}
     chat = decode(input=[{"role": "user", "content": "q"}, foreign, redacted, answer]).chat
     assert chat.messages[1].content == [
@@ -123,8 +127,13 @@ def test_reasoning_items_from_elsewhere_and_redacted() -> None:
         ThinkingBlock("EmwKAh", redacted=True),
         TextBlock("ok"),
     ]
-    body = encode_response(ChatResponse("x", "m", [ThinkingBlock("EmwKAh", redacted=True)]),
-                           "m", ECHO, "resp_z", 0)  # fmt: skip
+    body = encode_response(
+        ChatResponse("x", "m", [ThinkingBlock("EmwKAh", redacted=True)]),
+        "m",
+        echo=ECHO,
+        rid="resp_z",
+        created_at=0,
+    )
     assert body["output"][0]["encrypted_content"] == "tiergate.redacted:EmwKAh"
     assert body["output"][0]["content"] == []
 
@@ -240,9 +249,7 @@ def test_with_history_puts_the_stored_conversation_first() -> None:
         Message("assistant", [TextBlock("answer")]),
         Message("user", [TextBlock("and then?")]),
     ]
-    assert decoded.chat.system == [
-        TextBlock("new"), TextBlock("dev before"), TextBlock("dev now")
-    ]  # fmt: skip
+    assert decoded.chat.system == [TextBlock("new"), TextBlock("dev before"), TextBlock("dev now")]
     assert decoded.items[:3] == history and len(decoded.items) == 5
 
 
@@ -276,7 +283,7 @@ ECHO = decode(input="x").echo
 
 
 def test_encode_response_items_and_usage() -> None:
-    body = encode_response(ANSWER, "m", ECHO, "resp_abc", 1700000000)
+    body = encode_response(ANSWER, "m", echo=ECHO, rid="resp_abc", created_at=1700000000)
     assert body["id"] == "resp_abc" and body["status"] == "completed"
     reasoning, message, call = body["output"]
     assert reasoning == {
@@ -296,13 +303,17 @@ def test_encode_response_items_and_usage() -> None:
         "name": "f",
         "arguments": '{"a":1}',
     }
-    assert body["usage"] == usage_dict(ANSWER.usage) == {
-        "input_tokens": 115,
-        "input_tokens_details": {"cached_tokens": 100, "cache_write_tokens": 5},
-        "output_tokens": 20,
-        "output_tokens_details": {"reasoning_tokens": 7},
-        "total_tokens": 135,
-    }
+    assert (
+        body["usage"]
+        == usage_dict(ANSWER.usage)
+        == {
+            "input_tokens": 115,
+            "input_tokens_details": {"cached_tokens": 100, "cache_write_tokens": 5},
+            "output_tokens": 20,
+            "output_tokens_details": {"reasoning_tokens": 7},
+            "total_tokens": 135,
+        }
+    )
     # Given back as input, the items restore the answer's blocks (thinking keeps its signature).
     again = decode(input=body["output"]).chat
     assert again.messages == [Message("assistant", ANSWER.content)]
@@ -310,7 +321,7 @@ def test_encode_response_items_and_usage() -> None:
 
 def test_refusal_is_a_refusal_part() -> None:
     refused = ChatResponse("x", "m", [TextBlock("I can't.")], refusal="I can't.")
-    body = encode_response(refused, "m", ECHO, "resp_r", 0)
+    body = encode_response(refused, "m", echo=ECHO, rid="resp_r", created_at=0)
     assert body["output"][0]["content"] == [{"type": "refusal", "refusal": "I can't."}]
     assert body["status"] == "completed"
 
@@ -355,7 +366,10 @@ def test_stream_of_thinking_text_and_tool_call() -> None:
     assert [payload["sequence_number"] for _, payload in frames] == list(range(len(frames)))
     final = frames[-1][1]["response"]
     # The streamed answer's items are the whole answer's items.
-    assert final["output"] == encode_response(ANSWER, "m", ECHO, "resp_s", 1)["output"]
+    assert (
+        final["output"]
+        == encode_response(ANSWER, "m", echo=ECHO, rid="resp_s", created_at=1)["output"]
+    )
     assert final["usage"]["output_tokens_details"]["reasoning_tokens"] == 7
     assert frames[0][1]["response"]["status"] == "in_progress"
     assert frames[0][1]["response"]["output"] == []
@@ -418,19 +432,53 @@ def test_stream_error_frames() -> None:
 
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(
-        st.sampled_from(["type", "role", "content", "text", "name", "call_id", "arguments",
-                         "output", "image_url", "format", "schema", "effort", "summary",
-                         "encrypted_content", "parameters", "verbosity"]),
-        inner,
-        max_size=5,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "type",
+                    "role",
+                    "content",
+                    "text",
+                    "name",
+                    "call_id",
+                    "arguments",
+                    "output",
+                    "image_url",
+                    "format",
+                    "schema",
+                    "effort",
+                    "summary",
+                    "encrypted_content",
+                    "parameters",
+                    "verbosity",
+                ]
+            ),
+            inner,
+            max_size=5,
+        )
     ),
     max_leaves=20,
-)  # fmt: skip
-_FIELDS = ["input", "instructions", "tools", "tool_choice", "text", "reasoning", "metadata",
-           "max_output_tokens", "temperature", "store", "previous_response_id", "truncation",
-           "service_tier", "include", "parallel_tool_calls", "stream"]  # fmt: skip
+)
+_FIELDS = [
+    "input",
+    "instructions",
+    "tools",
+    "tool_choice",
+    "text",
+    "reasoning",
+    "metadata",
+    "max_output_tokens",
+    "temperature",
+    "store",
+    "previous_response_id",
+    "truncation",
+    "service_tier",
+    "include",
+    "parallel_tool_calls",
+    "stream",
+]
 
 
 @settings(max_examples=200, deadline=None)
@@ -440,5 +488,5 @@ def test_any_body_decodes_or_is_a_400(fields: dict[str, Any]) -> None:
         decoded = decode_request({"model": "m", **fields})
     except InvalidRequest:
         return
-    encode_response(ANSWER, "m", decoded.echo, "resp_h", 0)
+    encode_response(ANSWER, "m", echo=decoded.echo, rid="resp_h", created_at=0)
     orjson.dumps(decoded.echo)

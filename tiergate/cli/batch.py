@@ -97,13 +97,26 @@ def _status(client: GatewayClient, batch_id: str) -> dict[str, Any]:
         ended = job["processing_status"] == "ended"
         status = job["processing_status"]
         created = job.get("created_at", "")
-        return {"id": batch_id, "status": status, "total": total, "done": counts["succeeded"],
-                "failed": failed, "ended": ended, "created": created}  # fmt: skip
+        return {
+            "id": batch_id,
+            "status": status,
+            "total": total,
+            "done": counts["succeeded"],
+            "failed": failed,
+            "ended": ended,
+            "created": created,
+        }
     job = client.json("GET", f"{_OPENAI}/{batch_id}")
     counts = job["request_counts"]
-    return {"id": batch_id, "status": job["status"], "total": counts["total"],
-            "done": counts["completed"], "failed": counts["failed"],
-            "ended": job["status"] in _ENDED, "created": job.get("created_at")}  # fmt: skip
+    return {
+        "id": batch_id,
+        "status": job["status"],
+        "total": counts["total"],
+        "done": counts["completed"],
+        "failed": counts["failed"],
+        "ended": job["status"] in _ENDED,
+        "created": job.get("created_at"),
+    }
 
 
 def _since(created: Any) -> str:
@@ -164,16 +177,23 @@ def _submit(client: GatewayClient, path: Path) -> str:
     boundary = secrets.token_hex(16)
     content = path.read_bytes()
     form = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"'
-        "\r\nContent-Type: application/jsonl\r\n\r\n"
-    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"'
+            "\r\nContent-Type: application/jsonl\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     upload = json.loads(
         client.request("POST", "/v1/files", form, f"multipart/form-data; boundary={boundary}")
     )
     endpoint = str(items[0].get("url") or "/v1/chat/completions")
-    job = client.json("POST", _OPENAI, {"input_file_id": upload["id"], "endpoint": endpoint,
-                                        "completion_window": "24h"})  # fmt: skip
+    job = client.json(
+        "POST",
+        _OPENAI,
+        {"input_file_id": upload["id"], "endpoint": endpoint, "completion_window": "24h"},
+    )
     return str(job["id"])
 
 
@@ -192,17 +212,26 @@ def _watch(client: GatewayClient, batch_id: str, interval: float) -> dict[str, A
     status = _status(client, batch_id)
     spend = _spend(client, batch_id, status["created"])
     columns = (
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("failed {task.fields[failed]}"), TextColumn("spend {task.fields[spend]}"),
-        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-    )  # fmt: skip
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("failed {task.fields[failed]}"),
+        TextColumn("spend {task.fields[spend]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
     console = Console(stderr=True)
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(batch_id, total=status["total"], failed=0, spend=usd(spend))
         polls = 0
         while True:
-            progress.update(task, completed=status["done"] + status["failed"],
-                            failed=status["failed"], spend=usd(spend))  # fmt: skip
+            progress.update(
+                task,
+                completed=status["done"] + status["failed"],
+                failed=status["failed"],
+                spend=usd(spend),
+            )
             if status["ended"]:
                 break
             time.sleep(interval)
@@ -217,14 +246,19 @@ def _watch(client: GatewayClient, batch_id: str, interval: float) -> dict[str, A
 
 
 _URL = click.option(
-    "--url", envvar="TIERGATE_URL", default=DEFAULT_URL, show_default=True,
+    "--url",
+    envvar="TIERGATE_URL",
+    default=DEFAULT_URL,
+    show_default=True,
     help="The gateway's base URL (env TIERGATE_URL).",
-)  # fmt: skip
+)
 _KEY = click.option(
-    "--key", envvar="TIERGATE_KEY", default=None,
+    "--key",
+    envvar="TIERGATE_KEY",
+    default=None,
     help="A tiergate key to run the job under (env TIERGATE_KEY); not needed when the gateway "
     "runs without keys on loopback.",
-)  # fmt: skip
+)
 
 
 @click.group(
@@ -239,17 +273,28 @@ def batch() -> None:
     """
 
 
-@batch.command(epilog=_FORMATS + "\b\nExample:\n  tiergate batch submit requests.jsonl "
-               "--key tg-...   # waits with a progress bar\n"
-               "  tiergate batch submit requests.jsonl --no-wait")  # fmt: skip
+@batch.command(
+    epilog=_FORMATS + "\b\nExample:\n  tiergate batch submit requests.jsonl "
+    "--key tg-...   # waits with a progress bar\n"
+    "  tiergate batch submit requests.jsonl --no-wait"
+)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_URL
 @_KEY
-@click.option("--wait/--no-wait", default=True, show_default=True,
-              help="Show a progress bar (done, failed, spend, ETA) until the job ends; "
-              "--no-wait prints the job id and returns.")  # fmt: skip
-@click.option("--interval", type=click.FloatRange(0.1), default=2.0, show_default=True,
-              help="Seconds between status polls while waiting.")  # fmt: skip
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Show a progress bar (done, failed, spend, ETA) until the job ends; "
+    "--no-wait prints the job id and returns.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds between status polls while waiting.",
+)
 def submit(file: Path, url: str, key: str | None, wait: bool, interval: float) -> None:
     """Create a batch job from FILE (JSONL; Anthropic or OpenAI batch lines) and print its id."""
     client = GatewayClient(url, key)
@@ -257,21 +302,33 @@ def submit(file: Path, url: str, key: str | None, wait: bool, interval: float) -
     click.echo(batch_id)
     if wait:
         status = _watch(client, batch_id, interval)
-        click.echo(f"{status['status']}: {status['done']} done, {status['failed']} failed, "
-                   f"spend {usd(status['spend_usd'])}")  # fmt: skip
+        click.echo(
+            f"{status['status']}: {status['done']} done, {status['failed']} failed, "
+            f"spend {usd(status['spend_usd'])}"
+        )
 
 
-@batch.command(epilog="\b\nExample:\n  tiergate batch status msgbatch_01... --watch\n"
-               "  tiergate batch status batch_01... --json")  # fmt: skip
+@batch.command(
+    epilog="\b\nExample:\n  tiergate batch status msgbatch_01... --watch\n"
+    "  tiergate batch status batch_01... --json"
+)
 @click.argument("batch_id")
 @_URL
 @_KEY
 @click.option("--watch", is_flag=True, help="Show a progress bar until the job ends.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the status as one JSON object (id, status, total, done, failed, "
-              "ended, spend_usd).")  # fmt: skip
-@click.option("--interval", type=click.FloatRange(0.1), default=2.0, show_default=True,
-              help="Seconds between polls with --watch.")  # fmt: skip
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the status as one JSON object (id, status, total, done, failed, ended, spend_usd).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds between polls with --watch.",
+)
 def status(
     batch_id: str, url: str, key: str | None, watch: bool, as_json: bool, interval: float
 ) -> None:
@@ -285,18 +342,26 @@ def status(
     if as_json:
         click.echo(json.dumps(shown))
     else:
-        click.echo(f"{shown['id']}  {shown['status']}  {shown['done']}/{shown['total']} done  "
-                   f"{shown['failed']} failed  spend {usd(shown['spend_usd'])}")  # fmt: skip
+        click.echo(
+            f"{shown['id']}  {shown['status']}  {shown['done']}/{shown['total']} done  "
+            f"{shown['failed']} failed  spend {usd(shown['spend_usd'])}"
+        )
 
 
-@batch.command(epilog="\b\nOutput: JSONL, one result a line, in the API's own shape "
-               "(Anthropic: custom_id + result; OpenAI: custom_id + response / error).\n"
-               "\b\nExample:\n  tiergate batch results msgbatch_01... --out out.jsonl")  # fmt: skip
+@batch.command(
+    epilog="\b\nOutput: JSONL, one result a line, in the API's own shape "
+    "(Anthropic: custom_id + result; OpenAI: custom_id + response / error).\n"
+    "\b\nExample:\n  tiergate batch results msgbatch_01... --out out.jsonl"
+)
 @click.argument("batch_id")
 @_URL
 @_KEY
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the results to this file (JSONL), not standard output.")  # fmt: skip
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the results to this file (JSONL), not standard output.",
+)
 def results(batch_id: str, url: str, key: str | None, out: Path | None) -> None:
     """The results of ended job BATCH_ID, one JSON line per request."""
     client = GatewayClient(url, key)
@@ -323,9 +388,11 @@ def results(batch_id: str, url: str, key: str | None, out: Path | None) -> None:
 def cancel(batch_id: str, url: str, key: str | None) -> None:
     """Cancel job BATCH_ID: items not yet started are not run; those running finish."""
     client = GatewayClient(url, key)
-    path = f"{_ANTHROPIC}/{batch_id}/cancel" if _is_anthropic(batch_id) else (
-        f"{_OPENAI}/{batch_id}/cancel")  # fmt: skip
+    path = (
+        f"{_ANTHROPIC}/{batch_id}/cancel"
+        if _is_anthropic(batch_id)
+        else f"{_OPENAI}/{batch_id}/cancel"
+    )
     client.json("POST", path)
     shown = _status(client, batch_id)
     click.echo(f"{batch_id}  {shown['status']}  {shown['done']} done, {shown['failed']} failed")
-

@@ -61,9 +61,11 @@ def cost() -> None:
     "--model", "models", multiple=True, required=True, help="Model id or alias (repeatable)."
 )
 @click.option(
-    "--requests-per-day", type=click.IntRange(min=0), required=True,
+    "--requests-per-day",
+    type=click.IntRange(min=0),
+    required=True,
     help="Requests the workload sends a day (the monthly figure is 30 days).",
-)  # fmt: skip
+)
 @click.option("--input-tokens", type=click.IntRange(min=0), required=True, help="Per request.")
 @click.option("--output-tokens", type=click.IntRange(min=0), required=True, help="Per request.")
 @click.option(
@@ -75,9 +77,12 @@ def cost() -> None:
 )
 @click.option("--cache-hit-rate", default="0", show_default=True, help="Share of hits, 0..1.")
 @click.option(
-    "--cache-ttl", type=click.Choice(["5m", "1h"]), default="5m", show_default=True,
+    "--cache-ttl",
+    type=click.Choice(["5m", "1h"]),
+    default="5m",
+    show_default=True,
     help="TTL of the cache writes on a miss.",
-)  # fmt: skip
+)
 @click.option("--batch", is_flag=True, help="Price at batch (Message Batches) rates.")
 @_CONFIG
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -111,7 +116,13 @@ def project(
         raise click.ClickException(str(exc)) from None
     ttl: Literal["5m", "1h"] = "1h" if cache_ttl == "1h" else "5m"
     workload = Workload(
-        requests_per_day, input_tokens, output_tokens, cached_prefix_tokens, rate, batch, ttl
+        requests_per_day=requests_per_day,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cached_prefix_tokens=cached_prefix_tokens,
+        cache_hit_rate=rate,
+        batch=batch,
+        cache_ttl=ttl,
     )
     rows = [project_workload(workload, info) for info in infos]
     if as_json:
@@ -179,9 +190,11 @@ def project(
 @click.option("--model", "models", multiple=True, help="Catalog model id or alias (default: all).")
 @_CONFIG
 @click.option(
-    "--out", type=click.Path(dir_okay=False, writable=True), default=None,
+    "--out",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
     help="Write the YAML to this file (after showing what would change and asking).",
-)  # fmt: skip
+)
 @click.option("--yes", is_flag=True, help="Write --out without asking.")
 @click.option("--dry-run", is_flag=True, help="Only show what would change.")
 def import_prices_command(

@@ -93,34 +93,67 @@ def _band(text: str) -> tuple[float, float]:
 )
 @click.argument("data", type=click.Path(exists=True, dir_okay=False))
 @click.option("--models", required=True, help="Comma-separated models or route names.")
-@click.option("--scorer", type=click.Choice(["exact", "contains", "regex", "json-field",
-              "json-schema", "judge"]), default="exact", show_default=True,
-              help="How an answer is scored against the item's reference (or by a judge "
-              "model).")  # fmt: skip
+@click.option(
+    "--scorer",
+    type=click.Choice(["exact", "contains", "regex", "json-field", "json-schema", "judge"]),
+    default="exact",
+    show_default=True,
+    help="How an answer is scored against the item's reference (or by a judge model).",
+)
 @click.option("--pattern", help="regex scorer: the pattern (default: each line's reference).")
 @click.option("--field", "field_path", help="json-field scorer: the field, a dotted path.")
-@click.option("--schema", type=click.Path(exists=True, dir_okay=False),
-              help="json-schema scorer: a JSON Schema file (default: each line's reference).")
+@click.option(
+    "--schema",
+    type=click.Path(exists=True, dir_okay=False),
+    help="json-schema scorer: a JSON Schema file (default: each line's reference).",
+)
 @click.option("--judge", "judge_model", help="judge scorer: the (cheap) grading model.")
 @click.option("--strong-judge", help="judge scorer: the model for cases the judge is unsure of.")
-@click.option("--rubric", type=click.Path(exists=True, dir_okay=False),
-              help="judge scorer: a text file the judge grades against.")
+@click.option(
+    "--rubric",
+    type=click.Path(exists=True, dir_okay=False),
+    help="judge scorer: a text file the judge grades against.",
+)
 @click.option("--pairwise", is_flag=True, help="judge scorer: compare models' answers in pairs.")
-@click.option("--judge-band", default="0.3,0.7", show_default=True,
-              help="Scores in this band count as unsure and go to --strong-judge.")
-@click.option("--judge-audit", default=0.1, show_default=True,
-              help="Share of sure verdicts also graded by --strong-judge, to measure agreement.")
-@click.option("--delta", default=0.05, show_default=True,
-              help="Quality a cheaper model may lose against the best (recommendation rule).")
+@click.option(
+    "--judge-band",
+    default="0.3,0.7",
+    show_default=True,
+    help="Scores in this band count as unsure and go to --strong-judge.",
+)
+@click.option(
+    "--judge-audit",
+    default=0.1,
+    show_default=True,
+    help="Share of sure verdicts also graded by --strong-judge, to measure agreement.",
+)
+@click.option(
+    "--delta",
+    default=0.05,
+    show_default=True,
+    help="Quality a cheaper model may lose against the best (recommendation rule).",
+)
 @click.option("--concurrency", default=4, show_default=True, help="Items run at once.")
 @click.option("--budget-usd", type=str, help="Stop cleanly before the evaluation costs more.")
 @click.option("--max-tokens", type=int, help="max_tokens of every answer.")
-@click.option("--results", "results_path", type=click.Path(dir_okay=False),
-              help="Results file; a run resumes from it (default: DATA's name + .results.jsonl).")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False),
-              help="Write a markdown report (and a PNG plot beside it).")
-@click.option("--outcomes", "outcomes_path", type=click.Path(dir_okay=False),
-              help="Write per-prompt outcome rows for `tiergate router train`.")
+@click.option(
+    "--results",
+    "results_path",
+    type=click.Path(dir_okay=False),
+    help="Results file; a run resumes from it (default: DATA's name + .results.jsonl).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    help="Write a markdown report (and a PNG plot beside it).",
+)
+@click.option(
+    "--outcomes",
+    "outcomes_path",
+    type=click.Path(dir_okay=False),
+    help="Write per-prompt outcome rows for `tiergate router train`.",
+)
 @click.option("--route", help="The route these prompts belong to (outcome rows in the store).")
 @click.option("--tenant", default="default", show_default=True, help="Tenant of the calls.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -152,18 +185,22 @@ def _scorer(options: dict[str, Any], items: list[Any]) -> Any:
             schema = json.loads(Path(options["schema"]).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise click.ClickException(f"cannot read --schema: {exc}") from None
-    needs_reference = name in ("exact", "contains", "json-field") or (
-        name == "regex" and not options["pattern"]) or (name == "json-schema" and schema is None)
+    needs_reference = (
+        name in ("exact", "contains", "json-field")
+        or (name == "regex" and not options["pattern"])
+        or (name == "json-schema" and schema is None)
+    )
     if needs_reference:
         missing = [item.id for item in items if item.reference is None]
         if missing:
             raise click.ClickException(
-                f"the {name} scorer needs a \"reference\" on every line; {len(missing)} lines "
+                f'the {name} scorer needs a "reference" on every line; {len(missing)} lines '
                 f"have none (first: id {missing[0]!r})"
             )
     try:
-        return make_scorer(name, pattern=options["pattern"], field=options["field_path"],
-                           schema=schema)  # fmt: skip
+        return make_scorer(
+            name, pattern=options["pattern"], field=options["field_path"], schema=schema
+        )
     except Exception as exc:  # a bad regex or schema: before anything is paid for
         raise click.ClickException(f"{name} scorer: {exc}") from None
 
@@ -177,8 +214,9 @@ def _judge(options: dict[str, Any], call: Any) -> Any:
         rubric = Path(options["rubric"]).read_text(encoding="utf-8").strip()
     cheap = Judge(call, options["judge_model"], rubric)
     strong = Judge(call, options["strong_judge"], rubric) if options["strong_judge"] else None
-    return DistilledJudge(cheap, strong, band=_band(options["judge_band"]),
-                          audit=options["judge_audit"])  # fmt: skip
+    return DistilledJudge(
+        cheap, strong, band=_band(options["judge_band"]), audit=options["judge_audit"]
+    )
 
 
 async def _run(**options: Any) -> dict[str, Any]:
@@ -237,35 +275,55 @@ async def _run(**options: Any) -> dict[str, Any]:
         problem = caller.check_target(name)
         if problem:
             raise click.ClickException(problem)
-    description = {"run": run_id, "data": fingerprint(items), "models": models,
-                   "scorer": scorer_name}  # fmt: skip
+    description = {
+        "run": run_id,
+        "data": fingerprint(items),
+        "models": models,
+        "scorer": scorer_name,
+    }
     async with caller:
         try:
             calls = RecordedCalls(results, description, caller)
         except ResultsFileError as exc:
             raise click.ClickException(str(exc)) from None
         if header:
-            _say(f"resuming run {run_id} from {results}: {calls.kept} answers kept, "
-                 f"${calls.spent:.4f} spent so far")  # fmt: skip
+            _say(
+                f"resuming run {run_id} from {results}: {calls.kept} answers kept, "
+                f"${calls.spent:.4f} spent so far"
+            )
         if calls.resent:
-            _say(f"{calls.resent} calls were in flight when the last run was killed; their "
-                 "answers never came back, so they are sent again")  # fmt: skip
+            _say(
+                f"{calls.resent} calls were in flight when the last run was killed; their "
+                "answers never came back, so they are sent again"
+            )
         judge = _judge(options, calls) if scorer_name == "judge" else None
         progress = Progress(
-            TextColumn("[progress.description]{task.description}"), BarColumn(),
-            MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.fields[cost]}"),
-            console=Console(stderr=True), disable=options["no_progress"], transient=False,
-        )  # fmt: skip
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[cost]}"),
+            console=Console(stderr=True),
+            disable=options["no_progress"],
+            transient=False,
+        )
         task = progress.add_task("evaluating", total=len(items), cost=f"${calls.spent:.4f}")
 
         def advance(done: int, spent: Decimal) -> None:
             progress.update(task, completed=done, cost=f"${spent:.4f}")
 
         run = EvalRun(
-            items, models, calls, scorer=scorer, judge=judge, pairwise=options["pairwise"],
-            concurrency=options["concurrency"], budget_usd=budget,
-            max_tokens=options["max_tokens"], on_progress=advance,
-        )  # fmt: skip
+            items,
+            models,
+            calls,
+            scorer=scorer,
+            judge=judge,
+            pairwise=options["pairwise"],
+            concurrency=options["concurrency"],
+            budget_usd=budget,
+            max_tokens=options["max_tokens"],
+            on_progress=advance,
+        )
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, _stopper(loop, run, signum))
@@ -280,12 +338,18 @@ async def _run(**options: Any) -> dict[str, Any]:
         rows = outcome_rows(result, models, run_id=run_id, route=route, tenant=options["tenant"])
         assert caller.gateway.store is not None
         await OutcomeStore(caller.gateway.store).save(rows)
-    summary = summarise(result, models, delta=options["delta"], scorer=scorer_name,
-                        extra={"run": run_id, "data": data, "results": results,
-                               "route": route})  # fmt: skip
+    summary = summarise(
+        result,
+        models,
+        delta=options["delta"],
+        scorer=scorer_name,
+        extra={"run": run_id, "data": data, "results": results, "route": route},
+    )
     if result.stopped == "budget":
-        _say(f"stopped: the next item would take the cost past --budget-usd {budget} "
-             f"(spent ${calls.spent:.4f})")  # fmt: skip
+        _say(
+            f"stopped: the next item would take the cost past --budget-usd {budget} "
+            f"(spent ${calls.spent:.4f})"
+        )
     elif result.stopped:
         _say("stopped by a signal after the calls in flight finished")
     if options["outcomes_path"]:
@@ -334,8 +398,11 @@ def _common(items: list[Any], key: str) -> str | None:
 @click.option("--tenant", default=None, help="Only this tenant's requests.")
 @click.option("--size", default=200, show_default=True, help="How many requests to export.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random sample.")
-@click.option("--with-reference", is_flag=True,
-              help="Use the logged answer as each line's reference (the served model's).")
+@click.option(
+    "--with-reference",
+    is_flag=True,
+    help="Use the logged answer as each line's reference (the served model's).",
+)
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Output file (default stdout).")
 @_config_option
 def sample_command(**options: Any) -> None:
@@ -343,8 +410,9 @@ def sample_command(**options: Any) -> None:
     from tiergate.cli.eval_sample import sample
 
     settings = _settings(options["config_path"])
-    lines, notes = asyncio.run(sample(settings, **{k: v for k, v in options.items()
-                                                     if k not in ("config_path", "out")}))
+    lines, notes = asyncio.run(
+        sample(settings, **{k: v for k, v in options.items() if k not in ("config_path", "out")})
+    )
     for note in notes:
         _say(note)
     text = "".join(json.dumps(line) + "\n" for line in lines)

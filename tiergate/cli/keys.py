@@ -73,49 +73,69 @@ def keys() -> None:
     )
 )
 @click.option(
-    "--tenant", required=True, callback=_tenant,
+    "--tenant",
+    required=True,
+    callback=_tenant,
     help="The tenant the key belongs to (reports, budgets): letters, digits, '.', '_', '-'.",
-)  # fmt: skip
+)
 @click.option("--name", default=None, help="A label to tell keys apart in `keys list`.")
 @click.option("--model", "models", multiple=True, help="Allowed model or route (repeatable).")
 @click.option(
     "--budget-usd", default=None, callback=_budget, help="Budget in USD for --budget-period."
 )
 @click.option(
-    "--budget-period", type=click.Choice(["day", "month", "total"]), default="month",
-    show_default=True, help="When the budget resets (UTC day or month), or never (total).",
-)  # fmt: skip
+    "--budget-period",
+    type=click.Choice(["day", "month", "total"]),
+    default="month",
+    show_default=True,
+    help="When the budget resets (UTC day or month), or never (total).",
+)
 @click.option("--rpm", type=click.IntRange(1, MAX_RATE), default=None, help="Requests per minute.")
 @click.option("--tpm", type=click.IntRange(1, MAX_RATE), default=None, help="Tokens per minute.")
 @click.option(
-    "--expires-in-days", type=click.IntRange(1, MAX_EXPIRY_DAYS), default=None,
+    "--expires-in-days",
+    type=click.IntRange(1, MAX_EXPIRY_DAYS),
+    default=None,
     help="The key stops working this many days from now (default: never).",
-)  # fmt: skip
+)
 @store_options
 def create(
-    tenant: str, name: str | None, models: tuple[str, ...], budget_usd: Decimal | None,
-    budget_period: str, rpm: int | None, tpm: int | None, expires_in_days: int | None,
-    database_url: str | None, config_path: str | None,
-) -> None:  # fmt: skip
+    tenant: str,
+    name: str | None,
+    models: tuple[str, ...],
+    budget_usd: Decimal | None,
+    budget_period: str,
+    rpm: int | None,
+    tpm: int | None,
+    expires_in_days: int | None,
+    database_url: str | None,
+    config_path: str | None,
+) -> None:
     """Create a key; its secret is printed once."""
     expires = int((time.time() + expires_in_days * 86400) * 1000) if expires_in_days else None
     info, secret = _run(
         lambda store: store.create(
-            tenant, name=name, models=list(models) or None,
+            tenant,
+            name=name,
+            models=list(models) or None,
             budget_usd=budget_usd,
-            budget_period=budget_period if budget_usd is not None else None, rpm=rpm, tpm=tpm,
+            budget_period=budget_period if budget_usd is not None else None,
+            rpm=rpm,
+            tpm=tpm,
             expires_ms=expires,
         ),
-        database_url, config_path,
-    )  # fmt: skip
+        database_url,
+        config_path,
+    )
     click.echo(f"{info.id}  tenant={info.tenant}")
     click.echo(secret)
     click.echo("(store the key now: it is not shown again)", err=True)
 
 
 @keys.command(name="list", epilog=examples("tiergate keys list --tenant acme"))
-@click.option("--tenant", default=None, callback=_tenant,
-              help="Only this tenant's keys (default: all).")  # fmt: skip
+@click.option(
+    "--tenant", default=None, callback=_tenant, help="Only this tenant's keys (default: all)."
+)
 @store_options
 def list_keys(tenant: str | None, database_url: str | None, config_path: str | None) -> None:
     """List keys (never their secrets)."""

@@ -18,9 +18,12 @@ from tiergate.errors import ConfigError, TiergateError
 
 @click.command(epilog="\b\nExample:\n  tiergate models --json --config tiergate.yaml\n")
 @click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
     help="Config file whose `models:` entries add or override catalog entries.",
-)  # fmt: skip
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def models(config_path: str | None, as_json: bool) -> None:
     """List the model catalog: prices, cache and batch rates, limits, capabilities, sources."""
@@ -69,8 +72,20 @@ def _print(records: list[dict[str, Any]], credits: bool) -> None:
         caption="unpriced: reported as such, never as $0; long: the rates over the threshold, "
         "for the whole request; tiers and geo multiply every token rate",
     )
-    columns = ["model", "provider", "input", "output", "cached", "write 5m/1h", "batch in/out",
-               "long context", "modifiers", "context", "max out", "capabilities"]  # fmt: skip
+    columns = [
+        "model",
+        "provider",
+        "input",
+        "output",
+        "cached",
+        "write 5m/1h",
+        "batch in/out",
+        "long context",
+        "modifiers",
+        "context",
+        "max out",
+        "capabilities",
+    ]
     if credits:
         columns.append("credits x")
     columns += ["source", "as of"]
@@ -89,15 +104,24 @@ def _print(records: list[dict[str, Any]], credits: bool) -> None:
                 for name, fee in p["server_tools_per_1000"].items()
             ]
             prices = [
-                _usd(s["input"]), _usd(s["output"]), _usd(s["cache_read"]),
+                _usd(s["input"]),
+                _usd(s["output"]),
+                _usd(s["cache_read"]),
                 f"{_usd(s['cache_write_5m'])}/{_usd(s['cache_write_1h'])}",
                 f"{_usd(b['input'])}/{_usd(b['output'])}" if b else "-",
                 f">{long['threshold_tokens']:,}: {_usd(long['input'])}/{_usd(long['output'])}"
-                if long else "-",
+                if long
+                else "-",
                 ", ".join(modifiers) or "-",
-            ]  # fmt: skip
-        row = [r["id"], r["provider"], *prices, f"{r['context_window']:,}",
-               f"{r['max_output']:,}", ", ".join(r["capabilities"]) or "-"]  # fmt: skip
+            ]
+        row = [
+            r["id"],
+            r["provider"],
+            *prices,
+            f"{r['context_window']:,}",
+            f"{r['max_output']:,}",
+            ", ".join(r["capabilities"]) or "-",
+        ]
         if credits:
             row.append(r["credit_multiplier"] or "-")
         row += [r["price_source"] or "-", r["price_as_of"] or "-"]

@@ -21,8 +21,14 @@ import click
 from tiergate.cli.help import examples
 from tiergate.cli.store import store_options, store_url
 
-_BY = {"model": "by_model", "day": "by_day", "tenant": "by_tenant", "route": "by_route",
-       "route-model": "by_route_model", "tier": "tiers"}  # fmt: skip
+_BY = {
+    "model": "by_model",
+    "day": "by_day",
+    "tenant": "by_tenant",
+    "route": "by_route",
+    "route-model": "by_route_model",
+    "tier": "tiers",
+}
 
 
 async def _query(url: str, query: dict[str, str], ab: tuple[str, str] | None) -> dict[str, Any]:
@@ -62,25 +68,46 @@ async def _trace(url: str, trace_id: str, tenant: str | None) -> dict[str, Any] 
     )
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object (for scripts).")
-@click.option("--trace", "trace_id", default=None, metavar="ID",
-              help="One trace: a multi-call request's calls or an agent conversation's turns.")
+@click.option(
+    "--trace",
+    "trace_id",
+    default=None,
+    metavar="ID",
+    help="One trace: a multi-call request's calls or an agent conversation's turns.",
+)
 @click.option("--csv", "as_csv", is_flag=True, help="CSV of the --by breakdown.")
 @click.option("--since", default=None, help="ISO date/time or a span like 7d, 24h.")
 @click.option("--until", default=None, help="ISO date/time (a date includes that whole day).")
 @click.option("--tenant", default=None, help="Only this tenant's requests.")
 @click.option("--route", default=None, help="Only requests to this route (model: ROUTE).")
 @click.option(
-    "--by", "by", type=click.Choice(sorted(_BY)), default="model", show_default=True,
+    "--by",
+    "by",
+    type=click.Choice(sorted(_BY)),
+    default="model",
+    show_default=True,
     help="The breakdown the table (and --csv) shows.",
-)  # fmt: skip
-@click.option("--ab", default=None, metavar="MODEL_A,MODEL_B",
-              help="Compare two models side by side (on --route, if given).")  # fmt: skip
+)
+@click.option(
+    "--ab",
+    default=None,
+    metavar="MODEL_A,MODEL_B",
+    help="Compare two models side by side (on --route, if given).",
+)
 @store_options
 def report(
-    as_json: bool, as_csv: bool, since: str | None, until: str | None, tenant: str | None,
-    route: str | None, by: str, ab: str | None, database_url: str | None,
-    config_path: str | None, trace_id: str | None = None,
-) -> None:  # fmt: skip
+    as_json: bool,
+    as_csv: bool,
+    since: str | None,
+    until: str | None,
+    tenant: str | None,
+    route: str | None,
+    by: str,
+    ab: str | None,
+    database_url: str | None,
+    config_path: str | None,
+    trace_id: str | None = None,
+) -> None:
     """Spend and savings by model, day, tenant and route; escalation; latency percentiles."""
     if trace_id is not None:
         _report_trace(store_url(database_url, config_path), trace_id, tenant, as_json)
@@ -160,11 +187,14 @@ def _report_trace(url: str, trace_id: str, tenant: str | None, as_json: bool) ->
         table.add_column(column, justify="left" if column in ("model", "reason") else "right")
     for call in data["calls"]:
         table.add_row(
-            call["model"] or "-", call["reason"] or "-", str(call["status"]),
+            call["model"] or "-",
+            call["reason"] or "-",
+            str(call["status"]),
             f"{call['input_tokens'] + call['cache_creation_tokens'] + call['cache_read_tokens']:,}",
-            f"{call['output_tokens']:,}", call["cost_usd"] or "-",
+            f"{call['output_tokens']:,}",
+            call["cost_usd"] or "-",
             call["baseline_cost_usd"] or "-",
-        )  # fmt: skip
+        )
     console = Console()
     console.print(table)
     console.print(
@@ -217,11 +247,12 @@ def _print_tables(data: dict[str, Any], by: str) -> None:
     for row in rows:
         table.add_row(
             *(
-                _spend(row) if column == "cost_usd" and "unpriced_requests" in row
+                _spend(row)
+                if column == "cost_usd" and "unpriced_requests" in row
                 else _cell(column, row.get(column), "no baseline")
                 for column in columns
             )
-        )  # fmt: skip
+        )
     console.print(table)
 
 
@@ -250,8 +281,17 @@ def _print_shadows(rows: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    columns = ["route", "served_model", "model", "shadows", "error_rate", "agreement_rate",
-               "served_cost_usd", "candidate_cost_usd", "cost_ratio"]  # fmt: skip
+    columns = [
+        "route",
+        "served_model",
+        "model",
+        "shadows",
+        "error_rate",
+        "agreement_rate",
+        "served_cost_usd",
+        "candidate_cost_usd",
+        "cost_ratio",
+    ]
     table = Table(title="shadow traffic (candidate = model)")
     for column in columns:
         table.add_column(column, justify="left" if column.endswith(("route", "model")) else "right")
@@ -279,17 +319,24 @@ def _print_judged(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         ratio = row.get("quality_ratio")
         ci = row.get("quality_ratio_ci")
-        shown_ratio = "-" if ratio is None else f"{ratio:.2f}" + (
-            f" [{ci[0]:.2f}-{ci[1]:.2f}]" if ci else ""
+        shown_ratio = (
+            "-" if ratio is None else f"{ratio:.2f}" + (f" [{ci[0]:.2f}-{ci[1]:.2f}]" if ci else "")
         )
         table.add_row(
-            row["kind"], row["route"] or "-", row["served_model"], row["candidate_model"],
-            row["judge_model"], row["mode"], f"{row['judged']:,}",
-            _interval(row["win_rate"], row["win_ci"]), _interval(row["tie_rate"], row["tie_ci"]),
+            row["kind"],
+            row["route"] or "-",
+            row["served_model"],
+            row["candidate_model"],
+            row["judge_model"],
+            row["mode"],
+            f"{row['judged']:,}",
+            _interval(row["win_rate"], row["win_ci"]),
+            _interval(row["tie_rate"], row["tie_ci"]),
             _interval(row["loss_rate"], row["loss_ci"]),
-            _interval(row["quality"], row["quality_ci"]), shown_ratio,
+            _interval(row["quality"], row["quality_ci"]),
+            shown_ratio,
             _cell("judge_cost_usd", row["judge_cost_usd"]),
-        )  # fmt: skip
+        )
     Console().print(table)
 
 
@@ -321,10 +368,19 @@ def _print_batches(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         failed = row["errored"] + row["canceled"] + row["expired"]
         table.add_row(
-            row["id"], row["status"],
-            *(_cell(c, v) for c, v in (("items", row["requests"]), ("queued", row["queued"]),
-              ("done", row["succeeded"]), ("failed", failed), ("cost_usd", row["cost_usd"]))),
-        )  # fmt: skip
+            row["id"],
+            row["status"],
+            *(
+                _cell(c, v)
+                for c, v in (
+                    ("items", row["requests"]),
+                    ("queued", row["queued"]),
+                    ("done", row["succeeded"]),
+                    ("failed", failed),
+                    ("cost_usd", row["cost_usd"]),
+                )
+            ),
+        )
     Console().print(table)
 
 
@@ -337,8 +393,13 @@ def _print_evaluations(rows: list[dict[str, Any]]) -> None:
     for column in ("run", "model", "requests", "error_rate", "cost_usd"):
         table.add_column(column, justify="left" if column in ("run", "model") else "right")
     for row in rows:
-        table.add_row(row["run"], row["model"] or "-", str(row["requests"]),
-                      f"{row['error_rate']:.1%}", _cell("cost_usd", row["cost_usd"]))  # fmt: skip
+        table.add_row(
+            row["run"],
+            row["model"] or "-",
+            str(row["requests"]),
+            f"{row['error_rate']:.1%}",
+            _cell("cost_usd", row["cost_usd"]),
+        )
     Console().print(table)
 
 
@@ -364,9 +425,14 @@ def _print_ab(ab: dict[str, Any]) -> None:
     table = Table(title=f"A/B on route {ab['route'] or '(all routes)'}")
     for column in ("", a["model"], b["model"], "B - A"):
         table.add_column(column, justify="left" if not column else "right")
-    table.add_row("requests", _cell("requests", a["requests"]), _cell("requests", b["requests"]),
-                  "")  # fmt: skip
+    table.add_row(
+        "requests", _cell("requests", a["requests"]), _cell("requests", b["requests"]), ""
+    )
     for figure, change in ab["delta"].items():
-        table.add_row(figure, _cell(figure, a.get(figure)), _cell(figure, b.get(figure)),
-                      _cell(figure, change))  # fmt: skip
+        table.add_row(
+            figure,
+            _cell(figure, a.get(figure)),
+            _cell(figure, b.get(figure)),
+            _cell(figure, change),
+        )
     Console().print(table)

@@ -19,9 +19,12 @@ from tiergate.cli.help import examples
 from tiergate.cli.store import database_url_option
 
 _config_option = click.option(
-    "--config", "config", default=None, type=click.Path(dir_okay=False),
+    "--config",
+    "config",
+    default=None,
+    type=click.Path(dir_okay=False),
     help="The gateway's config file (default: TIERGATE_CONFIG).",
-)  # fmt: skip
+)
 
 
 def _settings(config: str | None) -> Any:
@@ -86,9 +89,17 @@ async def _status(url: str, route: str | None, limit: int) -> list[dict[str, Any
         out = []
         for row in await load(store, route):
             latest = await events(store, row.route, limit=limit)
-            out.append({"route": row.route, "model": row.model, "percent": row.percent,
-                        "step": row.step, "state": row.state, "version": row.version,
-                        "events": latest})  # fmt: skip
+            out.append(
+                {
+                    "route": row.route,
+                    "model": row.model,
+                    "percent": row.percent,
+                    "step": row.step,
+                    "state": row.state,
+                    "version": row.version,
+                    "events": latest,
+                }
+            )
         return out
     finally:
         await store.aclose()
@@ -143,8 +154,9 @@ async def _change(url: str, route: str, kind: str, reason: str, spec: Any) -> st
                         )
                     change = Change("resume", spec.steps[0], 0, RAMPING, reason, new_epoch=True)
                 else:
-                    change = Change("resume", row.percent, row.step, RAMPING, reason,
-                                    new_epoch=True)  # fmt: skip
+                    change = Change(
+                        "resume", row.percent, row.step, RAMPING, reason, new_epoch=True
+                    )
             else:
                 change = Change("rollback", 0.0, 0, ROLLED_BACK, reason)
             if await apply(store, row, change, "cli"):

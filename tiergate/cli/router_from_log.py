@@ -24,20 +24,40 @@ _MIN_ROWS = 20
 
 def from_log_options(func: Any) -> Any:
     """The options ``router train`` takes for ``--from-log``."""
-    for option in reversed([
-        click.option("--from-log", is_flag=True,
-                     help="Train on the outcome rows the store holds for --route."),
-        click.option("--route", help="--from-log: the route whose outcome rows to use."),
-        click.option("--since", default=None, help="--from-log: only rows since (7d, a date)."),
-        click.option("--holdout", default=0.3, show_default=True,
-                     help="--from-log: share of rows held out to calibrate the threshold."),
-        click.option("--target-quality", type=float, default=None,
-                     help="--from-log: mean outcome to reach (default: weak + 0.9 (strong - "
-                          "weak) on the held-out rows)."),
-        click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-                     help="--from-log: config file, as for serve (finds the store)."),
-        click.option("--json", "as_json", is_flag=True, help="--from-log: print one JSON object."),
-    ]):  # fmt: skip
+    for option in reversed(
+        [
+            click.option(
+                "--from-log",
+                is_flag=True,
+                help="Train on the outcome rows the store holds for --route.",
+            ),
+            click.option("--route", help="--from-log: the route whose outcome rows to use."),
+            click.option("--since", default=None, help="--from-log: only rows since (7d, a date)."),
+            click.option(
+                "--holdout",
+                default=0.3,
+                show_default=True,
+                help="--from-log: share of rows held out to calibrate the threshold.",
+            ),
+            click.option(
+                "--target-quality",
+                type=float,
+                default=None,
+                help="--from-log: mean outcome to reach (default: weak + 0.9 (strong - "
+                "weak) on the held-out rows).",
+            ),
+            click.option(
+                "--config",
+                "config_path",
+                type=click.Path(dir_okay=False),
+                default=None,
+                help="--from-log: config file, as for serve (finds the store).",
+            ),
+            click.option(
+                "--json", "as_json", is_flag=True, help="--from-log: print one JSON object."
+            ),
+        ]
+    ):
         func = option(func)
     return func
 
@@ -59,8 +79,9 @@ async def _rows(config_path: str | None, route: str, since: str | None) -> list[
         await store.aclose()
 
 
-def _pair_lines(lines: list[dict[str, Any]], weak: str | None, strong: str | None
-                ) -> tuple[list[dict[str, Any]], str, str]:  # fmt: skip
+def _pair_lines(
+    lines: list[dict[str, Any]], weak: str | None, strong: str | None
+) -> tuple[list[dict[str, Any]], str, str]:
     """The lines that hold both models of the pair, reduced to those two. Unnamed, the pair
     comes from the models scored on the most prompts: the lowest mean outcome is the weak one,
     the highest the strong one (as ``choose_pair`` does for a file)."""
@@ -78,16 +99,28 @@ def _pair_lines(lines: list[dict[str, Any]], weak: str | None, strong: str | Non
     if chosen_weak is None or chosen_strong is None or chosen_weak == chosen_strong:
         raise click.ClickException("no two models were scored on the same prompts")
     pair = (chosen_weak, chosen_strong)
-    kept = [{**line, "outcomes": {m: line["outcomes"][m] for m in pair}}
-            for line in lines if all(m in line["outcomes"] for m in pair)]  # fmt: skip
+    kept = [
+        {**line, "outcomes": {m: line["outcomes"][m] for m in pair}}
+        for line in lines
+        if all(m in line["outcomes"] for m in pair)
+    ]
     return kept, pair[0], pair[1]
 
 
 def train_from_log(
-    out: str, features: str | None, folds: int, seed: int, weak: str | None, strong: str | None,
-    route: str | None, since: str | None, holdout: float, target_quality: float | None,
-    config_path: str | None, as_json: bool,
-) -> None:  # fmt: skip
+    out: str,
+    features: str | None,
+    folds: int,
+    seed: int,
+    weak: str | None,
+    strong: str | None,
+    route: str | None,
+    since: str | None,
+    holdout: float,
+    target_quality: float | None,
+    config_path: str | None,
+    as_json: bool,
+) -> None:
     from tiergate.evaluation import calibrate, report, train_router
     from tiergate.evaluation.offline.outcomes import rows_to_lines
     from tiergate.routing.learned import DEFAULT_SPEC, choose_pair, parse_lines
@@ -108,8 +141,10 @@ def train_from_log(
         )
     lines, first, second = _pair_lines(rows_to_lines(rows), weak, strong)
     if len(lines) < _MIN_ROWS:
-        raise click.ClickException(f"{len(lines)} prompts hold both {first} and {second}; "
-                                   f"training and calibrating needs at least {_MIN_ROWS}")
+        raise click.ClickException(
+            f"{len(lines)} prompts hold both {first} and {second}; "
+            f"training and calibrating needs at least {_MIN_ROWS}"
+        )
     random.Random(seed).shuffle(lines)
     cut = max(1, round(len(lines) * holdout))
     held, trained = lines[:cut], lines[cut:]
@@ -117,9 +152,12 @@ def train_from_log(
     held_data = parse_lines(json.dumps(line) for line in held)
     pair = choose_pair(train_data, weak, strong)
     sources = ", ".join(f"{n} {s}" for s, n in sorted(Counter(r.source for r in rows).items()))
-    click.echo(f"{len(rows)} outcome rows of route {route!r} ({sources}): {len(trained)} "
-               f"prompts to train, {len(held)} held out to calibrate; weak {pair.weak}, "
-               f"strong {pair.strong}", err=True)  # fmt: skip
+    click.echo(
+        f"{len(rows)} outcome rows of route {route!r} ({sources}): {len(trained)} "
+        f"prompts to train, {len(held)} held out to calibrate; weak {pair.weak}, "
+        f"strong {pair.strong}",
+        err=True,
+    )
     spec = features or DEFAULT_SPEC
     usable_folds = folds if len(trained) >= 2 * folds else 0
     try:

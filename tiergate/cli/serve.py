@@ -38,10 +38,12 @@ if TYPE_CHECKING:
     help="Worker processes; they share state through the store.",
 )
 @click.option(
-    "--log-level", default="warning", show_default=True,
+    "--log-level",
+    default="warning",
+    show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"], case_sensitive=False),
     help="How much the server logs (uvicorn's levels; info logs every request).",
-)  # fmt: skip
+)
 @click.option(
     "--allow-open-remote",
     is_flag=True,
@@ -50,9 +52,13 @@ if TYPE_CHECKING:
     "too (config: allow_open_remote). Off, such a start is refused.",
 )
 def serve(
-    config_path: str | None, host: str | None, port: int | None, workers: int, log_level: str,
+    config_path: str | None,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    log_level: str,
     allow_open_remote: bool | None,
-) -> None:  # fmt: skip
+) -> None:
     """Serve the OpenAI- and Anthropic-compatible API."""
     import uvicorn
 

@@ -26,7 +26,7 @@ from tiergate.types import Usage
 DAYS_PER_MONTH = 30
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Workload:
     requests_per_day: int
     input_tokens: int

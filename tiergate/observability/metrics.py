@@ -107,8 +107,15 @@ class _Series:
     """Everything counted for one (model, route) pair."""
 
     __slots__ = (
-        "cost", "estimated", "estimated_cost", "latency", "statuses", "tokens", "ttft", "unpriced"
-    )  # fmt: skip
+        "cost",
+        "estimated",
+        "estimated_cost",
+        "latency",
+        "statuses",
+        "tokens",
+        "ttft",
+        "unpriced",
+    )
 
     def __init__(self) -> None:
         self.statuses: dict[int, int] = {}
@@ -203,7 +210,7 @@ class _RequestCollector(Collector):
             "tiergate_cost_estimated_usd",
             "The part of tiergate_cost_usd resting on estimated usage (not reported upstream)",
             labels=labels,
-        )  # fmt: skip
+        )
         estimated = CounterMetricFamily(
             "tiergate_cost_estimated_requests", "Requests whose cost is estimated", labels=labels
         )
@@ -211,7 +218,7 @@ class _RequestCollector(Collector):
             "tiergate_unpriced_requests",
             "Answered requests with no price (not in tiergate_cost_usd)",
             labels=labels,
-        )  # fmt: skip
+        )
         latency = HistogramMetricFamily(
             "tiergate_latency_seconds",
             "Request latency, first byte in to last byte out",
@@ -344,9 +351,10 @@ class _JudgingCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         judged = CounterMetricFamily(
-            "tiergate_judged_pairs", "Answer pairs graded by a judge (shadow and rollout)",
+            "tiergate_judged_pairs",
+            "Answer pairs graded by a judge (shadow and rollout)",
             labels=["outcome"],
-        )  # fmt: skip
+        )
         judged.add_metric(["judged"], self._judging.judged)
         judged.add_metric(["failed"], self._judging.failed)
         yield judged

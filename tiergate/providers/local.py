@@ -112,9 +112,9 @@ def _plain_cpu_buffers() -> Iterator[None]:
 
     A native llama.cpp build on a CPU that advertises AMX repacks weights for AMX tiles, and
     the first matmul dies with SIGILL where the kernel does not grant the process AMX state
-    (sandboxed and some virtualised hosts; this one, in November 2026). The plain AVX kernels are
-    ample for a 135M model. ``Llama`` takes no option for it, so the model-params default is
-    swapped for the duration of the load (one load per process, under ``_lock``).
+    (sandboxed and some virtualised hosts). The plain AVX kernels are ample for a 135M model.
+    ``Llama`` takes no option for it, so the model-params default is swapped for the duration
+    of the load (one load per process, under ``_lock``).
     """
     import llama_cpp.llama_cpp as bindings  # the module ``Llama`` reads its defaults from
 

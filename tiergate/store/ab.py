@@ -14,9 +14,16 @@ from tiergate.store.backend import Store
 from tiergate.store.reports import ReportFilter, by_model
 
 _COMPARED = (
-    "cost_per_request_usd", "p50_ms", "p95_ms", "p99_ms", "ttft_p50_ms", "error_rate",
-    "refusal_rate", "escalation_rate", "tool_failure_rate",
-)  # fmt: skip
+    "cost_per_request_usd",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "ttft_p50_ms",
+    "error_rate",
+    "refusal_rate",
+    "escalation_rate",
+    "tool_failure_rate",
+)
 
 
 async def compare_models(
@@ -35,8 +42,16 @@ async def compare_models(
 
 def _empty(model: str) -> dict[str, Any]:
     return {
-        "model": model, "requests": 0, "cost_usd": 0.0, "cost_per_request_usd": None,
-        "p50_ms": None, "p95_ms": None, "p99_ms": None, "ttft_p50_ms": None,
-        "error_rate": None, "refusal_rate": None, "escalation_rate": None,
+        "model": model,
+        "requests": 0,
+        "cost_usd": 0.0,
+        "cost_per_request_usd": None,
+        "p50_ms": None,
+        "p95_ms": None,
+        "p99_ms": None,
+        "ttft_p50_ms": None,
+        "error_rate": None,
+        "refusal_rate": None,
+        "escalation_rate": None,
         "tool_failure_rate": None,
-    }  # fmt: skip
+    }

@@ -141,8 +141,10 @@ class Holder:
         with contextlib.suppress(Exception):
             await self._store.transaction(
                 [
-                    ("DELETE FROM reservations WHERE owner = ? AND settled_ms IS NULL",
-                     (self.owner,)),
+                    (
+                        "DELETE FROM reservations WHERE owner = ? AND settled_ms IS NULL",
+                        (self.owner,),
+                    ),
                     ("DELETE FROM holders WHERE owner = ?", (self.owner,)),
                 ]
-            )  # fmt: skip
+            )

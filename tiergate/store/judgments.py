@@ -53,10 +53,27 @@ class JudgmentRecord:
 
 
 _COLUMNS = (
-    "id", "kind", "ts_ms", "tenant", "route", "request_id", "shadow_id", "served_model",
-    "candidate_model", "judge_model", "mode", "verdict", "served_pass", "candidate_pass",
-    "orders_agree", "calls", "input_tokens", "output_tokens", "cost_pusd", "error",
-)  # fmt: skip
+    "id",
+    "kind",
+    "ts_ms",
+    "tenant",
+    "route",
+    "request_id",
+    "shadow_id",
+    "served_model",
+    "candidate_model",
+    "judge_model",
+    "mode",
+    "verdict",
+    "served_pass",
+    "candidate_pass",
+    "orders_agree",
+    "calls",
+    "input_tokens",
+    "output_tokens",
+    "cost_pusd",
+    "error",
+)
 INSERT_JUDGMENT = (
     f"INSERT INTO judgments ({', '.join(_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(_COLUMNS))}) ON CONFLICT (id) DO NOTHING"
@@ -108,9 +125,13 @@ def summarise(head: dict[str, Any], counts: tuple[Any, ...] | list[Any]) -> dict
     cost = Decimal(int(counts[12])) / PICO if counts[12] is not None else None
     judged_n = win + tie + loss
     out: dict[str, Any] = {
-        **head, "pairs": n, "judged": judged_n, "judge_errors": errors,
-        "judge_calls": calls, "judge_cost_usd": float(cost) if cost is not None else None,
-    }  # fmt: skip
+        **head,
+        "pairs": n,
+        "judged": judged_n,
+        "judge_errors": errors,
+        "judge_calls": calls,
+        "judge_cost_usd": float(cost) if cost is not None else None,
+    }
     for name, count in (("win", win), ("tie", tie), ("loss", loss)):
         out[f"{name}_rate"] = count / judged_n if judged_n else None
         out[f"{name}_ci"] = wilson(count, judged_n)

@@ -12,8 +12,9 @@ from a provider's batch has no latency of its own, so they would only pull the f
 interactive traffic down.
 
 No index is kept for this: an index keyed on (model, latency) puts every new row on a random
-page of a large index, which doubled what the request log pays per row at a million rows
-(``bench/store/log_write_cost.py``) to make an occasional report faster. The log's write path
+page of a large index, which made every request-log write dearer on a big log
+(``bench/store/log_write_cost.py``; figures in docs/benchmarks.md) to make an occasional
+report faster. The log's write path
 is the hot one.
 """
 

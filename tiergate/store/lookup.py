@@ -16,16 +16,49 @@ from tiergate.store.backend import Store
 from tiergate.store.records import from_pico
 
 _COLUMNS = (
-    "id", "ts_ms", "tenant", "client_format", "requested_model", "model", "deployment", "route",
-    "reason", "tier", "status", "error_class", "stream", "batch_id", "input_tokens",
-    "output_tokens", "cache_creation_tokens", "cache_read_tokens", "cost_pusd", "credits_p",
-    "baseline_pusd", "cache_savings_pusd", "cost_estimated", "latency_ms", "ttft_ms",
+    "id",
+    "ts_ms",
+    "tenant",
+    "client_format",
+    "requested_model",
+    "model",
+    "deployment",
+    "route",
+    "reason",
+    "tier",
+    "status",
+    "error_class",
+    "stream",
+    "batch_id",
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_tokens",
+    "cache_read_tokens",
+    "cost_pusd",
+    "credits_p",
+    "baseline_pusd",
+    "cache_savings_pusd",
+    "cost_estimated",
+    "latency_ms",
+    "ttft_ms",
     "stop_reason",
-)  # fmt: skip
+)
 _ATTEMPTS = (
-    "n", "tier", "model", "deployment", "outcome", "status", "input_tokens", "output_tokens",
-    "cache_creation_tokens", "cache_read_tokens", "cost_pusd", "estimated", "latency_ms", "error",
-)  # fmt: skip
+    "n",
+    "tier",
+    "model",
+    "deployment",
+    "outcome",
+    "status",
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_tokens",
+    "cache_read_tokens",
+    "cost_pusd",
+    "estimated",
+    "latency_ms",
+    "error",
+)
 
 
 def _money(value: Any) -> str | None:

@@ -179,8 +179,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
-        # Those indexes put every new row on a random leaf page: at a million rows the request
-        # log paid twice as much per row to write (docs/benchmarks.md). SQLite percentiles now
+        # Those indexes put every new row on a random leaf page: on a big request log every
+        # row cost much more to write (docs/benchmarks.md). SQLite percentiles now
         # come from a per-millisecond histogram and the few buckets holding a wanted rank
         # (store/latency.py).
         "0005_drop_percentile_indexes",
@@ -297,9 +297,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         # The runner's claim reads the items a job still has to run. Parked items (waiting in
         # or for a provider batch, up to 24 hours) are queued too, and without this index
-        # every claim walked past all of them (bench/store/claim_cost.py, docs/benchmarks.md:
-        # beside 100,000 parked items, 16 ms a claim on SQLite and 56-124 ms on PostgreSQL,
-        # against 1 and 5 ms with it).
+        # every claim walked past all of them (bench/store/claim_cost.py; figures in
+        # docs/benchmarks.md).
         "0010_claimable_items",
         (
             "CREATE INDEX batch_items_claimable ON batch_items (state, batch_id, n) "

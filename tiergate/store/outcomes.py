@@ -98,11 +98,33 @@ async def judged_rows(
             scores = (1.0 - preference, preference)
         run = f"judged-{kind}"
         for model, score in zip((served, candidate), scores, strict=True):
-            out.append(OutcomeRow(run, request_id, model, int(ts_ms), str(kind), where, who,
-                                  prompt, score, request_id))  # fmt: skip
+            out.append(
+                OutcomeRow(
+                    run_id=run,
+                    item_id=request_id,
+                    model=model,
+                    ts_ms=int(ts_ms),
+                    source=str(kind),
+                    route=where,
+                    tenant=who,
+                    prompt=prompt,
+                    score=score,
+                    request_id=request_id,
+                )
+            )
     return out
 
 
 def _values(row: OutcomeRow) -> tuple[object, ...]:
-    return (row.run_id, row.item_id, row.model, row.ts_ms, row.source, row.route, row.tenant,
-            row.prompt, row.score, row.request_id)  # fmt: skip
+    return (
+        row.run_id,
+        row.item_id,
+        row.model,
+        row.ts_ms,
+        row.source,
+        row.route,
+        row.tenant,
+        row.prompt,
+        row.score,
+        row.request_id,
+    )

@@ -114,14 +114,16 @@ _AGGREGATES = ", ".join(
         "sum(CASE WHEN refusal THEN 1 ELSE 0 END)",
         "sum(CASE WHEN tool_calls > 0 THEN 1 ELSE 0 END)",
         "sum(CASE WHEN tool_args_valid = FALSE THEN 1 ELSE 0 END)",
-        "sum(input_tokens)", "sum(output_tokens)",
-        "sum(cache_read_tokens)", "sum(cache_creation_tokens)",
+        "sum(input_tokens)",
+        "sum(output_tokens)",
+        "sum(cache_read_tokens)",
+        "sum(cache_creation_tokens)",
         "sum(CASE WHEN cost_pusd IS NULL AND status < 400 THEN 1 ELSE 0 END)",
         "sum(CASE WHEN cost_pusd IS NOT NULL AND baseline_pusd IS NOT NULL THEN 1 ELSE 0 END)",
         "sum(CASE WHEN cost_estimated THEN 1 ELSE 0 END)",
         "sum(CASE WHEN cost_pusd IS NOT NULL THEN 1 ELSE 0 END)",
     ]
-)  # fmt: skip
+)
 
 
 def _money(micro: Any, rest: Any) -> Decimal:
@@ -135,9 +137,21 @@ def _row(values: tuple[Any, ...], exact: bool = False) -> dict[str, Any]:
     cost, baseline, cache, credits, compared, estimated_cost = (
         _money(values[1 + 2 * i], values[2 + 2 * i]) for i in range(len(_MONEY))
     )
-    (errors, escalated, refusals, with_tools, bad_tools, tokens_in, tokens_out, cache_read,
-     cache_write, unpriced, baselined, estimated, priced) = (
-        int(v or 0) for v in values[1 + 2 * len(_MONEY):])  # fmt: skip
+    (
+        errors,
+        escalated,
+        refusals,
+        with_tools,
+        bad_tools,
+        tokens_in,
+        tokens_out,
+        cache_read,
+        cache_write,
+        unpriced,
+        baselined,
+        estimated,
+        priced,
+    ) = (int(v or 0) for v in values[1 + 2 * len(_MONEY) :])
     prompt_tokens = tokens_in + cache_read + cache_write
     row: dict[str, Any] = {
         "requests": n,
@@ -168,11 +182,13 @@ def _row(values: tuple[Any, ...], exact: bool = False) -> dict[str, Any]:
     }
     if exact:
         row["exact"] = {
-            "cost_usd": str(cost), "baseline_usd": str(baseline) if baselined else None,
+            "cost_usd": str(cost),
+            "baseline_usd": str(baseline) if baselined else None,
             "savings_usd": str(baseline - compared) if baselined else None,
-            "cache_savings_usd": str(cache), "credits": str(credits),
+            "cache_savings_usd": str(cache),
+            "credits": str(credits),
             "estimated_cost_usd": str(estimated_cost),
-        }  # fmt: skip
+        }
     return row
 
 
@@ -239,17 +255,28 @@ async def tiers(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
         params,
     )
     return [
-        {"route": route, "tier": tier, "model": model, "role": role, "attempts": int(n),
-         "escalated": int(failed or 0), "escalation_rate": int(failed or 0) / int(n),
-         "provider_errors": int(errors or 0), "cost_usd": float(_money(micro, rest))}
+        {
+            "route": route,
+            "tier": tier,
+            "model": model,
+            "role": role,
+            "attempts": int(n),
+            "escalated": int(failed or 0),
+            "escalation_rate": int(failed or 0) / int(n),
+            "provider_errors": int(errors or 0),
+            "cost_usd": float(_money(micro, rest)),
+        }
         for route, tier, model, role, n, failed, errors, micro, rest in rows
-    ]  # fmt: skip
+    ]
 
 
 _DIMENSIONS = {
-    "by_day": ("day",), "by_model": ("model",), "by_tenant": ("tenant",),
-    "by_route": ("route",), "by_route_model": ("route", "model"),
-}  # fmt: skip
+    "by_day": ("day",),
+    "by_model": ("model",),
+    "by_tenant": ("tenant",),
+    "by_route": ("route",),
+    "by_route_model": ("route", "model"),
+}
 
 
 async def breakdowns(store: Store, filters: ReportFilter) -> dict[str, Any]:
@@ -311,13 +338,20 @@ async def shadows(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
         )
         n, errors, compared, agreed = (int(v or 0) for v in (n, errors, compared, agreed))
         out.append(
-            {"route": route, "served_model": served, "model": model, "shadows": n,
-             "error_rate": errors / n, "compared": compared,
-             "agreement_rate": agreed / compared if compared else None,
-             "spend_usd": float(spend), "candidate_cost_usd": float(candidate),
-             "served_cost_usd": float(served_cost),
-             "cost_ratio": float(candidate / served_cost) if served_cost else None}
-        )  # fmt: skip
+            {
+                "route": route,
+                "served_model": served,
+                "model": model,
+                "shadows": n,
+                "error_rate": errors / n,
+                "compared": compared,
+                "agreement_rate": agreed / compared if compared else None,
+                "spend_usd": float(spend),
+                "candidate_cost_usd": float(candidate),
+                "served_cost_usd": float(served_cost),
+                "cost_ratio": float(candidate / served_cost) if served_cost else None,
+            }
+        )
     return out
 
 
@@ -344,11 +378,19 @@ async def batches(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
     for job_id, tenant, client_format, created, cancel, ended, total, *rest in rows:
         counts = {state.value: int(n or 0) for state, n in zip(STATES, rest[:5], strict=True)}
         out.append(
-            {"id": job_id, "tenant": tenant, "format": client_format,
-             "created": datetime.fromtimestamp(int(created) / 1000, UTC).isoformat(
-                 timespec="seconds"), "status": job_status(cancel, ended), "requests": int(total),
-             **counts, "cost_usd": float(_money(rest[5], rest[6]))}
-        )  # fmt: skip
+            {
+                "id": job_id,
+                "tenant": tenant,
+                "format": client_format,
+                "created": datetime.fromtimestamp(int(created) / 1000, UTC).isoformat(
+                    timespec="seconds"
+                ),
+                "status": job_status(cancel, ended),
+                "requests": int(total),
+                **counts,
+                "cost_usd": float(_money(rest[5], rest[6])),
+            }
+        )
     return out
 
 
@@ -371,12 +413,25 @@ async def evaluations(store: Store, filters: ReportFilter) -> list[dict[str, Any
     for run, model, first, last, *aggregates in rows:
         row = _row(tuple(aggregates))
         out.append(
-            {"run": str(run).removeprefix("eval_"), "model": model,
-             "first": datetime.fromtimestamp(int(first) / 1000, UTC).isoformat(timespec="seconds"),
-             "last": datetime.fromtimestamp(int(last) / 1000, UTC).isoformat(timespec="seconds"),
-             **{key: row[key] for key in ("requests", "cost_usd", "error_rate",
-                                          "input_tokens", "output_tokens")}}
-        )  # fmt: skip
+            {
+                "run": str(run).removeprefix("eval_"),
+                "model": model,
+                "first": datetime.fromtimestamp(int(first) / 1000, UTC).isoformat(
+                    timespec="seconds"
+                ),
+                "last": datetime.fromtimestamp(int(last) / 1000, UTC).isoformat(timespec="seconds"),
+                **{
+                    key: row[key]
+                    for key in (
+                        "requests",
+                        "cost_usd",
+                        "error_rate",
+                        "input_tokens",
+                        "output_tokens",
+                    )
+                },
+            }
+        )
     newest: dict[str, str] = {}
     for row in out:
         newest[row["run"]] = max(newest.get(row["run"], ""), row["last"])
@@ -418,10 +473,17 @@ async def rollouts(store: Store, filters: ReportFilter) -> list[dict[str, Any]]:
     out = []
     for row in await load(store, filters.route):
         out.append(
-            {"route": row.route, "model": row.model, "percent": row.percent,
-             "step": row.step, "state": row.state, "version": row.version,
-             "since": datetime.fromtimestamp(row.since_ms / 1000, UTC).isoformat(
-                 timespec="seconds"),
-             "events": await events(store, row.route, limit=10)}
-        )  # fmt: skip
+            {
+                "route": row.route,
+                "model": row.model,
+                "percent": row.percent,
+                "step": row.step,
+                "state": row.state,
+                "version": row.version,
+                "since": datetime.fromtimestamp(row.since_ms / 1000, UTC).isoformat(
+                    timespec="seconds"
+                ),
+                "events": await events(store, row.route, limit=10),
+            }
+        )
     return out

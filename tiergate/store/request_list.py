@@ -57,8 +57,14 @@ class RequestQuery:
             if not ts.isdigit() or not request_id:
                 raise ValueError("before: the `next` value of the previous page")
             before = (int(ts), request_id)
-        return cls(filters, query.get("model") or None, outcome, query.get("batch") or None,
-                   before, limit)  # fmt: skip
+        return cls(
+            filters,
+            model=query.get("model") or None,
+            outcome=outcome,
+            batch=query.get("batch") or None,
+            before=before,
+            limit=limit,
+        )
 
 
 async def list_requests(store: Store, query: RequestQuery) -> dict[str, Any]:
@@ -88,18 +94,54 @@ def _usd(pusd: Any) -> float | None:
 
 
 def _row(r: tuple[Any, ...]) -> dict[str, Any]:
-    (request_id, ts, tenant, route, requested, model, reason, attempts, tier, status, error,
-     tokens_in, tokens_out, cache_read, cost, baseline, latency, ttft, refusal, tool_calls,
-     tool_args_valid, stream, batch_id) = r  # fmt: skip
+    (
+        request_id,
+        ts,
+        tenant,
+        route,
+        requested,
+        model,
+        reason,
+        attempts,
+        tier,
+        status,
+        error,
+        tokens_in,
+        tokens_out,
+        cache_read,
+        cost,
+        baseline,
+        latency,
+        ttft,
+        refusal,
+        tool_calls,
+        tool_args_valid,
+        stream,
+        batch_id,
+    ) = r
     return {
-        "id": request_id, "ts_ms": int(ts),
+        "id": request_id,
+        "ts_ms": int(ts),
         "time": datetime.fromtimestamp(int(ts) / 1000, UTC).isoformat(timespec="seconds"),
-        "tenant": tenant, "route": route, "requested_model": requested, "model": model,
-        "reason": reason, "attempts": int(attempts), "tier": tier, "status": int(status),
-        "error": error, "input_tokens": int(tokens_in), "output_tokens": int(tokens_out),
-        "cache_read_tokens": int(cache_read), "cost_usd": _usd(cost),
-        "baseline_usd": _usd(baseline), "latency_ms": latency, "ttft_ms": ttft,
-        "refusal": bool(refusal), "tool_calls": int(tool_calls),
+        "tenant": tenant,
+        "route": route,
+        "requested_model": requested,
+        "model": model,
+        "reason": reason,
+        "attempts": int(attempts),
+        "tier": tier,
+        "status": int(status),
+        "error": error,
+        "input_tokens": int(tokens_in),
+        "output_tokens": int(tokens_out),
+        "cache_read_tokens": int(cache_read),
+        "cost_usd": _usd(cost),
+        "baseline_usd": _usd(baseline),
+        "latency_ms": latency,
+        "ttft_ms": ttft,
+        "refusal": bool(refusal),
+        "tool_calls": int(tool_calls),
         "tool_args_valid": None if tool_args_valid is None else bool(tool_args_valid),
-        "stream": bool(stream), "batch_id": batch_id,
-    }  # fmt: skip
+        "stream": bool(stream),
+        "batch_id": batch_id,
+    }

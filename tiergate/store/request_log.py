@@ -30,24 +30,80 @@ from tiergate.store.records import AttemptRecord, RequestRecord, ShadowRecord, t
 logger = logging.getLogger("tiergate.store")
 
 _REQUEST_COLUMNS = (
-    "id", "ts_ms", "tenant", "key_id", "client_format", "requested_model", "model",
-    "deployment", "route", "reason", "attempts", "tier", "input_tokens", "output_tokens",
-    "cache_creation_tokens", "cache_read_tokens", "cost_pusd", "credits_p", "baseline_pusd",
-    "cache_savings_pusd", "latency_ms", "ttft_ms", "status", "stop_reason", "refusal",
-    "tool_calls", "tool_args_valid", "error_class", "stream", "byok", "prompt", "response",
-    "batch_id", "trace_id", "cost_estimated",
-)  # fmt: skip
-_ATTEMPT_COLUMNS = (
-    "request_id", "n", "tier", "model", "deployment", "outcome", "status", "input_tokens",
-    "output_tokens", "cache_creation_tokens", "cache_read_tokens", "cost_pusd", "latency_ms",
-    "error", "estimated",
-)  # fmt: skip
-_SHADOW_COLUMNS = (
-    "id", "shadow_of", "ts_ms", "tenant", "key_id", "route", "served_model", "model",
-    "deployment", "status", "error_class", "input_tokens", "output_tokens",
-    "cache_creation_tokens", "cache_read_tokens", "cost_pusd", "latency_ms", "agrees",
+    "id",
+    "ts_ms",
+    "tenant",
+    "key_id",
+    "client_format",
+    "requested_model",
+    "model",
+    "deployment",
+    "route",
+    "reason",
+    "attempts",
+    "tier",
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_tokens",
+    "cache_read_tokens",
+    "cost_pusd",
+    "credits_p",
+    "baseline_pusd",
+    "cache_savings_pusd",
+    "latency_ms",
+    "ttft_ms",
+    "status",
+    "stop_reason",
+    "refusal",
+    "tool_calls",
+    "tool_args_valid",
+    "error_class",
+    "stream",
+    "byok",
+    "prompt",
     "response",
-)  # fmt: skip
+    "batch_id",
+    "trace_id",
+    "cost_estimated",
+)
+_ATTEMPT_COLUMNS = (
+    "request_id",
+    "n",
+    "tier",
+    "model",
+    "deployment",
+    "outcome",
+    "status",
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_tokens",
+    "cache_read_tokens",
+    "cost_pusd",
+    "latency_ms",
+    "error",
+    "estimated",
+)
+_SHADOW_COLUMNS = (
+    "id",
+    "shadow_of",
+    "ts_ms",
+    "tenant",
+    "key_id",
+    "route",
+    "served_model",
+    "model",
+    "deployment",
+    "status",
+    "error_class",
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_tokens",
+    "cache_read_tokens",
+    "cost_pusd",
+    "latency_ms",
+    "agrees",
+    "response",
+)
 INSERT_REQUEST = (
     f"INSERT INTO requests ({', '.join(_REQUEST_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(_REQUEST_COLUMNS))}) ON CONFLICT (id) DO NOTHING"
@@ -67,31 +123,89 @@ Record = RequestRecord | ShadowRecord
 
 def request_row(r: RequestRecord) -> tuple[Any, ...]:
     return (
-        r.id, r.ts_ms, r.tenant, r.key_id, r.client_format, r.requested_model, r.model,
-        r.deployment, r.route, r.reason, r.attempts, r.tier, r.input_tokens, r.output_tokens,
-        r.cache_creation_tokens, r.cache_read_tokens, to_pico(r.cost_usd), to_pico(r.credits),
-        to_pico(r.baseline_cost_usd), to_pico(r.cache_savings_usd), r.latency_ms, r.ttft_ms,
-        r.status, r.stop_reason, r.refusal, r.tool_calls, r.tool_args_valid, r.error_class,
-        r.stream, r.byok, r.prompt, r.response, r.batch_id, r.trace_id, r.cost_estimated,
-    )  # fmt: skip
+        r.id,
+        r.ts_ms,
+        r.tenant,
+        r.key_id,
+        r.client_format,
+        r.requested_model,
+        r.model,
+        r.deployment,
+        r.route,
+        r.reason,
+        r.attempts,
+        r.tier,
+        r.input_tokens,
+        r.output_tokens,
+        r.cache_creation_tokens,
+        r.cache_read_tokens,
+        to_pico(r.cost_usd),
+        to_pico(r.credits),
+        to_pico(r.baseline_cost_usd),
+        to_pico(r.cache_savings_usd),
+        r.latency_ms,
+        r.ttft_ms,
+        r.status,
+        r.stop_reason,
+        r.refusal,
+        r.tool_calls,
+        r.tool_args_valid,
+        r.error_class,
+        r.stream,
+        r.byok,
+        r.prompt,
+        r.response,
+        r.batch_id,
+        r.trace_id,
+        r.cost_estimated,
+    )
 
 
 def attempt_rows(r: RequestRecord) -> list[tuple[Any, ...]]:
     return [
-        (a.request_id or r.id, a.n, a.tier, a.model, a.deployment, a.outcome, a.status,
-         a.input_tokens, a.output_tokens, a.cache_creation_tokens, a.cache_read_tokens,
-         to_pico(a.cost_usd), a.latency_ms, a.error, a.estimated)
+        (
+            a.request_id or r.id,
+            a.n,
+            a.tier,
+            a.model,
+            a.deployment,
+            a.outcome,
+            a.status,
+            a.input_tokens,
+            a.output_tokens,
+            a.cache_creation_tokens,
+            a.cache_read_tokens,
+            to_pico(a.cost_usd),
+            a.latency_ms,
+            a.error,
+            a.estimated,
+        )
         for a in r.attempt_rows
-    ]  # fmt: skip
+    ]
 
 
 def shadow_row(r: ShadowRecord) -> tuple[Any, ...]:
     return (
-        r.id, r.shadow_of, r.ts_ms, r.tenant, r.key_id, r.route, r.served_model, r.model,
-        r.deployment, r.status, r.error_class, r.input_tokens, r.output_tokens,
-        r.cache_creation_tokens, r.cache_read_tokens, to_pico(r.cost_usd), r.latency_ms,
-        r.agrees, r.response,
-    )  # fmt: skip
+        r.id,
+        r.shadow_of,
+        r.ts_ms,
+        r.tenant,
+        r.key_id,
+        r.route,
+        r.served_model,
+        r.model,
+        r.deployment,
+        r.status,
+        r.error_class,
+        r.input_tokens,
+        r.output_tokens,
+        r.cache_creation_tokens,
+        r.cache_read_tokens,
+        to_pico(r.cost_usd),
+        r.latency_ms,
+        r.agrees,
+        r.response,
+    )
 
 
 class RequestLog:
@@ -181,8 +295,11 @@ class RequestLog:
                 if self._store.transient(failure):
                     if not self._failing:  # once per outage, not once per try
                         self._failing = True
-                        logger.warning("request log write failed (%s); rows are kept and "
-                                       "written once the database takes them", failure)  # fmt: skip
+                        logger.warning(
+                            "request log write failed (%s); rows are kept and "
+                            "written once the database takes them",
+                            failure,
+                        )
                     self._pending.extendleft(reversed(batch))
                     return
                 left = await self._isolate(batch)

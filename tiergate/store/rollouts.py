@@ -42,9 +42,17 @@ class RolloutRow:
     def of(cls, row: tuple[Any, ...]) -> RolloutRow:
         route, model, percent, step, state, since, epoch, version, by, updated = row
         return cls(
-            str(route), str(model), float(percent), int(step), str(state), int(since),
-            int(epoch), int(version), str(by), int(updated),
-        )  # fmt: skip
+            route=str(route),
+            model=str(model),
+            percent=float(percent),
+            step=int(step),
+            state=str(state),
+            since_ms=int(since),
+            epoch_ms=int(epoch),
+            version=int(version),
+            changed_by=str(by),
+            updated_ms=int(updated),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +83,17 @@ def _event(
         "SELECT ?, route, ?, version, ?, model, ?, percent, ?, ? FROM rollouts "
         "WHERE route = ? AND version = ? AND changed_by = ? RETURNING id",
         [
-            "rev_" + secrets.token_hex(8), now_ms(), change.kind, from_percent, change.reason,
-            replica, route, version, token,
+            "rev_" + secrets.token_hex(8),
+            now_ms(),
+            change.kind,
+            from_percent,
+            change.reason,
+            replica,
+            route,
+            version,
+            token,
         ],
-    )  # fmt: skip
+    )
 
 
 async def start(store: Store, route: str, model: str, change: Change, replica: str) -> bool:
@@ -104,9 +119,19 @@ async def apply(
         "UPDATE rollouts SET model = ?, percent = ?, step = ?, state = ?, since_ms = ?, "
         "epoch_ms = ?, version = version + 1, changed_by = ?, updated_ms = ? "
         "WHERE route = ? AND version = ?",
-        [model or row.model, change.percent, change.step, change.state, now, epoch, token, now,
-         row.route, row.version],
-    )  # fmt: skip
+        [
+            model or row.model,
+            change.percent,
+            change.step,
+            change.state,
+            now,
+            epoch,
+            token,
+            now,
+            row.route,
+            row.version,
+        ],
+    )
     event = _event(row.route, token, row.version + 1, change, replica, row.percent)
     results = await store.transaction([update, event])
     return bool(results[1])
@@ -120,8 +145,17 @@ async def events(store: Store, route: str | None = None, limit: int = 50) -> lis
         f"FROM rollout_events {where} ORDER BY ts_ms DESC, version DESC LIMIT {int(limit)}",
         params,
     )
-    keys = ("ts_ms", "route", "version", "kind", "model", "from_percent", "to_percent",
-            "reason", "replica")  # fmt: skip
+    keys = (
+        "ts_ms",
+        "route",
+        "version",
+        "kind",
+        "model",
+        "from_percent",
+        "to_percent",
+        "reason",
+        "replica",
+    )
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
@@ -141,18 +175,18 @@ class GuardStats:
 async def guard_stats(
     store: Store, route: str, model: str, since_ms: int, step_since_ms: int
 ) -> GuardStats:
-    (attempts, errors), = await store.fetchall(
+    ((attempts, errors),) = await store.fetchall(
         "SELECT count(*), sum(CASE WHEN a.outcome = 'provider_error' THEN 1 ELSE 0 END) "
         "FROM attempts a JOIN requests r ON r.id = a.request_id "
         "WHERE r.route = ? AND r.ts_ms >= ? AND a.model = ? AND a.outcome <> 'judge'",
         [route, since_ms, model],
     )
-    (answered, refusals), = await store.fetchall(
+    ((answered, refusals),) = await store.fetchall(
         "SELECT count(*), sum(CASE WHEN refusal THEN 1 ELSE 0 END) FROM requests "
         "WHERE route = ? AND ts_ms >= ? AND model = ?",
         [route, since_ms, model],
     )
-    (route_requests,), = await store.fetchall(
+    ((route_requests,),) = await store.fetchall(
         "SELECT count(*) FROM requests WHERE route = ? AND ts_ms >= ?", [route, step_since_ms]
     )
     rows = await store.fetchall(
@@ -165,6 +199,11 @@ async def guard_stats(
         summary = summarise({"mode": rows[0][0]}, rows[0][1:])
         judged, quality = int(summary["judged"]), summary["quality"]
     return GuardStats(
-        int(attempts or 0), int(errors or 0), int(answered or 0), int(refusals or 0),
-        judged, quality, int(route_requests or 0),
-    )  # fmt: skip
+        attempts=int(attempts or 0),
+        errors=int(errors or 0),
+        answered=int(answered or 0),
+        refusals=int(refusals or 0),
+        judged=judged,
+        quality=quality,
+        route_requests=int(route_requests or 0),
+    )

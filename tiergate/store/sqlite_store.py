@@ -12,11 +12,11 @@ and durable across a process crash; only a power loss can undo the last commits.
 
 One exception, for request-log batches (``executemany``) when the process may run on a single
 CPU (``inline_writes``): there the writer thread cannot run beside the event loop, only take
-turns with it, and the hand-offs cost more than the inserts themselves (in-process 125 -> 93 us
-per gateway request, ``bench/gateway/pipeline.py``; end to end ~5% more requests/s). So on one
-CPU a log batch is written on the loop itself, in transactions of at most ``INLINE_BATCH_ROWS``
-rows (about a millisecond each; ``RequestLog`` yields to the loop between them), whenever the
-write connection is free; when the writer thread holds it, the batch queues on the thread as
+turns with it, and the hand-offs cost more than the inserts themselves
+(``bench/gateway/pipeline.py``; figures in bench/results/history.md). So on one CPU a log
+batch is written on the loop itself, in transactions of at most ``INLINE_BATCH_ROWS`` rows
+(about a millisecond each; ``RequestLog`` yields to the loop between them), whenever the write
+connection is free; when the writer thread holds it, the batch queues on the thread as
 before. A lock around the write connection keeps the two from ever using it at once.
 """
 

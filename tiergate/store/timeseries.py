@@ -65,8 +65,10 @@ async def timeseries(
     name = bucket or choose_bucket(since, until)
     width = BUCKETS[name]
     if (until - since) / width > 4 * MAX_BUCKETS:  # a named bucket too fine for the range
-        raise ValueError(f"bucket: {name} would draw more than {4 * MAX_BUCKETS} points; "
-                         "narrow the range or take a wider bucket")  # fmt: skip
+        raise ValueError(
+            f"bucket: {name} would draw more than {4 * MAX_BUCKETS} points; "
+            "narrow the range or take a wider bucket"
+        )
     rows = await grouped(store, {"t": f"(ts_ms / {width}) * {width}", "model": "model"}, filters)
     first, last = (since // width) * width, ((until - 1) // width) * width
     starts = list(range(first, last + width, width))
@@ -90,5 +92,13 @@ async def timeseries(
 
 
 def _empty(t: int) -> dict[str, Any]:
-    return {"t": t, "requests": 0, "errors": 0, "unpriced_requests": 0, "cost_usd": 0.0,
-            "baseline_usd": 0.0, "savings_usd": 0.0, "cache_savings_usd": 0.0}  # fmt: skip
+    return {
+        "t": t,
+        "requests": 0,
+        "errors": 0,
+        "unpriced_requests": 0,
+        "cost_usd": 0.0,
+        "baseline_usd": 0.0,
+        "savings_usd": 0.0,
+        "cache_savings_usd": 0.0,
+    }

@@ -115,13 +115,19 @@ class KeyInfo:
     def public(self) -> dict[str, Any]:
         """What the admin API shows: everything but the hash."""
         return {
-            "id": self.id, "tenant": self.tenant, "name": self.name, "prefix": self.prefix,
+            "id": self.id,
+            "tenant": self.tenant,
+            "name": self.name,
+            "prefix": self.prefix,
             "models": sorted(self.allowed_models),
             "budget_usd": usd_text(self.budget_usd) if self.budget_usd is not None else None,
-            "budget_period": self.budget_period, "rpm": self.rpm, "tpm": self.tpm,
-            "created_ms": self.created_ms, "expires_ms": self.expires_ms,
+            "budget_period": self.budget_period,
+            "rpm": self.rpm,
+            "tpm": self.tpm,
+            "created_ms": self.created_ms,
+            "expires_ms": self.expires_ms,
             "revoked_ms": self.revoked_ms,
-        }  # fmt: skip
+        }
 
 
 _COLUMNS = (
@@ -131,12 +137,21 @@ _COLUMNS = (
 
 
 def _key(row: tuple[Any, ...]) -> KeyInfo:
-    (key_id, tenant, name, prefix, models, budget, period, rpm, tpm, created, expires,
-     revoked) = row  # fmt: skip
+    key_id, tenant, name, prefix, models, budget, period, rpm, tpm, created, expires, revoked = row
     return KeyInfo(
-        key_id, tenant, name, prefix, frozenset(orjson.loads(models) if models else ()),
-        _plain(from_nano(budget)), period, rpm, tpm, created, expires, revoked,
-    )  # fmt: skip
+        id=key_id,
+        tenant=tenant,
+        name=name,
+        prefix=prefix,
+        allowed_models=frozenset(orjson.loads(models) if models else ()),
+        budget_usd=_plain(from_nano(budget)),
+        budget_period=period,
+        rpm=rpm,
+        tpm=tpm,
+        created_ms=created,
+        expires_ms=expires,
+        revoked_ms=revoked,
+    )
 
 
 class KeyStore:
@@ -163,11 +178,20 @@ class KeyStore:
         secret = new_secret()
         key_id = "key_" + secrets.token_hex(8)
         row = (
-            key_id, hash_key(secret), secret[:7], tenant, name,
+            key_id,
+            hash_key(secret),
+            secret[:7],
+            tenant,
+            name,
             orjson.dumps(sorted(models)).decode() if models else None,
-            to_nano(budget_usd), budget_period if budget_usd is not None else None, rpm, tpm,
-            int(time.time() * 1000), expires_ms, None,
-        )  # fmt: skip
+            to_nano(budget_usd),
+            budget_period if budget_usd is not None else None,
+            rpm,
+            tpm,
+            int(time.time() * 1000),
+            expires_ms,
+            None,
+        )
         await self._store.execute(
             f"INSERT INTO virtual_keys (id, hash, prefix, tenant, name, allowed_models, "
             f"budget_nusd, budget_period, rpm, tpm, created_ms, expires_ms, revoked_ms) "

@@ -31,10 +31,21 @@ from tiergate.wire.fields import optional as _optional
 
 _KNOWN = frozenset(
     {
-        "model", "messages", "system", "max_tokens", "temperature", "top_p", "top_k",
-        "stop_sequences", "stream", "tools", "tool_choice", "metadata", "thinking",
+        "model",
+        "messages",
+        "system",
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop_sequences",
+        "stream",
+        "tools",
+        "tool_choice",
+        "metadata",
+        "thinking",
     }
-)  # fmt: skip
+)
 _CHOICES = ("auto", "any", "tool", "none")
 # Tool fields the core ``Tool`` holds; any other field of a custom tool goes to ``Tool.extra``.
 _TOOL_FIELDS = frozenset({"name", "description", "input_schema", "cache_control", "strict", "type"})

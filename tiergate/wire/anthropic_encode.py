@@ -41,17 +41,30 @@ _DELTA_TYPE = {
 # Error ``type`` strings the Anthropic API itself sends (its errors reference page).
 _ANTHROPIC_KINDS = frozenset(
     {
-        "invalid_request_error", "authentication_error", "billing_error", "permission_error",
-        "not_found_error", "request_too_large", "rate_limit_error", "timeout_error",
-        "api_error", "overloaded_error",
+        "invalid_request_error",
+        "authentication_error",
+        "billing_error",
+        "permission_error",
+        "not_found_error",
+        "request_too_large",
+        "rate_limit_error",
+        "timeout_error",
+        "api_error",
+        "overloaded_error",
     }
-)  # fmt: skip
+)
 # A kind from another dialect (an OpenAI upstream's "insufficient_quota", ...) is named by status.
 _KIND_BY_STATUS = {
-    400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
-    403: "permission_error", 404: "not_found_error", 413: "request_too_large",
-    429: "rate_limit_error", 504: "timeout_error", 529: "overloaded_error",
-}  # fmt: skip
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
 
 
 def message_id(response_id: str) -> str:
@@ -125,21 +138,30 @@ class AnthropicStreamEncoder:
             if event.kind == "citation":
                 return _frame(
                     "content_block_delta",
-                    {"type": "content_block_delta", "index": event.index,
-                     "delta": {"type": "citations_delta", "citation": orjson.loads(event.value)}},
-                )  # fmt: skip
+                    {
+                        "type": "content_block_delta",
+                        "index": event.index,
+                        "delta": {"type": "citations_delta", "citation": orjson.loads(event.value)},
+                    },
+                )
             kind, field = _DELTA_TYPE[event.kind]
             return _frame(
                 "content_block_delta",
-                {"type": "content_block_delta", "index": event.index,
-                 "delta": {"type": kind, field: event.value}},
-            )  # fmt: skip
+                {
+                    "type": "content_block_delta",
+                    "index": event.index,
+                    "delta": {"type": kind, field: event.value},
+                },
+            )
         if isinstance(event, BlockStart):
             return _frame(
                 "content_block_start",
-                {"type": "content_block_start", "index": event.index,
-                 "content_block": _empty_block(event.block)},
-            )  # fmt: skip
+                {
+                    "type": "content_block_start",
+                    "index": event.index,
+                    "content_block": _empty_block(event.block),
+                },
+            )
         if isinstance(event, BlockStop):
             return _frame(
                 "content_block_stop", {"type": "content_block_stop", "index": event.index}
@@ -147,10 +169,15 @@ class AnthropicStreamEncoder:
         if isinstance(event, MessageStart):
             self._usage = event.usage
             message: dict[str, Any] = {
-                "id": message_id(event.id), "type": "message", "role": "assistant",
-                "model": self._model, "content": [], "stop_reason": None,
-                "stop_sequence": None, "usage": usage_dict(event.usage),
-            }  # fmt: skip
+                "id": message_id(event.id),
+                "type": "message",
+                "role": "assistant",
+                "model": self._model,
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": usage_dict(event.usage),
+            }
             return _frame("message_start", {"type": "message_start", "message": message}) + _frame(
                 "ping", {"type": "ping"}
             )
@@ -161,10 +188,15 @@ class AnthropicStreamEncoder:
                 usage.update(cost_fields(event.cost))
             return _frame(
                 "message_delta",
-                {"type": "message_delta",
-                 "delta": {"stop_reason": event.stop_reason, "stop_sequence": event.stop_sequence},
-                 "usage": usage},
-            )  # fmt: skip
+                {
+                    "type": "message_delta",
+                    "delta": {
+                        "stop_reason": event.stop_reason,
+                        "stop_sequence": event.stop_sequence,
+                    },
+                    "usage": usage,
+                },
+            )
         if isinstance(event, MessageStop):
             return _frame("message_stop", {"type": "message_stop"})
         return b""

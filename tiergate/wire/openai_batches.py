@@ -253,6 +253,8 @@ def output_line(
         error = orjson.dumps({"code": code, "message": message})
         return head + b'"response":null,"error":%s}\n' % error
     response = b'{"status_code":%d,"request_id":%s,"body":%s}' % (
-        status, orjson.dumps(request_id), body.encode(),
-    )  # fmt: skip
+        status,
+        orjson.dumps(request_id),
+        body.encode(),
+    )
     return head + b'"response":%s,"error":null}\n' % response

@@ -32,11 +32,24 @@ from tiergate.wire.nesting import check_depth
 
 _KNOWN = frozenset(
     {
-        "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p",
-        "stop", "stream", "stream_options", "tools", "tool_choice", "parallel_tool_calls",
-        "response_format", "metadata", "user", "n",
+        "model",
+        "messages",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "stop",
+        "stream",
+        "stream_options",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "response_format",
+        "metadata",
+        "user",
+        "n",
     }
-)  # fmt: skip
+)
 
 
 def decode_request(body: Any) -> ChatRequest:

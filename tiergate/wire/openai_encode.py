@@ -155,7 +155,7 @@ class OpenAIStreamEncoder:
         "_tool_index",
         "_usage",
         "_with_arguments",
-    )  # fmt: skip
+    )
 
     def __init__(self, model: str, include_usage: bool) -> None:
         self._model = model

@@ -47,11 +47,18 @@ from tiergate.wire.sse import SSEEvent, SSEParser
 
 # The status an error frame stands for, when it carries no numeric ``code`` of its own.
 _STATUS_BY_TYPE = {
-    "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
-    "not_found_error": 404, "rate_limit_error": 429, "rate_limit_exceeded": 429,
-    "insufficient_quota": 429, "server_error": 500, "api_error": 500, "overloaded": 503,
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "rate_limit_error": 429,
+    "rate_limit_exceeded": 429,
+    "insufficient_quota": 429,
+    "server_error": 500,
+    "api_error": 500,
+    "overloaded": 503,
     "overloaded_error": 529,
-}  # fmt: skip
+}
 
 
 def stream_error(error: Any) -> ProviderError:

@@ -116,11 +116,14 @@ def encode_request(request: ChatRequest, upstream_model: str) -> dict[str, Any]:
                     raise _opaque(block)
             text = "".join(b.text for b in message.content if isinstance(b, TextBlock))
             calls = [
-                {"id": b.id, "type": "function",
-                 "function": {"name": b.name, "arguments": orjson.dumps(b.input).decode()}}
+                {
+                    "id": b.id,
+                    "type": "function",
+                    "function": {"name": b.name, "arguments": orjson.dumps(b.input).decode()},
+                }
                 for b in message.content
                 if isinstance(b, ToolUseBlock)
-            ]  # fmt: skip
+            ]
             # null content is allowed only beside tool calls
             entry: dict[str, Any] = {
                 "role": "assistant",

@@ -35,7 +35,7 @@ class ResponsesReply:
 
     def encode_response(self, response: ChatResponse, model: str) -> dict[str, Any]:
         body = responses_encode.encode_response(
-            response, model, self.echo, self.id, self.created_at
+            response, model, echo=self.echo, rid=self.id, created_at=self.created_at
         )
         self.output = body["output"]
         return body

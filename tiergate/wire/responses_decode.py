@@ -47,11 +47,20 @@ from tiergate.wire.responses_encode import REDACTED, SIGNATURE
 # response object has a field for them. (Prompt caching hints go on to OpenAI-format upstreams.)
 _HINTS = frozenset(
     {
-        "service_tier", "truncation", "include", "stream_options", "user", "safety_identifier",
-        "prompt_cache_key", "prompt_cache_retention", "prompt_cache_options", "access_programs",
-        "image", "background_options",
+        "service_tier",
+        "truncation",
+        "include",
+        "stream_options",
+        "user",
+        "safety_identifier",
+        "prompt_cache_key",
+        "prompt_cache_retention",
+        "prompt_cache_options",
+        "access_programs",
+        "image",
+        "background_options",
     }
-)  # fmt: skip
+)
 
 # Refused when set: the gateway cannot honour them, and ignoring them would change the answer.
 _REFUSED = {
@@ -64,11 +73,27 @@ _REFUSED = {
 
 _KNOWN = frozenset(
     {
-        "model", "input", "instructions", "max_output_tokens", "temperature", "top_p", "tools",
-        "tool_choice", "parallel_tool_calls", "text", "stream", "store", "previous_response_id",
-        "metadata", "reasoning", "top_logprobs", "max_tool_calls", *_HINTS, *_REFUSED,
+        "model",
+        "input",
+        "instructions",
+        "max_output_tokens",
+        "temperature",
+        "top_p",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "text",
+        "stream",
+        "store",
+        "previous_response_id",
+        "metadata",
+        "reasoning",
+        "top_logprobs",
+        "max_tool_calls",
+        *_HINTS,
+        *_REFUSED,
     }
-)  # fmt: skip
+)
 
 _ROLES = ("user", "assistant", "system", "developer")
 
@@ -427,5 +452,7 @@ def _response_format(text: dict[str, Any] | None) -> dict[str, Any] | None:
             if fmt.get(key) is not None:
                 spec[key] = fmt[key]
         return {"type": "json_schema", "json_schema": spec}
-    raise _fail(f"unsupported format type {kind!r}; expected text, json_object or json_schema",
-                "text.format.type")
+    raise _fail(
+        f"unsupported format type {kind!r}; expected text, json_object or json_schema",
+        "text.format.type",
+    )

@@ -137,6 +137,7 @@ def _item(
 
 
 def response_object(
+    *,
     rid: str,
     created_at: int,
     model: str,
@@ -164,12 +165,19 @@ def response_object(
 
 
 def encode_response(
-    response: ChatResponse, model: str, echo: dict[str, Any], rid: str, created_at: int
+    response: ChatResponse, model: str, *, echo: dict[str, Any], rid: str, created_at: int
 ) -> dict[str, Any]:
     status, incomplete = status_of(response.stop_reason, response.refusal is not None)
     output = output_items(response, rid, "incomplete" if incomplete else "completed")
     return response_object(
-        rid, created_at, model, echo, status, output, response.usage, incomplete
+        rid=rid,
+        created_at=created_at,
+        model=model,
+        echo=echo,
+        status=status,
+        output=output,
+        usage=response.usage,
+        incomplete=incomplete,
     )
 
 

@@ -71,9 +71,18 @@ class ResponsesStreamEncoder:
     """One per streamed response. ``output`` holds the finished items (what is stored)."""
 
     __slots__ = (
-        "_cost", "_created_at", "_echo", "_model", "_open", "_refused", "_rid", "_seq", "_stop",
-        "_usage", "output",
-    )  # fmt: skip
+        "_cost",
+        "_created_at",
+        "_echo",
+        "_model",
+        "_open",
+        "_refused",
+        "_rid",
+        "_seq",
+        "_stop",
+        "_usage",
+        "output",
+    )
 
     def __init__(self, model: str, echo: dict[str, Any], rid: str, created_at: int) -> None:
         self._model = model
@@ -96,9 +105,15 @@ class ResponsesStreamEncoder:
 
     def _response(self, status: str, **fields: Any) -> dict[str, Any]:
         return response_object(
-            self._rid, self._created_at, self._model, self._echo, status, self.output,
-            fields.pop("usage", None), **fields,
-        )  # fmt: skip
+            rid=self._rid,
+            created_at=self._created_at,
+            model=self._model,
+            echo=self._echo,
+            status=status,
+            output=self.output,
+            usage=fields.pop("usage", None),
+            **fields,
+        )
 
     def encode(self, event: StreamEvent) -> bytes:
         if isinstance(event, BlockDelta):
@@ -211,9 +226,7 @@ class ResponsesStreamEncoder:
         else:
             out = self._open_part(state, "output_text")
             part = (
-                {"type": "refusal", "refusal": text}
-                if state.part == "refusal"
-                else text_part(text)
+                {"type": "refusal", "refusal": text} if state.part == "refusal" else text_part(text)
             )
             item = message_item(state.item_id, [part], "completed")
             out += self._close_part(state, part)

@@ -27,8 +27,13 @@ from typing import IO, Any
 import orjson
 
 __all__ = [
-    "Answer", "Caller", "RecordedCalls", "ResultsFileError", "call_key", "read_header",
-]  # fmt: skip
+    "Answer",
+    "Caller",
+    "RecordedCalls",
+    "ResultsFileError",
+    "call_key",
+    "read_header",
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,25 +53,32 @@ def _item(number: int, line: str) -> EvalItem:
         raise EvalDataError(f"{where}: expected a JSON object")
     item_id = raw.pop("id", None)
     if not isinstance(item_id, str | int) or item_id == "":
-        raise EvalDataError(f"{where}: needs an \"id\" (string or number)")
+        raise EvalDataError(f'{where}: needs an "id" (string or number)')
     prompt, messages = raw.pop("prompt", None), raw.pop("messages", None)
     if (prompt is None) == (messages is None):
-        raise EvalDataError(f"{where}: give exactly one of \"prompt\" or \"messages\"")
+        raise EvalDataError(f'{where}: give exactly one of "prompt" or "messages"')
     if prompt is not None:
         if not isinstance(prompt, str) or not prompt:
-            raise EvalDataError(f"{where}: \"prompt\" must be a non-empty string")
+            raise EvalDataError(f'{where}: "prompt" must be a non-empty string')
         messages = [{"role": "user", "content": prompt}]
-    elif not isinstance(messages, list) or not messages or not all(
-        isinstance(m, dict) and "role" in m for m in messages
+    elif (
+        not isinstance(messages, list)
+        or not messages
+        or not all(isinstance(m, dict) and "role" in m for m in messages)
     ):
-        raise EvalDataError(f"{where}: \"messages\" must be a list of {{\"role\", \"content\"}}")
+        raise EvalDataError(f'{where}: "messages" must be a list of {{"role", "content"}}')
     label = raw.pop("label", None)
     if isinstance(label, bool):
         label = float(label)
     elif label is not None and not isinstance(label, int | float):
-        raise EvalDataError(f"{where}: \"label\" must be a number (0/1 or a grade in [0, 1])")
-    return EvalItem(str(item_id), messages, raw.pop("reference", None),
-                    None if label is None else float(label), raw)  # fmt: skip
+        raise EvalDataError(f'{where}: "label" must be a number (0/1 or a grade in [0, 1])')
+    return EvalItem(
+        id=str(item_id),
+        messages=messages,
+        reference=raw.pop("reference", None),
+        label=None if label is None else float(label),
+        extra=raw,
+    )
 
 
 def load_items(path: str | Path) -> list[EvalItem]:

@@ -63,9 +63,14 @@ class Judge:
     it); replies are asked for as JSON and read leniently."""
 
     def __init__(
-        self, call: Caller, model: str, rubric: str = DEFAULT_RUBRIC, *, scale: float = 10.0,
+        self,
+        call: Caller,
+        model: str,
+        rubric: str = DEFAULT_RUBRIC,
+        *,
+        scale: float = 10.0,
         max_tokens: int | None = 300,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.call = call
         self.model = model
         self.rubric = rubric
@@ -77,8 +82,10 @@ class Judge:
         if reference is not None:
             body += _block("reference", reference)
         body += _block("answer", answer)
-        body += (f'Grade the answer against the rubric. Reply {{"score": <0 to {self.scale:g}>, '
-                 '"reason": "<one sentence>"}.')  # fmt: skip
+        body += (
+            f'Grade the answer against the rubric. Reply {{"score": <0 to {self.scale:g}>, '
+            '"reason": "<one sentence>"}.'
+        )
         return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": body}]
 
     def compare_messages(
@@ -88,8 +95,10 @@ class Judge:
         if reference is not None:
             body += _block("reference", reference)
         body += _block("answer_a", first) + _block("answer_b", second)
-        body += ('Which answer is better by the rubric? Reply {"winner": "A" | "B" | "tie", '
-                 '"reason": "<one sentence>"}.')  # fmt: skip
+        body += (
+            'Which answer is better by the rubric? Reply {"winner": "A" | "B" | "tie", '
+            '"reason": "<one sentence>"}.'
+        )
         return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": body}]
 
     async def grade(self, question: str, answer: str, reference: Any = None) -> Grade:
@@ -192,9 +201,13 @@ class DistilledJudge:
         return self.audit > 0 and _hash_unit("audit", key) < self.audit
 
     async def grade(
-        self, key: str, question: str, answer: str, reference: Any = None,
+        self,
+        key: str,
+        question: str,
+        answer: str,
+        reference: Any = None,
         label: float | None = None,
-    ) -> float | None:  # fmt: skip
+    ) -> float | None:
         """The score in [0, 1] of ``answer``; ``key`` names the case (item and model)."""
         stats = self.stats
         first = await self.cheap.grade(question, answer, reference)
@@ -224,9 +237,7 @@ class DistilledJudge:
                 stats.cheap_vs_label.append((first.score, label))
         return score
 
-    async def prefer(
-        self, key: str, question: str, x: str, y: str, reference: Any = None
-    ) -> float:
+    async def prefer(self, key: str, question: str, x: str, y: str, reference: Any = None) -> float:
         """Preference for answer ``x`` over ``y``: 1, 0.5 (tie) or 0, from both orders."""
         stats = self.stats
         verdict = await self._both_orders(self.cheap, question, x, y, reference)

@@ -41,13 +41,25 @@ def outcome_rows(
 ) -> list[OutcomeRow]:
     now = int(time.time() * 1000)
     rows = []
-    for line, scored in zip(outcome_lines(result, models, route), _complete(result, models),
-                            strict=True):  # fmt: skip
+    for line, scored in zip(
+        outcome_lines(result, models, route), _complete(result, models), strict=True
+    ):
         for model, score in line["outcomes"].items():
             answer = scored.answers.get(model)
-            rows.append(OutcomeRow(run_id, line["id"], model, now, "eval", route, tenant,
-                                   line["prompt"], float(score),
-                                   answer.request_id if answer else None))  # fmt: skip
+            rows.append(
+                OutcomeRow(
+                    run_id=run_id,
+                    item_id=line["id"],
+                    model=model,
+                    ts_ms=now,
+                    source="eval",
+                    route=route,
+                    tenant=tenant,
+                    prompt=line["prompt"],
+                    score=float(score),
+                    request_id=answer.request_id if answer else None,
+                )
+            )
     return rows
 
 

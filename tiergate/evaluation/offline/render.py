@@ -38,10 +38,14 @@ def print_summary(summary: dict[str, Any], console: Any = None) -> None:
     for row in summary["models"]:
         mark = " *" if row["model"] == chosen else ""
         table.add_row(
-            row["model"] + mark, f"{row['quality']:.3f}", _interval(row["ci95"]),
-            str(row["errors"]), _money(row["cost_per_1k_usd"]), _ms(row["latency_ms"]["p50"]),
+            row["model"] + mark,
+            f"{row['quality']:.3f}",
+            _interval(row["ci95"]),
+            str(row["errors"]),
+            _money(row["cost_per_1k_usd"]),
+            _ms(row["latency_ms"]["p50"]),
             _ms(row["latency_ms"]["p95"]),
-        )  # fmt: skip
+        )
     console.print(table)
     if summary["pairs"]:
         pairs = Table(title="paired, A against B")
@@ -50,10 +54,15 @@ def print_summary(summary: dict[str, Any], console: Any = None) -> None:
         for pair in summary["pairs"]:
             difference = pair["difference"]
             pairs.add_row(
-                pair["a"], pair["b"], str(pair["n"]), str(pair["win"]), str(pair["tie"]),
-                str(pair["loss"]), "-" if difference is None else f"{difference:+.3f}",
+                pair["a"],
+                pair["b"],
+                str(pair["n"]),
+                str(pair["win"]),
+                str(pair["tie"]),
+                str(pair["loss"]),
+                "-" if difference is None else f"{difference:+.3f}",
                 _interval(pair["difference_ci95"]),
-            )  # fmt: skip
+            )
         console.print(pairs)
     judge = summary.get("judge")
     if judge:
@@ -67,14 +76,19 @@ def print_summary(summary: dict[str, Any], console: Any = None) -> None:
         f"sent {summary['calls']['sent']}, read back {summary['calls']['resumed']}"
     )
     if not summary["complete"]:
-        console.print(f"[yellow]stopped ({summary['stopped']}) before the end: run the same "
-                      "command again to continue[/yellow]")  # fmt: skip
+        console.print(
+            f"[yellow]stopped ({summary['stopped']}) before the end: run the same "
+            "command again to continue[/yellow]"
+        )
 
 
 def _judge_line(judge: dict[str, Any]) -> str:
-    line = (f"judge {judge['cheap']}" + (f" -> {judge['strong']}" if judge["strong"] else "")
-            + f": {judge['verdicts']} verdicts, {judge['escalated']} escalated, cost "
-            + _money(judge["total_cost_usd"]))  # fmt: skip
+    line = (
+        f"judge {judge['cheap']}"
+        + (f" -> {judge['strong']}" if judge["strong"] else "")
+        + f": {judge['verdicts']} verdicts, {judge['escalated']} escalated, cost "
+        + _money(judge["total_cost_usd"])
+    )
     for name in ("agreement_on_audit", "final_vs_labels", "cheap_vs_labels"):
         figure = judge.get(name)
         if figure:
@@ -97,8 +111,14 @@ def plot_quality_cost(summary: dict[str, Any], path: str | Path) -> None:
         quality = row["quality"]
         label = row["model"] + (" (recommended)" if row["model"] == chosen else "")
         spread = [[max(0.0, quality - low)], [max(0.0, high - quality)]]
-        axes.errorbar([cost], [quality], yerr=spread,
-                      fmt="o" if row["model"] != chosen else "D", capsize=4, label=label)
+        axes.errorbar(
+            [cost],
+            [quality],
+            yerr=spread,
+            fmt="o" if row["model"] != chosen else "D",
+            capsize=4,
+            label=label,
+        )
     axes.set_xlabel("cost per 1,000 requests (USD)")
     axes.set_ylabel("quality (mean score, 95% CI)")
     axes.set_title("Quality against cost")
@@ -127,8 +147,11 @@ def markdown_report(summary: dict[str, Any], path: str | Path, plot_name: str | 
             f"{_ms(row['latency_ms']['p50'])} | {_ms(row['latency_ms']['p95'])} |"
         )
     if summary["pairs"]:
-        lines += ["", "| A | B | n | win | tie | loss | A - B | 95% CI |",
-                  "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            "| A | B | n | win | tie | loss | A - B | 95% CI |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for pair in summary["pairs"]:
             difference = pair["difference"]
             lines.append(

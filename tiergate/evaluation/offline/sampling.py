@@ -44,11 +44,15 @@ class Sample:
             "and turns joined).",
         ]
         if self.without_prompt:
-            notes.append(f"{self.without_prompt} requests have no stored prompt (logged while "
-                         "log.bodies was off) and were skipped.")  # fmt: skip
+            notes.append(
+                f"{self.without_prompt} requests have no stored prompt (logged while "
+                "log.bodies was off) and were skipped."
+            )
         if self.redacted:
-            notes.append(f"{self.redacted} sampled prompts hold a redaction placeholder; "
-                         "answers to them may differ from answers to the originals.")  # fmt: skip
+            notes.append(
+                f"{self.redacted} sampled prompts hold a redaction placeholder; "
+                "answers to them may differ from answers to the originals."
+            )
         return notes
 
 
@@ -75,11 +79,17 @@ async def sample_requests(
         marks = ", ".join("?" for _ in part)
         fetched = await store.fetchall(
             "SELECT id, prompt, response, route, model, tenant FROM requests "
-            f"WHERE id IN ({marks}) ORDER BY id", part,
-        )  # fmt: skip
+            f"WHERE id IN ({marks}) ORDER BY id",
+            part,
+        )
         for request_id, prompt, response, route, model, tenant in fetched:
-            line: dict[str, Any] = {"id": request_id, "prompt": prompt, "route": route,
-                                    "served_model": model, "tenant": tenant}  # fmt: skip
+            line: dict[str, Any] = {
+                "id": request_id,
+                "prompt": prompt,
+                "route": route,
+                "served_model": model,
+                "tenant": tenant,
+            }
             if with_reference and response is not None:
                 line["reference"] = response
             lines.append(line)

@@ -73,7 +73,8 @@ def _model_row(items: list[ItemScores], model: str) -> dict[str, Any]:
         "interval": interval,
         "errors": sum(1 for a in answers if not a.ok),
         "cost_usd": _usd(cost),
-        "cost_per_1k_usd": _usd(cost / len(answers) * 1000) if cost is not None and answers
+        "cost_per_1k_usd": _usd(cost / len(answers) * 1000)
+        if cost is not None and answers
         else None,
         "unpriced_answers": unpriced,
         "latency_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
@@ -151,14 +152,18 @@ def _recommend(items: list[ItemScores], rows: list[dict[str, Any]], delta: float
     )
     model = chosen["model"]
     if model == best["model"]:
-        reason = (f"{model} has the best quality ({quality[model]:.3f}) and no cheaper model "
-                  f"is within {delta:g} of it at 95% confidence")  # fmt: skip
+        reason = (
+            f"{model} has the best quality ({quality[model]:.3f}) and no cheaper model "
+            f"is within {delta:g} of it at 95% confidence"
+        )
     else:
         low, high = chosen["difference_ci95"]
-        reason = (f"{model} costs ${cost[model] or 0:.4f} per 1,000 requests against "
-                  f"${cost[best['model']] or 0:.4f} for the best, {best['model']}; the 95% "
-                  f"interval of its paired difference to it is [{low:+.3f}, {high:+.3f}], "
-                  f"above -{delta:g}")  # fmt: skip
+        reason = (
+            f"{model} costs ${cost[model] or 0:.4f} per 1,000 requests against "
+            f"${cost[best['model']] or 0:.4f} for the best, {best['model']}; the 95% "
+            f"interval of its paired difference to it is [{low:+.3f}, {high:+.3f}], "
+            f"above -{delta:g}"
+        )
     return {
         "model": model,
         "best": best["model"],
@@ -176,8 +181,9 @@ def summarise(
     rows = [_model_row(items, model) for model in models]
     pairs = [_pair_row(items, a, b) for a, b in combinations(models, 2)]
     calls = result.calls
-    answer_cost = sum((Decimal(str(r["cost_usd"])) for r in rows if r["cost_usd"] is not None),
-                      Decimal(0))  # fmt: skip
+    answer_cost = sum(
+        (Decimal(str(r["cost_usd"])) for r in rows if r["cost_usd"] is not None), Decimal(0)
+    )
     summary: dict[str, Any] = {
         **extra,
         "scorer": scorer,
