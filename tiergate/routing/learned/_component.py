@@ -31,6 +31,7 @@ from tiergate.routing.learned._features import Featuriser, Matrix, make_featuris
 
 FloatArray = NDArray[np.float64]
 DEFAULT_SPEC = "tfidf:0.6+shape:0.4"
+EMBEDDING_C = 0.001
 
 
 def _estimator(kind: str, seed: int) -> Any:
@@ -38,8 +39,10 @@ def _estimator(kind: str, seed: int) -> Any:
         return HistGradientBoostingClassifier(
             max_iter=200, learning_rate=0.05, max_leaf_nodes=15, random_state=seed
         )
-    # Weaker regularisation than sklearn's default C=1 measured better on sparse TF-IDF.
-    return LogisticRegression(C=0.3 if kind.startswith("tfidf") else 1.0, max_iter=3000)
+    # Weaker regularisation than sklearn's default C=1 measured better on sparse TF-IDF; the
+    # dense static embedding needs far stronger (docs/routing.md).
+    c = 0.3 if kind.startswith("tfidf") else EMBEDDING_C if kind == "emb" else 1.0
+    return LogisticRegression(C=c, max_iter=3000)
 
 
 def soft_labels(features: Matrix, y: FloatArray) -> tuple[Matrix, FloatArray, FloatArray]:

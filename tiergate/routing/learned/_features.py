@@ -159,4 +159,10 @@ def make_featuriser(kind: str) -> Featuriser:
         return ShapeFeaturiser()
     if kind == "minilm":
         return MiniLMFeaturiser()
-    raise ValueError(f"unknown featuriser {kind!r}; known: tfidf, tfidf-char, shape, stats, minilm")
+    if kind == "emb":
+        from tiergate.routing.learned._embedding import StaticEmbeddingFeaturiser
+
+        return StaticEmbeddingFeaturiser()
+    raise ValueError(
+        f"unknown featuriser {kind!r}; known: tfidf, tfidf-char, shape, stats, minilm, emb"
+    )
