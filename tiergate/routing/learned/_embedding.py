@@ -62,11 +62,17 @@ class StaticEmbeddingFeaturiser:
     name = "emb"
 
     def __init__(self) -> None:
-        self._scaler = StandardScaler()
+        self._centre: NDArray[np.float64] | None = None
+        self._scale: NDArray[np.float64] | None = None
 
     def fit(self, prompts: Sequence[str]) -> StaticEmbeddingFeaturiser:
-        self._scaler.fit(mean_embeddings(prompts))
+        scaler = StandardScaler().fit(mean_embeddings(prompts))
+        self._centre, self._scale = scaler.mean_, scaler.scale_
         return self
 
     def transform(self, prompts: Sequence[str]) -> Any:
-        return self._scaler.transform(mean_embeddings(prompts))
+        # Plain arithmetic, not StandardScaler.transform: its input checks cost more than the
+        # look-up itself on the one-prompt path.
+        if self._centre is None or self._scale is None:
+            raise RuntimeError("the 'emb' featuriser is not fitted")
+        return (mean_embeddings(prompts) - self._centre) / self._scale
