@@ -9,7 +9,11 @@ import pytest
 from tiergate.evaluation import train_router
 from tiergate.routing.learned import LearnedRouter, choose_pair, load_outcomes
 from tiergate.routing.learned._component import parse_spec
-from tiergate.routing.learned._embedding import mean_embeddings, smollm2_embeddings
+from tiergate.routing.learned._embedding import (
+    StaticEmbeddingFeaturiser,
+    mean_embeddings,
+    smollm2_embeddings,
+)
 from tiergate.routing.learned._gguf_table import GGUFError, open_table
 
 DATA = Path(__file__).parents[1] / "fixtures" / "routing" / "synthetic.jsonl"
@@ -103,6 +107,8 @@ def test_smollm2_tokens_and_meaning() -> None:
     assert integral @ equation > max(integral @ cat, equation @ dog)
     assert cat @ dog > max(cat @ integral, dog @ equation)
     assert not mean_embeddings([""]).any()
+    with pytest.raises(RuntimeError, match="not fitted"):
+        StaticEmbeddingFeaturiser().transform(["a prompt"])
 
 
 def test_emb_in_a_spec_trains_saves_and_loads(tmp_path: Path) -> None:
