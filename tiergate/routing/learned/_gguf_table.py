@@ -2,9 +2,9 @@
 
 A language model's input embeddings place tokens of related meaning near each other; averaged
 over a prompt they are a sentence vector that costs a tokenisation and a table look-up, not a
-forward pass. The table is read straight from the file (a small GGUF reader: header, metadata
-skipped, tensor directory, one tensor dequantised), so no extra package is needed; the
-tokenizer is llama.cpp's, loaded vocabulary-only.
+forward pass. The table is mapped straight from the file (a small GGUF reader: header,
+metadata skipped, tensor directory; rows dequantised as they are asked for), so no extra
+package is needed; the tokenizer is llama.cpp's, loaded vocabulary-only.
 """
 
 from __future__ import annotations
