@@ -41,16 +41,17 @@ sys.path.insert(0, str(HERE))
 from upstream import _openai_body  # noqa: E402  (the fake upstream's exact answer)
 
 from tiergate.config import load_settings  # noqa: E402
+from tiergate.gateway.factory import prepare  # noqa: E402
+from tiergate.gateway.gateway import Gateway  # noqa: E402
+from tiergate.gateway.log_rows import build_record  # noqa: E402
+from tiergate.gateway.pipeline import call_options, decode  # noqa: E402
+from tiergate.gateway.request_id import new_request_id  # noqa: E402
+from tiergate.gateway.trace import RequestTrace  # noqa: E402
 from tiergate.providers.base import CallOptions  # noqa: E402
 from tiergate.providers.http import HTTPProvider  # noqa: E402
 from tiergate.providers.registry import ProviderRegistry  # noqa: E402
 from tiergate.providers.transport import Reply  # noqa: E402
 from tiergate.server.app import App  # noqa: E402
-from tiergate.server.chat import call_options, decode  # noqa: E402
-from tiergate.server.gateway import Gateway, build_gateway  # noqa: E402
-from tiergate.server.record import RequestTrace  # noqa: E402
-from tiergate.server.recording import build_record  # noqa: E402
-from tiergate.server.request_id import new_request_id  # noqa: E402
 from tiergate.server.responses import request_headers  # noqa: E402
 from tiergate.store.request_log import attempt_rows, request_row  # noqa: E402
 from tiergate.wire.openai import FORMAT as OPENAI  # noqa: E402
@@ -131,17 +132,17 @@ async def stage_timings(app: App, gateway: Gateway, key: str) -> None:
     """Microseconds per call of each step a chat request takes (min of 7 timeit repeats), on
     the objects of one real request through ``app``."""
     traces: list[RequestTrace] = []
-    on_finish = app.on_finish
-    assert on_finish is not None and gateway.auth is not None and gateway.guard is not None
+    finisher = gateway.finisher
+    recorder = finisher.recorder
 
     def keep(trace: RequestTrace) -> None:
         traces.append(trace)
-        on_finish(trace)
+        recorder(trace)
 
-    app.on_finish = keep
+    finisher.recorder = keep  # type: ignore[assignment]
     await _one(app, key)
-    app.on_finish = on_finish
     await asyncio.sleep(0)  # the recorder runs on the next loop turn
+    finisher.recorder = recorder
     trace = traces[0]
     request, plan, outcome = trace.request, trace.plan, trace.outcome
     assert request is not None and plan is not None and outcome is not None
@@ -156,12 +157,12 @@ async def stage_timings(app: App, gateway: Gateway, key: str) -> None:
     options = CallOptions()
     stages: dict[str, Callable[[], object]] = {
         "request headers": lambda: request_headers({"headers": [(b"authorization", b"x")] * 4}),
-        "key check": _run_to_end(lambda: gateway.auth.authenticate(headers)),  # type: ignore[union-attr]
+        "key check": _run_to_end(lambda: gateway.auth.authenticate(headers)),
         "decode": lambda: decode(OPENAI, BODY, gateway),
         "policy": lambda: policy(request, gateway.catalog, gateway.routing_state()),
         "call options": lambda: call_options(headers, gateway),
         "guard": _run_to_end(
-            lambda: gateway.guard.admit(principal_key, request, plan, "req-stage")  # type: ignore[union-attr]
+            lambda: gateway.guard.admit(principal_key, request, plan, "req-stage")
         ),
         "provider prepare": lambda: provider._prepare(request, outcome.deployment, options),
         "decode answer": lambda: OPENAI.decode_response(upstream_answer),
@@ -173,7 +174,7 @@ async def stage_timings(app: App, gateway: Gateway, key: str) -> None:
         "client encode": lambda: orjson.dumps(OPENAI.encode_response(outcome.response, "auto")),
         "response headers": trace.response_headers,
         "log record": lambda: build_record(trace),
-        "metrics": lambda: gateway.metrics.observe(record),  # type: ignore[union-attr]
+        "metrics": lambda: gateway.metrics.observe(record),
         "row tuples": lambda: (request_row(record), attempt_rows(record)),
         "request id": new_request_id,
     }
@@ -186,10 +187,9 @@ async def main(args: argparse.Namespace) -> None:
     os.environ["TIERGATE_DATA_DIR"] = tempfile.mkdtemp(prefix="tiergate-pipeline-")
     os.environ["BENCH_UPSTREAM"] = "http://127.0.0.1:9"
     settings = load_settings(HERE / "tiergate.yaml")
-    gateway = build_gateway(settings, ProviderRegistry(CannedSession()))  # type: ignore[arg-type]
-    app = App(gateway)
+    app = App(prepare(settings, ProviderRegistry(CannedSession())))  # type: ignore[arg-type]
     await app.startup()
-    assert gateway.keys is not None and gateway.auth is not None
+    gateway = app.gateway
     _, key = await gateway.keys.create(tenant="bench", name="bench")
     gateway.auth.closed()
     try:
@@ -219,7 +219,6 @@ async def main(args: argparse.Namespace) -> None:
                 stats.print_callers(args.callers)
     finally:
         await app.shutdown()
-    assert gateway.log is not None
     print(f"request log rows written: {gateway.log.written}")
 
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from report_1m import make
 
-from tiergate.server.request_id import new_request_id
+from tiergate.gateway.request_id import new_request_id
 from tiergate.store.backend import Store, open_store
 from tiergate.store.request_log import RequestLog
 

@@ -147,8 +147,7 @@ def test_a_connection_on_a_public_address_is_refused_while_open(tmp_path: Path) 
     """Every connection that reached the gateway on a non-loopback address is refused while
     it runs open (here the server started on loopback, then a socket on another address is
     handed to it, as a supervisor with its own sockets would)."""
-    from tiergate.server.addresses import is_loopback
-    from tiergate.server.auth import Authenticator
+    from tiergate.gateway.auth import Authenticator, is_loopback
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("::ffff:127.0.0.2")
     assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3")

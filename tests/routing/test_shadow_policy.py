@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.routing.builders import CATALOG, answer, ask, policies
+from tiergate.gateway.shadow_calls import answers_agree
 from tiergate.routing.plan import RoutingState
-from tiergate.server.shadowing import answers_agree
 from tiergate.types import ChatResponse, TextBlock, ToolUseBlock
 
 SHADOW = {"model": "claude-haiku-4-5", "sample": 0.25, "max_in_flight": 3}
@@ -71,11 +71,11 @@ async def test_the_sample_decides_which_answered_requests_are_shadowed() -> None
     sample launches one, the others do not, and nothing is launched for an unanswered
     request."""
     from tiergate.config import RetryConfig
+    from tiergate.cost.billing import Accountant
     from tiergate.executor import Executor
+    from tiergate.gateway.shadow_calls import Shadower
+    from tiergate.gateway.trace import RequestTrace
     from tiergate.providers.registry import ProviderRegistry
-    from tiergate.server.accounting import Accountant
-    from tiergate.server.record import RequestTrace
-    from tiergate.server.shadowing import Shadower
 
     built, state = policies({"auto": {"default": "claude-sonnet-4-6", "shadow": SHADOW}})
     providers = ProviderRegistry()
@@ -109,9 +109,9 @@ async def test_a_shadow_row_that_cannot_be_built_is_logged_not_lost_silently(
 
     from tiergate.config import RetryConfig
     from tiergate.executor import Executor
+    from tiergate.gateway.shadow_calls import Shadower
+    from tiergate.gateway.trace import RequestTrace
     from tiergate.providers.registry import ProviderRegistry
-    from tiergate.server.record import RequestTrace
-    from tiergate.server.shadowing import Shadower
 
     class BrokenAccountant:  # any object with ``bill``: the shadower asks for no more
         def bill(self, attempts: Any) -> Any:

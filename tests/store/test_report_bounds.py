@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tiergate.errors import RateLimited, ReportTooCostly
-from tiergate.server.report_admission import ReportAdmission
+from tiergate.gateway.report_admission import ReportAdmission
 
 ENDLESS = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) SELECT count(*) FROM c"
 

@@ -69,7 +69,7 @@ def test_far_off_key_lists_valid_keys_without_a_guess(tmp_path: Path) -> None:
 
 def test_default_config_serves_auto_on_the_local_model() -> None:
     app = create_app(load_settings(env={}))
-    assert "auto" in app.gateway.policies
+    assert "auto" in app.prepared.policies
     assert load_settings(env={}).routes["auto"] == RouteSpec(default="local/smollm2-135m")
 
 
@@ -78,7 +78,7 @@ def test_default_auto_goes_cheap_first_with_cloud_keys() -> None:
     auto = settings.routes["auto"]
     assert auto.default == "claude-haiku-4-5"
     assert {rule.use for rule in auto.rules} == {"claude-sonnet-4-6"}
-    assert "auto" in create_app(settings).gateway.policies
+    assert "auto" in create_app(settings).prepared.policies
     openai_only = load_settings(env={"OPENAI_API_KEY": "k"}).routes["auto"]
     assert openai_only.default == "gpt-5.4"
 

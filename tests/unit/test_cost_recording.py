@@ -5,12 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tiergate.catalog import load_catalog
+from tiergate.cost.billing import Accountant
 from tiergate.executor import Attempt, Outcome
+from tiergate.gateway.log_rows import build_record
+from tiergate.gateway.trace import RequestTrace
 from tiergate.observability.metrics import Metrics
 from tiergate.providers.base import Deployment
-from tiergate.server.accounting import Accountant
-from tiergate.server.record import RequestTrace
-from tiergate.server.recording import build_record
 from tiergate.types import ChatRequest, ChatResponse, Message, TextBlock, Usage
 
 CATALOG = load_catalog()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-from tiergate.server.request_id import new_request_id
+from tiergate.gateway.request_id import new_request_id
 
 
 def test_ids_are_unique_and_ordered() -> None:

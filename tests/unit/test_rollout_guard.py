@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tiergate.config.routes import RolloutSpec
-from tiergate.server.rollouts import decide
+from tiergate.gateway.rollout_control import decide
 from tiergate.store.rollouts import PAUSED, RAMPING, GuardStats, RolloutRow
 
 SPEC = RolloutSpec.model_validate(
@@ -85,7 +85,7 @@ def test_a_timed_ramp_steps_after_its_time() -> None:
 
 def test_a_managed_rollout_names_its_candidate_by_catalog_id() -> None:
     from tiergate.catalog import load_catalog
-    from tiergate.server.rollouts import managed_rollouts
+    from tiergate.gateway.rollout_control import managed_rollouts
 
     catalog = load_catalog()
     alias = next(name for name in ("haiku", "sonnet") if catalog.get(name) is not None)

@@ -14,8 +14,8 @@ import orjson
 import pytest
 
 from tiergate.config import load_settings
+from tiergate.gateway.factory import prepare
 from tiergate.server.app import App
-from tiergate.server.gateway import build_gateway
 from tiergate.server.routes import Auth, Call, Route, RouteTable
 from tiergate.wire.openai import FORMAT as OPENAI
 
@@ -65,7 +65,7 @@ def test_two_routes_for_one_method_and_path_are_refused() -> None:
 
 
 def test_the_gateway_table_declares_each_endpoint_once() -> None:
-    app = App(build_gateway(load_settings(None, env={})))
+    app = App(prepare(load_settings(None, env={})))
     declared = [(m, r.path) for r in app.routes.routes for m in r.methods]
     assert len(declared) == len(set(declared))
     assert ("POST", "/v1/chat/completions") in declared
@@ -93,7 +93,7 @@ async def _request(app: App, method: str, path: str) -> tuple[int, dict[str, str
 
 
 async def test_unknown_paths_wrong_methods_and_nul_answer_in_the_paths_wire_format() -> None:
-    app = App(build_gateway(load_settings(None, env={})))
+    app = App(prepare(load_settings(None, env={})))
     status, _, body = await _request(app, "GET", "/v1/nothing")
     assert status == 404 and body["error"]["type"] == "not_found_error"
     assert "object" not in body  # OpenAI's shape

@@ -126,16 +126,17 @@ def test_routing_state_is_reused_until_a_breaker_opens_or_closes() -> None:
     """The gateway hands policies one ``RoutingState`` while nothing changed, and a new one
     naming the open deployment as soon as a breaker opens (and again once it closes)."""
     from tiergate.config import load_settings
-    from tiergate.server.gateway import build_gateway
+    from tiergate.gateway.factory import prepare
 
-    gateway = build_gateway(load_settings(None, env={"OPENAI_API_KEY": "sk-x"}))
-    first = gateway.routing_state()
-    assert gateway.routing_state() is first and first.unhealthy == frozenset()
+    gateway = prepare(load_settings(None, env={"OPENAI_API_KEY": "sk-x"}))
+    states = gateway.states
+    first = states.current()
+    assert states.current() is first and first.unhealthy == frozenset()
     name = next(iter(gateway.deployments.values()))[0].name
     breakers = gateway.executor.breakers
     for _ in range(gateway.settings.retry.breaker_failures):
         breakers.record_failure(name)
-    opened = gateway.routing_state()
-    assert opened.unhealthy == {name} and gateway.routing_state() is opened
+    opened = states.current()
+    assert opened.unhealthy == {name} and states.current() is opened
     breakers.record_success(name)
-    assert gateway.routing_state().unhealthy == frozenset()
+    assert states.current().unhealthy == frozenset()

@@ -14,9 +14,9 @@ from typing import Any
 
 from tiergate.config import load_settings
 from tiergate.executor import StreamOutcome
+from tiergate.gateway.factory import prepare
+from tiergate.gateway.trace import RequestTrace
 from tiergate.server.chat import send_stream
-from tiergate.server.gateway import build_gateway
-from tiergate.server.record import RequestTrace
 from tiergate.types import (
     BlockDelta,
     BlockStart,
@@ -41,7 +41,8 @@ async def _reads(reads: list[asyncio.Future[list[StreamEvent]]]) -> AsyncIterato
 
 async def test_events_of_one_read_go_out_in_one_message_and_the_first_alone() -> None:
     loop = asyncio.get_running_loop()
-    gateway = build_gateway(load_settings(None, env={}))
+    # What the writer reads of a gateway (settings, prices) is there before any I/O.
+    gateway: Any = prepare(load_settings(None, env={}))
     model = gateway.catalog.resolve("local/smollm2-135m")
     deployment = gateway.deployments[model.id][0]
     reads: list[asyncio.Future[list[StreamEvent]]] = [loop.create_future() for _ in range(2)]

@@ -1,7 +1,7 @@
 """``tiergate eval``: offline evaluation of models or routes, and evaluation sets from traffic.
 
 ``eval run`` is a thin command over ``tiergate.evaluation.offline``, with every call made
-through the gateway's own pipeline (``tiergate.server.evaluation_calls``); ``eval sample``
+through the gateway's own pipeline (``tiergate.gateway.evaluation_calls``); ``eval sample``
 reads the request log. Results go to stdout (one JSON object with ``--json``); progress and
 notes go to stderr.
 """
@@ -235,7 +235,7 @@ async def _run(**options: Any) -> dict[str, Any]:
     from tiergate.evaluation.offline.outcomes import outcome_lines, outcome_rows
     from tiergate.evaluation.offline.render import markdown_report, plot_quality_cost
     from tiergate.evaluation.offline.summary import summarise
-    from tiergate.server.evaluation_calls import GatewayCaller
+    from tiergate.gateway.evaluation_calls import GatewayCaller
     from tiergate.store.outcomes import OutcomeStore
 
     data = options["data"]
@@ -336,7 +336,6 @@ async def _run(**options: Any) -> dict[str, Any]:
             calls.close()
         route = options["route"] or _common(items, "route")
         rows = outcome_rows(result, models, run_id=run_id, route=route, tenant=options["tenant"])
-        assert caller.gateway.store is not None
         await OutcomeStore(caller.gateway.store).save(rows)
     summary = summarise(
         result,

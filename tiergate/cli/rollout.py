@@ -114,7 +114,7 @@ def _change_command(kind: str, help_text: str) -> click.Command:
         route: str, reason: str | None, config: str | None, database_url: str | None
     ) -> None:
         settings = _settings(config)
-        from tiergate.server.rollouts import managed_rollouts
+        from tiergate.gateway.rollout_control import managed_rollouts
         from tiergate.store.location import store_url
 
         spec = managed_rollouts(settings.routes).get(route)

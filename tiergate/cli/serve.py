@@ -112,7 +112,7 @@ def _refuse_open(settings: Settings) -> None:
     checks its own sockets too, but a refused worker is only restarted by uvicorn)."""
     import asyncio
 
-    from tiergate.server.addresses import is_loopback
+    from tiergate.gateway.auth import is_loopback
     from tiergate.server.app import open_refusal
     from tiergate.store.backend import open_store
     from tiergate.store.location import store_url

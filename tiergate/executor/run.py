@@ -105,15 +105,6 @@ def validator_calls(attempts: Sequence[Attempt]) -> list[ValidatorCall]:
     ]
 
 
-def answer_usage(attempts: Sequence[Attempt]) -> Usage | None:
-    """What the answer the client got used: the last attempt with usage that is not a judge's
-    call (a judge grades an answer after it arrived, so its calls may come last)."""
-    for attempt in reversed(attempts):
-        if attempt.usage is not None and attempt.outcome != "judge":
-            return attempt.usage
-    return None
-
-
 @dataclass(slots=True)
 class Outcome:
     """The answer that goes to the client, and every attempt it took."""

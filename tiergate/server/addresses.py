@@ -9,28 +9,13 @@ sockets, and each connection's local address (ASGI ``scope["server"]``).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 import stat
-from functools import lru_cache
 
-__all__ = ["is_loopback", "listening_hosts", "non_loopback"]
+from tiergate.gateway.auth import is_loopback
 
-
-@lru_cache(maxsize=256)
-def is_loopback(host: str) -> bool:
-    """``127.0.0.0/8``, ``::1`` (also IPv4-mapped), ``localhost``; a Unix socket's path too
-    (only this machine can connect). Anything else, ``0.0.0.0`` and ``::`` included, is not."""
-    if host == "localhost" or host.startswith("/") or not host:
-        return True
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
+__all__ = ["listening_hosts", "non_loopback"]
 
 
 def _descriptors() -> list[int]:

@@ -16,9 +16,9 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tiergate.errors import GatewayError, InvalidRequest, NotFound
+from tiergate.errors import InvalidRequest, NotFound
 from tiergate.server.query import query_params
-from tiergate.server.responses import json_body, read_body, send_json
+from tiergate.server.responses import read_body, send_json
 from tiergate.store.records import from_nano
 from tiergate.tenancy.keys import (
     MAX_EXPIRY_DAYS,
@@ -29,11 +29,11 @@ from tiergate.tenancy.keys import (
     usd_text,
 )
 from tiergate.wire.ids import check_text
+from tiergate.wire.nesting import json_body
 
 if TYPE_CHECKING:
-    from tiergate.server.gateway import Gateway
+    from tiergate.gateway.gateway import Gateway
     from tiergate.server.routes import Call
-    from tiergate.tenancy import KeyStore
 
 _MAX_BODY_BYTES = 1024 * 1024
 
@@ -88,22 +88,15 @@ def _create_args(body: Any) -> dict[str, Any]:
     }
 
 
-def _keys(gateway: Gateway) -> KeyStore:
-    if gateway.keys is None:
-        raise GatewayError("the key store is not open", status=503)
-    return gateway.keys
-
-
 async def create_key(gateway: Gateway, call: Call) -> None:
     payload = json_body(await read_body(call.receive, _MAX_BODY_BYTES) or b"{}")
-    info, secret = await _keys(gateway).create(**_create_args(payload))
-    if gateway.auth is not None:
-        gateway.auth.closed()
+    info, secret = await gateway.keys.create(**_create_args(payload))
+    gateway.auth.closed()
     await send_json(call.send, 201, {**info.public(), "key": secret})
 
 
 async def list_keys(gateway: Gateway, call: Call) -> None:
-    keys = _keys(gateway)
+    keys = gateway.keys
     tenant = query_params(call.scope).get("tenant")
     if tenant is not None:
         tenant = tenant_name(tenant)
@@ -112,14 +105,14 @@ async def list_keys(gateway: Gateway, call: Call) -> None:
 
 async def revoke_key(gateway: Gateway, call: Call) -> None:
     key_id = call.params["key_id"]
-    if not await _keys(gateway).revoke(key_id):
+    if not await gateway.keys.revoke(key_id):
         raise NotFound(f"no active key {key_id}")
     await send_json(call.send, 200, {"id": key_id, "revoked": True})
 
 
 async def rotate_key(gateway: Gateway, call: Call) -> None:
     key_id = call.params["key_id"]
-    rotated = await _keys(gateway).rotate(key_id)
+    rotated = await gateway.keys.rotate(key_id)
     if rotated is None:
         raise NotFound(f"no active key {key_id}")
     info, secret = rotated
@@ -128,8 +121,8 @@ async def rotate_key(gateway: Gateway, call: Call) -> None:
 
 async def key_spend(gateway: Gateway, call: Call) -> None:
     key_id = call.params["key_id"]
-    found = await _keys(gateway).get(key_id)
-    if found is None or gateway.guard is None:
+    found = await gateway.keys.get(key_id)
+    if found is None:
         raise NotFound(f"no key {key_id}")
     spent, reserved = await gateway.guard.ledger.spent(found)
     await send_json(

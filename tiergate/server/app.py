@@ -11,8 +11,7 @@ import asyncio
 import functools
 import gc
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from tiergate.errors import (
     ConfigError,
@@ -22,15 +21,17 @@ from tiergate.errors import (
     NotFound,
     PermissionDenied,
 )
+from tiergate.gateway.auth import Principal
+from tiergate.gateway.batch_items import Batches
+from tiergate.gateway.factory import Prepared, build_gateway
+from tiergate.gateway.gateway import Gateway
+from tiergate.gateway.pipeline import finish
+from tiergate.gateway.request_id import new_request_id
+from tiergate.gateway.trace import RequestTrace
 from tiergate.server import dashboard_api, endpoints
-from tiergate.server.auth import OPEN, Principal
-from tiergate.server.batches import Batches
 from tiergate.server.chat import handle_chat
-from tiergate.server.gateway import Gateway
 from tiergate.server.lifeline import follow_parent
 from tiergate.server.openapi import openapi_document
-from tiergate.server.record import RequestTrace
-from tiergate.server.request_id import new_request_id
 from tiergate.server.responses import (
     ClientGone,
     Receive,
@@ -47,9 +48,13 @@ from tiergate.wire.format import ErrorFormat
 
 logger = logging.getLogger("tiergate")
 
-# A model endpoint once the caller is known and the body read: (trace, body, headers,
-# principal, receive, send).
-Serve = Callable[[RequestTrace, bytes, dict[str, str], Principal, Receive, Send], Awaitable[None]]
+# A model endpoint once the caller is known and the body read: (gateway, trace, body,
+# headers, principal, receive, send).
+Serve = Callable[
+    [Gateway, RequestTrace, bytes, dict[str, str], Principal, Receive, Send], Awaitable[None]
+]
+# An endpoint that needs the gateway: it gets the one built at start-up.
+OnGateway = Callable[[Gateway, Call], Awaitable[None]]
 GET, POST, DELETE = ("GET",), ("POST",), ("DELETE",)
 
 # Young objects (net allocations) that trigger a collection; Python's default is 700.
@@ -89,15 +94,19 @@ def open_refusal(host: str) -> str:
 
 
 class App:
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
+    """The HTTP server over one gateway, which it builds at start-up (``build_gateway`` needs
+    the event loop: the store opens there) from what ``prepare`` made of the settings."""
+
+    gateway: Gateway  # from start-up on
+
+    def __init__(self, prepared: Prepared) -> None:
+        self.prepared = prepared
+        self.settings = prepared.settings
         self.routes = RouteTable(self.route_table())
         # The fixed paths' routes by path then method: a chat request's dispatch is two
         # dict lookups.
         self._fixed = self.routes.fixed
-        self.on_finish: Callable[[RequestTrace], None] | None = None
-        self.batches: Batches | None = None  # started with the store, in ``startup``
-        self._tasks: set[asyncio.Future[None]] = set()
+        self.batches: Batches | None = None  # started with the gateway, in ``startup``
         # Watchers that live as long as the server (cancelled, not awaited, at shutdown).
         self._watchers: list[asyncio.Future[None]] = []
 
@@ -111,15 +120,15 @@ class App:
         from tiergate.wire.openai import FORMAT as OPENAI
         from tiergate.wire.responses import FORMAT as RESPONSES
 
-        g, batch, on = self.gateway, self._batch, functools.partial
-        chat = self._model(OPENAI, on(handle_chat, g, OPENAI))
-        messages_api = self._model(ANTHROPIC, on(handle_chat, g, ANTHROPIC))
+        g, batch, on = self._on_gateway, self._batch, functools.partial
+        chat = self._model(OPENAI, on(handle_chat, OPENAI))
+        messages_api = self._model(ANTHROPIC, on(handle_chat, ANTHROPIC))
         # The Responses API: the same pipeline, its own decoding and answer.
-        responses = self._model(RESPONSES, on(handle_responses, g))
-        report, trace = on(endpoints.report, g), on(endpoints.trace, g)
-        timeseries = on(dashboard_api.timeseries_data, g)
-        request_list = on(dashboard_api.request_list, g)
-        request_record = on(endpoints.request_record, g)
+        responses = self._model(RESPONSES, handle_responses)
+        report, trace = g(endpoints.report), g(endpoints.trace)
+        timeseries = g(dashboard_api.timeseries_data)
+        request_list = g(dashboard_api.request_list)
+        request_record = g(endpoints.request_record)
         assets = [
             Route(GET, path, Auth.NONE, OPENAI, on(self._asset, path))
             for path in dashboard_api.ASSETS
@@ -150,11 +159,11 @@ class App:
             Route(GET,    "/v1/tiergate/traces/{trace_id:path}", key, OPENAI, trace),
             Route(GET,    "/v1/requests/{request_id}",           key, OPENAI, request_record),
             # Virtual keys (``server/admin.py``).
-            Route(POST,   "/admin/keys",                 admin, OPENAI, on(keys.create_key, g)),
-            Route(GET,    "/admin/keys",                 admin, OPENAI, on(keys.list_keys, g)),
-            Route(DELETE, "/admin/keys/{key_id}",        admin, OPENAI, on(keys.revoke_key, g)),
-            Route(POST,   "/admin/keys/{key_id}/rotate", admin, OPENAI, on(keys.rotate_key, g)),
-            Route(GET,    "/admin/keys/{key_id}/spend",  admin, OPENAI, on(keys.key_spend, g)),
+            Route(POST,   "/admin/keys",                 admin, OPENAI, g(keys.create_key)),
+            Route(GET,    "/admin/keys",                 admin, OPENAI, g(keys.list_keys)),
+            Route(DELETE, "/admin/keys/{key_id}",        admin, OPENAI, g(keys.revoke_key)),
+            Route(POST,   "/admin/keys/{key_id}/rotate", admin, OPENAI, g(keys.rotate_key)),
+            Route(GET,    "/admin/keys/{key_id}/spend",  admin, OPENAI, g(keys.key_spend)),
             # Anthropic's Message Batches (``server/batch_anthropic.py``).
             Route(POST,   "/v1/messages/batches",                    key, ANTHROPIC,
                   batch(messages.create)),
@@ -190,7 +199,7 @@ class App:
             if state is not None:  # the slow-client bounds (server/protocol.py)
                 from tiergate.server.protocol import DEADLINES
 
-                limits = self.gateway.settings.limits
+                limits = self.settings.limits
                 state[DEADLINES] = (limits.header_timeout_seconds, limits.body_timeout_seconds)
             await self._lifespan(receive, send)
 
@@ -242,8 +251,7 @@ class App:
             return
         headers = request_headers(call.scope)
         if auth is Auth.METRICS:
-            if self.gateway.auth is not None:
-                await self.gateway.auth.check_metrics(headers, call.scope.get("server"))
+            await self.gateway.auth.check_metrics(headers, call.scope.get("server"))
             return
         call.principal = await self.authenticate(headers, call.scope)
         if auth is Auth.ADMIN and not call.principal.admin:
@@ -256,33 +264,34 @@ class App:
         """One model request: ``serve`` runs it; a failure before the answer started is
         answered here, in ``wire``'s error shape."""
         scope, receive, send = call.scope, call.receive, call.send
-        trace = RequestTrace(new_request_id(), wire.name, on_finish=self.on_finish)
+        gateway = self.gateway
+        trace = RequestTrace(new_request_id(), wire.name, on_finish=gateway.finisher)
         failure: GatewayError | None = None
         try:
             headers = request_headers(scope)
-            principal = await self.authenticate(headers, scope)
+            principal = await gateway.auth.authenticate(headers, scope.get("server"))
             trace.principal = principal
-            body = await read_body(receive, self.gateway.settings.limits.max_body_bytes)
-            await serve(trace, body, headers, principal, receive, send)
+            body = await read_body(receive, self.settings.limits.max_body_bytes)
+            await serve(gateway, trace, body, headers, principal, receive, send)
             return
         except ClientGone:
-            trace.finish(self.gateway.accountant, status=499)
+            finish(gateway, trace, 499)
             return
         except GatewayError as error:
             failure = error
         except Exception:
             logger.exception("unhandled error in request %s", trace.request_id)
             failure = InternalError(f"internal error (request id {trace.request_id})")
-        trace.finish(self.gateway.accountant, status=failure.status, error=failure)
+        finish(gateway, trace, failure.status, failure)
         if not trace.responded:  # once the status line is out, the stream carries the error
             await self._send_error(wire, failure, send, {"x-tiergate-request-id": trace.request_id})
 
     async def _count_tokens(self, call: Call) -> None:
-        body = await read_body(call.receive, self.gateway.settings.limits.max_body_bytes)
+        body = await read_body(call.receive, self.settings.limits.max_body_bytes)
         await endpoints.count_tokens(self.gateway, body, call.send)
 
     async def _health(self, call: Call) -> None:
-        await endpoints.health(self.gateway, call.send)
+        await endpoints.health(self.prepared.deployments, call.send)
 
     async def _send_models(self, call: Call) -> None:
         await endpoints.models(self.gateway, call.scope, call.send)
@@ -299,19 +308,26 @@ class App:
     async def _metrics(self, call: Call) -> None:
         await endpoints.metrics(self.gateway, call.send)
 
+    def _on_gateway(self, handler: OnGateway) -> Endpoint:
+        """``handler`` with the gateway, which exists from start-up on."""
+
+        async def endpoint(call: Call) -> None:
+            await handler(self.gateway, call)
+
+        return endpoint
+
     def _batch(self, handler: Callable[[Batches, Call], Awaitable[None]]) -> Endpoint:
         """``handler`` with the batch jobs, which exist only once the store is open."""
 
         async def endpoint(call: Call) -> None:
-            if self.batches is None:
+            if self.batches is None:  # before start-up
                 raise GatewayError("batch jobs need the store, which is not open", status=503)
             await handler(self.batches, call)
 
         return endpoint
 
     async def authenticate(self, headers: dict[str, str], scope: Scope) -> Principal:
-        auth = self.gateway.auth
-        return OPEN if auth is None else await auth.authenticate(headers, scope.get("server"))
+        return await self.gateway.auth.authenticate(headers, scope.get("server"))
 
     async def _send_error(
         self, wire: ErrorFormat, error: GatewayError, send: Send, extra: dict[str, str]
@@ -343,37 +359,14 @@ class App:
                 return
 
     async def startup(self) -> None:
-        from tiergate.server.recording import Recorder
-
-        gateway = self.gateway
-        await gateway.open_store()
-        recorder = Recorder(gateway.log, gateway.metrics, gateway.settings.log.bodies)
-
-        loop = asyncio.get_running_loop()
-        shadows = gateway.shadows
-        rollouts = gateway.rollouts
-
-        def on_finish(trace: RequestTrace) -> None:
-            # The log row and metrics are built on the loop's next turn: a non-streaming
-            # request finishes just before its response is sent, and this work need not
-            # delay it.
-            loop.call_soon(recorder, trace)
-            if trace.reservation is not None:
-                self._background(self._settle(trace))
-            if shadows is not None and trace.plan is not None and trace.plan.shadow is not None:
-                shadows.launch(trace)
-            if rollouts is not None and trace.plan is not None and trace.plan.rolled_from:
-                rollouts.launch_judge(trace)
-
-        self.on_finish = on_finish
+        self.gateway = gateway = await build_gateway(self.prepared)
         watcher = follow_parent()
         if watcher is not None:
             self._watchers.append(watcher)
-        self.batches = Batches(gateway, on_finish)
-        self.batches.start()
-        if gateway.metrics is not None:
-            gateway.metrics.watch_batches(self.batches.runner, self.batches.relay)
-        if gateway.auth is not None and await gateway.auth.is_open():
+        self.batches = batches = Batches(gateway)
+        batches.start()
+        gateway.metrics.watch_batches(batches.runner, batches.relay)
+        if await gateway.auth.is_open():
             self._check_open(gateway.settings.host)
         # Everything built so far lives as long as the process: keep it out of the cyclic
         # collector's generations, so collections during requests scan only request objects.
@@ -387,7 +380,8 @@ class App:
         inherits them); a server that binds only after start-up (``uvicorn --factory``
         without workers) is checked again once it listens, and every connection on a
         non-loopback address is refused anyway (``Authenticator``)."""
-        from tiergate.server.addresses import is_loopback, non_loopback
+        from tiergate.gateway.auth import is_loopback
+        from tiergate.server.addresses import non_loopback
 
         if self.gateway.settings.allow_open_remote:
             logger.warning(
@@ -415,7 +409,7 @@ class App:
         auth = self.gateway.auth
         for _ in range(20):
             await asyncio.sleep(0.25)
-            if auth is None or not await auth.is_open():
+            if not await auth.is_open():
                 return
             exposed = non_loopback()
             if exposed:
@@ -423,30 +417,9 @@ class App:
                 os.kill(os.getpid(), signal.SIGTERM)
                 return
 
-    async def _settle(self, trace: RequestTrace) -> None:
-        from tiergate.store.records import to_nano
-
-        guard, reservation = self.gateway.guard, trace.reservation
-        if guard is None or reservation is None:
-            return
-        if trace.bill is not None and trace.bill.usd is not None:
-            actual = to_nano(trace.bill.usd) or 0
-        elif trace.bill is None:
-            actual = 0  # nothing ran (the request failed before any upstream call)
-        else:
-            actual = reservation.nano  # unpriced model: charge the estimate, never 0
-        await guard.ledger.settle(reservation, actual)
-
-    def _background(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def shutdown(self) -> None:
         for watcher in self._watchers:
             watcher.cancel()
         if self.batches is not None:  # items in flight finish (or go back) before the log closes
             await self.batches.aclose()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.gateway.aclose()

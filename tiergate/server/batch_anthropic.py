@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from tiergate.batch import Job
 from tiergate.errors import InvalidRequest
-from tiergate.server.batches import ANTHROPIC_PREFIX, base_url, visible_to
+from tiergate.gateway.batch_items import visible_to
+from tiergate.server.batches import ANTHROPIC_PREFIX, base_url
 from tiergate.server.query import page_limit, query_params
 from tiergate.server.responses import (
     Scope,
-    json_body,
     read_body,
     send_chunks,
     send_json,
@@ -29,9 +29,10 @@ from tiergate.server.responses import (
 from tiergate.wire import anthropic_batches as shapes
 from tiergate.wire.anthropic import FORMAT as ANTHROPIC
 from tiergate.wire.batch_states import ItemState
+from tiergate.wire.nesting import json_body
 
 if TYPE_CHECKING:
-    from tiergate.server.batches import Batches
+    from tiergate.gateway.batch_items import Batches
     from tiergate.server.routes import Call
 
 __all__ = ["cancel", "create", "delete", "list_jobs", "results", "retrieve"]

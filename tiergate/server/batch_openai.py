@@ -31,13 +31,12 @@ from python_multipart.multipart import Field, File, FormParser
 
 from tiergate.batch import Job, StoredFile
 from tiergate.errors import InvalidRequest, NotFound
-from tiergate.server.auth import Principal
-from tiergate.server.batches import visible_to
+from tiergate.gateway.auth import Principal
+from tiergate.gateway.batch_items import visible_to
+from tiergate.gateway.request_id import new_request_id
 from tiergate.server.query import page_limit, query_params
-from tiergate.server.request_id import new_request_id
 from tiergate.server.responses import (
     Receive,
-    json_body,
     read_body,
     receive_chunk,
     request_headers,
@@ -46,10 +45,11 @@ from tiergate.server.responses import (
 )
 from tiergate.wire import openai_batches as shapes
 from tiergate.wire.batch_states import ItemState
+from tiergate.wire.nesting import json_body
 from tiergate.wire.openai import FORMAT as OPENAI
 
 if TYPE_CHECKING:
-    from tiergate.server.batches import Batches
+    from tiergate.gateway.batch_items import Batches
     from tiergate.server.routes import Call
 
 __all__ = [

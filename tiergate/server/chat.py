@@ -1,7 +1,9 @@
 """The chat endpoints (`/v1/chat/completions`, `/v1/messages`): one handler, two wire formats.
 
-decode (client format) -> policy -> executor -> encode (client format). The client's format and
-the upstream's are independent; they meet in ``tiergate.types``.
+decode (client format) -> the pipeline (``gateway/pipeline.py``: admit, complete or open_stream)
+-> encode (client format). The client's format and the upstream's are independent; they meet
+in ``tiergate.types``. This module reads the request and writes the answer; every step between
+is the pipeline's, which batch items and evaluation calls run too.
 
 Headers go out only once the first upstream event has arrived, so every failure before that is
 a proper HTTP error in the caller's format; after it, a failure becomes an error frame in the
@@ -12,121 +14,46 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from contextlib import aclosing
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import orjson
 
-from tiergate.errors import (
-    KIND_TIMEOUT,
-    GatewayError,
-    InternalError,
-    PayloadTooLarge,
+from tiergate.errors import KIND_TIMEOUT, GatewayError, InternalError
+from tiergate.executor import StreamOutcome
+from tiergate.executor.replay import response_events
+from tiergate.gateway.auth import Principal
+from tiergate.gateway.pipeline import (
+    admit,
+    call_options,
+    complete,
+    decode,
+    end_stream,
+    finish,
+    open_stream,
+    routing_headers,
+    with_cost,
 )
-from tiergate.providers.base import CallOptions
+from tiergate.gateway.trace import RequestTrace
 from tiergate.routing.multicall import DraftReviewRoute, FanoutRoute
-from tiergate.server.auth import Principal
 from tiergate.server.ready import ready_batches
-from tiergate.server.record import RequestTrace
-from tiergate.server.responses import Receive, Send, json_body, send_bytes
-from tiergate.types import ChatRequest, MessageDelta, StreamCost, StreamEvent
+from tiergate.server.responses import Receive, Send, send_bytes
+from tiergate.types import ChatRequest, ChatResponse, MessageDelta, StreamEvent
 from tiergate.wire.format import ClientFormat, WireFormat
 
 if TYPE_CHECKING:
-    from tiergate.executor import StreamOutcome
-    from tiergate.routing.plan import Plan
-    from tiergate.server.accounting import Accountant
-    from tiergate.server.gateway import Gateway
+    from tiergate.gateway.gateway import Gateway
+    from tiergate.providers.base import CallOptions
+    from tiergate.routing.multicall import MultiCallRoute
 
 logger = logging.getLogger("tiergate")
 
 _SSE = (b"content-type", b"text/event-stream")
 
 
-def decode(wire: WireFormat, body: bytes, gateway: Gateway) -> ChatRequest:
-    return check_size(wire.decode_request(json_body(body)), gateway)
-
-
-def check_size(request: ChatRequest, gateway: Gateway) -> ChatRequest:
-    limits = gateway.settings.limits
-    if len(request.messages) > limits.max_messages:
-        raise PayloadTooLarge(
-            f"request has {len(request.messages)} messages; the limit is {limits.max_messages}",
-            param="messages",
-        )
-    if len(request.tools) > limits.max_tools:
-        raise PayloadTooLarge(
-            f"request has {len(request.tools)} tools; the limit is {limits.max_tools}",
-            param="tools",
-        )
-    return request
-
-
-_NO_OPTIONS = CallOptions()
-
-
-def routing_headers(request: ChatRequest, headers: dict[str, str]) -> ChatRequest:
-    """The caller's routing hints, read the same way by every model endpoint: the task tag
-    (``x-tiergate-task``, for rules) and the conversation id (``x-tiergate-conversation``,
-    which an agent-loop route keys its memory and trace on instead of a hash of the
-    conversation's start)."""
-    task = headers.get("x-tiergate-task")
-    if task:
-        request.metadata["task"] = task
-    conversation = headers.get("x-tiergate-conversation")
-    if conversation:
-        request.metadata["conversation_id"] = conversation
-    return request
-
-
-def call_options(headers: dict[str, str], gateway: Gateway) -> CallOptions:
-    forward = {name: headers[name] for name in gateway.settings.forward_headers if name in headers}
-    caller_key = headers.get("x-provider-api-key")
-    if not forward and caller_key is None:
-        return _NO_OPTIONS  # most requests: one shared (immutable) instance
-    return CallOptions(caller_key=caller_key, forward_headers=forward)
-
-
-async def admit(
-    gateway: Gateway, trace: RequestTrace, request: ChatRequest, principal: Principal
-) -> Plan:
-    """May this caller send this request, what will run it, and its budget reserved: the
-    steps every request takes, from the chat endpoints or from a batch job."""
-    trace.request = request
-    principal.check_model(request.model)
-    policy = gateway.policies.get(request.model, gateway.direct)
-    plan = policy(request, gateway.catalog, gateway.routing_state())
-    trace.plan = plan
-    if plan.trace_id is not None and trace.trace_id is None:
-        trace.trace_id = plan.trace_id
-    if principal.key is not None and gateway.guard is not None:
-        trace.reservation = await gateway.guard.admit(
-            principal.key, request, plan, trace.request_id, keep=trace.batch_id is not None
-        )
-    return plan
-
-
-async def complete(
-    gateway: Gateway,
-    wire: ClientFormat,
-    trace: RequestTrace,
-    request: ChatRequest,
-    plan: Plan,
-    options: CallOptions,
-) -> bytes:
-    """Run a non-streamed request to its end: its answer in the caller's format, priced and
-    handed to the log (``trace.finish``); for the chat endpoints and batch items alike."""
-    result = await gateway.executor.run(request, plan, options, trace.attempts)
-    trace.outcome = result
-    trace.finish(gateway.accountant, status=200)
-    return orjson.dumps(wire.encode_response(result.response, request.model))
-
-
 async def handle_chat(
-    gateway: Gateway,
     wire: WireFormat,
+    gateway: Gateway,
     trace: RequestTrace,
     body: bytes,
     headers: dict[str, str],
@@ -137,8 +64,6 @@ async def handle_chat(
     request = routing_headers(decode(wire, body, gateway), headers)
     route = gateway.policies.get(request.model)
     if isinstance(route, FanoutRoute | DraftReviewRoute):
-        from tiergate.server.multicall import handle_multicall
-
         principal.check_model(request.model)
         options = call_options(headers, gateway)
         await handle_multicall(
@@ -148,14 +73,58 @@ async def handle_chat(
     plan = await admit(gateway, trace, request, principal)
     options = call_options(headers, gateway)
     if request.stream:
-        outcome = await gateway.executor.open_stream(request, plan, options, trace.attempts)
-        trace.stream = outcome
+        outcome = await open_stream(gateway, trace, request, plan, options)
         await send_stream(gateway, wire, trace, outcome, request, receive, send)
         return
     answer = await complete(gateway, wire, trace, request, plan, options)
     answer_headers = trace.response_headers()
     trace.responded = True
     await send_bytes(send, 200, answer, answer_headers)
+
+
+async def handle_multicall(
+    gateway: Gateway,
+    wire: ClientFormat,
+    trace: RequestTrace,
+    route: MultiCallRoute,
+    request: ChatRequest,
+    options: CallOptions,
+    principal: Principal,
+    receive: Receive,
+    send: Send,
+) -> None:
+    """A multi-call route (``gateway/multicall_run.py``): its answer sent whole, or, for a
+    streamed request, as the composer's stream or a stream replayed from the whole answer."""
+    from tiergate.gateway.multicall_run import run_multicall
+
+    answer = await run_multicall(gateway, trace, route, request, options, principal)
+    if isinstance(answer, StreamOutcome):
+        await send_stream(gateway, wire, trace, answer, request, receive, send)
+        return
+    finish(gateway, trace, 200)
+    headers = trace.response_headers()
+    trace.responded = True
+    if not request.stream:
+        body = orjson.dumps(wire.encode_response(answer, request.model))
+        await send_bytes(send, 200, body, headers)
+        return
+    await _replay(wire, request, answer, headers, send)
+
+
+async def _replay(
+    wire: ClientFormat,
+    request: ChatRequest,
+    response: ChatResponse,
+    headers: list[tuple[bytes, bytes]],
+    send: Send,
+) -> None:
+    """A whole answer sent as a stream of the events it is made of."""
+    encoder = wire.stream_encoder(request.model, request.stream_include_usage)
+    parts = [encoder.encode(event) for event in response_events(response)]
+    parts.append(encoder.finish())
+    start = [(b"cache-control", b"no-cache"), _SSE]
+    await send({"type": "http.response.start", "status": 200, "headers": start + headers})
+    await send({"type": "http.response.body", "body": b"".join(parts), "more_body": False})
 
 
 async def send_stream(
@@ -178,8 +147,8 @@ async def send_stream(
         accountant = gateway.accountant
 
         def encode(event: StreamEvent) -> bytes:
-            if type(event) is MessageDelta and accountant is not None:
-                event = _with_cost(event, accountant, trace)  # the final usage: priced
+            if type(event) is MessageDelta:
+                event = with_cost(event, accountant, trace)  # the final usage: priced
             return encoder.encode(event)
 
         async with aclosing(ready_batches(outcome.events, encode)) as batches:
@@ -224,17 +193,9 @@ async def send_stream(
         if not task.done():
             task.cancel()
     await asyncio.gather(pumping, watching, return_exceptions=True)
-    outcome.cut(request, status)  # a stream stopped early pays for what it used
-    trace.finish(gateway.accountant, status=status, error=failure)
+    end_stream(gateway, trace, outcome, request, status, failure)  # cut: pays what it used
     if interrupted is not None:
         raise interrupted
-
-
-def _with_cost(event: MessageDelta, accountant: Accountant, trace: RequestTrace) -> MessageDelta:
-    """The final usage event with the request's cost so far (every attempt, escalations and
-    judges included), so a streaming client sees what headers could not tell it."""
-    bill = accountant.bill(trace.attempts, batch=trace.batch)
-    return replace(event, cost=StreamCost(bill.usd, bill.estimated))
 
 
 async def _wait_disconnect(receive: Receive) -> None:
@@ -249,7 +210,3 @@ def _as_gateway_error(error: BaseException, trace: RequestTrace) -> GatewayError
         return error
     logger.error("request %s failed mid-stream", trace.request_id, exc_info=error)
     return InternalError(f"internal error (request id {trace.request_id})")
-
-
-def elapsed_ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000

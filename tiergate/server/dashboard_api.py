@@ -15,8 +15,8 @@ from tiergate.server.query import page_limit, query_params
 from tiergate.server.responses import Send, send_bytes, send_json
 
 if TYPE_CHECKING:
-    from tiergate.server.auth import Principal
-    from tiergate.server.gateway import Gateway
+    from tiergate.gateway.auth import Principal
+    from tiergate.gateway.gateway import Gateway
     from tiergate.server.routes import Call
     from tiergate.store.backend import Store
     from tiergate.store.reports import ReportFilter
@@ -58,8 +58,7 @@ async def timeseries_data(gateway: Gateway, call: Call) -> None:
     store, query, filters = _log_query(gateway, call)
     bucket = query.get("bucket") or None
     with gateway.reports.enter(call.principal.tenant):
-        if gateway.log is not None:
-            await gateway.log.flush()
+        await gateway.log.flush()
         try:
             data = await timeseries(store, filters, bucket)
         except ValueError as exc:
@@ -77,8 +76,7 @@ async def request_list(gateway: Gateway, call: Call) -> None:
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
     with gateway.reports.enter(call.principal.tenant):
-        if gateway.log is not None:
-            await gateway.log.flush()
+        await gateway.log.flush()
         try:
             data = await list_requests(store, request_query)
         except ValueError as exc:
@@ -87,7 +85,5 @@ async def request_list(gateway: Gateway, call: Call) -> None:
 
 
 def _log_query(gateway: Gateway, call: Call) -> tuple[Store, dict[str, str], ReportFilter]:
-    if gateway.store is None:
-        raise InvalidRequest("the request log is not open")
     query = query_params(call.scope)
     return gateway.store, query, _filters(call.principal, query)

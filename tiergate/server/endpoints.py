@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from tiergate.errors import InvalidRequest, NotFound
-from tiergate.server.responses import Scope, Send, json_body, send_bytes, send_json
+from tiergate.server.responses import Scope, Send, send_bytes, send_json
+from tiergate.wire.nesting import json_body
 
 if TYPE_CHECKING:
-    from tiergate.server.gateway import Gateway
+    from tiergate.gateway.gateway import Gateway
     from tiergate.server.routes import Call
 
 _CREATED = 1_735_689_600  # 2025-01-01: catalog entries carry no creation time of their own
 
 
-async def health(gateway: Gateway, send: Send) -> None:
-    await send_json(send, 200, {"status": "ok", "models": len(gateway.deployments)})
+async def health(deployments: Mapping[str, object], send: Send) -> None:
+    """Answers from start-up's first moment: the deployments are known before the store opens."""
+    await send_json(send, 200, {"status": "ok", "models": len(deployments)})
 
 
 async def models(gateway: Gateway, scope: Scope, send: Send) -> None:
@@ -81,7 +84,7 @@ async def dashboard(send: Send) -> None:
 async def metrics(gateway: Gateway, send: Send) -> None:
     from tiergate.observability.metrics import CONTENT_TYPE
 
-    body = gateway.metrics.exposition() if gateway.metrics is not None else b""
+    body = gateway.metrics.exposition()
     await send_bytes(send, 200, body, content_type=(b"content-type", CONTENT_TYPE.encode()))
 
 
@@ -92,13 +95,10 @@ async def trace(gateway: Gateway, call: Call) -> None:
     from tiergate.errors import NotFound
     from tiergate.store.traces import trace_summary
 
-    if gateway.store is None:
-        raise InvalidRequest("the request log is not open")
     trace_id = call.params["trace_id"]
     if len(trace_id) > 128:
         raise NotFound("no such trace")
-    if gateway.log is not None:
-        await gateway.log.flush()
+    await gateway.log.flush()
     found = await trace_summary(gateway.store, trace_id, call.principal.report_tenant(None))
     if found is None:
         raise NotFound(f"no calls logged under trace {trace_id}")
@@ -110,8 +110,6 @@ async def report(gateway: Gateway, call: Call) -> None:
     from tiergate.server.query import query_params
     from tiergate.store.reports import ReportFilter, summary
 
-    if gateway.store is None:
-        raise InvalidRequest("the request log is not open")
     principal = call.principal
     query = query_params(call.scope)
     query["tenant"] = principal.report_tenant(query.get("tenant") or None) or ""
@@ -120,8 +118,7 @@ async def report(gateway: Gateway, call: Call) -> None:
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
     with gateway.reports.enter(principal.tenant):
-        if gateway.log is not None:
-            await gateway.log.flush()
+        await gateway.log.flush()
         data = await summary(gateway.store, filters)
     await send_json(call.send, 200, data)
 
@@ -131,13 +128,10 @@ async def request_record(gateway: Gateway, call: Call) -> None:
     baseline), for the caller's own tenant only; another tenant's id is not found."""
     from tiergate.store.lookup import request_record as lookup
 
-    if gateway.store is None:
-        raise InvalidRequest("the request log is not open")
     request_id = call.params["request_id"]
     if len(request_id) > 200:
         raise NotFound(f"no such request: {request_id!r}")
-    if gateway.log is not None:
-        await gateway.log.flush()  # a request answered a moment ago is readable at once
+    await gateway.log.flush()  # a request answered a moment ago is readable at once
     # A key reads its own tenant's records; the admin key (and open mode) any.
     record = await lookup(gateway.store, request_id, call.principal.report_tenant(None))
     if record is None:

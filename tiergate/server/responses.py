@@ -7,8 +7,7 @@ from typing import Any
 
 import orjson
 
-from tiergate.errors import GatewayError, InvalidRequest, PayloadTooLarge
-from tiergate.wire.nesting import check_depth
+from tiergate.errors import GatewayError, PayloadTooLarge
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -76,17 +75,6 @@ async def receive_chunk(receive: Receive, received: int, limit: int) -> tuple[by
     if received + len(chunk) > limit:
         raise PayloadTooLarge(f"request body is larger than the {limit}-byte limit")
     return chunk, message.get("more_body", False)
-
-
-def json_body(body: bytes) -> Any:
-    """A request body parsed as JSON, or a 400 saying why not (too deep included:
-    ``wire.nesting``)."""
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
-    check_depth(value, body)
-    return value
 
 
 class ClientGone(Exception):

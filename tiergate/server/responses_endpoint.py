@@ -17,24 +17,26 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from tiergate.errors import InvalidRequest
-from tiergate.server.chat import (
+from tiergate.gateway.pipeline import (
     admit,
     call_options,
     check_size,
     complete,
+    open_stream,
     routing_headers,
-    send_stream,
 )
-from tiergate.server.responses import Receive, Send, json_body, send_bytes
+from tiergate.server.chat import send_stream
+from tiergate.server.responses import Receive, Send, send_bytes
 from tiergate.store.responses import StoredResponses
 from tiergate.types import MessageStop, StreamEvent
+from tiergate.wire.nesting import json_body
 from tiergate.wire.responses import FORMAT, ResponsesReply
 from tiergate.wire.responses_decode import ResponsesRequest, with_history
 
 if TYPE_CHECKING:
-    from tiergate.server.auth import Principal
-    from tiergate.server.gateway import Gateway
-    from tiergate.server.record import RequestTrace
+    from tiergate.gateway.auth import Principal
+    from tiergate.gateway.gateway import Gateway
+    from tiergate.gateway.trace import RequestTrace
 
 logger = logging.getLogger("tiergate")
 
@@ -55,20 +57,17 @@ async def handle_responses(
     send: Send,
 ) -> None:
     decoded = FORMAT.decode_request(json_body(body))
-    stored = StoredResponses(gateway.store) if gateway.store is not None else None
+    stored = StoredResponses(gateway.store)
     tenant = principal.tenant
     if decoded.previous_response_id is not None:
         await _continue(decoded, stored, tenant)
     request = routing_headers(check_size(decoded.chat, gateway), headers)
-    if stored is None:
-        decoded.echo["store"] = False  # said as it is: nothing will be kept
     keep = stored if decoded.echo["store"] else None
     plan = await admit(gateway, trace, request, principal)
     options = call_options(headers, gateway)
     reply = FORMAT.reply(decoded.echo, trace.request_id, int(time.time()))
     if request.stream:
-        outcome = await gateway.executor.open_stream(request, plan, options, trace.attempts)
-        trace.stream = outcome
+        outcome = await open_stream(gateway, trace, request, plan, options)
         if keep is not None:
             outcome.events = _kept_before_end(outcome.events, keep, reply, decoded, tenant)
         await send_stream(gateway, reply, trace, outcome, request, receive, send)
@@ -81,16 +80,8 @@ async def handle_responses(
     await send_bytes(send, 200, answer, answer_headers)
 
 
-async def _continue(
-    decoded: ResponsesRequest, stored: StoredResponses | None, tenant: str
-) -> None:
+async def _continue(decoded: ResponsesRequest, stored: StoredResponses, tenant: str) -> None:
     previous = decoded.previous_response_id
-    if stored is None:
-        raise InvalidRequest(
-            "previous_response_id cannot be used: this gateway keeps no responses (its "
-            "request log store is not open); send the whole conversation as input",
-            param="previous_response_id",
-        )
     assert previous is not None
     history = await stored.conversation(previous, tenant)
     if history is None:

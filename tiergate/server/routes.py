@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from tiergate.server.auth import OPEN, Principal
+from tiergate.gateway.auth import OPEN, Principal
 from tiergate.server.responses import Receive, Scope, Send
 from tiergate.wire.format import ErrorFormat
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from tiergate.errors import InvalidRequest
 
-__all__ = ["MAX_DEPTH", "check_depth"]
+__all__ = ["MAX_DEPTH", "check_depth", "json_body"]
 
 MAX_DEPTH = 128
 
@@ -40,3 +42,13 @@ def check_depth(value: Any, raw: bytes | str | None = None, where: str | None = 
         for child in node.values() if type(node) is dict else node:
             if type(child) in (dict, list):
                 stack.append((child, depth + 1))
+
+
+def json_body(body: bytes) -> Any:
+    """A request body parsed as JSON, or a 400 saying why not (too deep included)."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
+    check_depth(value, body)
+    return value

@@ -1,7 +1,7 @@
 """One model call of an evaluation, and the results file that makes a run resumable.
 
 Every answer (and every judge's verdict, which is an answer too) goes through a ``Caller``:
-the gateway's pipeline in ``tiergate.server.evaluation_calls``, or anything else with the same
+the gateway's pipeline in ``tiergate.gateway.evaluation_calls``, or anything else with the same
 shape (a shadow grader reusing the judge passes its own). ``RecordedCalls`` wraps a caller
 with the results file: a call already answered in an earlier run of the same evaluation is
 read back instead of sent, so a run that was stopped, killed or ran out of budget continues

@@ -9,7 +9,7 @@ in a row, costs less than interleaving it with the request path (a cache effect 
 
 import asyncio
 
-from tiergate.server.recording import Recorder
+from tiergate.gateway.log_rows import Recorder
 
 _record = Recorder.__call__
 _pending: list = []

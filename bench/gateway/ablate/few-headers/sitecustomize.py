@@ -5,7 +5,7 @@ model, deployment, cost, attempts, tier, route and reason headers, so the differ
 uvicorn and the client spend on those headers.
 """
 
-from tiergate.server.record import RequestTrace
+from tiergate.gateway.trace import RequestTrace
 
 
 def _request_id_only(self: RequestTrace) -> list[tuple[bytes, bytes]]:

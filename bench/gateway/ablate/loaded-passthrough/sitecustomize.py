@@ -14,7 +14,8 @@ import os
 from pathlib import Path
 
 from tiergate.config import load_settings
-from tiergate.server import app, chat, recording  # noqa: F401  (imported by a request)
+from tiergate.gateway import log_rows, pipeline  # noqa: F401  (imported by a request)
+from tiergate.server import app, chat  # noqa: F401  (imported by a request)
 from tiergate.server.factory import create_app
 from tiergate.store import sqlite_store  # noqa: F401
 

@@ -5,6 +5,6 @@ and metrics does nothing, so neither the record, the metrics nor the log write h
 difference to ``no-log`` is building the record plus the metrics.
 """
 
-from tiergate.server.recording import Recorder
+from tiergate.gateway.log_rows import Recorder
 
 Recorder.__call__ = lambda self, trace: None  # type: ignore[method-assign]

@@ -14,12 +14,28 @@ the configured admin key may hold any character (it is compared as UTF-8).
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from tiergate.errors import AuthenticationFailed, PermissionDenied
-from tiergate.server.addresses import is_loopback
 from tiergate.tenancy.keys import TENANT_PATTERN, KeyInfo, KeyStore
+
+
+@lru_cache(maxsize=256)
+def is_loopback(host: str) -> bool:
+    """``127.0.0.0/8``, ``::1`` (also IPv4-mapped), ``localhost``; a Unix socket's path too
+    (only this machine can connect). Anything else, ``0.0.0.0`` and ``::`` included, is not."""
+    if host == "localhost" or host.startswith("/") or not host:
+        return True
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,10 @@ from tiergate.routing.plan import clean_reason
 from tiergate.types import ChatRequest
 
 if TYPE_CHECKING:
+    from tiergate.cost.billing import Accountant, Bill
     from tiergate.executor import Attempt, Outcome, StreamOutcome
+    from tiergate.gateway.auth import Principal
     from tiergate.routing.plan import Plan
-    from tiergate.server.accounting import Accountant, Bill
-    from tiergate.server.auth import Principal
     from tiergate.tenancy import Reservation
 
 

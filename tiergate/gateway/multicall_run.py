@@ -1,5 +1,9 @@
 """Runs the multi-call routes (fan-out, draft-then-review) for one client request.
 
+The prompts and the parsing of the planner's and reviewer's answers are pure, in
+``routing/multicall.py``; this module makes the calls. Its result is the answer (or, for a
+streamed fan-out, the composer's stream), which the endpoint sends (``server/chat.py``).
+
 Every inner call goes through the pipeline any request takes: a plan, the caller's budget
 (the guard reserves and settles each call), the executor (retries, fail-over), pricing and the
 request log, as a row of its own. All rows share one trace id, the client request's id, which
@@ -17,7 +21,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
 from tiergate.errors import GatewayError, ProviderError
-from tiergate.executor.replay import response_events
+from tiergate.gateway.auth import Principal
+from tiergate.gateway.pipeline import finish, open_stream
+from tiergate.gateway.request_id import new_request_id
+from tiergate.gateway.trace import RequestTrace
 from tiergate.providers.base import CallOptions
 from tiergate.routing.multicall import (
     DraftReviewRoute,
@@ -34,15 +41,11 @@ from tiergate.routing.multicall import (
     worker_request,
 )
 from tiergate.routing.plan import Plan
-from tiergate.server.auth import Principal
-from tiergate.server.record import RequestTrace
-from tiergate.server.request_id import new_request_id
-from tiergate.server.responses import Receive, Send, send_bytes
 from tiergate.types import ChatRequest, ChatResponse, TextBlock
-from tiergate.wire.format import ClientFormat
 
 if TYPE_CHECKING:
-    from tiergate.server.gateway import Gateway
+    from tiergate.executor import StreamOutcome
+    from tiergate.gateway.gateway import Gateway
 
 _REQUEST_FAULTS = frozenset({400, 413, 422})
 T = TypeVar("T")
@@ -100,50 +103,43 @@ class InnerCalls:
             status, failure = exc.status, exc
             raise
         finally:  # every way out logs what the call spent
-            trace.finish(gateway.accountant, status=status, error=failure)
+            finish(gateway, trace, status, failure)
 
     async def reserve_parent(self, request: ChatRequest, plan: Plan) -> None:
         self.parent.request, self.parent.plan = request, plan
         await self._reserve(self.parent, request, plan)
 
     async def _reserve(self, trace: RequestTrace, request: ChatRequest, plan: Plan) -> None:
-        key, guard = self.principal.key, self.gateway.guard
-        if key is not None and guard is not None:
-            trace.reservation = await guard.admit(key, request, plan, trace.request_id)
+        key = self.principal.key
+        if key is not None:
+            trace.reservation = await self.gateway.guard.admit(key, request, plan, trace.request_id)
 
 
-async def handle_multicall(
+async def run_multicall(
     gateway: Gateway,
-    wire: ClientFormat,
     trace: RequestTrace,
     route: MultiCallRoute,
     request: ChatRequest,
     options: CallOptions,
     principal: Principal,
-    receive: Receive,
-    send: Send,
-) -> None:
+) -> ChatResponse | StreamOutcome:
+    """The route's answer to ``request``: whole, or the composer's stream for a streamed
+    fan-out (``trace.stream``); the caller sends it and finishes ``trace``."""
     trace.trace_id = trace.request_id
     trace.request = request
     calls = InnerCalls(gateway, trace, principal, options)
     if isinstance(route, FanoutRoute):
-        await _fanout(gateway, wire, trace, route, request, calls, receive, send)
-    else:
-        await _draft_review(gateway, wire, trace, route, request, calls, send)
+        return await _fanout(gateway, trace, route, request, calls)
+    return await _draft_review(gateway, trace, route, request, calls)
 
 
 async def _fanout(
     gateway: Gateway,
-    wire: ClientFormat,
     trace: RequestTrace,
     route: FanoutRoute,
     request: ChatRequest,
     calls: InnerCalls,
-    receive: Receive,
-    send: Send,
-) -> None:
-    from tiergate.server.chat import send_stream
-
+) -> ChatResponse | StreamOutcome:
     state = gateway.routing_state()
     name, strong = route.name, route.planner
     asked = planner_request(request, route.planner, route.max_subtasks)
@@ -167,12 +163,9 @@ async def _fanout(
     trace.request = final
     options = calls.options
     if request.stream:
-        outcome = await gateway.executor.open_stream(final, plan, options, trace.attempts)
-        trace.stream = outcome
-        await send_stream(gateway, wire, trace, outcome, request, receive, send)
-        return
+        return await open_stream(gateway, trace, final, plan, options)
     trace.outcome = await gateway.executor.run(final, plan, options, trace.attempts)
-    await _answer(gateway, wire, trace, request, trace.outcome.response, send)
+    return trace.outcome.response
 
 
 async def _subtask(
@@ -222,13 +215,11 @@ async def _subtask(
 
 async def _draft_review(
     gateway: Gateway,
-    wire: ClientFormat,
     trace: RequestTrace,
     route: DraftReviewRoute,
     request: ChatRequest,
     calls: InnerCalls,
-    send: Send,
-) -> None:
+) -> ChatResponse:
     state = gateway.routing_state()
     name, count = route.name, route.drafts
     drafted = replace(request, stream=False, temperature=route.temperature)
@@ -259,30 +250,4 @@ async def _draft_review(
     if refined is not None:
         chosen = replace(trace.outcome.response, content=[TextBlock(refined)])
     trace.plan = replace(plan, reason=f"{plan.reason}: draft {winner} of {count} won")
-    await _answer(gateway, wire, trace, request, chosen, send)
-
-
-async def _answer(
-    gateway: Gateway,
-    wire: ClientFormat,
-    trace: RequestTrace,
-    request: ChatRequest,
-    response: ChatResponse,
-    send: Send,
-) -> None:
-    """The answer in the caller's format, whole or as a stream replayed from it."""
-    import orjson
-
-    trace.finish(gateway.accountant, status=200)
-    headers = trace.response_headers()
-    trace.responded = True
-    if not request.stream:
-        body = orjson.dumps(wire.encode_response(response, request.model))
-        await send_bytes(send, 200, body, headers)
-        return
-    encoder = wire.stream_encoder(request.model, request.stream_include_usage)
-    parts = [encoder.encode(event) for event in response_events(response)]
-    parts.append(encoder.finish())
-    start = [(b"cache-control", b"no-cache"), (b"content-type", b"text/event-stream")]
-    await send({"type": "http.response.start", "status": 200, "headers": start + headers})
-    await send({"type": "http.response.body", "body": b"".join(parts), "more_body": False})
+    return chosen

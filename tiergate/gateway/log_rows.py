@@ -20,8 +20,8 @@ from tiergate.types import ChatRequest, Usage
 
 if TYPE_CHECKING:
     from tiergate.executor import Attempt, StreamOutcome
+    from tiergate.gateway.trace import RequestTrace
     from tiergate.observability.metrics import Metrics
-    from tiergate.server.record import RequestTrace
     from tiergate.store.request_log import RequestLog
 
 

@@ -1,19 +1,52 @@
 """Prices a finished request: every attempt's cost, credits and the baseline counterfactual.
 
-Kept apart from the chat handler so the same figures feed the response headers, the request log
-and the metrics, computed once.
+Kept apart from the request pipeline so the same figures feed the response headers, the request
+log and the metrics, computed once. An attempt is named by the shape billing reads
+(``BilledAttempt``), so this module sits beside the prices, below the executor that makes the
+attempts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 from tiergate.catalog import Catalog, ModelInfo
 from tiergate.config import Settings
-from tiergate.cost import CreditPlan, counterfactual_usd, credits_of, usd_of
-from tiergate.executor import Attempt, answer_usage
+from tiergate.cost.credits import CreditPlan, credits_of
+from tiergate.cost.engine import counterfactual_usd, usd_of
 from tiergate.types import Usage
+
+
+class _Deployment(Protocol):
+    @property
+    def byok(self) -> bool: ...
+
+
+class BilledAttempt(Protocol):
+    """What billing reads of an upstream attempt (``executor.Attempt``)."""
+
+    @property
+    def model(self) -> ModelInfo: ...
+    @property
+    def deployment(self) -> _Deployment: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def usage(self) -> Usage | None: ...
+    @property
+    def estimated(self) -> bool: ...
+
+
+def answer_usage(attempts: Sequence[BilledAttempt]) -> Usage | None:
+    """What the answer the client got used: the last attempt with usage that is not a judge's
+    call (a judge grades an answer after it arrived, so its calls may come last)."""
+    for attempt in reversed(attempts):
+        if attempt.usage is not None and attempt.outcome != "judge":
+            return attempt.usage
+    return None
 
 
 @dataclass(slots=True)
@@ -48,7 +81,11 @@ class Accountant:
         return cls(catalog, baseline, plan)
 
     def bill(
-        self, attempts: list[Attempt], *, batch: bool = False, baseline: ModelInfo | None = None
+        self,
+        attempts: Sequence[BilledAttempt],
+        *,
+        batch: bool = False,
+        baseline: ModelInfo | None = None,
     ) -> Bill:
         """Every attempt priced; ``batch``: answered through a provider's batch API, so at
         the catalog's batch rates (and the baseline counterfactual at its batch rates too)."""

@@ -34,8 +34,8 @@ from tiergate.store.holders import new_owner
 from tiergate.store.rollouts import RAMPING, Change, GuardStats, RolloutRow
 
 if TYPE_CHECKING:
-    from tiergate.server.judging import Judging
-    from tiergate.server.record import RequestTrace
+    from tiergate.gateway.judging import Judging
+    from tiergate.gateway.trace import RequestTrace
     from tiergate.store.backend import Store
 
 logger = logging.getLogger("tiergate")
@@ -243,8 +243,8 @@ class Rollouts:
         self.judge_running -= 1
 
     async def _judge(self, trace: RequestTrace, plan: Plan) -> None:
-        from tiergate.server.judging import answer_text, response_text
-        from tiergate.server.shadowing import call_off_path, served_answer
+        from tiergate.gateway.judging import answer_text, response_text
+        from tiergate.gateway.shadow_calls import call_off_path, served_answer
 
         assert trace.request is not None and plan.rolled_from is not None
         served = served_answer(trace)

@@ -16,7 +16,7 @@ An invalid request is its result, as it would be live.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -27,23 +27,23 @@ from tiergate.cost.caching import apply_cache_breakpoints
 from tiergate.cost.estimate import complete_usage, needs_estimate, response_units
 from tiergate.errors import GatewayError, ProviderError
 from tiergate.executor import Attempt, Outcome
+from tiergate.gateway.auth import Principal
+from tiergate.gateway.pipeline import decode, finish
+from tiergate.gateway.request_id import new_request_id
+from tiergate.gateway.trace import RequestTrace
 from tiergate.providers.anthropic_batch_client import MessageBatchesAPI
 from tiergate.providers.base import Deployment
 from tiergate.providers.batch_clients import BatchLine, ProviderBatches
 from tiergate.providers.http import upstream_payload
 from tiergate.providers.openai_batch_client import OpenAIBatchesAPI
 from tiergate.routing.plan import Plan, Tier
-from tiergate.server.auth import Principal
-from tiergate.server.chat import decode
-from tiergate.server.record import RequestTrace
-from tiergate.server.request_id import new_request_id
 from tiergate.types import ChatRequest
 from tiergate.wire.batch_states import ItemState
 from tiergate.wire.format import WireFormat
 
 if TYPE_CHECKING:
     from tiergate.batch.jobs import Item
-    from tiergate.server.gateway import Gateway
+    from tiergate.gateway.gateway import Gateway
 
 __all__ = ["ProviderBatchRelay", "relay_target"]
 
@@ -76,12 +76,11 @@ class ProviderBatchRelay:
         gateway: Gateway,
         store: RelayStore,
         formats: dict[str, WireFormat],
-        on_finish: Callable[[RequestTrace], None] | None,
     ) -> None:
         self._gateway = gateway
         self._store = store
         self._formats = formats
-        self._on_finish = on_finish
+        self._on_finish = gateway.finisher
         session = gateway.providers.session
         self._apis: dict[str, ProviderBatches] = {
             "anthropic": MessageBatchesAPI(session),
@@ -150,8 +149,7 @@ class ProviderBatchRelay:
     async def _principal(self, job: Job) -> Principal:
         """Whom the answers are logged for: the job's key as it is now (revoked or not: the
         answers are paid for), else just its tenant."""
-        keys = self._gateway.keys
-        info = await keys.get(job.key_id) if keys is not None and job.key_id else None
+        info = await self._gateway.keys.get(job.key_id) if job.key_id else None
         return Principal.of_key(info) if info is not None else Principal(tenant=job.tenant)
 
     async def _one(
@@ -225,7 +223,7 @@ class ProviderBatchRelay:
             sent, parked.item.n, ItemState.SUCCEEDED, 200, body, trace.request_id
         )
         if stored:
-            trace.finish(self._gateway.accountant, status=200)
+            finish(self._gateway, trace, 200)
 
     async def _invalid(
         self,
@@ -246,4 +244,4 @@ class ProviderBatchRelay:
             sent, parked.item.n, ItemState.ERRORED, status, body.decode(), trace.request_id
         )
         if stored:
-            trace.finish(self._gateway.accountant, status=status, error=failure)
+            finish(self._gateway, trace, status, failure)

@@ -21,16 +21,16 @@ import orjson
 from tiergate.config.routes import PairJudgeSpec
 from tiergate.errors import GatewayError
 from tiergate.executor import Attempt, Executor, validator_calls
+from tiergate.gateway.log_rows import total_usage
+from tiergate.gateway.request_id import new_request_id
 from tiergate.providers.base import OWN_CALL
 from tiergate.routing.pair_judge import JudgeReplyError, judge_pair
 from tiergate.routing.plan import Plan, ValidatorCall
-from tiergate.server.recording import total_usage
-from tiergate.server.request_id import new_request_id
 from tiergate.store.judgments import JudgmentRecord, save_judgment
 from tiergate.types import ChatRequest, ChatResponse
 
 if TYPE_CHECKING:
-    from tiergate.server.accounting import Accountant
+    from tiergate.cost.billing import Accountant
     from tiergate.store.backend import Store
 
 logger = logging.getLogger("tiergate")

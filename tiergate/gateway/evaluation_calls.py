@@ -1,7 +1,7 @@
 """Evaluation calls through the gateway's own pipeline, in process.
 
 An evaluation's call is a non-streamed chat request, run exactly as a batch item is
-(``server/batches.py``): decoded from the OpenAI format, admitted (the route or model, the
+(``gateway/batch_items.py``): decoded from the OpenAI format, admitted (the route or model, the
 caller's model allowance), routed, carried out by the executor (retries, fail-over,
 escalation), priced, and written to the request log. Its row is tagged as evaluation traffic:
 ``batch_id`` is ``eval_<run id>``, so reports keep it out of latency figures (as batch work)
@@ -19,12 +19,13 @@ import orjson
 from tiergate.config import Settings
 from tiergate.errors import GatewayError, InternalError
 from tiergate.evaluation.offline.calls import Answer
+from tiergate.gateway.auth import Principal
+from tiergate.gateway.factory import build_gateway, prepare
+from tiergate.gateway.gateway import Gateway
+from tiergate.gateway.pipeline import admit, complete, decode, finish
+from tiergate.gateway.request_id import new_request_id
+from tiergate.gateway.trace import RequestTrace
 from tiergate.providers.base import CallOptions
-from tiergate.server.auth import Principal
-from tiergate.server.chat import admit, complete, decode
-from tiergate.server.gateway import Gateway, build_gateway
-from tiergate.server.record import RequestTrace
-from tiergate.server.request_id import new_request_id
 from tiergate.wire.openai import FORMAT as OPENAI
 
 __all__ = ["EVAL_PREFIX", "GatewayCaller"]
@@ -38,20 +39,21 @@ _OPTIONS = CallOptions()
 class GatewayCaller:
     """A ``Caller`` (``evaluation.offline.calls``) over a gateway built from ``settings``.
 
-    ``async with GatewayCaller(settings, run_id) as call:`` opens the store and request log;
-    leaving writes every row still queued."""
+    ``async with GatewayCaller(settings, run_id) as call:`` builds the gateway (its store and
+    request log open); leaving writes every row still queued."""
+
+    gateway: Gateway  # from ``async with`` on
 
     def __init__(self, settings: Settings, run_id: str, tenant: str = "default") -> None:
         self.settings = settings
         self.tag = EVAL_PREFIX + run_id
         self.principal = Principal(tenant=tenant)
-        self.gateway: Gateway = build_gateway(settings)
-        self._recorder: Any = None
+        self._prepared = prepare(settings)
 
     def check_target(self, name: str) -> str | None:
         """Why ``name`` (a route, or a model with a deployment) cannot be evaluated, or None.
         Checked before a run, so a typo is not a failed answer recorded for every item."""
-        gateway = self.gateway
+        gateway = self._prepared
         if name in gateway.policies:
             return None
         try:
@@ -64,11 +66,7 @@ class GatewayCaller:
         return None
 
     async def __aenter__(self) -> GatewayCaller:
-        from tiergate.server.recording import Recorder
-
-        gateway = self.gateway
-        await gateway.open_store()
-        self._recorder = Recorder(gateway.log, gateway.metrics, gateway.settings.log.bodies)
+        self.gateway = await build_gateway(self._prepared)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -79,7 +77,8 @@ class GatewayCaller:
         self, model: str, messages: list[dict[str, Any]], max_tokens: int | None
     ) -> Answer:
         gateway = self.gateway
-        trace = RequestTrace(new_request_id(), OPENAI.name, on_finish=self._recorder)
+        # Its row only: an evaluation's call triggers no shadow and settles no budget.
+        trace = RequestTrace(new_request_id(), OPENAI.name, on_finish=gateway.finisher.recorder)
         trace.batch_id = self.tag
         trace.principal = self.principal
         body: dict[str, Any] = {"model": model, "messages": messages}
@@ -106,7 +105,7 @@ class GatewayCaller:
                 request_id=trace.request_id,
                 answered_by=outcome.model.id,
             )
-        trace.finish(gateway.accountant, status=failure.status, error=failure)
+        finish(gateway, trace, failure.status, failure)
         bill = trace.bill
         return Answer(
             text="",

@@ -28,18 +28,18 @@ from typing import TYPE_CHECKING, Any
 
 from tiergate.errors import GatewayError, InternalError
 from tiergate.executor import Attempt, Executor
+from tiergate.gateway.log_rows import fit_shadow_for_log, streamed_calls, total_usage
+from tiergate.gateway.request_id import new_request_id
 from tiergate.providers.base import OWN_CALL
 from tiergate.redaction import redact
 from tiergate.routing.plan import Plan, Shadow, Tier
-from tiergate.server.recording import fit_shadow_for_log, streamed_calls, total_usage
-from tiergate.server.request_id import new_request_id
 from tiergate.store.records import ShadowRecord
 from tiergate.types import ChatRequest, ChatResponse
 
 if TYPE_CHECKING:
-    from tiergate.server.accounting import Accountant
-    from tiergate.server.judging import Judging
-    from tiergate.server.record import RequestTrace
+    from tiergate.cost.billing import Accountant
+    from tiergate.gateway.judging import Judging
+    from tiergate.gateway.trace import RequestTrace
     from tiergate.store.request_log import RequestLog
 
 logger = logging.getLogger("tiergate")
@@ -175,7 +175,7 @@ class Shadower:
             judge = shadow.judge
             served = served_answer(trace)
             if served is not None and (judge.sample >= 1 or self._draw() < judge.sample):
-                from tiergate.server.judging import answer_text, response_text
+                from tiergate.gateway.judging import answer_text, response_text
 
                 await self._judging.grade(
                     kind="shadow", spec=judge, request=request, request_id=trace.request_id,
