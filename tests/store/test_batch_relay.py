@@ -19,7 +19,7 @@ from tiergate.wire.batch_states import ItemState
 
 
 class Provider:
-    """An in-process stand-in for the provider side (``server/batch_upstream.py`` is tested over
+    """An in-process stand-in for the provider side (``gateway/provider_batches.py`` is tested over
     HTTP in tests/e2e/test_batch_relay.py): batches end at their first look."""
 
     def __init__(

@@ -202,7 +202,7 @@ def run(seconds: float, clients: int, data_dir: Path, seed: int = 1) -> FaultRep
     lock = threading.Lock()
     try:
         app: App = create_app(_settings(a, b, haiku, data_dir))
-        breakers = app.gateway.executor.breakers
+        breakers = app.prepared.executor.breakers
         with serve_app(app) as base:
             client = openai.OpenAI(base_url=base + "/v1", api_key="x", max_retries=0)
             stop = time.monotonic() + seconds

@@ -5,7 +5,7 @@ pipeline (routing, budgets, executor, request log), their results kept for the c
 works through it, ``files`` the uploaded input files; ``upstream_store`` and ``upstream_relay``
 hand items to providers' own batch APIs and bring their answers back. The item states are
 ``wire/batch_states.py``'s. The HTTP endpoints are ``server/batch_anthropic.py`` and
-``server/batch_openai.py``; one item through the request pipeline is ``server/batches.py``.
+``server/batch_openai.py``; one item through the request pipeline is ``gateway/batch_items.py``.
 """
 
 from tiergate.batch.files import FileStore, StoredFile

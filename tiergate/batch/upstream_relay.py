@@ -11,7 +11,7 @@ Each replica runs one ``Relay`` beside its ``BatchRunner``. Every tick it:
 
 Both steps run under leases, so replicas sharing the store never send an item twice or store
 one answer twice. What the provider is and how answers become results is the ``BatchAPI``'s
-business (``server/batch_upstream.py``); this module only schedules.
+business (``gateway/provider_batches.py``); this module only schedules.
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ _LONGEST_WAIT = 600.0  # seconds: a failure that needs longer to pass is the ite
 class Batches:
     def __init__(self, gateway: Gateway) -> None:
         self._gateway = gateway
-        self._on_finish = gateway.finisher
+        self._on_finish = gateway.finisher.on_finish
         self.config = gateway.settings.batch
         self.jobs = JobStore(gateway.store, new_request_id)
         self.files = FileStore(gateway.store)

@@ -1,12 +1,12 @@
 """Judging answer pairs off the request path: the calls, their price, and the stored verdict.
 
-Judged shadow (``server/shadowing.py``) and a guarded rollout's sample (``server/rollouts.py``)
-both end here with two answers to one request: the served model's and the candidate's. The
-verdict comes from ``routing.pair_judge.judge_pair`` (one function, so a different judge can
-take its place); the judge's calls run through this gateway's executor on the judge model's
-own deployments, are priced like any call and are logged with the verdict in ``judgments``
-(kind ``shadow`` or ``rollout``), never in the served traffic's rows. Who pays: the operator,
-as for shadow calls; the caller's key is not charged.
+Judged shadow (``gateway/shadow_calls.py``) and a guarded rollout's sample
+(``gateway/rollout_control.py``) both end here with two answers to one request: the served
+model's and the candidate's. The verdict comes from ``routing.pair_judge.judge_pair`` (one
+function, so a different judge can take its place); the judge's calls run through this
+gateway's executor on the judge model's own deployments, are priced like any call and are
+logged with the verdict in ``judgments`` (kind ``shadow`` or ``rollout``), never in the served
+traffic's rows. Who pays: the operator, as for shadow calls; the caller's key is not charged.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ reading the request and writing the answer differ.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -171,7 +171,7 @@ def finish(
 
 
 class Finisher:
-    """What happens once a request has ended (``RequestTrace.on_finish``), off its path.
+    """What happens once a request has ended (``on_finish``, a trace's hook), off its path.
 
     The log row and metrics are built on the loop's next turn (a non-streamed request
     finishes just before its answer is sent, and this work need not delay it); a budget
@@ -191,19 +191,25 @@ class Finisher:
         self._guard = guard
         self._shadows = shadows
         self._rollouts = rollouts
-        self._loop = asyncio.get_running_loop()
         self._tasks: set[asyncio.Future[None]] = set()
+        self.on_finish = self._hook(asyncio.get_running_loop())
 
-    def __call__(self, trace: RequestTrace) -> None:
-        self._loop.call_soon(self.recorder, trace)
-        if trace.reservation is not None:
-            self._background(self._settle(trace))
-        plan = trace.plan
-        if plan is not None:
-            if plan.shadow is not None:
-                self._shadows.launch(trace)
-            if plan.rolled_from:
-                self._rollouts.launch_judge(trace)
+    def _hook(self, loop: asyncio.AbstractEventLoop) -> Callable[[RequestTrace], None]:
+        """A plain function, not a bound method: it runs once per request."""
+        call_soon, shadows, rollouts = loop.call_soon, self._shadows, self._rollouts
+
+        def on_finish(trace: RequestTrace) -> None:
+            call_soon(self.recorder, trace)
+            if trace.reservation is not None:
+                self._background(self._settle(trace))
+            plan = trace.plan
+            if plan is not None:
+                if plan.shadow is not None:
+                    shadows.launch(trace)
+                if plan.rolled_from:
+                    rollouts.launch_judge(trace)
+
+        return on_finish
 
     async def _settle(self, trace: RequestTrace) -> None:
         from tiergate.store.records import to_nano

@@ -80,7 +80,7 @@ class ProviderBatchRelay:
         self._gateway = gateway
         self._store = store
         self._formats = formats
-        self._on_finish = gateway.finisher
+        self._on_finish = gateway.finisher.on_finish
         session = gateway.providers.session
         self._apis: dict[str, ProviderBatches] = {
             "anthropic": MessageBatchesAPI(session),

@@ -11,7 +11,7 @@ compare-and-set in the store lets exactly one change land and log its event.
 
 Judged quality: a sample of the candidate's answers (``guard.judge.sample``) is set against
 the incumbent's answer to the same request, called off the request path after the reply, and
-judged like judged shadow (``server/judging.py``, kind ``rollout``).
+judged like judged shadow (``gateway/judging.py``, kind ``rollout``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ what it can cost; past ``max_in_flight`` running calls a request is simply not s
 
 Judged shadow: with a ``judge`` on the route's shadow, a sample of the pairs (served answer,
 candidate answer) is graded by a judge model in the same background task, after the shadow
-row is queued (``server/judging.py``); the judge's calls count against ``max_in_flight`` too.
+row is queued (``gateway/judging.py``); the judge's calls count against ``max_in_flight`` too.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 
 class ShadowCounts(Protocol):
-    """What the shadow metrics read (``server/shadowing.py: Shadower`` has it): named here, not
+    """What the shadow metrics read (``gateway/shadow_calls.py: Shadower`` has it): named here, not
     imported, so metrics need nothing from the server package above them."""
 
     @property
@@ -50,7 +50,7 @@ class ShadowCounts(Protocol):
 
 
 class RolloutCounts(Protocol):
-    """What the rollout metrics read (``server/rollouts.py: Rollouts`` has it)."""
+    """What the rollout metrics read (``gateway/rollout_control.py: Rollouts`` has it)."""
 
     @property
     def rows(self) -> Mapping[str, RolloutRow]: ...
@@ -60,7 +60,7 @@ class RolloutCounts(Protocol):
 
 
 class JudgedCounts(Protocol):
-    """What the judged-pair metrics read (``server/judging.py: Judging`` has it)."""
+    """What the judged-pair metrics read (``gateway/judging.py: Judging`` has it)."""
 
     @property
     def judged(self) -> int: ...

@@ -2,7 +2,7 @@
 
 What is pure lives here: the routes' settings, the prompts each inner call gets, and the
 parsing of what the planner and the reviewer return (the planner's subtasks are JSON checked
-against ``SUBTASKS_SCHEMA``). The calls themselves run in ``server/multicall.py`` through the
+against ``SUBTASKS_SCHEMA``). The calls themselves run in ``gateway/multicall_run.py`` through the
 same executor, pricing and request log as any request, each a row of its own linked by one
 trace id.
 

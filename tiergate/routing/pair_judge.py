@@ -1,6 +1,6 @@
 """A model judging a candidate's answer against the served one: the verdict of one pair.
 
-Used by judged shadow and by a rollout's guard (``server/judging.py`` calls it off the request
+Used by judged shadow and by a rollout's guard (``gateway/judging.py`` calls it off the request
 path). One function, ``judge_pair``, so another judge (a distilled or calibrated one) can take
 its place without touching its callers. It calls models only through a ``JudgeClient`` (the
 gateway's executor in production), the same protocol the judge validator uses.

@@ -13,7 +13,7 @@ threshold); rolling back to 0 moves everyone back.
 
 A managed rollout (``ramp`` or ``guard`` in the config) reads its share from the routing state
 (``RoutingState.rollouts``), which the gateway refreshes from the store, where replicas share
-it (``server/rollouts.py`` raises it step by step and rolls it back when the guard trips).
+it (``gateway/rollout_control.py`` raises it step by step and rolls it back when the guard trips).
 """
 
 from __future__ import annotations

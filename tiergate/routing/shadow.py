@@ -2,7 +2,7 @@
 
 A wrapper around any route's policy, so the three route kinds stay as they are. It only adds
 the candidate to the plan; whether a given request is shadowed (the sample, the in-flight cap)
-is decided by the server after the reply, and the call is made there (``server/shadowing.py``).
+is decided by the server after the reply, and the call is made there (``gateway/shadow_calls.py``).
 """
 
 from __future__ import annotations

@@ -265,7 +265,7 @@ class App:
         answered here, in ``wire``'s error shape."""
         scope, receive, send = call.scope, call.receive, call.send
         gateway = self.gateway
-        trace = RequestTrace(new_request_id(), wire.name, on_finish=gateway.finisher)
+        trace = RequestTrace(new_request_id(), wire.name, on_finish=gateway.finisher.on_finish)
         failure: GatewayError | None = None
         try:
             headers = request_headers(scope)

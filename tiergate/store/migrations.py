@@ -350,7 +350,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
-        # Judged shadow and guarded rollout (``server/judging.py``, ``server/rollouts.py``).
+        # Judged shadow and guarded rollout (``gateway/judging.py``, ``rollout_control.py``).
         # ``judgments``: one row per judged pair (a shadow pair, or a rolled-out answer with
         # the incumbent's), the verdict for the candidate and what the judge's calls cost,
         # apart from ``requests`` like shadow rows. ``rollouts``: a route's rollout state,
