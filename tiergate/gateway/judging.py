@@ -114,9 +114,7 @@ class Judging:
             mode=spec.mode,
         )  # fmt: skip
         try:
-            verdict = await judge_pair(
-                client, spec, request.last_user_text(), served, candidate
-            )
+            verdict = await judge_pair(client, spec, request.last_user_text(), served, candidate)
         except (GatewayError, JudgeReplyError) as exc:
             record.error = (exc.message if isinstance(exc, GatewayError) else str(exc))[:200]
             self.failed += 1

@@ -108,9 +108,7 @@ def build_record(trace: RequestTrace, bodies: bool = False) -> RequestRecord:
         answered = bill.answer_usage if bill is not None else answer_usage(attempts)
         if answered is not None:
             # At the rates the row was billed at: a batch row's savings are at batch rates.
-            record.cache_savings_usd = cache_savings_usd(
-                answered, source.model, batch=trace.batch
-            )
+            record.cache_savings_usd = cache_savings_usd(answered, source.model, batch=trace.batch)
     calls: list[tuple[str, Any]] = []
     if trace.outcome is not None:
         response = trace.outcome.response

@@ -274,4 +274,3 @@ class Rollouts:
             await asyncio.gather(self._task, return_exceptions=True)
         if self._judges:
             await asyncio.gather(*self._judges, return_exceptions=True)
-
