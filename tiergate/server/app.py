@@ -107,6 +107,7 @@ class App:
         # dict lookups.
         self._fixed = self.routes.fixed
         self.batches: Batches | None = None  # started with the gateway, in ``startup``
+        self._started = False  # the gateway is built
         # Watchers that live as long as the server (cancelled, not awaited, at shutdown).
         self._watchers: list[asyncio.Future[None]] = []
 
@@ -246,9 +247,12 @@ class App:
         await self._send_error(wire, failure, send, extra)
 
     async def _admit(self, auth: Auth, call: Call) -> None:
-        """Let the caller through to a route needing ``auth``, or raise (401/403)."""
+        """Let the caller through to a route needing ``auth``, or raise (401/403; 503 before
+        start-up has built the gateway, whose key store says who is calling)."""
         if auth is Auth.NONE:
             return
+        if not self._started:
+            raise GatewayError("the gateway is starting: its store is not open yet", status=503)
         headers = request_headers(call.scope)
         if auth is Auth.METRICS:
             await self.gateway.auth.check_metrics(headers, call.scope.get("server"))
@@ -360,6 +364,7 @@ class App:
 
     async def startup(self) -> None:
         self.gateway = gateway = await build_gateway(self.prepared)
+        self._started = True
         watcher = follow_parent()
         if watcher is not None:
             self._watchers.append(watcher)
