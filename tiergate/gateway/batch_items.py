@@ -147,8 +147,9 @@ class Batches:
         failed request)."""
         gateway = self._gateway
         wire = _FORMATS[item.job.client_format]
-        trace = RequestTrace(item.request_id or new_request_id(), wire.name,
-                             on_finish=self._on_finish)  # fmt: skip
+        trace = RequestTrace(
+            item.request_id or new_request_id(), wire.name, on_finish=self._on_finish
+        )
         trace.batch_id = item.job.id
         failure: GatewayError | None = None
         try:
@@ -165,8 +166,9 @@ class Batches:
         except GatewayError as exc:
             failure = exc
         except Exception:
-            logger.exception("batch %s item %d: request %s failed", item.job.id, item.n,
-                             trace.request_id)  # fmt: skip
+            logger.exception(
+                "batch %s item %d: request %s failed", item.job.id, item.n, trace.request_id
+            )
             failure = InternalError(f"internal error (request id {trace.request_id})")
         finish(gateway, trace, failure.status, failure)
         status, _, body = wire.encode_error(failure)

@@ -108,11 +108,18 @@ class Judging:
         fails: the row records the error instead."""
         client = _MeteredClient(self._executor, self._plan_for)
         record = JudgmentRecord(
-            id="jdg" + new_request_id()[3:], kind=kind, ts_ms=int(time.time() * 1000),
-            tenant=tenant, route=route, request_id=request_id, shadow_id=shadow_id,
-            served_model=served_model, candidate_model=candidate_model, judge_model=spec.model,
+            id="jdg" + new_request_id()[3:],
+            kind=kind,
+            ts_ms=int(time.time() * 1000),
+            tenant=tenant,
+            route=route,
+            request_id=request_id,
+            shadow_id=shadow_id,
+            served_model=served_model,
+            candidate_model=candidate_model,
+            judge_model=spec.model,
             mode=spec.mode,
-        )  # fmt: skip
+        )
         try:
             verdict = await judge_pair(client, spec, request.last_user_text(), served, candidate)
         except (GatewayError, JudgeReplyError) as exc:

@@ -95,15 +95,25 @@ def build_record(trace: RequestTrace, bodies: bool = False) -> RequestRecord:
     attempt_usd = bill.attempt_usd if bill else None
     for i, attempt in enumerate(attempts):
         used = attempt.usage or _NO_USAGE
+        cost = attempt_usd[i] if attempt_usd is not None and i < len(attempt_usd) else None
         record.attempt_rows.append(
             AttemptRecord(
-                attempt.n, attempt.tier, attempt.model.id, attempt.deployment.name,
-                attempt.outcome, attempt.status, used.input_tokens, used.output_tokens,
-                used.cache_creation_input_tokens, used.cache_read_input_tokens,
-                attempt_usd[i] if attempt_usd is not None and i < len(attempt_usd) else None,
-                attempt.latency_ms, attempt.error, estimated=attempt.estimated,
+                n=attempt.n,
+                tier=attempt.tier,
+                model=attempt.model.id,
+                deployment=attempt.deployment.name,
+                outcome=attempt.outcome,
+                status=attempt.status,
+                input_tokens=used.input_tokens,
+                output_tokens=used.output_tokens,
+                cache_creation_tokens=used.cache_creation_input_tokens,
+                cache_read_tokens=used.cache_read_input_tokens,
+                cost_usd=cost,
+                latency_ms=attempt.latency_ms,
+                error=attempt.error,
+                estimated=attempt.estimated,
             )
-        )  # fmt: skip
+        )
     if source is not None and attempts:
         answered = bill.answer_usage if bill is not None else answer_usage(attempts)
         if answered is not None:

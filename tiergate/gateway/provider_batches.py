@@ -50,9 +50,9 @@ __all__ = ["ProviderBatchRelay", "relay_target"]
 logger = logging.getLogger("tiergate")
 
 
-def relay_target(item: Item, request: ChatRequest, plan: Plan, principal: Principal) -> (
-    Deployment | None
-):  # fmt: skip
+def relay_target(
+    item: Item, request: ChatRequest, plan: Plan, principal: Principal
+) -> Deployment | None:
     """The deployment whose batch API answers this item, or None: it runs live."""
     if item.live_only or request.stream or plan.validators or plan.shadow is not None:
         return None
@@ -109,9 +109,11 @@ class ProviderBatchRelay:
         target = self._deployment(deployment)
         if target is None:
             raise ProviderError(
-                f"deployment {deployment!r} no longer sends batches", status=400,
-                provider=deployment, retryable=False,
-            )  # fmt: skip
+                f"deployment {deployment!r} no longer sends batches",
+                status=400,
+                provider=deployment,
+                retryable=False,
+            )
         requests = [(_custom_id(p.item.n), orjson.loads(p.upstream)["params"]) for p in parked]
         return (await self._apis[target.provider].create(target, requests)).id
 
@@ -168,8 +170,12 @@ class ProviderBatchRelay:
             else:
                 await self._unanswered(sent, parked, line.kind)
         except GatewayError:  # an answer (or error) we cannot read: run the item live instead
-            logger.exception("batch %s item %d: unreadable line in provider batch %s",
-                             sent.job.id, parked.item.n, sent.id)  # fmt: skip
+            logger.exception(
+                "batch %s item %d: unreadable line in provider batch %s",
+                sent.job.id,
+                parked.item.n,
+                sent.id,
+            )
             await self._store.to_live(sent, parked.item.n)
 
     async def _unanswered(self, sent: SentBatch, parked: Parked, kind: str | None) -> None:

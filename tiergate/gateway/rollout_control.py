@@ -261,12 +261,18 @@ class Rollouts:
         principal = trace.principal
         assert self.judging is not None
         await self.judging.grade(
-            kind="rollout", spec=spec.guard.judge, request=request,
-            request_id=trace.request_id, tenant=principal.tenant if principal else "default",
-            route=plan.policy, served_model=plan.rolled_from.model.id,
-            candidate_model=spec.model, served=response_text(answer),
-            candidate=answer_text(*served), extra_attempts=attempts,
-        )  # fmt: skip
+            kind="rollout",
+            spec=spec.guard.judge,
+            request=request,
+            request_id=trace.request_id,
+            tenant=principal.tenant if principal else "default",
+            route=plan.policy,
+            served_model=plan.rolled_from.model.id,
+            candidate_model=spec.model,
+            served=response_text(answer),
+            candidate=answer_text(*served),
+            extra_attempts=attempts,
+        )
 
     async def aclose(self) -> None:
         if self._task is not None:

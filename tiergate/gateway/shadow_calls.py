@@ -178,12 +178,18 @@ class Shadower:
                 from tiergate.gateway.judging import answer_text, response_text
 
                 await self._judging.grade(
-                    kind="shadow", spec=judge, request=request, request_id=trace.request_id,
-                    tenant=record.tenant, route=record.route,
-                    served_model=record.served_model or "", candidate_model=record.model,
-                    served=answer_text(*served), candidate=response_text(response),
+                    kind="shadow",
+                    spec=judge,
+                    request=request,
+                    request_id=trace.request_id,
+                    tenant=record.tenant,
+                    route=record.route,
+                    served_model=record.served_model or "",
+                    candidate_model=record.model,
+                    served=answer_text(*served),
+                    candidate=response_text(response),
                     shadow_id=record.id,
-                )  # fmt: skip
+                )
 
     def _record(
         self,
