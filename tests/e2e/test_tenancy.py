@@ -65,6 +65,19 @@ def test_open_mode_until_a_key_exists_then_keys_are_required(keyed: str) -> None
     assert message.content
 
 
+def test_count_tokens_needs_a_key_once_keys_exist(keyed: str) -> None:
+    """It only estimates, but it parses whatever body it is given: once keys exist, a caller
+    without one is refused like on every other model endpoint, in Anthropic's error shape."""
+    body = {"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": "hi"}]}
+    key = new_key(keyed, tenant="acme")
+    refused = httpx.post(keyed + "/v1/messages/count_tokens", json=body)
+    assert refused.status_code == 401
+    assert refused.json()["type"] == "error"
+    assert refused.json()["error"]["type"] == "authentication_error"
+    client = anthropic.Anthropic(base_url=keyed, api_key=key["key"], max_retries=0)
+    assert client.messages.count_tokens(**body).input_tokens > 0  # type: ignore[arg-type]
+
+
 def test_revoked_expired_and_rotated_keys(keyed: str) -> None:
     key = new_key(keyed, tenant="acme")
     assert chat(keyed, key["key"]).choices  # used first: its principal is remembered

@@ -323,7 +323,7 @@ class AgentLoopSpec(_Spec):
 
 class FanoutSpec(_Spec):
     """A planner splits the request into independent subtasks, workers run them in parallel,
-    a composer merges their answers (``routing/multicall.py``, ``server/multicall.py``)."""
+    a composer merges their answers (``routing/multicall.py``, ``gateway/multicall_run.py``)."""
 
     planner: str
     # A subtask runs on the first; when it fails there (after ``worker_retries``) it moves up.

@@ -144,7 +144,7 @@ class App:
             Route(POST,   "/v1/messages",              model,  ANTHROPIC, messages_api),
             Route(POST,   "/v1/responses",             model,  RESPONSES, responses),
             Route(POST,   "/responses",                model,  RESPONSES, responses),
-            Route(POST,   "/v1/messages/count_tokens", anyone, ANTHROPIC, self._count_tokens),
+            Route(POST,   "/v1/messages/count_tokens", key,    ANTHROPIC, self._count_tokens),
             # The gateway itself.
             Route(GET,    "/health",       anyone,  OPENAI, self._health),
             Route(GET,    "/v1/models",    anyone,  OPENAI, self._send_models),
