@@ -163,6 +163,11 @@ def make_featuriser(kind: str) -> Featuriser:
         from tiergate.routing.learned._embedding import StaticEmbeddingFeaturiser
 
         return StaticEmbeddingFeaturiser()
+    if kind in ("tfidf-shape", "tfidf-char-shape"):
+        from tiergate.routing.learned._joint import JointFeaturiser  # imports this module
+
+        return JointFeaturiser(chars=kind == "tfidf-char-shape")
     raise ValueError(
-        f"unknown featuriser {kind!r}; known: tfidf, tfidf-char, shape, stats, minilm, emb"
+        f"unknown featuriser {kind!r}; known: tfidf, tfidf-char, shape, tfidf-shape, "
+        "tfidf-char-shape, stats, minilm, emb"
     )
