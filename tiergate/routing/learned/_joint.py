@@ -15,13 +15,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from scipy import sparse
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 from tiergate.routing.learned._features import Matrix, TfidfFeaturiser
 from tiergate.routing.learned._shape import shape_matrix
 
 SHAPE_SCALE = 0.3
+
+
+def tfidf_rows(vectorizer: TfidfVectorizer, prompts: Sequence[str]) -> sparse.csr_matrix:
+    """``vectorizer.transform(prompts)`` for a fitted vectoriser with ``sublinear_tf``, idf
+    and l2 norm, without scikit-learn's input validation: for one prompt the validation costs
+    more than the arithmetic, and this runs once per routing decision."""
+    if not (vectorizer.sublinear_tf and vectorizer.use_idf and vectorizer.norm == "l2"):
+        return vectorizer.transform(prompts)
+    rows = CountVectorizer.transform(vectorizer, prompts).tocsr()
+    np.log(rows.data, out=rows.data)
+    rows.data += 1.0
+    rows.data *= vectorizer.idf_[rows.indices].astype(rows.data.dtype, copy=False)
+    inplace_csr_row_normalize_l2(rows)
+    return rows
 
 
 class JointFeaturiser:
@@ -39,6 +56,7 @@ class JointFeaturiser:
 
     def transform(self, prompts: Sequence[str]) -> Matrix:
         shape = SHAPE_SCALE * self._scaler.transform(shape_matrix(prompts))
-        return sparse.hstack(
-            [self._tfidf.transform(prompts), sparse.csr_matrix(shape)], format="csr"
-        )
+        blocks = [tfidf_rows(self._tfidf._word, prompts)]
+        if self._tfidf._char is not None:
+            blocks.append(tfidf_rows(self._tfidf._char, prompts))
+        return sparse.hstack([*blocks, sparse.csr_matrix(shape)], format="csr")
