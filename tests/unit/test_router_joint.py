@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import StandardScaler
 
 from tiergate.cli.router import router
 from tiergate.routing.learned import fit_models, parse_spec
 from tiergate.routing.learned._features import TfidfFeaturiser, make_featuriser
-from tiergate.routing.learned._joint import SHAPE_SCALE
+from tiergate.routing.learned._joint import SHAPE_SCALE, tfidf_rows
 from tiergate.routing.learned._shape import SHAPE_NAMES, shape_matrix
 
 GSM8K = Path("/work/shared/data/routing/gsm8k_outcomes.jsonl")
@@ -71,3 +72,15 @@ def test_real_gsm8k_five_fold_beats_the_blend() -> None:
         assert res.exit_code == 0, res.stderr
         figures[spec] = json.loads(res.stdout)["APGR"]
     assert figures["tfidf-shape"] > figures["tfidf:0.6+shape:0.4"] + 0.01
+
+
+@pytest.mark.parametrize("sublinear", [True, False])
+def test_fast_tfidf_rows_match_scikit_learn(sublinear: bool) -> None:
+    """The validation-free path (sublinear) and its fallback give scikit-learn's rows, also
+    for a prompt made only of words the vectoriser never saw (an all-zero row)."""
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=sublinear, dtype=np.float32)
+    vectorizer.fit(PROMPTS)
+    probes = [*PROMPTS, "zebra quartz fjord", "apples apples apples per hour"]
+    fast = tfidf_rows(vectorizer, probes).toarray()
+    assert np.allclose(fast, vectorizer.transform(probes).toarray())
+    assert not fast[len(PROMPTS)].any() and fast[-1].any()
