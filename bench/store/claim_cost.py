@@ -45,19 +45,24 @@ async def _store(url: str | None, name: str, items: int, indexed: bool) -> Any:
         store = await open_store(url.rsplit("/", 1)[0] + "/" + name)
     jobs = JobStore(store)
     await jobs.create(
-        "msgbatch_parked",
-        "acme",
-        None,
-        "anthropic",
-        [(f"c{i}", "{}") for i in range(items)],
-        DAY_MS,
+        job_id="msgbatch_parked",
+        tenant="acme",
+        key_id=None,
+        client_format="anthropic",
+        items=[(f"c{i}", "{}") for i in range(items)],
+        expire_ms=DAY_MS,
     )
     await store.execute(
         "UPDATE batch_items SET upstream = 'anthropic-a', upstream_params = '{}' "
         "WHERE batch_id = 'msgbatch_parked'"
     )
     await jobs.create(
-        "msgbatch_live", "globex", None, "anthropic", [(f"c{i}", "{}") for i in range(50)], DAY_MS
+        job_id="msgbatch_live",
+        tenant="globex",
+        key_id=None,
+        client_format="anthropic",
+        items=[(f"c{i}", "{}") for i in range(50)],
+        expire_ms=DAY_MS,
     )
     if not indexed:
         await store.execute("DROP INDEX batch_items_claimable")

@@ -9,12 +9,32 @@ import time
 from collections import Counter
 from typing import Any
 
-from tiergate.batch import Answered, BatchRunner, Item, JobStore
+from tiergate.batch import Answered, BatchRunner, Item, Job, JobStore
 from tiergate.store.backend import open_store
 
 
 def items(count: int) -> list[tuple[str, str]]:
     return [(f"c{i}", f'{{"n": {i}}}') for i in range(count)]
+
+
+async def queue(
+    jobs: JobStore,
+    job_id: str,
+    count: int,
+    *,
+    tenant: str = "acme",
+    key_id: str | None = None,
+    expire_ms: int = 3_600_000,
+) -> Job:
+    """A job of ``count`` items in Anthropic's format, queued as its create endpoint would."""
+    return await jobs.create(
+        job_id=job_id,
+        tenant=tenant,
+        key_id=key_id,
+        client_format="anthropic",
+        items=items(count),
+        expire_ms=expire_ms,
+    )
 
 
 def runner(jobs: JobStore, execute: Any, **options: Any) -> BatchRunner:
@@ -52,7 +72,7 @@ async def test_two_replicas_share_a_job_and_run_each_item_once(store: Any, store
     first, second = runner(jobs, executor("a")), runner(JobStore(other), executor("b"))
     first.start()
     second.start()
-    job = await jobs.create("msgbatch_1", "acme", "key_1", "anthropic", items(60), 3_600_000)
+    job = await queue(jobs, "msgbatch_1", 60, key_id="key_1")
     counts = await ended(jobs, job.id)
     await first.aclose()
     await second.aclose()
@@ -73,7 +93,7 @@ async def test_two_replicas_share_a_job_and_run_each_item_once(store: Any, store
 
 async def test_a_lost_lease_is_run_again_and_the_late_result_is_not_stored(store: Any) -> None:
     jobs = JobStore(store)
-    job = await jobs.create("msgbatch_2", "acme", None, "anthropic", items(1), 3_600_000)
+    job = await queue(jobs, "msgbatch_2", 1)
     [stalled] = await jobs.claim("replica-a", 10, lease_ms=300)
     assert await jobs.claim("replica-b", 10, lease_ms=60_000) == []  # leased to a
     await asyncio.sleep(0.35)  # a stalls past its lease
@@ -107,7 +127,7 @@ async def test_an_item_running_longer_than_its_lease_keeps_it_and_runs_once(
 
     first = runner(jobs, executor("a"), lease_seconds=0.3)
     first.start()
-    job = await jobs.create("msgbatch_8", "acme", None, "anthropic", items(1), 3_600_000)
+    job = await queue(jobs, "msgbatch_8", 1)
     first.wake()
     while not runs:
         await asyncio.sleep(0.01)
@@ -126,7 +146,7 @@ async def test_an_item_running_longer_than_its_lease_keeps_it_and_runs_once(
 
 async def test_cancel_drops_queued_items_and_lets_running_ones_finish(store: Any) -> None:
     jobs = JobStore(store)
-    job = await jobs.create("msgbatch_3", "acme", None, "anthropic", items(5), 3_600_000)
+    job = await queue(jobs, "msgbatch_3", 5)
     [running] = await jobs.claim("replica-a", 1, lease_ms=60_000)
     await jobs.cancel(job)
     canceling = await jobs.get(job.id, None)
@@ -141,7 +161,7 @@ async def test_cancel_drops_queued_items_and_lets_running_ones_finish(store: Any
 
 async def test_items_not_started_before_the_job_expires_are_expired(store: Any) -> None:
     jobs = JobStore(store)
-    job = await jobs.create("msgbatch_4", "acme", None, "anthropic", items(3), expire_ms=1)
+    job = await queue(jobs, "msgbatch_4", 3, expire_ms=1)
     await asyncio.sleep(0.01)
     assert await jobs.claim("replica-a", 10, lease_ms=60_000) == []
     assert await ended(jobs, job.id) == {"expired": 3}
@@ -158,7 +178,7 @@ async def test_shutdown_hands_unfinished_items_back_at_once(store: Any) -> None:
 
     first = runner(jobs, slow, concurrency=2)
     first.start()
-    job = await jobs.create("msgbatch_5", "acme", None, "anthropic", items(2), 3_600_000)
+    job = await queue(jobs, "msgbatch_5", 2)
     first.wake()
     await asyncio.wait_for(started.wait(), 10)
     await first.aclose(grace=0.05)
@@ -175,8 +195,8 @@ async def test_shutdown_hands_unfinished_items_back_at_once(store: Any) -> None:
 async def test_pages_go_newest_first_both_ways(store: Any) -> None:
     jobs = JobStore(store)
     for i in range(5):
-        await jobs.create(f"msgbatch_{i}", "acme", None, "anthropic", items(1), 3_600_000)
-    await jobs.create("msgbatch_9", "other", None, "anthropic", items(1), 3_600_000)
+        await queue(jobs, f"msgbatch_{i}", 1)
+    await queue(jobs, "msgbatch_9", 1, tenant="other")
     page, more = await jobs.page("acme", 2, after=None, before=None)
     assert [j.id for j in page] == ["msgbatch_4", "msgbatch_3"] and more
     page, more = await jobs.page("acme", 2, after="msgbatch_3", before=None)
@@ -213,7 +233,7 @@ async def test_a_result_the_database_refused_is_stored_on_a_later_try_not_run_ag
 
     worker = runner(jobs, execute)
     worker.start()
-    job = await jobs.create("msgbatch_6", "acme", None, "anthropic", items(1), 3_600_000)
+    job = await queue(jobs, "msgbatch_6", 1)
     worker.wake()
     assert await ended(jobs, job.id) == {"succeeded": 1}
     await worker.aclose()
@@ -225,10 +245,17 @@ async def test_old_ended_jobs_and_files_are_purged_and_running_ones_kept(store: 
     from tiergate.batch.jobs import now_ms
 
     jobs, files = JobStore(store), FileStore(store)
-    ended_job = await jobs.create("msgbatch_a", "acme", None, "anthropic", items(2), 3_600_000)
+    ended_job = await queue(jobs, "msgbatch_a", 2)
     await jobs.cancel(ended_job)  # nothing claimed: ends at once
-    running = await jobs.create("msgbatch_b", "acme", None, "anthropic", items(2), 3_600_000)
-    await files.create("file-a", "acme", None, "batch", "in.jsonl", b"{}")
+    running = await queue(jobs, "msgbatch_b", 2)
+    await files.create(
+        file_id="file-a",
+        tenant="acme",
+        key_id=None,
+        purpose="batch",
+        filename="in.jsonl",
+        content=b"{}",
+    )
     await jobs.purge(now_ms() - 3_600_000)  # older than an hour: none yet
     await files.purge(now_ms() - 3_600_000)
     assert await jobs.get(ended_job.id, None) is not None
@@ -245,7 +272,7 @@ async def test_old_ended_jobs_and_files_are_purged_and_running_ones_kept(store: 
 
 async def test_cancel_reaches_items_waiting_out_a_retry(store: Any) -> None:
     jobs = JobStore(store)
-    job = await jobs.create("msgbatch_7", "acme", None, "anthropic", items(2), 3_600_000)
+    job = await queue(jobs, "msgbatch_7", 2)
     claimed = await jobs.claim("replica-a", 2, lease_ms=60_000)
     assert await jobs.defer(claimed[0], "replica-a", until_ms=10**15)  # waits "forever"
     await jobs.cancel(job)
@@ -258,9 +285,9 @@ async def test_tenants_share_the_runners_and_one_tenants_big_job_does_not_hold_u
     store: Any,
 ) -> None:
     jobs = JobStore(store)
-    await jobs.create("msgbatch_a1", "big", None, "anthropic", items(30), 3_600_000)
-    await jobs.create("msgbatch_a2", "big", None, "anthropic", items(5), 3_600_000)
-    await jobs.create("msgbatch_b1", "small", None, "anthropic", items(3), 3_600_000)
+    await queue(jobs, "msgbatch_a1", 30, tenant="big")
+    await queue(jobs, "msgbatch_a2", 5, tenant="big")
+    await queue(jobs, "msgbatch_b1", 3, tenant="small")
 
     first = await jobs.claim("replica-a", 4, lease_ms=60_000)
     by_tenant = Counter(item.job.tenant for item in first)
@@ -278,7 +305,7 @@ async def test_tenants_share_the_runners_and_one_tenants_big_job_does_not_hold_u
         ("msgbatch_b1", 2),
     }
     # with one item at a time, the tenant served first turns: no tenant waits behind another
-    await jobs.create("msgbatch_c1", "third", None, "anthropic", items(3), 3_600_000)
+    await queue(jobs, "msgbatch_c1", 3, tenant="third")
     singles = [await jobs.claim("replica-a", 1, lease_ms=60_000) for _ in range(4)]
     assert sorted(item.job.tenant for [item] in singles[:2]) == ["big", "third"]
     # everything is claimed once, and nothing twice
@@ -294,7 +321,7 @@ async def test_an_item_run_again_after_its_replica_died_keeps_its_request_id(sto
     """A run that may have been answered and billed before its replica died: the next run is
     the same request (one log row, one settlement); a try after a failure is a new one."""
     jobs = JobStore(store)
-    await jobs.create("msgbatch_k", "acme", None, "anthropic", items(1), 3_600_000)
+    await queue(jobs, "msgbatch_k", 1)
     [died] = await jobs.claim("replica-a", 1, lease_ms=100)
     await asyncio.sleep(0.15)
     [again] = await jobs.claim("replica-b", 1, lease_ms=60_000)
@@ -332,7 +359,7 @@ async def test_an_answer_in_hand_is_stored_however_long_the_store_refuses_it(
 
     worker = runner(jobs, execute, lease_seconds=0.3)
     worker.start()
-    job = await jobs.create("msgbatch_f", "acme", None, "anthropic", items(1), 3_600_000)
+    job = await queue(jobs, "msgbatch_f", 1)
     worker.wake()
     assert await ended(jobs, job.id) == {"succeeded": 1}
     await worker.aclose()

@@ -76,7 +76,12 @@ async def parked_job(jobs: JobStore, job_id: str, count: int, parked: int | None
     """A job of ``count`` items, the first ``parked`` (all by default) handed to the relay as
     the runner would."""
     await jobs.create(
-        job_id, "acme", None, "anthropic", [(f"c{i}", "{}") for i in range(count)], 3_600_000
+        job_id=job_id,
+        tenant="acme",
+        key_id=None,
+        client_format="anthropic",
+        items=[(f"c{i}", "{}") for i in range(count)],
+        expire_ms=3_600_000,
     )
     for item in await jobs.claim("runner", count if parked is None else parked, lease_ms=60_000):
         assert item.job.id == job_id

@@ -24,7 +24,7 @@ _COLUMNS = "id, tenant, key_id, purpose, filename, bytes, created_ms"
 CHUNK_BYTES = 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StoredFile:
     id: str
     tenant: str
@@ -36,8 +36,15 @@ class StoredFile:
 
 
 def _file(row: Sequence[Any]) -> StoredFile:
-    return StoredFile(str(row[0]), str(row[1]), row[2], str(row[3]), str(row[4]), int(row[5]),
-                      int(row[6]))  # fmt: skip
+    return StoredFile(
+        id=str(row[0]),
+        tenant=str(row[1]),
+        key_id=row[2],
+        purpose=str(row[3]),
+        filename=str(row[4]),
+        bytes=int(row[5]),
+        created_ms=int(row[6]),
+    )
 
 
 class FileStore:
@@ -45,9 +52,15 @@ class FileStore:
         self._store = store
 
     async def create(
-        self, file_id: str, tenant: str, key_id: str | None, purpose: str, filename: str,
+        self,
+        *,
+        file_id: str,
+        tenant: str,
+        key_id: str | None,
+        purpose: str,
+        filename: str,
         content: bytes,
-    ) -> StoredFile:  # fmt: skip
+    ) -> StoredFile:
         row = (file_id, tenant, key_id, purpose, filename, len(content), now_ms())
         await self._store.execute(
             f"INSERT INTO files ({_COLUMNS}, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -56,9 +69,15 @@ class FileStore:
         return _file(row)
 
     async def create_from(
-        self, file_id: str, tenant: str, key_id: str | None, purpose: str, filename: str,
+        self,
+        *,
+        file_id: str,
+        tenant: str,
+        key_id: str | None,
+        purpose: str,
+        filename: str,
         source: IO[bytes],
-    ) -> StoredFile:  # fmt: skip
+    ) -> StoredFile:
         """A file whose bytes are read from ``source`` (a spool file, from its start) piece by
         piece. The ``files`` row goes in last, so a file is never visible half-written."""
         size = n = 0

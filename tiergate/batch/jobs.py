@@ -54,10 +54,21 @@ _CHUNK = 1000  # items per insert
 # The item states as SQL literals, built from the one spelling (``wire/batch_states.py``).
 QUEUED_SQL = f"'{ItemState.QUEUED}'"
 
+# The ``batches`` columns, each named as the ``Job`` field it holds.
 JOB_FIELDS = (
-    "id", "tenant", "key_id", "client_format", "created_ms", "expires_ms", "cancel_ms",
-    "ended_ms", "total", "endpoint", "input_file_id", "metadata",
-)  # fmt: skip
+    "id",
+    "tenant",
+    "key_id",
+    "client_format",
+    "created_ms",
+    "expires_ms",
+    "cancel_ms",
+    "ended_ms",
+    "total",
+    "endpoint",
+    "input_file_id",
+    "metadata",
+)
 JOB_COLUMNS = ", ".join(JOB_FIELDS)
 _INSERT_JOB = f"INSERT INTO batches ({JOB_COLUMNS}) VALUES ({', '.join('?' * len(JOB_FIELDS))})"
 # An item ``owner`` still holds (params: batch_id, n, owner).
@@ -76,7 +87,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Job:
     id: str
     tenant: str
@@ -99,7 +110,7 @@ class Job:
         return job_status(self.cancel_ms, self.ended_ms)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Item:
     """A claimed item: what to run, and for whom."""
 
@@ -116,7 +127,7 @@ class Item:
     request_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ItemRow:
     """One item as the results show it. ``status`` and ``result`` (the answer's body, JSON
     text in the job's wire format) are None for items that never ran."""
@@ -132,10 +143,19 @@ class ItemRow:
 def job_of(row: Sequence[Any]) -> Job:
     """A ``Job`` from its ``JOB_FIELDS`` columns."""
     return Job(
-        str(row[0]), str(row[1]), row[2], str(row[3]), int(row[4]), int(row[5]),
-        None if row[6] is None else int(row[6]), None if row[7] is None else int(row[7]),
-        int(row[8]), row[9], row[10], row[11],
-    )  # fmt: skip
+        id=str(row[0]),
+        tenant=str(row[1]),
+        key_id=row[2],
+        client_format=str(row[3]),
+        created_ms=int(row[4]),
+        expires_ms=int(row[5]),
+        cancel_ms=None if row[6] is None else int(row[6]),
+        ended_ms=None if row[7] is None else int(row[7]),
+        total=int(row[8]),
+        endpoint=row[9],
+        input_file_id=row[10],
+        metadata=row[11],
+    )
 
 
 def _random_id() -> str:
@@ -150,13 +170,13 @@ class JobStore:
 
     async def create(
         self,
+        *,
         job_id: str,
         tenant: str,
         key_id: str | None,
         client_format: str,
         items: Sequence[tuple[str, str]],
         expire_ms: int,
-        *,
         endpoint: str | None = None,
         input_file_id: str | None = None,
         metadata: str | None = None,
@@ -167,8 +187,20 @@ class JobStore:
         on one CPU the event loop, for seconds), and the job row last: items are claimed only
         through their job row, so a job is never seen, or worked on, half-written."""
         created = now_ms()
-        job_row = (job_id, tenant, key_id, client_format, created, created + expire_ms,
-                   None, None, len(items), endpoint, input_file_id, metadata)  # fmt: skip
+        job = Job(
+            id=job_id,
+            tenant=tenant,
+            key_id=key_id,
+            client_format=client_format,
+            created_ms=created,
+            expires_ms=created + expire_ms,
+            cancel_ms=None,
+            ended_ms=None,
+            total=len(items),
+            endpoint=endpoint,
+            input_file_id=input_file_id,
+            metadata=metadata,
+        )
         try:
             for start in range(0, len(items), _CHUNK):
                 chunk = items[start : start + _CHUNK]
@@ -176,11 +208,11 @@ class JobStore:
                 rows = [(job_id, start + i, cid, p, queued) for i, (cid, p) in enumerate(chunk)]
                 await self._store.executemany([(_INSERT_ITEM, rows)])
                 await asyncio.sleep(0)
-            await self._store.execute(_INSERT_JOB, job_row)
+            await self._store.execute(_INSERT_JOB, [getattr(job, name) for name in JOB_FIELDS])
         except BaseException:
             await self._store.execute("DELETE FROM batch_items WHERE batch_id = ?", (job_id,))
             raise
-        return job_of(job_row)
+        return job
 
     async def get(
         self, job_id: str, tenant: str | None, client_format: str | None = None
@@ -234,7 +266,17 @@ class JobStore:
             "WHERE batch_id = ? AND n > ? ORDER BY n LIMIT ?",
             (job_id, after, limit),
         )
-        return [ItemRow(int(r[0]), str(r[1]), ItemState(r[2]), r[3], r[4], r[5]) for r in rows]
+        return [
+            ItemRow(
+                n=int(n),
+                custom_id=str(custom_id),
+                state=ItemState(state),
+                status=status,
+                result=result,
+                request_id=request_id,
+            )
+            for n, custom_id, state, status, result, request_id in rows
+        ]
 
     async def pages(self, job_id: str, size: int = 1000) -> AsyncIterator[list[ItemRow]]:
         """Every item in order, ``size`` at a time: a 100,000-item job's results are never
@@ -340,9 +382,16 @@ class JobStore:
                 )
                 if won:
                     claimed.append(
-                        Item(job, int(n), str(custom_id), str(params), int(tries),
-                             bool(live_only), str(request_id))
-                    )  # fmt: skip
+                        Item(
+                            job=job,
+                            n=int(n),
+                            custom_id=str(custom_id),
+                            params=str(params),
+                            tries=int(tries),
+                            live_only=bool(live_only),
+                            request_id=str(request_id),
+                        )
+                    )
             if len(rows) < want:  # the job has no more to take now; items lost to another
                 jobs.pop(0)  # replica's claim are not read again (they are leased)
         return claimed

@@ -151,8 +151,12 @@ class BatchRunner:
             logger.exception("batch: renewing leases failed")
             return
         for item in lost:
-            logger.warning("batch %s item %d: lease lost while running (the database was away "
-                           "longer than the lease?)", item.job.id, item.n)  # fmt: skip
+            logger.warning(
+                "batch %s item %d: lease lost while running (the database was away "
+                "longer than the lease?)",
+                item.job.id,
+                item.n,
+            )
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._running.pop(task, None)
@@ -187,8 +191,10 @@ class BatchRunner:
             self.lost += 1
             logger.warning(
                 "batch %s item %d: lease lost before its result was stored (request %s)",
-                item.job.id, item.n, outcome.request_id,
-            )  # fmt: skip
+                item.job.id,
+                item.n,
+                outcome.request_id,
+            )
 
     async def _store(self, item: Item, outcome: Answered) -> bool:
         """``finish``, tried until it goes through: the answer is paid for, and an item whose
@@ -204,8 +210,13 @@ class BatchRunner:
             except Exception as exc:
                 failure = exc
             wait = next(waits, _STORE_RETRIES[-1])
-            logger.warning("batch %s item %d: result not stored yet (request %s): %r",
-                           item.job.id, item.n, outcome.request_id, failure)  # fmt: skip
+            logger.warning(
+                "batch %s item %d: result not stored yet (request %s): %r",
+                item.job.id,
+                item.n,
+                outcome.request_id,
+                failure,
+            )
             await asyncio.sleep(wait)
 
     @property

@@ -110,12 +110,20 @@ class Relay:
             batch_id = await self._api.send(deployment, parked)
         except ProviderError as exc:
             if not exc.retryable:
-                logger.warning("batch relay: %s refused %d items, they run live: %s",
-                               deployment, len(parked), exc.message)  # fmt: skip
+                logger.warning(
+                    "batch relay: %s refused %d items, they run live: %s",
+                    deployment,
+                    len(parked),
+                    exc.message,
+                )
                 await self._store.unpark(parked, self._owner)
                 return True
-            logger.warning("batch relay: sending %d items to %s failed, will retry: %s",
-                           len(parked), deployment, exc.message)  # fmt: skip
+            logger.warning(
+                "batch relay: sending %d items to %s failed, will retry: %s",
+                len(parked),
+                deployment,
+                exc.message,
+            )
             await self._store.release(parked, self._owner)
             return False
         try:
@@ -123,9 +131,14 @@ class Relay:
         except Exception:
             # The provider holds them, but the store does not know: once their lease ends
             # they are sent (and paid for) again. Say which batch to cancel by hand.
-            logger.exception("batch relay: provider batch %s on %s (%d items of job %s) was "
-                             "not recorded; cancel it at the provider", batch_id, deployment,
-                             len(parked), parked[0].item.job.id)  # fmt: skip
+            logger.exception(
+                "batch relay: provider batch %s on %s (%d items of job %s) was "
+                "not recorded; cancel it at the provider",
+                batch_id,
+                deployment,
+                len(parked),
+                parked[0].item.job.id,
+            )
             return False
         self.sent += len(parked)
         return True
@@ -136,8 +149,9 @@ class Relay:
         try:
             await self._api.discard(sent)
         except ProviderError as exc:
-            logger.warning("batch relay: deleting %s on %s failed: %s", sent.id,
-                           sent.deployment, exc.message)  # fmt: skip
+            logger.warning(
+                "batch relay: deleting %s on %s failed: %s", sent.id, sent.deployment, exc.message
+            )
         except Exception:
             logger.exception("batch relay: deleting %s failed", sent.id)
 
@@ -150,8 +164,9 @@ class Relay:
                 canceled = True
             ended = await self._api.collect(sent)
         except ProviderError as exc:
-            logger.warning("batch relay: looking at %s on %s failed: %s", sent.id,
-                           sent.deployment, exc.message)  # fmt: skip
+            logger.warning(
+                "batch relay: looking at %s on %s failed: %s", sent.id, sent.deployment, exc.message
+            )
             ended = False
         except Exception:
             logger.exception("batch relay: collecting %s failed", sent.id)

@@ -43,7 +43,7 @@ _WAITING = f"batch_id = ? AND n = ? AND upstream_batch = ? AND state = {QUEUED_S
 _TO_LIVE = "upstream = NULL, upstream_params = NULL, live_only = TRUE"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Parked:
     """A parked item, the deployment it goes to, and its request as the provider takes it
     (JSON text)."""
@@ -53,7 +53,7 @@ class Parked:
     upstream: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SentBatch:
     """A provider batch holding items of ``job``, sent through ``deployment``."""
 
@@ -104,8 +104,16 @@ class RelayStore:
                     (owner, moment + lease_ms, job.id, int(n), moment),
                 )
                 if won:
-                    item = Item(job, int(n), str(custom_id), str(params), int(tries))
-                    taken.append(Parked(item, str(upstream), str(upstream_params)))
+                    item = Item(
+                        job=job,
+                        n=int(n),
+                        custom_id=str(custom_id),
+                        params=str(params),
+                        tries=int(tries),
+                    )
+                    taken.append(
+                        Parked(item=item, deployment=str(upstream), upstream=str(upstream_params))
+                    )
             if taken:
                 return taken
         return []
@@ -176,8 +184,13 @@ class RelayStore:
                 (owner, moment + lease_ms, batch_id, moment),
             )
             if won:
-                due.append(SentBatch(str(batch_id), job_of(job_row), str(deployment),
-                                     cancel_ms is not None))  # fmt: skip
+                sent = SentBatch(
+                    id=str(batch_id),
+                    job=job_of(job_row),
+                    deployment=str(deployment),
+                    cancel_sent=cancel_ms is not None,
+                )
+                due.append(sent)
         return due
 
     async def later(
@@ -202,7 +215,13 @@ class RelayStore:
             (sent.id, sent.job.id),
         )
         return [
-            Parked(Item(sent.job, int(n), str(cid), str(params), int(tries)), str(dep), str(up))
+            Parked(
+                item=Item(
+                    job=sent.job, n=int(n), custom_id=str(cid), params=str(params), tries=int(tries)
+                ),
+                deployment=str(dep),
+                upstream=str(up),
+            )
             for n, cid, params, tries, dep, up in rows
         ]
 

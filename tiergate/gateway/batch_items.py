@@ -123,12 +123,12 @@ class Batches:
         the request by its index); the runner is woken at once."""
         check_models(principal, [model for _, _, model in items], where)
         job = await self.jobs.create(
-            id_prefix + new_request_id()[4:],
-            principal.tenant,
-            principal.key_id,
-            wire.name,
-            [(custom_id, params) for custom_id, params, _ in items],
-            int(self.config.expire_hours * 3_600_000),
+            job_id=id_prefix + new_request_id()[4:],
+            tenant=principal.tenant,
+            key_id=principal.key_id,
+            client_format=wire.name,
+            items=[(custom_id, params) for custom_id, params, _ in items],
+            expire_ms=int(self.config.expire_hours * 3_600_000),
             **extra,
         )
         self.runner.wake()

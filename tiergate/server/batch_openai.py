@@ -71,9 +71,11 @@ _OCTETS = (b"content-type", b"application/octet-stream")
 async def list_jobs(batches: Batches, call: Call) -> None:
     query = query_params(call.scope)
     jobs, more = await batches.jobs.page(
-        visible_to(call.principal), page_limit(query), after=query.get("after"),
+        visible_to(call.principal),
+        page_limit(query),
+        after=query.get("after"),
         client_format=OPENAI.name,
-    )  # fmt: skip
+    )
     shown = [await _shown(batches, job) for job in jobs]
     await send_json(call.send, 200, shapes.encode_list(shown, more))
 
@@ -98,8 +100,10 @@ async def create(batches: Batches, call: Call) -> None:
     if stored is None:
         raise NotFound(f"no such file: {file_id}", param="input_file_id")
     if stored.purpose != "batch":
-        raise InvalidRequest(f"file {file_id} was uploaded with purpose {stored.purpose!r}, "
-                             "not 'batch'", param="input_file_id")  # fmt: skip
+        raise InvalidRequest(
+            f"file {file_id} was uploaded with purpose {stored.purpose!r}, not 'batch'",
+            param="input_file_id",
+        )
     reader = shapes.InputReader(batches.config.max_requests)
     async for piece in batches.files.pieces(file_id):  # never the whole file in memory
         await asyncio.to_thread(reader.feed, piece)
@@ -136,8 +140,15 @@ async def file(batches: Batches, call: Call) -> None:
         size = 0
         async for chunk in _render(batches, job, failed):
             size += len(chunk)
-        view = StoredFile(file_id, job.tenant, job.key_id, "batch_output",
-                          file_id + ".jsonl", size, job.ended_ms or 0)  # fmt: skip
+        view = StoredFile(
+            id=file_id,
+            tenant=job.tenant,
+            key_id=job.key_id,
+            purpose="batch_output",
+            filename=file_id + ".jsonl",
+            bytes=size,
+            created_ms=job.ended_ms or 0,
+        )
         await send_json(call.send, 200, shapes.encode_file(view))
         return
     await send_json(call.send, 200, shapes.encode_file(await _stored(batches, call)))
@@ -157,8 +168,10 @@ async def file_content(batches: Batches, call: Call) -> None:
 async def delete_file(batches: Batches, call: Call) -> None:
     file_id = call.params["file_id"]
     if await _output_of(batches, file_id, call.principal) is not None:
-        raise InvalidRequest(f"file {file_id} is a batch's output: delete the batch's "
-                             "input file instead, or leave it")  # fmt: skip
+        raise InvalidRequest(
+            f"file {file_id} is a batch's output: delete the batch's "
+            "input file instead, or leave it"
+        )
     await _stored(batches, call)
     await batches.files.delete(file_id)
     await send_json(call.send, 200, {"id": file_id, "object": "file", "deleted": True})
@@ -194,9 +207,11 @@ async def upload(batches: Batches, call: Call) -> None:
 
     try:
         parser = create_form_parser(
-            {"Content-Type": content_type.encode("latin-1")}, on_field, on_file,
-            {"MAX_MEMORY_FILE_SIZE": _SPOOL_BYTES},
-        )  # fmt: skip
+            {"Content-Type": content_type.encode("latin-1")},
+            on_field,
+            on_file,
+            config={"MAX_MEMORY_FILE_SIZE": _SPOOL_BYTES},
+        )
         await _feed(parser, receive, limit)
     except (FormParserError, ValueError) as exc:
         _close(uploads)
@@ -214,9 +229,13 @@ async def upload(batches: Batches, call: Call) -> None:
         source = file.file_object
         source.seek(0)
         stored = await batches.files.create_from(
-            "file-" + new_request_id()[4:], principal.tenant, principal.key_id, purpose,
-            filename, source,
-        )  # fmt: skip
+            file_id="file-" + new_request_id()[4:],
+            tenant=principal.tenant,
+            key_id=principal.key_id,
+            purpose=purpose,
+            filename=filename,
+            source=source,
+        )
     finally:
         _close(uploads)
     await send_json(call.send, 200, shapes.encode_file(stored))
@@ -281,7 +300,15 @@ async def _render(batches: Batches, job: Job, failed: bool) -> AsyncIterator[byt
     """The output (or error) file's lines, a page of items at a time."""
     async for rows in batches.jobs.pages(job.id):
         yield b"".join(
-            shapes.output_line(job.id, r.n, r.custom_id, r.state, r.status, r.result, r.request_id)
+            shapes.output_line(
+                job_id=job.id,
+                n=r.n,
+                custom_id=r.custom_id,
+                state=r.state,
+                status=r.status,
+                body=r.result,
+                request_id=r.request_id,
+            )
             for r in rows
             if (r.state is not ItemState.SUCCEEDED) == failed
         )

@@ -234,6 +234,7 @@ def encode_list(data: Sequence[dict[str, Any]], has_more: bool) -> dict[str, Any
 
 
 def output_line(
+    *,
     job_id: str,
     n: int,
     custom_id: str,
