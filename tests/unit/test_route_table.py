@@ -83,8 +83,15 @@ async def _request(app: App, method: str, path: str) -> tuple[int, dict[str, str
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": method, "path": path, "headers": [], "query_string": b"",
-             "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000)}  # fmt: skip
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "headers": [],
+        "query_string": b"",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 5000),
+    }
     await app(scope, receive, send)
     start = sent[0]
     headers = {k.decode(): v.decode() for k, v in start["headers"]}

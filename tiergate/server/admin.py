@@ -125,11 +125,11 @@ async def key_spend(gateway: Gateway, call: Call) -> None:
     if found is None:
         raise NotFound(f"no key {key_id}")
     spent, reserved = await gateway.guard.ledger.spent(found)
-    await send_json(
-        call.send,
-        200,
-        {"id": key_id, "spent_usd": usd_text(from_nano(spent) or Decimal(0)),
-         "reserved_usd": usd_text(from_nano(reserved) or Decimal(0)),
-         "budget_usd": usd_text(found.budget_usd) if found.budget_usd is not None
-         else None},
-    )  # fmt: skip
+    budget = found.budget_usd
+    spend = {
+        "id": key_id,
+        "spent_usd": usd_text(from_nano(spent) or Decimal(0)),
+        "reserved_usd": usd_text(from_nano(reserved) or Decimal(0)),
+        "budget_usd": usd_text(budget) if budget is not None else None,
+    }
+    await send_json(call.send, 200, spend)
