@@ -25,7 +25,10 @@ async def test_the_log_writes_everything_in_small_transactions(tmp_path: Path) -
     log = RequestLog(store, batch_size=500, flush_interval=0.05)
     await log.start()
     for i in range(1000):
-        log.submit(record(i), [AttemptRecord(1, 0, "claude-haiku-4-5", "d", "ok")])
+        log.submit(
+            record(i),
+            [AttemptRecord(n=1, tier=0, model="claude-haiku-4-5", deployment="d", outcome="ok")],
+        )
     await log.aclose()
     assert await store.fetchall("SELECT count(*) FROM requests") == [(1000,)]
     assert await store.fetchall("SELECT count(*) FROM attempts") == [(1000,)]

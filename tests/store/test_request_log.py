@@ -34,7 +34,10 @@ async def test_5000_submits_then_close_lose_nothing_and_sum_exactly(store: Any) 
     log = RequestLog(store, batch_size=300, flush_interval=0.05)
     await log.start()
     for i in range(5000):
-        log.submit(record(i), [AttemptRecord(1, 0, "claude-haiku-4-5", "d", "ok")])
+        log.submit(
+            record(i),
+            [AttemptRecord(n=1, tier=0, model="claude-haiku-4-5", deployment="d", outcome="ok")],
+        )
     await log.aclose()
     ((count, micro, rest),) = await store.fetchall(
         "SELECT count(*), sum(cost_pusd / 1000000), sum(cost_pusd % 1000000) FROM requests"

@@ -12,9 +12,19 @@ from typing import Any
 from tiergate.store.backend import open_store
 from tiergate.store.rollouts import RAMPING, ROLLED_BACK, Change, apply, events, load, start
 
+# A rollout at its first step of 10%.
+STARTED = Change(kind="start", percent=10.0, step=0, state=RAMPING, reason="go")
+
 
 async def test_a_started_rollout_is_created_once_with_its_event(store: Any) -> None:
-    first = Change("start", 10.0, 0, RAMPING, "rollout of gpt started", new_epoch=True)
+    first = Change(
+        kind="start",
+        percent=10.0,
+        step=0,
+        state=RAMPING,
+        reason="rollout of gpt started",
+        new_epoch=True,
+    )
     made = await asyncio.gather(*(start(store, "auto", "gpt", first, f"r{i}") for i in range(4)))
     assert sorted(made) == [False, False, False, True]
     (row,) = await load(store)
@@ -34,15 +44,15 @@ async def test_two_replicas_stepping_the_same_row_change_it_once(store_url: str)
     # Two stores (two replicas' connections) on one database.
     one, two = await open_store(store_url), await open_store(store_url)
     try:
-        await start(one, "auto", "gpt", Change("start", 10.0, 0, RAMPING, "go"), "r1")
+        await start(one, "auto", "gpt", STARTED, "r1")
         (row,) = await load(one)
-        step = Change("step", 50.0, 1, RAMPING, "step 2/3")
+        step = Change(kind="step", percent=50.0, step=1, state=RAMPING, reason="step 2/3")
         won = await asyncio.gather(apply(one, row, step, "r1"), apply(two, row, step, "r2"))
         assert sorted(won) == [False, True]
         (after,) = await load(two)
         assert (after.percent, after.step, after.version) == (50.0, 1, 2)
         # The loser, still holding the old row, cannot roll back over the step either.
-        rollback = Change("rollback", 0.0, 0, ROLLED_BACK, "guard")
+        rollback = Change(kind="rollback", percent=0.0, step=0, state=ROLLED_BACK, reason="guard")
         assert not await apply(two, row, rollback, "r2")
         assert await apply(two, after, rollback, "r2")
         history = await events(one)
@@ -60,14 +70,17 @@ async def test_two_replicas_stepping_the_same_row_change_it_once(store_url: str)
 
 
 async def test_a_resume_starts_the_guards_measurements_afresh(store: Any) -> None:
-    await start(store, "auto", "gpt", Change("start", 10.0, 0, RAMPING, "go"), "r1")
+    await start(store, "auto", "gpt", STARTED, "r1")
     (row,) = await load(store)
     await asyncio.sleep(0.01)
-    assert await apply(store, row, Change("pause", 10.0, 0, "paused", "hold"), "cli")
+    pause = Change(kind="pause", percent=10.0, step=0, state="paused", reason="hold")
+    assert await apply(store, row, pause, "cli")
     (paused,) = await load(store)
     assert paused.epoch_ms == row.epoch_ms and paused.since_ms > row.since_ms
     await asyncio.sleep(0.01)
-    resume = Change("resume", 10.0, 0, RAMPING, "go on", new_epoch=True)
+    resume = Change(
+        kind="resume", percent=10.0, step=0, state=RAMPING, reason="go on", new_epoch=True
+    )
     assert await apply(store, paused, resume, "cli")
     (resumed,) = await load(store)
     assert resumed.epoch_ms > row.epoch_ms and resumed.state == RAMPING
@@ -93,7 +106,8 @@ async def test_the_guard_measures_the_candidates_own_traffic_in_its_window(store
             **kw,
         )
         rows = [
-            AttemptRecord(i + 1, 0, m, "dep", outcome) for i, (m, outcome) in enumerate(outcomes)
+            AttemptRecord(n=i + 1, tier=0, model=m, deployment="dep", outcome=outcome)
+            for i, (m, outcome) in enumerate(outcomes)
         ]
         log.submit(record, rows)
 

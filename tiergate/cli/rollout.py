@@ -142,7 +142,9 @@ async def _change(url: str, route: str, kind: str, reason: str, spec: Any) -> st
             if kind == "pause":
                 if row.state != RAMPING:
                     raise click.ClickException(f"{route} is {row.state}, not ramping")
-                change = Change("pause", row.percent, row.step, PAUSED, reason)
+                change = Change(
+                    kind="pause", percent=row.percent, step=row.step, state=PAUSED, reason=reason
+                )
             elif kind == "resume":
                 if row.state == RAMPING:
                     raise click.ClickException(f"{route} is already ramping")
@@ -152,13 +154,27 @@ async def _change(url: str, route: str, kind: str, reason: str, spec: Any) -> st
                             f"route {route!r} has no rollout with a ramp or guard in the config "
                             "given: pass --config with the gateway's config"
                         )
-                    change = Change("resume", spec.steps[0], 0, RAMPING, reason, new_epoch=True)
+                    change = Change(
+                        kind="resume",
+                        percent=spec.steps[0],
+                        step=0,
+                        state=RAMPING,
+                        reason=reason,
+                        new_epoch=True,
+                    )
                 else:
                     change = Change(
-                        "resume", row.percent, row.step, RAMPING, reason, new_epoch=True
+                        kind="resume",
+                        percent=row.percent,
+                        step=row.step,
+                        state=RAMPING,
+                        reason=reason,
+                        new_epoch=True,
                     )
             else:
-                change = Change("rollback", 0.0, 0, ROLLED_BACK, reason)
+                change = Change(
+                    kind="rollback", percent=0.0, step=0, state=ROLLED_BACK, reason=reason
+                )
             if await apply(store, row, change, "cli"):
                 shares = f"{row.percent:g}% -> {change.percent:g}%"
                 return f"{route}: {change.kind} {shares} ({change.state})"

@@ -66,7 +66,9 @@ def managed_rollouts(
 
 
 def first_change(spec: RolloutSpec, reason: str) -> Change:
-    return Change("start", spec.steps[0], 0, RAMPING, reason, new_epoch=True)
+    return Change(
+        kind="start", percent=spec.steps[0], step=0, state=RAMPING, reason=reason, new_epoch=True
+    )
 
 
 def decide(spec: RolloutSpec, row: RolloutRow, stats: GuardStats, now_ms: int) -> Change | None:
@@ -117,7 +119,7 @@ def decide(spec: RolloutSpec, row: RolloutRow, stats: GuardStats, now_ms: int) -
         else ""
     )
     reason = f"step {step + 1}/{len(steps)}: {steps[step]:g}% {due}{held}"
-    return Change("step", steps[step], step, RAMPING, reason)
+    return Change(kind="step", percent=steps[step], step=step, state=RAMPING, reason=reason)
 
 
 def _rollback(why: str, stats: GuardStats, guard: Any) -> Change:
@@ -125,7 +127,7 @@ def _rollback(why: str, stats: GuardStats, guard: Any) -> Change:
         f"guard: {why} over the last {guard.window} "
         f"({stats.attempts} calls, {stats.answered} answers)"
     )
-    return Change("rollback", 0.0, 0, states.ROLLED_BACK, reason)
+    return Change(kind="rollback", percent=0.0, step=0, state=states.ROLLED_BACK, reason=reason)
 
 
 class Rollouts:

@@ -52,7 +52,7 @@ def from_pico(value: int | None) -> Decimal | None:
     return (Decimal(value) / PICO).normalize() if value else _ZERO
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class AttemptRecord:
     """One upstream call of a request: the first tier, a retry, a fail-over or an escalation.
 

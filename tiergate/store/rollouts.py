@@ -55,7 +55,7 @@ class RolloutRow:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Change:
     """What a change sets, and the event it is logged as."""
 
