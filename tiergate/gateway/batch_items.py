@@ -112,6 +112,7 @@ class Batches:
     async def submit(
         self,
         principal: Principal,
+        *,
         wire: WireFormat,
         id_prefix: str,
         items: list[tuple[str, str, str]],

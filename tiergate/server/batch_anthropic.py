@@ -46,7 +46,11 @@ async def create(batches: Batches, call: Call) -> None:
     # Up to 256 MB of JSON: parsed and checked off the event loop, which keeps serving.
     items = await asyncio.to_thread(_decode, body, config.max_requests)
     job = await batches.submit(
-        call.principal, ANTHROPIC, "msgbatch_", items, "requests[{}].params.model".format
+        call.principal,
+        wire=ANTHROPIC,
+        id_prefix="msgbatch_",
+        items=items,
+        where="requests[{}].params.model".format,
     )
     await send_json(call.send, 200, shapes.encode_batch(job, {ItemState.QUEUED: job.total}, None))
 

@@ -110,10 +110,10 @@ async def create(batches: Batches, call: Call) -> None:
     items = await asyncio.to_thread(reader.finish)
     job = await batches.submit(
         principal,
-        OPENAI,
-        "batch_",
-        items,
-        lambda i: f"input file request {i + 1}",
+        wire=OPENAI,
+        id_prefix="batch_",
+        items=items,
+        where=lambda i: f"input file request {i + 1}",
         endpoint=shapes.ENDPOINT,
         input_file_id=file_id,
         metadata=orjson.dumps(metadata).decode() if metadata else None,
