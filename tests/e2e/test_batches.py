@@ -201,7 +201,9 @@ def test_a_batch_runs_as_its_key_and_only_its_tenant_sees_it(
             requests=[request("a", "claude-haiku-4-5", "x")]
         )
 
-    anthropic_upstream.script(Reply(delay=1.0))
+    # The first item's answer is held long enough for the revocation below to land before the
+    # next item is claimed, even on a loaded machine.
+    anthropic_upstream.script(Reply(delay=3.0))
     batch = client(gateway, mine).messages.batches.create(
         requests=[request(f"r{i}", "claude-haiku-4-5", str(i)) for i in range(3)]
     )
