@@ -18,8 +18,7 @@ from tiergate.executor import Executor
 from tiergate.providers.base import Deployment
 from tiergate.providers.families import ModelFamilies
 from tiergate.providers.registry import ProviderRegistry
-from tiergate.routing.plan import Plan, Policy, RoutingState
-from tiergate.types import ChatRequest
+from tiergate.routing.plan import Policy, RoutingState
 
 if TYPE_CHECKING:
     from tiergate.gateway.auth import Authenticator
@@ -107,10 +106,6 @@ class Gateway:
 
     def routing_state(self) -> RoutingState:
         return self.states.current()
-
-    def direct_plan(self, request: ChatRequest) -> Plan:
-        """The plan for a model named directly (a judge's, an incumbent's)."""
-        return self.direct(request, self.catalog, self.states.current())
 
     def served_models(self) -> list[ModelInfo]:
         return [self.catalog.resolve(model_id) for model_id in self.deployments]
