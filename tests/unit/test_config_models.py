@@ -89,8 +89,22 @@ def test_a_valid_entry_is_held_typed_and_reaches_the_catalog(tmp_path: Path) -> 
             "models:\n  - gpt-5.4\n",
             "models[0] (line 4): Input should be a valid dictionary or instance of ModelEntry",
         ),
+        (
+            "models:\n  - id: gpt-5.4\n"
+            "    pricing: {input: '1', output: '2', service_tiers: {flex: cheap}}\n",
+            "models[0].pricing.service_tiers (line 5): flex: 'cheap' is not a price",
+        ),
     ],
-    ids=["type", "float-price", "pricing-field", "bound", "capability", "no-id", "not-a-map"],
+    ids=[
+        "type",
+        "float-price",
+        "pricing-field",
+        "bound",
+        "capability",
+        "no-id",
+        "not-a-map",
+        "text-multiplier",
+    ],
 )
 def test_a_wrong_value_names_its_key_path_and_line(
     tmp_path: Path, text: str, expected: str

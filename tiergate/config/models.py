@@ -13,7 +13,7 @@ Prices are USD per million tokens, written as strings so they load as exact Deci
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -79,7 +79,15 @@ class PricingSpec(RatesSpec):
                     raise ValueError(f'{name}: write prices as quoted strings ("{item}")')
                 if item is not None and not isinstance(item, (str, int, Decimal)):
                     raise ValueError(f"{name}: a price as a quoted string")
-                if item is not None and Decimal(str(item)) < 0:
+                if item is None:
+                    continue
+                try:  # Decimal raises InvalidOperation, which pydantic would not catch
+                    price = Decimal(str(item))
+                except InvalidOperation:
+                    price = Decimal("NaN")
+                if not price.is_finite():
+                    raise ValueError(f"{name}: {item!r} is not a price")
+                if price < 0:
                     raise ValueError(f"{name}: must be >= 0")
         return value
 
