@@ -14,6 +14,8 @@ import orjson
 import pytest
 
 from tiergate.config import load_settings
+from tiergate.errors import InternalError
+from tiergate.gateway.auth import OPEN
 from tiergate.gateway.factory import prepare
 from tiergate.server.app import App
 from tiergate.server.routes import Auth, Call, Route, RouteTable
@@ -116,3 +118,33 @@ async def test_unknown_paths_wrong_methods_and_nul_answer_in_the_paths_wire_form
     assert status == 200
     status, _, body = await _request(app, "GET", "/v1/batches/batch_1")
     assert status == 503  # the store is not open: no batch jobs, whatever the path
+
+
+async def test_before_start_up_every_route_needing_the_gateway_answers_503() -> None:
+    """Without a lifespan (an ASGI server run with it off) no gateway is built: the model
+    endpoints and the model list say so in their wire format instead of failing with a 500."""
+    app = App(prepare(load_settings(None, env={})))
+    status, _, body = await _request(app, "POST", "/v1/chat/completions")
+    assert status == 503 and "starting" in body["error"]["message"]
+    status, _, body = await _request(app, "POST", "/v1/messages")
+    assert status == 503 and body["type"] == "error"
+    status, _, body = await _request(app, "GET", "/v1/models")
+    assert status == 503
+
+
+def test_a_route_without_a_caller_refuses_to_read_one() -> None:
+    """A handler on an unauthenticated route that reads the caller gets an error, not the
+    rights of some default principal (open mode reads every tenant)."""
+    call = Call({}, _nothing_receive, _nothing_send)
+    with pytest.raises(InternalError):
+        _ = call.principal
+    call.principal = OPEN
+    assert call.principal is OPEN
+
+
+async def _nothing_receive() -> dict[str, Any]:
+    return {}
+
+
+async def _nothing_send(message: MutableMapping[str, Any]) -> None:
+    return None

@@ -93,6 +93,11 @@ def open_refusal(host: str) -> str:
     )
 
 
+def _starting() -> GatewayError:
+    """Before start-up has built the gateway (its store opens inside the event loop)."""
+    return GatewayError("the gateway is starting: its store is not open yet", status=503)
+
+
 class App:
     """The HTTP server over one gateway, which it builds at start-up (``build_gateway`` needs
     the event loop: the store opens there) from what ``prepare`` made of the settings."""
@@ -252,7 +257,7 @@ class App:
         if auth is Auth.NONE:
             return
         if not self._started:
-            raise GatewayError("the gateway is starting: its store is not open yet", status=503)
+            raise _starting()
         headers = request_headers(call.scope)
         if auth is Auth.METRICS:
             await self.gateway.auth.check_metrics(headers, call.scope.get("server"))
@@ -268,6 +273,9 @@ class App:
         """One model request: ``serve`` runs it; a failure before the answer started is
         answered here, in ``wire``'s error shape."""
         scope, receive, send = call.scope, call.receive, call.send
+        if not self._started:  # no gateway yet: only without a lifespan (uvicorn runs it first)
+            await self._send_error(wire, _starting(), send, {})
+            return
         gateway = self.gateway
         trace = RequestTrace(new_request_id(), wire.name, on_finish=gateway.finisher.on_finish)
         failure: GatewayError | None = None
@@ -298,6 +306,8 @@ class App:
         await endpoints.health(self.prepared.deployments, call.send)
 
     async def _send_models(self, call: Call) -> None:
+        if not self._started:
+            raise _starting()
         await endpoints.models(self.gateway, call.scope, call.send)
 
     async def _openapi(self, call: Call) -> None:

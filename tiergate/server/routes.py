@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from tiergate.gateway.auth import OPEN, Principal
+from tiergate.errors import InternalError
+from tiergate.gateway.auth import Principal
 from tiergate.server.responses import Receive, Scope, Send
 from tiergate.wire.format import ErrorFormat
 
@@ -39,7 +40,7 @@ class Call:
     """One request as a handler sees it: the ASGI triple, who is asking (set once the route's
     ``auth`` let them through), the path's parameters."""
 
-    __slots__ = ("params", "principal", "receive", "scope", "send")
+    __slots__ = ("_principal", "params", "receive", "scope", "send")
 
     def __init__(
         self,
@@ -51,8 +52,21 @@ class Call:
         self.scope = scope
         self.receive = receive
         self.send = send
-        self.principal: Principal = OPEN
+        self._principal: Principal | None = None
         self.params = params
+
+    @property
+    def principal(self) -> Principal:
+        """Who is asking. A handler on an ``Auth.NONE`` or ``Auth.METRICS`` route has no
+        checked caller: reading it is a bug in the table, refused rather than answered with
+        some default principal's rights."""
+        if self._principal is None:
+            raise InternalError("this route reads its caller but does not authenticate one")
+        return self._principal
+
+    @principal.setter
+    def principal(self, principal: Principal) -> None:
+        self._principal = principal
 
 
 Endpoint = Callable[[Call], Awaitable[None]]
