@@ -179,9 +179,6 @@ class ModelInfo:
     def priced(self) -> bool:
         return self.pricing is not None
 
-    def supports(self, capability: str) -> bool:
-        return capability in self.capabilities
-
     def input_price(self) -> Decimal | None:
         """USD per million input tokens (for ordering models by cost)."""
         return self.pricing.standard.input * MILLION if self.pricing is not None else None

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from tiergate.errors import GatewayError, PayloadTooLarge
+from tiergate.errors import PayloadTooLarge
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -83,7 +83,3 @@ class ClientGone(Exception):
 
 def request_headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-
-
-def generic_error_body(error: GatewayError) -> bytes:
-    return orjson.dumps({"error": {"type": error.kind, "message": error.message}})
