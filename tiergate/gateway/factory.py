@@ -45,10 +45,9 @@ class Prepared:
     policies: dict[str, Policy]
     direct: Policy
     states: RoutingStates
-
-    def direct_plan(self, request: ChatRequest) -> Plan:
-        """The plan for a model named directly (a judge's, an incumbent's)."""
-        return self.direct(request, self.catalog, self.states.current())
+    # The plan for a model named directly (a judge's, an incumbent's); the routes' judge
+    # needs it before this object exists, so it is made once in ``prepare`` and kept here.
+    direct_plan: _PlanFor
 
 
 def prepare(settings: Settings, providers: ProviderRegistry | None = None) -> Prepared:
@@ -82,6 +81,7 @@ def prepare(settings: Settings, providers: ProviderRegistry | None = None) -> Pr
         policies=policies,
         direct=direct,
         states=states,
+        direct_plan=direct_plan,
     )
 
 
