@@ -114,8 +114,6 @@ async def test_unknown_paths_wrong_methods_and_nul_answer_in_the_paths_wire_form
     assert status == 405 and headers["allow"] == "DELETE, GET, HEAD" and body["type"] == "error"
     status, _, body = await _request(app, "GET", "/v1/batches/b\x00")
     assert status == 400 and "NUL" in body["error"]["message"]
-    status, _, body = await _request(app, "HEAD", "/health")
-    assert status == 200
     status, _, body = await _request(app, "GET", "/v1/batches/batch_1")
     assert status == 503  # the store is not open: no batch jobs, whatever the path
 
@@ -129,6 +127,10 @@ async def test_before_start_up_every_route_needing_the_gateway_answers_503() -> 
     status, _, body = await _request(app, "POST", "/v1/messages")
     assert status == 503 and body["type"] == "error"
     status, _, body = await _request(app, "GET", "/v1/models")
+    assert status == 503
+    status, _, body = await _request(app, "GET", "/health")  # no store open yet
+    assert status == 503 and body["failing"] == ["store"] and "starting" in str(body)
+    status, _, body = await _request(app, "HEAD", "/health")
     assert status == 503
 
 

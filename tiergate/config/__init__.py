@@ -132,6 +132,14 @@ class ReportsConfig(_Frozen):
     per_tenant_per_minute: int = Field(default=30, gt=0)
 
 
+class HealthConfig(_Frozen):
+    """``GET /health`` (tiergate/gateway/health.py): how long it waits for the store, and how
+    long one answer is reused, so that frequent polling costs the database one query a second."""
+
+    timeout_seconds: float = Field(default=1.0, gt=0)
+    cache_seconds: float = Field(default=1.0, ge=0)
+
+
 class Settings(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -159,6 +167,7 @@ class Settings(_Frozen):
     retry: RetryConfig = Field(default_factory=RetryConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
     # Passed through to upstreams when the client sends them (Anthropic beta features, the API
     # version the client was written for); ``anthropic-*`` headers go to Anthropic upstreams only.
     forward_headers: tuple[str, ...] = ("anthropic-beta", "anthropic-version")

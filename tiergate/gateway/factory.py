@@ -91,6 +91,7 @@ async def build_gateway(
     """The gateway, its store and request log open (needs a running loop). ``settings`` may
     be what ``prepare`` made of them already (a server checks its config before it starts)."""
     from tiergate.gateway.auth import Authenticator
+    from tiergate.gateway.health import HealthCheck
     from tiergate.gateway.judging import Judging
     from tiergate.gateway.pipeline import Finisher
     from tiergate.gateway.report_admission import ReportAdmission
@@ -137,6 +138,11 @@ async def build_gateway(
     limits = config.reports
     reports = ReportAdmission(limits.per_tenant_concurrent, limits.per_tenant_per_minute)
     finisher = Finisher(log, metrics, config.log.bodies, guard, shadows, rollouts)
+    health = HealthCheck(
+        store,
+        timeout_seconds=config.health.timeout_seconds,
+        cache_seconds=config.health.cache_seconds,
+    )
     return Gateway(
         settings=config,
         catalog=ready.catalog,
@@ -160,6 +166,7 @@ async def build_gateway(
         shadows=shadows,
         rollouts=rollouts,
         finisher=finisher,
+        health=health,
     )
 
 

@@ -22,6 +22,7 @@ from tiergate.routing.plan import Policy, RoutingState
 
 if TYPE_CHECKING:
     from tiergate.gateway.auth import Authenticator
+    from tiergate.gateway.health import HealthCheck
     from tiergate.gateway.judging import Judging
     from tiergate.gateway.pipeline import Finisher
     from tiergate.gateway.report_admission import ReportAdmission
@@ -103,6 +104,7 @@ class Gateway:
     rollouts: Rollouts
     # What happens once a request ends (log row, budget settled, shadow, rollout judge).
     finisher: Finisher
+    health: HealthCheck  # what ``GET /health`` reports
 
     def routing_state(self) -> RoutingState:
         return self.states.current()
@@ -116,5 +118,6 @@ class Gateway:
         await self.finisher.aclose()  # budgets still being settled
         await self.log.aclose()
         await self.holder.aclose()  # after the last settlement: it lets go of the rest
+        await self.health.aclose()
         await self.store.aclose()
         await self.providers.aclose()

@@ -25,6 +25,7 @@ from tiergate.gateway.auth import Principal
 from tiergate.gateway.batch_items import Batches
 from tiergate.gateway.factory import Prepared, build_gateway
 from tiergate.gateway.gateway import Gateway
+from tiergate.gateway.health import starting
 from tiergate.gateway.pipeline import finish
 from tiergate.gateway.request_id import new_request_id
 from tiergate.gateway.trace import RequestTrace
@@ -303,7 +304,8 @@ class App:
         await endpoints.count_tokens(self.gateway, body, call.send)
 
     async def _health(self, call: Call) -> None:
-        await endpoints.health(self.prepared.deployments, call.send)
+        state = await self.gateway.health.check() if self._started else starting()
+        await endpoints.health(self.prepared.deployments, state, call.send)
 
     async def _send_models(self, call: Call) -> None:
         if not self._started:

@@ -13,14 +13,23 @@ from tiergate.wire.nesting import json_body
 
 if TYPE_CHECKING:
     from tiergate.gateway.gateway import Gateway
+    from tiergate.gateway.health import Health
     from tiergate.server.routes import Call
 
 _CREATED = 1_735_689_600  # 2025-01-01: catalog entries carry no creation time of their own
 
 
-async def health(deployments: Mapping[str, object], send: Send) -> None:
-    """Answers from start-up's first moment: the deployments are known before the store opens."""
-    await send_json(send, 200, {"status": "ok", "models": len(deployments)})
+async def health(deployments: Mapping[str, object], state: Health, send: Send) -> None:
+    """200 when every part answers, else 503 naming the failing ones (``gateway/health.py``
+    checks them); ``status`` and ``models`` as before the parts were checked."""
+    body: dict[str, Any] = {
+        "status": "ok" if state.ok else "unavailable",
+        "models": len(deployments),
+        "checks": {name: part.as_json() for name, part in state.parts.items()},
+    }
+    if not state.ok:
+        body["failing"] = state.failing
+    await send_json(send, 200 if state.ok else 503, body, {"cache-control": "no-store"})
 
 
 async def models(gateway: Gateway, scope: Scope, send: Send) -> None:
