@@ -9,7 +9,8 @@ log, keys and budgets, and returns the finished, immutable gateway.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from tiergate.catalog import Catalog, load_catalog
@@ -29,6 +30,9 @@ from tiergate.types import ChatRequest, ChatResponse
 __all__ = ["ExecutorJudge", "Prepared", "build_gateway", "prepare"]
 
 _PlanFor = Callable[[ChatRequest], Plan]
+_Close = Callable[[], Awaitable[None]]
+
+logger = logging.getLogger("tiergate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +93,29 @@ async def build_gateway(
     settings: Settings | Prepared, providers: ProviderRegistry | None = None
 ) -> Gateway:
     """The gateway, its store and request log open (needs a running loop). ``settings`` may
-    be what ``prepare`` made of them already (a server checks its config before it starts)."""
+    be what ``prepare`` made of them already (a server checks its config before it starts).
+
+    When a step fails (a database that refuses a write, start-up cancelled), what the earlier
+    steps opened is closed before the error goes on: a caller that handles it (a test, a
+    process serving in-process, a supervisor retrying) is left no pool, thread or task."""
+    ready = settings if isinstance(settings, Prepared) else prepare(settings, providers)
+    opened: list[_Close] = []
+    if ready is not settings:  # made here, so owned here; a caller's ``Prepared`` is its own
+        opened.append(ready.providers.aclose)
+    try:
+        return await _open(ready, opened)
+    except BaseException:
+        for close in reversed(opened):
+            try:
+                await close()
+            except Exception:  # the first error is the one to report; this one is logged
+                logger.exception("closing a part of a gateway whose start-up failed")
+        raise
+
+
+async def _open(ready: Prepared, opened: list[_Close]) -> Gateway:
+    """``build_gateway``'s steps; each part that needs closing is added to ``opened`` as soon
+    as it exists."""
     from tiergate.gateway.auth import Authenticator
     from tiergate.gateway.health import HealthCheck
     from tiergate.gateway.judging import Judging
@@ -104,15 +130,16 @@ async def build_gateway(
     from tiergate.store.request_log import RequestLog
     from tiergate.tenancy import Guard, KeyStore, Ledger
 
-    ready = settings if isinstance(settings, Prepared) else prepare(settings, providers)
     config = ready.settings
     metrics = Metrics()
     store = await open_store(store_url(config.database_url, config.data_dir))
+    opened.append(store.aclose)
     store.scan_seconds = config.reports.timeout_seconds
     store.scan_rows = config.reports.max_rows
     log = RequestLog(
         store, batch_size=config.log.batch_size, flush_interval=config.log.flush_interval
     )
+    opened.append(log.aclose)
     await log.start()
     metrics.watch_log(log)
     executor, accountant = ready.executor, ready.accountant
@@ -126,12 +153,14 @@ async def build_gateway(
     rollouts = Rollouts(store, managed, executor, ready.direct_plan, judging)
     ready.states.follow(rollouts)
     if managed:
+        opened.append(rollouts.aclose)
         await rollouts.start()
         metrics.watch_rollouts(rollouts)
     keys = KeyStore(store)
     holder = Holder(store)
     ledger = Ledger(store, holder.owner)
     holder.on_tick(ledger.retry_unsettled)
+    opened.append(holder.aclose)
     await holder.start()
     guard = Guard(ledger)
     auth = Authenticator(keys, config.admin_key, config.allow_open_remote, config.metrics_token)

@@ -375,16 +375,25 @@ class App:
                 return
 
     async def startup(self) -> None:
+        """Build the gateway and start what runs beside it; when a step after the build fails
+        (open mode refused on a public address, say), what was started is closed again, so a
+        server run in process (``client.serve``, tests) keeps no store or task behind."""
         self.gateway = gateway = await build_gateway(self.prepared)
         self._started = True
-        watcher = follow_parent()
-        if watcher is not None:
-            self._watchers.append(watcher)
-        self.batches = batches = Batches(gateway)
-        batches.start()
-        gateway.metrics.watch_batches(batches.runner, batches.relay)
-        if await gateway.auth.is_open():
-            self._check_open(gateway.settings.host)
+        try:
+            watcher = follow_parent()
+            if watcher is not None:
+                self._watchers.append(watcher)
+            self.batches = batches = Batches(gateway)
+            batches.start()
+            gateway.metrics.watch_batches(batches.runner, batches.relay)
+            if await gateway.auth.is_open():
+                self._check_open(gateway.settings.host)
+        except BaseException:
+            self._started = False
+            await self.shutdown()
+            self.batches = None
+            raise
         # Everything built so far lives as long as the process: keep it out of the cyclic
         # collector's generations, so collections during requests scan only request objects.
         gc.freeze()
