@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -329,9 +330,7 @@ def test_previous_response_id_continues_the_stored_conversation(
     assert sent["messages"][4]["content"][0]["tool_use_id"] == call.call_id
 
 
-def test_previous_response_id_errors(
-    gateway: str, anthropic_upstream: FakeUpstream
-) -> None:
+def test_previous_response_id_errors(gateway: str, anthropic_upstream: FakeUpstream) -> None:
     client = oai(gateway)
     with pytest.raises(openai.BadRequestError) as missing:
         client.responses.create(
@@ -364,6 +363,37 @@ def test_previous_response_id_is_tenant_scoped(
     )
     assert same.status == "completed"
     assert user_texts(anthropic_upstream.last.json)[0] == "secret"
+
+
+def test_a_response_past_keep_days_is_refused_as_an_unknown_id_is(
+    make_gateway: Callable[..., str],
+    anthropic_upstream: FakeUpstream,
+    database_url: str | None,
+) -> None:
+    """Past ``responses.keep_days`` a stored answer is gone for follow-ups, with the error an
+    unknown id gets, before anything is sent upstream, pruned or not yet."""
+    gateway = make_gateway(database_url=database_url, responses={"keep_days": 1.5 / 86_400})
+    client = oai(gateway)
+    first = client.responses.create(model="claude-haiku-4-5", input="I am Ada.")
+    soon = client.responses.create(
+        model="claude-haiku-4-5", previous_response_id=first.id, input="Who am I?"
+    )
+    assert soon.status == "completed"
+    time.sleep(1.6)
+    sent = len(anthropic_upstream.requests)
+    errors = []
+    for previous in (first.id, "resp_never"):
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.responses.create(
+                model="claude-haiku-4-5", previous_response_id=previous, input="again"
+            )
+        errors.append(refused.value)
+    expired, unknown = errors
+    assert expired.status_code == unknown.status_code == 400
+    assert expired.code == unknown.code == "previous_response_not_found"
+    assert expired.param == unknown.param == "previous_response_id"
+    assert expired.message == unknown.message.replace("resp_never", first.id)
+    assert len(anthropic_upstream.requests) == sent
 
 
 # --- errors -----------------------------------------------------------------------------------

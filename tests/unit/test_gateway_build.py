@@ -7,6 +7,7 @@ items and evaluation calls run the pipeline in process, so loading it must not l
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import subprocess
 import sys
@@ -17,6 +18,8 @@ import pytest
 from tiergate.config import load_settings
 from tiergate.gateway.factory import build_gateway, prepare
 from tiergate.gateway.gateway import Gateway
+from tiergate.store.backend import open_store
+from tiergate.store.location import store_url
 
 
 async def test_build_gateway_returns_every_part_and_the_gateway_is_frozen(tmp_path: Path) -> None:
@@ -56,3 +59,24 @@ def test_the_pipeline_and_batch_items_load_no_http_server_code() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == ""
+
+
+async def test_expired_stored_responses_are_pruned_by_the_store_holders_housekeeping(
+    tmp_path: Path,
+) -> None:
+    """The gateway hands the pruning to its holder, whose ticks every replica runs (the last
+    one as it lets go, at close)."""
+    env = {"TIERGATE_DATA_DIR": str(tmp_path)}
+    settings = load_settings(None, env=env, overrides={"responses": {"keep_days": 0.2 / 86_400}})
+    gateway = await build_gateway(settings)
+    try:
+        await gateway.responses.save("resp_1", "acme", "m", [{"role": "user", "content": "hi"}])
+        await asyncio.sleep(0.25)
+        assert await gateway.store.fetchall("SELECT id FROM responses") == [("resp_1",)]
+    finally:
+        await gateway.aclose()
+    store = await open_store(store_url(None, str(tmp_path)))
+    try:
+        assert await store.fetchall("SELECT id FROM responses") == []
+    finally:
+        await store.aclose()

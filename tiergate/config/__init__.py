@@ -132,6 +132,13 @@ class ReportsConfig(_Frozen):
     per_tenant_per_minute: int = Field(default=30, gt=0)
 
 
+class ResponsesConfig(_Frozen):
+    """Responses API answers kept for ``previous_response_id`` (docs/responses-api.md)."""
+
+    # Kept this long after the answer; older ones read as unknown and are deleted.
+    keep_days: float = Field(default=30.0, gt=0)
+
+
 class HealthConfig(_Frozen):
     """``GET /health`` (tiergate/gateway/health.py): how long it waits for the store, and how
     long one answer is reused, so that frequent polling costs the database one query a second."""
@@ -168,6 +175,7 @@ class Settings(_Frozen):
     batch: BatchConfig = Field(default_factory=BatchConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
+    responses: ResponsesConfig = Field(default_factory=ResponsesConfig)
     # Passed through to upstreams when the client sends them (Anthropic beta features, the API
     # version the client was written for); ``anthropic-*`` headers go to Anthropic upstreams only.
     forward_headers: tuple[str, ...] = ("anthropic-beta", "anthropic-version")

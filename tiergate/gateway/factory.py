@@ -128,6 +128,7 @@ async def _open(ready: Prepared, opened: list[_Close]) -> Gateway:
     from tiergate.store.holders import Holder
     from tiergate.store.location import store_url
     from tiergate.store.request_log import RequestLog
+    from tiergate.store.responses import StoredResponses
     from tiergate.tenancy import Guard, KeyStore, Ledger
 
     config = ready.settings
@@ -160,6 +161,8 @@ async def _open(ready: Prepared, opened: list[_Close]) -> Gateway:
     holder = Holder(store)
     ledger = Ledger(store, holder.owner)
     holder.on_tick(ledger.retry_unsettled)
+    responses = StoredResponses(store, keep_ms=int(config.responses.keep_days * 86_400_000))
+    holder.on_tick(responses.prune_due)
     opened.append(holder.aclose)
     await holder.start()
     guard = Guard(ledger)
@@ -196,6 +199,7 @@ async def _open(ready: Prepared, opened: list[_Close]) -> Gateway:
         rollouts=rollouts,
         finisher=finisher,
         health=health,
+        responses=responses,
     )
 
 

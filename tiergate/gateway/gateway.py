@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from tiergate.store.backend import Store
     from tiergate.store.holders import Holder
     from tiergate.store.request_log import RequestLog
+    from tiergate.store.responses import StoredResponses
     from tiergate.tenancy import Guard, KeyStore
 
 __all__ = ["Gateway", "RoutingStates"]
@@ -105,6 +106,7 @@ class Gateway:
     # What happens once a request ends (log row, budget settled, shadow, rollout judge).
     finisher: Finisher
     health: HealthCheck  # what ``GET /health`` reports
+    responses: StoredResponses  # Responses API answers kept for ``previous_response_id``
 
     def routing_state(self) -> RoutingState:
         return self.states.current()

@@ -27,7 +27,6 @@ from tiergate.gateway.pipeline import (
 )
 from tiergate.server.chat import send_stream
 from tiergate.server.responses import Receive, Send, send_bytes
-from tiergate.store.responses import StoredResponses
 from tiergate.types import MessageStop, StreamEvent
 from tiergate.wire.nesting import json_body
 from tiergate.wire.responses import FORMAT, ResponsesReply
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
     from tiergate.gateway.auth import Principal
     from tiergate.gateway.gateway import Gateway
     from tiergate.gateway.trace import RequestTrace
+    from tiergate.store.responses import StoredResponses
 
 logger = logging.getLogger("tiergate")
 
@@ -57,7 +57,7 @@ async def handle_responses(
     send: Send,
 ) -> None:
     decoded = FORMAT.decode_request(json_body(body))
-    stored = StoredResponses(gateway.store)
+    stored = gateway.responses
     tenant = principal.tenant
     if decoded.previous_response_id is not None:
         await _continue(decoded, stored, tenant)

@@ -474,4 +474,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             "UPDATE batch_items SET live_only = TRUE, upstream = NULL WHERE upstream = ''",
         ),
     ),
+    Migration(
+        # Responses API answers are kept ``responses.keep_days`` (``store/responses.py``): the
+        # pruning pass deletes the oldest expired rows, found by creation time.
+        "0019_responses_created",
+        ("CREATE INDEX responses_created ON responses (created_ms)",),
+    ),
 )
