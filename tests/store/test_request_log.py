@@ -6,7 +6,9 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
-from tiergate.store.records import AttemptRecord, RequestRecord, from_pico
+import pytest
+
+from tiergate.store.records import AttemptRecord, RequestRecord, ShadowRecord, from_pico
 from tiergate.store.request_log import RequestLog
 
 T0 = 1_763_942_400_000
@@ -148,3 +150,13 @@ async def test_submit_never_awaits_and_queues_without_writing(store: Any) -> Non
     await log.start()
     await log.aclose()
     assert log.written == 20_000
+
+
+def test_log_rows_are_built_by_keyword_only() -> None:
+    """A positional call would shift values into the wrong columns (token counts, optional
+    strings of one type) without any error; it is refused instead."""
+    with pytest.raises(TypeError):
+        RequestRecord("req_1", 0, "acme")  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ShadowRecord("shd_1", "req_1", 0, "m")  # type: ignore[misc]
+    assert RequestRecord(id="req_1", ts_ms=0, tenant="acme").tenant == "acme"

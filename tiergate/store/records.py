@@ -12,7 +12,9 @@ are exact on SQLite and PostgreSQL alike (no float drift over a million rows):
 * budgets and spend counters (tenancy) use nano-dollars, 1e-9 USD: enforcement needs no finer.
 
 Records are mutable (the server fills cost after the call) but slotted: one is built per
-request on the hot path, so they stay small and cheap.
+request on the hot path, so they stay small and cheap. They are built by keyword only: with
+dozens of fields, many of one type (token counts, optional strings), a positional call would
+put a value in the wrong column and no check would notice.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ class AttemptRecord:
     estimated: bool = False  # its usage was partly estimated (tiergate/cost/estimate.py)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class RequestRecord:
     """One client request as answered (or refused). ``ts_ms`` is UTC epoch milliseconds.
 
@@ -134,7 +136,7 @@ class RequestRecord:
         return datetime.fromtimestamp(self.ts_ms / 1000, UTC)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class ShadowRecord:
     """A candidate model's answer to a request already served by another (shadow traffic).
 
