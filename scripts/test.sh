@@ -24,6 +24,7 @@ fi
 npm ci --prefix tests/e2e/claude_code --ignore-scripts --no-audit --no-fund >&2
 eval "$(bash .ci/postgres.sh)"
 .venv/bin/ruff check tiergate tests
+.venv/bin/ruff format --check tiergate tests bench scripts
 .venv/bin/mypy
 .venv/bin/lint-imports --no-logo   # the layer contracts in pyproject.toml, [tool.importlinter]
 .venv/bin/pytest -q -p no:cacheprovider "$@"

@@ -354,8 +354,7 @@ class Usage:
             inference_geo=final.inference_geo or self.inference_geo,
             web_search_requests=final.web_search_requests or self.web_search_requests,
             web_fetch_requests=final.web_fetch_requests or self.web_fetch_requests,
-            code_execution_requests=final.code_execution_requests
-            or self.code_execution_requests,
+            code_execution_requests=final.code_execution_requests or self.code_execution_requests,
         )
 
     def add(self, other: Usage) -> Usage:
@@ -374,9 +373,7 @@ class Usage:
             # Modifiers belong to one answer; a sum of attempts keeps them only when they agree.
             service_tier=self.service_tier if self.service_tier == other.service_tier else None,
             speed=self.speed if self.speed == other.speed else None,
-            inference_geo=self.inference_geo
-            if self.inference_geo == other.inference_geo
-            else None,
+            inference_geo=self.inference_geo if self.inference_geo == other.inference_geo else None,
             web_search_requests=self.web_search_requests + other.web_search_requests,
             web_fetch_requests=self.web_fetch_requests + other.web_fetch_requests,
             code_execution_requests=self.code_execution_requests + other.code_execution_requests,

@@ -251,9 +251,10 @@ def stream_frames(message: dict[str, Any], reply: Reply, usage: FakeUsage) -> li
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": {**usage_json(usage, 1), **{
-            k: v for k, v in reply.usage_fields.items() if k != "server_tool_use"
-        }},
+        "usage": {
+            **usage_json(usage, 1),
+            **{k: v for k, v in reply.usage_fields.items() if k != "server_tool_use"},
+        },
     }
     frames = [
         sse({"type": "message_start", "message": start}, "message_start"),

@@ -352,8 +352,7 @@ def _check_document(block: dict[str, Any], where: str) -> str | None:
     source = block.get("source")
     if not isinstance(source, dict) or source.get("type") not in DOCUMENT_SOURCES:
         return (
-            f"{where}.source: Input tag does not match 'base64', 'url', 'text', 'content', "
-            "'file'"
+            f"{where}.source: Input tag does not match 'base64', 'url', 'text', 'content', 'file'"
         )
     for key in DOCUMENT_SOURCES[source["type"]]:
         if key not in source:

@@ -181,4 +181,3 @@ async def test_one_request_claims_the_probe_of_only_the_deployment_it_uses(
     assert await answer() == ("b", "from b")
     assert len(second.requests) == 1
     assert breakers.probing() == frozenset()
-

@@ -78,33 +78,65 @@ from tiergate.errors import ConfigError
             "routes.auto.rollout: a rollout needs a `percent` or a `ramp`",
         ),
         (
-            {"auto": {"default": "haiku", "rollout": {"model": "sonnet", "percent": 5,
-                                                      "ramp": {"steps": [5], "every": 10}}}},
+            {
+                "auto": {
+                    "default": "haiku",
+                    "rollout": {
+                        "model": "sonnet",
+                        "percent": 5,
+                        "ramp": {"steps": [5], "every": 10},
+                    },
+                }
+            },
             "routes.auto.rollout: give either `percent` (a fixed share) or `ramp`, not both",
         ),
         (
-            {"auto": {"default": "haiku", "rollout": {"model": "sonnet",
-                                                      "ramp": {"steps": [50, 10], "every": 10}}}},
+            {
+                "auto": {
+                    "default": "haiku",
+                    "rollout": {"model": "sonnet", "ramp": {"steps": [50, 10], "every": 10}},
+                }
+            },
             "routes.auto.rollout.ramp.steps: steps must increase",
         ),
         (
-            {"auto": {"default": "haiku", "rollout": {"model": "sonnet",
-                                                      "ramp": {"steps": [5], "every": "soon"}}}},
+            {
+                "auto": {
+                    "default": "haiku",
+                    "rollout": {"model": "sonnet", "ramp": {"steps": [5], "every": "soon"}},
+                }
+            },
             "routes.auto.rollout.ramp.every: 'soon' is not a duration",
         ),
         (
-            {"auto": {"default": "haiku", "rollout": {
-                "model": "sonnet", "percent": 5, "guard": {"min_judged_quality": 0.4}}}},
+            {
+                "auto": {
+                    "default": "haiku",
+                    "rollout": {
+                        "model": "sonnet",
+                        "percent": 5,
+                        "guard": {"min_judged_quality": 0.4},
+                    },
+                }
+            },
             "routes.auto.rollout.guard: `min_judged_quality` needs a `judge` to measure it",
         ),
         (
-            {"auto": {"default": "haiku", "shadow": {
-                "model": "sonnet", "judge": {"model": "opus-9"}}}},
+            {
+                "auto": {
+                    "default": "haiku",
+                    "shadow": {"model": "sonnet", "judge": {"model": "opus-9"}},
+                }
+            },
             "routes.auto.shadow.judge.model: unknown model 'opus-9'",
         ),
         (
-            {"auto": {"default": "haiku", "shadow": {
-                "model": "sonnet", "judge": {"model": "sonnet", "mode": "vibes"}}}},
+            {
+                "auto": {
+                    "default": "haiku",
+                    "shadow": {"model": "sonnet", "judge": {"model": "sonnet", "mode": "vibes"}},
+                }
+            },
             "routes.auto.shadow.judge.mode: Input should be 'pairwise' or 'rubric'",
         ),
         (

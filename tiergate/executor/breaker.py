@@ -104,7 +104,5 @@ class CircuitBreakers:
             name
             for name, state in self._states.items()
             if state.failures >= self._threshold
-            and (
-                now < state.open_until or (state.probe != NO_PROBE and now < state.probe_until)
-            )
+            and (now < state.open_until or (state.probe != NO_PROBE and now < state.probe_until))
         )

@@ -304,8 +304,7 @@ class Executor:
         why = "circuit open" if isinstance(error, _CircuitOpen) else f"{error.upstream_status}"
         failed = f"{plan.tiers[-1].model.id} failed ({why}), fallback"
         return [
-            (len(plan.tiers) + k, tier, f"{failed} {tier.model.id}")
-            for k, tier in enumerate(tiers)
+            (len(plan.tiers) + k, tier, f"{failed} {tier.model.id}") for k, tier in enumerate(tiers)
         ]
 
     async def _validate(

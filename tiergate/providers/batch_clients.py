@@ -107,9 +107,7 @@ class BatchClient:
         headers.update(deployment.headers)
         return headers
 
-    async def _raw(
-        self, method: str, deployment: Deployment, url: str, body: Body = None
-    ) -> bytes:
+    async def _raw(self, method: str, deployment: Deployment, url: str, body: Body = None) -> bytes:
         """The response body of one call; an HTTP error raised as ``ProviderError``."""
         status, headers, content = await self._session.fetch(
             method=method,
@@ -123,9 +121,7 @@ class BatchClient:
             raise self.wire.decode_error(status, headers, content, deployment.name)
         return content
 
-    async def _call(
-        self, method: str, deployment: Deployment, url: str, body: Body = None
-    ) -> Any:
+    async def _call(self, method: str, deployment: Deployment, url: str, body: Body = None) -> Any:
         """``_raw``, parsed as JSON."""
         return json_of(await self._raw(method, deployment, url, body), deployment)
 

@@ -192,9 +192,7 @@ class _RouteBuilder:
     def _fanout(self, spec: FanoutSpec, selector: Selector) -> Policy:
         where = (*self.loc, "fanout")
         planner = self.model(spec.planner, (*where, "planner"))
-        workers = tuple(
-            self.model(m, (*where, "workers", i)) for i, m in enumerate(spec.workers)
-        )
+        workers = tuple(self.model(m, (*where, "workers", i)) for i, m in enumerate(spec.workers))
         composer = self.model(spec.composer, (*where, "composer")) if spec.composer else planner
         return FanoutRoute(
             self.name,
@@ -234,9 +232,7 @@ class _RouteBuilder:
                     f"(it routes among {', '.join(names)})",
                     (*where, "models"),
                 )
-            served = {
-                n: self.model(mapping.get(n, n), (*where, "models", n)) for n in names
-            }
+            served = {n: self.model(mapping.get(n, n), (*where, "models", n)) for n in names}
             return LearnedChoicePolicy(self.name, router, served, threshold, selector)  # type: ignore[arg-type]
         weak = self.model(spec.weak or file_weak, (*where, "weak"))
         strong = self.model(spec.strong or file_strong, (*where, "strong"))

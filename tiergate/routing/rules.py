@@ -80,9 +80,7 @@ class RulesPolicy:
                 wanted, why = rule.model, f"rule {rule.number} ({held})"
                 break
         choice = self._selector.choose(wanted, need, state)
-        return single_tier_plan(
-            self.name, choice, f"{why} -> {wanted.id}", state, self._selector
-        )
+        return single_tier_plan(self.name, choice, f"{why} -> {wanted.id}", state, self._selector)
 
 
 # Plans are immutable and a route makes few distinct ones (one per rule and model, give or

@@ -36,9 +36,7 @@ def check_depth(value: Any, raw: bytes | str | None = None, where: str | None = 
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
             at = f"{where}: " if where else ""
-            raise InvalidRequest(
-                f"{at}JSON nested more than {MAX_DEPTH} levels deep", param=where
-            )
+            raise InvalidRequest(f"{at}JSON nested more than {MAX_DEPTH} levels deep", param=where)
         for child in node.values() if type(node) is dict else node:
             if type(child) in (dict, list):
                 stack.append((child, depth + 1))

@@ -117,9 +117,7 @@ class EvalRun:
                 len(running) >= self.concurrency
                 or (self.budget is not None and not self._paid_items)
             ):
-                finished, running = await asyncio.wait(
-                    running, return_when=asyncio.FIRST_COMPLETED
-                )
+                finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in finished:
                     task.result()  # a bug in scoring is not a result: raise it
             if self.stopped is not None:
@@ -177,4 +175,3 @@ class EvalRun:
             wins[b].append(1 - preference)
         for model, values in wins.items():
             result.scores[model] = sum(values) / len(values)
-

@@ -60,7 +60,7 @@ def _field(value: Any, path: str) -> Any:
 
 def _need_reference(reference: Any, name: str) -> None:
     if reference is None:
-        raise ValueError(f"the {name} scorer needs a \"reference\" on every line")
+        raise ValueError(f'the {name} scorer needs a "reference" on every line')
 
 
 def make_scorer(
