@@ -11,6 +11,7 @@ from typing import Any
 
 from tiergate.batch import Answered, BatchRunner, Item, Job, JobStore
 from tiergate.store.backend import open_store
+from tiergate.wire.batch_states import ItemState
 
 
 def items(count: int) -> list[tuple[str, str]]:
@@ -364,3 +365,77 @@ async def test_an_answer_in_hand_is_stored_however_long_the_store_refuses_it(
     assert await ended(jobs, job.id) == {"succeeded": 1}
     await worker.aclose()
     assert runs == {0: 1} and refusals == 0
+
+
+async def test_a_job_read_in_pieces_is_unseen_until_whole_and_a_refusal_leaves_nothing(
+    store: Any,
+) -> None:
+    """Items are written as an upload is read; the job appears only once all are in. A
+    refusal part-way (a bad request further on) deletes what was written; a replica that died
+    part-way leaves its items to the purge."""
+    from tiergate.batch.jobs import now_ms
+
+    jobs = JobStore(store)
+    more = asyncio.Event()
+
+    async def pieces(fail: bool) -> Any:
+        yield items(1500)
+        await more.wait()
+        if fail:
+            raise ValueError("requests[3000]: bad")
+        yield items(3000)[1500:]
+
+    async def stored() -> int:
+        [(count,)] = await store.fetchall("SELECT count(*) FROM batch_items", ())
+        return int(count)
+
+    def create(job_id: str, fail: bool) -> Any:
+        return jobs.create(
+            job_id=job_id,
+            tenant="acme",
+            key_id=None,
+            client_format="anthropic",
+            items=pieces(fail),
+            expire_ms=3_600_000,
+        )
+
+    uploading = asyncio.create_task(create("msgbatch_up", fail=False))
+    while await stored() < 1500:
+        await asyncio.sleep(0.01)
+    # Half in: no job to see, list, count or claim.
+    assert await jobs.get("msgbatch_up", None) is None
+    assert (await jobs.page(None, 10, after=None))[0] == []
+    assert await jobs.claim("replica", 10, 60_000) == []
+    await jobs.purge(now_ms() - 3_600_000)  # an upload of the last hour is left alone
+    assert await stored() == 1500
+    more.set()
+    job = await uploading
+    assert job.total == 3000 and await jobs.counts(job.id) == {ItemState.QUEUED: 3000}
+    assert [r.custom_id for r in await jobs.results(job.id, 2997, 10)] == ["c2998", "c2999"]
+
+    more.clear()
+    refused = asyncio.create_task(create("msgbatch_no", fail=True))
+    while await stored() < 4500:
+        await asyncio.sleep(0.01)
+    more.set()
+    try:
+        await refused
+        raise AssertionError("created")
+    except ValueError:
+        pass
+    assert await jobs.get("msgbatch_no", None) is None and await stored() == 3000
+
+    # A replica killed mid-upload: its items stay unseen until the purge deletes them.
+    await store.executemany(
+        [
+            ("INSERT INTO batch_uploads (job_id, started_ms) VALUES (?, ?)", [("msgbatch_x", 1)]),
+            (
+                "INSERT INTO batch_items (batch_id, n, custom_id, params, state) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [("msgbatch_x", n, f"c{n}", "{}", "queued") for n in range(5)],
+            ),
+        ]
+    )
+    await jobs.purge(now_ms() - 3_600_000)
+    assert await stored() == 3000 and await jobs.get(job.id, None) is not None
+    assert await store.fetchall("SELECT job_id FROM batch_uploads", ()) == []

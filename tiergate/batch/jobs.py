@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -78,9 +78,20 @@ LEASABLE = (
     f"batch_id = ? AND n = ? AND state = {QUEUED_SQL} "
     "AND (lease_until_ms IS NULL OR lease_until_ms < ?)"
 )
+_INSERT_UPLOAD = "INSERT INTO batch_uploads (job_id, started_ms) VALUES (?, ?)"
 _INSERT_ITEM = (
     "INSERT INTO batch_items (batch_id, n, custom_id, params, state) VALUES (?, ?, ?, ?, ?)"
 )
+
+
+async def _pieces(
+    items: Sequence[tuple[str, str]] | AsyncIterable[Sequence[tuple[str, str]]],
+) -> AsyncIterator[Sequence[tuple[str, str]]]:
+    if isinstance(items, AsyncIterable):
+        async for piece in items:
+            yield piece
+    else:
+        yield items
 
 
 def now_ms() -> int:
@@ -175,42 +186,61 @@ class JobStore:
         tenant: str,
         key_id: str | None,
         client_format: str,
-        items: Sequence[tuple[str, str]],
+        items: Sequence[tuple[str, str]] | AsyncIterable[Sequence[tuple[str, str]]],
         expire_ms: int,
         endpoint: str | None = None,
         input_file_id: str | None = None,
         metadata: str | None = None,
     ) -> Job:
-        """A new job of ``items`` ((custom_id, params JSON), in order), queued.
+        """A new job of ``items`` ((custom_id, params JSON), in order), queued: a list, or
+        the pieces of one as they are read (a batch being uploaded), so the whole job is
+        never held in memory.
 
         The items go in first, in chunks (a 100,000-item job must not hold the database, or
-        on one CPU the event loop, for seconds), and the job row last: items are claimed only
-        through their job row, so a job is never seen, or worked on, half-written."""
+        on one CPU the event loop, for seconds), and the job row last: items are claimed,
+        counted and listed only through their job row, so a job is never seen, or worked on,
+        half-written. Whatever stops the items coming (a bad request further on, the client
+        gone) deletes those already written, and no job is made; items left by a replica that
+        died meanwhile are found through ``batch_uploads`` and purged."""
         created = now_ms()
-        job = Job(
-            id=job_id,
-            tenant=tenant,
-            key_id=key_id,
-            client_format=client_format,
-            created_ms=created,
-            expires_ms=created + expire_ms,
-            cancel_ms=None,
-            ended_ms=None,
-            total=len(items),
-            endpoint=endpoint,
-            input_file_id=input_file_id,
-            metadata=metadata,
-        )
+        total = 0
+        queued = ItemState.QUEUED.value
+        await self._store.execute(_INSERT_UPLOAD, (job_id, created))
         try:
-            for start in range(0, len(items), _CHUNK):
-                chunk = items[start : start + _CHUNK]
-                queued = ItemState.QUEUED.value
-                rows = [(job_id, start + i, cid, p, queued) for i, (cid, p) in enumerate(chunk)]
-                await self._store.executemany([(_INSERT_ITEM, rows)])
-                await asyncio.sleep(0)
-            await self._store.execute(_INSERT_JOB, [getattr(job, name) for name in JOB_FIELDS])
+            async for piece in _pieces(items):
+                for start in range(0, len(piece), _CHUNK):
+                    chunk = piece[start : start + _CHUNK]
+                    rows = [(job_id, total + i, cid, p, queued) for i, (cid, p) in enumerate(chunk)]
+                    await self._store.executemany([(_INSERT_ITEM, rows)])
+                    total += len(chunk)
+                    await asyncio.sleep(0)
+            job = Job(
+                id=job_id,
+                tenant=tenant,
+                key_id=key_id,
+                client_format=client_format,
+                created_ms=created,
+                expires_ms=created + expire_ms,
+                cancel_ms=None,
+                ended_ms=None,
+                total=total,
+                endpoint=endpoint,
+                input_file_id=input_file_id,
+                metadata=metadata,
+            )
+            await self._store.executemany(
+                [
+                    (_INSERT_JOB, [[getattr(job, name) for name in JOB_FIELDS]]),
+                    ("DELETE FROM batch_uploads WHERE job_id = ?", [(job_id,)]),
+                ]
+            )
         except BaseException:
-            await self._store.execute("DELETE FROM batch_items WHERE batch_id = ?", (job_id,))
+            await self._store.executemany(
+                [
+                    ("DELETE FROM batch_items WHERE batch_id = ?", [(job_id,)]),
+                    ("DELETE FROM batch_uploads WHERE job_id = ?", [(job_id,)]),
+                ]
+            )
             raise
         return job
 
@@ -306,10 +336,17 @@ class JobStore:
         )
 
     async def purge(self, created_before_ms: int) -> None:
-        """Delete the ended jobs created before then, with their items."""
+        """Delete the ended jobs created before then, with their items, and the items of jobs
+        whose upload started before then and never ended (its replica died)."""
         old = "SELECT id FROM batches WHERE ended_ms IS NOT NULL AND created_ms < ?"
+        abandoned = "SELECT job_id FROM batch_uploads WHERE started_ms < ?"
         await self._store.executemany(
             [
+                (
+                    f"DELETE FROM batch_items WHERE batch_id IN ({abandoned})",
+                    [(created_before_ms,)],
+                ),
+                ("DELETE FROM batch_uploads WHERE started_ms < ?", [(created_before_ms,)]),
                 (f"DELETE FROM upstream_batches WHERE job_id IN ({old})", [(created_before_ms,)]),
                 (f"DELETE FROM batch_items WHERE batch_id IN ({old})", [(created_before_ms,)]),
                 (

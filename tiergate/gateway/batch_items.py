@@ -17,7 +17,7 @@ own batch API at its batch price (``gateway/provider_batches.py``, ``batch/upstr
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from tiergate.batch import (
@@ -115,20 +115,23 @@ class Batches:
         *,
         wire: WireFormat,
         id_prefix: str,
-        items: list[tuple[str, str, str]],
+        items: AsyncIterable[list[tuple[str, str, str]]],
         where: Callable[[int], str],
         **extra: str | None,
     ) -> Job:
-        """Queue a job of checked ``items`` ((custom_id, params JSON, model)) for
-        ``principal``, refusing it if it holds a model the key may never use (``where`` names
-        the request by its index); the runner is woken at once."""
-        check_models(principal, [model for _, _, model in items], where)
+        """Queue a job of checked ``items`` ((custom_id, params JSON, model), in pieces as
+        they are read) for ``principal``; the runner is woken at once.
+
+        The pieces are stored as they come, and the job appears only once all are in. A
+        refusal raised by ``items`` (a bad request), or a model the key may never use (named
+        by ``where`` of its index, once every request has been read, as a bad request
+        further on outranks it), refuses the whole job and leaves nothing stored."""
         job = await self.jobs.create(
             job_id=id_prefix + new_request_id()[4:],
             tenant=principal.tenant,
             key_id=principal.key_id,
             client_format=wire.name,
-            items=[(custom_id, params) for custom_id, params, _ in items],
+            items=_allowed(principal, items, where),
             expire_ms=int(self.config.expire_hours * 3_600_000),
             **extra,
         )
@@ -198,15 +201,41 @@ class Batches:
         return Principal.of_key(info)
 
 
-def check_models(principal: Principal, models: list[str], where: Callable[[int], str]) -> None:
+def check_models(
+    principal: Principal, models: list[str], where: Callable[[int], str], first: int = 0
+) -> None:
     """Refuse, at creation, a job holding a request for a model the key may never use; the
-    message names the first such request (``where`` of its index)."""
+    message names the first such request (``where`` of its index, ``models[0]`` being
+    request ``first``)."""
     for model in dict.fromkeys(models):
         try:
             principal.check_model(model)
         except PermissionDenied as exc:
-            at = where(models.index(model))
+            at = where(first + models.index(model))
             raise PermissionDenied(f"{at}: {exc.message}", param=at) from None
+
+
+async def _allowed(
+    principal: Principal,
+    items: AsyncIterable[list[tuple[str, str, str]]],
+    where: Callable[[int], str],
+) -> AsyncIterator[list[tuple[str, str]]]:
+    """``items`` as stored ((custom_id, params)), the models checked piece by piece; a
+    forbidden one is raised once ``items`` has ended without a refusal of its own, and
+    nothing more is stored meanwhile."""
+    forbidden: PermissionDenied | None = None
+    seen = 0
+    async for piece in items:
+        if forbidden is None:
+            try:
+                check_models(principal, [model for _, _, model in piece], where, seen)
+            except PermissionDenied as exc:
+                forbidden = exc
+            else:
+                yield [(custom_id, params) for custom_id, params, _ in piece]
+        seen += len(piece)
+    if forbidden is not None:
+        raise forbidden
 
 
 def _wait_out(failure: GatewayError, tries: int) -> float | None:

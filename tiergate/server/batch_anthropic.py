@@ -13,6 +13,7 @@ One handler per endpoint; ``server/app.py``'s route table maps the paths to them
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from tiergate.batch import Job
@@ -21,15 +22,15 @@ from tiergate.gateway.batch_items import visible_to
 from tiergate.server.batches import ANTHROPIC_PREFIX, base_url
 from tiergate.server.query import page_limit, query_params
 from tiergate.server.responses import (
+    Receive,
     Scope,
-    read_body,
+    body_pieces,
     send_chunks,
     send_json,
 )
 from tiergate.wire import anthropic_batches as shapes
 from tiergate.wire.anthropic import FORMAT as ANTHROPIC
 from tiergate.wire.batch_states import ItemState
-from tiergate.wire.nesting import json_body
 
 if TYPE_CHECKING:
     from tiergate.gateway.batch_items import Batches
@@ -38,18 +39,15 @@ if TYPE_CHECKING:
 __all__ = ["cancel", "create", "delete", "list_jobs", "results", "retrieve"]
 
 _JSONL = (b"content-type", b"application/x-jsonl")
+_PIECE_BYTES = 1024 * 1024  # of a batch's body parsed at once
 
 
 async def create(batches: Batches, call: Call) -> None:
-    config = batches.config
-    body = await read_body(call.receive, config.max_body_bytes)
-    # Up to 256 MB of JSON: parsed and checked off the event loop, which keeps serving.
-    items = await asyncio.to_thread(_decode, body, config.max_requests)
     job = await batches.submit(
         call.principal,
         wire=ANTHROPIC,
         id_prefix="msgbatch_",
-        items=items,
+        items=_requests(batches, call.receive),
         where="requests[{}].params.model".format,
     )
     await send_json(call.send, 200, shapes.encode_batch(job, {ItemState.QUEUED: job.total}, None))
@@ -78,8 +76,19 @@ async def cancel(batches: Batches, call: Call) -> None:
     await send_json(call.send, 200, await _shown(batches, job, call.scope))
 
 
-def _decode(body: bytes, max_requests: int) -> list[tuple[str, str, str]]:
-    return shapes.decode_batch(json_body(body), max_requests)
+async def _requests(
+    batches: Batches, receive: Receive
+) -> AsyncIterator[list[tuple[str, str, str]]]:
+    """The body's requests as it arrives (up to ``batch.max_body_bytes``), parsed and checked
+    off the event loop a piece at a time: neither the body nor all its requests are held in
+    memory. A refusal is raised once the whole body has been read."""
+    config = batches.config
+    reader = shapes.BatchReader(config.max_requests)
+    async for piece in body_pieces(receive, config.max_body_bytes, _PIECE_BYTES):
+        if items := await asyncio.to_thread(reader.feed, piece):
+            yield items
+    if items := await asyncio.to_thread(reader.finish):
+        yield items
 
 
 async def list_jobs(batches: Batches, call: Call) -> None:

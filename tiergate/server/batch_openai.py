@@ -37,8 +37,8 @@ from tiergate.gateway.request_id import new_request_id
 from tiergate.server.query import page_limit, query_params
 from tiergate.server.responses import (
     Receive,
+    body_pieces,
     read_body,
-    receive_chunk,
     request_headers,
     send_chunks,
     send_json,
@@ -104,21 +104,28 @@ async def create(batches: Batches, call: Call) -> None:
             f"file {file_id} was uploaded with purpose {stored.purpose!r}, not 'batch'",
             param="input_file_id",
         )
-    reader = shapes.InputReader(batches.config.max_requests)
-    async for piece in batches.files.pieces(file_id):  # never the whole file in memory
-        await asyncio.to_thread(reader.feed, piece)
-    items = await asyncio.to_thread(reader.finish)
     job = await batches.submit(
         principal,
         wire=OPENAI,
         id_prefix="batch_",
-        items=items,
+        items=_requests(batches, file_id),
         where=lambda i: f"input file request {i + 1}",
         endpoint=shapes.ENDPOINT,
         input_file_id=file_id,
         metadata=orjson.dumps(metadata).decode() if metadata else None,
     )
     await send_json(send, 200, shapes.encode_batch(job, {ItemState.QUEUED: job.total}, None, None))
+
+
+async def _requests(batches: Batches, file_id: str) -> AsyncIterator[list[tuple[str, str, str]]]:
+    """The file's requests, checked off the event loop, a stored piece at a time: neither the
+    whole file nor all its requests are held in memory."""
+    reader = shapes.InputReader(batches.config.max_requests)
+    async for piece in batches.files.pieces(file_id):
+        if items := await asyncio.to_thread(reader.feed, piece):
+            yield items
+    if items := await asyncio.to_thread(reader.finish):
+        yield items
 
 
 async def list_files(batches: Batches, call: Call) -> None:
@@ -247,21 +254,9 @@ _FEED_BYTES = 1024 * 1024  # of the body handed to the parser (off the event loo
 
 async def _feed(parser: FormParser, receive: Receive, limit: int) -> None:
     """The request body into ``parser`` as it arrives, a 413 past ``limit`` bytes."""
-    size = 0
-    pending: list[bytes] = []
-    held = 0
-    while True:
-        chunk, more = await receive_chunk(receive, size, limit)
-        size += len(chunk)
-        pending.append(chunk)
-        held += len(chunk)
-        if held >= _FEED_BYTES or not more:
-            data = b"".join(pending)
-            pending, held = [], 0
-            await asyncio.to_thread(parser.write, data)
-        if not more:
-            await asyncio.to_thread(parser.finalize)
-            return
+    async for piece in body_pieces(receive, limit, _FEED_BYTES):
+        await asyncio.to_thread(parser.write, piece)
+    await asyncio.to_thread(parser.finalize)
 
 
 def _close(uploads: list[tuple[str, File]]) -> None:

@@ -65,6 +65,25 @@ async def read_body(receive: Receive, limit: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+async def body_pieces(receive: Receive, limit: int, size: int) -> AsyncIterator[bytes]:
+    """The request body in pieces of about ``size`` bytes (the last may be shorter, or
+    empty), as it arrives: a large body is handled a piece at a time, never held whole.
+    Refuses more than ``limit`` bytes with a 413 as soon as they are seen."""
+    received = 0
+    pending: list[bytes] = []
+    held = 0
+    while True:
+        chunk, more = await receive_chunk(receive, received, limit)
+        received += len(chunk)
+        pending.append(chunk)
+        held += len(chunk)
+        if held >= size or not more:
+            yield pending[0] if len(pending) == 1 else b"".join(pending)
+            pending, held = [], 0
+        if not more:
+            return
+
+
 async def receive_chunk(receive: Receive, received: int, limit: int) -> tuple[bytes, bool]:
     """The request body's next piece and whether more follows: ``ClientGone`` if the client
     left, a 413 once the ``received`` bytes before it and this piece pass ``limit``."""

@@ -480,4 +480,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "0019_responses_created",
         ("CREATE INDEX responses_created ON responses (created_ms)",),
     ),
+    Migration(
+        # A batch job whose requests are being written as its body is read (``batch/jobs.py:
+        # JobStore.create``): its items are in, its job row not yet. A replica that dies
+        # mid-upload leaves its row here, so the items it wrote are found and purged.
+        "0020_batch_uploads",
+        ("CREATE TABLE batch_uploads (job_id TEXT PRIMARY KEY, started_ms BIGINT NOT NULL)",),
+    ),
 )

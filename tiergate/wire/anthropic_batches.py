@@ -1,5 +1,6 @@
-"""Anthropic's Message Batches shapes: the create body in, batch objects, pages and result
-lines out, as the official SDK's ``client.messages.batches`` reads them.
+"""Anthropic's Message Batches shapes: the create body in (read as it arrives, with
+``ijson``), batch objects, pages and result lines out, as the official SDK's
+``client.messages.batches`` reads them.
 
 Each request's ``params`` is checked here, when the job is created, with the same decoder as
 ``/v1/messages``: a malformed request is refused at once (400, naming ``requests[i]``) rather
@@ -12,15 +13,17 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import ijson
 import orjson
 
 from tiergate.errors import GatewayError, InvalidRequest, PayloadTooLarge
 from tiergate.wire.anthropic_decode import decode_request
 from tiergate.wire.batch_job import BatchJob, rfc3339
 from tiergate.wire.batch_states import ItemState
+from tiergate.wire.nesting import check_depth
 
 __all__ = [
-    "decode_batch",
+    "BatchReader",
     "encode_batch",
     "encode_deleted",
     "encode_page",
@@ -28,24 +31,112 @@ __all__ = [
 ]
 
 _CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+# An escaped high surrogate (after an even run of backslashes) not followed by a low one.
+_LONE_HIGH = re.compile(
+    rb"(?<!\\)(?:\\\\)*(\\u[dD][89abAB][0-9a-fA-F]{2})(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+)
+_TAIL = 64  # bytes of a piece looked at again with the next
 _NO_RESULT = (ItemState.CANCELED, ItemState.EXPIRED)  # states whose result line is a type only
 
 
-def decode_batch(payload: Any, max_requests: int) -> list[tuple[str, str, str]]:
-    """The create body -> [(custom_id, params as JSON text, model)], every request checked."""
-    if not isinstance(payload, dict):
-        raise InvalidRequest("request body must be a JSON object")
-    requests = payload.get("requests")
-    if not isinstance(requests, list) or not requests:
-        raise InvalidRequest("requests: required, a non-empty array", param="requests")
-    if len(requests) > max_requests:
-        raise PayloadTooLarge(
-            f"requests: {len(requests)} requests; a batch holds at most {max_requests}",
-            param="requests",
-        )
-    items: list[tuple[str, str, str]] = []
-    seen: set[str] = set()
-    for i, entry in enumerate(requests):
+class BatchReader:
+    """The create body, fed a piece at a time as it arrives: each ``feed`` returns the
+    requests completed in that piece, checked, as (custom_id, params as JSON text, model).
+
+    Only one piece and the requests in it are held, never the whole body or its parsed
+    copy, so a job's memory does not grow with its size. The refusal is the one a whole-body
+    check gives: the body is read to its end first (a syntax error there outranks a bad
+    request before it, and too many requests outrank both, counted in full), then ``finish``
+    raises the first refusal, which its caller turns into the whole job refused."""
+
+    def __init__(self, max_requests: int) -> None:
+        self._found: list[Any] = ijson.sendable_list()
+        self._parser = ijson.items_coro(self._found, "requests.item", use_float=True)
+        self._max = max_requests
+        self._count = 0
+        self._seen: set[str] = set()
+        self._started = False  # the body's first non-blank byte has been looked at
+        self._tail = b""  # the previous piece's last bytes, for ``_lone_surrogate``
+        self._not_object = False
+        self._broken: InvalidRequest | None = None  # not JSON: nothing more is parsed
+        self._too_deep: InvalidRequest | None = None
+        self._refused: InvalidRequest | None = None  # the first bad request
+
+    def feed(self, piece: bytes) -> list[tuple[str, str, str]]:
+        if self._broken is not None:
+            return []
+        if not self._started and piece.strip():
+            self._started = True
+            self._not_object = not piece.lstrip().startswith(b"{")
+        try:
+            self._lone_surrogate(piece)
+            self._parser.send(piece)
+        except (ijson.JSONError, ValueError) as exc:
+            self._broken = _not_json(exc)
+        return self._take()
+
+    def finish(self) -> list[tuple[str, str, str]]:
+        """The requests left, once the whole body has been fed; raises the refusal."""
+        if self._broken is None:
+            try:
+                self._lone_surrogate(b"", final=True)
+                self._parser.close()
+            except (ijson.JSONError, ValueError) as exc:
+                self._broken = _not_json(exc)
+        items = self._take()
+        if self._broken is not None:
+            raise self._broken
+        if self._too_deep is not None:
+            raise self._too_deep
+        if self._not_object:
+            raise InvalidRequest("request body must be a JSON object")
+        if not self._count:
+            raise InvalidRequest("requests: required, a non-empty array", param="requests")
+        if self._count > self._max:
+            raise PayloadTooLarge(
+                f"requests: {self._count} requests; a batch holds at most {self._max}",
+                param="requests",
+            )
+        if self._refused is not None:
+            raise self._refused
+        return items
+
+    def _lone_surrogate(self, piece: bytes, *, final: bool = False) -> None:
+        """Refuse a ``\\uD800``-``\\uDBFF`` escape with no low surrogate after it, as a
+        whole-body parse does: the streaming parser would read it as ``?`` (a lone low one it
+        refuses itself). The last bytes are looked at again with the next piece, so an escape
+        pair split between two pieces is seen whole."""
+        if b"\\" not in piece and b"\\" not in self._tail and not final:
+            self._tail = piece[-_TAIL:]
+            return
+        text = self._tail + piece
+        for found in _LONE_HIGH.finditer(text):
+            if final or found.end() + 6 <= len(text):
+                raise ValueError(f"lone surrogate {found.group(1).decode()} in a string")
+        self._tail = text[-_TAIL:]
+
+    def _take(self) -> list[tuple[str, str, str]]:
+        """The requests parsed so far, checked; once the job is refused, only counted."""
+        items: list[tuple[str, str, str]] = []
+        for entry in self._found:
+            i = self._count
+            self._count += 1
+            if self._too_deep is None:
+                try:  # nested as in the body: the object, ``requests``, the entry
+                    check_depth({"requests": [entry]})
+                except InvalidRequest as exc:
+                    self._too_deep = exc
+            if self._refused is None and self._too_deep is None and self._count <= self._max:
+                try:
+                    items.append(self._checked(i, entry))
+                except InvalidRequest as exc:
+                    self._refused = exc
+        del self._found[:]
+        if self._refused or self._too_deep or self._count > self._max:
+            return []  # the job is refused: nothing more goes to the store
+        return items
+
+    def _checked(self, i: int, entry: Any) -> tuple[str, str, str]:
         where = f"requests[{i}]"
         if not isinstance(entry, dict):
             raise InvalidRequest(f"{where}: must be an object", param=where)
@@ -55,25 +146,32 @@ def decode_batch(payload: Any, max_requests: int) -> list[tuple[str, str, str]]:
                 f"{where}.custom_id: required, 1-64 letters, digits, '-' or '_'",
                 param=f"{where}.custom_id",
             )
-        if custom_id in seen:
+        if custom_id in self._seen:
             raise InvalidRequest(
                 f"{where}.custom_id: {custom_id!r} is used twice; custom_id must be unique "
                 "within a batch",
                 param=f"{where}.custom_id",
             )
-        seen.add(custom_id)
+        self._seen.add(custom_id)
         params = entry.get("params")
         try:
             request = decode_request(params)
+            text = orjson.dumps(params).decode()
         except GatewayError as exc:
             message = f"{where}.params: {exc.message}"
             raise InvalidRequest(message, param=f"{where}.params") from None
+        except orjson.JSONEncodeError as exc:
+            raise InvalidRequest(f"{where}.params: {exc}", param=f"{where}.params") from None
         if request.stream:
             raise InvalidRequest(
                 f"{where}.params.stream: batch requests cannot stream", param=f"{where}.params"
             )
-        items.append((custom_id, orjson.dumps(params).decode(), request.model))
-    return items
+        return custom_id, text, request.model
+
+
+def _not_json(exc: Exception) -> InvalidRequest:
+    said = str(exc).strip().splitlines()
+    return InvalidRequest(f"request body is not valid JSON: {said[0] if said else exc}")
 
 
 def encode_batch(

@@ -79,40 +79,48 @@ def decode_create(payload: Any) -> tuple[str, dict[str, str] | None]:
 def decode_input(content: bytes, max_requests: int) -> list[tuple[str, str, str]]:
     """The input file -> [(custom_id, body as JSON text, model)], every line checked."""
     reader = InputReader(max_requests)
-    reader.feed(content)
-    return reader.finish()
+    return reader.feed(content) + reader.finish()
 
 
 class InputReader:
     """``decode_input`` fed a piece of the file at a time (a stored file comes out of the
-    store in pieces): only the items and one piece are held, never the whole file's bytes."""
+    store in pieces): each ``feed`` returns the requests on the lines it completed, checked,
+    so only one piece and its requests are held, never the whole file or all its requests.
+    A bad line raises at once; its caller turns that into the whole job refused."""
 
     def __init__(self, max_requests: int) -> None:
-        self.items: list[tuple[str, str, str]] = []
+        self._items: list[tuple[str, str, str]] = []  # the current piece's
         self._max = max_requests
+        self._count = 0
         self._seen: set[str] = set()
         self._partial = b""
         self._number = 0
 
-    def feed(self, piece: bytes) -> None:
+    def feed(self, piece: bytes) -> list[tuple[str, str, str]]:
         lines = (self._partial + piece).split(b"\n") if self._partial else piece.split(b"\n")
         self._partial = lines.pop()
         for raw in lines:
             self._line(raw)
+        return self._take()
 
     def finish(self) -> list[tuple[str, str, str]]:
+        """The requests left, once the whole file has been fed."""
         if self._partial:
             self._line(self._partial)
             self._partial = b""
-        if not self.items:
+        if not self._count:
             raise InvalidRequest("input file: no requests in it", param="input_file_id")
-        return self.items
+        return self._take()
+
+    def _take(self) -> list[tuple[str, str, str]]:
+        items, self._items = self._items, []
+        return items
 
     def _line(self, raw: bytes) -> None:
         self._number += 1
         if not raw.strip():
             return
-        number, items, seen, max_requests = self._number, self.items, self._seen, self._max
+        number, seen, max_requests = self._number, self._seen, self._max
         where = f"input file line {number}"
         try:
             line = orjson.loads(raw)
@@ -146,8 +154,9 @@ class InputReader:
             raise InvalidRequest(
                 f"{where}: body.stream: batch requests cannot stream", param="input_file_id"
             )
-        items.append((custom_id, orjson.dumps(body).decode(), request.model))
-        if len(items) > max_requests:
+        self._items.append((custom_id, orjson.dumps(body).decode(), request.model))
+        self._count += 1
+        if self._count > max_requests:
             raise PayloadTooLarge(
                 f"input file: a batch holds at most {max_requests} requests",
                 param="input_file_id",
