@@ -113,7 +113,12 @@ class BatchReader:
         for found in _LONE_HIGH.finditer(text):
             if final or found.end() + 6 <= len(text):
                 raise ValueError(f"lone surrogate {found.group(1).decode()} in a string")
-        self._tail = text[-_TAIL:]
+        # Kept from the start of a run of backslashes, never its middle, or an escaped
+        # backslash cut in two would read as an escape of its own.
+        start = max(0, len(text) - _TAIL)
+        while start and text[start - 1] == 0x5C:
+            start -= 1
+        self._tail = text[start:]
 
     def _take(self) -> list[tuple[str, str, str]]:
         """The requests parsed so far, checked; once the job is refused, only counted."""
