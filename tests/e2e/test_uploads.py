@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +15,8 @@ import orjson
 
 from tests.e2e.test_batches_openai import client, jsonl, line, wait_done
 from tests.fakes.upstream import FakeUpstream
+from tests.support.peak_memory import measurable, peak_kib
+from tests.support.serving import serving
 
 
 def test_a_multi_piece_upload_comes_back_whole_and_runs_as_a_batch(
@@ -58,46 +56,24 @@ def test_an_upload_past_the_maximum_is_a_413_and_leaves_nothing(
     assert sdk.files.content(small.id).content == b"{}\n"
 
 
-def _peak_kib(pid: int) -> int:
-    for entry in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if entry.startswith("VmHWM:"):
-            return int(entry.split()[1])
-    raise AssertionError("no VmHWM")
-
-
 def test_a_64_mib_upload_leaves_the_servers_peak_memory_near_its_baseline(
     tmp_path: Path,
 ) -> None:
     """It used to peak at about four times the file (body, parsed copy, stored copy)."""
-    if not Path("/proc/self/status").exists():
+    if not measurable():
         return
     data = tmp_path / "in.jsonl"
     with data.open("wb") as out:
         for n in range(256 * 1024):
             out.write(b'{"custom_id": "r%08d", "body": "%s"}\n' % (n, b"z" * 220))
     digest = hashlib.sha256(data.read_bytes()).hexdigest()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIERGATE_")}
     env["TIERGATE_DATA_DIR"] = str(tmp_path)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tiergate.cli", "serve", "--port", str(port)],
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 40
-        while True:
-            try:
-                if httpx.get(url + "/v1/files", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None
-            time.sleep(0.1)
-        before = _peak_kib(server.pid)
+    with (
+        (tmp_path / "serve.log").open("wb") as log,
+        serving(None, env, stderr=log) as (url, server),
+    ):
+        before = peak_kib(server.pid)
         with data.open("rb") as body:
             made = httpx.post(
                 url + "/v1/files",
@@ -114,8 +90,5 @@ def test_a_64_mib_upload_leaves_the_servers_peak_memory_near_its_baseline(
             for piece in response.iter_bytes():
                 back.update(piece)
         assert back.hexdigest() == digest
-        grown_mib = (_peak_kib(server.pid) - before) / 1024
+        grown_mib = (peak_kib(server.pid) - before) / 1024
         assert grown_mib < 32, f"peak memory grew by {grown_mib:.0f} MiB for a 64 MiB upload"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

@@ -27,19 +27,21 @@ def free_port() -> int:
 
 @contextmanager
 def serving(
-    config: Path,
+    config: Path | None,
     env: Mapping[str, str],
     *args: str,
     stderr: int | IO[bytes] = subprocess.PIPE,
     start_seconds: float = 30.0,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Yields (base URL, process) once ``/health`` answers 200; ``args`` go after ``--port``
+    """Yields (base URL, process) once ``/health`` answers 200; ``config`` None serves without
+    a config file (settings from ``env`` alone); ``args`` go after ``--port``
     (``"--workers", "2"``). Raises with the server's stderr (when piped) if it does not start
     within ``start_seconds``. On exit a process still running gets SIGTERM and is waited for."""
     port = free_port()
     server = subprocess.Popen(
         [
-            *[sys.executable, "-m", "tiergate.cli", "serve", "--config", str(config)],
+            *[sys.executable, "-m", "tiergate.cli", "serve"],
+            *(["--config", str(config)] if config is not None else []),
             *["--port", str(port), *args],
         ],
         env=dict(env),
