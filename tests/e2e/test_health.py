@@ -20,16 +20,6 @@ from tests.support.pg_cluster import PgCluster
 from tiergate.gateway.health import PING_SQL
 
 
-@pytest.fixture
-def own_postgres() -> Iterator[PgCluster]:
-    try:
-        cluster = PgCluster()
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
-    with cluster:
-        yield cluster
-
-
 def _health(url: str) -> tuple[int, dict[str, object], float]:
     started = time.monotonic()
     response = httpx.get(url + "/health", timeout=10)

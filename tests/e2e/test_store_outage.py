@@ -5,7 +5,7 @@ service is back within seconds of the database."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import anthropic
 import httpx
@@ -18,16 +18,6 @@ from tests.fakes.upstream import FakeUpstream
 from tests.support.pg_cluster import PgCluster
 
 BODY = {"model": "gpt-5.4", "max_tokens": 20, "messages": [{"role": "user", "content": "x"}]}
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[PgCluster]:
-    try:
-        cluster = PgCluster()
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
-    with cluster:
-        yield cluster
 
 
 def _openai(url: str, key: str) -> httpx.Response:
