@@ -13,7 +13,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import StandardScaler
 
 from tiergate.cli.router import router
-from tiergate.routing.learned import fit_models, parse_spec
+from tiergate.routing.learned import LearnedRouter, fit_models, parse_spec
 from tiergate.routing.learned._features import TfidfFeaturiser, make_featuriser
 from tiergate.routing.learned._joint import SHAPE_SCALE, tfidf_rows
 from tiergate.routing.learned._shape import SHAPE_NAMES, shape_matrix
@@ -27,17 +27,43 @@ PROMPTS = [
 ]
 
 
-@pytest.mark.parametrize("kind", ["tfidf-shape", "tfidf-char-shape"])
+@pytest.mark.parametrize("kind", ["tfidf-shape", "tfidf-char-shape", "tfidf-wide-shape"])
 def test_columns_are_tfidf_then_scaled_shape(kind: str) -> None:
     joint = make_featuriser(kind).fit(PROMPTS)
     matrix = joint.transform(PROMPTS).toarray()
-    tfidf = TfidfFeaturiser(chars=kind == "tfidf-char-shape").fit(PROMPTS)
+    tfidf = TfidfFeaturiser(chars=kind != "tfidf-shape", wide=kind == "tfidf-wide-shape").fit(
+        PROMPTS
+    )
     words = tfidf.transform(PROMPTS).toarray()
     shape = StandardScaler().fit_transform(shape_matrix(PROMPTS))
     assert matrix.shape == (len(PROMPTS), words.shape[1] + len(SHAPE_NAMES))
     assert np.allclose(matrix[:, : words.shape[1]], words)
     assert np.allclose(matrix[:, words.shape[1] :], SHAPE_SCALE * shape)
     assert parse_spec(kind) == [(kind, 1.0)]
+
+
+def test_wide_ngrams_span_word_boundaries() -> None:
+    """``tfidf-wide-shape`` keeps notation whole: character n-grams run across the space
+    between "S_5" and "." and word 3-grams exist; ``tfidf-char-shape`` has neither."""
+    prompts = ["Find the index of <p> in S_5 . Each", "Find the index of <q> in S_5 . Per"] * 3
+    wide = TfidfFeaturiser(wide=True).fit(prompts)
+    narrow = TfidfFeaturiser(chars=True).fit(prompts)
+    assert wide.name == "tfidf-wide" and wide.chars
+    assert wide._char is not None and narrow._char is not None
+    assert "5 ." in wide._char.vocabulary_ and "5 ." not in narrow._char.vocabulary_
+    assert "the index of" in wide._word.vocabulary_
+    assert "the index of" not in narrow._word.vocabulary_
+    assert wide.transform(prompts).shape[1] > narrow.transform(prompts).shape[1]
+
+
+def test_wide_router_saves_and_loads(tmp_path: Path) -> None:
+    outcomes = {"cheap": np.asarray([1.0, 0.0, 1.0, 0.0]), "big": np.ones(4)}
+    fitted = fit_models(PROMPTS, outcomes, ("cheap", "big"), spec="tfidf-wide-shape:0.8+emb:0.2")
+    fitted.save(tmp_path / "wide.tgr")
+    loaded = LearnedRouter.load(tmp_path / "wide.tgr")
+    assert loaded.spec == "tfidf-wide-shape:0.8+emb:0.2"
+    assert np.allclose(loaded.scores(PROMPTS), fitted.scores(PROMPTS))
+    assert loaded.score(PROMPTS[1]) > loaded.score(PROMPTS[0])
 
 
 def test_shape_columns_decide_when_the_vocabulary_is_foreign() -> None:

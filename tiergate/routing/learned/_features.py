@@ -38,18 +38,22 @@ class TfidfFeaturiser:
     """Sparse TF-IDF of word 1-2-grams, optionally plus character 2-5-grams.
 
     Word n-grams carry the topic (which, on MMLU, explains most of the gap between models);
-    character n-grams add notation such as ``x^2``, ``Z_5`` or chemical formulae.
+    character n-grams add notation such as ``x^2``, ``Z_5`` or chemical formulae. ``wide``
+    (which implies ``chars``) widens both windows: word 1-3-grams, and character n-grams
+    taken across word boundaries, so a piece of notation such as ``f(x) = 2`` or ``S_5 .``
+    keeps its spaces and neighbours instead of being cut into padded words.
     """
 
-    def __init__(self, chars: bool = False) -> None:
-        self.name = "tfidf-char" if chars else "tfidf"
+    def __init__(self, chars: bool = False, wide: bool = False) -> None:
+        chars = chars or wide
+        self.name = "tfidf-wide" if wide else "tfidf-char" if chars else "tfidf"
         self.chars = chars
         self._word = TfidfVectorizer(
-            ngram_range=(1, 2), min_df=2, sublinear_tf=True, dtype=np.float32
+            ngram_range=(1, 3) if wide else (1, 2), min_df=2, sublinear_tf=True, dtype=np.float32
         )
         self._char: TfidfVectorizer | None = (
             TfidfVectorizer(
-                analyzer="char_wb",
+                analyzer="char" if wide else "char_wb",
                 ngram_range=(2, 5),
                 min_df=3,
                 sublinear_tf=True,
@@ -163,11 +167,11 @@ def make_featuriser(kind: str) -> Featuriser:
         from tiergate.routing.learned._embedding import StaticEmbeddingFeaturiser
 
         return StaticEmbeddingFeaturiser()
-    if kind in ("tfidf-shape", "tfidf-char-shape"):
+    if kind in ("tfidf-shape", "tfidf-char-shape", "tfidf-wide-shape"):
         from tiergate.routing.learned._joint import JointFeaturiser  # imports this module
 
-        return JointFeaturiser(chars=kind == "tfidf-char-shape")
+        return JointFeaturiser(chars=kind != "tfidf-shape", wide=kind == "tfidf-wide-shape")
     raise ValueError(
         f"unknown featuriser {kind!r}; known: tfidf, tfidf-char, shape, tfidf-shape, "
-        "tfidf-char-shape, stats, minilm, emb"
+        "tfidf-char-shape, tfidf-wide-shape, stats, minilm, emb"
     )

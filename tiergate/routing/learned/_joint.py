@@ -44,9 +44,9 @@ def tfidf_rows(vectorizer: TfidfVectorizer, prompts: Sequence[str]) -> sparse.cs
 class JointFeaturiser:
     """``[TF-IDF | SHAPE_SCALE * standardised shape]`` as one sparse matrix."""
 
-    def __init__(self, chars: bool = False) -> None:
-        self.name = "tfidf-char-shape" if chars else "tfidf-shape"
-        self._tfidf = TfidfFeaturiser(chars=chars)
+    def __init__(self, chars: bool = False, wide: bool = False) -> None:
+        self.name = "tfidf-wide-shape" if wide else "tfidf-char-shape" if chars else "tfidf-shape"
+        self._tfidf = TfidfFeaturiser(chars=chars, wide=wide)
         self._scaler = StandardScaler()
 
     def fit(self, prompts: Sequence[str]) -> JointFeaturiser:
