@@ -69,7 +69,7 @@ def test_calibrate_for_share_and_quality(trained: tuple[LearnedRouter, Path]) ->
     "mutate, message",
     [
         (lambda b: b"not json\n" + b, "no JSON header"),
-        (lambda b: b.replace(b'"version": 2', b'"version": 99', 1), "version 99"),
+        (lambda b: b.replace(b'"version": 3', b'"version": 99', 1), "version 99"),
         (lambda b: b.replace(b"tiergate-router", b"something-else", 1), "format"),
         (lambda b: b[:-10], "truncated"),
         (lambda b: b[:-10] + b"0123456789", "checksum"),

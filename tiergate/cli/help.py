@@ -7,7 +7,8 @@ OUTCOME_DATA = (
     "\b\nDATA (JSONL, one prompt a line; every line names the same models):\n"
     '  {"prompt": "What is 2+2?", "outcomes": {"gpt-5.4": 1, "claude-haiku-4-5": 0}}\n'
     "  outcomes: each model's score on that prompt, 0/1 or graded (any range: --scale);\n"
-    '  optional "id" and "domain" are kept but not used as features.'
+    '  optional "id" is kept; optional "domain" (a topic label) trains a domain prior,\n'
+    "  never a feature: routing decisions see the prompt alone (--no-domain-prior: unused)."
 )
 
 

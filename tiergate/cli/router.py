@@ -123,6 +123,13 @@ _json_flag = click.option("--json", "as_json", is_flag=True, help="Print one JSO
 _seed_option = click.option(
     "--seed", default=0, show_default=True, help="Seed of the fold split and the fit."
 )
+_no_prior_flag = click.option(
+    "--no-domain-prior",
+    "no_domain_prior",
+    is_flag=True,
+    help="Ignore the data's 'domain' labels (by default they train a domain prior, "
+    "docs/routing.md).",
+)
 
 
 def _with_pair(func: Any) -> Any:
@@ -166,6 +173,7 @@ def _as_json(value: Any) -> str:
 @click.option("--folds", default=5, show_default=True, help="CV folds for metrics (0 = none).")
 @click.option("--strong-share", default=0.5, show_default=True, help="Initial threshold's share.")
 @click.option("--models", help="Models to route between, cheapest first: a,b,c (default: pair).")
+@_no_prior_flag
 @_seed_option
 @_with_pair
 @from_log_options
@@ -176,6 +184,7 @@ def train(
     folds: int,
     strong_share: float,
     models: str | None,
+    no_domain_prior: bool,
     seed: int,
     weak: str | None,
     strong: str | None,
@@ -211,6 +220,7 @@ def train(
                 seed=seed,
                 progress=progress,
                 models=order,
+                domain_prior=not no_domain_prior,
             )
     except ValueError as exc:  # a bad featuriser spec, too few folds, a share outside 0..1
         raise click.ClickException(str(exc)) from exc
@@ -269,6 +279,7 @@ def _warn_overlap(found: int, total: int, what: str) -> None:
 )
 @_json_flag
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write the curve as a PNG.")
+@_no_prior_flag
 @_seed_option
 @_with_pair
 def eval_command(
@@ -283,6 +294,7 @@ def eval_command(
     method: str,
     as_json: bool,
     plot: str | None,
+    no_domain_prior: bool,
     seed: int,
     weak: str | None,
     strong: str | None,
@@ -313,7 +325,7 @@ def eval_command(
                 assert train_path is not None
                 source, source_pair = _load(train_path, weak, strong, scale)
                 order = _model_order(source, source_pair, models)
-                model = _fit_plain(source, order, spec, progress)
+                model = _fit_plain(source, order, spec, progress, not no_domain_prior)
                 where = f"fitted on {train_path}"
             outcomes, pair = _load(
                 target, weak or model.weak_model, strong or model.strong_model, scale
@@ -328,19 +340,31 @@ def eval_command(
             scores = score_prompts(model, prompts, progress)
             qualities = model.qualities(prompts) if len(model.models) > 2 else None
             order = model.models
-            how = {"evaluation": where, "featuriser": model.spec}
+            how = {"evaluation": where, "featuriser": model.spec, **_prior_note(model)}
         else:
             outcomes, pair = _load(target, weak, strong, scale)
             order = _model_order(outcomes, pair, models)
             pair = ModelPair(order[0], order[-1], pair.inferred)
             _say(f"{folds}-fold cross-validation of {spec} on {len(outcomes)} prompts")
             try:
-                q = oof_qualities(outcomes, order, spec, folds=folds, seed=seed, progress=progress)
+                q = oof_qualities(
+                    outcomes,
+                    order,
+                    spec,
+                    folds=folds,
+                    seed=seed,
+                    progress=progress,
+                    domain_prior=not no_domain_prior,
+                )
             except ValueError as exc:
                 raise click.ClickException(str(exc)) from exc
             scores = q[pair.strong] - q[pair.weak]
             qualities = q if len(order) > 2 else None
-            how = {"evaluation": f"{folds}-fold cross-validation (out-of-fold)", "featuriser": spec}
+            how = {
+                "evaluation": f"{folds}-fold cross-validation (out-of-fold)",
+                "featuriser": spec,
+                "domain_prior": "off" if no_domain_prior else "fitted per training fold",
+            }
     w, s = outcomes.outcomes[pair.weak], outcomes.outcomes[pair.strong]
     try:
         result = report(
@@ -371,12 +395,28 @@ def eval_command(
         raise click.ClickException(unwritten)
 
 
-def _fit_plain(source: Any, order: tuple[str, ...], spec: str, progress: Any) -> Any:
+def _prior_note(model: Any) -> dict[str, str]:
+    prior = model.domain_prior
+    if prior is None:
+        return {"domain_prior": "none"}
+    return {"domain_prior": f"{len(prior.domains)} domains"}
+
+
+def _fit_plain(
+    source: Any, order: tuple[str, ...], spec: str, progress: Any, domain_prior: bool
+) -> Any:
     from tiergate.routing.learned import fit_models
 
     progress(f"fitting on {len(source)} prompts", 0, 1)
     try:
-        model = fit_models(list(source.prompts), source.outcomes, order, spec=spec)
+        model = fit_models(
+            list(source.prompts),
+            source.outcomes,
+            order,
+            spec=spec,
+            domains=source.domains,
+            domain_prior=domain_prior,
+        )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     progress(f"fitting on {len(source)} prompts", 1, 1)
@@ -400,7 +440,8 @@ def _choice(qualities: Any, outcomes: Any, order: tuple[str, ...], costs: str | 
 def _print_table(result: dict[str, Any], how: dict[str, str], pair: Any, method: str) -> None:
     """``router eval``'s human-readable answer: the three curves' figures, side by side."""
     rnd, orc = result["baselines"]["random"], result["baselines"]["oracle"]
-    click.echo(f"{how['evaluation']}, {how['featuriser']}, {pair.weak} -> {pair.strong}")
+    prior = f", domain prior: {how['domain_prior']}" if "domain_prior" in how else ""
+    click.echo(f"{how['evaluation']}, {how['featuriser']}{prior}, {pair.weak} -> {pair.strong}")
     click.echo(f"{'':8}{'APGR':>8}{'CPT50%':>9}{'CPT80%':>9}   ({method} curve)")
     for name, row in (("router", result["by_method"]), ("random", rnd), ("oracle", orc)):
         click.echo(

@@ -28,6 +28,7 @@ from tiergate.routing.learned import (
     fit_validator,
 )
 from tiergate.routing.learned._component import blend_qualities, fit_components
+from tiergate.routing.learned._domain_prior import fit_domain_prior, with_prior
 
 FloatArray = NDArray[np.float64]
 
@@ -46,16 +47,25 @@ def oof_qualities(
     folds: int = 5,
     seed: int = 0,
     progress: Progress = quiet,
+    domain_prior: bool = True,
 ) -> dict[str, FloatArray]:
-    """Out-of-fold ``P(good)`` estimates of each model, per prompt."""
+    """Out-of-fold ``P(good)`` estimates of each model, per prompt; the domain prior (unless
+    ``domain_prior`` is False) is fitted, like the components, on the training folds alone."""
     prompts = list(data.prompts)
     out = {m: np.zeros(len(prompts), dtype=np.float64) for m in models}
     splits = _splits(len(prompts), folds, seed)
     progress("cross-validation", 0, folds)
     for i, (train, test) in enumerate(splits, start=1):
         columns = {m: data.outcomes[m][train] for m in models}
-        components = fit_components(spec, [prompts[j] for j in train], columns, seed=seed)
-        q = blend_qualities(components, [prompts[j] for j in test], models)
+        train_prompts = [prompts[j] for j in train]
+        test_prompts = [prompts[j] for j in test]
+        components = fit_components(spec, train_prompts, columns, seed=seed)
+        prior = (
+            fit_domain_prior(train_prompts, [data.domains[j] for j in train], columns)
+            if domain_prior
+            else None
+        )
+        q = with_prior(blend_qualities(components, test_prompts, models), prior, test_prompts)
         for model in models:
             out[model][test] = q[model]
         progress("cross-validation", i, folds)
@@ -70,10 +80,17 @@ def oof_scores(
     folds: int = 5,
     seed: int = 0,
     progress: Progress = quiet,
+    domain_prior: bool = True,
 ) -> FloatArray:
     """Out-of-fold scores: each fold is scored by components fitted on the other folds."""
     q = oof_qualities(
-        data, (pair.weak, pair.strong), spec, folds=folds, seed=seed, progress=progress
+        data,
+        (pair.weak, pair.strong),
+        spec,
+        folds=folds,
+        seed=seed,
+        progress=progress,
+        domain_prior=domain_prior,
     )
     return q[pair.strong] - q[pair.weak]
 
@@ -144,12 +161,14 @@ def train_router(
     seed: int = 0,
     progress: Progress = quiet,
     models: Sequence[str] | None = None,
+    domain_prior: bool = True,
 ) -> LearnedRouter:
     """Cross-validate (unless ``folds`` is 0), then fit on everything.
 
     ``models`` (cheapest first) defaults to the pair; the pair's weak and strong model must be
-    its first and last. The header records the k-fold metrics (both curve methods) and, with
-    ``folds`` = 0, only in-sample metrics, marked as such because they flatter the router.
+    its first and last. ``domain_prior`` False leaves the data's domain labels unused. The
+    header records the k-fold metrics (both curve methods) and, with ``folds`` = 0, only
+    in-sample metrics, marked as such because they flatter the router.
     """
     order = tuple(models) if models is not None else (pair.weak, pair.strong)
     if order[0] != pair.weak or order[-1] != pair.strong:
@@ -158,7 +177,15 @@ def train_router(
     header = _header(data, pair, seed)
     reference = None
     if folds:
-        reference = oof_scores(data, pair, spec, folds=folds, seed=seed, progress=progress)
+        reference = oof_scores(
+            data,
+            pair,
+            spec,
+            folds=folds,
+            seed=seed,
+            progress=progress,
+            domain_prior=domain_prior,
+        )
         header["metrics"] = {
             "kind": f"{folds}-fold out-of-fold",
             **summarise(reference, weak, strong),
@@ -173,6 +200,8 @@ def train_router(
         strong_share=strong_share,
         seed=seed,
         header=header,
+        domains=data.domains,
+        domain_prior=domain_prior,
     )
     progress("fitting on all prompts", 1, 1)
     if not folds:

@@ -1,7 +1,9 @@
 """Outcome data: per prompt, how well each of two or more models did.
 
-One JSON object per line: ``{"prompt": str, "outcomes": {model: number}, ...}``; ``id`` and
-``domain`` are optional and never features; ``responses: {model: str}`` (each model's answer)
+One JSON object per line: ``{"prompt": str, "outcomes": {model: number}, ...}``; ``id`` is
+optional and unused; ``domain`` (a topic label) is optional and a training-only target: the
+domain prior (``_domain_prior``) learns from it what the prompt's topic says about each model,
+while decisions still see the prompt alone. ``responses: {model: str}`` (each model's answer)
 is optional and lets a validator learn from what the cheap model said. Outcomes may be 0/1
 correctness or graded scores on any numeric scale: ``scale=(lo, hi)`` maps them to [0, 1];
 without it, data inside [0, 1] is taken as is and anything else is scaled by the data's own

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = "tiergate-router"
-VERSION = 2
+VERSION = 3  # 3: a router may carry a domain prior, which older tiergate cannot unpickle
+READABLE = (2, 3)
 
 
 class RouterFileError(ValueError):
@@ -79,10 +80,10 @@ def _read(path: str | Path, *, with_body: bool) -> tuple[dict[str, Any], bytes]:
         raise RouterFileError(f"{path}: not a tiergate router file (no JSON header)") from exc
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise RouterFileError(f"{path}: not a tiergate router file (format is not {FORMAT!r})")
-    if header.get("version") != VERSION:
+    if header.get("version") not in READABLE:
         raise RouterFileError(
             f"{path}: router file version {header.get('version')!r}; this tiergate reads "
-            f"version {VERSION}: retrain with `tiergate router train`"
+            f"versions {', '.join(map(str, READABLE))}: retrain with `tiergate router train`"
         )
     if with_body:
         if len(body) != header.get("payload_bytes"):

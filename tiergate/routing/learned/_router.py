@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tiergate.routing.learned._component import Component, blend_qualities, fit_components
+from tiergate.routing.learned._domain_prior import DomainPrior, fit_domain_prior, with_prior
 from tiergate.routing.learned._file import read_router_file, write_router_file
 
 FloatArray = NDArray[np.float64]
@@ -49,6 +50,7 @@ class LearnedRouter:
     training_hashes: NDArray[np.uint64] = field(
         default_factory=lambda: np.zeros(0, dtype=np.uint64)
     )
+    domain_prior: DomainPrior | None = None  # learned from the training data's domain labels
 
     @property
     def weak_model(self) -> str:
@@ -63,12 +65,15 @@ class LearnedRouter:
         return "+".join(f"{c.kind}:{c.weight:g}" for c in self.components)
 
     def qualities(self, prompts: Sequence[str]) -> dict[str, FloatArray]:
-        """Estimated probability that each model's answer is good, per prompt."""
-        return blend_qualities(self.components, prompts, self.models)
+        """Estimated probability that each model's answer is good, per prompt (plus the
+        domain prior's adjustment, when the router has one)."""
+        q = blend_qualities(self.components, prompts, self.models)
+        return with_prior(q, self.domain_prior, prompts)
 
     def scores(self, prompts: Sequence[str]) -> FloatArray:
         """Scores of many prompts (one featuriser pass per component: fast for batches)."""
-        q = blend_qualities(self.components, prompts, (self.weak_model, self.strong_model))
+        pair = (self.weak_model, self.strong_model)
+        q = with_prior(blend_qualities(self.components, prompts, pair), self.domain_prior, prompts)
         return q[self.strong_model] - q[self.weak_model]
 
     def score(self, prompt: str) -> float:
@@ -131,11 +136,13 @@ class LearnedRouter:
             "models": {"weak": self.weak_model, "strong": self.strong_model},
             "model_order": list(self.models),
             "strong_share_at_threshold": round(self.strong_share_for_threshold(), 4),
+            "domain_prior": None if self.domain_prior is None else self.domain_prior.describe(),
         }
         payload = {
             "components": list(self.components),
             "reference": self.reference_scores,
             "training_hashes": self.training_hashes,
+            "domain_prior": self.domain_prior,
         }
         write_router_file(path, header, payload)
 
@@ -151,6 +158,7 @@ class LearnedRouter:
             reference_scores=np.sort(np.asarray(payload["reference"], dtype=np.float64)),
             header=header,
             training_hashes=np.asarray(payload.get("training_hashes", ()), dtype=np.uint64),
+            domain_prior=payload.get("domain_prior"),  # absent from version-2 files
         )
 
 
@@ -164,19 +172,27 @@ def fit_models(
     strong_share: float = 0.5,
     seed: int = 0,
     header: dict[str, Any] | None = None,
+    domains: Sequence[str | None] | None = None,
+    domain_prior: bool = True,
 ) -> LearnedRouter:
     """Fit on all prompts for ``models`` (cheapest first, at least two); threshold set to send
     ``strong_share`` of reference prompts strong.
 
     Pass out-of-fold ``reference_scores`` when available: in-sample scores are overconfident,
-    so shares read off them would not match live traffic.
+    so shares read off them would not match live traffic. ``domains`` (one label or None per
+    prompt) train the domain prior unless ``domain_prior`` is False.
     """
     if len(models) < 2 or len(set(models)) != len(models):
         raise ValueError("a router needs at least two different models")
     columns = {m: outcomes[m] for m in models}
     components = tuple(fit_components(spec, prompts, columns, seed=seed))
+    prior = (
+        fit_domain_prior(prompts, domains, columns)
+        if domains is not None and domain_prior
+        else None
+    )
     router = LearnedRouter(
-        components, tuple(models), 0.0, np.zeros(1), header or {}, prompt_hashes(prompts)
+        components, tuple(models), 0.0, np.zeros(1), header or {}, prompt_hashes(prompts), prior
     )
     ref = router.scores(prompts) if reference_scores is None else reference_scores
     router = replace(router, reference_scores=np.sort(np.asarray(ref, dtype=np.float64)))
