@@ -50,7 +50,10 @@ class DomainPrior:
         temperature: float = TEMPERATURE,
     ) -> None:
         self.vectorizer = vectorizer
-        self.centroids = centroids  # one L2-normalised row per domain
+        # One L2-normalised column per domain, stored (vocabulary x domains) in CSR so that a
+        # prompt's product touches only the rows of its own terms: the transpose would be
+        # converted in full on every decision.
+        self.centroids = centroids
         self.offsets = offsets  # per model: domain mean quality minus overall, shrunk
         self.domains = domains
         self.weight = weight
@@ -58,7 +61,7 @@ class DomainPrior:
 
     def domain_weights(self, prompts: Sequence[str]) -> FloatArray:
         """Per prompt, the softmax over domains of its similarity to each centroid."""
-        sim = np.asarray((tfidf_rows(self.vectorizer, prompts) @ self.centroids.T).todense())
+        sim = (tfidf_rows(self.vectorizer, prompts) @ self.centroids).toarray()
         z = (sim - sim.max(axis=1, keepdims=True)) / self.temperature
         p = np.exp(z)
         return np.asarray(p / p.sum(axis=1, keepdims=True), dtype=np.float64)
@@ -94,7 +97,7 @@ def fit_domain_prior(
     members = sparse.csr_matrix(
         (np.ones(len(rows)), (inverse, np.arange(len(rows)))), shape=(labels.size, len(rows))
     )
-    centroids = sparse.csr_matrix(normalize(members @ vectorizer.transform(texts)))
+    centroids = normalize(members @ vectorizer.transform(texts)).T.astype(np.float32).tocsr()
     counts = np.bincount(inverse, minlength=labels.size).astype(np.float64)
     offsets = {}
     for model, column in outcomes.items():
