@@ -101,3 +101,21 @@ def test_json_stays_strict_when_a_figure_is_undefined(tmp_path: Path) -> None:
 
     out = json.loads(res.stdout, parse_constant=refuse)
     assert out["APGR"] is None
+
+
+def test_no_domain_prior_flag_leaves_the_labels_unused(tmp_path: Path) -> None:
+    runner = CliRunner()
+    reports = {}
+    for flags in ([], ["--no-domain-prior"]):
+        res = runner.invoke(router, ["eval", str(DATA), "--folds", "2", "--json", *flags])
+        assert res.exit_code == 0, res.stderr
+        reports[bool(flags)] = _json(res.stdout)
+    assert str(reports[False]["domain_prior"]).startswith("fitted per training fold")
+    assert reports[True]["domain_prior"] == "off"
+    path = tmp_path / "plain.tgr"
+    res = runner.invoke(
+        router, ["train", str(DATA), "--out", str(path), "--folds", "0", "--no-domain-prior"]
+    )
+    assert res.exit_code == 0, res.stderr
+    assert LearnedRouter.load(path).domain_prior is None
+    assert LearnedRouter.load(path).header["domain_prior"] is None

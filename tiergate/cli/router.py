@@ -363,7 +363,7 @@ def eval_command(
             how = {
                 "evaluation": f"{folds}-fold cross-validation (out-of-fold)",
                 "featuriser": spec,
-                "domain_prior": "off" if no_domain_prior else "fitted per training fold",
+                "domain_prior": _prior_plan(outcomes, no_domain_prior),
             }
     w, s = outcomes.outcomes[pair.weak], outcomes.outcomes[pair.strong]
     try:
@@ -395,10 +395,20 @@ def eval_command(
         raise click.ClickException(unwritten)
 
 
+def _prior_plan(outcomes: Any, off: bool) -> str:
+    """What cross-validation does with the data's domain labels, for the report."""
+    labels = {d for d in outcomes.domains if d is not None}
+    if off:
+        return "off"
+    if len(labels) < 2:
+        return "none (the data names fewer than two domains)"
+    return f"fitted per training fold ({len(labels)} domains in the data)"
+
+
 def _prior_note(model: Any) -> dict[str, str]:
     prior = model.domain_prior
     if prior is None:
-        return {"domain_prior": "none"}
+        return {"domain_prior": "none (off, or fewer than two domains in the training data)"}
     return {"domain_prior": f"{len(prior.domains)} domains"}
 
 
