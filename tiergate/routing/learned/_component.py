@@ -30,7 +30,7 @@ from threadpoolctl import ThreadpoolController
 from tiergate.routing.learned._features import Featuriser, Matrix, make_featuriser
 
 FloatArray = NDArray[np.float64]
-DEFAULT_SPEC = "tfidf-char-shape"
+DEFAULT_SPEC = "tfidf-wide-shape"
 EMBEDDING_C = 0.001
 
 
