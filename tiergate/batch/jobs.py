@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tiergate.store.backend import now_ms
 from tiergate.wire.batch_states import STATES, ItemState, JobStatus, job_status
 
 if TYPE_CHECKING:
@@ -92,10 +92,6 @@ async def _pieces(
             yield piece
     else:
         yield items
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
